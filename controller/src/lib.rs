@@ -1,0 +1,2 @@
+//! The FerroLB controller: IP address management for LoadBalancer Services and
+//! the Kubernetes reconciler around it.

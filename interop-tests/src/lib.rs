@@ -1,0 +1,1 @@
+//! Network labs for FerroLB's interop tests.

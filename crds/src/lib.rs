@@ -1,3 +1,5 @@
 //! The `metallb.io` API types, unchanged from MetalLB, and the one config
 //! compiler that turns them into a validated configuration. Controller, speaker
 //! and CLI all go through it, so they cannot disagree about what a manifest means.
+
+pub mod selector;

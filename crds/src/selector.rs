@@ -1,0 +1,172 @@
+//! Kubernetes label selectors (`matchLabels` + `matchExpressions`), as a pure
+//! type: pools, advertisements and peers select namespaces, services and nodes
+//! with them, and every component must evaluate them the same way.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// Labels of an object, as Kubernetes stores them.
+pub type Labels = BTreeMap<String, String>;
+
+/// `metav1.LabelSelector`. Its serialized form is the Kubernetes one, so it
+/// reads straight from manifests. An empty selector matches everything, as in
+/// Kubernetes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelSelector {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_labels: Labels,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub match_expressions: Vec<Requirement>,
+}
+
+/// One `matchExpressions` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requirement {
+    pub key: String,
+    pub operator: Operator,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Operator {
+    In,
+    NotIn,
+    Exists,
+    DoesNotExist,
+}
+
+/// Why a selector cannot be evaluated; the API server enforces the same rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SelectorError {
+    #[error(
+        "matchExpressions[{index}] (key {key:?}): operator {operator:?} needs at least one value"
+    )]
+    MissingValues {
+        index: usize,
+        key: String,
+        operator: Operator,
+    },
+    #[error("matchExpressions[{index}] (key {key:?}): operator {operator:?} takes no values")]
+    UnexpectedValues {
+        index: usize,
+        key: String,
+        operator: Operator,
+    },
+}
+
+impl LabelSelector {
+    /// Checks the operator/values rules of `metav1.LabelSelector`.
+    pub fn validate(&self) -> Result<(), SelectorError> {
+        for (index, r) in self.match_expressions.iter().enumerate() {
+            let needs_values = matches!(r.operator, Operator::In | Operator::NotIn);
+            if needs_values && r.values.is_empty() {
+                return Err(SelectorError::MissingValues {
+                    index,
+                    key: r.key.clone(),
+                    operator: r.operator,
+                });
+            }
+            if !needs_values && !r.values.is_empty() {
+                return Err(SelectorError::UnexpectedValues {
+                    index,
+                    key: r.key.clone(),
+                    operator: r.operator,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `labels` satisfy every term (terms are ANDed).
+    pub fn matches(&self, labels: &Labels) -> bool {
+        self.match_labels
+            .iter()
+            .all(|(k, v)| labels.get(k) == Some(v))
+            && self.match_expressions.iter().all(|r| r.matches(labels))
+    }
+}
+
+impl Requirement {
+    fn matches(&self, labels: &Labels) -> bool {
+        let value = labels.get(&self.key);
+        match self.operator {
+            Operator::In => value.is_some_and(|v| self.values.contains(v)),
+            // As in Kubernetes: an absent key satisfies NotIn.
+            Operator::NotIn => value.is_none_or(|v| !self.values.contains(v)),
+            Operator::Exists => value.is_some(),
+            Operator::DoesNotExist => value.is_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> Labels {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn parse(json: &str) -> LabelSelector {
+        serde_json::from_str(json).expect("selector json")
+    }
+
+    #[test]
+    fn empty_selector_matches_everything() {
+        assert!(LabelSelector::default().matches(&labels(&[])));
+        assert!(LabelSelector::default().matches(&labels(&[("a", "b")])));
+    }
+
+    #[test]
+    fn match_labels_and_expressions_are_anded() {
+        let s = parse(
+            r#"{"matchLabels":{"team":"web"},
+                "matchExpressions":[{"key":"tier","operator":"In","values":["front","edge"]},
+                                    {"key":"legacy","operator":"DoesNotExist"}]}"#,
+        );
+        assert!(s.matches(&labels(&[("team", "web"), ("tier", "edge")])));
+        assert!(!s.matches(&labels(&[("team", "web"), ("tier", "back")])));
+        assert!(!s.matches(&labels(&[("team", "db"), ("tier", "edge")])));
+        assert!(!s.matches(&labels(&[
+            ("team", "web"),
+            ("tier", "edge"),
+            ("legacy", "")
+        ])));
+    }
+
+    #[test]
+    fn not_in_is_satisfied_by_an_absent_key() {
+        let s = parse(r#"{"matchExpressions":[{"key":"zone","operator":"NotIn","values":["a"]}]}"#);
+        assert!(s.matches(&labels(&[])));
+        assert!(s.matches(&labels(&[("zone", "b")])));
+        assert!(!s.matches(&labels(&[("zone", "a")])));
+    }
+
+    #[test]
+    fn exists_ignores_the_value() {
+        let s = parse(r#"{"matchExpressions":[{"key":"gpu","operator":"Exists"}]}"#);
+        assert!(s.matches(&labels(&[("gpu", "")])));
+        assert!(!s.matches(&labels(&[("cpu", "x")])));
+    }
+
+    #[test]
+    fn validation_follows_the_api_server() {
+        let missing = parse(r#"{"matchExpressions":[{"key":"k","operator":"In"}]}"#);
+        assert!(matches!(
+            missing.validate(),
+            Err(SelectorError::MissingValues { index: 0, .. })
+        ));
+        let extra =
+            parse(r#"{"matchExpressions":[{"key":"k","operator":"Exists","values":["v"]}]}"#);
+        assert!(matches!(
+            extra.validate(),
+            Err(SelectorError::UnexpectedValues { index: 0, .. })
+        ));
+    }
+}

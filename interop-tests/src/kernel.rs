@@ -1,0 +1,107 @@
+//! Kernel routes inside a namespace, read over rtnetlink: what the router
+//! actually forwards with, all ECMP next hops included.
+
+use std::net::IpAddr;
+
+use futures::TryStreamExt;
+use ipnet::IpNet;
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol,
+};
+
+use crate::error::{LabError, Result};
+use crate::netns::Netns;
+
+/// A route in a namespace's main table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KernelRoute {
+    pub prefix: IpNet,
+    /// Who installed it (zebra, bird, kernel, ...).
+    pub protocol: RouteProtocol,
+    /// Every gateway; more than one for an ECMP route.
+    pub next_hops: Vec<IpAddr>,
+}
+
+/// Dumps the main routing table of `netns` (IPv4 and IPv6).
+pub fn routes(netns: &Netns) -> Result<Vec<KernelRoute>> {
+    netns.run(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| LabError::io("cannot build a runtime for rtnetlink", e))?;
+        runtime.block_on(dump())
+    })
+}
+
+/// The route for exactly `prefix` in `netns`, if there is one.
+pub fn route(netns: &Netns, prefix: IpNet) -> Result<Option<KernelRoute>> {
+    Ok(routes(netns)?.into_iter().find(|r| r.prefix == prefix))
+}
+
+async fn dump() -> Result<Vec<KernelRoute>> {
+    let (connection, handle, _) =
+        rtnetlink::new_connection().map_err(|e| LabError::io("cannot open a netlink socket", e))?;
+    tokio::spawn(connection);
+    let mut out = Vec::new();
+    let requests = [
+        rtnetlink::RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
+        rtnetlink::RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+    ];
+    for request in requests {
+        let mut stream = handle.route().get(request).execute();
+        while let Some(message) = stream
+            .try_next()
+            .await
+            .map_err(|e| LabError::io("netlink route dump failed", std::io::Error::other(e)))?
+        {
+            if message.header.table == RouteHeader::RT_TABLE_MAIN
+                && let Some(route) = convert(&message)
+            {
+                out.push(route);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn convert(message: &RouteMessage) -> Option<KernelRoute> {
+    let len = message.header.destination_prefix_length;
+    let mut destination = None;
+    let mut next_hops = Vec::new();
+    for attr in &message.attributes {
+        match attr {
+            RouteAttribute::Destination(a) => destination = address(a),
+            RouteAttribute::Gateway(a) => next_hops.extend(address(a)),
+            // Routes through nexthop objects (FRR) also carry this in the
+            // default nexthop_compat_mode.
+            RouteAttribute::MultiPath(hops) => {
+                for hop in hops {
+                    for attr in &hop.attributes {
+                        if let RouteAttribute::Gateway(a) = attr {
+                            next_hops.extend(address(a));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let destination = destination.or_else(|| match message.header.address_family {
+        netlink_packet_route::AddressFamily::Inet => Some(IpAddr::from([0u8; 4])),
+        netlink_packet_route::AddressFamily::Inet6 => Some(IpAddr::from([0u16; 8])),
+        _ => None,
+    })?;
+    Some(KernelRoute {
+        prefix: IpNet::new(destination, len).ok()?,
+        protocol: message.header.protocol,
+        next_hops,
+    })
+}
+
+fn address(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some((*v4).into()),
+        RouteAddress::Inet6(v6) => Some((*v6).into()),
+        _ => None,
+    }
+}

@@ -42,7 +42,7 @@ impl Bird {
             .map_err(|e| LabError::io(format!("cannot write {}", conf.display()), e))?;
         let daemon = lab.start_daemon(DaemonSpec {
             name: format!("{}/bird", host.name),
-            netns: &host.netns,
+            netns: Some(&host.netns),
             program: "bird",
             args: [
                 "-f".to_string(),

@@ -33,7 +33,9 @@ pub struct Daemon {
 pub struct DaemonSpec<'a> {
     /// Shown in errors and log tails, e.g. `r1/bgpd`.
     pub name: String,
-    pub netns: &'a Netns,
+    /// The namespace to run in; `None` runs on the host (only for servers
+    /// bound to loopback, like the test API server).
+    pub netns: Option<&'a Netns>,
     pub program: &'a str,
     pub args: Vec<String>,
     /// Where stdout and stderr go.
@@ -54,7 +56,11 @@ impl Daemon {
         command
             .arg("--kill-after=5")
             .arg(format!("{}s", spec.lifetime.as_secs().max(1)))
-            .args(["ip", "netns", "exec", spec.netns.name(), spec.program])
+            .args(match spec.netns {
+                Some(ns) => vec!["ip", "netns", "exec", ns.name()],
+                None => vec![],
+            })
+            .arg(spec.program)
             .args(&spec.args)
             .stdin(Stdio::null())
             .stdout(output)

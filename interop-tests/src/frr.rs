@@ -51,7 +51,7 @@ impl Frr {
         for daemon in ["zebra", "bgpd", "bfdd"] {
             let d = lab.start_daemon(DaemonSpec {
                 name: format!("{}/{daemon}", host.name),
-                netns: &host.netns,
+                netns: Some(&host.netns),
                 program: &format!("{FRR_BIN}/{daemon}"),
                 args: [
                     "-f",

@@ -64,7 +64,7 @@ impl Gobgp {
         let socket = format!("unix://{}", dir.join("gobgp.sock").display());
         let daemon = lab.start_daemon(DaemonSpec {
             name: format!("{}/gobgpd", host.name),
-            netns: &host.netns,
+            netns: Some(&host.netns),
             program: "gobgpd",
             args: vec![
                 "-f".into(),

@@ -18,6 +18,7 @@
 //! ```
 //! See docs/lab.md.
 
+pub mod apiserver;
 pub mod bird;
 pub mod cmd;
 pub mod config;

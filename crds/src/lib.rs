@@ -2,4 +2,5 @@
 //! compiler that turns them into a validated configuration. Controller, speaker
 //! and CLI all go through it, so they cannot disagree about what a manifest means.
 
+pub mod api;
 pub mod selector;

@@ -2,5 +2,8 @@
 //! compiler that turns them into a validated configuration. Controller, speaker
 //! and CLI all go through it, so they cannot disagree about what a manifest means.
 
+pub mod address;
 pub mod api;
+pub mod community;
+pub mod duration;
 pub mod selector;

@@ -5,5 +5,7 @@
 pub mod address;
 pub mod api;
 pub mod community;
+pub mod config;
 pub mod duration;
+pub mod manifest;
 pub mod selector;

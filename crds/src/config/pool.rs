@@ -1,0 +1,162 @@
+//! `IPAddressPool` -> [`Pool`].
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use super::diagnostic::{Kind, ObjectRef, Problem, Sink};
+use super::selectors;
+use crate::address::IpRange;
+use crate::api::IPAddressPool;
+use crate::selector::{LabelSelector, Labels};
+
+/// A validated address pool: the allocator's input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pool {
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace` (FerroLB's namespace in a cluster).
+    pub namespace: String,
+    /// `metadata.labels`, for advertisement pool selectors.
+    pub labels: Labels,
+    /// Address ranges in the order written; no two ranges of any pools
+    /// overlap (the compiler rejects that).
+    pub ranges: Vec<IpRange>,
+    /// `spec.autoAssign` (default true).
+    pub auto_assign: bool,
+    /// `spec.avoidBuggyIPs`: skip IPv4 addresses ending in `.0` / `.255`.
+    pub avoid_buggy_ips: bool,
+    /// `spec.serviceAllocation`; `None` means any service may use the pool.
+    pub service_allocation: Option<ServiceAllocation>,
+}
+
+/// Which services may take addresses from a pool, and with what priority.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAllocation {
+    /// Lower is preferred; `None` ranks after every priority.
+    pub priority: Option<i32>,
+    /// Namespaces by name.
+    pub namespaces: BTreeSet<String>,
+    /// Namespaces by label (any one matching is enough).
+    pub namespace_selectors: Vec<LabelSelector>,
+    /// Services by label (any one matching is enough).
+    pub service_selectors: Vec<LabelSelector>,
+}
+
+impl Pool {
+    /// The `IPAddressPool` this was compiled from, for diagnostics.
+    pub fn object_ref(&self) -> ObjectRef {
+        ObjectRef::new(
+            Kind::IPAddressPool,
+            self.namespace.clone(),
+            self.name.clone(),
+        )
+    }
+
+    /// IPv4 ranges, in order.
+    pub fn ipv4_ranges(
+        &self,
+    ) -> impl Iterator<Item = &std::ops::RangeInclusive<std::net::Ipv4Addr>> {
+        self.ranges.iter().filter_map(|r| match r {
+            IpRange::V4(r) => Some(r),
+            IpRange::V6(_) => None,
+        })
+    }
+
+    /// IPv6 ranges, in order.
+    pub fn ipv6_ranges(
+        &self,
+    ) -> impl Iterator<Item = &std::ops::RangeInclusive<std::net::Ipv6Addr>> {
+        self.ranges.iter().filter_map(|r| match r {
+            IpRange::V6(r) => Some(r),
+            IpRange::V4(_) => None,
+        })
+    }
+
+    /// Whether `ip` belongs to the pool (buggy IPs included: the allocator
+    /// decides about those).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        self.ranges.iter().any(|r| r.contains(ip))
+    }
+
+    /// Whether the pool has addresses of both families.
+    pub fn is_dual_stack(&self) -> bool {
+        self.ranges.iter().any(IpRange::is_ipv4) && self.ranges.iter().any(|r| !r.is_ipv4())
+    }
+}
+
+/// Compiles one pool. Overlaps between pools are checked by [`check_overlaps`].
+pub(crate) fn compile(sink: &mut Sink, obj: &ObjectRef, cr: &IPAddressPool) -> Pool {
+    let spec = &cr.spec;
+    if spec.addresses.is_empty() {
+        sink.error(obj, "spec.addresses", Problem::NoAddresses);
+    }
+    let mut ranges = Vec::new();
+    for (i, text) in spec.addresses.iter().enumerate() {
+        match IpRange::parse(text) {
+            Ok(r) => ranges.push(r),
+            Err(e) => sink.error(obj, format!("spec.addresses[{i}]"), e),
+        }
+    }
+    let service_allocation = spec.service_allocation.as_ref().map(|a| {
+        sink.duplicates(obj, "spec.serviceAllocation.namespaces", &a.namespaces);
+        ServiceAllocation {
+            priority: a.priority,
+            namespaces: a.namespaces.iter().cloned().collect(),
+            namespace_selectors: selectors::check(
+                sink,
+                obj,
+                "spec.serviceAllocation.namespaceSelectors",
+                &a.namespace_selectors,
+            ),
+            service_selectors: selectors::check(
+                sink,
+                obj,
+                "spec.serviceAllocation.serviceSelectors",
+                &a.service_selectors,
+            ),
+        }
+    });
+    Pool {
+        name: obj.name.clone(),
+        namespace: obj.namespace.clone(),
+        labels: cr.metadata.labels.clone().unwrap_or_default(),
+        ranges,
+        auto_assign: spec.auto_assign,
+        avoid_buggy_ips: spec.avoid_buggy_ips,
+        service_allocation,
+    }
+}
+
+/// Reports every range that overlaps an earlier one, in the same pool or
+/// another: an address must belong to exactly one pool.
+pub(crate) fn check_overlaps(sink: &mut Sink, pools: &[(ObjectRef, &IPAddressPool, Pool)]) {
+    // (owner, index in spec.addresses, range): indices survive parse errors.
+    let mut seen: Vec<(&ObjectRef, usize, IpRange)> = Vec::new();
+    for (obj, cr, _) in pools {
+        for (i, text) in cr.spec.addresses.iter().enumerate() {
+            let Ok(range) = IpRange::parse(text) else {
+                continue;
+            };
+            if let Some((other, j, _)) = seen.iter().find(|(_, _, r)| r.overlaps(&range)) {
+                let other_cr = pools
+                    .iter()
+                    .find(|(o, _, _)| o == *other)
+                    .map(|(_, c, _)| c);
+                let other_range = other_cr
+                    .and_then(|c| c.spec.addresses.get(*j))
+                    .cloned()
+                    .unwrap_or_default();
+                sink.error(
+                    obj,
+                    format!("spec.addresses[{i}]"),
+                    Problem::Overlap {
+                        range: text.clone(),
+                        other: (*other).clone(),
+                        other_range,
+                    },
+                );
+            }
+            seen.push((obj, i, range));
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Manifest corpora: every MetalLB manifest from the user guides in
+//! `shared/seeds` (copied to `manifests/seeds/`) and `manifests/good/` must
+//! compile cleanly; every file in `manifests/bad/` must produce the errors
+//! its `# expect:` lines name.
+
+use std::path::{Path, PathBuf};
+
+use ferrolb_crds::config::{self, Resources};
+use ferrolb_crds::manifest::read_yaml;
+
+fn yaml_files(dir: &str) -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/manifests")
+        .join(dir);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no manifests in {}", dir.display());
+    files
+}
+
+fn load(path: &Path) -> (String, Resources) {
+    let text = std::fs::read_to_string(path).expect("read manifest");
+    let mut resources = Resources::default();
+    let (summary, errors) = read_yaml(&text, &mut resources);
+    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+    assert!(
+        summary.read > 0,
+        "{}: no metallb.io objects",
+        path.display()
+    );
+    (text, resources)
+}
+
+#[test]
+fn seed_and_good_manifests_compile_without_errors() {
+    for path in yaml_files("seeds").into_iter().chain(yaml_files("good")) {
+        let (_, resources) = load(&path);
+        if let Err(e) = config::compile(&resources) {
+            let lines: Vec<String> = e.errors.iter().map(ToString::to_string).collect();
+            panic!("{}:\n{}", path.display(), lines.join("\n"));
+        }
+    }
+}
+
+#[test]
+fn bad_manifests_produce_the_expected_errors() {
+    for path in yaml_files("bad") {
+        let (text, resources) = load(&path);
+        let expected: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect: "))
+            .collect();
+        assert!(
+            !expected.is_empty(),
+            "{}: no `# expect:` lines",
+            path.display()
+        );
+        let errors: Vec<String> = match config::compile(&resources) {
+            Ok(_) => Vec::new(),
+            Err(e) => e.errors.iter().map(ToString::to_string).collect(),
+        };
+        assert_eq!(errors, expected, "{}", path.display());
+    }
+}

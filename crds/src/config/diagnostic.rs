@@ -67,6 +67,17 @@ pub struct Diagnostic {
     pub problem: Problem,
 }
 
+impl Diagnostic {
+    /// A finding about `field` of `object`.
+    pub fn new(object: &ObjectRef, field: impl Into<String>, problem: impl Into<Problem>) -> Self {
+        Self {
+            object: object.clone(),
+            field: field.into(),
+            problem: problem.into(),
+        }
+    }
+}
+
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}: {}", self.object, self.field, self.problem)
@@ -196,11 +207,7 @@ impl Sink {
         field: impl Into<String>,
         problem: impl Into<Problem>,
     ) {
-        self.errors.push(Diagnostic {
-            object: object.clone(),
-            field: field.into(),
-            problem: problem.into(),
-        });
+        self.errors.push(Diagnostic::new(object, field, problem));
     }
 
     pub fn warn(
@@ -209,11 +216,7 @@ impl Sink {
         field: impl Into<String>,
         problem: impl Into<Problem>,
     ) {
-        self.warnings.push(Diagnostic {
-            object: object.clone(),
-            field: field.into(),
-            problem: problem.into(),
-        });
+        self.warnings.push(Diagnostic::new(object, field, problem));
     }
 
     /// Reports the second and later occurrences of each value.

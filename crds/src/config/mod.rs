@@ -46,6 +46,63 @@ pub struct Resources {
     pub secrets: BTreeMap<String, Secret>,
 }
 
+impl Resources {
+    /// Moves every object of `other` into `self`.
+    pub fn extend(&mut self, other: Resources) {
+        self.pools.extend(other.pools);
+        self.l2_advertisements.extend(other.l2_advertisements);
+        self.bgp_advertisements.extend(other.bgp_advertisements);
+        self.peers.extend(other.peers);
+        self.bfd_profiles.extend(other.bfd_profiles);
+        self.communities.extend(other.communities);
+        self.secrets.extend(other.secrets);
+    }
+
+    /// Every `metallb.io` object held, as diagnostics name it.
+    pub fn object_refs(&self) -> Vec<ObjectRef> {
+        let mut out = Vec::new();
+        refs(Kind::IPAddressPool, &self.pools, &mut out);
+        refs(Kind::L2Advertisement, &self.l2_advertisements, &mut out);
+        refs(Kind::BGPAdvertisement, &self.bgp_advertisements, &mut out);
+        refs(Kind::BGPPeer, &self.peers, &mut out);
+        refs(Kind::BFDProfile, &self.bfd_profiles, &mut out);
+        refs(Kind::Community, &self.communities, &mut out);
+        out
+    }
+
+    /// Keeps only the objects of `namespace` (and those with none, which
+    /// `kubectl apply` would put there).
+    pub fn retain_namespace(&mut self, namespace: &str) {
+        fn keep<K: kube::Resource>(list: &mut Vec<K>, namespace: &str) {
+            list.retain(|o| {
+                o.meta()
+                    .namespace
+                    .as_deref()
+                    .is_none_or(|ns| ns == namespace)
+            });
+        }
+        keep(&mut self.pools, namespace);
+        keep(&mut self.l2_advertisements, namespace);
+        keep(&mut self.bgp_advertisements, namespace);
+        keep(&mut self.peers, namespace);
+        keep(&mut self.bfd_profiles, namespace);
+        keep(&mut self.communities, namespace);
+    }
+}
+
+fn object_ref<K: kube::Resource>(kind: Kind, o: &K) -> ObjectRef {
+    let meta = o.meta();
+    ObjectRef::new(
+        kind,
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+fn refs<K: kube::Resource>(kind: Kind, list: &[K], out: &mut Vec<ObjectRef>) {
+    out.extend(list.iter().map(|o| object_ref(kind, o)));
+}
+
 /// The parts of a `core/v1` Secret the compiler needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Secret {
@@ -193,18 +250,7 @@ fn sorted<'a, K>(kind: Kind, objects: &'a [K], sink: &mut Sink) -> Vec<(ObjectRe
 where
     K: kube::Resource,
 {
-    let mut out: Vec<(ObjectRef, &K)> = objects
-        .iter()
-        .map(|o| {
-            let meta = o.meta();
-            let obj = ObjectRef::new(
-                kind,
-                meta.namespace.clone().unwrap_or_default(),
-                meta.name.clone().unwrap_or_default(),
-            );
-            (obj, o)
-        })
-        .collect();
+    let mut out: Vec<(ObjectRef, &K)> = objects.iter().map(|o| (object_ref(kind, o), o)).collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
     let mut first_by_name: BTreeMap<String, ObjectRef> = BTreeMap::new();
     for (obj, _) in &out {

@@ -6,6 +6,7 @@ pub mod address;
 pub mod api;
 pub mod community;
 pub mod config;
+pub mod crdgen;
 pub mod duration;
 pub mod manifest;
 pub mod selector;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "BFDProfile",
+    doc = "BFD settings a BGPPeer can use (MetalLB API).",
     namespaced,
     category = "metallb",
     printcolumn = r#"{"name": "Passive Mode", "type": "boolean", "jsonPath": ".spec.passiveMode"}"#,

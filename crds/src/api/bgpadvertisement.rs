@@ -13,6 +13,7 @@ use crate::selector::LabelSelector;
     group = "metallb.io",
     version = "v1beta1",
     kind = "BGPAdvertisement",
+    doc = "Announces pools to BGP peers (MetalLB API).",
     namespaced,
     category = "metallb",
     printcolumn = r#"{"name": "IPAddressPools", "type": "string", "jsonPath": ".spec.ipAddressPools"}"#,

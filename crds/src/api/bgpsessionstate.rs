@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "BGPSessionState",
+    doc = "Live state of one BGP session of one node (FerroLB extension).",
     namespaced,
     category = "metallb",
     status = "BGPSessionStateStatus",

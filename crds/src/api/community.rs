@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "Community",
+    doc = "Named aliases for BGP communities (MetalLB API).",
     namespaced,
     category = "metallb"
 )]

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "ConfigurationState",
+    doc = "Whether a FerroLB component accepted the configuration (MetalLB API).",
     namespaced,
     no_spec,
     category = "metallb",

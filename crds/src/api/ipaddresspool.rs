@@ -12,6 +12,7 @@ use crate::selector::LabelSelector;
     group = "metallb.io",
     version = "v1beta1",
     kind = "IPAddressPool",
+    doc = "A pool of IP addresses that FerroLB assigns to LoadBalancer services (MetalLB API).",
     namespaced,
     status = "IPAddressPoolStatus",
     category = "metallb",

@@ -14,6 +14,7 @@ use crate::selector::LabelSelector;
     group = "metallb.io",
     version = "v1beta1",
     kind = "L2Advertisement",
+    doc = "Announces pools on the local network with ARP/NDP (MetalLB API).",
     namespaced,
     category = "metallb",
     printcolumn = r#"{"name": "IPAddressPools", "type": "string", "jsonPath": ".spec.ipAddressPools"}"#,

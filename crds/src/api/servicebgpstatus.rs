@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "ServiceBGPStatus",
+    doc = "Which peers a node advertises a service to (MetalLB API, written by FerroLB).",
     namespaced,
     category = "metallb",
     status = "ServiceBGPStatusStatus",

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
     group = "metallb.io",
     version = "v1beta1",
     kind = "ServiceL2Status",
+    doc = "Which node announces a service in layer-2 mode (MetalLB API, written by FerroLB).",
     namespaced,
     category = "metallb",
     status = "ServiceL2StatusStatus",

@@ -15,6 +15,7 @@ use crate::selector::LabelSelector;
     group = "metallb.io",
     version = "v1beta1",
     kind = "BGPPeer",
+    doc = "A BGP router the nodes peer with (MetalLB API).",
     namespaced,
     category = "metallb",
     storage = false,

@@ -14,6 +14,7 @@ use crate::selector::LabelSelector;
     group = "metallb.io",
     version = "v1beta2",
     kind = "BGPPeer",
+    doc = "A BGP router the nodes peer with (MetalLB API).",
     namespaced,
     category = "metallb",
     printcolumn = r#"{"name": "Address", "type": "string", "jsonPath": ".spec.peerAddress"}"#,

@@ -51,7 +51,8 @@ impl IpRange {
                 _ => Err(AddressError::MixedFamilies(text.to_string())),
             };
         }
-        let net: IpNet = text.trim().parse().map_err(|_| malformed())?;
+        // Unlike range ends, MetalLB does not trim CIDRs (Go's net.ParseCIDR).
+        let net: IpNet = text.parse().map_err(|_| malformed())?;
         Ok(Self::from(net))
     }
 

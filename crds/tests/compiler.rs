@@ -145,7 +145,23 @@ fn every_rule_reports_kind_object_field_and_reason() {
             "IPv4 aggregation out of range",
             pool("p", &["10.0.0.0/24"])
                 + &object("BGPAdvertisement", "adv", "  aggregationLength: 33"),
-            "spec.aggregationLength: 33 is out of range 0..=32",
+            "spec.aggregationLength: 33 is out of range 1..=32",
+        ),
+        (
+            "IPv4 aggregation of 0",
+            pool("p", &["10.0.0.0/24"])
+                + &object("BGPAdvertisement", "adv", "  aggregationLength: 0"),
+            "spec.aggregationLength: 0 is out of range 1..=32",
+        ),
+        (
+            "peer port out of range",
+            peer("p", &format!("{PEER_OK}\n  peerPort: 20000")),
+            "BGPPeer default/p: spec.peerPort: 20000 is out of range 1..=16384",
+        ),
+        (
+            "CIDR with spaces",
+            pool("p", &[" 10.0.0.0/24"]),
+            r#"spec.addresses[0]: " 10.0.0.0/24" is not a CIDR or range"#,
         ),
         (
             "conflicting LOCAL_PREF",

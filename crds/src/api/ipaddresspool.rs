@@ -62,15 +62,15 @@ pub struct ServiceAllocation {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub struct IPAddressPoolStatus {
     /// IPv4 addresses assigned to services.
-    #[serde(rename = "assignedIPv4")]
+    #[serde(default, rename = "assignedIPv4")]
     pub assigned_ipv4: i64,
     /// IPv6 addresses assigned to services.
-    #[serde(rename = "assignedIPv6")]
+    #[serde(default, rename = "assignedIPv6")]
     pub assigned_ipv6: i64,
     /// IPv4 addresses still free.
-    #[serde(rename = "availableIPv4")]
+    #[serde(default, rename = "availableIPv4")]
     pub available_ipv4: i64,
     /// IPv6 addresses still free (saturates at 2^63-1).
-    #[serde(rename = "availableIPv6")]
+    #[serde(default, rename = "availableIPv6")]
     pub available_ipv6: i64,
 }

@@ -124,19 +124,21 @@ pub(crate) fn compile_bgp(
         selectors: &s.ip_address_pool_selectors,
     };
     let pools = resolve_pools(sink, obj, &choice, ctx.pools);
+    // The CRD's minimum of 1 for IPv4 (MetalLB's) is enforced here too, so
+    // `ferrolb validate` predicts what the API server accepts.
     let aggregation_length_v4 = length(
         sink,
         obj,
         "spec.aggregationLength",
         s.aggregation_length,
-        32,
+        1..=32,
     );
     let aggregation_length_v6 = length(
         sink,
         obj,
         "spec.aggregationLengthV6",
         s.aggregation_length_v6,
-        128,
+        0..=128,
     );
     for name in &pools {
         if let Some(pool) = ctx.pools.get(name) {
@@ -184,20 +186,26 @@ pub(crate) fn compile_bgp(
     }
 }
 
-fn length(sink: &mut Sink, obj: &ObjectRef, field: &str, value: i32, max: u8) -> u8 {
+fn length(
+    sink: &mut Sink,
+    obj: &ObjectRef,
+    field: &str,
+    value: i32,
+    allowed: std::ops::RangeInclusive<u8>,
+) -> u8 {
     match u8::try_from(value) {
-        Ok(v) if v <= max => v,
+        Ok(v) if allowed.contains(&v) => v,
         _ => {
             sink.error(
                 obj,
                 field,
                 Problem::OutOfRange {
                     value: i64::from(value),
-                    min: 0,
-                    max: i64::from(max),
+                    min: i64::from(*allowed.start()),
+                    max: i64::from(*allowed.end()),
                 },
             );
-            max
+            *allowed.end()
         }
     }
 }

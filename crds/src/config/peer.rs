@@ -199,14 +199,15 @@ pub(crate) fn compile(
             PeerTarget::Interface(s.interface.clone())
         }
     };
-    if s.peer_port == 0 {
+    // MetalLB's CRD bounds (sic: 16384), so validation predicts the server.
+    if !(1..=16384).contains(&s.peer_port) {
         sink.error(
             obj,
             "spec.peerPort",
             Problem::OutOfRange {
-                value: 0,
+                value: i64::from(s.peer_port),
                 min: 1,
-                max: 65535,
+                max: 16384,
             },
         );
     }

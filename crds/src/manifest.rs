@@ -1,11 +1,12 @@
 //! Reading manifests: multi-document YAML as users `kubectl apply` it, into
 //! the compiler's [`Resources`]. Kinds outside `metallb.io` are skipped,
-//! except `v1` Secrets, which hold `passwordSecret` passwords.
+//! except `v1` Secrets, which hold `passwordSecret` passwords, and `v1`
+//! Nodes, which make the node checks exact.
 
 use serde_json::Value;
 
 use crate::api;
-use crate::config::{Resources, Secret};
+use crate::config::{Node, Resources, Secret};
 
 /// Why a document could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,14 @@ pub fn add_object(
         into.secrets.insert(name.clone(), secret_data(secret));
         return Ok(true);
     }
+    if api_version == "v1" && kind == "Node" {
+        let node: k8s_openapi::api::core::v1::Node =
+            serde_json::from_value(value).map_err(shape)?;
+        into.nodes
+            .get_or_insert_with(Vec::new)
+            .push(node_data(node));
+        return Ok(true);
+    }
     let Some(version) = api_version.strip_prefix("metallb.io/") else {
         return Ok(false);
     };
@@ -164,5 +173,19 @@ fn secret_data(secret: k8s_openapi::api::core::v1::Secret) -> Secret {
     Secret {
         type_: secret.type_.unwrap_or_else(|| "Opaque".to_string()),
         data,
+    }
+}
+
+fn node_data(node: k8s_openapi::api::core::v1::Node) -> Node {
+    Node {
+        name: node.metadata.name.unwrap_or_default(),
+        labels: node.metadata.labels.unwrap_or_default(),
+        addresses: node
+            .status
+            .and_then(|s| s.addresses)
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|a| a.address.parse().ok())
+            .collect(),
     }
 }

@@ -91,6 +91,13 @@ impl LabelSelector {
     }
 }
 
+/// Whether a *list* of selectors (MetalLB's `nodeSelectors` and the like)
+/// selects `labels`: any one selector matching is enough, and an empty list
+/// selects everything.
+pub fn matches_any(selectors: &[LabelSelector], labels: &Labels) -> bool {
+    selectors.is_empty() || selectors.iter().any(|s| s.matches(labels))
+}
+
 impl Requirement {
     fn matches(&self, labels: &Labels) -> bool {
         let value = labels.get(&self.key);
@@ -148,6 +155,18 @@ mod tests {
         assert!(s.matches(&labels(&[])));
         assert!(s.matches(&labels(&[("zone", "b")])));
         assert!(!s.matches(&labels(&[("zone", "a")])));
+    }
+
+    #[test]
+    fn a_list_matches_when_any_selector_does_and_empty_means_all() {
+        let a = parse(r#"{"matchLabels":{"zone":"a"}}"#);
+        let b = parse(r#"{"matchLabels":{"zone":"b"}}"#);
+        assert!(matches_any(&[], &labels(&[])));
+        assert!(matches_any(
+            &[a.clone(), b.clone()],
+            &labels(&[("zone", "b")])
+        ));
+        assert!(!matches_any(&[a, b], &labels(&[("zone", "c")])));
     }
 
     #[test]

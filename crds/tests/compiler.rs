@@ -555,3 +555,43 @@ fn expensive_contains(p: &config::Pool) -> bool {
     p.contains("192.168.9.3".parse().expect("ip"))
         && !p.contains("192.168.9.6".parse().expect("ip"))
 }
+
+const NODES: &str = "apiVersion: v1\nkind: Node\nmetadata:\n  name: n1\n  labels: {rack: a}\nstatus:\n  addresses:\n  - {type: InternalIP, address: 10.0.0.7}\n  - {type: Hostname, address: n1}\n---\napiVersion: v1\nkind: Node\nmetadata:\n  name: n2\n  labels: {rack: b}\n---\n";
+
+#[test]
+fn with_nodes_pools_must_not_contain_node_addresses() {
+    let yaml = NODES.to_string() + &pool("p", &["10.0.0.0/24"]);
+    assert_eq!(
+        error_lines(&yaml),
+        [
+            "IPAddressPool default/p: spec.addresses[0]: 10.0.0.0/24 contains 10.0.0.7, an address of node n1"
+        ]
+    );
+    // Without nodes the check cannot run.
+    assert!(error_lines(&pool("p", &["10.0.0.0/24"])).is_empty());
+}
+
+#[test]
+fn with_nodes_local_pref_conflicts_use_the_selected_nodes() {
+    let base = NODES.to_string() + &pool("p", &["10.1.0.0/24"]);
+    let same_node_different_selectors = object(
+        "BGPAdvertisement",
+        "a1",
+        "  localPref: 100\n  nodeSelectors: [{matchLabels: {rack: a}}]",
+    ) + &object("BGPAdvertisement", "a2", "  localPref: 200");
+    assert_eq!(
+        error_lines(&(base.clone() + &same_node_different_selectors)).len(),
+        1,
+        "n1 is selected by both"
+    );
+    let disjoint_nodes = object(
+        "BGPAdvertisement",
+        "a1",
+        "  localPref: 100\n  nodeSelectors: [{matchLabels: {rack: a}}]",
+    ) + &object(
+        "BGPAdvertisement",
+        "a2",
+        "  localPref: 200\n  nodeSelectors: [{matchLabels: {rack: b}}]",
+    );
+    assert!(error_lines(&(base + &disjoint_nodes)).is_empty());
+}

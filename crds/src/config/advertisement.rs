@@ -257,24 +257,22 @@ fn community(
 /// Two advertisements of one pool with different LOCAL_PREFs would send one
 /// prefix with two LOCAL_PREFs. MetalLB allows it when the aggregation
 /// lengths both differ, the peer lists are disjoint, or the node sets are
-/// disjoint; FerroLB has no node list at compile time, so it reports only
-/// advertisements whose node selectors are the same (hence the same nodes).
+/// disjoint. With the node list the node sets are exact (MetalLB's check);
+/// without it, only advertisements whose node selectors are the same (hence
+/// select the same nodes) are reported.
 pub(crate) fn check_local_prefs(
     sink: &mut Sink,
     advs: &[(ObjectRef, BgpAdvertisement)],
     pools: &BTreeMap<String, Pool>,
+    nodes: Option<&[super::Node]>,
 ) {
     for (i, (obj, adv)) in advs.iter().enumerate() {
         for (other_obj, other) in &advs[..i] {
-            if adv.local_pref == other.local_pref || !collide(adv, other) {
+            if adv.local_pref == other.local_pref || !collide(adv, other, nodes) {
                 continue;
             }
-            if let Some(pool) = adv
-                .pools
-                .intersection(&other.pools)
-                .next()
-                .and_then(|p| pools.get(p))
-            {
+            let shared = adv.pools.intersection(&other.pools).next();
+            if let Some(pool) = shared.and_then(|p| pools.get(p)) {
                 sink.error(
                     obj,
                     "spec.localPref",
@@ -290,12 +288,17 @@ pub(crate) fn check_local_prefs(
     }
 }
 
-fn collide(a: &BgpAdvertisement, b: &BgpAdvertisement) -> bool {
+fn collide(a: &BgpAdvertisement, b: &BgpAdvertisement, nodes: Option<&[super::Node]>) -> bool {
     let aggregation_differs = a.aggregation_length_v4 != b.aggregation_length_v4
         && a.aggregation_length_v6 != b.aggregation_length_v6;
     let peers_disjoint =
         !a.peers.is_empty() && !b.peers.is_empty() && a.peers.is_disjoint(&b.peers);
-    !aggregation_differs
-        && !peers_disjoint
-        && selectors::same_set(&a.node_selectors, &b.node_selectors)
+    let same_nodes = match nodes {
+        Some(nodes) => nodes.iter().any(|n| {
+            crate::selector::matches_any(&a.node_selectors, &n.labels)
+                && crate::selector::matches_any(&b.node_selectors, &n.labels)
+        }),
+        None => selectors::same_set(&a.node_selectors, &b.node_selectors),
+    };
+    !aggregation_differs && !peers_disjoint && same_nodes
 }

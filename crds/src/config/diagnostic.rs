@@ -100,6 +100,12 @@ pub enum Problem {
         other: ObjectRef,
         other_range: String,
     },
+    #[error("{range} contains {address}, an address of node {node}")]
+    ContainsNodeAddress {
+        range: String,
+        node: String,
+        address: std::net::IpAddr,
+    },
     #[error("name is already used by {first}")]
     DuplicateName { first: ObjectRef },
     #[error("{value:?} is listed twice")]

@@ -44,6 +44,21 @@ pub struct Resources {
     pub communities: Vec<api::Community>,
     /// Secrets of FerroLB's namespace, by name, for `passwordSecret`.
     pub secrets: BTreeMap<String, Secret>,
+    /// The cluster's nodes, when known (the controller knows them;
+    /// `ferrolb validate` only if the files hold `v1` Nodes). With nodes,
+    /// two MetalLB checks become exact: pools must not contain node
+    /// addresses, and LOCAL_PREF conflicts use the nodes each advertisement
+    /// actually selects.
+    pub nodes: Option<Vec<Node>>,
+}
+
+/// The parts of a `core/v1` Node the compiler needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Node {
+    pub name: String,
+    pub labels: crate::selector::Labels,
+    /// `status.addresses[].address` that parse as IP addresses.
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 impl Resources {
@@ -56,6 +71,9 @@ impl Resources {
         self.bfd_profiles.extend(other.bfd_profiles);
         self.communities.extend(other.communities);
         self.secrets.extend(other.secrets);
+        if let Some(nodes) = other.nodes {
+            self.nodes.get_or_insert_with(Vec::new).extend(nodes);
+        }
     }
 
     /// Every `metallb.io` object held, as diagnostics name it.
@@ -184,6 +202,9 @@ pub fn compile(input: &Resources) -> Result<Compiled, CompileError> {
         .map(|(obj, cr)| (obj.clone(), *cr, pool::compile(&mut sink, obj, cr)))
         .collect();
     pool::check_overlaps(&mut sink, &compiled_pools);
+    if let Some(nodes) = &input.nodes {
+        pool::check_node_addresses(&mut sink, &compiled_pools, nodes);
+    }
     let pools: BTreeMap<String, Pool> = compiled_pools
         .into_iter()
         .map(|(_, _, p)| (p.name.clone(), p))
@@ -222,7 +243,7 @@ pub fn compile(input: &Resources) -> Result<Compiled, CompileError> {
             )
         })
         .collect();
-    advertisement::check_local_prefs(&mut sink, &bgp, &pools);
+    advertisement::check_local_prefs(&mut sink, &bgp, &pools, input.nodes.as_deref());
     let config = Config {
         pools,
         peers,

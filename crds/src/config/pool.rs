@@ -160,3 +160,35 @@ pub(crate) fn check_overlaps(sink: &mut Sink, pools: &[(ObjectRef, &IPAddressPoo
         }
     }
 }
+
+/// MetalLB's rule: a pool must not hand out an address a node already has.
+pub(crate) fn check_node_addresses(
+    sink: &mut Sink,
+    pools: &[(ObjectRef, &IPAddressPool, Pool)],
+    nodes: &[super::Node],
+) {
+    for (obj, cr, _) in pools {
+        for (i, text) in cr.spec.addresses.iter().enumerate() {
+            let Ok(range) = IpRange::parse(text) else {
+                continue;
+            };
+            let hit = nodes.iter().find_map(|n| {
+                n.addresses
+                    .iter()
+                    .find(|a| range.contains(**a))
+                    .map(|a| (n, a))
+            });
+            if let Some((node, address)) = hit {
+                sink.error(
+                    obj,
+                    format!("spec.addresses[{i}]"),
+                    Problem::ContainsNodeAddress {
+                        range: text.clone(),
+                        node: node.name.clone(),
+                        address: *address,
+                    },
+                );
+            }
+        }
+    }
+}

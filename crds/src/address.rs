@@ -11,12 +11,16 @@ use ipnet::IpNet;
 /// and IPv6, and `start <= end` always holds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum IpRange {
+    /// IPv4 addresses `start..=end`.
     V4(RangeInclusive<Ipv4Addr>),
+    /// IPv6 addresses `start..=end`.
     V6(RangeInclusive<Ipv6Addr>),
 }
 
 /// Why a pool entry is not an address range.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum AddressError {
     #[error("{0:?} is not a CIDR or range")]
     Malformed(String),

@@ -14,14 +14,19 @@ pub enum BgpCommunity {
     Standard(u32),
     /// RFC 8092.
     Large {
+        /// Global administrator (usually an AS number).
         global_admin: u32,
+        /// First local data part.
         local_data1: u32,
+        /// Second local data part.
         local_data2: u32,
     },
 }
 
 /// Why a string is not a community.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum CommunityError {
     /// Not shaped like a community at all: it may be an alias.
     #[error("not a community (`65000:100`, `large:1:2:3` or a well-known name)")]

@@ -10,6 +10,8 @@ use crate::api;
 
 /// Why CRDs could not be generated (a bug in the types, never user input).
 #[derive(Debug, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum CrdGenError {
     #[error("merging BGPPeer versions: {0}")]
     Merge(#[from] kube::core::crd::MergeError),
@@ -23,6 +25,7 @@ pub enum CrdGenError {
 pub struct GeneratedCrd {
     /// `metallb.io_<plural>.yaml`, MetalLB's naming.
     pub file_name: String,
+    /// The CRD.
     pub crd: CustomResourceDefinition,
 }
 

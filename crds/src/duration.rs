@@ -7,6 +7,8 @@ use std::time::Duration;
 
 /// Why a string is not a Go duration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum DurationError {
     #[error("empty duration")]
     Empty,

@@ -10,6 +10,8 @@ use crate::config::{Node, Resources, Secret};
 
 /// Why a document could not be read.
 #[derive(Debug, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum ManifestError {
     #[error("document {index}: not YAML: {source}")]
     Yaml {

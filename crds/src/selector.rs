@@ -17,8 +17,10 @@ pub type Labels = BTreeMap<String, String>;
 )]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
+    /// Labels that must all be present with these values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub match_labels: Labels,
+    /// Requirements that must all hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_expressions: Vec<Requirement>,
 }
@@ -26,22 +28,32 @@ pub struct LabelSelector {
 /// One `matchExpressions` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Requirement {
+    /// Label key.
     pub key: String,
+    /// How the label's value is tested.
     pub operator: Operator,
+    /// Values for `In` / `NotIn`; empty for the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+/// A `matchExpressions` operator.
 pub enum Operator {
+    /// The label is present with one of the values.
     In,
+    /// The label is absent or has none of the values.
     NotIn,
+    /// The label is present.
     Exists,
+    /// The label is absent.
     DoesNotExist,
 }
 
 /// Why a selector cannot be evaluated; the API server enforces the same rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum SelectorError {
     #[error(
         "matchExpressions[{index}] (key {key:?}): operator {operator:?} needs at least one value"

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::selector::LabelSelector;
 
 /// `IPAddressPool.spec`.
-#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[kube(
     group = "metallb.io",
     version = "v1beta1",
@@ -38,6 +38,18 @@ pub struct IPAddressPoolSpec {
     /// Restricts the pool to some namespaces or services, with a priority.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_allocation: Option<ServiceAllocation>,
+}
+
+impl Default for IPAddressPoolSpec {
+    /// The defaults the CRD applies: `autoAssign: true`.
+    fn default() -> Self {
+        Self {
+            addresses: Vec::new(),
+            auto_assign: true,
+            avoid_buggy_ips: false,
+            service_allocation: None,
+        }
+    }
 }
 
 /// `IPAddressPool.spec.serviceAllocation`.

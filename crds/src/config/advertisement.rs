@@ -13,6 +13,7 @@ use crate::selector::LabelSelector;
 /// A validated layer-2 advertisement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct L2Advertisement {
+    /// `metadata.name`.
     pub name: String,
     /// Names of the pools announced (named, selected, or all when neither).
     pub pools: BTreeSet<String>,
@@ -25,6 +26,7 @@ pub struct L2Advertisement {
 /// A validated BGP advertisement.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BgpAdvertisement {
+    /// `metadata.name`.
     pub name: String,
     /// Names of the pools announced (named, selected, or all when neither).
     pub pools: BTreeSet<String>,

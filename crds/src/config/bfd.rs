@@ -8,6 +8,7 @@ use crate::api::BFDProfile;
 /// A validated BFD profile; every value is filled in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BfdProfile {
+    /// `metadata.name`.
     pub name: String,
     /// Default 300 ms.
     pub receive_interval: Duration,

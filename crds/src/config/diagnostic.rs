@@ -10,11 +10,17 @@ use crate::selector::SelectorError;
 /// The `metallb.io` kinds the compiler reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
+    /// `IPAddressPool`.
     IPAddressPool,
+    /// `L2Advertisement`.
     L2Advertisement,
+    /// `BGPAdvertisement`.
     BGPAdvertisement,
+    /// `BGPPeer` (either version).
     BGPPeer,
+    /// `BFDProfile`.
     BFDProfile,
+    /// `Community`.
     Community,
     /// A `core/v1` Secret named by `BGPPeer.spec.passwordSecret`.
     Secret,
@@ -29,8 +35,11 @@ impl fmt::Display for Kind {
 /// `Kind namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectRef {
+    /// The kind.
     pub kind: Kind,
+    /// `metadata.namespace`; empty when the manifest has none.
     pub namespace: String,
+    /// `metadata.name`.
     pub name: String,
 }
 
@@ -89,6 +98,8 @@ impl std::error::Error for Diagnostic {}
 /// What is wrong with a field. Each variant is one rule of
 /// docs/configuration.md.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum Problem {
     #[error("{0}")]
     Address(#[from] AddressError),
@@ -188,6 +199,8 @@ pub enum Problem {
 
 /// Why a password Secret cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum SecretProblem {
     #[error("does not exist in FerroLB's namespace")]
     Missing,

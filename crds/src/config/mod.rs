@@ -35,12 +35,17 @@ use diagnostic::Sink;
 /// Everything the compiler reads.
 #[derive(Debug, Clone, Default)]
 pub struct Resources {
+    /// `IPAddressPool`s.
     pub pools: Vec<api::IPAddressPool>,
+    /// `L2Advertisement`s.
     pub l2_advertisements: Vec<api::L2Advertisement>,
+    /// `BGPAdvertisement`s.
     pub bgp_advertisements: Vec<api::BGPAdvertisement>,
     /// v1beta1 peers are converted on input (see `From` in `api::bgppeer`).
     pub peers: Vec<api::BGPPeer>,
+    /// `BFDProfile`s.
     pub bfd_profiles: Vec<api::BFDProfile>,
+    /// `Community` objects.
     pub communities: Vec<api::Community>,
     /// Secrets of FerroLB's namespace, by name, for `passwordSecret`.
     pub secrets: BTreeMap<String, Secret>,
@@ -55,7 +60,9 @@ pub struct Resources {
 /// The parts of a `core/v1` Node the compiler needs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Node {
+    /// `metadata.name`.
     pub name: String,
+    /// `metadata.labels`.
     pub labels: crate::selector::Labels,
     /// `status.addresses[].address` that parse as IP addresses.
     pub addresses: Vec<std::net::IpAddr>,
@@ -133,8 +140,11 @@ pub struct Secret {
 /// A validated configuration. Maps are keyed by object name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Config {
+    /// Address pools.
     pub pools: BTreeMap<String, Pool>,
+    /// BGP peers.
     pub peers: BTreeMap<String, Peer>,
+    /// BFD profiles.
     pub bfd_profiles: BTreeMap<String, BfdProfile>,
     /// Sorted by namespace, then name.
     pub l2_advertisements: Vec<L2Advertisement>,
@@ -167,7 +177,9 @@ impl Config {
 /// A compiled config and the warnings found on the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Compiled {
+    /// The configuration.
     pub config: Config,
+    /// Findings that did not stop compilation.
     pub warnings: Vec<Diagnostic>,
 }
 
@@ -175,7 +187,9 @@ pub struct Compiled {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{} error(s) in the configuration", errors.len())]
 pub struct CompileError {
+    /// Why the configuration was rejected.
     pub errors: Vec<Diagnostic>,
+    /// Findings that alone would not have rejected it.
     pub warnings: Vec<Diagnostic>,
 }
 

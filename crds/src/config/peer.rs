@@ -41,11 +41,15 @@ pub struct Peer {
     pub password: Option<Password>,
     /// Name of a `BFDProfile` that exists.
     pub bfd_profile: Option<String>,
+    /// `enableGracefulRestart`.
     pub graceful_restart: bool,
+    /// `ebgpMultiHop`.
     pub ebgp_multi_hop: bool,
     /// Host VRF; `None` is the default VRF.
     pub vrf: Option<String>,
+    /// `disableMP`.
     pub disable_mp: bool,
+    /// `dualStackAddressFamily`.
     pub dual_stack_address_family: bool,
 }
 
@@ -83,6 +87,7 @@ impl PeerAsn {
 /// Numbered or unnumbered peering.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PeerTarget {
+    /// `peerAddress`.
     Address(IpAddr),
     /// Unnumbered: the peer's link-local address on this interface.
     Interface(String),

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::selector::LabelSelector;
 
 /// `BGPPeer.spec` (v1beta2).
-#[derive(
-    CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema,
-)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[kube(
     group = "metallb.io",
     version = "v1beta2",
@@ -110,6 +108,34 @@ pub struct BGPPeerSpec {
     /// Exchange both address families over this session.
     #[serde(default, skip_serializing_if = "crate::api::is_false")]
     pub dual_stack_address_family: bool,
+}
+
+impl Default for BGPPeerSpec {
+    /// The defaults the CRD applies: `peerPort: 179`, everything else unset.
+    fn default() -> Self {
+        Self {
+            my_asn: 0,
+            peer_asn: 0,
+            dynamic_asn: None,
+            peer_address: String::new(),
+            interface: String::new(),
+            source_address: String::new(),
+            peer_port: default_port(),
+            hold_time: None,
+            keepalive_time: None,
+            connect_time: None,
+            router_id: String::new(),
+            node_selectors: Vec::new(),
+            password: String::new(),
+            password_secret: None,
+            bfd_profile: String::new(),
+            enable_graceful_restart: false,
+            ebgp_multi_hop: false,
+            vrf_name: String::new(),
+            disable_mp: false,
+            dual_stack_address_family: false,
+        }
+    }
 }
 
 /// `BGPPeer.spec.dynamicASN`.

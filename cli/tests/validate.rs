@@ -79,3 +79,21 @@ fn unreadable_files_are_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_user_guide_manifests_validate() {
+    let dir = format!("{MANIFESTS}/seeds");
+    let mut files: Vec<String> = std::fs::read_dir(&dir)
+        .expect("seeds")
+        .map(|e| e.expect("entry").path().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    let mut args = vec!["validate".to_string()];
+    args.extend(files);
+    let out = ferrolb().args(&args).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

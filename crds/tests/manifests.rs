@@ -66,3 +66,42 @@ fn bad_manifests_produce_the_expected_errors() {
         assert_eq!(errors, expected, "{}", path.display());
     }
 }
+
+#[test]
+fn objects_round_trip_without_nulls() {
+    for path in yaml_files("seeds").into_iter().chain(yaml_files("good")) {
+        let (_, r) = load(&path);
+        let mut texts = Vec::new();
+        for p in &r.pools {
+            texts.push(serde_json::to_string(p).expect("json"));
+        }
+        for p in &r.peers {
+            texts.push(serde_json::to_string(p).expect("json"));
+        }
+        for a in &r.bgp_advertisements {
+            texts.push(serde_json::to_string(a).expect("json"));
+        }
+        for a in &r.l2_advertisements {
+            texts.push(serde_json::to_string(a).expect("json"));
+        }
+        for b in &r.bfd_profiles {
+            texts.push(serde_json::to_string(b).expect("json"));
+        }
+        for t in &texts {
+            assert!(!t.contains("null"), "{}: {t}", path.display());
+        }
+        // Written back and read again, the objects compile to the same config.
+        let again: String = texts.iter().map(|t| format!("{t}\n---\n")).collect();
+        let mut r2 = Resources::default();
+        let (_, errors) = read_yaml(&again, &mut r2);
+        assert!(errors.is_empty(), "{errors:?}");
+        r2.secrets = r.secrets.clone();
+        r2.communities = r.communities.clone();
+        assert_eq!(
+            config::compile(&r).map(|c| c.config),
+            config::compile(&r2).map(|c| c.config),
+            "{}",
+            path.display()
+        );
+    }
+}

@@ -42,6 +42,38 @@ pub struct ServiceAllocation {
     pub service_selectors: Vec<LabelSelector>,
 }
 
+impl ServiceAllocation {
+    /// Whether a service may take addresses from the pool: its namespace
+    /// is named or selected (when the pool names or selects namespaces at
+    /// all), and one service selector matches it (when there are any).
+    ///
+    /// MetalLB difference: MetalLB resolves namespace selectors to names
+    /// when the configuration loads, so a selector matching no namespace
+    /// yet leaves the pool open to every namespace; here such a pool is
+    /// open to no namespace until one matches.
+    pub fn allows(
+        &self,
+        namespace: &str,
+        namespace_labels: &Labels,
+        service_labels: &Labels,
+    ) -> bool {
+        let namespace_restricted =
+            !self.namespaces.is_empty() || !self.namespace_selectors.is_empty();
+        let namespace_ok = !namespace_restricted
+            || self.namespaces.contains(namespace)
+            || self
+                .namespace_selectors
+                .iter()
+                .any(|s| s.matches(namespace_labels));
+        let service_ok = self.service_selectors.is_empty()
+            || self
+                .service_selectors
+                .iter()
+                .any(|s| s.matches(service_labels));
+        namespace_ok && service_ok
+    }
+}
+
 impl Pool {
     /// The `IPAddressPool` this was compiled from, for diagnostics.
     pub fn object_ref(&self) -> ObjectRef {
@@ -190,5 +222,46 @@ pub(crate) fn check_node_addresses(
                 );
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::selector::labels;
+
+    fn selector(key: &str, value: &str) -> LabelSelector {
+        LabelSelector {
+            match_labels: labels(&[(key, value)]),
+            match_expressions: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn service_allocation_restricts_namespaces_and_services() {
+        let open = ServiceAllocation {
+            priority: Some(1),
+            namespaces: BTreeSet::new(),
+            namespace_selectors: Vec::new(),
+            service_selectors: Vec::new(),
+        };
+        assert!(open.allows("any", &labels(&[]), &labels(&[])));
+
+        let by_namespace = ServiceAllocation {
+            namespaces: ["web".to_string()].into(),
+            namespace_selectors: vec![selector("team", "db")],
+            ..open.clone()
+        };
+        assert!(by_namespace.allows("web", &labels(&[]), &labels(&[])));
+        assert!(by_namespace.allows("pg", &labels(&[("team", "db")]), &labels(&[])));
+        assert!(!by_namespace.allows("other", &labels(&[]), &labels(&[])));
+
+        let by_service = ServiceAllocation {
+            service_selectors: vec![selector("app", "a"), selector("app", "b")],
+            ..by_namespace
+        };
+        assert!(by_service.allows("web", &labels(&[]), &labels(&[("app", "b")])));
+        assert!(!by_service.allows("web", &labels(&[]), &labels(&[("app", "c")])));
+        assert!(!by_service.allows("other", &labels(&[]), &labels(&[("app", "a")])));
     }
 }

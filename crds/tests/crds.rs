@@ -193,3 +193,49 @@ fn printer_columns() {
         assert!(session.iter().any(|x| x == c), "{session:?}");
     }
 }
+
+/// The structural-schema rules an API server enforces (a 422 otherwise):
+/// every node has a `type`, no `$ref`, and no `properties` next to
+/// `additionalProperties`.
+fn check_structural(node: &Value, path: &str, problems: &mut Vec<String>) {
+    let Some(m) = node.as_object() else {
+        problems.push(format!("{path}: not an object"));
+        return;
+    };
+    let escape = m.contains_key("x-kubernetes-int-or-string")
+        || m.contains_key("x-kubernetes-preserve-unknown-fields");
+    if !m.contains_key("type") && !escape {
+        problems.push(format!("{path}: no type"));
+    }
+    for bad in ["$ref", "definitions", "$defs", "oneOf", "anyOf", "allOf"] {
+        if m.contains_key(bad) {
+            problems.push(format!("{path}: has {bad}"));
+        }
+    }
+    if m.contains_key("properties") && m.contains_key("additionalProperties") {
+        problems.push(format!("{path}: properties and additionalProperties"));
+    }
+    if let Some(Value::Object(props)) = m.get("properties") {
+        for (k, v) in props {
+            check_structural(v, &format!("{path}.{k}"), problems);
+        }
+    }
+    for key in ["items", "additionalProperties"] {
+        if let Some(v @ Value::Object(_)) = m.get(key) {
+            check_structural(v, &format!("{path}[{key}]"), problems);
+        }
+    }
+}
+
+#[test]
+fn schemas_are_structural() {
+    let mut problems = Vec::new();
+    for g in generated() {
+        let crd = serde_json::to_value(&g.crd).expect("json");
+        for v in crd["spec"]["versions"].as_array().expect("versions") {
+            let name = format!("{} {}", g.file_name, v["name"]);
+            check_structural(&v["schema"]["openAPIV3Schema"], &name, &mut problems);
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}

@@ -18,11 +18,13 @@ pub enum ManifestError {
         index: usize,
         source: serde_norway::Error,
     },
-    #[error("document {index} ({kind} {name}): {source}")]
+    #[error("document {index} ({kind} {name}): {path}: {source}")]
     Shape {
         index: usize,
         kind: String,
         name: String,
+        /// Where in the object, e.g. `spec.holdTime`.
+        path: String,
         source: serde_json::Error,
     },
     #[error("document {index}: unknown metallb.io kind or version {api_version} {kind}")]
@@ -80,21 +82,18 @@ pub fn add_object(
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_string();
-    let shape = |source| ManifestError::Shape {
+    let doc = Doc {
         index,
-        kind: kind.clone(),
-        name: name.clone(),
-        source,
+        kind: &kind,
+        name: &name,
     };
     if api_version == "v1" && kind == "Secret" {
-        let secret: k8s_openapi::api::core::v1::Secret =
-            serde_json::from_value(value).map_err(shape)?;
+        let secret: k8s_openapi::api::core::v1::Secret = doc.typed(value)?;
         into.secrets.insert(name.clone(), secret_data(secret));
         return Ok(true);
     }
     if api_version == "v1" && kind == "Node" {
-        let node: k8s_openapi::api::core::v1::Node =
-            serde_json::from_value(value).map_err(shape)?;
+        let node: k8s_openapi::api::core::v1::Node = doc.typed(value)?;
         into.nodes
             .get_or_insert_with(Vec::new)
             .push(node_data(node));
@@ -109,32 +108,19 @@ pub fn add_object(
             .or_insert_with(|| Value::Object(Default::default()));
     }
     match (version, kind.as_str()) {
-        ("v1beta1", "IPAddressPool") => into
-            .pools
-            .push(serde_json::from_value(value).map_err(shape)?),
-        ("v1beta1", "L2Advertisement") => into
-            .l2_advertisements
-            .push(serde_json::from_value(value).map_err(shape)?),
-        ("v1beta1", "BGPAdvertisement") => into
-            .bgp_advertisements
-            .push(serde_json::from_value(value).map_err(shape)?),
-        ("v1beta2", "BGPPeer") => into
-            .peers
-            .push(serde_json::from_value(value).map_err(shape)?),
+        ("v1beta1", "IPAddressPool") => into.pools.push(doc.typed(value)?),
+        ("v1beta1", "L2Advertisement") => into.l2_advertisements.push(doc.typed(value)?),
+        ("v1beta1", "BGPAdvertisement") => into.bgp_advertisements.push(doc.typed(value)?),
+        ("v1beta2", "BGPPeer") => into.peers.push(doc.typed(value)?),
         ("v1beta1", "BGPPeer") => {
-            let old: api::bgppeer::v1beta1::BGPPeer =
-                serde_json::from_value(value).map_err(shape)?;
+            let old: api::bgppeer::v1beta1::BGPPeer = doc.typed(value)?;
             into.peers.push(api::BGPPeer {
                 metadata: old.metadata,
                 spec: old.spec.into(),
             });
         }
-        ("v1beta1", "BFDProfile") => into
-            .bfd_profiles
-            .push(serde_json::from_value(value).map_err(shape)?),
-        ("v1beta1", "Community") => into
-            .communities
-            .push(serde_json::from_value(value).map_err(shape)?),
+        ("v1beta1", "BFDProfile") => into.bfd_profiles.push(doc.typed(value)?),
+        ("v1beta1", "Community") => into.communities.push(doc.typed(value)?),
         // Status kinds carry no configuration.
         (
             "v1beta1",
@@ -151,6 +137,26 @@ pub fn add_object(
         }
     }
     Ok(true)
+}
+
+/// Which document is being read, for errors.
+struct Doc<'a> {
+    index: usize,
+    kind: &'a str,
+    name: &'a str,
+}
+
+impl Doc<'_> {
+    /// Deserializes with the path of the offending field in the error.
+    fn typed<T: serde::de::DeserializeOwned>(&self, value: Value) -> Result<T, ManifestError> {
+        serde_path_to_error::deserialize(value).map_err(|e| ManifestError::Shape {
+            index: self.index,
+            kind: self.kind.to_string(),
+            name: self.name.to_string(),
+            path: e.path().to_string(),
+            source: e.into_inner(),
+        })
+    }
 }
 
 fn str_at(value: &Value, key: &str) -> String {

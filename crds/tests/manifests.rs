@@ -105,3 +105,19 @@ fn objects_round_trip_without_nulls() {
         );
     }
 }
+
+#[test]
+fn malformed_documents_name_the_field() {
+    let yaml = "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: p}\nspec: {myASN: 1, peerASN: 2, peerAddress: 10.0.0.1, holdTime: 90}\n---\napiVersion: metallb.io/v1beta1\nkind: AddressPool\nmetadata: {name: old}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n";
+    let mut r = Resources::default();
+    let (summary, errors) = read_yaml(yaml, &mut r);
+    let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "document 1 (BGPPeer p): spec.holdTime: invalid type: integer `90`, expected a string",
+            "document 2: unknown metallb.io kind or version metallb.io/v1beta1 AddressPool",
+        ]
+    );
+    assert_eq!((summary.read, summary.skipped), (0, 1));
+}

@@ -44,6 +44,30 @@ pub struct BgpAdvertisement {
     pub peers: BTreeSet<String>,
 }
 
+impl L2Advertisement {
+    /// Whether a node with these labels may announce.
+    pub fn selects_node(&self, node_labels: &crate::selector::Labels) -> bool {
+        crate::selector::matches_any(&self.node_selectors, node_labels)
+    }
+
+    /// Whether the advertisement may use this interface.
+    pub fn allows_interface(&self, interface: &str) -> bool {
+        self.interfaces.is_empty() || self.interfaces.iter().any(|i| i == interface)
+    }
+}
+
+impl BgpAdvertisement {
+    /// Whether a node with these labels announces.
+    pub fn selects_node(&self, node_labels: &crate::selector::Labels) -> bool {
+        crate::selector::matches_any(&self.node_selectors, node_labels)
+    }
+
+    /// Whether the advertisement goes to the peer of this name.
+    pub fn selects_peer(&self, peer: &str) -> bool {
+        self.peers.is_empty() || self.peers.contains(peer)
+    }
+}
+
 /// What both advertisement kinds say about pools.
 struct PoolChoice<'a> {
     names: &'a [String],

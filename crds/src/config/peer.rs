@@ -59,6 +59,11 @@ impl Peer {
         ObjectRef::new(Kind::BGPPeer, self.namespace.clone(), self.name.clone())
     }
 
+    /// Whether a node with these labels peers with this router.
+    pub fn selects_node(&self, node_labels: &crate::selector::Labels) -> bool {
+        crate::selector::matches_any(&self.node_selectors, node_labels)
+    }
+
     /// Whether the session is iBGP.
     pub fn is_ibgp(&self) -> bool {
         self.peer_asn.is_internal(self.my_asn)

@@ -121,3 +121,21 @@ fn malformed_documents_name_the_field() {
     );
     assert_eq!((summary.read, summary.skipped), (0, 1));
 }
+
+#[test]
+fn configuration_state_reports_compiler_errors() {
+    use ferrolb_crds::api::{ConfigurationResult, ConfigurationStateStatus};
+    for path in yaml_files("bad") {
+        let (_, r) = load(&path);
+        let status = ConfigurationStateStatus::from_compile(&config::compile(&r));
+        assert_eq!(status.result, Some(ConfigurationResult::Invalid));
+        assert!(status.error_summary.lines().count() >= 1);
+    }
+    let (_, good) = load(&yaml_files("good")[0]);
+    let status = ConfigurationStateStatus::from_compile(&config::compile(&good));
+    assert_eq!(status.result, Some(ConfigurationResult::Valid));
+    assert_eq!(
+        serde_json::to_string(&status).expect("json"),
+        r#"{"result":"Valid"}"#
+    );
+}

@@ -41,6 +41,32 @@ pub struct ConfigurationStateStatus {
     pub conditions: Vec<Condition>,
 }
 
+impl ConfigurationStateStatus {
+    /// The status a component reports after compiling: `Valid`, or
+    /// `Invalid` with one compiler error per line in `errorSummary`.
+    /// Conditions are left to the caller.
+    pub fn from_compile(
+        result: &Result<crate::config::Compiled, crate::config::CompileError>,
+    ) -> Self {
+        match result {
+            Ok(_) => Self {
+                result: Some(ConfigurationResult::Valid),
+                ..Default::default()
+            },
+            Err(e) => Self {
+                result: Some(ConfigurationResult::Invalid),
+                error_summary: e
+                    .errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+                ..Default::default()
+            },
+        }
+    }
+}
+
 /// `status.result`.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum ConfigurationResult {

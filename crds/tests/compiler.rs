@@ -115,6 +115,24 @@ fn every_rule_reports_kind_object_field_and_reason() {
             "spec.serviceAllocation.serviceSelectors[0]: matchExpressions[0] (key \"app\"): operator In needs at least one value",
         ),
         (
+            "invalid label key",
+            object(
+                "L2Advertisement",
+                "l2",
+                "  nodeSelectors:\n  - matchLabels: {\"bad key\": x}",
+            ),
+            r#"L2Advertisement default/l2: spec.nodeSelectors[0].matchLabels: "bad key" is not a valid label key"#,
+        ),
+        (
+            "invalid label value",
+            object(
+                "BGPAdvertisement",
+                "b",
+                "  nodeSelectors:\n  - matchExpressions:\n    - {key: zone, operator: In, values: [\"-a\"]}",
+            ),
+            r#"spec.nodeSelectors[0].matchExpressions[0].values[0]: "-a" is not a valid label value"#,
+        ),
+        (
             "duplicate selector",
             object(
                 "L2Advertisement",

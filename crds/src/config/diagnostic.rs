@@ -121,6 +121,10 @@ pub enum Problem {
     DuplicateName { first: ObjectRef },
     #[error("{value:?} is listed twice")]
     DuplicateEntry { value: String },
+    #[error("{0:?} is not a valid label key")]
+    InvalidLabelKey(String),
+    #[error("{0:?} is not a valid label value")]
+    InvalidLabelValue(String),
     #[error("the same selector is listed twice")]
     DuplicateSelector,
     #[error("{0}")]

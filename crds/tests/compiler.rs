@@ -405,6 +405,18 @@ fn references_metallb_tolerates_are_warnings() {
 }
 
 #[test]
+fn unannounced_pools_are_warnings() {
+    let compiled = compile(&pool("p", &["10.0.0.0/24"])).expect("compiles");
+    let warnings: Vec<String> = compiled.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "IPAddressPool default/p: metadata.name: no L2Advertisement or BGPAdvertisement announces this pool: its addresses are assigned but unreachable"
+        ]
+    );
+}
+
+#[test]
 fn local_prefs_may_differ_when_metallb_allows_it() {
     let base = pool("p", &["10.0.0.0/24", "fc00::/120"]);
     let allowed = [

@@ -103,6 +103,10 @@ impl std::error::Error for Diagnostic {}
 pub enum Problem {
     #[error("{0}")]
     Address(#[from] AddressError),
+    #[error(
+        "no L2Advertisement or BGPAdvertisement announces this pool: its addresses are assigned but unreachable"
+    )]
+    NotAnnounced,
     #[error("a pool needs at least one address")]
     NoAddresses,
     #[error("{range} overlaps {other_range} of {other}")]

@@ -266,6 +266,7 @@ pub fn compile(input: &Resources) -> Result<Compiled, CompileError> {
         bgp_advertisements: bgp.into_iter().map(|(_, a)| a).collect(),
     };
     check_bfd_echo(&mut sink, &config);
+    warn_unannounced_pools(&mut sink, &config);
 
     if sink.errors.is_empty() {
         Ok(Compiled {
@@ -368,6 +369,18 @@ fn check_duplicate_peers(sink: &mut Sink, peers: &[(ObjectRef, Peer)]) {
                     other: other.clone(),
                 },
             );
+        }
+    }
+}
+
+/// A pool no advertisement covers hands out addresses nobody announces:
+/// MetalLB accepts that silently, a common first-setup mistake.
+fn warn_unannounced_pools(sink: &mut Sink, config: &Config) {
+    for pool in config.pools.values() {
+        let announced = config.l2_advertisements_for(&pool.name).next().is_some()
+            || config.bgp_advertisements_for(&pool.name).next().is_some();
+        if !announced {
+            sink.warn(&pool.object_ref(), "metadata.name", Problem::NotAnnounced);
         }
     }
 }

@@ -1,14 +1,28 @@
 //! `ferrolb`: the command for humans.
 
-use clap::Parser;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
 
 /// FerroLB: load balancer for bare-metal Kubernetes.
 #[derive(Parser)]
 #[command(version, about)]
-struct Args {}
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() -> std::process::ExitCode {
-    let _args = Args::parse();
-    eprintln!("ferrolb: no subcommands in this release yet; see README.md for what works");
-    std::process::ExitCode::FAILURE
+#[derive(Subcommand)]
+enum Command {
+    /// Check MetalLB/FerroLB manifests with the same compiler the controller
+    /// and speakers use; exits 1 when the configuration has errors.
+    Validate(validate::ValidateArgs),
+}
+
+fn main() -> ExitCode {
+    match Args::parse().command {
+        Command::Validate(args) => validate::run(&args),
+    }
 }

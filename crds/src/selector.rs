@@ -12,34 +12,48 @@ pub type Labels = BTreeMap<String, String>;
 /// `metav1.LabelSelector`. Its serialized form is the Kubernetes one, so it
 /// reads straight from manifests. An empty selector matches everything, as in
 /// Kubernetes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
+    /// Labels that must all be present with these values.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub match_labels: Labels,
+    /// Requirements that must all hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub match_expressions: Vec<Requirement>,
 }
 
 /// One `matchExpressions` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Requirement {
+    /// Label key.
     pub key: String,
+    /// How the label's value is tested.
     pub operator: Operator,
+    /// Values for `In` / `NotIn`; empty for the others.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+/// A `matchExpressions` operator.
 pub enum Operator {
+    /// The label is present with one of the values.
     In,
+    /// The label is absent or has none of the values.
     NotIn,
+    /// The label is present.
     Exists,
+    /// The label is absent.
     DoesNotExist,
 }
 
 /// Why a selector cannot be evaluated; the API server enforces the same rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+// Each variant's `#[error]` text is its documentation.
+#[allow(missing_docs)]
 pub enum SelectorError {
     #[error(
         "matchExpressions[{index}] (key {key:?}): operator {operator:?} needs at least one value"
@@ -89,6 +103,13 @@ impl LabelSelector {
     }
 }
 
+/// Whether a *list* of selectors (MetalLB's `nodeSelectors` and the like)
+/// selects `labels`: any one selector matching is enough, and an empty list
+/// selects everything.
+pub fn matches_any(selectors: &[LabelSelector], labels: &Labels) -> bool {
+    selectors.is_empty() || selectors.iter().any(|s| s.matches(labels))
+}
+
 impl Requirement {
     fn matches(&self, labels: &Labels) -> bool {
         let value = labels.get(&self.key);
@@ -102,16 +123,18 @@ impl Requirement {
     }
 }
 
+/// Test helper: labels from pairs.
+#[cfg(test)]
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     fn parse(json: &str) -> LabelSelector {
         serde_json::from_str(json).expect("selector json")
@@ -146,6 +169,18 @@ mod tests {
         assert!(s.matches(&labels(&[])));
         assert!(s.matches(&labels(&[("zone", "b")])));
         assert!(!s.matches(&labels(&[("zone", "a")])));
+    }
+
+    #[test]
+    fn a_list_matches_when_any_selector_does_and_empty_means_all() {
+        let a = parse(r#"{"matchLabels":{"zone":"a"}}"#);
+        let b = parse(r#"{"matchLabels":{"zone":"b"}}"#);
+        assert!(matches_any(&[], &labels(&[])));
+        assert!(matches_any(
+            &[a.clone(), b.clone()],
+            &labels(&[("zone", "b")])
+        ));
+        assert!(!matches_any(&[a, b], &labels(&[("zone", "c")])));
     }
 
     #[test]

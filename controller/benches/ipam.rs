@@ -64,15 +64,29 @@ fn assign_one(c: &mut Criterion) {
 }
 
 fn rebuild(c: &mut Criterion) {
-    let mut group = c.benchmark_group("rebuild");
+    let mut group = c.benchmark_group("whole state");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(10));
-    let recorded: Vec<_> = filled(100_000).recorded().collect();
-    group.bench_function("100k services", |b| {
+    let full = filled(100_000);
+    let recorded: Vec<_> = full.recorded().collect();
+    group.bench_function("rebuild 100k services", |b| {
         b.iter_batched(
             || (Allocator::new(pools()), recorded.clone()),
             |(mut a, recorded)| {
                 assert!(a.rebuild(recorded).is_empty());
+                a
+            },
+            BatchSize::LargeInput,
+        )
+    });
+    // A pool change that orphans a tenth of the Services and reports them.
+    let shrunk =
+        PoolSet::new(vec![Pool::new("main", vec!["10.0.0.0/8".parse().unwrap()])]).unwrap();
+    group.bench_function("set_pools over 100k services", |b| {
+        b.iter_batched(
+            || (full.clone(), shrunk.clone()),
+            |(mut a, pools)| {
+                assert_eq!(a.set_pools(pools).len(), 10_000);
                 a
             },
             BatchSize::LargeInput,

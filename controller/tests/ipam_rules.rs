@@ -713,3 +713,100 @@ fn lb_class_helper() {
     assert!(is_ours(None, None));
     assert!(!is_ours(Some("x"), None));
 }
+
+#[test]
+fn a_range_given_to_another_pool_moves_services_that_name_their_pool() {
+    let mut a = allocator(vec![
+        pool("a", &["10.0.0.0/30"]),
+        pool("b", &["10.0.1.0/30"]),
+    ]);
+    let named = ServiceRequest {
+        pool: Some("a".into()),
+        ..svc("named")
+    };
+    assert_eq!(addrs(&mut a, &named), ips(&["10.0.0.0"]));
+    assert_eq!(addrs(&mut a, &svc("free")), ips(&["10.0.0.1"]));
+    // The range moves from a to b; a gets a new one.
+    a.set_pools(
+        PoolSet::new(vec![
+            pool("a", &["10.0.2.0/30"]),
+            pool("b", &["10.0.0.0/30", "10.0.1.0/30"]),
+        ])
+        .unwrap(),
+    );
+    // The unannotated Service just follows its address into b.
+    let free = a.assign(&svc("free")).unwrap();
+    assert_eq!((free.pool(), &free.change), (Some("b"), &Change::Unchanged));
+    // The annotated one goes where its annotation says.
+    let moved = a.assign(&named).unwrap();
+    assert_eq!(moved.addresses, ips(&["10.0.2.0"]));
+    assert!(matches!(
+        moved.change,
+        Change::Moved {
+            reason: MoveReason::RequestedPool,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn from_annotations_to_assignment() {
+    use ferrolb_controller::ipam::annotations::{self, ServiceFields};
+    let anns = std::collections::BTreeMap::from([
+        (
+            "metallb.universe.tf/allow-shared-ip".to_string(),
+            "dns".to_string(),
+        ),
+        ("metallb.io/address-pool".to_string(), "edge".to_string()),
+    ]);
+    let families = vec!["IPv6".to_string(), "IPv4".to_string()];
+    let ports = vec![("UDP".to_string(), 53)];
+    let selector = labels(&[("app", "dns")]);
+    let fields = ServiceFields {
+        annotations: &anns,
+        load_balancer_ip: None,
+        ip_family_policy: Some("PreferDualStack"),
+        ip_families: &families,
+        cluster_ips: &[],
+        external_traffic_policy: Some("Local"),
+        selector: &selector,
+        ports: &ports,
+    };
+    let parsed = annotations::parse(&fields).unwrap();
+    assert_eq!(parsed.warnings.len(), 1);
+    let req = parsed.into_request(
+        ServiceKey::new("kube-system", "dns-udp"),
+        Labels::new(),
+        Labels::new(),
+    );
+    let mut a = allocator(vec![
+        pool("default", &["10.0.0.0/24"]),
+        pool("edge", &["192.0.2.0/29", "2001:db8::/64"]),
+    ]);
+    let got = a.assign(&req).unwrap();
+    assert_eq!(got.addresses, ips(&["192.0.2.0", "2001:db8::"]));
+    assert_eq!(got.pool(), Some("edge"));
+}
+
+#[test]
+fn a_rebuilt_allocator_keeps_orphans_and_refuses_their_addresses_to_others() {
+    let mut a = allocator(vec![pool("a", &["10.0.0.0/30"])]);
+    let recorded = vec![
+        (svc("old"), ips(&["10.0.5.5"])),
+        (svc("ok"), ips(&["10.0.0.0"])),
+    ];
+    assert!(a.rebuild(recorded).is_empty());
+    let old = a.assignment(&ServiceKey::new("default", "old")).unwrap();
+    assert_eq!(
+        old.placement,
+        Placement::Orphaned(OrphanReason::NotInAnyPool)
+    );
+    assert_eq!(addrs(&mut a, &svc("new")), ips(&["10.0.0.1"]));
+    let e = a
+        .assign(&ServiceRequest {
+            requested: ips(&["10.0.5.5"]),
+            ..svc("thief")
+        })
+        .unwrap_err();
+    assert_eq!(e.to_string(), "requested 10.0.5.5 is not in any pool");
+}

@@ -90,20 +90,19 @@ impl Allocator {
     /// documentation for when a Service keeps, changes or loses addresses.
     pub fn assign(&mut self, req: &ServiceRequest) -> Result<Assignment, AllocationError> {
         let profile = SharingProfile::of(req);
-        let Some(held) = self.services.get(&req.key) else {
+        // Taken out of the books while deciding: its own addresses then count
+        // as free for it, and a refusal puts them back.
+        let Some(previous) = self.detach(&req.key) else {
             let addrs = self.allocate_fresh(req, &profile)?;
-            self.attach(req, addrs);
+            self.attach(req.clone(), addrs);
             return Ok(self.report(&req.key, Change::New));
         };
-        let Some(reason) = self.review(held, req, &profile) else {
-            return Ok(self.keep(req));
-        };
-        let Some(previous) = self.detach(&req.key) else {
-            unreachable!("the service was just found");
+        let Some(reason) = self.review(&previous, req, &profile) else {
+            return Ok(self.keep(previous.addrs, req));
         };
         match self.allocate_fresh(req, &profile) {
             Ok(addrs) => {
-                self.attach(req, addrs);
+                self.attach(req.clone(), addrs);
                 let change = Change::Moved {
                     previous: previous.addrs,
                     reason,
@@ -120,7 +119,7 @@ impl Allocator {
                 // Otherwise keep serving on the old addresses until the new
                 // request can be met.
                 _ => {
-                    self.attach(&previous.request, previous.addrs);
+                    self.attach(previous.request, previous.addrs);
                     Err(error)
                 }
             },
@@ -179,7 +178,7 @@ impl Allocator {
                 });
                 continue;
             }
-            self.attach(&req, addrs);
+            self.attach(req, addrs);
         }
         rejected
     }
@@ -245,14 +244,10 @@ impl Allocator {
         })
     }
 
-    /// Keeps a Service's addresses under its (maybe updated) request, and
+    /// Keeps a Service's (detached) addresses under its (maybe updated) request, and
     /// gives a `PreferDualStack` Service its missing family when its pool
     /// has one free, as MetalLB does.
-    fn keep(&mut self, req: &ServiceRequest) -> Assignment {
-        let Some(held) = self.detach(&req.key) else {
-            unreachable!("only called for held services");
-        };
-        let mut addrs = held.addrs;
+    fn keep(&mut self, mut addrs: Vec<IpAddr>, req: &ServiceRequest) -> Assignment {
         let mut change = Change::Unchanged;
         let wants_other = matches!(
             req.families,
@@ -273,7 +268,7 @@ impl Allocator {
                 change = Change::Extended { added };
             }
         }
-        self.attach(req, addrs);
+        self.attach(req.clone(), addrs);
         self.report(&req.key, change)
     }
 
@@ -320,8 +315,8 @@ impl Allocator {
     }
 
     /// Records that `req` holds `addrs`.
-    fn attach(&mut self, req: &ServiceRequest, addrs: Vec<IpAddr>) {
-        let profile = SharingProfile::of(req);
+    fn attach(&mut self, req: ServiceRequest, addrs: Vec<IpAddr>) {
+        let profile = SharingProfile::of(&req);
         for a in &addrs {
             let first_user = !self.addresses.contains_key(a);
             let entry = self.addresses.entry(*a).or_default();
@@ -336,7 +331,7 @@ impl Allocator {
         self.services.insert(
             req.key.clone(),
             Held {
-                request: req.clone(),
+                request: req,
                 addrs,
             },
         );

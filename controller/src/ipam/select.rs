@@ -75,9 +75,9 @@ impl Allocator {
                 families: req.families,
             });
         }
-        let mut pool: Option<(usize, IpAddr)> = None;
+        let mut found: Vec<(usize, IpAddr)> = Vec::with_capacity(2);
         for a in &addrs {
-            let p = match self.pools.membership(a) {
+            match self.pools.membership(a) {
                 Membership::Outside => return Err(AllocationError::NotInAnyPool { addr: *a }),
                 Membership::Avoided(p) => {
                     return Err(AllocationError::AvoidedAddress {
@@ -85,22 +85,21 @@ impl Allocator {
                         pool: self.pools.get(p).name.clone(),
                     });
                 }
-                Membership::Usable(at) => at.pool,
-            };
-            match pool {
-                Some((q, first)) if q != p => {
-                    return Err(AllocationError::RequestedAcrossPools {
-                        first,
-                        first_pool: self.pools.get(q).name.clone(),
-                        second: *a,
-                        second_pool: self.pools.get(p).name.clone(),
-                    });
-                }
-                _ => pool = Some((p, *a)),
+                Membership::Usable(at) => found.push((at.pool, *a)),
             }
         }
-        let Some((p, _)) = pool else {
-            unreachable!("one or two addresses were checked above");
+        let p = match found.as_slice() {
+            [(p, _)] => *p,
+            [(p, _), (q, _)] if p == q => *p,
+            [(p, first), (q, second), ..] => {
+                return Err(AllocationError::RequestedAcrossPools {
+                    first: *first,
+                    first_pool: self.pools.get(*p).name.clone(),
+                    second: *second,
+                    second_pool: self.pools.get(*q).name.clone(),
+                });
+            }
+            [] => return Err(AllocationError::NoPools),
         };
         let pool = self.pools.get(p);
         pool.allows(req)?;

@@ -264,7 +264,13 @@ proptest! {
                     let req = request(*i, s);
                     let before = a.assignment(&req.key);
                     match a.assign(&req) {
-                        Ok(got) => check_result(&req, &got)?,
+                        Ok(got) => {
+                            check_result(&req, &got)?;
+                            // Asking again changes nothing.
+                            let again = a.assign(&req).unwrap();
+                            prop_assert_eq!(&again.addresses, &got.addresses);
+                            prop_assert_eq!(again.change, Change::Unchanged);
+                        }
                         Err(AllocationError::LostSharing { .. }) => {
                             prop_assert!(a.assignment(&req.key).is_none());
                         }

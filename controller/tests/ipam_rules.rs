@@ -810,3 +810,29 @@ fn a_rebuilt_allocator_keeps_orphans_and_refuses_their_addresses_to_others() {
         .unwrap_err();
     assert_eq!(e.to_string(), "requested 10.0.5.5 is not in any pool");
 }
+
+#[test]
+fn requested_addresses_are_never_extended_to_dual_stack() {
+    // Found by the property test: MetalLB adds the missing family, then
+    // finds the addresses differ from the request and starts over.
+    let mut a = allocator(vec![pool("p", &["10.0.0.0/30", "fc00::/126"])]);
+    let pinned = ServiceRequest {
+        requested: ips(&["10.0.0.1"]),
+        ..svc("s")
+    };
+    addrs(&mut a, &pinned);
+    let prefer = ServiceRequest {
+        families: IpFamilies::Dual {
+            primary: Family::V4,
+            policy: DualPolicy::Prefer,
+        },
+        ..pinned
+    };
+    for _ in 0..2 {
+        let got = a.assign(&prefer).unwrap();
+        assert_eq!(
+            (got.addresses, got.change),
+            (ips(&["10.0.0.1"]), Change::Unchanged)
+        );
+    }
+}

@@ -255,7 +255,10 @@ impl Allocator {
                 policy: DualPolicy::Prefer,
                 ..
             }
-        ) && addrs.len() == 1;
+        ) && addrs.len() == 1
+            // Requested addresses are honoured exactly: extending them would
+            // contradict the request at the next call (MetalLB flaps here).
+            && req.requested.is_empty();
         if wants_other
             && let Placement::InPool(pool) = self.placement_of(req, &addrs)
             && let Some(p) = self.pools.position(&pool)

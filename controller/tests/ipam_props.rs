@@ -306,3 +306,60 @@ proptest! {
         }
     }
 }
+
+/// Against a plain model: a new Service always gets the lowest address of
+/// the pool that is neither held nor avoided, whatever was released before.
+fn lowest_free_model(pool: &Pool, held: &BTreeSet<IpAddr>) -> Option<IpAddr> {
+    let range = pool.ranges[0];
+    let mut n = match range.start() {
+        IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        IpAddr::V6(v6) => u128::from(v6),
+    };
+    loop {
+        let addr = match range.start() {
+            IpAddr::V4(_) => IpAddr::from(std::net::Ipv4Addr::from(n as u32)),
+            IpAddr::V6(_) => IpAddr::from(std::net::Ipv6Addr::from(n)),
+        };
+        if !range.contains(&addr) {
+            return None;
+        }
+        let avoided = pool.avoid_buggy_ips && ferrolb_controller::ipam::range::is_buggy(&addr);
+        if !avoided && !held.contains(&addr) {
+            return Some(addr);
+        }
+        n += 1;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn new_services_get_the_lowest_free_address(
+        range in prop::sample::select(vec!["10.0.0.0/28", "10.0.0.250-10.0.1.5", "2001:db8::/64"]),
+        avoid in any::<bool>(),
+        ops in prop::collection::vec((any::<bool>(), 0..24usize), 1..80),
+    ) {
+        let mut p = pool("p", &[range]);
+        p.avoid_buggy_ips = avoid;
+        let family = Family::of(&p.ranges[0].start());
+        let mut a = Allocator::new(PoolSet::new(vec![p.clone()]).unwrap());
+        let mut held: BTreeMap<usize, IpAddr> = BTreeMap::new();
+        for (add, i) in ops {
+            let req = ServiceRequest::new(key(i), family);
+            if !add {
+                prop_assert_eq!(a.release(&req.key), held.remove(&i).map(|x| vec![x]));
+                continue;
+            }
+            let expected = match held.get(&i) {
+                Some(addr) => Some(*addr),
+                None => lowest_free_model(&p, &held.values().copied().collect()),
+            };
+            let got = a.assign(&req).ok().map(|x| x.addresses[0]);
+            prop_assert_eq!(got, expected);
+            if let Some(addr) = got {
+                held.insert(i, addr);
+            }
+        }
+    }
+}

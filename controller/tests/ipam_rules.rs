@@ -836,3 +836,14 @@ fn requested_addresses_are_never_extended_to_dual_stack() {
         );
     }
 }
+
+#[test]
+fn only_manual_pools() {
+    let mut manual = pool("manual", &["10.0.9.0/30"]);
+    manual.auto_assign = false;
+    let mut a = allocator(vec![manual]);
+    assert_eq!(
+        a.assign(&svc("s")).unwrap_err(),
+        AllocationError::NoAutoAssignPool
+    );
+}

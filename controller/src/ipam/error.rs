@@ -14,9 +14,14 @@ pub enum AllocationError {
     /// No pool is configured at all.
     #[error("no IPAddressPool is configured")]
     NoPools,
+    /// Every pool has `autoAssign: false`.
+    #[error(
+        "no pool has autoAssign enabled: request a pool (metallb.io/address-pool) or addresses (metallb.io/loadBalancerIPs)"
+    )]
+    NoAutoAssignPool,
     /// No auto-assign pool may serve the Service.
     #[error(
-        "no pool allows namespace {namespace} and these labels{}",
+        "no pool allows namespace {namespace} and these labels ({})",
         reasons(excluded)
     )]
     NoEligiblePool {
@@ -131,11 +136,8 @@ impl From<SharingConflict> for AllocationError {
 }
 
 fn reasons(excluded: &[NotAllowed]) -> String {
-    if excluded.is_empty() {
-        return " (no auto-assign pool without serviceAllocation exists)".to_string();
-    }
     let parts: Vec<String> = excluded.iter().map(ToString::to_string).collect();
-    format!(" ({})", parts.join("; "))
+    parts.join("; ")
 }
 
 fn pool_list(pools: &[String]) -> String {

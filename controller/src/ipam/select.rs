@@ -38,13 +38,16 @@ impl Allocator {
         let pinned = self.pools.pinned_for(req);
         let fallback = self.pools.fallback();
         if pinned.is_empty() && fallback.is_empty() {
-            let excluded = self
+            let excluded: Vec<_> = self
                 .pools
                 .pools()
                 .iter()
                 .filter(|p| p.auto_assign)
                 .filter_map(|p| p.allows(req).err())
                 .collect();
+            if excluded.is_empty() {
+                return Err(AllocationError::NoAutoAssignPool);
+            }
             return Err(AllocationError::NoEligiblePool {
                 namespace: req.key.namespace.clone(),
                 excluded,

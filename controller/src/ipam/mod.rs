@@ -12,6 +12,8 @@
 //!
 //! See `docs/ipam.md` for the rules and where FerroLB departs from MetalLB.
 
+#![warn(missing_docs)]
+
 mod allocator;
 pub mod annotations;
 mod assignment;

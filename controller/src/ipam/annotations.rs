@@ -343,8 +343,8 @@ mod tests {
 
     struct Svc {
         annotations: BTreeMap<String, String>,
-        lb_ip: Option<&'static str>,
-        policy: Option<&'static str>,
+        lb_ip: Option<String>,
+        policy: Option<String>,
         families: Vec<String>,
         cluster_ips: Vec<String>,
         etp: Option<&'static str>,
@@ -372,8 +372,8 @@ mod tests {
         fn parse(&self) -> Result<ParsedService, Vec<AnnotationError>> {
             parse(&ServiceFields {
                 annotations: &self.annotations,
-                load_balancer_ip: self.lb_ip,
-                ip_family_policy: self.policy,
+                load_balancer_ip: self.lb_ip.as_deref(),
+                ip_family_policy: self.policy.as_deref(),
                 ip_families: &self.families,
                 cluster_ips: &self.cluster_ips,
                 external_traffic_policy: self.etp,
@@ -437,7 +437,7 @@ mod tests {
         assert_eq!(p.requested.len(), 2);
 
         let mut s = Svc::new();
-        s.lb_ip = Some("10.0.0.7");
+        s.lb_ip = Some("10.0.0.7".into());
         let p = s.parse().unwrap();
         assert_eq!(p.requested, vec!["10.0.0.7".parse::<IpAddr>().unwrap()]);
         assert_eq!(p.warnings, vec![AnnotationWarning::LoadBalancerIpField]);
@@ -466,7 +466,7 @@ mod tests {
     fn families_and_policies() {
         let with = |policy: Option<&'static str>, fams: &[&str]| {
             let mut s = Svc::new();
-            s.policy = policy;
+            s.policy = policy.map(str::to_string);
             s.families = fams.iter().map(|f| f.to_string()).collect();
             s.parse()
         };
@@ -514,5 +514,29 @@ mod tests {
         );
         s.ports = vec![("ICMP".into(), 1), ("TCP".into(), 70000)];
         assert_eq!(s.parse().unwrap_err().len(), 2);
+    }
+
+    proptest::proptest! {
+        /// Whatever users write, the parser answers instead of panicking,
+        /// and what it accepts is something the allocator can take.
+        #[test]
+        fn never_panics(
+            ips in "[0-9a-f:., ]{0,40}",
+            lb_ip in proptest::option::of("[0-9a-f:.]{0,20}"),
+            policy in proptest::option::of("(SingleStack|PreferDualStack|RequireDualStack|x)"),
+            fams in proptest::collection::vec("(IPv4|IPv6|IPv9)", 0..3),
+            port in proptest::num::i32::ANY,
+            proto in "(TCP|UDP|SCTP|)",
+        ) {
+            let mut s = Svc::new().annotate(LOAD_BALANCER_IPS, &ips);
+            s.lb_ip = lb_ip;
+            s.policy = policy;
+            s.families = fams;
+            s.ports = vec![(proto, port)];
+            if let Ok(p) = s.parse() {
+                proptest::prop_assert!(p.requested.len() <= 2);
+                proptest::prop_assert!(p.ports.iter().all(|p| p.port != 0));
+            }
+        }
     }
 }

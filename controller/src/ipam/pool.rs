@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::IpAddr;
 
-use ferrolb_crds::selector::LabelSelector;
+use ferrolb_crds::selector::{LabelSelector, SelectorError};
 
 use super::range::{AddressRange, Family, Slots, is_buggy, to_u128};
 use super::request::ServiceRequest;
@@ -128,6 +128,14 @@ pub enum PoolError {
     /// A pool without a name.
     #[error("a pool has an empty name")]
     EmptyName,
+    /// A `serviceAllocation` selector the API server would reject.
+    #[error("pool {pool:?}: serviceAllocation: {error}")]
+    InvalidSelector {
+        /// The pool.
+        pool: String,
+        /// What is wrong.
+        error: SelectorError,
+    },
     /// Two ranges overlap (within a pool or across pools).
     #[error("range {range} of pool {pool:?} overlaps range {other_range} of pool {other_pool:?}")]
     Overlap {
@@ -190,6 +198,20 @@ impl PoolSet {
         }
         if pools.iter().any(|p| p.name.is_empty()) {
             return Err(PoolError::EmptyName);
+        }
+        for p in &pools {
+            let selectors = p
+                .service_allocation
+                .iter()
+                .flat_map(|sa| sa.namespace_selectors.iter().chain(&sa.service_selectors));
+            for selector in selectors {
+                selector
+                    .validate()
+                    .map_err(|error| PoolError::InvalidSelector {
+                        pool: p.name.clone(),
+                        error,
+                    })?;
+            }
         }
         let mut index: [BTreeMap<u128, (u128, RangeRef)>; 2] = Default::default();
         for (pi, pool) in pools.iter().enumerate() {
@@ -341,6 +363,30 @@ mod tests {
             pool("b", &["10.0.1.0/24"]),
         ]);
         assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn rejects_invalid_selectors() {
+        use ferrolb_crds::selector::{Operator, Requirement};
+        let bad = LabelSelector {
+            match_expressions: vec![Requirement {
+                key: "k".into(),
+                operator: Operator::In,
+                values: vec![],
+            }],
+            ..Default::default()
+        };
+        let p = Pool {
+            service_allocation: Some(ServiceAllocation {
+                service_selectors: vec![bad],
+                ..Default::default()
+            }),
+            ..pool("p", &[])
+        };
+        assert!(matches!(
+            PoolSet::new(vec![p]),
+            Err(PoolError::InvalidSelector { .. })
+        ));
     }
 
     #[test]

@@ -1,2 +1,4 @@
 //! The FerroLB controller: IP address management for LoadBalancer Services and
 //! the Kubernetes reconciler around it.
+
+pub mod ipam;

@@ -3,7 +3,8 @@
 # is missing: the routing daemons the lab drives, and the cargo tools.
 set -euo pipefail
 
-packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping keepalived procps make)
+packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping keepalived procps make
+          etcd-server openssl curl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -27,3 +28,7 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   echo "install-deps: installing cargo-nextest"
   cargo install --locked cargo-nextest >/dev/null
 fi
+
+# The Kubernetes integration tests run a real kube-apiserver 1.20, built from
+# Debian's source package once per machine (about 7 minutes cold).
+"$(dirname "$0")/build-kube-apiserver.sh" >/dev/null

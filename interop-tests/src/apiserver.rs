@@ -46,10 +46,13 @@ impl ApiServer {
         prereq::require_program("openssl", "openssl")?;
         prereq::require_program("curl", "curl")?;
         let binary = kube_apiserver_binary()?;
-        let dir = std::env::temp_dir()
-            .join("ferrolb-apiserver")
-            .join(format!("{}-{}", std::process::id(), unique()));
-        std::fs::create_dir_all(&dir).map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+        let dir = std::env::temp_dir().join("ferrolb-apiserver").join(format!(
+            "{}-{}",
+            std::process::id(),
+            unique()
+        ));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
         make_certificates(&dir)?;
         let [etcd_client, etcd_peer, port] = free_ports()?;
 
@@ -59,14 +62,22 @@ impl ApiServer {
             netns: None,
             program: "etcd",
             args: vec![
-                "--data-dir".into(), dir.join("etcd").display().to_string(),
-                "--name".into(), "test".into(),
-                "--listen-client-urls".into(), format!("http://127.0.0.1:{etcd_client}"),
-                "--advertise-client-urls".into(), format!("http://127.0.0.1:{etcd_client}"),
-                "--listen-peer-urls".into(), format!("http://127.0.0.1:{etcd_peer}"),
-                "--initial-advertise-peer-urls".into(), format!("http://127.0.0.1:{etcd_peer}"),
-                "--initial-cluster".into(), format!("test=http://127.0.0.1:{etcd_peer}"),
-                "--log-level".into(), "warn".into(),
+                "--data-dir".into(),
+                dir.join("etcd").display().to_string(),
+                "--name".into(),
+                "test".into(),
+                "--listen-client-urls".into(),
+                format!("http://127.0.0.1:{etcd_client}"),
+                "--advertise-client-urls".into(),
+                format!("http://127.0.0.1:{etcd_client}"),
+                "--listen-peer-urls".into(),
+                format!("http://127.0.0.1:{etcd_peer}"),
+                "--initial-advertise-peer-urls".into(),
+                format!("http://127.0.0.1:{etcd_peer}"),
+                "--initial-cluster".into(),
+                format!("test=http://127.0.0.1:{etcd_peer}"),
+                "--log-level".into(),
+                "warn".into(),
             ],
             output: dir.join("etcd.log"),
             logs: vec![],
@@ -76,7 +87,9 @@ impl ApiServer {
         let apiserver = Arc::new(Daemon::start(DaemonSpec {
             name: "kube-apiserver".into(),
             netns: None,
-            program: binary.to_str().ok_or_else(|| LabError::Invalid("non-UTF-8 binary path".into()))?,
+            program: binary
+                .to_str()
+                .ok_or_else(|| LabError::Invalid("non-UTF-8 binary path".into()))?,
             args: vec![
                 format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
                 "--bind-address=127.0.0.1".into(),
@@ -100,21 +113,38 @@ impl ApiServer {
             logs: vec![],
             lifetime,
         })?);
-        let server = ApiServer { dir, port, apiserver, etcd };
+        let server = ApiServer {
+            dir,
+            port,
+            apiserver,
+            etcd,
+        };
         let admin = server.identity("admin", &["system:masters"])?;
         let logs = |s: &ApiServer| format!("{}{}", s.etcd.log_tail(10), s.apiserver.log_tail(20));
-        wait::poll("kube-apiserver /readyz to answer ok", Duration::from_secs(90), || {
-            if server.apiserver.has_exited() {
-                return Err(LabError::Invalid(format!("kube-apiserver exited:\n{}", logs(&server))));
-            }
-            Ok(match server.get("/readyz", &admin) {
-                Ok(body) if body.trim() == "ok" => Probe::Done(()),
-                Ok(body) => Probe::Pending(body),
-                Err(e) => Probe::Pending(e.to_string()),
-            })
-        })
+        wait::poll(
+            "kube-apiserver /readyz to answer ok",
+            Duration::from_secs(90),
+            || {
+                if server.apiserver.has_exited() {
+                    return Err(LabError::Invalid(format!(
+                        "kube-apiserver exited:\n{}",
+                        logs(&server)
+                    )));
+                }
+                Ok(match server.get("/readyz", &admin) {
+                    Ok(body) if body.trim() == "ok" => Probe::Done(()),
+                    Ok(body) => Probe::Pending(body),
+                    Err(e) => Probe::Pending(e.to_string()),
+                })
+            },
+        )
         .map_err(|e| match e {
-            LabError::Timeout { expected, seen, waited, .. } => LabError::Timeout {
+            LabError::Timeout {
+                expected,
+                seen,
+                waited,
+                ..
+            } => LabError::Timeout {
                 expected,
                 seen,
                 waited,
@@ -138,7 +168,10 @@ impl ApiServer {
     /// A client certificate for `user` in `groups`, and a kubeconfig for it.
     /// Tests use it to run components with exactly the RBAC they ship.
     pub fn identity(&self, user: &str, groups: &[&str]) -> Result<Identity> {
-        let safe: String = user.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let safe: String = user
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         let cert = self.dir.join(format!("{safe}.crt"));
         let key = self.dir.join(format!("{safe}.key"));
         let subject: String = std::iter::once(format!("/CN={user}"))
@@ -153,9 +186,11 @@ impl ApiServer {
             cert = cert.display(),
             key = key.display(),
         );
-        std::fs::write(&kubeconfig, text).map_err(|e| LabError::io("cannot write a kubeconfig", e))?;
+        std::fs::write(&kubeconfig, text)
+            .map_err(|e| LabError::io("cannot write a kubeconfig", e))?;
         if user == "admin" {
-            std::fs::copy(&kubeconfig, self.admin_kubeconfig()).map_err(|e| LabError::io("cannot write the admin kubeconfig", e))?;
+            std::fs::copy(&kubeconfig, self.admin_kubeconfig())
+                .map_err(|e| LabError::io("cannot write the admin kubeconfig", e))?;
         }
         Ok(Identity {
             user: user.to_string(),
@@ -171,10 +206,16 @@ impl ApiServer {
         cmd::run(
             "curl",
             [
-                "--silent", "--show-error", "--max-time", "5",
-                "--cacert", &self.dir.join("ca.crt").display().to_string(),
-                "--cert", &who.cert.display().to_string(),
-                "--key", &who.key.display().to_string(),
+                "--silent",
+                "--show-error",
+                "--max-time",
+                "5",
+                "--cacert",
+                &self.dir.join("ca.crt").display().to_string(),
+                "--cert",
+                &who.cert.display().to_string(),
+                "--key",
+                &who.key.display().to_string(),
                 &format!("{}{path}", self.url()),
             ],
         )
@@ -182,12 +223,19 @@ impl ApiServer {
 
     /// PIDs of etcd and kube-apiserver.
     pub fn pids(&self) -> Vec<nix::unistd::Pid> {
-        [&self.etcd, &self.apiserver].iter().filter_map(|d| d.pid()).collect()
+        [&self.etcd, &self.apiserver]
+            .iter()
+            .filter_map(|d| d.pid())
+            .collect()
     }
 
     /// The tail of etcd's and kube-apiserver's logs.
     pub fn log_tail(&self, lines: usize) -> String {
-        format!("{}{}", self.etcd.log_tail(lines), self.apiserver.log_tail(lines))
+        format!(
+            "{}{}",
+            self.etcd.log_tail(lines),
+            self.apiserver.log_tail(lines)
+        )
     }
 }
 
@@ -220,23 +268,68 @@ fn make_certificates(dir: &Path) -> Result<()> {
     let openssl = |args: &[&str]| -> Result<()> {
         cmd::output_of(Command::new("openssl").args(args).current_dir(dir)).map(drop)
     };
-    openssl(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ferrolb-test-ca"])?;
-    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-        .map_err(|e| LabError::io("cannot write server.ext", e))?;
-    sign(dir, &dir.join("server.key"), &dir.join("server.crt"), "/CN=kube-apiserver", Some("server.ext"))?;
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+        "-subj",
+        "/CN=ferrolb-test-ca",
+    ])?;
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
+    )
+    .map_err(|e| LabError::io("cannot write server.ext", e))?;
+    sign(
+        dir,
+        &dir.join("server.key"),
+        &dir.join("server.crt"),
+        "/CN=kube-apiserver",
+        Some("server.ext"),
+    )?;
     openssl(&["genrsa", "-out", "sa.key", "2048"])?;
     openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])
 }
 
-fn sign(dir: &Path, key: &Path, cert: &Path, subject: &str, extensions: Option<&str>) -> Result<()> {
+fn sign(
+    dir: &Path,
+    key: &Path,
+    cert: &Path,
+    subject: &str,
+    extensions: Option<&str>,
+) -> Result<()> {
     let csr = cert.with_extension("csr");
-    let (key_s, cert_s, csr_s) = (key.display().to_string(), cert.display().to_string(), csr.display().to_string());
+    let (key_s, cert_s, csr_s) = (
+        key.display().to_string(),
+        cert.display().to_string(),
+        csr.display().to_string(),
+    );
     cmd::output_of(Command::new("openssl").current_dir(dir).args([
         "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key_s, "-out", &csr_s, "-subj", subject,
     ]))?;
     let mut x509 = Command::new("openssl");
     x509.current_dir(dir).args([
-        "x509", "-req", "-in", &csr_s, "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-out", &cert_s,
+        "x509",
+        "-req",
+        "-in",
+        &csr_s,
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        &cert_s,
     ]);
     if let Some(ext) = extensions {
         x509.args(["-extfile", ext]);
@@ -252,7 +345,10 @@ fn free_ports() -> Result<[u16; 3]> {
         .map_err(|e| LabError::io("cannot find free loopback ports", e))?;
     let mut ports = [0u16; 3];
     for (p, l) in ports.iter_mut().zip(&listeners) {
-        *p = l.local_addr().map_err(|e| LabError::io("cannot read a local address", e))?.port();
+        *p = l
+            .local_addr()
+            .map_err(|e| LabError::io("cannot read a local address", e))?
+            .port();
     }
     Ok(ports)
 }

@@ -24,7 +24,10 @@ fn the_test_api_server_serves_enforces_rbac_and_stops() -> interop_tests::Result
         assert_eq!(pids.len(), 2);
     }
     for pid in pids {
-        assert!(!Path::new(&format!("/proc/{pid}")).exists(), "process {pid} survived");
+        assert!(
+            !Path::new(&format!("/proc/{pid}")).exists(),
+            "process {pid} survived"
+        );
     }
     Ok(())
 }

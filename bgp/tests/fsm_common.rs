@@ -96,6 +96,19 @@ impl Harness {
         self.s.poll_timers(self.now)
     }
 
+    /// Lets `ms` pass with a punctual driver: every deadline on the way is
+    /// polled at its exact time.
+    pub fn run_for(&mut self, ms: u64) -> Vec<Action> {
+        let end = Millis(self.now.0 + ms);
+        let mut actions = Vec::new();
+        while let Some(at) = self.s.next_deadline().filter(|at| *at <= end) {
+            self.now = at;
+            actions.extend(self.s.poll_timers(at));
+        }
+        self.now = end;
+        actions
+    }
+
     /// Moves the clock to the next deadline and fires it.
     pub fn fire_next_deadline(&mut self) -> Vec<Action> {
         let at = self.s.next_deadline().expect("a timer runs");

@@ -14,6 +14,47 @@
 //! peer oscillation damping (the backoff).
 //!
 //! See `docs/bgp-fsm.md` for the full behaviour.
+//!
+//! # Example
+//!
+//! ```
+//! use ferrolb_bgp::fsm::*;
+//!
+//! let config = SessionConfig::new(64512, BgpId(0x0a00_0001), PeerAs::Exact(64513));
+//! let mut session = Session::new(config, 0x5eed);
+//! let mut now = Millis(0);
+//!
+//! // Start: the FSM asks for a TCP connection under an id it chose.
+//! let actions = session.handle(now, Event::ManualStart);
+//! let [Action::Connect { conn }] = actions[..] else { unreachable!() };
+//!
+//! // The driver connected: send our OPEN.
+//! let actions = session.handle(now, Event::TcpConnectionSucceeded { conn });
+//! assert_eq!(actions, [Action::SendOpen { conn }]);
+//!
+//! // The peer's OPEN, decoded by the codec.
+//! let open = PeerOpen {
+//!     version: 4,
+//!     my_as: 64513,
+//!     hold_time: 90,
+//!     bgp_id: BgpId(0x0a00_0002),
+//!     capabilities: PeerCapabilities {
+//!         four_octet_as: Some(64513),
+//!         ..PeerCapabilities::default()
+//!     },
+//! };
+//! let actions = session.handle(now, Event::OpenReceived { conn, open });
+//! assert_eq!(actions, [Action::SendKeepalive { conn }]);
+//!
+//! // The peer's KEEPALIVE: the session is up.
+//! let actions = session.handle(now, Event::KeepaliveReceived { conn });
+//! assert!(matches!(&actions[..], [Action::SessionUp { .. }]));
+//!
+//! // Timers: the driver sleeps until the next deadline, then polls.
+//! now = session.next_deadline().unwrap();
+//! assert_eq!(session.poll_timers(now), [Action::SendKeepalive { conn }]);
+//! assert_eq!(session.state(), State::Established);
+//! ```
 
 mod action;
 mod backoff;

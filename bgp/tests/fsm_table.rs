@@ -10,16 +10,11 @@ use ferrolb_bgp::fsm::*;
 struct Row {
     from: State,
     event: fn(ConnectionId) -> Event,
-    expect: fn(ConnectionId) -> Vec<Action>,
+    expect: Expect,
     to: State,
 }
 
-const fn row(
-    from: State,
-    event: fn(ConnectionId) -> Event,
-    expect: fn(ConnectionId) -> Vec<Action>,
-    to: State,
-) -> Row {
+const fn row(from: State, event: fn(ConnectionId) -> Event, expect: Expect, to: State) -> Row {
     Row {
         from,
         event,
@@ -32,6 +27,14 @@ fn stop(_: ConnectionId) -> Event {
     Event::ManualStop {
         reason: "maintenance".into(),
     }
+}
+fn reset(_: ConnectionId) -> Event {
+    Event::AdminReset {
+        reason: "maintenance".into(),
+    }
+}
+fn update_sent(conn: ConnectionId) -> Event {
+    Event::UpdateSent { conn }
 }
 fn start(_: ConnectionId) -> Event {
     Event::ManualStart
@@ -91,13 +94,23 @@ fn nothing(_: ConnectionId) -> Vec<Action> {
 fn drop_it(conn: ConnectionId) -> Vec<Action> {
     vec![disconnect(conn)]
 }
-fn cease(conn: ConnectionId) -> Vec<Action> {
+fn cease_with(conn: ConnectionId, subcode: u8) -> Vec<Action> {
     let mut data = vec![11];
     data.extend_from_slice(b"maintenance");
-    vec![notify_data(conn, 6, 2, data), disconnect(conn)]
+    vec![notify_data(conn, 6, subcode, data), disconnect(conn)]
+}
+fn cease(conn: ConnectionId) -> Vec<Action> {
+    cease_with(conn, 2)
+}
+fn cease_reset(conn: ConnectionId) -> Vec<Action> {
+    cease_with(conn, 4)
 }
 fn down(conn: ConnectionId, reason: DownReason) -> Action {
     Action::SessionDown { conn, reason }
+}
+fn with_down(mut actions: Vec<Action>, conn: ConnectionId, reason: DownReason) -> Vec<Action> {
+    actions.push(down(conn, reason));
+    actions
 }
 
 use State::*;
@@ -118,6 +131,7 @@ const TABLE: &[Row] = &[
         Connect,
     ),
     row(Idle, stop, nothing, Idle),
+    row(Idle, reset, nothing, Idle),
     row(Idle, accepted, |_| vec![disconnect(inb(7))], Idle),
     row(Idle, succeeded, drop_it, Idle),
     row(Idle, fails, nothing, Idle),
@@ -130,6 +144,7 @@ const TABLE: &[Row] = &[
     row(Connect, start, nothing, Connect),
     row(Connect, auto_start, nothing, Connect),
     row(Connect, stop, drop_it, Idle),
+    row(Connect, reset, drop_it, Idle),
     row(
         Connect,
         succeeded,
@@ -151,6 +166,7 @@ const TABLE: &[Row] = &[
     // Active (passive start): listening.
     row(Active, start, nothing, Active),
     row(Active, stop, nothing, Idle),
+    row(Active, reset, nothing, Idle),
     row(
         Active,
         accepted,
@@ -165,6 +181,8 @@ const TABLE: &[Row] = &[
     // OpenSent: our OPEN is out.
     row(OpenSent, start, nothing, OpenSent),
     row(OpenSent, stop, cease, Idle),
+    row(OpenSent, reset, cease_reset, Idle),
+    row(OpenSent, update_sent, nothing, OpenSent),
     row(OpenSent, fails, drop_it, Active),
     row(
         OpenSent,
@@ -213,6 +231,7 @@ const TABLE: &[Row] = &[
     // OpenConfirm: OPENs exchanged, waiting for the KEEPALIVE.
     row(OpenConfirm, start, nothing, OpenConfirm),
     row(OpenConfirm, stop, cease, Idle),
+    row(OpenConfirm, reset, cease_reset, Idle),
     row(OpenConfirm, fails, drop_it, Idle),
     row(
         OpenConfirm,
@@ -255,14 +274,17 @@ const TABLE: &[Row] = &[
     row(Established, keepalive, nothing, Established),
     row(Established, update, nothing, Established),
     row(Established, refresh, nothing, Established),
+    row(Established, update_sent, nothing, Established),
+    row(
+        Established,
+        reset,
+        |c| with_down(cease_reset(c), c, DownReason::AdminReset),
+        Idle,
+    ),
     row(
         Established,
         stop,
-        |c| {
-            let mut v = cease(c);
-            v.push(down(c, DownReason::ManualStop));
-            v
-        },
+        |c| with_down(cease(c), c, DownReason::ManualStop),
         Idle,
     ),
     row(
@@ -331,6 +353,81 @@ fn every_row_of_the_event_table_holds() {
         );
         assert_eq!(h.s.state(), row.to, "row {i}: {:?} + {name}", row.from);
     }
+}
+
+/// Timer expiries: the next deadline fires in each state that runs a timer.
+type Expect = fn(ConnectionId) -> Vec<Action>;
+
+const TIMER_TABLE: &[(State, Expect, State)] = &[
+    (
+        Connect,
+        |c| vec![disconnect(c), Action::Connect { conn: out(1) }],
+        Connect,
+    ),
+    (OpenSent, |c| vec![notify(c, 4, 0), disconnect(c)], Idle),
+    (
+        OpenConfirm,
+        |c| vec![Action::SendKeepalive { conn: c }],
+        OpenConfirm,
+    ),
+    (
+        Established,
+        |c| vec![Action::SendKeepalive { conn: c }],
+        Established,
+    ),
+];
+
+#[test]
+fn every_timer_expiry_of_the_table_holds() {
+    for (from, expect, to) in TIMER_TABLE {
+        let mut h = Harness::new(config());
+        let conn = h.reach(*from);
+        assert_eq!(h.fire_next_deadline(), expect(conn), "{from:?}");
+        assert_eq!(h.s.state(), *to, "{from:?}");
+    }
+}
+
+#[test]
+fn admin_reset_comes_back_by_itself_even_without_automatic_restart() {
+    let mut cfg = config();
+    cfg.automatic_restart = false;
+    let mut h = Harness::new(cfg);
+    h.established();
+    h.ev(reset(out(0)));
+    assert_eq!(h.s.state(), Idle);
+    assert_eq!(
+        h.fire_next_deadline(),
+        vec![Action::Connect { conn: out(1) }]
+    );
+}
+
+#[test]
+fn reconfiguration_waits_for_idle() {
+    let mut h = Harness::new(config());
+    h.established();
+    let mut cfg = config();
+    cfg.hold_time = HoldTime::new(30).unwrap();
+    assert_eq!(h.s.reconfigure(cfg.clone()), Err(NotIdle(Established)));
+    h.ev(reset(out(0)));
+    assert_eq!(h.s.reconfigure(cfg), Ok(()));
+    let conn = h.fire_next_deadline();
+    let [Action::Connect { conn }] = conn[..] else {
+        panic!("{conn:?}");
+    };
+    h.ev(succeeded(conn));
+    h.ev(open(conn));
+    h.ev(keepalive(conn));
+    assert_eq!(h.s.established().unwrap().1.hold_time.seconds(), 30);
+}
+
+#[test]
+fn an_update_sent_postpones_the_next_keepalive() {
+    let mut h = Harness::new(config());
+    let conn = h.established();
+    h.advance(20_000);
+    h.ev(update_sent(conn));
+    assert!(h.advance(29_999).is_empty());
+    assert_eq!(h.advance(1), vec![Action::SendKeepalive { conn }]);
 }
 
 #[test]

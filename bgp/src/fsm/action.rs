@@ -60,6 +60,8 @@ pub enum Action {
 pub enum DownReason {
     /// [`Event::ManualStop`](super::Event::ManualStop).
     ManualStop,
+    /// [`Event::AdminReset`](super::Event::AdminReset).
+    AdminReset,
     /// The peer stayed silent for the negotiated hold time.
     HoldTimerExpired,
     /// The TCP connection failed or was closed.

@@ -23,6 +23,10 @@ impl Backoff {
         }
     }
 
+    pub(crate) fn set_config(&mut self, config: BackoffConfig) {
+        self.config = config;
+    }
+
     pub(crate) fn failures(&self) -> u32 {
         self.failures
     }

@@ -76,6 +76,14 @@ pub enum Event {
         /// Operator's reason; may be empty.
         reason: String,
     },
+    /// Bounce the session: every open connection gets Cease / Administrative
+    /// Reset with this RFC 9003 shutdown communication, then the session
+    /// starts again after the backoff delay. For configuration changes that
+    /// concern a running session. Ignored in Idle.
+    AdminReset {
+        /// Operator's reason; may be empty.
+        reason: String,
+    },
     /// Start again in the last mode (RFC event 3). The FSM generates this
     /// itself after the backoff when automatic restart is on.
     AutomaticStart,
@@ -116,6 +124,12 @@ pub enum Event {
         /// Where it arrived.
         conn: ConnectionId,
     },
+    /// The driver sent an UPDATE: it stands in for a KEEPALIVE, so the
+    /// keepalive timer restarts (RFC 4271 §4.4). Optional.
+    UpdateSent {
+        /// Where it went.
+        conn: ConnectionId,
+    },
     /// A NOTIFICATION arrived (RFC events 24, 25): the peer closes the connection.
     NotificationReceived {
         /// Where it arrived.
@@ -142,6 +156,7 @@ impl Event {
             Event::ManualStart => "ManualStart",
             Event::ManualStartPassive => "ManualStartPassive",
             Event::ManualStop { .. } => "ManualStop",
+            Event::AdminReset { .. } => "AdminReset",
             Event::AutomaticStart => "AutomaticStart",
             Event::TcpConnectionConfirmed { .. } => "TcpConnectionConfirmed",
             Event::TcpConnectionSucceeded { .. } => "TcpConnectionSucceeded",
@@ -150,6 +165,7 @@ impl Event {
             Event::KeepaliveReceived { .. } => "KeepaliveReceived",
             Event::UpdateReceived { .. } => "UpdateReceived",
             Event::RouteRefreshReceived { .. } => "RouteRefreshReceived",
+            Event::UpdateSent { .. } => "UpdateSent",
             Event::NotificationReceived { .. } => "NotificationReceived",
             Event::MessageDecodeError { .. } => "MessageDecodeError",
         }

@@ -79,6 +79,6 @@ pub use hold_time::{HoldTime, InvalidHoldTime};
 pub use notification::{Notification, cease_subcode, code, open_subcode};
 pub use open_check::{BGP_VERSION, OpenError, check_open};
 pub use peer_open::{AS_TRANS, GracefulRestart, GracefulRestartFamily, PeerCapabilities, PeerOpen};
-pub use session::{Session, SessionStats, StartMode};
+pub use session::{NotIdle, Session, SessionStats, StartMode};
 pub use state::State;
 pub use time::Millis;

@@ -36,6 +36,8 @@ pub mod open_subcode {
 pub mod cease_subcode {
     /// Administrative Shutdown.
     pub const ADMINISTRATIVE_SHUTDOWN: u8 = 2;
+    /// Administrative Reset.
+    pub const ADMINISTRATIVE_RESET: u8 = 4;
     /// Connection Collision Resolution.
     pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
 }
@@ -86,12 +88,22 @@ impl Notification {
         Self::new(code::CEASE, cease_subcode::CONNECTION_COLLISION_RESOLUTION)
     }
 
-    /// Cease / Administrative Shutdown with the RFC 9003 shutdown
-    /// communication: a length octet then UTF-8, cut to 255 octets on a
-    /// character boundary. An empty reason sends no data at all, which older
-    /// peers (RFC 4486 only) also understand.
+    /// Cease / Administrative Shutdown with the RFC 9003 shutdown communication.
     pub fn administrative_shutdown(reason: &str) -> Self {
-        let mut n = Self::new(code::CEASE, cease_subcode::ADMINISTRATIVE_SHUTDOWN);
+        Self::with_shutdown_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, reason)
+    }
+
+    /// Cease / Administrative Reset with the RFC 9003 shutdown communication.
+    pub fn administrative_reset(reason: &str) -> Self {
+        Self::with_shutdown_communication(cease_subcode::ADMINISTRATIVE_RESET, reason)
+    }
+
+    /// A Cease whose data is an RFC 9003 shutdown communication: a length
+    /// octet then UTF-8, cut to 255 octets on a character boundary. An empty
+    /// reason sends no data at all, which older peers (RFC 4486 only) also
+    /// understand.
+    fn with_shutdown_communication(subcode: u8, reason: &str) -> Self {
+        let mut n = Self::new(code::CEASE, subcode);
         if reason.is_empty() {
             return n;
         }
@@ -125,6 +137,8 @@ mod tests {
         assert_eq!(n.data[0], 11);
         assert_eq!(&n.data[1..], b"maintenance");
         assert!(Notification::administrative_shutdown("").data.is_empty());
+        let reset = Notification::administrative_reset("new hold time");
+        assert_eq!((reset.code, reset.subcode, reset.data[0]), (6, 4, 13));
     }
 
     #[test]

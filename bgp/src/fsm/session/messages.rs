@@ -45,6 +45,15 @@ impl Session {
         }
     }
 
+    /// Our UPDATE told the peer we are alive: the next KEEPALIVE can wait.
+    pub(super) fn update_sent(&mut self, now: Millis, id: ConnectionId) {
+        if let Some(conn) = self.find_mut(id)
+            && conn.state() == State::Established
+        {
+            conn.rearm_keepalive(now);
+        }
+    }
+
     /// The peer closes the connection: answering would be pointless.
     pub(super) fn notification_received(
         &mut self,

@@ -15,6 +15,11 @@ use super::event::{ConnectionId, Event};
 use super::state::State;
 use super::time::Millis;
 
+/// [`Session::reconfigure`] outside Idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the session can only be reconfigured in Idle, it is in {0}")]
+pub struct NotIdle(pub State);
+
 /// How the session looks for its peer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartMode {
@@ -84,6 +89,19 @@ impl Session {
         &self.config
     }
 
+    /// Replaces the configuration. Only in Idle: once an OPEN is out, the
+    /// FSM must keep validating against what was advertised. For a live
+    /// session, send [`Event::AdminReset`] first: the new configuration then
+    /// applies from the automatic restart on.
+    pub fn reconfigure(&mut self, config: SessionConfig) -> Result<(), NotIdle> {
+        if self.running {
+            return Err(NotIdle(self.state()));
+        }
+        self.backoff.set_config(config.backoff);
+        self.config = config;
+        Ok(())
+    }
+
     /// The RFC 4271 state: with two connections, the more advanced one's.
     pub fn state(&self) -> State {
         if !self.running {
@@ -127,6 +145,7 @@ impl Session {
         match event {
             Event::ManualStart => self.manual_start(now, StartMode::Active, out),
             Event::ManualStartPassive => self.manual_start(now, StartMode::Passive, out),
+            Event::AdminReset { reason } => self.admin_reset(now, &reason, out),
             Event::AutomaticStart => self.start(now, self.mode, out),
             Event::ManualStop { reason } => self.manual_stop(now, &reason, out),
             Event::TcpConnectionConfirmed { conn } => self.tcp_accepted(now, conn, out),
@@ -137,6 +156,7 @@ impl Session {
             Event::UpdateReceived { conn } | Event::RouteRefreshReceived { conn } => {
                 self.update_received(now, conn, out)
             }
+            Event::UpdateSent { conn } => self.update_sent(now, conn),
             Event::NotificationReceived {
                 conn,
                 code,

@@ -57,18 +57,37 @@ impl Session {
         // Cleared first, so that closing the last connection schedules no restart.
         self.enabled = false;
         let notification = Notification::administrative_shutdown(reason);
+        self.close_all(now, notification, DownReason::ManualStop, out);
+        self.restart_deadline = None;
+    }
+
+    pub(super) fn admin_reset(&mut self, now: Millis, reason: &str, out: &mut Vec<Action>) {
+        if !self.running {
+            return;
+        }
+        let enabled = std::mem::replace(&mut self.enabled, false);
+        let notification = Notification::administrative_reset(reason);
+        self.close_all(now, notification, DownReason::AdminReset, out);
+        self.enabled = enabled;
+        // A reset is not a failure: come back after the base delay.
+        self.restart_deadline = Some(now.after(self.backoff.next_delay()));
+    }
+
+    /// Closes every connection (a NOTIFICATION where our OPEN is out) and
+    /// goes to Idle with a clean ConnectRetryCounter.
+    fn close_all(
+        &mut self,
+        now: Millis,
+        notification: Notification,
+        reason: DownReason,
+        out: &mut Vec<Action>,
+    ) {
         for id in self.connections() {
-            self.close(
-                now,
-                id,
-                Some(notification.clone()),
-                DownReason::ManualStop,
-                out,
-            );
+            let notification = Some(notification.clone());
+            self.close(now, id, notification, reason.clone(), out);
         }
         self.running = false;
         self.connect_retry_deadline = None;
-        self.restart_deadline = None;
         self.backoff.reset();
     }
 }

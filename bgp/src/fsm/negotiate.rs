@@ -13,6 +13,7 @@ pub(crate) fn negotiate(
     config: &SessionConfig,
     open: &PeerOpen,
     peer_as: u32,
+    peer_hold: HoldTime,
 ) -> Option<NegotiatedSession> {
     let caps = &open.capabilities;
     // RFC 4760 §8: a peer without multiprotocol capabilities speaks IPv4 unicast.
@@ -31,7 +32,6 @@ pub(crate) fn negotiate(
     if families.is_empty() {
         return None;
     }
-    let peer_hold = HoldTime::new(open.hold_time).unwrap_or(HoldTime::DISABLED);
     let hold_time = config.hold_time.negotiate(peer_hold);
     Some(NegotiatedSession {
         hold_time,

@@ -2,6 +2,7 @@
 
 use super::action::NegotiatedSession;
 use super::config::{BgpId, PeerAs, SessionConfig};
+use super::hold_time::HoldTime;
 use super::negotiate::negotiate;
 use super::notification::{Notification, code, open_subcode};
 use super::peer_open::{AS_TRANS, PeerOpen};
@@ -83,10 +84,9 @@ pub fn check_open(config: &SessionConfig, open: &PeerOpen) -> Result<NegotiatedS
     if open.bgp_id.0 == 0 || (internal && open.bgp_id == config.local_id) {
         return Err(OpenError::BadBgpId(open.bgp_id));
     }
-    if matches!(open.hold_time, 1 | 2) {
-        return Err(OpenError::UnacceptableHoldTime(open.hold_time));
-    }
-    negotiate(config, open, peer_as).ok_or_else(|| no_common_family(config))
+    let peer_hold =
+        HoldTime::new(open.hold_time).map_err(|e| OpenError::UnacceptableHoldTime(e.0))?;
+    negotiate(config, open, peer_as, peer_hold).ok_or_else(|| no_common_family(config))
 }
 
 /// RFC 6793: a 4-octet speaker's real AS is in its capability, and the

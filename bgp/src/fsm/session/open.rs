@@ -57,6 +57,7 @@ impl Session {
             // RFC 4724 §4.2: with graceful restart, a new OPEN means the peer
             // restarted; the old connection is dead even if TCP has not noticed.
             Some((old, State::Established, true)) => {
+                tracing::debug!(old = %old, new = %id, "peer restarted (graceful restart)");
                 self.close(now, old, None, DownReason::PeerRestarted, out);
                 self.confirm(now, id, session, out);
             }
@@ -71,7 +72,9 @@ impl Session {
                     id: session.peer_id,
                     asn: session.peer_as,
                 };
-                match collision::resolve(local, remote, old.origin(), id.origin()) {
+                let survivor = collision::resolve(local, remote, old.origin(), id.origin());
+                tracing::debug!(existing = %old, new = %id, ?survivor, "connection collision");
+                match survivor {
                     Survivor::Existing => self.close_with_error(now, id, collision, out),
                     Survivor::New => {
                         self.close_with_error(now, old, collision, out);

@@ -1,0 +1,93 @@
+//! Starting and stopping (RFC 4271 events 1-4).
+
+use super::{Session, StartMode};
+use crate::fsm::action::{Action, DownReason};
+use crate::fsm::connection::Connection;
+use crate::fsm::event::ConnectionId;
+use crate::fsm::notification::Notification;
+use crate::fsm::time::Millis;
+
+impl Session {
+    pub(super) fn manual_start(&mut self, now: Millis, mode: StartMode, out: &mut Vec<Action>) {
+        // RFC 4271 §8.2.2: start events are ignored outside Idle.
+        if self.running {
+            return;
+        }
+        self.enabled = true;
+        self.start(now, mode, out);
+    }
+
+    /// Leaves Idle for Connect (active) or Active (passive).
+    pub(super) fn start(&mut self, now: Millis, mode: StartMode, out: &mut Vec<Action>) {
+        if self.running {
+            return;
+        }
+        self.running = true;
+        self.mode = mode;
+        self.restart_deadline = None;
+        // A passive session never connects, so it has no use for ConnectRetry.
+        if mode == StartMode::Active {
+            self.initiate(now, out);
+        }
+    }
+
+    /// Opens a new outbound connection and arms ConnectRetry for it.
+    pub(super) fn initiate(&mut self, now: Millis, out: &mut Vec<Action>) {
+        let id = ConnectionId::outbound(self.next_outbound);
+        self.next_outbound = self.next_outbound.wrapping_add(1);
+        self.conns.push(Connection::connecting(id));
+        out.push(Action::Connect { conn: id });
+        self.connect_retry_deadline = Some(now.after(self.backoff.next_delay()));
+    }
+
+    /// Drops outbound attempts still in the TCP handshake; true if there were any.
+    pub(super) fn drop_pending_attempts(&mut self, out: &mut Vec<Action>) -> bool {
+        let before = self.conns.len();
+        self.conns.retain(|c| {
+            let pending = !c.sent_open();
+            if pending {
+                out.push(Action::Disconnect { conn: c.id });
+            }
+            !pending
+        });
+        self.conns.len() != before
+    }
+
+    pub(super) fn manual_stop(&mut self, now: Millis, reason: &str, out: &mut Vec<Action>) {
+        // Cleared first, so that closing the last connection schedules no restart.
+        self.enabled = false;
+        let notification = Notification::administrative_shutdown(reason);
+        self.close_all(now, notification, DownReason::ManualStop, out);
+        self.restart_deadline = None;
+    }
+
+    pub(super) fn admin_reset(&mut self, now: Millis, reason: &str, out: &mut Vec<Action>) {
+        if !self.running {
+            return;
+        }
+        let enabled = std::mem::replace(&mut self.enabled, false);
+        let notification = Notification::administrative_reset(reason);
+        self.close_all(now, notification, DownReason::AdminReset, out);
+        self.enabled = enabled;
+        // A reset is not a failure: come back after the base delay.
+        self.restart_deadline = Some(now.after(self.backoff.next_delay()));
+    }
+
+    /// Closes every connection (a NOTIFICATION where our OPEN is out) and
+    /// goes to Idle with a clean ConnectRetryCounter.
+    fn close_all(
+        &mut self,
+        now: Millis,
+        notification: Notification,
+        reason: DownReason,
+        out: &mut Vec<Action>,
+    ) {
+        for id in self.connections() {
+            let notification = Some(notification.clone());
+            self.close(now, id, notification, reason.clone(), out);
+        }
+        self.running = false;
+        self.connect_retry_deadline = None;
+        self.backoff.reset();
+    }
+}

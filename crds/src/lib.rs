@@ -12,3 +12,4 @@ pub mod crdgen;
 pub mod duration;
 pub mod manifest;
 pub mod selector;
+pub mod service;

@@ -1,2 +1,8 @@
 //! The FerroLB speaker: decides what each node announces and announces it, over
 //! BGP or, in Layer-2 mode, over ARP/NDP.
+//!
+//! [`decide`] is the pure core: from the compiled configuration, the
+//! services with their assigned addresses and endpoints, and this node, it
+//! computes what to announce to each peer and why.
+
+pub mod decide;

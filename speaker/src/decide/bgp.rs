@@ -1,0 +1,166 @@
+//! BGP mode: the routes this node announces to each of its peers.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ferrolb_crds::community::BgpCommunity;
+use ferrolb_crds::config::{BgpAdvertisement, Config};
+use ipnet::IpNet;
+
+use super::endpoints::{TrafficPolicy, has_usable_endpoint};
+use super::input::{EXCLUDE_LABEL, NodeState, ServiceState};
+use super::verdict::{Explanation, Reason, Verdict};
+
+/// Path attributes an advertisement puts on a route. `local_pref` is for
+/// iBGP peers only; the announcer leaves it off eBGP sessions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RouteAttributes {
+    pub communities: BTreeSet<BgpCommunity>,
+    pub local_pref: Option<u32>,
+}
+
+/// What this node announces over BGP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BgpPlan {
+    /// Every BGPPeer that applies to this node (by name), with the routes to
+    /// announce to it. A peer with no routes is still listed: its session
+    /// runs, ready for the first service.
+    pub peers: BTreeMap<String, BTreeMap<IpNet, RouteAttributes>>,
+    /// One entry per address of every Service, in Service order.
+    pub explanations: Vec<Explanation>,
+}
+
+/// Computes what `node` announces to its peers for `services`.
+pub fn bgp_plan<'a>(
+    config: &Config,
+    node: &NodeState,
+    services: impl IntoIterator<Item = &'a ServiceState>,
+) -> BgpPlan {
+    let node_peers: BTreeSet<&str> = config
+        .peers
+        .values()
+        .filter(|p| p.selects_node(&node.labels))
+        .map(|p| p.name.as_str())
+        .collect();
+    let mut plan = BgpPlan {
+        peers: node_peers
+            .iter()
+            .map(|p| (p.to_string(), BTreeMap::new()))
+            .collect(),
+        explanations: Vec::new(),
+    };
+    let node_blocked = if node.labels.contains_key(EXCLUDE_LABEL) {
+        Some(Reason::NodeExcluded)
+    } else if node.network_unavailable {
+        Some(Reason::NodeNetworkUnavailable)
+    } else {
+        None
+    };
+    let mut services: Vec<&ServiceState> = services.into_iter().collect();
+    services.sort_by(|a, b| a.key.cmp(&b.key));
+    for service in services {
+        let service_blocked = node_blocked.clone().or_else(|| {
+            let usable =
+                has_usable_endpoint(service.traffic_policy, &service.endpoints, &node.name);
+            (!usable).then_some(match service.traffic_policy {
+                TrafficPolicy::Cluster => Reason::NoReadyEndpoint,
+                TrafficPolicy::Local => Reason::NoLocalReadyEndpoint,
+            })
+        });
+        for &address in &service.addresses {
+            let verdict = match &service_blocked {
+                Some(reason) => Verdict::NotAnnounced(reason.clone()),
+                None => announce_address(config, node, &node_peers, service, address, &mut plan),
+            };
+            plan.explanations.push(Explanation {
+                service: service.key.clone(),
+                address,
+                verdict,
+            });
+        }
+    }
+    plan
+}
+
+fn announce_address(
+    config: &Config,
+    node: &NodeState,
+    node_peers: &BTreeSet<&str>,
+    service: &ServiceState,
+    address: IpAddr,
+    plan: &mut BgpPlan,
+) -> Verdict {
+    let Some(pool) = pool_of(config, service, address) else {
+        return Verdict::NotAnnounced(Reason::NotInAnyPool);
+    };
+    let advertisements: Vec<&BgpAdvertisement> = config.bgp_advertisements_for(pool).collect();
+    if advertisements.is_empty() {
+        return Verdict::NotAnnounced(Reason::PoolNotAdvertised {
+            pool: pool.to_string(),
+        });
+    }
+    let for_node: Vec<&BgpAdvertisement> = advertisements
+        .into_iter()
+        .filter(|a| a.selects_node(&node.labels))
+        .collect();
+    if for_node.is_empty() {
+        return Verdict::NotAnnounced(Reason::NodeNotSelected {
+            pool: pool.to_string(),
+        });
+    }
+    let mut announced_to = BTreeSet::new();
+    for advertisement in for_node {
+        let prefix = aggregate(address, advertisement);
+        for peer in node_peers.iter().filter(|p| advertisement.selects_peer(p)) {
+            let Some(routes) = plan.peers.get_mut(*peer) else {
+                continue;
+            };
+            let attributes = routes.entry(prefix).or_default();
+            attributes
+                .communities
+                .extend(advertisement.communities.iter().cloned());
+            // Advertisements are in namespace/name order and the first
+            // LOCAL_PREF wins: the compiler refuses conflicting values for
+            // the same nodes, so this only settles what it cannot see.
+            if attributes.local_pref.is_none() {
+                attributes.local_pref = advertisement.local_pref;
+            }
+            announced_to.insert(peer.to_string());
+        }
+    }
+    if announced_to.is_empty() {
+        Verdict::NotAnnounced(Reason::NoPeer {
+            pool: pool.to_string(),
+        })
+    } else {
+        Verdict::Announced {
+            peers: announced_to,
+        }
+    }
+}
+
+/// The pool an address belongs to: the controller's annotation when it names
+/// a pool that still holds the address, else whichever pool contains it.
+fn pool_of<'c>(config: &'c Config, service: &ServiceState, address: IpAddr) -> Option<&'c str> {
+    let named = service
+        .pool
+        .as_deref()
+        .and_then(|name| config.pools.get(name))
+        .filter(|pool| pool.contains(address));
+    named
+        .or_else(|| config.pools.values().find(|pool| pool.contains(address)))
+        .map(|pool| pool.name.as_str())
+}
+
+/// The prefix announced for `address`: the address itself, or the block of
+/// the advertisement's aggregation length that contains it.
+fn aggregate(address: IpAddr, advertisement: &BgpAdvertisement) -> IpNet {
+    let length = match address {
+        IpAddr::V4(_) => advertisement.aggregation_length_v4.min(32),
+        IpAddr::V6(_) => advertisement.aggregation_length_v6.min(128),
+    };
+    // The length is clamped to the family's width just above.
+    IpNet::new(address, length)
+        .unwrap_or_else(|_| IpNet::from(address))
+        .trunc()
+}

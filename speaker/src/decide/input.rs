@@ -1,0 +1,45 @@
+//! What the decision reads about the node and the services.
+
+use std::net::IpAddr;
+
+use ferrolb_crds::selector::Labels;
+
+use super::endpoints::{Endpoint, TrafficPolicy};
+
+/// Nodes with this label never announce (as in MetalLB and Kubernetes'
+/// service controller), whatever its value.
+pub const EXCLUDE_LABEL: &str = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+/// The node this speaker runs on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeState {
+    pub name: String,
+    pub labels: Labels,
+    /// The node's `NetworkUnavailable` condition is `True`.
+    pub network_unavailable: bool,
+}
+
+impl NodeState {
+    pub fn new(name: impl Into<String>) -> NodeState {
+        NodeState {
+            name: name.into(),
+            ..NodeState::default()
+        }
+    }
+}
+
+pub use ferrolb_crds::service::ServiceKey;
+
+/// A LoadBalancer Service as the speaker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceState {
+    pub key: ServiceKey,
+    /// The addresses in `status.loadBalancer.ingress`.
+    pub addresses: Vec<IpAddr>,
+    /// `metallb.io/ip-allocated-from-pool`, when the controller wrote it.
+    /// Without it, the pool is the one containing the address.
+    pub pool: Option<String>,
+    pub traffic_policy: TrafficPolicy,
+    /// From the Service's EndpointSlices.
+    pub endpoints: Vec<Endpoint>,
+}

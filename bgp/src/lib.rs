@@ -5,3 +5,4 @@
 //! tokio session driver and the packed Adj-RIB-Out.
 
 pub mod fsm;
+pub mod transport;

@@ -71,7 +71,10 @@ fn service(
 ) -> ServiceState {
     ServiceState {
         key: ServiceKey::new("default", name),
-        addresses: addresses.iter().map(|a| a.parse().expect("address literal")).collect(),
+        addresses: addresses
+            .iter()
+            .map(|a| a.parse().expect("address literal"))
+            .collect(),
         pool: None,
         traffic_policy: policy,
         endpoints,

@@ -1,0 +1,186 @@
+//! Outgoing and listening BGP sockets.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::os::fd::AsRawFd;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::md5::{self, Password};
+
+/// TTL for a directly connected eBGP peer (RFC 4271 §5.1.3's default
+/// single-hop session): a packet that crosses a router dies.
+pub const TTL_DIRECT: u8 = 1;
+/// TTL for iBGP and multihop eBGP.
+pub const TTL_MULTIHOP: u8 = 255;
+
+/// How to reach a peer.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    pub peer: SocketAddr,
+    /// Bind to this local address before connecting.
+    pub source: Option<IpAddr>,
+    pub password: Option<Password>,
+    pub ttl: u8,
+    pub timeout: Duration,
+}
+
+/// Opens a TCP connection to a BGP peer.
+pub async fn connect(options: &ConnectOptions) -> io::Result<TcpStream> {
+    let socket = new_socket(options.peer.ip())?;
+    set_ttl(&socket, options.peer.ip(), options.ttl)?;
+    if let Some(source) = options.source {
+        socket.bind(&SockAddr::from(SocketAddr::new(source, 0)))?;
+    }
+    if options.password.is_some() {
+        md5::set_key(&socket, options.peer.ip(), options.password.as_ref())?;
+    }
+    socket.set_nonblocking(true)?;
+    let socket = tokio::net::TcpSocket::from_std_stream(socket.into());
+    let stream = tokio::time::timeout(options.timeout, socket.connect(options.peer))
+        .await
+        .map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "no TCP connection to {} within {:?}",
+                    options.peer, options.timeout
+                ),
+            )
+        })??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// A listening socket for inbound BGP connections. Passwords are set per
+/// peer address, so one listener serves peers with different keys.
+pub struct Listener {
+    inner: TcpListener,
+}
+
+impl Listener {
+    /// Listens on `addr` (usually `[::]:179`, which also takes IPv4).
+    pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        let socket = new_socket(addr.ip())?;
+        socket.set_reuse_address(true)?;
+        if addr.is_ipv6() {
+            socket.set_only_v6(false)?;
+        }
+        socket.bind(&SockAddr::from(addr))?;
+        socket.listen(128)?;
+        socket.set_nonblocking(true)?;
+        Ok(Listener {
+            inner: TcpListener::from_std(socket.into())?,
+        })
+    }
+
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+
+    /// Sets (or clears) the MD5 key that connections from `peer` must carry.
+    pub fn set_password(&self, peer: IpAddr, password: Option<&Password>) -> io::Result<()> {
+        md5::set_key(&self.inner, peer, password)
+    }
+
+    /// Accepts the next connection; the caller checks that the peer is one it
+    /// knows and sets its TTL with [`accept_ttl`](Self::accept_ttl).
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = self.inner.accept().await?;
+        stream.set_nodelay(true)?;
+        Ok((stream, canonical(peer)))
+    }
+
+    /// Sets the TTL of an accepted connection.
+    pub fn accept_ttl(stream: &TcpStream, peer: IpAddr, ttl: u8) -> io::Result<()> {
+        set_ttl(&socket2::SockRef::from(stream), peer, ttl)
+    }
+
+    pub fn as_raw_fd(&self) -> i32 {
+        self.inner.as_raw_fd()
+    }
+}
+
+/// IPv4 peers arrive as IPv4-mapped IPv6 addresses on a dual-stack listener.
+fn canonical(peer: SocketAddr) -> SocketAddr {
+    match peer {
+        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
+            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
+            None => peer,
+        },
+        v4 => v4,
+    }
+}
+
+fn new_socket(peer: IpAddr) -> io::Result<Socket> {
+    let domain = if peer.is_ipv4() {
+        Domain::IPV4
+    } else {
+        Domain::IPV6
+    };
+    Socket::new(domain, Type::STREAM, Some(Protocol::TCP))
+}
+
+fn set_ttl(socket: &Socket, peer: IpAddr, ttl: u8) -> io::Result<()> {
+    match peer {
+        IpAddr::V4(_) => socket.set_ttl_v4(u32::from(ttl)),
+        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => socket.set_ttl_v4(u32::from(ttl)),
+        IpAddr::V6(_) => socket.set_unicast_hops_v6(u32::from(ttl)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    fn options(port: u16, password: Option<&str>) -> ConnectOptions {
+        ConnectOptions {
+            peer: SocketAddr::new(LOCALHOST, port),
+            source: Some(LOCALHOST),
+            password: password.map(|p| Password::new(p).unwrap()),
+            ttl: TTL_DIRECT,
+            timeout: Duration::from_millis(1500),
+        }
+    }
+
+    #[tokio::test]
+    async fn md5_keys_that_match_connect_and_keys_that_differ_do_not() {
+        let listener = Listener::bind(SocketAddr::new(LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener
+            .set_password(LOCALHOST, Some(&Password::new("s3cret").unwrap()))
+            .unwrap();
+        let accept = tokio::spawn(async move { listener.accept().await.map(|(_, peer)| peer) });
+
+        let wrong = connect(&options(port, Some("wrong"))).await;
+        assert!(
+            wrong.is_err(),
+            "a wrong key must not complete the handshake"
+        );
+        let unsigned = connect(&options(port, None)).await;
+        assert!(unsigned.is_err(), "an unsigned SYN must be dropped");
+
+        let stream = connect(&options(port, Some("s3cret"))).await.unwrap();
+        let peer = accept.await.unwrap().unwrap();
+        assert_eq!(peer, stream.local_addr().unwrap());
+        assert_eq!(
+            socket2::SockRef::from(&stream).ttl_v4().unwrap(),
+            u32::from(TTL_DIRECT)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_dual_stack_listener_reports_ipv4_peers_as_ipv4() {
+        let listener = Listener::bind("[::]:0".parse().unwrap()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let client = connect(&options(port, None)).await.unwrap();
+        let (_, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, client.local_addr().unwrap());
+        assert!(peer.is_ipv4());
+    }
+}

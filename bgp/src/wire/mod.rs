@@ -177,9 +177,9 @@ fn decode_inner(frame: &[u8], codec: &Codec) -> Result<Decoded, WireError> {
     })
 }
 
-/// Decodes one whole message that must be an OPEN (the first message of a
-/// session). Anything else is a [`DecodeError`] calling for an FSM error is
-/// not the codec's to decide, so other types come back as `Ok(None)`.
+/// Decodes the first message of a session, before any capability is in
+/// force. `Ok(None)` when it is a well-formed message of another type:
+/// whether that is an FSM error is the session's call, not the codec's.
 pub fn decode_open(frame: &[u8]) -> Result<Option<Open>, DecodeError> {
     Ok(match decode_message(frame, &Codec::default())?.message {
         Message::Open(open) => Some(open),

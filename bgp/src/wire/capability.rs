@@ -4,6 +4,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use nom::number::complete::{be_u8, be_u16, be_u32};
 
 use super::error::{EncodeError, ErrorKind, PResult, fail, put_len_u8};
+use super::records::records;
 use super::types::{Afi, Asn, Safi};
 
 /// Capability codes (IANA).
@@ -179,7 +180,7 @@ fn parse_capability(cap_code: u8, value: &[u8]) -> PResult<'_, Capability> {
             Capability::FourOctetAs(Asn(asn))
         }
         code::GRACEFUL_RESTART => parse_graceful_restart(value)?.1,
-        code::ADD_PATH => parse_add_path(value)?.1,
+        code::ADD_PATH => parse_add_path(value),
         _ => Capability::Unknown {
             code: cap_code,
             value: Bytes::copy_from_slice(value),
@@ -214,30 +215,34 @@ fn parse_graceful_restart(value: &[u8]) -> PResult<'_, Capability> {
     Ok((rest, Capability::GracefulRestart(gr)))
 }
 
-fn parse_add_path(value: &[u8]) -> PResult<'_, Capability> {
-    if value.is_empty() || !value.len().is_multiple_of(4) {
-        return malformed(value, "ADD-PATH capability has the wrong length");
+/// Parses ADD-PATH. A value RFC 7911 §4 does not define makes the
+/// capability "not understood and ignored": it is kept as unknown, which
+/// negotiation ignores, rather than refused.
+fn parse_add_path(value: &[u8]) -> Capability {
+    let families: Option<Vec<AddPathFamily>> = records::<4>(value).and_then(|records| {
+        records
+            .map(|[afi_hi, afi_lo, safi, mode]| {
+                let mode = match mode {
+                    1 => AddPathMode::Receive,
+                    2 => AddPathMode::Send,
+                    3 => AddPathMode::Both,
+                    _ => return None,
+                };
+                Some(AddPathFamily {
+                    afi: Afi(u16::from_be_bytes([afi_hi, afi_lo])),
+                    safi: Safi(safi),
+                    mode,
+                })
+            })
+            .collect()
+    });
+    match families {
+        Some(families) => Capability::AddPath(families),
+        None => Capability::Unknown {
+            code: code::ADD_PATH,
+            value: Bytes::copy_from_slice(value),
+        },
     }
-    let mut rest = value;
-    let mut families = Vec::new();
-    while !rest.is_empty() {
-        let (r, afi) = be_u16(rest)?;
-        let (r, safi) = be_u8(r)?;
-        let (r, mode) = be_u8(r)?;
-        let mode = match mode {
-            1 => AddPathMode::Receive,
-            2 => AddPathMode::Send,
-            3 => AddPathMode::Both,
-            _ => return malformed(&rest[3..], "ADD-PATH send/receive value is not 1, 2 or 3"),
-        };
-        families.push(AddPathFamily {
-            afi: Afi(afi),
-            safi: Safi(safi),
-            mode,
-        });
-        rest = r;
-    }
-    Ok((rest, Capability::AddPath(families)))
 }
 
 impl Capability {

@@ -3,6 +3,8 @@
 
 use bytes::{BufMut, BytesMut};
 
+use super::records::records;
+
 /// An RFC 1997 community.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Community(pub u32);
@@ -34,19 +36,6 @@ pub struct LargeCommunity {
     pub local1: u32,
     /// Second local data part.
     pub local2: u32,
-}
-
-/// Splits a value into fixed-size records. `None` unless the value is a
-/// non-zero multiple of `N` (RFC 7606 §7.8, §7.14; RFC 8092 §6).
-pub(crate) fn records<const N: usize>(value: &[u8]) -> Option<impl Iterator<Item = [u8; N]> + '_> {
-    if value.is_empty() || !value.len().is_multiple_of(N) {
-        return None;
-    }
-    Some(value.chunks_exact(N).map(|c| {
-        let mut out = [0; N];
-        out.copy_from_slice(c);
-        out
-    }))
 }
 
 pub(crate) fn parse_communities(value: &[u8]) -> Option<Vec<Community>> {

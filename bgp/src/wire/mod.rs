@@ -10,6 +10,7 @@
 //! [`BytesMut`]. No input can make the decoder panic, and every allocation
 //! is bounded by the bytes received.
 
+mod as4;
 mod as_path;
 mod attribute;
 mod capability;
@@ -23,6 +24,7 @@ mod nlri;
 mod notification;
 mod open;
 pub mod pack;
+mod records;
 mod rfc7606;
 mod route_refresh;
 mod types;
@@ -31,6 +33,7 @@ mod update;
 use bytes::{Bytes, BytesMut};
 
 pub use as_path::{AsPath, Segment, SegmentType};
+pub use as4::add_as4_attributes;
 pub use attribute::{Aggregator, PathAttribute, RawAttribute, flags as attribute_flags, type_code};
 pub use capability::{
     AddPathFamily, AddPathMode, Capability, GracefulRestart, GracefulRestartFamily,

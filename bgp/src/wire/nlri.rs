@@ -128,8 +128,14 @@ pub(crate) fn put_prefix<P: Prefix>(buf: &mut BytesMut, nlri: &Nlri<P>, add_path
         buf.put_u32(nlri.path_id.unwrap_or(0));
     }
     let len = nlri.prefix.len_bits();
+    let bytes = usize::from(len).div_ceil(8);
+    let mut octets = nlri.prefix.octets16();
+    // Host bits never go on the wire, even if the caller left them set.
+    if !len.is_multiple_of(8) {
+        octets[bytes - 1] &= 0xff << (8 - len % 8);
+    }
     buf.put_u8(len);
-    buf.put_slice(&nlri.prefix.octets16()[..usize::from(len).div_ceil(8)]);
+    buf.put_slice(&octets[..bytes]);
 }
 
 /// Appends prefixes.

@@ -2,7 +2,7 @@
 //! for (RFC 4271 §6, RFC 5492, RFC 7313).
 
 use bytes::Bytes;
-use ferrolb_bgp::wire::{Codec, ErrorKind, Notification};
+use ferrolb_bgp::wire::{Capability, Codec, ErrorKind, Message, Notification};
 
 use super::{MARKER, decode, decode_err, hex};
 
@@ -123,9 +123,16 @@ fn open_errors() {
     // 4-octet AS capability carrying AS 0 (RFC 7607).
     let body = format!("{OPEN_FIXED} 08 02 06 41 04 00000000");
     assert_error(&open(&body), &codec, 33, 2, 2, &[]);
-    // ADD-PATH send/receive value 4.
+    // ADD-PATH send/receive value 4: not understood, so kept as unknown
+    // and ignored (RFC 7911 §4), not refused.
     let body = format!("{OPEN_FIXED} 08 02 06 45 04 0001 01 04");
-    assert_error(&open(&body), &codec, 36, 2, 0, &[]);
+    let Message::Open(o) = decode(&open(&body), &codec).message else {
+        panic!("not an OPEN");
+    };
+    assert!(matches!(
+        o.capabilities[..],
+        [Capability::Unknown { code: 69, .. }]
+    ));
 }
 
 #[test]

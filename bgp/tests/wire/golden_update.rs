@@ -7,7 +7,7 @@ use bytes::Bytes;
 use ferrolb_bgp::wire::{
     AddPath, Aggregator, AsPath, Asn, Codec, Community, ExtendedCommunity, Family, Ipv6NextHop,
     LargeCommunity, Message, MpReach, MpUnreach, NextHop, Nlri, Origin, PathAttribute,
-    RawAttribute, Segment, SegmentType, Update,
+    RawAttribute, Segment, SegmentType, Update, add_as4_attributes,
 };
 use ipnet::{Ipv4Net, Ipv6Net};
 
@@ -396,4 +396,51 @@ fn long_as_path_segments_are_split() {
     };
     let flat: Vec<Asn> = path.segments.iter().flat_map(|s| s.asns.clone()).collect();
     assert_eq!(flat, asns);
+}
+
+#[test]
+fn as4_attributes_are_added_for_two_octet_peers() {
+    let agg = Aggregator {
+        asn: Asn(65536),
+        address: ip("192.0.2.1"),
+    };
+    let mut attrs = vec![
+        PathAttribute::AsPath(AsPath {
+            segments: vec![
+                Segment {
+                    kind: SegmentType::ConfedSequence,
+                    asns: vec![Asn(64512)],
+                },
+                Segment {
+                    kind: SegmentType::Sequence,
+                    asns: vec![Asn(65536), Asn(65001)],
+                },
+            ],
+        }),
+        PathAttribute::Aggregator(agg),
+    ];
+    add_as4_attributes(&mut attrs);
+    assert_eq!(
+        attrs[2..],
+        [
+            PathAttribute::As4Path(AsPath::sequence([Asn(65536), Asn(65001)])),
+            PathAttribute::As4Aggregator(agg),
+        ]
+    );
+    // Idempotent, and nothing to add for 2-octet ASes.
+    add_as4_attributes(&mut attrs);
+    assert_eq!(attrs.len(), 4);
+    let mut small = vec![PathAttribute::AsPath(AsPath::sequence([Asn(65001)]))];
+    add_as4_attributes(&mut small);
+    assert_eq!(small.len(), 1);
+}
+
+#[test]
+fn host_bits_never_reach_the_wire() {
+    let sloppy = Update {
+        withdrawn: vec![Nlri::new(Ipv4Net::new(ip("10.1.2.3"), 20).unwrap())],
+        ..Update::default()
+    };
+    let bytes = Message::Update(sloppy).to_bytes(&Codec::default()).unwrap();
+    assert_eq!(&bytes[21..25], &[20, 10, 1, 0], "10.1.0.0/20");
 }

@@ -222,24 +222,24 @@ fn parse_attributes<'a>(
     let mut seen = [false; 256];
     while !rest.is_empty() {
         let start = rest;
-        let (attr_flags, code) = match rest {
-            [f, c, ..] => (*f, *c),
-            _ => return Err(reset(start, "attribute header truncated")),
-        };
-        let (header_len, len) = match (attr_flags & flags::EXTENDED_LENGTH != 0, rest) {
-            (true, [_, _, hi, lo, ..]) => (4, usize::from(u16::from_be_bytes([*hi, *lo]))),
-            (false, [_, _, len, ..]) => (3, usize::from(*len)),
-            _ => return Err(reset(start, "attribute header truncated")),
-        };
-        let Some(raw) = rest.get(..header_len + len) else {
-            return Err(nom::Err::Failure(WireError::new(
-                start,
-                ErrorKind::AttributeLength {
+        let Some((attr_flags, code, header_len, raw)) = attribute_tlv(rest) else {
+            // RFC 7606 §4: an attribute running past the Total Attribute
+            // Length costs the routes, not the session; that length still
+            // locates the NLRI.
+            let code = start.get(1).copied().unwrap_or(0);
+            // Present, if broken: not also "missing".
+            seen[usize::from(code)] = true;
+            errors.push(AttributeError {
+                offset: offset_of(message, start),
+                type_code: code,
+                kind: ErrorKind::AttributeLength {
                     type_code: code,
                     what: "attribute overruns the attribute list",
                     attribute: Bytes::copy_from_slice(start),
                 },
-            )));
+                action: ErrorAction::TreatAsWithdraw,
+            });
+            break;
         };
         rest = &rest[raw.len()..];
         let value = &raw[header_len..];
@@ -311,5 +311,23 @@ fn reset(at: &[u8], what: &'static str) -> nom::Err<WireError> {
     nom::Err::Failure(WireError::new(
         at,
         ErrorKind::MalformedAttributeList { what },
+    ))
+}
+
+/// Splits off one attribute: flags, type, header length and the whole
+/// attribute, or `None` if its header or value runs past `input`.
+fn attribute_tlv(input: &[u8]) -> Option<(u8, u8, usize, &[u8])> {
+    let (header_len, len) = match input {
+        [f, _, hi, lo, ..] if f & flags::EXTENDED_LENGTH != 0 => {
+            (4, usize::from(u16::from_be_bytes([*hi, *lo])))
+        }
+        [f, _, len, ..] if f & flags::EXTENDED_LENGTH == 0 => (3, usize::from(*len)),
+        _ => return None,
+    };
+    Some((
+        input[0],
+        input[1],
+        header_len,
+        input.get(..header_len + len)?,
     ))
 }

@@ -332,16 +332,19 @@ fn session_resets() {
     );
     // Bad prefix inside MP_UNREACH_NLRI.
     reset(update(&["80 0f 05 0002 01 40 20"], ""), ATTRS_AT, 9);
-    // An attribute whose length runs past the attribute list.
-    let k = reset(
-        update(&[ORIGIN, "40 02 09 02 01 fde9"], ""),
-        ATTRS_AT + 4,
-        5,
-    );
-    assert!(matches!(k, ErrorKind::AttributeLength { type_code: 2, .. }));
-    // Attribute header cut short.
-    reset(update(&[ORIGIN, "40"], ""), ATTRS_AT + 4, 1);
-    reset(update(&[ORIGIN, "50 02 00"], ""), ATTRS_AT + 4, 1);
+}
+
+#[test]
+fn attribute_overrunning_the_attribute_list_withdraws() {
+    // RFC 7606 §4: the Total Attribute Length still locates the NLRI, so
+    // the routes are withdrawn and the session stays up.
+    for tail in ["40 03 09 c0000201", "40 03", "50 03 00"] {
+        let k = treat_as_withdraw(&update(&[ORIGIN, AS_PATH, tail], NLRI), 3, ATTRS_AT + 11);
+        assert!(
+            matches!(k, ErrorKind::AttributeLength { type_code: 3, .. }),
+            "{k:?}"
+        );
+    }
 }
 
 #[test]

@@ -147,8 +147,9 @@ pub enum ErrorKind {
         /// The whole attribute.
         attribute: Bytes,
     },
-    /// ROUTE-REFRESH whose length is not 23 (RFC 7313 §5).
-    #[error("ROUTE-REFRESH length {length}, expected 23")]
+    /// ROUTE-REFRESH too short, or a BoRR/EoRR whose length is not 23
+    /// (RFC 7313 §5).
+    #[error("ROUTE-REFRESH length {length} is invalid for its subtype")]
     RouteRefreshLength {
         /// The length field.
         length: u16,

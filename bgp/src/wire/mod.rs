@@ -165,16 +165,23 @@ fn decode_inner(frame: &[u8], codec: &Codec) -> Result<Decoded, WireError> {
         MessageType::Notification => clean(Message::Notification(Notification::decode_body(body))),
         MessageType::Keepalive => clean(Message::Keepalive),
         MessageType::RouteRefresh => {
-            if header.length != HEADER_LEN + 4 {
-                return Err(WireError::new(
+            let bad_length = || {
+                WireError::new(
                     &frame[16..],
                     ErrorKind::RouteRefreshLength {
                         length: u16::try_from(header.length).unwrap_or(u16::MAX),
                         message: Bytes::copy_from_slice(frame),
                     },
-                ));
+                )
+            };
+            let (rest, rr) = RouteRefresh::parse(body).map_err(|_| bad_length())?;
+            // RFC 7313 §5 fixes the length of BoRR and EoRR only; a request
+            // may carry ORF entries (RFC 5291), which we never negotiate and
+            // so ignore.
+            let marker = matches!(rr.subtype, RefreshSubtype::Begin | RefreshSubtype::End);
+            if marker && !rest.is_empty() {
+                return Err(bad_length());
             }
-            let (_, rr) = RouteRefresh::parse(body).map_err(|e| into_wire(e, frame))?;
             clean(Message::RouteRefresh(rr))
         }
     })

@@ -52,7 +52,8 @@ pub struct RouteRefresh {
 }
 
 impl RouteRefresh {
-    /// Parses the 4-byte body; the caller has checked the length.
+    /// Parses AFI, subtype and SAFI; returns what follows (ORF entries for
+    /// a request, nothing for BoRR/EoRR).
     pub(crate) fn parse(input: &[u8]) -> PResult<'_, RouteRefresh> {
         let (rest, afi) = be_u16(input)?;
         let (rest, subtype) = be_u8(rest)?;

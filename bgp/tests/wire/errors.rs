@@ -179,11 +179,21 @@ fn update_framing_errors() {
 
 #[test]
 fn route_refresh_length_error() {
-    let bytes = hex(&[MARKER, "0018", "05", "0001 00 01 00"]);
+    // BoRR one byte too long.
+    let bytes = hex(&[MARKER, "0018", "05", "0001 01 01 00"]);
     let k = assert_error(&bytes, &Codec::default(), 16, 7, 1, &bytes);
     assert!(matches!(
         k,
         ErrorKind::RouteRefreshLength { length: 24, .. }
+    ));
+    // Too short to hold AFI, subtype, SAFI.
+    let short = hex(&[MARKER, "0015", "05", "0001"]);
+    assert_error(&short, &Codec::default(), 16, 7, 1, &short);
+    // A plain request with trailing (ORF) bytes is accepted, ORFs ignored.
+    let orf = hex(&[MARKER, "001a", "05", "0001 00 01", "01 0203"]);
+    assert!(matches!(
+        decode(&orf, &Codec::default()).message,
+        Message::RouteRefresh(_)
     ));
 }
 

@@ -130,7 +130,12 @@ pub fn decode_message(frame: &[u8], codec: &Codec) -> Result<Decoded, DecodeErro
 }
 
 fn decode_inner(frame: &[u8], codec: &Codec) -> Result<Decoded, WireError> {
-    let (body, header) = parse_header(frame, codec).map_err(|e| into_wire(e, frame))?;
+    let (body, header) = parse_header(frame, codec).map_err(|e| {
+        // A frame shorter than a header: report the length we got.
+        into_wire(e, frame).or_kind(|| ErrorKind::BadMessageLength {
+            length: u16::try_from(frame.len()).unwrap_or(u16::MAX),
+        })
+    })?;
     if header.length != frame.len() {
         let length = u16::try_from(header.length).unwrap_or(u16::MAX);
         return Err(WireError::new(

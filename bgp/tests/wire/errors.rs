@@ -66,6 +66,9 @@ fn header_errors() {
         2,
         &[0, 0x14],
     );
+    // A frame shorter than a header.
+    let k = decode_err(&hex(&[MARKER, "00"]), &codec).kind;
+    assert_eq!(k, ErrorKind::BadMessageLength { length: 17 });
     // A frame shorter than its length field.
     assert_error(
         &hex(&[MARKER, "001e", "02", "00000000"]),

@@ -205,3 +205,100 @@ fn errors_display_offset_and_cause() {
     let err = decode_err(&hex(&[MARKER, "0013", "09"]), &Codec::default());
     assert_eq!(err.to_string(), "at byte 18: unknown message type 9");
 }
+
+#[test]
+fn every_error_kind_maps_to_its_notification() {
+    let attr = Bytes::from_static(&[0x40, 0x01, 0x01, 0x07]);
+    let cases = [
+        (ErrorKind::NotSynchronized, (1, 1)),
+        (ErrorKind::BadMessageLength { length: 5 }, (1, 2)),
+        (ErrorKind::BadMessageType { message_type: 9 }, (1, 3)),
+        (ErrorKind::UnsupportedVersion { version: 3 }, (2, 1)),
+        (ErrorKind::BadPeerAs { asn: 0 }, (2, 2)),
+        (ErrorKind::BadBgpId { id: 0 }, (2, 3)),
+        (
+            ErrorKind::UnsupportedOptionalParameter { param_type: 1 },
+            (2, 4),
+        ),
+        (ErrorKind::UnacceptableHoldTime { hold_time: 1 }, (2, 6)),
+        (
+            ErrorKind::UnsupportedCapability {
+                capabilities: Bytes::from_static(&[65, 4, 0, 0, 0xfd, 0xe9]),
+            },
+            (2, 7),
+        ),
+        (ErrorKind::MalformedOpen { what: "x" }, (2, 0)),
+        (ErrorKind::MalformedAttributeList { what: "x" }, (3, 1)),
+        (
+            ErrorKind::UnrecognizedWellKnown {
+                type_code: 99,
+                attribute: attr.clone(),
+            },
+            (3, 2),
+        ),
+        (ErrorKind::MissingWellKnown { type_code: 1 }, (3, 3)),
+        (
+            ErrorKind::AttributeFlags {
+                type_code: 1,
+                flags: 0xc0,
+                attribute: attr.clone(),
+            },
+            (3, 4),
+        ),
+        (
+            ErrorKind::AttributeLength {
+                type_code: 1,
+                what: "x",
+                attribute: attr.clone(),
+            },
+            (3, 5),
+        ),
+        (
+            ErrorKind::InvalidOrigin {
+                attribute: attr.clone(),
+            },
+            (3, 6),
+        ),
+        (
+            ErrorKind::InvalidNextHop {
+                attribute: attr.clone(),
+            },
+            (3, 8),
+        ),
+        (
+            ErrorKind::OptionalAttribute {
+                type_code: 14,
+                what: "x",
+                attribute: attr.clone(),
+            },
+            (3, 9),
+        ),
+        (ErrorKind::InvalidNetworkField { what: "x" }, (3, 10)),
+        (
+            ErrorKind::MalformedAsPath {
+                what: "x",
+                attribute: attr.clone(),
+            },
+            (3, 11),
+        ),
+        (
+            ErrorKind::RouteRefreshLength {
+                length: 24,
+                message: Bytes::new(),
+            },
+            (7, 1),
+        ),
+    ];
+    for (kind, (code, subcode)) in cases {
+        let n = kind.notification();
+        assert_eq!((n.code, n.subcode), (code, subcode), "{kind}");
+    }
+    // Data carries the offending attribute where RFC 4271 §6.3 says so.
+    let n = ErrorKind::AttributeLength {
+        type_code: 1,
+        what: "x",
+        attribute: attr.clone(),
+    }
+    .notification();
+    assert_eq!(n.data, attr);
+}

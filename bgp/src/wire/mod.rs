@@ -83,6 +83,21 @@ pub struct Decoded {
     pub outcome: UpdateOutcome,
 }
 
+impl Decoded {
+    /// The UPDATE with its outcome, ready for
+    /// [`DecodedUpdate::ipv4_unicast`] / [`DecodedUpdate::ipv6_unicast`];
+    /// `None` for other messages.
+    pub fn into_update(self) -> Option<DecodedUpdate> {
+        match self.message {
+            Message::Update(update) => Some(DecodedUpdate {
+                update,
+                outcome: self.outcome,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl Message {
     /// Appends the encoded message to `buf`. Fails, leaving `buf` as it
     /// was, if the message exceeds the session's maximum size.

@@ -64,13 +64,7 @@ fn decode_all(messages: &[bytes::Bytes], codec: &Codec) -> Vec<DecodedUpdate> {
             assert!(m.len() <= codec.max_message_len());
             let d = decode_message(m, codec).unwrap();
             assert_eq!(d.outcome, UpdateOutcome::Clean);
-            let Message::Update(update) = d.message else {
-                panic!("not an UPDATE")
-            };
-            DecodedUpdate {
-                update,
-                outcome: d.outcome,
-            }
+            d.into_update().unwrap()
         })
         .collect()
 }

@@ -44,14 +44,7 @@ fn treat_as_withdraw(bytes: &[u8], type_code: u8, offset: usize) -> ErrorKind {
     assert_eq!(errors[0].type_code, type_code);
     assert_eq!(errors[0].offset, offset);
     assert_eq!(errors[0].action, ErrorAction::TreatAsWithdraw);
-    let Message::Update(u) = &d.message else {
-        unreachable!()
-    };
-    let changes = ferrolb_bgp::wire::DecodedUpdate {
-        update: u.clone(),
-        outcome: d.outcome.clone(),
-    }
-    .ipv4_unicast();
+    let changes = d.clone().into_update().unwrap().ipv4_unicast();
     assert!(changes.announced.is_empty());
     assert_eq!(changes.withdrawn.len(), 1);
     errors[0].kind.clone()
@@ -188,14 +181,7 @@ fn missing_mandatory_attributes_withdraw_ipv6() {
     let reach = "80 0e 1a 0002 01 10 20010db8000000000000000000000001 00 20 20010db8";
     let d = decode(&update(&[reach], ""), &Codec::default());
     assert!(matches!(d.outcome, UpdateOutcome::TreatAsWithdraw(_)));
-    let Message::Update(u) = d.message else {
-        unreachable!()
-    };
-    let changes = ferrolb_bgp::wire::DecodedUpdate {
-        update: u,
-        outcome: d.outcome,
-    }
-    .ipv6_unicast();
+    let changes = d.into_update().unwrap().ipv6_unicast();
     assert!(changes.announced.is_empty());
     assert_eq!(
         changes.withdrawn[0].prefix,

@@ -1,6 +1,6 @@
 //! The 19-byte message header (RFC 4271 §4.1) and message framing.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
 use nom::bytes::complete::take;
 use nom::number::complete::{be_u8, be_u16};
 
@@ -105,6 +105,16 @@ pub fn frame_len(buf: &[u8], codec: &Codec) -> Result<Option<usize>, DecodeError
         Ok((_, h)) => Ok(Some(h.length)),
         Err(e) => Err(into_wire(e, header).at_offset(header)),
     }
+}
+
+/// Cuts the next whole message off the front of a receive buffer:
+/// `Ok(None)` until all of it has arrived. For the session driver's read
+/// loop; the frame then goes to [`super::decode_message`].
+pub fn take_frame(buf: &mut BytesMut, codec: &Codec) -> Result<Option<Bytes>, DecodeError> {
+    Ok(match frame_len(buf, codec)? {
+        Some(len) if buf.len() >= len => Some(buf.split_to(len).freeze()),
+        _ => None,
+    })
 }
 
 /// Starts a message: writes the header with a placeholder length and

@@ -42,7 +42,7 @@ pub use capability::{
 pub use codec::{AddPath, Codec, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN};
 pub use community::{Community, ExtendedCommunity, LargeCommunity};
 pub use error::{DecodeError, EncodeError, ErrorKind};
-pub use header::{HEADER_LEN, Header, MessageType, frame_len};
+pub use header::{HEADER_LEN, Header, MessageType, frame_len, take_frame};
 pub use mp::{Ipv6NextHop, MpReach, MpUnreach, NextHop};
 pub use negotiate::{Negotiated, negotiate};
 pub use nlri::{Nlri, Prefix};

@@ -2,6 +2,9 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use super::capability::Capability;
+use super::error::EncodeError;
+
 /// NOTIFICATION error codes (RFC 4271 §4.5, RFC 7313).
 pub mod code {
     /// Message Header Error.
@@ -139,6 +142,20 @@ impl Notification {
     /// communication (cut like [`Notification::admin_shutdown`]).
     pub fn admin_reset(message: &str) -> Self {
         Self::shutdown_communication(subcode::cease::ADMIN_RESET, message)
+    }
+
+    /// OPEN Message Error / Unsupported Capability (RFC 5492 §3) listing
+    /// the capabilities the peer lacks, encoded as in an OPEN.
+    pub fn unsupported_capability(missing: &[Capability]) -> Result<Self, EncodeError> {
+        let mut data = BytesMut::new();
+        for cap in missing {
+            cap.encode(&mut data)?;
+        }
+        Ok(Notification::new(
+            code::OPEN,
+            subcode::open::UNSUPPORTED_CAPABILITY,
+            data.freeze(),
+        ))
     }
 
     fn shutdown_communication(subcode: u8, message: &str) -> Self {

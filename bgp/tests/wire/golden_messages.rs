@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use ferrolb_bgp::wire::{
-    Afi, Codec, Message, Notification, RefreshSubtype, RouteRefresh, Safi,
-    ShutdownCommunicationError, code, frame_len, subcode,
+    Afi, Asn, Capability, Codec, Message, Notification, RefreshSubtype, RouteRefresh, Safi,
+    ShutdownCommunicationError, code, frame_len, subcode, take_frame,
 };
 
 use super::{MARKER, decode, golden, hex};
@@ -138,4 +138,43 @@ fn frame_len_cuts_a_stream() {
         decode(&stream[19..], &codec).message,
         Message::RouteRefresh(_)
     ));
+}
+
+#[test]
+fn take_frame_waits_for_whole_messages() {
+    let mut buf = bytes::BytesMut::new();
+    let codec = Codec::default();
+    let keepalive = hex(&[MARKER, "0013", "04"]);
+    buf.extend_from_slice(&keepalive[..10]);
+    assert_eq!(take_frame(&mut buf, &codec), Ok(None));
+    buf.extend_from_slice(&keepalive[10..]);
+    buf.extend_from_slice(&keepalive[..5]);
+    assert_eq!(
+        take_frame(&mut buf, &codec).unwrap().as_deref(),
+        Some(&keepalive[..])
+    );
+    assert_eq!(buf.len(), 5, "the next message's start stays");
+    // A bad header is refused before its body arrives.
+    let mut bad = bytes::BytesMut::from(&hex(&[MARKER, "ffff", "02"])[..]);
+    assert_eq!(
+        take_frame(&mut bad, &codec)
+            .unwrap_err()
+            .notification()
+            .subcode,
+        2
+    );
+}
+
+#[test]
+fn unsupported_capability_lists_what_is_missing() {
+    let n = Notification::unsupported_capability(&[Capability::FourOctetAs(Asn(65001))]).unwrap();
+    let bytes = hex(&[
+        MARKER,
+        "001b",           // length 27
+        "03",             // type NOTIFICATION
+        "02",             // code: OPEN Message Error
+        "07",             // subcode: Unsupported Capability
+        "41 04 0000fde9", // capability 65 (4-octet AS), length 4, AS 65001
+    ]);
+    golden(&bytes, &Codec::default(), &Message::Notification(n));
 }

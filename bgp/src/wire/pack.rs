@@ -40,7 +40,12 @@ impl Fixed {
     ) -> Result<Self, EncodeError> {
         let mut before = BytesMut::new();
         let mut after = BytesMut::new();
-        for attr in attributes {
+        // The packer owns MP_REACH/MP_UNREACH: a second copy from the
+        // caller would make the peer reset the session (RFC 7606 §3 g).
+        let shared = attributes
+            .iter()
+            .filter(|a| !matches!(a, PathAttribute::MpReach(_) | PathAttribute::MpUnreach(_)));
+        for attr in shared {
             // Type-code order, as RFC 4271 §5 recommends; the MP attribute
             // is slotted in at its own code.
             let out = if attr.type_code() < split_at {
@@ -187,7 +192,8 @@ fn mp_lead(family: Family, next_hop: Option<&Ipv6NextHop>) -> Vec<u8> {
 }
 
 /// UPDATEs announcing IPv4 prefixes in the classic NLRI field, all with
-/// `attributes` (which should hold ORIGIN, AS_PATH and NEXT_HOP).
+/// `attributes` (which should hold ORIGIN, AS_PATH and NEXT_HOP; MP_*
+/// attributes are left out).
 pub fn announce_ipv4(
     codec: &Codec,
     attributes: &[PathAttribute],
@@ -210,7 +216,8 @@ pub fn withdraw_ipv4(codec: &Codec, nlri: &[Nlri<Ipv4Net>]) -> Result<Vec<Bytes>
 }
 
 /// UPDATEs announcing IPv6 prefixes in MP_REACH_NLRI with `next_hop`, all
-/// with `attributes` (ORIGIN and AS_PATH; no NEXT_HOP, no MP_*).
+/// with `attributes` (ORIGIN and AS_PATH; MP_* attributes are left out,
+/// the packer writes its own).
 pub fn announce_ipv6(
     codec: &Codec,
     attributes: &[PathAttribute],

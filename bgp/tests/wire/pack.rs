@@ -24,11 +24,7 @@ fn attrs6() -> Vec<PathAttribute> {
         PathAttribute::Origin(Origin::Igp),
         PathAttribute::AsPath(AsPath::sequence([Asn(65001)])),
         PathAttribute::Communities(vec![Community::new(65001, 1)]),
-        PathAttribute::LargeCommunities(vec![]),
     ]
-    .into_iter()
-    .filter(|a| !matches!(a, PathAttribute::LargeCommunities(v) if v.is_empty()))
-    .collect()
 }
 
 fn encoded_attrs_len(attrs: &[PathAttribute], codec: &Codec) -> usize {
@@ -169,4 +165,20 @@ proptest! {
         let back: Vec<_> = decode_all(&withdrawn, &codec).iter().flat_map(|d| d.ipv6_unicast().withdrawn).collect();
         prop_assert_eq!(&back, &routes);
     }
+}
+
+#[test]
+fn caller_mp_attributes_are_not_duplicated() {
+    let mut attrs = attrs6();
+    attrs.push(PathAttribute::MpUnreach(
+        ferrolb_bgp::wire::MpUnreach::Ipv6Unicast(vec![]),
+    ));
+    let next_hop = Ipv6NextHop {
+        global: "2001:db8::1".parse().unwrap(),
+        link_local: None,
+    };
+    let messages = announce_ipv6(&Codec::default(), &attrs, &next_hop, &hosts6(3, false)).unwrap();
+    let decoded = decode_all(&messages, &Codec::default());
+    assert_eq!(decoded[0].ipv6_unicast().announced.len(), 3);
+    assert_eq!(decoded[0].update.attributes.len(), attrs6().len() + 1);
 }

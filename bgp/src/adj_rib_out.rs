@@ -85,6 +85,7 @@ pub struct Changes<A> {
 }
 
 impl<A> Changes<A> {
+    /// Whether nothing changes.
     pub fn is_empty(&self) -> bool {
         self.withdrawn.is_empty() && self.announced.is_empty()
     }
@@ -111,6 +112,7 @@ impl<A: Eq + Hash + Clone> Default for AdjRibOut<A> {
 }
 
 impl<A: Eq + Hash + Clone> AdjRibOut<A> {
+    /// An empty table.
     pub fn new() -> Self {
         AdjRibOut {
             routes: BTreeMap::new(),

@@ -13,15 +13,19 @@ pub const MAX_KEY_LEN: usize = 80;
 #[derive(Clone, PartialEq, Eq)]
 pub struct Password(Vec<u8>);
 
+/// Why a password cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PasswordError {
+    /// An empty key would switch signing off, not on.
     #[error("a TCP MD5 password cannot be empty")]
     Empty,
+    /// Longer than the kernel accepts.
     #[error("a TCP MD5 password is at most {MAX_KEY_LEN} bytes, this one has {0}")]
     TooLong(usize),
 }
 
 impl Password {
+    /// A password of 1 to [`MAX_KEY_LEN`] bytes.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Password, PasswordError> {
         let bytes = bytes.into();
         match bytes.len() {
@@ -31,6 +35,7 @@ impl Password {
         }
     }
 
+    /// The key itself.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }

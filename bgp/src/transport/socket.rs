@@ -19,11 +19,15 @@ pub const TTL_MULTIHOP: u8 = 255;
 /// How to reach a peer.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
+    /// The peer's address and port (a link-local IPv6 peer needs its scope).
     pub peer: SocketAddr,
     /// Bind to this local address before connecting.
     pub source: Option<IpAddr>,
+    /// TCP MD5 key, if the session is signed.
     pub password: Option<Password>,
+    /// IP TTL / hop limit of our packets.
     pub ttl: u8,
+    /// How long the TCP handshake may take.
     pub timeout: Duration,
 }
 
@@ -76,6 +80,7 @@ impl Listener {
         })
     }
 
+    /// The address actually bound (with the port chosen for port 0).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.inner.local_addr()
     }
@@ -98,6 +103,7 @@ impl Listener {
         set_ttl(&socket2::SockRef::from(stream), peer, ttl)
     }
 
+    /// The listening socket's descriptor.
     pub fn as_raw_fd(&self) -> i32 {
         self.inner.as_raw_fd()
     }

@@ -9,5 +9,6 @@
 
 pub mod adj_rib_out;
 pub mod fsm;
+pub mod peer;
 pub mod transport;
 pub mod wire;

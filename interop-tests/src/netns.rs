@@ -108,6 +108,30 @@ impl Netns {
             .map_err(|e| LabError::io("cannot spawn a namespace thread", e))
     }
 
+    /// A tokio runtime whose every thread lives in this namespace: sockets
+    /// opened by its tasks belong to the host, as if the code ran there.
+    /// Code under test (FerroLB's BGP sessions) runs on it.
+    pub fn runtime(&self, worker_threads: usize) -> Result<tokio::runtime::Runtime> {
+        let path = self.path();
+        let file =
+            std::sync::Arc::new(File::open(&path).map_err(|e| {
+                LabError::io(format!("cannot open namespace {}", path.display()), e)
+            })?);
+        let name = self.name.clone();
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(worker_threads)
+            .enable_all()
+            .on_thread_start(move || {
+                // A runtime thread outside the namespace would talk from the
+                // wrong host: better no test than a misleading one.
+                if let Err(e) = setns(file.as_ref(), CloneFlags::CLONE_NEWNET) {
+                    panic!("cannot enter namespace {name}: {e}");
+                }
+            })
+            .build()
+            .map_err(|e| LabError::io("cannot build a runtime", e))
+    }
+
     /// Writes a sysctl inside the namespace: `key` in dotted form, e.g.
     /// `net.ipv4.ip_forward`. `/proc/sys/net` shows the namespace of the
     /// thread that opens it, so the write lands in this namespace only.

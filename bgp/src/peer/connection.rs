@@ -1,0 +1,131 @@
+//! One TCP connection to the peer: a reader task that cuts the byte stream
+//! into BGP messages, and the write half the driver sends on.
+
+use std::io;
+use std::net::SocketAddr;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::fsm::ConnectionId;
+use crate::wire::{self, Codec, DecodeError, take_frame};
+
+/// What connections report to the driver.
+#[derive(Debug)]
+pub(super) enum Input {
+    /// An outbound connection attempt finished.
+    Connected {
+        conn: ConnectionId,
+        result: io::Result<TcpStream>,
+    },
+    /// A whole message arrived.
+    Frame { conn: ConnectionId, frame: Bytes },
+    /// The byte stream is not BGP: the header is broken.
+    BadFrame {
+        conn: ConnectionId,
+        error: DecodeError,
+    },
+    /// The peer closed the connection, or it failed.
+    Closed {
+        conn: ConnectionId,
+        error: Option<io::Error>,
+    },
+}
+
+/// A live connection.
+pub(super) struct Connection {
+    writer: OwnedWriteHalf,
+    reader: JoinHandle<()>,
+    /// Our end of the connection.
+    pub local: SocketAddr,
+    /// Codecs negotiated once the peer's OPEN arrived on this connection.
+    pub negotiated: Option<wire::Negotiated>,
+}
+
+impl Connection {
+    /// Starts reading `stream`; messages arrive on `inputs`.
+    pub fn start(
+        conn: ConnectionId,
+        stream: TcpStream,
+        inputs: mpsc::Sender<Input>,
+    ) -> io::Result<Connection> {
+        let local = stream.local_addr()?;
+        let (reader, writer) = stream.into_split();
+        let reader = tokio::spawn(read_frames(conn, reader, inputs));
+        Ok(Connection {
+            writer,
+            reader,
+            local,
+            negotiated: None,
+        })
+    }
+
+    /// The codec for messages from the peer: the negotiated one once OPENs
+    /// are exchanged; before that only OPEN, KEEPALIVE and NOTIFICATION
+    /// are valid, and they do not depend on it.
+    pub fn receive_codec(&self) -> Codec {
+        self.negotiated
+            .as_ref()
+            .map(|n| n.receive)
+            .unwrap_or_default()
+    }
+
+    /// The codec for messages to the peer.
+    pub fn send_codec(&self) -> Codec {
+        self.negotiated.as_ref().map(|n| n.send).unwrap_or_default()
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.writer.write_all(bytes).await
+    }
+
+    /// Flushes what was written and closes both directions.
+    pub async fn close(mut self) {
+        let _ = self.writer.shutdown().await;
+        self.reader.abort();
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+async fn read_frames(conn: ConnectionId, mut reader: OwnedReadHalf, inputs: mpsc::Sender<Input>) {
+    // Frames are cut at the largest size any session allows; whether this
+    // session allows it is checked when the message is decoded.
+    let framing = Codec {
+        extended_message: true,
+        ..Codec::default()
+    };
+    let mut buf = BytesMut::with_capacity(wire::MAX_EXTENDED_MESSAGE_LEN);
+    loop {
+        match take_frame(&mut buf, &framing) {
+            Ok(Some(frame)) => {
+                // A full channel holds the reader back: the peer's TCP
+                // window closes instead of our memory growing.
+                if inputs.send(Input::Frame { conn, frame }).await.is_err() {
+                    return;
+                }
+                continue;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                let _ = inputs.send(Input::BadFrame { conn, error }).await;
+                return;
+            }
+        }
+        let error = match reader.read_buf(&mut buf).await {
+            Ok(0) => None,
+            Ok(_) => continue,
+            Err(e) => Some(e),
+        };
+        let _ = inputs.send(Input::Closed { conn, error }).await;
+        return;
+    }
+}

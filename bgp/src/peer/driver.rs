@@ -1,0 +1,638 @@
+//! The per-peer task: state machine, connections, Adj-RIB-Out.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::BytesMut;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info, warn};
+
+use super::attributes::RouteAttributes;
+use super::config::PeerConfig;
+use super::connection::{Connection, Input};
+use super::status::PeerStatus;
+use super::translate;
+use crate::adj_rib_out::{AdjRibOut, Changes};
+use crate::fsm::{Action, ConnectionId, Event, Millis, NegotiatedSession, Session};
+use crate::transport;
+use crate::wire::{self, Codec, Ipv6NextHop, Message, Nlri, Update, pack};
+
+/// Commands are few and small; a caller that outruns the session waits.
+const COMMAND_QUEUE: usize = 16;
+/// Messages read ahead of the driver per session.
+const INPUT_QUEUE: usize = 64;
+
+enum Command {
+    SetRoutes(BTreeMap<IpNet, RouteAttributes>),
+    Shutdown {
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// A running session with one peer. Dropping it stops the session without
+/// a goodbye; call [`Peer::shutdown`] to withdraw and close properly.
+pub struct Peer {
+    commands: mpsc::Sender<Command>,
+    inbound: mpsc::Sender<TcpStream>,
+    status: watch::Receiver<PeerStatus>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Peer {
+    /// Starts the session task.
+    pub fn spawn(config: PeerConfig) -> Peer {
+        let (commands_tx, commands) = mpsc::channel(COMMAND_QUEUE);
+        let (inbound_tx, inbound) = mpsc::channel(2);
+        let (status_tx, status) = watch::channel(PeerStatus::default());
+        let span = tracing::info_span!("peer", name = %config.name, addr = %config.address.ip());
+        let driver = Driver::new(config, commands, inbound, status_tx);
+        let task = tokio::spawn(driver.run().instrument(span));
+        Peer {
+            commands: commands_tx,
+            inbound: inbound_tx,
+            status,
+            task: Some(task),
+        }
+    }
+
+    /// Replaces the routes announced to the peer; only the difference goes
+    /// out, whenever the session is up.
+    pub async fn set_routes(&self, routes: BTreeMap<IpNet, RouteAttributes>) {
+        let _ = self.commands.send(Command::SetRoutes(routes)).await;
+    }
+
+    /// Hands over a connection the peer opened to our listener. Returns
+    /// `false` if the session cannot take it now.
+    pub fn accept(&self, stream: TcpStream) -> bool {
+        self.inbound.try_send(stream).is_ok()
+    }
+
+    /// The session's current status.
+    pub fn status(&self) -> PeerStatus {
+        self.status.borrow().clone()
+    }
+
+    /// A receiver that sees every status change.
+    pub fn watch(&self) -> watch::Receiver<PeerStatus> {
+        self.status.clone()
+    }
+
+    /// Withdraws every route, closes the session with Cease / Administrative
+    /// Shutdown carrying `reason` (RFC 9003), and waits for the task to end.
+    pub async fn shutdown(mut self, reason: &str) {
+        let (done, finished) = oneshot::channel();
+        let command = Command::Shutdown {
+            reason: reason.to_string(),
+            done,
+        };
+        if self.commands.send(command).await.is_ok() {
+            let _ = finished.await;
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+/// The Established session.
+struct Up {
+    conn: ConnectionId,
+    session: NegotiatedSession,
+    send: Codec,
+    local: IpAddr,
+    /// End-of-RIB is owed after the first full table.
+    eor_pending: bool,
+}
+
+struct Driver {
+    config: PeerConfig,
+    fsm: Session,
+    origin: Instant,
+    our_open: wire::Open,
+    connections: BTreeMap<ConnectionId, Connection>,
+    connecting: BTreeMap<ConnectionId, JoinHandle<()>>,
+    inputs_tx: mpsc::Sender<Input>,
+    inputs: mpsc::Receiver<Input>,
+    commands: mpsc::Receiver<Command>,
+    inbound: mpsc::Receiver<TcpStream>,
+    next_inbound: u64,
+    rib: AdjRibOut<RouteAttributes>,
+    up: Option<Up>,
+    status_tx: watch::Sender<PeerStatus>,
+    status: PeerStatus,
+    actions: VecDeque<Action>,
+}
+
+impl Driver {
+    fn new(
+        config: PeerConfig,
+        commands: mpsc::Receiver<Command>,
+        inbound: mpsc::Receiver<TcpStream>,
+        status_tx: watch::Sender<PeerStatus>,
+    ) -> Driver {
+        let (inputs_tx, inputs) = mpsc::channel(INPUT_QUEUE);
+        // Speakers started together must not retry in lockstep: seed the
+        // jitter from something that differs between them.
+        let seed = u64::from(config.router_id.get()) << 32
+            | u64::from(config.address.port())
+                ^ SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos() as u64);
+        Driver {
+            fsm: Session::new(config.session_config(), seed),
+            our_open: config.open(),
+            config,
+            origin: Instant::now(),
+            connections: BTreeMap::new(),
+            connecting: BTreeMap::new(),
+            inputs_tx,
+            inputs,
+            commands,
+            inbound,
+            next_inbound: 0,
+            rib: AdjRibOut::new(),
+            up: None,
+            status_tx,
+            status: PeerStatus::default(),
+            actions: VecDeque::new(),
+        }
+    }
+
+    fn now(&self) -> Millis {
+        Millis::from_duration(self.origin.elapsed())
+    }
+
+    fn handle(&mut self, event: Event) {
+        let now = self.now();
+        let actions = self.fsm.handle(now, event);
+        self.actions.extend(actions);
+    }
+
+    async fn run(mut self) {
+        let start = if self.config.passive {
+            Event::ManualStartPassive
+        } else {
+            Event::ManualStart
+        };
+        self.handle(start);
+        loop {
+            self.execute().await;
+            if self.up.is_some()
+                && (self.rib.has_changes() || self.up.as_ref().is_some_and(|u| u.eor_pending))
+            {
+                self.flush().await;
+                self.execute().await;
+            }
+            self.publish();
+            let deadline = self
+                .fsm
+                .next_deadline()
+                .map(|m| self.origin + Duration::from_millis(m.0));
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(Command::SetRoutes(routes)) => self.rib.replace_all(routes),
+                    Some(Command::Shutdown { reason, done }) => {
+                        self.shutdown(&reason).await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.shutdown("speaker stopped").await;
+                        return;
+                    }
+                },
+                Some(input) = self.inputs.recv() => self.on_input(input),
+                Some(stream) = self.inbound.recv() => self.on_inbound(stream),
+                _ = sleep_until(deadline), if deadline.is_some() => {
+                    let now = self.now();
+                    let actions = self.fsm.poll_timers(now);
+                    self.actions.extend(actions);
+                }
+            }
+        }
+    }
+
+    fn on_inbound(&mut self, stream: TcpStream) {
+        let conn = ConnectionId::inbound(self.next_inbound);
+        self.next_inbound += 1;
+        match Connection::start(conn, stream, self.inputs_tx.clone()) {
+            Ok(connection) => {
+                debug!(%conn, "peer connected to us");
+                self.connections.insert(conn, connection);
+                self.handle(Event::TcpConnectionConfirmed { conn });
+            }
+            Err(e) => warn!(%conn, error = %e, "cannot use an inbound connection"),
+        }
+    }
+
+    fn on_input(&mut self, input: Input) {
+        match input {
+            Input::Connected { conn, result } => {
+                self.connecting.remove(&conn);
+                match result
+                    .and_then(|stream| Connection::start(conn, stream, self.inputs_tx.clone()))
+                {
+                    Ok(connection) => {
+                        debug!(%conn, local = %connection.local, "connected");
+                        self.connections.insert(conn, connection);
+                        self.handle(Event::TcpConnectionSucceeded { conn });
+                    }
+                    Err(e) => {
+                        debug!(%conn, error = %e, "connection attempt failed");
+                        self.status.last_error = Some(format!("connect: {e}"));
+                        self.handle(Event::TcpConnectionFails { conn });
+                    }
+                }
+            }
+            Input::Frame { conn, frame } => self.on_frame(conn, &frame),
+            Input::BadFrame { conn, error } => {
+                warn!(%conn, %error, "malformed message header");
+                self.status.last_error = Some(error.to_string());
+                let notification = translate::fsm_notification(&error.notification());
+                self.handle(Event::MessageDecodeError { conn, notification });
+            }
+            Input::Closed { conn, error } => {
+                if self.connections.remove(&conn).is_some() {
+                    match &error {
+                        Some(e) => debug!(%conn, error = %e, "connection failed"),
+                        None => debug!(%conn, "peer closed the connection"),
+                    }
+                    if let Some(e) = error {
+                        self.status.last_error = Some(format!("connection: {e}"));
+                    }
+                    self.handle(Event::TcpConnectionFails { conn });
+                }
+            }
+        }
+    }
+
+    fn on_frame(&mut self, conn: ConnectionId, frame: &[u8]) {
+        let Some(connection) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        self.status.messages_received += 1;
+        let decoded = match wire::decode_message(frame, &connection.receive_codec()) {
+            Ok(decoded) => decoded,
+            Err(error) => {
+                warn!(%conn, %error, "malformed message");
+                self.status.last_error = Some(error.to_string());
+                let notification = translate::fsm_notification(&error.notification());
+                self.handle(Event::MessageDecodeError { conn, notification });
+                return;
+            }
+        };
+        let event = match decoded.message {
+            Message::Open(open) => {
+                connection.negotiated = Some(wire::negotiate(&self.our_open, &open));
+                Event::OpenReceived {
+                    conn,
+                    open: translate::peer_open(&open),
+                }
+            }
+            Message::Keepalive => Event::KeepaliveReceived { conn },
+            Message::Notification(n) => {
+                let message = n.shutdown_message().and_then(Result::ok).unwrap_or("");
+                warn!(%conn, code = n.code, subcode = n.subcode, message, "peer sent NOTIFICATION");
+                self.status.last_error = Some(format!(
+                    "peer sent NOTIFICATION {}/{} {message}",
+                    n.code, n.subcode
+                ));
+                Event::NotificationReceived {
+                    conn,
+                    code: n.code,
+                    subcode: n.subcode,
+                }
+            }
+            Message::RouteRefresh(_) => {
+                if self.up.as_ref().is_some_and(|u| u.conn == conn) {
+                    // Send the whole table again.
+                    self.rib.session_down();
+                }
+                Event::RouteRefreshReceived { conn }
+            }
+            Message::Update(_) => {
+                if let Some(update) = (wire::Decoded {
+                    message: decoded.message,
+                    outcome: decoded.outcome,
+                })
+                .into_update()
+                {
+                    let v4 = update.ipv4_unicast();
+                    let v6 = update.ipv6_unicast();
+                    self.status.prefixes_received[0] += v4.announced.len() as u64;
+                    self.status.prefixes_received[1] += v6.announced.len() as u64;
+                    self.status.withdrawals_received[0] += v4.withdrawn.len() as u64;
+                    self.status.withdrawals_received[1] += v6.withdrawn.len() as u64;
+                }
+                Event::UpdateReceived { conn }
+            }
+        };
+        self.handle(event);
+    }
+
+    /// Carries out queued actions in order; write failures feed back as
+    /// events and their actions run too.
+    async fn execute(&mut self) {
+        while let Some(action) = self.actions.pop_front() {
+            match action {
+                Action::Connect { conn } => {
+                    let options = self.config.connect_options();
+                    let inputs = self.inputs_tx.clone();
+                    let task = tokio::spawn(async move {
+                        let result = transport::connect(&options).await;
+                        let _ = inputs.send(Input::Connected { conn, result }).await;
+                    });
+                    self.connecting.insert(conn, task);
+                }
+                Action::Disconnect { conn } => {
+                    if let Some(task) = self.connecting.remove(&conn) {
+                        task.abort();
+                    }
+                    if let Some(connection) = self.connections.remove(&conn) {
+                        connection.close().await;
+                    }
+                }
+                Action::SendOpen { conn } => {
+                    let message = Message::Open(self.our_open.clone());
+                    self.send_message(conn, &message).await;
+                }
+                Action::SendKeepalive { conn } => {
+                    self.send_message(conn, &Message::Keepalive).await
+                }
+                Action::SendNotification { conn, notification } => {
+                    warn!(%conn, code = notification.code, subcode = notification.subcode, "sending NOTIFICATION");
+                    let message = Message::Notification(translate::notification(&notification));
+                    self.send_message(conn, &message).await;
+                }
+                Action::SessionUp { conn, session } => self.session_up(conn, session),
+                Action::SessionDown { conn, reason } => {
+                    warn!(%conn, ?reason, "session down");
+                    self.up = None;
+                    self.rib.session_down();
+                    self.status.established_since = None;
+                }
+            }
+        }
+    }
+
+    fn session_up(&mut self, conn: ConnectionId, session: NegotiatedSession) {
+        let Some(connection) = self.connections.get(&conn) else {
+            return;
+        };
+        info!(
+            %conn,
+            peer_as = session.peer_as,
+            hold = session.hold_time.seconds(),
+            families = ?session.families,
+            extended = session.extended_message,
+            "session established"
+        );
+        self.status.established_since = Some(SystemTime::now());
+        self.status.established_count += 1;
+        self.status.last_error = None;
+        self.up = Some(Up {
+            conn,
+            send: connection.send_codec(),
+            local: connection.local.ip(),
+            session,
+            eor_pending: true,
+        });
+        // Whatever the peer had from an earlier session is gone with it.
+        self.rib.session_down();
+    }
+
+    async fn send_message(&mut self, conn: ConnectionId, message: &Message) {
+        let Some(connection) = self.connections.get_mut(&conn) else {
+            return;
+        };
+        let bytes = match message.to_bytes(&connection.send_codec()) {
+            Ok(bytes) => bytes,
+            Err(e) => {
+                warn!(%conn, error = %e, "cannot encode a message");
+                return;
+            }
+        };
+        self.write(conn, &bytes).await;
+    }
+
+    async fn write(&mut self, conn: ConnectionId, bytes: &[u8]) -> bool {
+        let Some(connection) = self.connections.get_mut(&conn) else {
+            return false;
+        };
+        match connection.send(bytes).await {
+            Ok(()) => true,
+            Err(e) => {
+                debug!(%conn, error = %e, "write failed");
+                self.status.last_error = Some(format!("write: {e}"));
+                self.connections.remove(&conn);
+                self.handle(Event::TcpConnectionFails { conn });
+                false
+            }
+        }
+    }
+
+    /// Sends the Adj-RIB-Out's changes, packed, then End-of-RIB after the
+    /// first full table.
+    async fn flush(&mut self) {
+        let Some(up) = &self.up else {
+            return;
+        };
+        let changes = self.rib.take_changes();
+        let (messages, skipped) = encode_changes(&changes, up, &self.config);
+        if let Some(why) = skipped {
+            warn!("{why}");
+            self.status.last_error = Some(why);
+        }
+        let mut out = BytesMut::new();
+        let mut count = 0u64;
+        for m in &messages {
+            out.extend_from_slice(m);
+            count += 1;
+        }
+        let conn = up.conn;
+        if up.eor_pending {
+            for family in &up.session.families {
+                let Some(family) = wire_family(*family) else {
+                    continue;
+                };
+                match Message::Update(Update::end_of_rib(family)).to_bytes(&up.send) {
+                    Ok(bytes) => out.extend_from_slice(&bytes),
+                    Err(e) => warn!(error = %e, "cannot encode End-of-RIB"),
+                }
+            }
+        }
+        if out.is_empty() {
+            return;
+        }
+        debug!(
+            updates = count,
+            bytes = out.len(),
+            routes = changes.len(),
+            "sending"
+        );
+        if self.write(conn, &out).await {
+            self.status.messages_sent += count;
+            self.status.updates_sent += count;
+            if let Some(up) = &mut self.up {
+                up.eor_pending = false;
+            }
+            self.handle(Event::UpdateSent { conn });
+        }
+    }
+
+    async fn shutdown(&mut self, reason: &str) {
+        info!(reason, "shutting down");
+        if self.up.is_some() {
+            // Withdraw first, so the peer stops forwarding to us at once,
+            // whatever it does with the NOTIFICATION.
+            self.rib.replace_all(std::iter::empty());
+            self.flush().await;
+        }
+        self.handle(Event::ManualStop {
+            reason: reason.to_string(),
+        });
+        self.execute().await;
+        for (_, task) in std::mem::take(&mut self.connecting) {
+            task.abort();
+        }
+        for (_, connection) in std::mem::take(&mut self.connections) {
+            connection.close().await;
+        }
+        self.publish();
+    }
+
+    fn publish(&mut self) {
+        self.status.state = self.fsm.state();
+        self.status.prefixes_announced = if self.up.is_some() {
+            self.rib.wanted_len()
+        } else {
+            0
+        };
+        if *self.status_tx.borrow() != self.status {
+            self.status_tx.send_replace(self.status.clone());
+        }
+    }
+}
+
+fn wire_family(f: crate::fsm::Family) -> Option<wire::Family> {
+    match (f.afi, f.safi) {
+        (1, 1) => Some(wire::Family::Ipv4Unicast),
+        (2, 1) => Some(wire::Family::Ipv6Unicast),
+        _ => None,
+    }
+}
+
+/// Packs the changes into UPDATEs for this session. Routes of a family the
+/// session cannot carry (not negotiated, or no next hop of that family) are
+/// left out and reported.
+fn encode_changes(
+    changes: &Changes<RouteAttributes>,
+    up: &Up,
+    config: &PeerConfig,
+) -> (Vec<bytes::Bytes>, Option<String>) {
+    let has = |f: crate::fsm::Family| up.session.families.contains(&f);
+    let v4_ok = has(crate::fsm::Family::IPV4_UNICAST);
+    let v6_ok = has(crate::fsm::Family::IPV6_UNICAST);
+    let next_hop_v4: Option<Ipv4Addr> = config.next_hop_v4.or(match up.local {
+        IpAddr::V4(a) => Some(a),
+        IpAddr::V6(_) => None,
+    });
+    let next_hop_v6: Option<Ipv6Addr> = config.next_hop_v6.or(match up.local {
+        IpAddr::V6(a) if !is_link_local(a) => Some(a),
+        _ => None,
+    });
+    let mut skipped: Option<String> = None;
+    let mut messages = Vec::new();
+    let mut record = |r: Result<Vec<bytes::Bytes>, wire::EncodeError>| match r {
+        Ok(m) => messages.extend(m),
+        Err(e) => skipped = Some(format!("cannot encode UPDATE: {e}")),
+    };
+
+    let (w4, w6) = split(changes.withdrawn.iter().copied());
+    if v4_ok && !w4.is_empty() {
+        record(pack::withdraw_ipv4(&up.send, &w4));
+    }
+    if v6_ok && !w6.is_empty() {
+        record(pack::withdraw_ipv6(&up.send, &w6));
+    }
+    let mut missing = Vec::new();
+    for (attrs, prefixes) in &changes.announced {
+        let (a4, a6) = split(prefixes.iter().copied());
+        if !a4.is_empty() {
+            match (v4_ok, next_hop_v4) {
+                (true, Some(nh)) => record(pack::announce_ipv4(
+                    &up.send,
+                    &attrs.path_attributes(config.local_as, up.session.internal, Some(nh)),
+                    &a4,
+                )),
+                (false, _) => missing.push("IPv4 unicast was not negotiated"),
+                (true, None) => missing.push("no IPv4 next hop (set next_hop_v4)"),
+            }
+        }
+        if !a6.is_empty() {
+            match (v6_ok, next_hop_v6) {
+                (true, Some(global)) => {
+                    let nh = Ipv6NextHop {
+                        global,
+                        link_local: None,
+                    };
+                    record(pack::announce_ipv6(
+                        &up.send,
+                        &attrs.path_attributes(config.local_as, up.session.internal, None),
+                        &nh,
+                        &a6,
+                    ))
+                }
+                (false, _) => missing.push("IPv6 unicast was not negotiated"),
+                (true, None) => missing.push("no IPv6 next hop (set next_hop_v6)"),
+            }
+        }
+    }
+    missing.dedup();
+    if !missing.is_empty() {
+        skipped = Some(format!("routes not sent: {}", missing.join("; ")));
+    }
+    (messages, skipped)
+}
+
+fn is_link_local(a: Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+fn split(prefixes: impl Iterator<Item = IpNet>) -> (Vec<Nlri<Ipv4Net>>, Vec<Nlri<Ipv6Net>>) {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    for p in prefixes {
+        match p {
+            IpNet::V4(p) => v4.push(Nlri {
+                path_id: None,
+                prefix: p,
+            }),
+            IpNet::V6(p) => v6.push(Nlri {
+                path_id: None,
+                prefix: p,
+            }),
+        }
+    }
+    (v4, v6)
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
+    }
+}

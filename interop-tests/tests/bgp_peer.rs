@@ -1,0 +1,213 @@
+//! FerroLB's own BGP stack (codec, state machine, session driver) against
+//! real FRR and BIRD routers: sessions over IPv4 and IPv6, routes with their
+//! attributes in the routers' RIBs and kernels, withdrawal, and a shutdown
+//! that withdraws and says goodbye with Cease / Administrative Shutdown.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ferrolb_bgp::fsm::{PeerAs, State};
+use ferrolb_bgp::peer::{Peer, PeerConfig, RouteAttributes};
+use ferrolb_bgp::wire::{self, BgpId};
+use interop_tests::{
+    Bird, Community, Family, Frr, Host, Lab, LargeCommunity, Neighbor, Probe, Router, RouterConfig,
+    SessionState, wait_established, wait_kernel_route, wait_paths, wait_session,
+};
+use ipnet::IpNet;
+
+const NODE_AS: u32 = 64512;
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn router_id(host: &Host) -> BgpId {
+    BgpId::new(u32::from(host.ipv4)).expect("lab addresses are not 0.0.0.0")
+}
+
+fn peer(name: &str, node: &Host, router: IpAddr, router_as: u32) -> PeerConfig {
+    let mut config = PeerConfig::new(
+        name,
+        router,
+        NODE_AS,
+        router_id(node),
+        PeerAs::Exact(router_as),
+    );
+    // Tests reconnect fast; production keeps the 1 s..60 s default.
+    config.backoff.cap = Duration::from_secs(2);
+    config
+}
+
+fn routes(prefixes: &[&str]) -> BTreeMap<IpNet, RouteAttributes> {
+    let attrs = RouteAttributes::new(
+        [wire::Community((64512 << 16) | 100)],
+        [wire::LargeCommunity {
+            global: 64512,
+            local1: 1,
+            local2: 2,
+        }],
+        None,
+    );
+    prefixes
+        .iter()
+        .map(|p| (p.parse().expect("prefix literal"), attrs.clone()))
+        .collect()
+}
+
+#[test]
+fn ferrolb_announces_to_frr_and_bird_over_ipv4_and_ipv6() -> interop_tests::Result<()> {
+    let mut lab = Lab::new("bgppeer")?;
+    let r1 = lab.add_host("r1")?;
+    let r2 = lab.add_host("r2")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let v6 = [Family::Ipv6];
+    let frr = Frr::start(
+        &lab,
+        &r1,
+        &RouterConfig::new(64500, r1.ipv4)
+            .neighbor(Neighbor::new(n1.ipv4.into(), NODE_AS).no_export())
+            .neighbor(
+                Neighbor::new(n1.ipv6.into(), NODE_AS)
+                    .no_export()
+                    .families(&v6),
+            ),
+    )?;
+    let bird = Bird::start(
+        &lab,
+        &r2,
+        &RouterConfig::new(64501, r2.ipv4)
+            .neighbor(Neighbor::new(n1.ipv4.into(), NODE_AS))
+            .neighbor(Neighbor::new(n1.ipv6.into(), NODE_AS).families(&v6)),
+    )?;
+
+    let runtime = n1.netns.runtime(2)?;
+    let _inside = runtime.enter();
+    let peers = [
+        Peer::spawn(peer("frr-v4", &n1, r1.ipv4.into(), 64500)),
+        Peer::spawn(peer("frr-v6", &n1, r1.ipv6.into(), 64500)),
+        Peer::spawn(peer("bird-v4", &n1, r2.ipv4.into(), 64501)),
+        Peer::spawn(peer("bird-v6", &n1, r2.ipv6.into(), 64501)),
+    ];
+    let v4_routes = routes(&["198.51.100.10/32", "198.51.100.11/32"]);
+    let v6_routes = routes(&["2001:db8:100::10/128"]);
+    for (i, p) in peers.iter().enumerate() {
+        let r = if i % 2 == 0 {
+            v4_routes.clone()
+        } else {
+            v6_routes.clone()
+        };
+        runtime.block_on(p.set_routes(r));
+    }
+
+    for router in [&frr as &dyn Router, &bird] {
+        for a in [IpAddr::from(n1.ipv4), IpAddr::from(n1.ipv6)] {
+            wait_established(&lab, router, a)?;
+        }
+    }
+
+    let vip: IpNet = "198.51.100.10/32".parse().expect("literal");
+    let vip6: IpNet = "2001:db8:100::10/128".parse().expect("literal");
+    for router in [&frr as &dyn Router, &bird] {
+        let paths = wait_paths(&lab, router, vip, 1, CONVERGE)?;
+        let p = &paths[0];
+        assert_eq!(p.as_sequence(), [NODE_AS], "{}", router.describe());
+        assert_eq!(
+            p.next_hops,
+            [IpAddr::from(n1.ipv4)],
+            "{}",
+            router.describe()
+        );
+        assert_eq!(
+            p.communities,
+            [Community::new(64512, 100)],
+            "{}",
+            router.describe()
+        );
+        assert_eq!(
+            p.large_communities,
+            [LargeCommunity {
+                global: 64512,
+                local1: 1,
+                local2: 2
+            }],
+            "{}",
+            router.describe()
+        );
+        assert_eq!(
+            p.origin,
+            Some(interop_tests::route::Origin::Igp),
+            "{}",
+            router.describe()
+        );
+        let paths6 = wait_paths(&lab, router, vip6, 1, CONVERGE)?;
+        assert!(
+            paths6[0].next_hops.contains(&IpAddr::from(n1.ipv6)),
+            "{}: {:?}",
+            router.describe(),
+            paths6[0]
+        );
+    }
+    for (router, host) in [(&frr as &dyn Router, &r1), (&bird, &r2)] {
+        wait_kernel_route(&lab, host, vip, &[n1.ipv4.into()], CONVERGE)
+            .map_err(|e| interop_tests::LabError::Invalid(format!("{}: {e}", router.describe())))?;
+        wait_kernel_route(&lab, host, vip6, &[n1.ipv6.into()], CONVERGE)?;
+    }
+
+    // A diff: one route withdrawn, the other stays, the session stays up.
+    let established = peers[0].status().established_count;
+    runtime.block_on(peers[0].set_routes(routes(&["198.51.100.11/32"])));
+    runtime.block_on(peers[2].set_routes(routes(&["198.51.100.11/32"])));
+    wait_paths(&lab, &frr, vip, 0, CONVERGE)?;
+    wait_paths(&lab, &bird, vip, 0, CONVERGE)?;
+    wait_paths(
+        &lab,
+        &frr,
+        "198.51.100.11/32".parse().expect("literal"),
+        1,
+        CONVERGE,
+    )?;
+    assert_eq!(
+        peers[0].status().established_count,
+        established,
+        "a route change never resets the session"
+    );
+    assert_eq!(peers[0].status().state, State::Established);
+
+    // Shutdown: routes withdrawn, session closed with Cease / Administrative Shutdown.
+    let [p0, p1, p2, p3] = peers;
+    for p in [p0, p1, p2, p3] {
+        runtime.block_on(p.shutdown("maintenance"));
+    }
+    wait_paths(
+        &lab,
+        &frr,
+        "198.51.100.11/32".parse().expect("literal"),
+        0,
+        CONVERGE,
+    )?;
+    wait_session(&lab, &frr, n1.ipv4.into(), SessionState::Active, CONVERGE)
+        .or_else(|_| wait_session(&lab, &frr, n1.ipv4.into(), SessionState::Idle, CONVERGE))?;
+    let neighbor = lab.wait_for("FRR to record our NOTIFICATION", CONVERGE, || {
+        let json = frr.vtysh(&format!("show bgp neighbors {} json", n1.ipv4))?;
+        let v: serde_json::Value = serde_json::from_str(&json).expect("FRR json");
+        let n = v[n1.ipv4.to_string()].clone();
+        let received = n["lastResetDueTo"].as_str() == Some("BGP Notification received");
+        Ok(if received {
+            Probe::Done(n)
+        } else {
+            Probe::Pending(json)
+        })
+    })?;
+    assert_eq!(
+        neighbor["lastNotificationReason"], "Cease/Administrative Shutdown",
+        "{neighbor}"
+    );
+    assert_eq!(
+        neighbor["lastShutdownDescription"], "maintenance",
+        "{neighbor}"
+    );
+    let bird_log = std::fs::read_to_string(lab.dir().join("r2-bird/bird.log")).unwrap_or_default();
+    assert!(
+        bird_log.contains("maintenance"),
+        "BIRD logs the shutdown communication:\n{bird_log}"
+    );
+    Ok(())
+}

@@ -129,6 +129,13 @@ impl Frr {
         Ok(())
     }
 
+    /// Everything FRR knows about one neighbour (`show bgp neighbors X
+    /// json`): timers, capabilities, the last NOTIFICATION and reset reason.
+    pub fn neighbor(&self, addr: IpAddr) -> Result<serde_json::Value> {
+        let mut all: serde_json::Value = self.json(&format!("show bgp neighbors {addr} json"))?;
+        Ok(all[addr.to_string()].take())
+    }
+
     /// The daemons (zebra, bgpd, bfdd), e.g. to SIGSTOP bgpd.
     pub fn daemons(&self) -> &[Arc<Daemon>] {
         &self.daemons

@@ -152,18 +152,13 @@ fn ferrolb_announces_to_frr_and_bird_over_ipv4_and_ipv6() -> interop_tests::Resu
     }
 
     // A diff: one route withdrawn, the other stays, the session stays up.
+    let kept: IpNet = "198.51.100.11/32".parse().expect("literal");
     let established = peers[0].status().established_count;
     runtime.block_on(peers[0].set_routes(routes(&["198.51.100.11/32"])));
     runtime.block_on(peers[2].set_routes(routes(&["198.51.100.11/32"])));
     wait_paths(&lab, &frr, vip, 0, CONVERGE)?;
     wait_paths(&lab, &bird, vip, 0, CONVERGE)?;
-    wait_paths(
-        &lab,
-        &frr,
-        "198.51.100.11/32".parse().expect("literal"),
-        1,
-        CONVERGE,
-    )?;
+    wait_paths(&lab, &frr, kept, 1, CONVERGE)?;
     assert_eq!(
         peers[0].status().established_count,
         established,
@@ -176,24 +171,16 @@ fn ferrolb_announces_to_frr_and_bird_over_ipv4_and_ipv6() -> interop_tests::Resu
     for p in [p0, p1, p2, p3] {
         runtime.block_on(p.shutdown("maintenance"));
     }
-    wait_paths(
-        &lab,
-        &frr,
-        "198.51.100.11/32".parse().expect("literal"),
-        0,
-        CONVERGE,
-    )?;
+    wait_paths(&lab, &frr, kept, 0, CONVERGE)?;
     wait_session(&lab, &frr, n1.ipv4.into(), SessionState::Active, CONVERGE)
         .or_else(|_| wait_session(&lab, &frr, n1.ipv4.into(), SessionState::Idle, CONVERGE))?;
     let neighbor = lab.wait_for("FRR to record our NOTIFICATION", CONVERGE, || {
-        let json = frr.vtysh(&format!("show bgp neighbors {} json", n1.ipv4))?;
-        let v: serde_json::Value = serde_json::from_str(&json).expect("FRR json");
-        let n = v[n1.ipv4.to_string()].clone();
+        let n = frr.neighbor(n1.ipv4.into())?;
         let received = n["lastResetDueTo"].as_str() == Some("BGP Notification received");
         Ok(if received {
             Probe::Done(n)
         } else {
-            Probe::Pending(json)
+            Probe::Pending(n.to_string())
         })
     })?;
     assert_eq!(

@@ -53,9 +53,7 @@ fn frr_and_bird_run_bfd_and_graceful_restart_with_tight_timers() -> interop_test
     wait_established(&lab, &frr, r2.ipv4.into())?;
     wait_established(&lab, &bird, r1.ipv4.into())?;
 
-    let neighbor = frr.vtysh(&format!("show bgp neighbors {} json", r2.ipv4))?;
-    let neighbor: serde_json::Value = serde_json::from_str(&neighbor).expect("FRR json");
-    let n = &neighbor[r2.ipv4.to_string()];
+    let n = frr.neighbor(r2.ipv4.into())?;
     assert_eq!(
         n["bgpTimerHoldTimeMsecs"], 3000,
         "negotiated hold time: {n}"

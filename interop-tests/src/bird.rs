@@ -36,28 +36,10 @@ impl Bird {
         prereq::require_program("birdc", "bird2")?;
         let dir = lab.state_dir(host, "bird")?;
         let conf = dir.join("bird.conf");
-        let log = dir.join("bird.log");
-        let text = render(config, &log);
+        let text = render(config, &dir.join("bird.log"));
         std::fs::write(&conf, text)
             .map_err(|e| LabError::io(format!("cannot write {}", conf.display()), e))?;
-        let daemon = lab.start_daemon(DaemonSpec {
-            name: format!("{}/bird", host.name),
-            netns: Some(&host.netns),
-            program: "bird",
-            args: [
-                "-f".to_string(),
-                "-c".into(),
-                conf.display().to_string(),
-                "-s".into(),
-                dir.join("bird.ctl").display().to_string(),
-                "-P".into(),
-                dir.join("bird.pid").display().to_string(),
-            ]
-            .to_vec(),
-            output: dir.join("bird.out"),
-            logs: vec![log],
-            lifetime: lab.lifetime(),
-        })?;
+        let daemon = spawn(lab, host, &dir)?;
         let bird = Bird {
             host: host.clone(),
             dir,
@@ -68,17 +50,42 @@ impl Bird {
                 .map(|n| (n.address, protocol_name(n)))
                 .collect(),
         };
+        bird.wait_ready(lab)?;
+        Ok(bird)
+    }
+
+    /// Stops BIRD and starts it again with the same configuration: a router
+    /// restart, as its peers see it.
+    pub fn restart(&mut self, lab: &Lab) -> Result<()> {
+        self.daemon.stop(Duration::from_secs(2));
+        self.daemon = spawn(lab, &self.host, &self.dir)?;
+        self.wait_ready(lab)
+    }
+
+    fn wait_ready(&self, lab: &Lab) -> Result<()> {
         lab.wait_for(
-            &format!("BIRD on {} to answer birdc", host.name),
+            &format!("BIRD on {} to answer birdc", self.host.name),
             Duration::from_secs(15),
             || {
-                Ok(match bird.birdc(&["show", "status"]) {
+                Ok(match self.birdc(&["show", "status"]) {
                     Ok(_) => Probe::Done(()),
                     Err(e) => Probe::Pending(e.to_string()),
                 })
             },
-        )?;
-        Ok(bird)
+        )
+    }
+
+    /// How many routes BIRD imported from `neighbor` ("Routes: N imported").
+    pub fn prefixes_received(&self, neighbor: IpAddr) -> Result<u64> {
+        let Some(name) = self.protocols.get(&neighbor) else {
+            return Ok(0);
+        };
+        let out = self.birdc(&["show", "protocols", "all", name])?;
+        Ok(out
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("Routes:"))
+            .filter_map(|r| r.split_whitespace().next()?.parse::<u64>().ok())
+            .sum())
     }
 
     /// Runs a birdc command, e.g. `["show", "route", "all"]`.
@@ -146,6 +153,27 @@ impl Router for Bird {
             .collect();
         parse_routes(&out, &peers).map_err(|e| LabError::parse("birdc show route all", e, &out))
     }
+}
+
+fn spawn(lab: &Lab, host: &Host, dir: &std::path::Path) -> Result<Arc<Daemon>> {
+    lab.start_daemon(DaemonSpec {
+        name: format!("{}/bird", host.name),
+        netns: Some(&host.netns),
+        program: "bird",
+        args: [
+            "-f".to_string(),
+            "-c".into(),
+            dir.join("bird.conf").display().to_string(),
+            "-s".into(),
+            dir.join("bird.ctl").display().to_string(),
+            "-P".into(),
+            dir.join("bird.pid").display().to_string(),
+        ]
+        .to_vec(),
+        output: dir.join("bird.out"),
+        logs: vec![dir.join("bird.log")],
+        lifetime: lab.lifetime(),
+    })
 }
 
 /// `BGP state:          Established` in `show protocols all`. BIRD shows
@@ -336,15 +364,16 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
         if n.passive {
             c.push_str("  passive on;\n");
         }
+        if config.is_ibgp(n) && n.multihop.is_none() {
+            // BIRD treats iBGP as multihop; on the lab's LAN the neighbour is
+            // directly connected, which also resolves next hops without an IGP.
+            c.push_str("  direct;\n");
+        }
         if config.graceful_restart {
             c.push_str("  graceful restart on;\n");
         }
         if n.extended_messages {
             c.push_str("  enable extended messages on;\n");
-        }
-        if config.is_ibgp(n) {
-            // Resolve iBGP next hops on the LAN without an IGP.
-            c.push_str("  gateway direct;\n");
         }
         for family in &n.families {
             let afi = match family {

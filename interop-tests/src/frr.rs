@@ -136,6 +136,20 @@ impl Frr {
         Ok(all[addr.to_string()].take())
     }
 
+    /// How many prefixes FRR accepted from `neighbor` (`pfxRcd`), both
+    /// families; cheap even with 100k routes.
+    pub fn prefixes_received(&self, neighbor: IpAddr) -> Result<u64> {
+        let n = self.neighbor(neighbor)?;
+        let families = n["addressFamilyInfo"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        Ok(families
+            .values()
+            .filter_map(|f| f["acceptedPrefixCounter"].as_u64())
+            .sum())
+    }
+
     /// The daemons (zebra, bgpd, bfdd), e.g. to SIGSTOP bgpd.
     pub fn daemons(&self) -> &[Arc<Daemon>] {
         &self.daemons

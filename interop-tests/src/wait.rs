@@ -12,6 +12,8 @@ pub enum Probe<T> {
     Done(T),
     /// Not yet; the text says what was seen instead.
     Pending(String),
+    /// It will never happen (a daemon died): stop waiting now.
+    Fail(String),
 }
 
 /// How often waits poll. 2 cores are shared with the daemons under test, so
@@ -28,12 +30,13 @@ pub fn poll<T>(
 ) -> Result<T> {
     let start = Instant::now();
     loop {
-        let seen = match probe() {
+        let (seen, hopeless) = match probe() {
             Ok(Probe::Done(value)) => return Ok(value),
-            Ok(Probe::Pending(seen)) => seen,
-            Err(e) => format!("error: {e}"),
+            Ok(Probe::Pending(seen)) => (seen, false),
+            Ok(Probe::Fail(why)) => (why, true),
+            Err(e) => (format!("error: {e}"), false),
         };
-        if start.elapsed() >= timeout {
+        if hopeless || start.elapsed() >= timeout {
             return Err(LabError::Timeout {
                 expected: expected.to_string(),
                 seen,
@@ -73,5 +76,16 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("the impossible"), "{text}");
         assert!(text.contains("still nothing"), "{text}");
+    }
+
+    #[test]
+    fn a_failed_probe_ends_the_wait_at_once() {
+        let start = std::time::Instant::now();
+        let err = poll::<()>("a daemon that died", Duration::from_secs(30), || {
+            Ok(Probe::Fail("bird exited".into()))
+        })
+        .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(1));
+        assert!(err.to_string().contains("bird exited"), "{err}");
     }
 }

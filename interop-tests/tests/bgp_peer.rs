@@ -3,54 +3,17 @@
 //! attributes in the routers' RIBs and kernels, withdrawal, and a shutdown
 //! that withdraws and says goodbye with Cease / Administrative Shutdown.
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
-use std::time::Duration;
 
-use ferrolb_bgp::fsm::{PeerAs, State};
-use ferrolb_bgp::peer::{Peer, PeerConfig, RouteAttributes};
-use ferrolb_bgp::wire::{self, BgpId};
+mod common;
+
+use common::{CONVERGE, NODE_AS, Node, net, peer, routes};
+use ferrolb_bgp::fsm::State;
 use interop_tests::{
-    Bird, Community, Family, Frr, Host, Lab, LargeCommunity, Neighbor, Probe, Router, RouterConfig,
+    Bird, Community, Family, Frr, Lab, LargeCommunity, Neighbor, Probe, Router, RouterConfig,
     SessionState, wait_established, wait_kernel_route, wait_paths, wait_session,
 };
 use ipnet::IpNet;
-
-const NODE_AS: u32 = 64512;
-const CONVERGE: Duration = Duration::from_secs(30);
-
-fn router_id(host: &Host) -> BgpId {
-    BgpId::new(u32::from(host.ipv4)).expect("lab addresses are not 0.0.0.0")
-}
-
-fn peer(name: &str, node: &Host, router: IpAddr, router_as: u32) -> PeerConfig {
-    let mut config = PeerConfig::new(
-        name,
-        router,
-        NODE_AS,
-        router_id(node),
-        PeerAs::Exact(router_as),
-    );
-    // Tests reconnect fast; production keeps the 1 s..60 s default.
-    config.backoff.cap = Duration::from_secs(2);
-    config
-}
-
-fn routes(prefixes: &[&str]) -> BTreeMap<IpNet, RouteAttributes> {
-    let attrs = RouteAttributes::new(
-        [wire::Community((64512 << 16) | 100)],
-        [wire::LargeCommunity {
-            global: 64512,
-            local1: 1,
-            local2: 2,
-        }],
-        None,
-    );
-    prefixes
-        .iter()
-        .map(|p| (p.parse().expect("prefix literal"), attrs.clone()))
-        .collect()
-}
 
 #[test]
 fn ferrolb_announces_to_frr_and_bird_over_ipv4_and_ipv6() -> interop_tests::Result<()> {
@@ -78,23 +41,22 @@ fn ferrolb_announces_to_frr_and_bird_over_ipv4_and_ipv6() -> interop_tests::Resu
             .neighbor(Neighbor::new(n1.ipv6.into(), NODE_AS).families(&v6)),
     )?;
 
-    let runtime = n1.netns.runtime(2)?;
-    let _inside = runtime.enter();
+    let node = Node::new(&n1)?;
     let peers = [
-        Peer::spawn(peer("frr-v4", &n1, r1.ipv4.into(), 64500)),
-        Peer::spawn(peer("frr-v6", &n1, r1.ipv6.into(), 64500)),
-        Peer::spawn(peer("bird-v4", &n1, r2.ipv4.into(), 64501)),
-        Peer::spawn(peer("bird-v6", &n1, r2.ipv6.into(), 64501)),
+        node.spawn(peer("frr-v4", &n1, r1.ipv4.into(), NODE_AS, 64500)),
+        node.spawn(peer("frr-v6", &n1, r1.ipv6.into(), NODE_AS, 64500)),
+        node.spawn(peer("bird-v4", &n1, r2.ipv4.into(), NODE_AS, 64501)),
+        node.spawn(peer("bird-v6", &n1, r2.ipv6.into(), NODE_AS, 64501)),
     ];
-    let v4_routes = routes(&["198.51.100.10/32", "198.51.100.11/32"]);
-    let v6_routes = routes(&["2001:db8:100::10/128"]);
+    let v4_routes = routes([net("198.51.100.10/32"), net("198.51.100.11/32")], None);
+    let v6_routes = routes([net("2001:db8:100::10/128")], None);
     for (i, p) in peers.iter().enumerate() {
         let r = if i % 2 == 0 {
             v4_routes.clone()
         } else {
             v6_routes.clone()
         };
-        runtime.block_on(p.set_routes(r));
+        node.announce(p, r);
     }
 
     for router in [&frr as &dyn Router, &bird] {
@@ -154,8 +116,8 @@ fn ferrolb_announces_to_frr_and_bird_over_ipv4_and_ipv6() -> interop_tests::Resu
     // A diff: one route withdrawn, the other stays, the session stays up.
     let kept: IpNet = "198.51.100.11/32".parse().expect("literal");
     let established = peers[0].status().established_count;
-    runtime.block_on(peers[0].set_routes(routes(&["198.51.100.11/32"])));
-    runtime.block_on(peers[2].set_routes(routes(&["198.51.100.11/32"])));
+    node.announce(&peers[0], routes([kept], None));
+    node.announce(&peers[2], routes([kept], None));
     wait_paths(&lab, &frr, vip, 0, CONVERGE)?;
     wait_paths(&lab, &bird, vip, 0, CONVERGE)?;
     wait_paths(&lab, &frr, kept, 1, CONVERGE)?;
@@ -169,7 +131,7 @@ fn ferrolb_announces_to_frr_and_bird_over_ipv4_and_ipv6() -> interop_tests::Resu
     // Shutdown: routes withdrawn, session closed with Cease / Administrative Shutdown.
     let [p0, p1, p2, p3] = peers;
     for p in [p0, p1, p2, p3] {
-        runtime.block_on(p.shutdown("maintenance"));
+        node.shutdown(p, "maintenance");
     }
     wait_paths(&lab, &frr, kept, 0, CONVERGE)?;
     wait_session(&lab, &frr, n1.ipv4.into(), SessionState::Active, CONVERGE)

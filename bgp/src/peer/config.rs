@@ -9,8 +9,9 @@ use crate::fsm::{self, BackoffConfig, BgpId, HoldTime, PeerAs, SessionConfig};
 use crate::transport::{ConnectOptions, Password, TTL_DIRECT, TTL_MULTIHOP};
 use crate::wire::{self, Afi, Asn, Capability, Open, Safi};
 
-/// One BGP peer of this speaker.
-#[derive(Debug, Clone)]
+/// One BGP peer of this speaker. Two equal configurations describe the same
+/// session: the speaker restarts a session only when its configuration changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerConfig {
     /// Shown in logs and status (the BGPPeer's name).
     pub name: String,

@@ -1,0 +1,148 @@
+//! BGP mode: one session per peer of this node, kept in step with the plan.
+//! A route change is a diff on the running session; only a change of a
+//! peer's own parameters restarts that peer's session.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use ferrolb_bgp::peer::{Peer, PeerConfig, PeerStatus, RouteAttributes};
+use ferrolb_bgp::wire::{Community, LargeCommunity};
+use ferrolb_crds::community::BgpCommunity;
+use ferrolb_crds::config::Config;
+use tracing::{info, warn};
+
+use super::peer_config::{PeerConfigError, peer_config};
+use crate::decide::{self, BgpPlan};
+
+struct Running {
+    config: PeerConfig,
+    peer: Peer,
+}
+
+/// The sessions of this node.
+pub struct BgpAnnouncer {
+    node_router_id: Option<Ipv4Addr>,
+    peers: BTreeMap<String, Running>,
+    /// Why configured peers are not running, by name.
+    errors: BTreeMap<String, PeerConfigError>,
+}
+
+impl BgpAnnouncer {
+    /// An announcer for a node whose router ID, unless a BGPPeer sets
+    /// `routerID`, is `node_router_id` (its IPv4 address).
+    pub fn new(node_router_id: Option<Ipv4Addr>) -> BgpAnnouncer {
+        BgpAnnouncer {
+            node_router_id,
+            peers: BTreeMap::new(),
+            errors: BTreeMap::new(),
+        }
+    }
+
+    /// Makes the sessions and their routes match `plan`. Must run inside a
+    /// tokio runtime.
+    pub async fn apply(&mut self, config: &Config, plan: &BgpPlan) {
+        let gone: Vec<String> = self
+            .peers
+            .keys()
+            .filter(|n| !plan.peers.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in gone {
+            if let Some(running) = self.peers.remove(&name) {
+                info!(peer = %name, "peer removed from the configuration");
+                running
+                    .peer
+                    .shutdown("peer removed from the configuration")
+                    .await;
+            }
+        }
+        self.errors.clear();
+        for (name, routes) in &plan.peers {
+            let Some(compiled) = config.peers.get(name) else {
+                continue;
+            };
+            let wanted = match peer_config(compiled, self.node_router_id) {
+                Ok(c) => c,
+                Err(e) => {
+                    warn!(peer = %name, error = %e, "cannot run this peer");
+                    if let Some(running) = self.peers.remove(name) {
+                        running
+                            .peer
+                            .shutdown("configuration no longer usable")
+                            .await;
+                    }
+                    self.errors.insert(name.clone(), e);
+                    continue;
+                }
+            };
+            if self.peers.get(name).is_some_and(|r| r.config != wanted)
+                && let Some(running) = self.peers.remove(name)
+            {
+                info!(peer = %name, "peer parameters changed: restarting its session");
+                running.peer.shutdown("peer configuration changed").await;
+            }
+            let running = self.peers.entry(name.clone()).or_insert_with(|| {
+                info!(peer = %name, address = %wanted.address, "starting session");
+                Running {
+                    peer: Peer::spawn(wanted.clone()),
+                    config: wanted,
+                }
+            });
+            running
+                .peer
+                .set_routes(routes.iter().map(|(p, a)| (*p, attributes(a))).collect())
+                .await;
+        }
+    }
+
+    /// The status of every running session, by peer name.
+    pub fn statuses(&self) -> BTreeMap<String, PeerStatus> {
+        self.peers
+            .iter()
+            .map(|(n, r)| (n.clone(), r.peer.status()))
+            .collect()
+    }
+
+    /// Peers that are configured for this node but cannot run, and why.
+    pub fn errors(&self) -> &BTreeMap<String, PeerConfigError> {
+        &self.errors
+    }
+
+    /// Withdraws everything and closes every session with Cease /
+    /// Administrative Shutdown carrying `reason`.
+    pub async fn shutdown(self, reason: &str) {
+        // In parallel: every router should stop sending traffic at once.
+        let closing: Vec<_> = self
+            .peers
+            .into_values()
+            .map(|r| {
+                let reason = reason.to_string();
+                tokio::spawn(async move { r.peer.shutdown(&reason).await })
+            })
+            .collect();
+        for task in closing {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The routes of one peer as the BGP stack takes them.
+fn attributes(a: &decide::RouteAttributes) -> RouteAttributes {
+    let mut standard = Vec::new();
+    let mut large = Vec::new();
+    for c in &a.communities {
+        match c {
+            BgpCommunity::Standard(v) => standard.push(Community(*v)),
+            BgpCommunity::Large {
+                global_admin,
+                local_data1,
+                local_data2,
+            } => large.push(LargeCommunity {
+                global: *global_admin,
+                local1: *local_data1,
+                local2: *local_data2,
+            }),
+        }
+    }
+    RouteAttributes::new(standard, large, a.local_pref)
+}

@@ -1,0 +1,8 @@
+//! Announcers: they make the plan of [`crate::decide`] true on the wire, as
+//! diffs against what they announced before.
+
+mod bgp;
+mod peer_config;
+
+pub use bgp::BgpAnnouncer;
+pub use peer_config::{PeerConfigError, peer_config};

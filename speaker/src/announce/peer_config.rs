@@ -1,0 +1,86 @@
+//! A compiled BGPPeer as the BGP stack's session configuration.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU16;
+
+use ferrolb_bgp::fsm::{HoldTime, PeerAs};
+use ferrolb_bgp::peer::PeerConfig;
+use ferrolb_bgp::transport::{Password, TTL_MULTIHOP};
+use ferrolb_bgp::wire::BgpId;
+use ferrolb_crds::api::DynamicASNMode;
+use ferrolb_crds::config::{Peer, PeerAsn, PeerTarget};
+
+/// Restart time advertised with graceful restart (FRR's default).
+const GRACEFUL_RESTART_TIME: u16 = 120;
+
+/// Why a BGPPeer cannot become a session on this node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PeerConfigError {
+    #[error(
+        "BGPPeer {peer}: unnumbered peering (spec.interface) is not supported yet; use spec.peerAddress"
+    )]
+    Unnumbered { peer: String },
+    #[error("BGPPeer {peer}: no router ID: set spec.routerID, or give the node an IPv4 address")]
+    NoRouterId { peer: String },
+    #[error("BGPPeer {peer}: spec.holdTime {seconds}s does not fit a BGP OPEN")]
+    HoldTime { peer: String, seconds: u64 },
+    #[error("BGPPeer {peer}: password: {reason}")]
+    Password { peer: String, reason: String },
+}
+
+/// The session to run for `peer` on a node whose own router ID (its IPv4
+/// address) is `node_router_id`.
+pub fn peer_config(
+    peer: &Peer,
+    node_router_id: Option<Ipv4Addr>,
+) -> Result<PeerConfig, PeerConfigError> {
+    let name = || format!("{}/{}", peer.namespace, peer.name);
+    let address = match &peer.target {
+        PeerTarget::Address(a) => *a,
+        PeerTarget::Interface(_) => return Err(PeerConfigError::Unnumbered { peer: name() }),
+    };
+    let router_id = peer
+        .router_id
+        .or(node_router_id)
+        .and_then(|id| BgpId::new(u32::from(id)))
+        .ok_or_else(|| PeerConfigError::NoRouterId { peer: name() })?;
+    let peer_as = match peer.peer_asn {
+        PeerAsn::Fixed(asn) => PeerAs::Exact(asn),
+        PeerAsn::Dynamic(DynamicASNMode::Internal) => PeerAs::Internal,
+        PeerAsn::Dynamic(DynamicASNMode::External) => PeerAs::External,
+    };
+    let mut config = PeerConfig::new(peer.name.clone(), address, peer.my_asn, router_id, peer_as);
+    config.address = SocketAddr::new(address, peer.port);
+    config.source = peer.source_address;
+    let hold = peer.timers.hold_time().as_secs();
+    config.hold_time = u16::try_from(hold)
+        .ok()
+        .and_then(|s| HoldTime::new(s).ok())
+        .ok_or_else(|| PeerConfigError::HoldTime {
+            peer: name(),
+            seconds: hold,
+        })?;
+    config.keepalive = u16::try_from(peer.timers.keepalive_time().as_secs())
+        .ok()
+        .and_then(NonZeroU16::new);
+    if let Some(password) = &peer.password {
+        config.password =
+            Some(
+                Password::new(password.0.as_bytes()).map_err(|e| PeerConfigError::Password {
+                    peer: name(),
+                    reason: e.to_string(),
+                })?,
+            );
+    }
+    if peer.ebgp_multi_hop {
+        config.ttl = TTL_MULTIHOP;
+    }
+    if peer.graceful_restart {
+        config.graceful_restart = Some(GRACEFUL_RESTART_TIME);
+    }
+    // MetalLB's connectTime is how long to wait between connection attempts.
+    if let Some(connect) = peer.connect_time {
+        config.backoff.base = connect;
+    }
+    Ok(config)
+}

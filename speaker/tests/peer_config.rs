@@ -1,0 +1,94 @@
+//! BGPPeer objects become exactly the sessions they describe.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use ferrolb_bgp::fsm::PeerAs;
+use ferrolb_bgp::transport::{TTL_DIRECT, TTL_MULTIHOP};
+use ferrolb_speaker::announce::{PeerConfigError, peer_config};
+
+const NODE: Option<Ipv4Addr> = Some(Ipv4Addr::new(10, 0, 0, 11));
+
+fn peer(spec: &str) -> ferrolb_crds::config::Peer {
+    let yaml = format!(
+        "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: p, namespace: metallb-system}}\nspec: {spec}\n"
+    );
+    let config = common::compile_yaml(&yaml);
+    config.peers.into_values().next().expect("one peer")
+}
+
+#[test]
+fn an_ebgp_peer_gets_metallb_defaults_and_ttl_1() {
+    let c = peer_config(
+        &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}"),
+        NODE,
+    )
+    .unwrap();
+    assert_eq!(c.address, "10.0.0.1:179".parse().unwrap());
+    assert_eq!(c.local_as, 64512);
+    assert_eq!(c.peer_as, PeerAs::Exact(64500));
+    assert_eq!(c.hold_time.seconds(), 90);
+    assert_eq!(c.keepalive.map(|k| k.get()), Some(30));
+    assert_eq!(c.ttl, TTL_DIRECT);
+    assert_eq!(c.router_id.get(), u32::from(Ipv4Addr::new(10, 0, 0, 11)));
+    assert!(c.password.is_none());
+}
+
+#[test]
+fn every_field_that_matters_reaches_the_session() {
+    let c = peer_config(
+        &peer(
+            "{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, peerPort: 1179, sourceAddress: 10.0.0.11,
+              holdTime: 9s, keepaliveTime: 3s, password: s3cret, ebgpMultiHop: true, routerID: 192.0.2.1,
+              enableGracefulRestart: true, connectTime: 5s}",
+        ),
+        NODE,
+    )
+    .unwrap();
+    assert_eq!(c.address, "10.0.0.1:1179".parse().unwrap());
+    assert_eq!(c.source, Some("10.0.0.11".parse().unwrap()));
+    assert_eq!(c.hold_time.seconds(), 9);
+    assert_eq!(c.keepalive.map(|k| k.get()), Some(3));
+    assert_eq!(
+        c.password.as_ref().map(|p| p.as_bytes()),
+        Some(&b"s3cret"[..])
+    );
+    assert_eq!(c.ttl, TTL_MULTIHOP);
+    assert_eq!(c.router_id.to_string(), "192.0.2.1");
+    assert!(c.graceful_restart.is_some());
+    assert_eq!(c.backoff.base, Duration::from_secs(5));
+}
+
+#[test]
+fn dynamic_asn_and_ibgp_map_to_the_fsm_rules() {
+    let ibgp = peer_config(
+        &peer("{myASN: 64512, dynamicASN: internal, peerAddress: 10.0.0.1}"),
+        NODE,
+    )
+    .unwrap();
+    assert_eq!(ibgp.peer_as, PeerAs::Internal);
+    assert_eq!(ibgp.ttl, TTL_MULTIHOP);
+    let ebgp = peer_config(
+        &peer("{myASN: 64512, dynamicASN: external, peerAddress: 10.0.0.1}"),
+        NODE,
+    )
+    .unwrap();
+    assert_eq!(ebgp.peer_as, PeerAs::External);
+}
+
+#[test]
+fn what_cannot_run_says_why() {
+    let no_id = peer_config(
+        &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}"),
+        None,
+    );
+    assert!(matches!(no_id, Err(PeerConfigError::NoRouterId { .. })));
+    let unnumbered = peer_config(
+        &peer("{myASN: 64512, peerASN: 64500, interface: eth0}"),
+        NODE,
+    );
+    let err = unnumbered.unwrap_err();
+    assert!(err.to_string().contains("spec.interface"), "{err}");
+}

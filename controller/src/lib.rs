@@ -2,4 +2,9 @@
 //! the Kubernetes reconciler around it.
 
 pub mod adapt;
+pub mod http;
 pub mod ipam;
+pub mod leader;
+pub mod metrics;
+pub mod reconcile;
+pub mod replica;

@@ -257,6 +257,11 @@ impl Replica {
 
     /// Graceful stop (SIGTERM): releases the lease. Returns how it ended.
     pub async fn stop(mut self) -> String {
+        self.stop_now().await
+    }
+
+    /// [`Replica::stop`] for a replica the test keeps a handle on.
+    pub async fn stop_now(&mut self) -> String {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }

@@ -1,0 +1,22 @@
+//! The Kubernetes reconciler: watches Services, Namespaces, the
+//! `metallb.io` configuration and its Secrets, and writes addresses into
+//! Service status.
+//!
+//! - [`core`]: the decision, pure (snapshot in, [`plan::Plan`] out);
+//! - [`config`]: the configuration objects into pools, or the reasons not;
+//! - [`cache`]: watch events into complete per-kind views;
+//! - [`writer`]: the writes (status, annotation, Events, pool status,
+//!   `ConfigurationState`), each guarded by the object's `resourceVersion`;
+//! - [`run`]: the single-task event loop that ties them together.
+
+pub mod cache;
+pub mod config;
+pub mod core;
+pub mod plan;
+pub mod run;
+pub mod writer;
+
+#[cfg(test)]
+mod tests;
+
+pub use run::{Options, RunError, run};

@@ -1,0 +1,450 @@
+//! The event loop: one task owns the caches, the allocator and the writes.
+//! Watch events are applied in batches; after each batch one pass decides
+//! every Service and writes only what differs. A single writer keeps the
+//! allocator consistent without locks and makes the order of decisions
+//! depend only on the inputs.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use ferrolb_crds::api::{
+    BFDProfile, BGPAdvertisement, BGPPeer, Community, ConfigurationStateStatus, IPAddressPool,
+    IPAddressPoolStatus, L2Advertisement,
+};
+use ferrolb_crds::config::Resources;
+use ferrolb_crds::selector::Labels;
+use futures::stream::{self, BoxStream};
+use futures::{FutureExt, StreamExt};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::time::Instant;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use super::cache::{Cache, name_key};
+use super::config::{Finding, add_secret, evaluate};
+use super::core::{Core, Snapshot};
+use super::plan::{Desired, Plan};
+use super::writer::{WriteError, Writer, reference};
+use crate::adapt::service_key;
+use crate::ipam::{PoolStats, ServiceKey};
+use crate::metrics::Metrics;
+
+/// How the reconciler runs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the `metallb.io` objects live (`metallb-system`).
+    pub namespace: String,
+    /// `--lb-class`: serve only Services of this `loadBalancerClass`.
+    pub lb_class: Option<String>,
+    /// This replica's name, in Events.
+    pub instance: String,
+}
+
+/// Why the reconciler stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The watch streams ended (they only do when the client is gone).
+    #[error("the watch streams ended")]
+    StreamsEnded,
+}
+
+/// Parallel writes per pass: enough to write 1,000 Services quickly, few
+/// enough not to flood the API server.
+const WRITE_CONCURRENCY: usize = 16;
+/// Delay before retrying failed writes.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+enum Input {
+    Service(Event<Service>),
+    Namespace(Event<Namespace>),
+    Pool(Event<IPAddressPool>),
+    L2(Event<L2Advertisement>),
+    Bgp(Event<BGPAdvertisement>),
+    Peer(Event<BGPPeer>),
+    Bfd(Event<BFDProfile>),
+    Community(Event<Community>),
+    Secret(Event<Secret>),
+}
+
+/// The caches of every watched kind.
+struct Views {
+    services: Cache<Service, ServiceKey>,
+    namespaces: Cache<Namespace, String>,
+    pools: Cache<IPAddressPool, String>,
+    l2: Cache<L2Advertisement, String>,
+    bgp: Cache<BGPAdvertisement, String>,
+    peers: Cache<BGPPeer, String>,
+    bfd: Cache<BFDProfile, String>,
+    communities: Cache<Community, String>,
+    secrets: Cache<Secret, String>,
+    config_dirty: bool,
+}
+
+impl Views {
+    fn new() -> Self {
+        Views {
+            services: Cache::new(service_key),
+            namespaces: Cache::new(|n: &Namespace| n.metadata.name.clone()),
+            pools: Cache::new(name_key),
+            l2: Cache::new(name_key),
+            bgp: Cache::new(name_key),
+            peers: Cache::new(name_key),
+            bfd: Cache::new(name_key),
+            communities: Cache::new(name_key),
+            secrets: Cache::new(name_key),
+            config_dirty: true,
+        }
+    }
+
+    fn apply(&mut self, input: Input) {
+        match input {
+            Input::Service(e) => self.services.apply(e),
+            Input::Namespace(e) => self.namespaces.apply(e),
+            Input::Pool(e) => {
+                // Our own status writes come back as events too; only a
+                // spec or label change is a configuration change.
+                if !status_only(&self.pools, &e) {
+                    self.config_dirty = true;
+                }
+                self.pools.apply(e);
+            }
+            Input::L2(e) => self.config(|v| v.l2.apply(e)),
+            Input::Bgp(e) => self.config(|v| v.bgp.apply(e)),
+            Input::Peer(e) => self.config(|v| v.peers.apply(e)),
+            Input::Bfd(e) => self.config(|v| v.bfd.apply(e)),
+            Input::Community(e) => self.config(|v| v.communities.apply(e)),
+            Input::Secret(e) => self.config(|v| v.secrets.apply(e)),
+        }
+    }
+
+    fn config(&mut self, f: impl FnOnce(&mut Self)) {
+        f(self);
+        self.config_dirty = true;
+    }
+
+    fn synced(&self) -> bool {
+        self.services.synced()
+            && self.namespaces.synced()
+            && self.pools.synced()
+            && self.l2.synced()
+            && self.bgp.synced()
+            && self.peers.synced()
+            && self.bfd.synced()
+            && self.communities.synced()
+            && self.secrets.synced()
+    }
+
+    fn resources(&self, namespace: &str) -> Resources {
+        let mut r = Resources {
+            pools: self.pools.values().cloned().collect(),
+            l2_advertisements: self.l2.values().cloned().collect(),
+            bgp_advertisements: self.bgp.values().cloned().collect(),
+            peers: self.peers.values().cloned().collect(),
+            bfd_profiles: self.bfd.values().cloned().collect(),
+            communities: self.communities.values().cloned().collect(),
+            ..Default::default()
+        };
+        for s in self.secrets.values() {
+            add_secret(s, &mut r);
+        }
+        r.retain_namespace(namespace);
+        r
+    }
+
+    fn namespace_labels(&self) -> BTreeMap<String, Labels> {
+        self.namespaces
+            .items()
+            .iter()
+            .map(|(n, ns)| (n.clone(), ns.metadata.labels.clone().unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// Whether a pool event changes only the status (or nothing) of a pool
+/// already known.
+fn status_only(cache: &Cache<IPAddressPool, String>, e: &Event<IPAddressPool>) -> bool {
+    let Event::Apply(new) = e else {
+        return false;
+    };
+    let Some(old) = name_key(new).and_then(|k| cache.items().get(&k)) else {
+        return false;
+    };
+    old.spec == new.spec && old.metadata.labels == new.metadata.labels
+}
+
+fn watch<K>(api: Api<K>, wrap: fn(Event<K>) -> Input) -> BoxStream<'static, Input>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    K::DynamicType: Default,
+{
+    let kind = K::kind(&K::DynamicType::default()).to_string();
+    watcher::watcher(api, watcher::Config::default())
+        .default_backoff()
+        .filter_map(move |r| {
+            let out = match r {
+                Ok(e) => Some(wrap(e)),
+                Err(e) => {
+                    // Retried with backoff by the watcher; RBAC errors land
+                    // here too, so they must be visible.
+                    warn!(kind = %kind, error = %e, "watch failed; retrying");
+                    None
+                }
+            };
+            std::future::ready(out)
+        })
+        .boxed()
+}
+
+/// Everything one reconciler run owns.
+struct Reconciler {
+    opts: Options,
+    writer: Writer,
+    metrics: Arc<Metrics>,
+    core: Core,
+    /// Service writes made from a view the cache has not moved past yet:
+    /// `(resourceVersion decided on, what was written)`.
+    written: HashMap<ServiceKey, (Option<String>, Desired)>,
+    /// Same for pool status.
+    pools_written: HashMap<String, (Option<String>, IPAddressPoolStatus)>,
+    /// The configuration verdict last reported, and its findings.
+    reported: Option<(ConfigurationStateStatus, Vec<Finding>)>,
+    retry_at: Option<Instant>,
+}
+
+/// Runs the reconciler until the watch streams end or the future is
+/// dropped (leadership lost, shutdown). `ready` turns true once every view
+/// is complete.
+pub async fn run(
+    client: Client,
+    opts: Options,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+) -> Result<(), RunError> {
+    let ns = opts.namespace.clone();
+    let mut inputs = stream::select_all([
+        watch(Api::<Service>::all(client.clone()), Input::Service),
+        watch(Api::<Namespace>::all(client.clone()), Input::Namespace),
+        watch(Api::namespaced(client.clone(), &ns), Input::Pool),
+        watch(Api::namespaced(client.clone(), &ns), Input::L2),
+        watch(Api::namespaced(client.clone(), &ns), Input::Bgp),
+        watch(Api::namespaced(client.clone(), &ns), Input::Peer),
+        watch(Api::namespaced(client.clone(), &ns), Input::Bfd),
+        watch(Api::namespaced(client.clone(), &ns), Input::Community),
+        watch(Api::namespaced(client.clone(), &ns), Input::Secret),
+    ]);
+    let mut views = Views::new();
+    let mut r = Reconciler {
+        writer: Writer::new(client, ns, opts.instance.clone()),
+        core: Core::new(opts.lb_class.clone()),
+        opts,
+        metrics,
+        written: HashMap::new(),
+        pools_written: HashMap::new(),
+        reported: None,
+        retry_at: None,
+    };
+    loop {
+        let retry = r.retry_at;
+        let input = tokio::select! {
+            i = inputs.next() => Some(i.ok_or(RunError::StreamsEnded)?),
+            () = sleep_until(retry), if retry.is_some() => None,
+        };
+        if let Some(i) = input {
+            views.apply(i);
+        }
+        // Take everything already queued: one pass per batch, not per event.
+        while let Some(Some(i)) = inputs.next().now_or_never() {
+            views.apply(i);
+        }
+        if !views.synced() {
+            continue;
+        }
+        ready.store(true, Ordering::Release);
+        r.retry_at = None;
+        r.pass(&mut views).await;
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    if let Some(at) = at {
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+impl Reconciler {
+    async fn pass(&mut self, views: &mut Views) {
+        if views.config_dirty {
+            views.config_dirty = false;
+            self.load_config(views).await;
+        }
+        let namespaces = views.namespace_labels();
+        let plan = self.core.sync(Snapshot {
+            services: views.services.items(),
+            namespaces: &namespaces,
+        });
+        self.execute(plan, views.services.items()).await;
+        let stats = self.core.pool_stats();
+        self.metrics.update(&stats);
+        self.write_pool_status(&stats, views.pools.items()).await;
+    }
+
+    async fn load_config(&mut self, views: &mut Views) {
+        let verdict = evaluate(&views.resources(&self.opts.namespace));
+        match verdict.pools {
+            Some(pools) => {
+                info!(pools = pools.pools().len(), "configuration loaded");
+                self.core.set_pools(pools);
+            }
+            None => warn!(
+                errors = %verdict.status.error_summary,
+                "configuration refused; keeping the last valid one"
+            ),
+        }
+        let told = self.reported.as_ref();
+        if told.is_some_and(|(s, f)| *s == verdict.status && *f == verdict.findings) {
+            return;
+        }
+        let old: &[Finding] = told.map_or(&[], |(_, f)| f);
+        for f in verdict.findings.iter().filter(|f| !old.contains(f)) {
+            if let Err(e) = self
+                .writer
+                .config_event(f.object.as_ref(), f.error, &f.message)
+                .await
+            {
+                warn!(error = %e, "cannot publish a configuration event");
+            }
+        }
+        match self.writer.configuration_state(&verdict.status).await {
+            Ok(()) => self.reported = Some((verdict.status, verdict.findings)),
+            Err(e) => {
+                warn!(error = %e, "cannot write ConfigurationState; retrying");
+                self.reported = None;
+                views.config_dirty = true;
+                self.schedule_retry();
+            }
+        }
+    }
+
+    fn schedule_retry(&mut self) {
+        let at = Instant::now() + RETRY_AFTER;
+        self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
+    }
+
+    async fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
+        // A write made from a view the cache still shows needs no repeat.
+        self.written.retain(|k, (rv, _)| {
+            services
+                .get(k)
+                .is_some_and(|s| s.metadata.resource_version == *rv)
+        });
+        let jobs: Vec<(ServiceKey, Service, Desired)> = plan
+            .writes
+            .into_iter()
+            .filter_map(|(key, desired)| {
+                let svc = services.get(&key)?;
+                let rv = &svc.metadata.resource_version;
+                if self.written.get(&key) == Some(&(rv.clone(), desired.clone())) {
+                    return None;
+                }
+                Some((key, svc.clone(), desired))
+            })
+            .collect();
+        let writer = self.writer.clone();
+        let writer = &writer;
+        let results: Vec<_> = stream::iter(jobs)
+            .map(|(key, svc, desired)| {
+                let span = info_span!("service", service = %key);
+                async move {
+                    let result = writer.service(&svc, &desired).await;
+                    match &result {
+                        Ok(()) => info!(assigned = %desired, "status written"),
+                        Err(e) => debug!(error = %e, "status not written"),
+                    }
+                    (key, svc.metadata.resource_version, desired, result)
+                }
+                .instrument(span)
+            })
+            .buffer_unordered(WRITE_CONCURRENCY)
+            .collect()
+            .await;
+        for (key, rv, desired, result) in results {
+            match result {
+                Ok(()) => {
+                    self.written.insert(key, (rv, desired));
+                }
+                // The watch brings the new version; decide again then.
+                Err(WriteError::Conflict { .. } | WriteError::Gone { .. }) => {
+                    self.schedule_retry();
+                }
+                Err(e) => {
+                    warn!(service = %key, error = %e, "status write failed; retrying");
+                    self.schedule_retry();
+                }
+            }
+        }
+        let events: Vec<_> = plan
+            .notes
+            .into_iter()
+            .filter_map(|n| {
+                info!(service = %n.key, reason = n.reason.as_str(), message = %n.message, "event");
+                services.get(&n.key).map(|svc| (reference(svc), n))
+            })
+            .collect();
+        stream::iter(events)
+            .for_each_concurrent(WRITE_CONCURRENCY, |(regarding, n)| async move {
+                if let Err(e) = writer.event(&regarding, n.reason, &n.message).await {
+                    warn!(service = %n.key, error = %e, "cannot publish an event");
+                }
+            })
+            .await;
+    }
+
+    async fn write_pool_status(
+        &mut self,
+        stats: &[PoolStats],
+        pools: &BTreeMap<String, IPAddressPool>,
+    ) {
+        let ns = self.opts.namespace.clone();
+        self.pools_written.retain(|name, (rv, _)| {
+            pools
+                .get(&format!("{ns}/{name}"))
+                .is_some_and(|p| p.metadata.resource_version == *rv)
+        });
+        for s in stats {
+            let Some(obj) = pools.get(&format!("{ns}/{}", s.pool)) else {
+                continue;
+            };
+            let status = IPAddressPoolStatus {
+                assigned_ipv4: saturate(s.v4.assigned),
+                assigned_ipv6: saturate(s.v6.assigned),
+                available_ipv4: saturate(s.v4.available),
+                available_ipv6: saturate(s.v6.available),
+            };
+            let rv = obj.metadata.resource_version.clone();
+            if obj.status.as_ref() == Some(&status)
+                || self.pools_written.get(&s.pool) == Some(&(rv.clone(), status.clone()))
+            {
+                continue;
+            }
+            match self.writer.pool_status(&s.pool, &status).await {
+                Ok(()) => {
+                    self.pools_written.insert(s.pool.clone(), (rv, status));
+                }
+                Err(WriteError::Gone { .. }) => {}
+                Err(e) => {
+                    warn!(pool = %s.pool, error = %e, "cannot write pool status; retrying");
+                    self.schedule_retry();
+                }
+            }
+        }
+    }
+}
+
+fn saturate(v: u128) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}

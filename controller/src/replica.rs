@@ -1,0 +1,44 @@
+//! One controller replica: leader election around the reconciler. The
+//! binary adds flags, logging, the metrics endpoint and signals; tests run
+//! this directly.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use kube::Client;
+
+use crate::leader::{LeaderError, LeaseOptions, run_while_leader};
+use crate::metrics::Metrics;
+use crate::reconcile::{self, Options, RunError};
+
+/// Why a replica stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplicaError {
+    /// Leader election failed.
+    #[error(transparent)]
+    Leader(#[from] LeaderError),
+    /// The reconciler stopped.
+    #[error(transparent)]
+    Run(#[from] RunError),
+}
+
+/// Runs the reconciler while this replica leads, until `shutdown`.
+/// `ready` is true while standing by, and while leading once every view is
+/// complete.
+pub async fn run(
+    client: Client,
+    opts: Options,
+    lease: LeaseOptions,
+    metrics: Arc<Metrics>,
+    ready: Arc<AtomicBool>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ReplicaError> {
+    ready.store(true, std::sync::atomic::Ordering::Release);
+    let work = || {
+        ready.store(false, std::sync::atomic::Ordering::Release);
+        reconcile::run(client.clone(), opts.clone(), metrics.clone(), ready.clone())
+    };
+    run_while_leader(client.clone(), lease, shutdown, work).await??;
+    Ok(())
+}

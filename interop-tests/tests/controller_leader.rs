@@ -1,0 +1,92 @@
+//! Two replicas: only the Lease holder writes; when it dies without
+//! releasing the Lease the other takes over after the lease expires, and a
+//! graceful stop hands over at once.
+
+#[path = "controller_support/mod.rs"]
+mod support;
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::Api;
+use support::*;
+
+async fn holder(admin: &kube::Client) -> TestResult<Option<String>> {
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), NS);
+    Ok(leases
+        .get_opt("ferrolb-controller")
+        .await?
+        .and_then(|l| l.spec)
+        .and_then(|s| s.holder_identity))
+}
+
+/// The reporting instances of every Event on `name`.
+async fn reporters(admin: &kube::Client, name: &str) -> TestResult<Vec<String>> {
+    Ok(events(admin, APPS, name)
+        .await?
+        .into_iter()
+        .map(|(_, _, who)| who)
+        .collect())
+}
+
+#[test]
+fn only_the_leader_writes_and_a_dead_leader_is_replaced() -> TestResult {
+    block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        configure(&admin, vec![pool("p", &["192.0.2.0/28"])]).await?;
+        let lease = Duration::from_secs(4);
+        let mut one = Replica::start(&cluster, "one", lease)?;
+        let leader = wait_for("a lease holder", Duration::from_secs(30), || async {
+            holder(&admin).await
+        })
+        .await?;
+        assert_eq!(leader, "one");
+        let mut two = Replica::start(&cluster, "two", lease)?;
+
+        create(&admin, lb_service("s1", &[], 80)).await?;
+        let s1 = wait_assigned(&admin, "s1").await?;
+        assert_eq!(ingress(&s1), ["192.0.2.0"]);
+        // Give the standby time to misbehave, then check nobody else wrote:
+        // every Event names the leader as its reporting instance.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(reporters(&admin, "s1").await?, ["one"]);
+        assert_eq!(holder(&admin).await?.as_deref(), Some("one"));
+
+        // Crash the leader: the lease is not released, so "two" waits for
+        // it to expire, then serves.
+        let killed = Instant::now();
+        one.kill();
+        create(&admin, lb_service("s2", &[], 80)).await?;
+        let s2 = wait_assigned(&admin, "s2").await?;
+        let took = killed.elapsed();
+        assert_eq!(
+            ingress(&s2),
+            ["192.0.2.1"],
+            "s1's address is known to the new leader"
+        );
+        assert_eq!(holder(&admin).await?.as_deref(), Some("two"));
+        assert_eq!(reporters(&admin, "s2").await?, ["two"]);
+        assert!(
+            took >= lease / 2,
+            "took over after {took:?}, before the lease expired"
+        );
+
+        // A graceful stop releases the lease: a new replica takes over
+        // without waiting for expiry.
+        let three = Replica::start(&cluster, "three", lease)?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(two.stop_now().await, "Ok(())");
+        wait_for(
+            "three to lead",
+            Duration::from_secs(3 * lease.as_secs()),
+            || async { Ok((holder(&admin).await?.as_deref() == Some("three")).then_some(())) },
+        )
+        .await?;
+        create(&admin, lb_service("s3", &[], 80)).await?;
+        assert_eq!(ingress(&wait_assigned(&admin, "s3").await?), ["192.0.2.2"]);
+        assert_eq!(reporters(&admin, "s3").await?, ["three"]);
+        drop(three);
+        Ok(())
+    })
+}

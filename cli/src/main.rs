@@ -1,5 +1,6 @@
 //! `ferrolb`: the command for humans.
 
+mod run;
 mod validate;
 
 use std::process::ExitCode;
@@ -19,10 +20,22 @@ enum Command {
     /// Check MetalLB/FerroLB manifests with the same compiler the controller
     /// and speakers use; exits 1 when the configuration has errors.
     Validate(validate::ValidateArgs),
+    /// Standalone mode: assign addresses and announce them from this host,
+    /// configured by YAML files instead of Kubernetes.
+    Run(run::RunArgs),
 }
 
 fn main() -> ExitCode {
-    match Args::parse().command {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match args.command {
         Command::Validate(args) => validate::run(&args),
+        Command::Run(args) => run::run(args),
     }
 }

@@ -24,6 +24,7 @@ pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod error;
+pub mod ferrolb;
 pub mod frr;
 pub mod gobgp;
 pub mod kernel;

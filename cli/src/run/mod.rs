@@ -1,0 +1,294 @@
+//! `ferrolb run`: standalone mode. The controller's allocator and the
+//! speaker composed in one process, fed from YAML files instead of
+//! Kubernetes: the same compiler, the same allocation core, the same
+//! announcement decision, the same BGP stack. Files are read again when they
+//! change; a bad edit is refused with the compiler's errors and the last good
+//! configuration stays in force.
+
+mod inputs;
+mod services;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use ferrolb_controller::adapt::pool_set;
+use ferrolb_controller::reconcile::core::{Core, Snapshot};
+use ferrolb_crds::config::{Config, compile};
+use ferrolb_speaker::announce::BgpAnnouncer;
+use ferrolb_speaker::decide::{NodeState, ServiceKey, Verdict, bgp_plan};
+use tokio::signal::unix::{SignalKind, signal};
+use tracing::{error, info, warn};
+
+/// Arguments of `ferrolb run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A YAML file, or a directory of them: metallb.io objects, Secrets,
+    /// Services (with requested or recorded addresses), EndpointSlices,
+    /// Namespaces and Nodes.
+    #[arg(long, value_name = "FILE_OR_DIR")]
+    config: PathBuf,
+    /// This node's name: Node objects and nodeSelectors are matched against it.
+    #[arg(long)]
+    node: String,
+    /// BGP router ID when a BGPPeer sets none; defaults to the Node object's
+    /// first IPv4 address, else the host's first global IPv4 address.
+    #[arg(long)]
+    router_id: Option<Ipv4Addr>,
+    /// Handle only Services of this loadBalancerClass (as the controller's
+    /// --lb-class).
+    #[arg(long)]
+    lb_class: Option<String>,
+    /// How often to look for changed files.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    interval: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    ferrolb_crds::duration::parse_go_duration(s).map_err(|e| e.to_string())
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("ferrolb run: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(Standalone::new(args).serve())
+}
+
+struct Standalone {
+    args: RunArgs,
+    core: Core,
+    /// The last valid configuration.
+    config: Option<Config>,
+    node: NodeState,
+    announcer: Option<BgpAnnouncer>,
+    /// The controller's decisions, kept across file reloads as a cluster
+    /// keeps them in Service status.
+    recorded: BTreeMap<ServiceKey, ferrolb_controller::reconcile::plan::Desired>,
+    fingerprint: Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>,
+    last_verdicts: BTreeMap<(ServiceKey, IpAddr), String>,
+    last_states: BTreeMap<String, String>,
+}
+
+impl Standalone {
+    fn new(args: RunArgs) -> Standalone {
+        Standalone {
+            core: Core::new(args.lb_class.clone()),
+            node: NodeState::new(args.node.clone()),
+            config: None,
+            announcer: None,
+            recorded: BTreeMap::new(),
+            fingerprint: None,
+            last_verdicts: BTreeMap::new(),
+            last_states: BTreeMap::new(),
+            args,
+        }
+    }
+
+    async fn serve(mut self) -> ExitCode {
+        let (mut term, mut int) = match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(t), Ok(i)) => (t, i),
+            _ => {
+                eprintln!("ferrolb run: cannot install signal handlers");
+                return ExitCode::FAILURE;
+            }
+        };
+        info!(node = %self.args.node, config = %self.args.config.display(), "ferrolb run started");
+        loop {
+            self.step().await;
+            tokio::select! {
+                _ = tokio::time::sleep(self.args.interval) => {}
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+            }
+        }
+        info!("stopping: withdrawing every route and closing every session");
+        if let Some(announcer) = self.announcer.take() {
+            announcer.shutdown("ferrolb run stopped").await;
+        }
+        ExitCode::SUCCESS
+    }
+
+    async fn step(&mut self) {
+        let files = match inputs::files(&self.args.config) {
+            Ok(f) => f,
+            Err(e) => {
+                error!(path = %self.args.config.display(), error = %e, "cannot list the configuration");
+                return;
+            }
+        };
+        let fingerprint = inputs::fingerprint(&files);
+        if self.fingerprint.as_ref() != Some(&fingerprint) {
+            self.fingerprint = Some(fingerprint);
+            self.reload(&files).await;
+        }
+        self.report_sessions();
+    }
+
+    async fn reload(&mut self, files: &[PathBuf]) {
+        let (input, problems) = inputs::read(files);
+        if !problems.is_empty() {
+            for p in &problems {
+                error!("{p}");
+            }
+            warn!("files refused; the last good configuration stays in force");
+            return;
+        }
+        match compile(&input.resources) {
+            Ok(compiled) => {
+                for w in &compiled.warnings {
+                    warn!("{w}");
+                }
+                match pool_set(&compiled.config) {
+                    Ok(pools) => {
+                        self.core.set_pools(pools);
+                        self.config = Some(compiled.config);
+                    }
+                    Err(e) => error!("{e}; the last good configuration stays in force"),
+                }
+            }
+            Err(e) => {
+                for d in &e.errors {
+                    error!("{d}");
+                }
+                warn!(
+                    errors = e.errors.len(),
+                    "configuration refused; the last good one stays in force"
+                );
+            }
+        }
+        let Some(config) = self.config.clone() else {
+            warn!("no valid configuration yet: nothing to announce");
+            return;
+        };
+        if let Some(node) = input
+            .resources
+            .nodes
+            .as_ref()
+            .and_then(|n| n.iter().find(|n| n.name == self.args.node))
+        {
+            self.node.labels = node.labels.clone();
+        }
+        let router_id = self.args.router_id.or_else(|| {
+            input
+                .resources
+                .nodes
+                .as_ref()
+                .and_then(|n| n.iter().find(|n| n.name == self.args.node))
+                .and_then(|n| {
+                    n.addresses.iter().find_map(|a| match a {
+                        IpAddr::V4(v4) => Some(*v4),
+                        IpAddr::V6(_) => None,
+                    })
+                })
+                .or_else(host_ipv4)
+        });
+
+        // The controller's part: assign addresses, as the reconciler does.
+        let mut services = input.services;
+        for (key, desired) in &self.recorded {
+            if let Some(svc) = services.get_mut(key)
+                && ferrolb_controller::adapt::recorded_addresses(svc).is_empty()
+            {
+                services::record(svc, desired);
+            }
+        }
+        let plan = self.core.sync(Snapshot {
+            services: &services,
+            namespaces: &input.namespaces,
+        });
+        for note in &plan.notes {
+            let level_warn = note.reason.is_warning();
+            if level_warn {
+                warn!(service = %note.key, reason = note.reason.as_str(), "{}", note.message);
+            } else {
+                info!(service = %note.key, reason = note.reason.as_str(), "{}", note.message);
+            }
+        }
+        for (key, desired) in plan.writes {
+            if let Some(svc) = services.get_mut(&key) {
+                services::record(svc, &desired);
+            }
+            self.recorded.insert(key, desired);
+        }
+
+        // The speaker's part: what this node announces, to whom.
+        let states: Vec<_> = services
+            .iter()
+            .filter_map(|(key, svc)| {
+                services::state(key, svc, input.endpoints.get(key), &self.node.name)
+            })
+            .collect();
+        let bgp = bgp_plan(&config, &self.node, &states);
+        self.report_verdicts(&bgp.explanations);
+        let announcer = self
+            .announcer
+            .get_or_insert_with(|| BgpAnnouncer::new(router_id));
+        announcer.apply(&config, &bgp).await;
+        for (peer, e) in announcer.errors() {
+            error!(peer, "{e}");
+        }
+    }
+
+    /// Logs each address's verdict when it changes.
+    fn report_verdicts(&mut self, explanations: &[ferrolb_speaker::decide::Explanation]) {
+        let mut now = BTreeMap::new();
+        for e in explanations {
+            let text = e.verdict.to_string();
+            let key = (e.service.clone(), e.address);
+            if self.last_verdicts.get(&key) != Some(&text) {
+                match &e.verdict {
+                    Verdict::Announced { .. } => {
+                        info!(service = %e.service, address = %e.address, "{text}")
+                    }
+                    Verdict::NotAnnounced(_) => {
+                        warn!(service = %e.service, address = %e.address, "{text}")
+                    }
+                }
+            }
+            now.insert(key, text);
+        }
+        self.last_verdicts = now;
+    }
+
+    /// Logs each session's state when it changes.
+    fn report_sessions(&mut self) {
+        let Some(announcer) = &self.announcer else {
+            return;
+        };
+        for (peer, status) in announcer.statuses() {
+            let state = format!("{:?}", status.state);
+            if self.last_states.get(&peer) != Some(&state) {
+                match &status.last_error {
+                    Some(err) if state != "Established" => {
+                        warn!(peer, state, last_error = %err, "session")
+                    }
+                    _ => info!(peer, state, prefixes = status.prefixes_announced, "session"),
+                }
+                self.last_states.insert(peer, state);
+            }
+        }
+    }
+}
+
+/// The host's first global IPv4 address, for a default router ID.
+fn host_ipv4() -> Option<Ipv4Addr> {
+    nix::ifaddrs::getifaddrs().ok()?.find_map(|ifa| {
+        let addr = ifa.address?.as_sockaddr_in()?.ip();
+        (!addr.is_loopback() && !addr.is_link_local()).then_some(addr)
+    })
+}

@@ -1,0 +1,72 @@
+//! FerroLB's own `ferrolb run` (standalone mode) as a lab node daemon.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::daemon::{Daemon, DaemonSpec};
+use crate::error::{LabError, Result};
+use crate::lab::{Host, Lab};
+
+/// A `ferrolb run` process on a lab host.
+pub struct FerroLb {
+    daemon: Arc<Daemon>,
+    log: PathBuf,
+}
+
+impl FerroLb {
+    /// Starts `ferrolb run --config CONFIG --node HOST` on `host`.
+    pub fn start(lab: &Lab, host: &Host, config: &Path) -> Result<FerroLb> {
+        let binary = binary()?;
+        let dir = lab.state_dir(host, "ferrolb")?;
+        let log = dir.join("ferrolb.log");
+        let daemon = lab.start_daemon(DaemonSpec {
+            name: format!("{}/ferrolb", host.name),
+            netns: Some(&host.netns),
+            program: binary
+                .to_str()
+                .ok_or_else(|| LabError::Invalid("non-UTF-8 path to ferrolb".into()))?,
+            args: vec![
+                "run".into(),
+                "--config".into(),
+                config.display().to_string(),
+                "--node".into(),
+                host.name.clone(),
+                "--interval".into(),
+                "200ms".into(),
+            ],
+            output: log.clone(),
+            logs: Vec::new(),
+            lifetime: lab.lifetime(),
+        })?;
+        Ok(FerroLb { daemon, log })
+    }
+
+    pub fn daemon(&self) -> &Daemon {
+        &self.daemon
+    }
+
+    /// What it logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// The `ferrolb` binary: `FERROLB_BIN`, or next to the running executable
+/// (cargo puts every binary of the workspace in one directory; test
+/// executables live one level deeper, in `deps/`).
+pub fn binary() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("FERROLB_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let exe = std::env::current_exe()
+        .map_err(|e| LabError::io("cannot find the running executable", e))?;
+    exe.ancestors()
+        .skip(1)
+        .take(2)
+        .map(|dir| dir.join("ferrolb"))
+        .find(|p| p.is_file())
+        .ok_or_else(|| LabError::Missing {
+            what: "the ferrolb binary".into(),
+            hint: "build it first: cargo build -p ferrolb-cli (or set FERROLB_BIN)".into(),
+        })
+}

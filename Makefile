@@ -5,6 +5,7 @@ CARGO ?= cargo
 
 # The main job: the network lab demo (needs root).
 demo: deps
+	$(CARGO) build --quiet --locked -p ferrolb-cli
 	$(CARGO) run --quiet --locked -p interop-tests --bin lab-demo
 
 # Every test: formatting, lints, unit, property and interop tests.

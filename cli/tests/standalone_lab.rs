@@ -4,7 +4,6 @@
 //! once and says goodbye.
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use interop_tests::ferrolb::FerroLb;
@@ -13,17 +12,9 @@ use ipnet::IpNet;
 
 const NODE_AS: u32 = 64512;
 const CONVERGE: Duration = Duration::from_secs(30);
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/standalone");
 
 fn net(s: &str) -> IpNet {
     s.parse().expect("prefix literal")
-}
-
-fn copy_example(to: &Path) {
-    std::fs::create_dir_all(to).expect("config dir");
-    for f in ["config.yaml", "services.yaml"] {
-        std::fs::copy(Path::new(EXAMPLE).join(f), to.join(f)).expect("copy example");
-    }
 }
 
 #[test]
@@ -49,7 +40,7 @@ fn three_nodes_give_both_routers_three_way_ecmp_and_survive_a_bad_edit_and_a_sto
         &RouterConfig::facing_speakers(64501, &r2, &node_refs, NODE_AS),
     )?;
     let config = lab.dir().join("ferrolb-config");
-    copy_example(&config);
+    interop_tests::ferrolb::copy_example(&config)?;
     let mut speakers: Vec<FerroLb> = nodes
         .iter()
         .map(|n| FerroLb::start(&lab, n, &config))

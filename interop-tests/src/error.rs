@@ -48,7 +48,8 @@ pub enum LabError {
 pub type Result<T, E = LabError> = std::result::Result<T, E>;
 
 impl LabError {
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    /// An I/O error with what was being done.
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         LabError::Io {
             context: context.into(),
             source,

@@ -51,6 +51,30 @@ impl FerroLb {
     }
 }
 
+/// The standalone example of the documentation (`docs/examples/standalone`).
+pub const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/examples/standalone");
+
+/// Copies the standalone example's YAML files into `dir` (created), where a
+/// test or the demo may edit them while `ferrolb run` watches.
+pub fn copy_example(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+    for entry in
+        std::fs::read_dir(EXAMPLE).map_err(|e| LabError::io(format!("cannot list {EXAMPLE}"), e))?
+    {
+        let path = entry
+            .map_err(|e| LabError::io("cannot list the example", e))?
+            .path();
+        if path.extension().is_some_and(|e| e == "yaml")
+            && let Some(name) = path.file_name()
+        {
+            std::fs::copy(&path, dir.join(name))
+                .map_err(|e| LabError::io(format!("cannot copy {}", path.display()), e))?;
+        }
+    }
+    Ok(())
+}
+
 /// The `ferrolb` binary: `FERROLB_BIN`, or next to the running executable
 /// (cargo puts every binary of the workspace in one directory; test
 /// executables live one level deeper, in `deps/`).

@@ -1,23 +1,29 @@
-//! The lab demo (`make demo`): two routers (FRR and BIRD), two nodes that
-//! announce a service address with BGP, and a client. Shows the sessions,
-//! the routes with their ECMP next hops, traffic spreading over both nodes,
-//! and a withdrawal; then tears everything down.
+//! The demo (`make demo`): FerroLB in standalone mode on three nodes, with
+//! real FRR and BIRD routers, in network namespaces.
 //!
-//! The nodes run GoBGP for now; FerroLB's own speaker replaces it as soon as
-//! it exists.
+//! Every node runs `ferrolb run` with the same configuration (a pool, a
+//! BGPPeer per router, a BGPAdvertisement, two services); each serves HTTP
+//! on the service addresses. The demo shows the routers' three-way ECMP
+//! routes, traffic from a client spreading over the nodes, and one node's
+//! speaker stopping: its next hop disappears at once and traffic keeps
+//! flowing. Then everything is torn down.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use interop_tests::ferrolb::FerroLb;
 use interop_tests::traffic::{HttpServer, http_get};
 use interop_tests::{
-    Announcement, Bird, Community, Frr, Gobgp, Host, Lab, Neighbor, Router, RouterConfig,
-    wait_established, wait_kernel_route, wait_paths,
+    Bird, Frr, Host, Lab, LabError, Router, RouterConfig, wait_established, wait_kernel_route,
+    wait_paths,
 };
+use ipnet::IpNet;
 
 const NODE_AS: u32 = 64512;
 const TIMEOUT: Duration = Duration::from_secs(30);
+/// The hold time of the example's BGPPeers.
+const HOLD: Duration = Duration::from_secs(9);
 
 fn main() -> std::process::ExitCode {
     match run() {
@@ -30,27 +36,37 @@ fn main() -> std::process::ExitCode {
 }
 
 fn step(n: u32, what: &str) {
-    println!("\n[{n}/5] {what}");
+    println!("\n[{n}/6] {what}");
+}
+
+fn prefix(s: &str) -> Result<IpNet, LabError> {
+    s.parse()
+        .map_err(|e| LabError::Invalid(format!("{s}: {e}")))
+}
+
+fn hops(list: &[IpAddr]) -> String {
+    list.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn run() -> interop_tests::Result<()> {
     let started = Instant::now();
-    println!("FerroLB lab demo: BGP routers FRR (r1, AS 64500) and BIRD (r2, AS 64501),");
-    println!("nodes n1 and n2 (AS {NODE_AS}) announcing service 198.51.100.10/32, and a client.");
+    println!("FerroLB demo: three nodes announce two LoadBalancer services with FerroLB's own");
+    println!("BGP speaker to an FRR router (AS 64500) and a BIRD router (AS 64501).");
 
     step(1, "building the lab in network namespaces");
     let mut lab = Lab::new("demo")?;
     let r1 = lab.add_host("r1")?;
     let r2 = lab.add_host("r2")?;
     let client = lab.add_host_at("client", 100)?;
-    let nodes = [lab.add_host_at("n1", 11)?, lab.add_host_at("n2", 12)?];
+    let nodes: Vec<Host> = (1..=3)
+        .map(|i| lab.add_host_at(&format!("n{i}"), 10 + i))
+        .collect::<Result<_, _>>()?;
     for h in lab.hosts() {
         println!("  {:<7} {:<15} {}", h.name, h.ipv4, h.ipv6);
     }
-    let vip: ipnet::IpNet = "198.51.100.10/32"
-        .parse()
-        .map_err(|e| interop_tests::LabError::Invalid(format!("{e}")))?;
-
     let node_refs: Vec<&Host> = nodes.iter().collect();
     lab.make_router(&r1)?;
     lab.make_router(&r2)?;
@@ -64,95 +80,100 @@ fn run() -> interop_tests::Result<()> {
         &r2,
         &RouterConfig::facing_speakers(64501, &r2, &node_refs, NODE_AS),
     )?;
+
+    step(
+        2,
+        "starting `ferrolb run` on every node, one shared configuration",
+    );
+    let config = lab.dir().join("ferrolb-config");
+    interop_tests::ferrolb::copy_example(&config)?;
+    println!("  config: docs/examples/standalone/ (pool 198.51.100.10-99, BGPPeers frr and bird,");
+    println!("          a BGPAdvertisement with community 64512:100, services web and api)");
+    let services = [
+        ("web", prefix("198.51.100.10/32")?),
+        ("api", prefix("198.51.100.50/32")?),
+    ];
     let mut speakers = Vec::new();
     for node in &nodes {
-        node.netns
-            .ip(["addr", "add", &vip.to_string(), "dev", "lo"])?;
-        HttpServer::start(&lab, node, vip.addr(), 80)?;
-        let config = RouterConfig::new(NODE_AS, node.ipv4)
-            .neighbor(Neighbor::new(r1.ipv4.into(), 64500))
-            .neighbor(Neighbor::new(r2.ipv4.into(), 64501));
-        let speaker = Gobgp::start(&lab, node, &config)?;
-        let mut route = Announcement::new(vip);
-        route.communities.push(Community::new(NODE_AS as u16, 100));
-        speaker.announce(&route)?;
-        speakers.push(speaker);
+        for (_, vip) in &services {
+            // The node accepts traffic for the service address, as kube-proxy would.
+            node.netns
+                .ip(["addr", "add", &vip.to_string(), "dev", "lo"])?;
+            HttpServer::start(&lab, node, vip.addr(), 80)?;
+        }
+        speakers.push(FerroLb::start(&lab, node, &config)?);
     }
-
-    step(2, "BGP sessions");
     let routers: [(&dyn Router, &Host); 2] = [(&frr, &r1), (&bird, &r2)];
     for (router, _) in routers {
         for node in &nodes {
             wait_established(&lab, router, node.ipv4.into())?;
-            println!(
-                "  {:<8} <-> {:<3} {:<14} Established",
-                router.describe(),
-                node.name,
-                node.ipv4
-            );
         }
+        println!("  {:<8} Established with n1, n2, n3", router.describe());
     }
 
-    step(3, "routes to the service address");
-    let node_addrs: Vec<IpAddr> = nodes.iter().map(|n| n.ipv4.into()).collect();
-    for (router, host) in routers {
-        let paths = wait_paths(&lab, router, vip, 2, TIMEOUT)?;
-        for p in &paths {
-            let communities: Vec<String> = p.communities.iter().map(ToString::to_string).collect();
+    step(3, "each router's route to each service address");
+    let all: Vec<IpAddr> = nodes.iter().map(|n| n.ipv4.into()).collect();
+    for (name, vip) in &services {
+        for (router, host) in routers {
+            let paths = wait_paths(&lab, router, *vip, 3, TIMEOUT)?;
+            let route = wait_kernel_route(&lab, host, *vip, &all, TIMEOUT)?;
             println!(
-                "  {:<8} BGP     {vip} via {:<14} AS path {:?} communities {}{}",
+                "  {name:<4} {vip:<17} {:<8} {} BGP paths (AS {NODE_AS}, community {}), kernel: ECMP via {}",
                 router.describe(),
-                p.next_hops
+                paths.len(),
+                paths[0]
+                    .communities
                     .iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
-                    .join(","),
-                p.as_sequence(),
-                communities.join(" "),
-                if p.best { "  (best)" } else { "" }
+                    .join(" "),
+                hops(&route.next_hops)
             );
         }
-        let route = wait_kernel_route(&lab, host, vip, &node_addrs, TIMEOUT)?;
-        println!(
-            "  {:<8} kernel  {} via {} (ECMP, installed by {:?})",
-            router.describe(),
-            route.prefix,
-            route
-                .next_hops
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(" and "),
-            route.protocol
-        );
     }
 
-    step(4, "30 HTTP requests from the client, routed through r1");
-    lab.route_via(&client, &vip.to_string(), r1.ipv4.into())?;
+    let web = services[0].1;
+    lab.route_via(&client, "198.51.100.0/24", r1.ipv4.into())?;
     let mut served: BTreeMap<String, u32> = BTreeMap::new();
-    for _ in 0..30 {
-        let body = http_get(&client, vip.addr(), 80, Duration::from_secs(5))?;
-        *served.entry(body.trim().to_string()).or_default() += 1;
-    }
-    for (node, count) in &served {
-        println!("  answered by {node}: {count}");
-    }
+    let mut requests = |count: u32| -> interop_tests::Result<String> {
+        served.clear();
+        for _ in 0..count {
+            let body = http_get(&client, web.addr(), 80, Duration::from_secs(5))?;
+            *served.entry(body.trim().to_string()).or_default() += 1;
+        }
+        Ok(served
+            .iter()
+            .map(|(n, c)| format!("{n}: {c}"))
+            .collect::<Vec<_>>()
+            .join(", "))
+    };
+    step(4, "30 HTTP requests from the client to web, through r1");
+    println!("  answered by {}", requests(30)?);
 
-    step(5, "n1 withdraws the route");
-    let withdrawn = Instant::now();
-    speakers[0].withdraw(vip)?;
-    let n2: IpAddr = nodes[1].ipv4.into();
+    step(5, "stopping n1's speaker (SIGTERM)");
+    let stopping = Instant::now();
+    speakers[0].daemon().stop(Duration::from_secs(5));
+    let rest: Vec<IpAddr> = all[1..].to_vec();
     for (router, host) in routers {
-        wait_kernel_route(&lab, host, vip, &[n2], TIMEOUT)?;
+        wait_kernel_route(&lab, host, web, &rest, TIMEOUT)?;
         println!(
-            "  {:<8} kernel  {vip} via {n2} only, {} ms after the withdrawal",
+            "  {:<8} kernel: web via {} after {} ms (hold time {} s: n1 withdrew, it did not wait to be timed out)",
             router.describe(),
-            withdrawn.elapsed().as_millis()
+            hops(&rest),
+            stopping.elapsed().as_millis(),
+            HOLD.as_secs()
         );
     }
-    let body = http_get(&client, vip.addr(), 80, Duration::from_secs(5))?;
-    println!("  the client is still served, by {}", body.trim());
-    println!("\ntearing down (daemons stopped, namespaces deleted)");
+    let goodbye = frr.neighbor(all[0])?;
+    println!(
+        "  FRR's last word from n1: {} \"{}\"",
+        goodbye["lastNotificationReason"].as_str().unwrap_or("?"),
+        goodbye["lastShutdownDescription"].as_str().unwrap_or("")
+    );
+    step(6, "30 more requests: traffic keeps flowing");
+    println!("  answered by {}", requests(30)?);
+
+    println!("\ntearing down (speakers stopped, routers stopped, namespaces deleted)");
     drop(speakers);
     drop(lab);
     println!("done in {:.1} s", started.elapsed().as_secs_f64());

@@ -104,10 +104,7 @@ fn a_service_is_announced_as_a_host_route_to_every_peer_of_the_node() {
     );
     let plan = bgp_plan(&config, &node("n1", &[("rack", "b")]), [&svc]);
     for peer in ["tor-a", "tor-b"] {
-        assert_eq!(
-            routes_to(&plan, peer),
-            [net("198.51.100.10/32"), net("2001:db8:1::10/128")]
-        );
+        assert_eq!(routes_to(&plan, peer), [net("198.51.100.10/32")]);
         let attrs = &plan.peers[peer][&net("198.51.100.10/32")];
         assert_eq!(attrs.local_pref, Some(150));
         assert!(
@@ -116,9 +113,16 @@ fn a_service_is_announced_as_a_host_route_to_every_peer_of_the_node() {
                 .contains(&BgpCommunity::Standard((64512 << 16) | 100))
         );
     }
-    assert_eq!(plan.explanations.len(), 2);
     assert!(
         matches!(&plan.explanations[0].verdict, Verdict::Announced { peers } if peers.len() == 2)
+    );
+    assert_eq!(
+        plan.explanations[1].verdict,
+        Verdict::NotAnnounced(Reason::NoPeerOfFamily {
+            pool: "web".into(),
+            ipv6: true
+        }),
+        "IPv4 peers do not carry IPv6 prefixes"
     );
 }
 
@@ -288,6 +292,11 @@ spec:
   ipAddressPools: [web]
   aggregationLength: 24
   aggregationLengthV6: 64
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: tor-v6, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64502, peerAddress: "2001:db8:ff::1"}
 "#,
     );
     let a = service(
@@ -298,10 +307,8 @@ spec:
     );
     let b = service("b", &["198.51.100.99"], TrafficPolicy::Cluster, ready("n1"));
     let plan = bgp_plan(&config, &node("n1", &[]), [&a, &b]);
-    assert_eq!(
-        routes_to(&plan, "tor-a"),
-        [net("198.51.100.0/24"), net("2001:db8:1::/64")]
-    );
+    assert_eq!(routes_to(&plan, "tor-a"), [net("198.51.100.0/24")]);
+    assert_eq!(routes_to(&plan, "tor-v6"), [net("2001:db8:1::/64")]);
 }
 
 #[test]
@@ -345,5 +352,35 @@ fn the_verdict_explains_itself_in_words() {
     assert_eq!(
         announced.explanations[0].verdict.to_string(),
         "announced to tor-a"
+    );
+}
+
+#[test]
+fn prefixes_go_to_peers_of_their_family_unless_dual_stack_is_asked() {
+    let config = config(&format!(
+        r#"{ADVERTISE_WEB}---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {{name: tor-v6, namespace: metallb-system}}
+spec: {{myASN: 64512, peerASN: 64502, peerAddress: "2001:db8:ff::1"}}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {{name: tor-both, namespace: metallb-system}}
+spec: {{myASN: 64512, peerASN: 64503, peerAddress: 10.0.0.3, dualStackAddressFamily: true}}
+"#
+    ));
+    let svc = service(
+        "www",
+        &["198.51.100.10", "2001:db8:1::10"],
+        TrafficPolicy::Cluster,
+        ready("n1"),
+    );
+    let plan = bgp_plan(&config, &node("n1", &[]), [&svc]);
+    assert_eq!(routes_to(&plan, "tor-a"), [net("198.51.100.10/32")]);
+    assert_eq!(routes_to(&plan, "tor-v6"), [net("2001:db8:1::10/128")]);
+    assert_eq!(
+        routes_to(&plan, "tor-both"),
+        [net("198.51.100.10/32"), net("2001:db8:1::10/128")]
     );
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ferrolb_crds::community::BgpCommunity;
-use ferrolb_crds::config::{BgpAdvertisement, Config};
+use ferrolb_crds::config::{BgpAdvertisement, Config, PeerTarget};
 use ipnet::IpNet;
 
 use super::endpoints::{TrafficPolicy, has_usable_endpoint};
@@ -109,9 +109,18 @@ fn announce_address(
         });
     }
     let mut announced_to = BTreeSet::new();
+    let mut any_peer = false;
     for advertisement in for_node {
         let prefix = aggregate(address, advertisement);
-        for peer in node_peers.iter().filter(|p| advertisement.selects_peer(p)) {
+        let selected: Vec<&&str> = node_peers
+            .iter()
+            .filter(|p| advertisement.selects_peer(p))
+            .collect();
+        any_peer |= !selected.is_empty();
+        let peers = selected
+            .into_iter()
+            .filter(|p| carries_family(config, p, address));
+        for peer in peers {
             let Some(routes) = plan.peers.get_mut(*peer) else {
                 continue;
             };
@@ -129,13 +138,34 @@ fn announce_address(
         }
     }
     if announced_to.is_empty() {
-        Verdict::NotAnnounced(Reason::NoPeer {
-            pool: pool.to_string(),
+        let pool = pool.to_string();
+        Verdict::NotAnnounced(if any_peer {
+            Reason::NoPeerOfFamily {
+                pool,
+                ipv6: address.is_ipv6(),
+            }
+        } else {
+            Reason::NoPeer { pool }
         })
     } else {
         Verdict::Announced {
             peers: announced_to,
         }
+    }
+}
+
+/// MetalLB announces a prefix to a peer over the peer's own address family
+/// only, unless `dualStackAddressFamily` asks for both; an unnumbered peer
+/// (link-local, over an interface) carries both.
+fn carries_family(config: &Config, peer: &str, address: IpAddr) -> bool {
+    let Some(peer) = config.peers.get(peer) else {
+        return false;
+    };
+    match &peer.target {
+        PeerTarget::Address(a) => {
+            peer.dual_stack_address_family || a.is_ipv4() == address.is_ipv4()
+        }
+        PeerTarget::Interface(_) => true,
     }
 }
 

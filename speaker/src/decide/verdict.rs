@@ -43,6 +43,9 @@ pub enum Reason {
     /// The advertisements that select this node name no peer that applies
     /// to this node.
     NoPeer { pool: String },
+    /// The peers selected are all of the other address family, and none has
+    /// `dualStackAddressFamily`.
+    NoPeerOfFamily { pool: String, ipv6: bool },
 }
 
 impl fmt::Display for Reason {
@@ -63,6 +66,17 @@ impl fmt::Display for Reason {
                 f,
                 "the BGPAdvertisements of pool {pool} do not select this node"
             ),
+            Reason::NoPeerOfFamily { pool, ipv6 } => {
+                let (mine, other) = if *ipv6 {
+                    ("IPv6", "IPv4")
+                } else {
+                    ("IPv4", "IPv6")
+                };
+                write!(
+                    f,
+                    "the BGPPeers selected for pool {pool} are {other} sessions; peer over {mine}, or set dualStackAddressFamily"
+                )
+            }
             Reason::NoPeer { pool } => write!(
                 f,
                 "no BGPPeer for this node is selected by the BGPAdvertisements of pool {pool}"

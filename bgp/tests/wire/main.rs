@@ -4,6 +4,7 @@
 // Tests may unwrap (STYLE: no unwrap on network data; these are vectors).
 #![allow(clippy::unwrap_used)]
 
+mod captured;
 mod errors;
 mod golden_messages;
 mod golden_open;

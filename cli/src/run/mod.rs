@@ -108,10 +108,19 @@ impl Standalone {
             }
         };
         info!(node = %self.args.node, config = %self.args.config.display(), "ferrolb run started");
+        let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
+        // Kept alive for the whole run: dropping it stops the notifications.
+        let _watcher = watch(&self.args.config, changed_tx);
         loop {
             self.step().await;
             tokio::select! {
+                // The poll catches what notifications miss (network filesystems).
                 _ = tokio::time::sleep(self.args.interval) => {}
+                Some(()) = changed.recv() => {
+                    // An editor's save is several events: let them settle.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    while changed.try_recv().is_ok() {}
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
             }
@@ -281,6 +290,27 @@ impl Standalone {
                 }
                 self.last_states.insert(peer, state);
             }
+        }
+    }
+}
+
+/// Watches the configuration (the directory, or a file's directory, so that
+/// editors that save by renaming are seen) and signals every change.
+fn watch(path: &std::path::Path, changed: tokio::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+    use notify::Watcher;
+    let dir = if path.is_dir() { path } else { path.parent().unwrap_or(path) };
+    let result = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if event.is_ok() {
+            // Full means a reload is already due.
+            let _ = changed.try_send(());
+        }
+    })
+    .and_then(|mut w| w.watch(dir, notify::RecursiveMode::NonRecursive).map(|()| w));
+    match result {
+        Ok(w) => Some(w),
+        Err(e) => {
+            warn!(error = %e, "cannot watch the configuration; polling only");
+            None
         }
     }
 }

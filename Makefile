@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test deps lint unit
+.PHONY: demo test deps lint bench-speaker
 
 CARGO ?= cargo
 
@@ -18,3 +18,9 @@ lint:
 
 deps:
 	scripts/install-deps.sh
+
+# Issue 6's speaker benchmark: service change -> route in FRR's and BIRD's
+# kernels, and the speaker's memory (docs/benchmarks.md).
+bench-speaker: deps
+	$(CARGO) build --quiet --locked --release -p ferrolb-cli -p interop-tests --bins
+	target/release/speaker-bench

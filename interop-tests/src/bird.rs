@@ -69,6 +69,7 @@ impl Bird {
             || {
                 Ok(match self.birdc(&["show", "status"]) {
                     Ok(_) => Probe::Done(()),
+                    Err(_) if self.daemon.has_exited() => Probe::Fail("BIRD exited".into()),
                     Err(e) => Probe::Pending(e.to_string()),
                 })
             },

@@ -89,6 +89,9 @@ impl Frr {
             || {
                 Ok(match frr.vtysh("show bgp summary json") {
                     Ok(_) => Probe::Done(()),
+                    Err(_) if frr.daemons.iter().any(|d| d.has_exited()) => {
+                        Probe::Fail("an FRR daemon exited".into())
+                    }
                     Err(e) => Probe::Pending(e.to_string()),
                 })
             },

@@ -89,6 +89,7 @@ impl Gobgp {
             || {
                 Ok(match gobgp.cli(&["global"]) {
                     Ok(_) => Probe::Done(()),
+                    Err(_) if gobgp.daemon.has_exited() => Probe::Fail("gobgpd exited".into()),
                     Err(e) => Probe::Pending(e.to_string()),
                 })
             },

@@ -105,3 +105,95 @@ fn address(a: &RouteAddress) -> Option<IpAddr> {
         _ => None,
     }
 }
+
+/// Watches a namespace's routing table through netlink notifications and
+/// remembers when each prefix was last added and removed: an exact time for
+/// "the route reached the router's kernel", without polling.
+pub struct RouteMonitor {
+    seen: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<IpNet, RouteEvents>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+/// When a prefix last appeared and disappeared.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteEvents {
+    pub added: Option<std::time::Instant>,
+    pub removed: Option<std::time::Instant>,
+}
+
+impl RouteMonitor {
+    /// Starts watching `netns`; returns once the subscription is in place.
+    pub fn start(netns: &Netns) -> Result<RouteMonitor> {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(std::collections::HashMap::new()));
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let table = seen.clone();
+        let thread = netns.spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| LabError::io("cannot build a runtime for the route monitor", e))?;
+            runtime.block_on(async move {
+                use futures::StreamExt;
+                let (connection, _, mut messages) = rtnetlink::new_multicast_connection(&[
+                    rtnetlink::MulticastGroup::Ipv4Route,
+                    rtnetlink::MulticastGroup::Ipv6Route,
+                ])
+                .map_err(|e| LabError::io("cannot subscribe to route notifications", e))?;
+                tokio::spawn(connection);
+                let _ = ready_tx.send(());
+                let mut stop_rx = stop_rx;
+                loop {
+                    tokio::select! {
+                        _ = &mut stop_rx => return Ok(()),
+                        message = messages.next() => {
+                            let Some((message, _)) = message else { return Ok(()) };
+                            let now = std::time::Instant::now();
+                            use netlink_packet_core::NetlinkPayload::InnerMessage;
+                            use netlink_packet_route::RouteNetlinkMessage as M;
+                            let (route, added) = match message.payload {
+                                InnerMessage(M::NewRoute(r)) => (r, true),
+                                InnerMessage(M::DelRoute(r)) => (r, false),
+                                _ => continue,
+                            };
+                            if let Some(route) = convert(&route)
+                                && let Ok(mut table) = table.lock()
+                            {
+                                let entry: &mut RouteEvents = table.entry(route.prefix).or_default();
+                                if added { entry.added = Some(now) } else { entry.removed = Some(now) }
+                            }
+                        }
+                    }
+                }
+            })
+        })?;
+        ready_rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .map_err(|_| LabError::Invalid("the route monitor did not start".into()))?;
+        Ok(RouteMonitor {
+            seen,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// What happened to `prefix` so far.
+    pub fn events(&self, prefix: IpNet) -> RouteEvents {
+        self.seen
+            .lock()
+            .map(|t| t.get(&prefix).copied().unwrap_or_default())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for RouteMonitor {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -303,3 +303,34 @@ fn two_ferrolb_nodes_give_frr_and_bird_an_ecmp_route() -> interop_tests::Result<
     }
     Ok(())
 }
+
+#[test]
+fn a_passive_session_is_reached_through_the_listener_with_md5() -> interop_tests::Result<()> {
+    let mut lab = Lab::new("listen")?;
+    let r = lab.add_host("r")?;
+    let n = lab.add_host("n")?;
+    let frr = Frr::start(
+        &lab,
+        &r,
+        &RouterConfig::new(64500, r.ipv4)
+            .neighbor(Neighbor::new(n.ipv4.into(), NODE_AS).password("s3cret")),
+    )?;
+    let node = Node::new(&n)?;
+    let acceptor = node
+        .acceptor(std::net::SocketAddr::new(n.ipv4.into(), 179))
+        .map_err(|e| interop_tests::LabError::io("listen on the node", e))?;
+    let mut config = peer("frr", &n, r.ipv4.into(), NODE_AS, 64500);
+    config.passive = true;
+    config.password = Some(Password::new("s3cret").expect("short password"));
+    let speaker = node.spawn(config.clone());
+    acceptor
+        .register(&config, &speaker)
+        .map_err(|e| interop_tests::LabError::io("register the peer", e))?;
+    node.announce(&speaker, routes([net("198.51.100.10/32")], None));
+    // We never connect: FRR's connection, signed, reaches the session.
+    wait_status(&lab, "the passive session", &speaker.watch(), |s| {
+        s.state == State::Established
+    })?;
+    wait_paths(&lab, &frr, net("198.51.100.10/32"), 1, CONVERGE)?;
+    Ok(())
+}

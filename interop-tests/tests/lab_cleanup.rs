@@ -86,3 +86,23 @@ fn a_missing_daemon_is_named_not_skipped() {
     assert!(err.to_string().contains("no-such-bgpd"), "{err}");
     assert!(err.to_string().contains("apt-get install frr"), "{err}");
 }
+
+#[test]
+fn a_daemon_that_dies_at_start_fails_at_once_with_its_own_words() {
+    let mut lab = Lab::new("diesatonce").expect("lab");
+    let r = lab.add_host("r").expect("r");
+    // A quote in the password breaks bird.conf.
+    let config = RouterConfig::new(64500, r.ipv4)
+        .neighbor(Neighbor::new("172.31.255.9".parse().expect("literal"), 64512).password("a\"b"));
+    let started = std::time::Instant::now();
+    let err = match Bird::start(&lab, &r, &config) {
+        Ok(_) => panic!("BIRD accepted a broken configuration"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(err.contains("syntax error"), "{err}");
+}

@@ -72,6 +72,11 @@ impl Peer {
         self.inbound.try_send(stream).is_ok()
     }
 
+    /// Where an acceptor sends this peer's inbound connections.
+    pub(super) fn inbound(&self) -> mpsc::Sender<TcpStream> {
+        self.inbound.clone()
+    }
+
     /// The session's current status.
     pub fn status(&self) -> PeerStatus {
         self.status.borrow().clone()

@@ -23,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+mod acceptor;
 mod attributes;
 mod config;
 mod connection;
@@ -30,6 +31,7 @@ mod driver;
 mod status;
 mod translate;
 
+pub use acceptor::Acceptor;
 pub use attributes::RouteAttributes;
 pub use config::PeerConfig;
 pub use driver::Peer;

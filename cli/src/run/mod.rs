@@ -296,16 +296,26 @@ impl Standalone {
 
 /// Watches the configuration (the directory, or a file's directory, so that
 /// editors that save by renaming are seen) and signals every change.
-fn watch(path: &std::path::Path, changed: tokio::sync::mpsc::Sender<()>) -> Option<notify::RecommendedWatcher> {
+fn watch(
+    path: &std::path::Path,
+    changed: tokio::sync::mpsc::Sender<()>,
+) -> Option<notify::RecommendedWatcher> {
     use notify::Watcher;
-    let dir = if path.is_dir() { path } else { path.parent().unwrap_or(path) };
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(path)
+    };
     let result = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
             // Full means a reload is already due.
             let _ = changed.try_send(());
         }
     })
-    .and_then(|mut w| w.watch(dir, notify::RecursiveMode::NonRecursive).map(|()| w));
+    .and_then(|mut w| {
+        w.watch(dir, notify::RecursiveMode::NonRecursive)
+            .map(|()| w)
+    });
     match result {
         Ok(w) => Some(w),
         Err(e) => {

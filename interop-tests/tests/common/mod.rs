@@ -87,6 +87,19 @@ impl Node {
         ferrolb_bgp::peer::Peer::spawn(config)
     }
 
+    /// Listens for routers' connections on the node (port 179).
+    pub fn acceptor(
+        &self,
+        addr: std::net::SocketAddr,
+    ) -> std::io::Result<ferrolb_bgp::peer::Acceptor> {
+        // A socket belongs to the namespace of the thread that creates it:
+        // bind on one of the runtime's threads, not the test's.
+        let task = self
+            .runtime
+            .spawn(async move { ferrolb_bgp::peer::Acceptor::bind(addr) });
+        self.runtime.block_on(task).map_err(std::io::Error::other)?
+    }
+
     /// Replaces what `peer` announces.
     pub fn announce(
         &self,

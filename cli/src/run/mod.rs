@@ -42,6 +42,10 @@ pub struct RunArgs {
     /// --lb-class).
     #[arg(long)]
     lb_class: Option<String>,
+    /// Accept routers' BGP connections here (as MetalLB's FRR mode does);
+    /// "off" to connect out only.
+    #[arg(long, default_value = "[::]:179")]
+    bgp_listen: String,
     /// How often to look for changed files.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     interval: Duration,
@@ -244,9 +248,21 @@ impl Standalone {
             .collect();
         let bgp = bgp_plan(&config, &self.node, &states);
         self.report_verdicts(&bgp.explanations);
-        let announcer = self
-            .announcer
-            .get_or_insert_with(|| BgpAnnouncer::new(router_id));
+        let listen = self.args.bgp_listen.clone();
+        let announcer = self.announcer.get_or_insert_with(|| {
+            let mut announcer = BgpAnnouncer::new(router_id);
+            if listen != "off" {
+                match listen.parse() {
+                    Ok(addr) => {
+                        if let Err(e) = announcer.listen(addr) {
+                            warn!(%addr, error = %e, "cannot listen for BGP connections; connecting out only");
+                        }
+                    }
+                    Err(e) => warn!(listen, error = %e, "bad --bgp-listen; connecting out only"),
+                }
+            }
+            announcer
+        });
         announcer.apply(&config, &bgp).await;
         for (peer, e) in announcer.errors() {
             error!(peer, "{e}");

@@ -3,9 +3,9 @@
 //! peer's own parameters restarts that peer's session.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 
-use ferrolb_bgp::peer::{Peer, PeerConfig, PeerStatus, RouteAttributes};
+use ferrolb_bgp::peer::{Acceptor, Peer, PeerConfig, PeerStatus, RouteAttributes};
 use ferrolb_bgp::wire::{Community, LargeCommunity};
 use ferrolb_crds::community::BgpCommunity;
 use ferrolb_crds::config::Config;
@@ -22,6 +22,8 @@ struct Running {
 /// The sessions of this node.
 pub struct BgpAnnouncer {
     node_router_id: Option<Ipv4Addr>,
+    /// Routers' connections to us, when listening.
+    acceptor: Option<Acceptor>,
     peers: BTreeMap<String, Running>,
     /// Why configured peers are not running, by name.
     errors: BTreeMap<String, PeerConfigError>,
@@ -33,9 +35,22 @@ impl BgpAnnouncer {
     pub fn new(node_router_id: Option<Ipv4Addr>) -> BgpAnnouncer {
         BgpAnnouncer {
             node_router_id,
+            acceptor: None,
             peers: BTreeMap::new(),
             errors: BTreeMap::new(),
         }
+    }
+
+    /// Also accepts routers' connections on `addr` (port 179 by default, as
+    /// MetalLB's FRR mode does). Without it, sessions only connect out.
+    /// Must run inside a tokio runtime.
+    pub fn listen(&mut self, addr: SocketAddr) -> std::io::Result<()> {
+        let acceptor = Acceptor::bind(addr)?;
+        for running in self.peers.values() {
+            acceptor.register(&running.config, &running.peer)?;
+        }
+        self.acceptor = Some(acceptor);
+        Ok(())
     }
 
     /// Makes the sessions and their routes match `plan`. Must run inside a
@@ -50,6 +65,7 @@ impl BgpAnnouncer {
         for name in gone {
             if let Some(running) = self.peers.remove(&name) {
                 info!(peer = %name, "peer removed from the configuration");
+                self.unregister(&running.config);
                 running
                     .peer
                     .shutdown("peer removed from the configuration")
@@ -66,6 +82,7 @@ impl BgpAnnouncer {
                 Err(e) => {
                     warn!(peer = %name, error = %e, "cannot run this peer");
                     if let Some(running) = self.peers.remove(name) {
+                        self.unregister(&running.config);
                         running
                             .peer
                             .shutdown("configuration no longer usable")
@@ -79,19 +96,38 @@ impl BgpAnnouncer {
                 && let Some(running) = self.peers.remove(name)
             {
                 info!(peer = %name, "peer parameters changed: restarting its session");
+                self.unregister(&running.config);
                 running.peer.shutdown("peer configuration changed").await;
             }
-            let running = self.peers.entry(name.clone()).or_insert_with(|| {
+            if !self.peers.contains_key(name) {
                 info!(peer = %name, address = %wanted.address, "starting session");
-                Running {
-                    peer: Peer::spawn(wanted.clone()),
-                    config: wanted,
+                let peer = Peer::spawn(wanted.clone());
+                if let Some(acceptor) = &self.acceptor
+                    && let Err(e) = acceptor.register(&wanted, &peer)
+                {
+                    warn!(peer = %name, error = %e, "cannot accept this peer's connections; connecting out only");
                 }
-            });
+                self.peers.insert(
+                    name.clone(),
+                    Running {
+                        peer,
+                        config: wanted,
+                    },
+                );
+            }
+            let Some(running) = self.peers.get(name) else {
+                continue;
+            };
             running
                 .peer
                 .set_routes(routes.iter().map(|(p, a)| (*p, attributes(a))).collect())
                 .await;
+        }
+    }
+
+    fn unregister(&self, config: &PeerConfig) {
+        if let Some(acceptor) = &self.acceptor {
+            acceptor.unregister(config.address.ip());
         }
     }
 

@@ -4,7 +4,7 @@
 //! allocator consistent without locks and makes the order of decisions
 //! depend only on the inputs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -27,7 +27,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::cache::{Cache, name_key};
 use super::config::{Finding, add_secret, evaluate};
-use super::core::{Core, Snapshot};
+use super::core::{Core, Scope, Snapshot};
 use super::plan::{Desired, Plan};
 use super::writer::{WriteError, Writer, reference};
 use crate::adapt::service_key;
@@ -58,6 +58,15 @@ pub enum RunError {
 const WRITE_CONCURRENCY: usize = 16;
 /// Delay before retrying failed writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Minimum interval between two rounds of pool status writes.
+const POOL_STATUS_EVERY: Duration = Duration::from_secs(1);
+
+/// What one pass does for one Service.
+#[derive(Default)]
+struct Job {
+    write: Option<Desired>,
+    notes: Vec<super::plan::Note>,
+}
 
 enum Input {
     Service(Event<Service>),
@@ -83,6 +92,8 @@ struct Views {
     communities: Cache<Community, String>,
     secrets: Cache<Secret, String>,
     config_dirty: bool,
+    /// The Services the next pass must look at.
+    dirty: Scope,
 }
 
 impl Views {
@@ -98,13 +109,27 @@ impl Views {
             communities: Cache::new(name_key),
             secrets: Cache::new(name_key),
             config_dirty: true,
+            dirty: Scope::All,
         }
     }
 
     fn apply(&mut self, input: Input) {
         match input {
-            Input::Service(e) => self.services.apply(e),
-            Input::Namespace(e) => self.namespaces.apply(e),
+            Input::Service(e) => {
+                self.dirty.merge(match &e {
+                    Event::Apply(s) | Event::Delete(s) => {
+                        Scope::Services(service_key(s).into_iter().collect())
+                    }
+                    // A relist may have missed deletions: look at all.
+                    Event::Init | Event::InitApply(_) | Event::InitDone => Scope::All,
+                });
+                self.services.apply(e);
+            }
+            Input::Namespace(e) => {
+                // Namespace labels feed serviceAllocation selectors.
+                self.dirty.merge(Scope::All);
+                self.namespaces.apply(e);
+            }
             Input::Pool(e) => {
                 // Our own status writes come back as events too; only a
                 // spec or label change is a configuration change.
@@ -206,14 +231,21 @@ struct Reconciler {
     writer: Writer,
     metrics: Arc<Metrics>,
     core: Core,
-    /// Service writes made from a view the cache has not moved past yet:
-    /// `(resourceVersion decided on, what was written)`.
-    written: HashMap<ServiceKey, (Option<String>, Desired)>,
+    /// Service writes the cache has not caught up with yet: the
+    /// resourceVersions that predate the write's last step, and what was
+    /// written. While the cache shows one of those versions, the write is
+    /// not repeated.
+    written: HashMap<ServiceKey, (BTreeSet<Option<String>>, Desired)>,
     /// Same for pool status.
     pools_written: HashMap<String, (Option<String>, IPAddressPoolStatus)>,
     /// The configuration verdict last reported, and its findings.
     reported: Option<(ConfigurationStateStatus, Vec<Finding>)>,
     retry_at: Option<Instant>,
+    /// Pool status is written at most once per [`POOL_STATUS_EVERY`]: it
+    /// changes with every assignment, and is for people, not for
+    /// decisions.
+    pool_status_at: Option<Instant>,
+    pool_status_due: bool,
 }
 
 /// Runs the reconciler until the watch streams end or the future is
@@ -247,13 +279,21 @@ pub async fn run(
         pools_written: HashMap::new(),
         reported: None,
         retry_at: None,
+        pool_status_at: None,
+        pool_status_due: false,
     };
     loop {
         let retry = r.retry_at;
+        let flush = r.pool_status_due.then_some(r.pool_status_at).flatten();
         let input = tokio::select! {
             i = inputs.next() => Some(i.ok_or(RunError::StreamsEnded)?),
             () = sleep_until(retry), if retry.is_some() => None,
+            () = sleep_until(flush), if flush.is_some() => {
+                r.flush_pool_status(&views).await;
+                continue;
+            }
         };
+        let timer_fired = input.is_none();
         if let Some(i) = input {
             views.apply(i);
         }
@@ -265,6 +305,10 @@ pub async fn run(
             continue;
         }
         ready.store(true, Ordering::Release);
+        if timer_fired {
+            // The retry timer: failed writes are found by looking at all.
+            views.dirty.merge(Scope::All);
+        }
         r.retry_at = None;
         r.pass(&mut views).await;
     }
@@ -283,14 +327,28 @@ impl Reconciler {
             self.load_config(views).await;
         }
         let namespaces = views.namespace_labels();
-        let plan = self.core.sync(Snapshot {
-            services: views.services.items(),
-            namespaces: &namespaces,
-        });
+        let scope = std::mem::take(&mut views.dirty);
+        let plan = self.core.sync(
+            Snapshot {
+                services: views.services.items(),
+                namespaces: &namespaces,
+            },
+            &scope,
+        );
         self.execute(plan, views.services.items()).await;
+        self.pool_status_due = true;
+        if self.pool_status_at.is_none_or(|at| at <= Instant::now()) {
+            self.flush_pool_status(views).await;
+        }
+    }
+
+    /// Metrics and pool status from the allocator's statistics.
+    async fn flush_pool_status(&mut self, views: &Views) {
         let stats = self.core.pool_stats();
         self.metrics.update(&stats);
         self.write_pool_status(&stats, views.pools.items()).await;
+        self.pool_status_due = false;
+        self.pool_status_at = Some(Instant::now() + POOL_STATUS_EVERY);
     }
 
     async fn load_config(&mut self, views: &mut Views) {
@@ -336,36 +394,58 @@ impl Reconciler {
     }
 
     async fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
-        // A write made from a view the cache still shows needs no repeat.
-        self.written.retain(|k, (rv, _)| {
+        // A write whose effect the cache does not show yet needs no repeat.
+        self.written.retain(|k, (stale, _)| {
             services
                 .get(k)
-                .is_some_and(|s| s.metadata.resource_version == *rv)
+                .is_some_and(|s| stale.contains(&s.metadata.resource_version))
         });
-        let jobs: Vec<(ServiceKey, Service, Desired)> = plan
-            .writes
+        // One job per Service: its write, then its Events, so that Events
+        // follow the status they describe and Services proceed in parallel.
+        let mut jobs: BTreeMap<ServiceKey, Job> = BTreeMap::new();
+        for (key, desired) in plan.writes {
+            if self.written.get(&key).is_some_and(|(_, d)| *d == desired) {
+                continue;
+            }
+            jobs.entry(key).or_default().write = Some(desired);
+        }
+        for note in plan.notes {
+            info!(service = %note.key, reason = note.reason.as_str(), message = %note.message, "event");
+            jobs.entry(note.key.clone()).or_default().notes.push(note);
+        }
+        let jobs: Vec<(ServiceKey, Service, Job)> = jobs
             .into_iter()
-            .filter_map(|(key, desired)| {
-                let svc = services.get(&key)?;
-                let rv = &svc.metadata.resource_version;
-                if self.written.get(&key) == Some(&(rv.clone(), desired.clone())) {
-                    return None;
-                }
-                Some((key, svc.clone(), desired))
-            })
+            .filter_map(|(key, job)| services.get(&key).map(|s| (key, s.clone(), job)))
             .collect();
         let writer = self.writer.clone();
-        let writer = &writer;
         let results: Vec<_> = stream::iter(jobs)
-            .map(|(key, svc, desired)| {
+            .map(|(key, svc, job)| {
                 let span = info_span!("service", service = %key);
+                let writer = writer.clone();
                 async move {
-                    let result = writer.service(&svc, &desired).await;
-                    match &result {
-                        Ok(()) => info!(assigned = %desired, "status written"),
-                        Err(e) => debug!(error = %e, "status not written"),
+                    let result = match &job.write {
+                        Some(desired) => Some(writer.service(&svc, desired).await),
+                        None => None,
+                    };
+                    match (&result, &job.write) {
+                        (Some(Ok(_)), Some(desired)) => {
+                            info!(assigned = %desired, "status written")
+                        }
+                        (Some(Err(e)), _) => debug!(error = %e, "status not written"),
+                        _ => {}
                     }
-                    (key, svc.metadata.resource_version, desired, result)
+                    let regarding = reference(&svc);
+                    for n in &job.notes {
+                        if let Err(e) = writer.event(&regarding, n.reason, &n.message).await {
+                            warn!(error = %e, "cannot publish an event");
+                        }
+                    }
+                    (
+                        key,
+                        svc.metadata.resource_version.clone(),
+                        job.write,
+                        result,
+                    )
                 }
                 .instrument(span)
             })
@@ -373,9 +453,16 @@ impl Reconciler {
             .collect()
             .await;
         for (key, rv, desired, result) in results {
+            let (Some(desired), Some(result)) = (desired, result) else {
+                continue;
+            };
             match result {
-                Ok(()) => {
-                    self.written.insert(key, (rv, desired));
+                Ok(mut produced) => {
+                    // The final version is the one the cache will show.
+                    produced.pop();
+                    let mut stale: BTreeSet<Option<String>> = produced.into_iter().collect();
+                    stale.insert(rv);
+                    self.written.insert(key, (stale, desired));
                 }
                 // The watch brings the new version; decide again then.
                 Err(WriteError::Conflict { .. } | WriteError::Gone { .. }) => {
@@ -387,21 +474,6 @@ impl Reconciler {
                 }
             }
         }
-        let events: Vec<_> = plan
-            .notes
-            .into_iter()
-            .filter_map(|n| {
-                info!(service = %n.key, reason = n.reason.as_str(), message = %n.message, "event");
-                services.get(&n.key).map(|svc| (reference(svc), n))
-            })
-            .collect();
-        stream::iter(events)
-            .for_each_concurrent(WRITE_CONCURRENCY, |(regarding, n)| async move {
-                if let Err(e) = writer.event(&regarding, n.reason, &n.message).await {
-                    warn!(service = %n.key, error = %e, "cannot publish an event");
-                }
-            })
-            .await;
     }
 
     async fn write_pool_status(

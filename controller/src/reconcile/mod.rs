@@ -17,6 +17,8 @@ pub mod run;
 pub mod writer;
 
 #[cfg(test)]
+mod mock_tests;
+#[cfg(test)]
 mod tests;
 
 pub use run::{Options, RunError, run};

@@ -226,7 +226,7 @@ where
 }
 
 /// Everything one reconciler run owns.
-struct Reconciler {
+pub(super) struct Reconciler {
     opts: Options,
     writer: Writer,
     metrics: Arc<Metrics>,
@@ -393,7 +393,7 @@ impl Reconciler {
         self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
     }
 
-    async fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
+    pub(super) async fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
         // A write whose effect the cache does not show yet needs no repeat.
         self.written.retain(|k, (stale, _)| {
             services
@@ -514,6 +514,36 @@ impl Reconciler {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl Reconciler {
+    pub(super) fn for_tests(writer: Writer, metrics: Arc<Metrics>) -> Self {
+        Reconciler {
+            opts: Options {
+                namespace: "metallb-system".into(),
+                lb_class: None,
+                instance: "test".into(),
+            },
+            writer,
+            metrics,
+            core: Core::new(None),
+            written: HashMap::new(),
+            pools_written: HashMap::new(),
+            reported: None,
+            retry_at: None,
+            pool_status_at: None,
+            pool_status_due: false,
+        }
+    }
+
+    pub(super) fn retry_scheduled(&self) -> bool {
+        self.retry_at.is_some()
+    }
+
+    pub(super) fn remembers(&self, key: &ServiceKey) -> bool {
+        self.written.contains_key(key)
     }
 }
 

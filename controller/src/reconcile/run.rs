@@ -270,18 +270,8 @@ pub async fn run(
         watch(Api::namespaced(client.clone(), &ns), Input::Secret),
     ]);
     let mut views = Views::new();
-    let mut r = Reconciler {
-        writer: Writer::new(client, ns, opts.instance.clone()),
-        core: Core::new(opts.lb_class.clone()),
-        opts,
-        metrics,
-        written: HashMap::new(),
-        pools_written: HashMap::new(),
-        reported: None,
-        retry_at: None,
-        pool_status_at: None,
-        pool_status_due: false,
-    };
+    let writer = Writer::new(client, ns, opts.instance.clone());
+    let mut r = Reconciler::new(writer, opts, metrics);
     loop {
         let retry = r.retry_at;
         let flush = r.pool_status_due.then_some(r.pool_status_at).flatten();
@@ -321,6 +311,21 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 impl Reconciler {
+    fn new(writer: Writer, opts: Options, metrics: Arc<Metrics>) -> Self {
+        Reconciler {
+            core: Core::new(opts.lb_class.clone()),
+            writer,
+            opts,
+            metrics,
+            written: HashMap::new(),
+            pools_written: HashMap::new(),
+            reported: None,
+            retry_at: None,
+            pool_status_at: None,
+            pool_status_due: false,
+        }
+    }
+
     async fn pass(&mut self, views: &mut Views) {
         if views.config_dirty {
             views.config_dirty = false;
@@ -520,22 +525,12 @@ impl Reconciler {
 #[cfg(test)]
 impl Reconciler {
     pub(super) fn for_tests(writer: Writer, metrics: Arc<Metrics>) -> Self {
-        Reconciler {
-            opts: Options {
-                namespace: "metallb-system".into(),
-                lb_class: None,
-                instance: "test".into(),
-            },
-            writer,
-            metrics,
-            core: Core::new(None),
-            written: HashMap::new(),
-            pools_written: HashMap::new(),
-            reported: None,
-            retry_at: None,
-            pool_status_at: None,
-            pool_status_due: false,
-        }
+        let opts = Options {
+            namespace: "metallb-system".into(),
+            lb_class: None,
+            instance: "test".into(),
+        };
+        Reconciler::new(writer, opts, metrics)
     }
 
     pub(super) fn retry_scheduled(&self) -> bool {

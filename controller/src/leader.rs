@@ -48,11 +48,13 @@ pub enum LeaderError {
 /// the future) the moment the lease is lost; waits again afterwards. On
 /// `shutdown` the lease is released, so a standby takes over at once
 /// rather than after the lease expires. `work` returning ends the election
-/// with its result.
+/// with its result. `standby` is called whenever the replica starts
+/// waiting for the lease.
 pub async fn run_while_leader<F, Fut, E>(
     client: Client,
     opts: LeaseOptions,
     shutdown: impl Future<Output = ()>,
+    standby: impl Fn(),
     mut work: F,
 ) -> Result<Result<(), E>, LeaderError>
 where
@@ -74,6 +76,7 @@ where
     let (mut leading, election) = manager.watch().await;
     tokio::pin!(shutdown);
     let outcome = loop {
+        standby();
         tokio::select! {
             () = &mut shutdown => break Ok(Ok(())),
             changed = leading.wait_for(|l| *l) => {

@@ -39,6 +39,16 @@ pub enum LeaderError {
         /// Why.
         source: LeaseManagerError,
     },
+    /// The lease times cannot work (the lease manager would panic on them).
+    #[error(
+        "lease grace ({grace}s) must be at least 1s and shorter than the lease duration ({duration}s)"
+    )]
+    Times {
+        /// `--lease-duration`, seconds.
+        duration: u64,
+        /// `--lease-grace`, seconds.
+        grace: u64,
+    },
     /// The election task ended on its own.
     #[error("the leader election task stopped")]
     Stopped,
@@ -61,11 +71,15 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
+    let (duration, grace) = (opts.duration.as_secs(), opts.grace.as_secs());
+    if grace == 0 || grace >= duration {
+        return Err(LeaderError::Times { duration, grace });
+    }
     let manager = LeaseManagerBuilder::new(client, &opts.name)
         .with_namespace(&opts.namespace)
         .with_identity(&opts.identity)
-        .with_duration(opts.duration.as_secs().max(2))
-        .with_grace(opts.grace.as_secs().max(1))
+        .with_duration(duration)
+        .with_grace(grace)
         .build()
         .await
         .map_err(|source| LeaderError::Setup {

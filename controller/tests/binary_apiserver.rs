@@ -137,3 +137,50 @@ fn help_names_every_flag() -> TestResult {
     }
     Ok(())
 }
+
+#[test]
+fn an_unreadable_kubeconfig_is_a_clear_error() -> TestResult {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrolb-controller"))
+        .args([
+            "--kubeconfig",
+            "/nonexistent",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ])
+        .output()?;
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr)?;
+    assert!(err.contains("cannot read kubeconfig /nonexistent"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn impossible_lease_times_are_refused_before_any_request() -> TestResult {
+    let dir = std::env::temp_dir().join(format!("ferrolb-bin-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:1\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: x\ncontexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\n",
+    )?;
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrolb-controller"))
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--lease-duration",
+            "5",
+            "--lease-grace",
+            "5",
+        ])
+        .output()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    let err = String::from_utf8(out.stderr)?;
+    assert!(
+        err.contains("lease grace (5s) must be at least 1s and shorter"),
+        "{err}"
+    );
+    Ok(())
+}

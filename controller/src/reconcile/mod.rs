@@ -21,6 +21,8 @@ pub mod writer;
 #[cfg(test)]
 mod mock_tests;
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 pub use run::{Options, RunError, run};

@@ -20,7 +20,7 @@ fn pools(cidr: &str) -> PoolSet {
     .unwrap()
 }
 
-fn lb(name: &str) -> Service {
+pub(super) fn lb(name: &str) -> Service {
     Service {
         metadata: ObjectMeta {
             name: Some(name.into()),

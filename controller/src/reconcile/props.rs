@@ -9,19 +9,17 @@
 //!   unchanged cluster (it adopts, it does not rewrite);
 //! - a pass over an unchanged cluster plans nothing (writes are idempotent).
 
-#![allow(clippy::unwrap_used)] // tests may unwrap
-
 use std::collections::BTreeMap;
 
-use ferrolb_controller::ipam::{AddressRange, Pool, PoolSet, ServiceKey};
-use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
-use ferrolb_controller::reconcile::plan::{Desired, Plan};
 use ferrolb_crds::selector::Labels;
-use k8s_openapi::api::core::v1::{
-    LoadBalancerIngress, LoadBalancerStatus, Service, ServicePort, ServiceSpec, ServiceStatus,
-};
-use kube::api::ObjectMeta;
+use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, Service, ServiceStatus};
 use proptest::prelude::*;
+
+use super::core::{Core, Scope, Snapshot};
+use super::plan::{Desired, Plan};
+use super::tests::lb;
+use crate::adapt::recorded_addresses;
+use crate::ipam::{AddressRange, Pool, PoolSet, ServiceKey};
 
 const NAMES: u8 = 12;
 
@@ -61,32 +59,14 @@ fn key(i: u8) -> ServiceKey {
 }
 
 fn service(i: u8) -> Service {
-    Service {
-        metadata: ObjectMeta {
-            name: Some(format!("s{i:02}")),
-            namespace: Some("ns".into()),
-            ..Default::default()
-        },
-        spec: Some(ServiceSpec {
-            type_: Some("LoadBalancer".into()),
-            ip_families: Some(vec!["IPv4".into()]),
-            ports: Some(vec![ServicePort {
-                port: 80,
-                ..Default::default()
-            }]),
-            ..Default::default()
-        }),
-        status: None,
-    }
+    lb(&format!("s{i:02}"))
 }
 
 fn addresses(svc: &Service) -> Vec<String> {
-    svc.status
-        .as_ref()
-        .and_then(|s| s.load_balancer.as_ref())
-        .and_then(|l| l.ingress.as_ref())
-        .map(|i| i.iter().filter_map(|x| x.ip.clone()).collect())
-        .unwrap_or_default()
+    recorded_addresses(svc)
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn is_lb(svc: &Service) -> bool {

@@ -49,6 +49,8 @@ pub enum RunError {
 const WRITE_CONCURRENCY: usize = 16;
 /// Delay before retrying failed writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Most watch events applied before a pass.
+const MAX_BATCH: usize = 2000;
 /// Minimum interval between two rounds of pool status writes.
 const POOL_STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -111,8 +113,12 @@ pub async fn run(
         if let Some(i) = input {
             views.apply(i);
         }
-        // Take everything already queued: one pass per batch, not per event.
-        while let Some(Some(i)) = inputs.next().now_or_never() {
+        // Take what is already queued: one pass per batch, not per event;
+        // bounded, so that a flood of events cannot postpone every pass.
+        for _ in 0..MAX_BATCH {
+            let Some(Some(i)) = inputs.next().now_or_never() else {
+                break;
+            };
             views.apply(i);
         }
         if !views.synced() {

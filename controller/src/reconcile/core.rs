@@ -302,6 +302,9 @@ impl Core {
         snap: Snapshot<'_>,
         plan: &mut Plan,
     ) {
+        // A span per Service: whatever is logged while deciding (by us or
+        // by a dependency) names the Service.
+        let _span = tracing::debug_span!("service", service = %key).entered();
         let (req, warnings) = match request(key, svc, snap) {
             Ok(r) => r,
             Err(errors) => {

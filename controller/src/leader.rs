@@ -6,9 +6,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::jiff::Timestamp;
+use kube::{Api, Client};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
-use tracing::{info, warn};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
 
 /// The Lease and this replica's identity.
 #[derive(Debug, Clone)]
@@ -39,6 +42,16 @@ pub enum LeaderError {
         /// Why.
         source: LeaseManagerError,
     },
+    /// The lease times cannot work (the lease manager would panic on them).
+    #[error(
+        "lease grace ({grace}s) must be at least 1s and shorter than the lease duration ({duration}s)"
+    )]
+    Times {
+        /// `--lease-duration`, seconds.
+        duration: u64,
+        /// `--lease-grace`, seconds.
+        grace: u64,
+    },
     /// The election task ended on its own.
     #[error("the leader election task stopped")]
     Stopped,
@@ -48,22 +61,29 @@ pub enum LeaderError {
 /// the future) the moment the lease is lost; waits again afterwards. On
 /// `shutdown` the lease is released, so a standby takes over at once
 /// rather than after the lease expires. `work` returning ends the election
-/// with its result.
+/// with its result. `standby` is called whenever the replica starts
+/// waiting for the lease.
 pub async fn run_while_leader<F, Fut, E>(
     client: Client,
     opts: LeaseOptions,
     shutdown: impl Future<Output = ()>,
+    standby: impl Fn(),
     mut work: F,
 ) -> Result<Result<(), E>, LeaderError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<(), E>>,
 {
+    let (duration, grace) = (opts.duration.as_secs(), opts.grace.as_secs());
+    if grace == 0 || grace >= duration {
+        return Err(LeaderError::Times { duration, grace });
+    }
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &opts.namespace);
     let manager = LeaseManagerBuilder::new(client, &opts.name)
         .with_namespace(&opts.namespace)
         .with_identity(&opts.identity)
-        .with_duration(opts.duration.as_secs().max(2))
-        .with_grace(opts.grace.as_secs().max(1))
+        .with_duration(duration)
+        .with_grace(grace)
         .build()
         .await
         .map_err(|source| LeaderError::Setup {
@@ -74,12 +94,25 @@ where
     let (mut leading, election) = manager.watch().await;
     tokio::pin!(shutdown);
     let outcome = loop {
+        standby();
         tokio::select! {
             () = &mut shutdown => break Ok(Ok(())),
             changed = leading.wait_for(|l| *l) => {
                 if changed.is_err() {
                     break Err(LeaderError::Stopped);
                 }
+            }
+        }
+        // The lease manager says this replica leads; the Lease must say so
+        // too (after a fence, the manager may not have noticed yet).
+        tokio::select! {
+            () = &mut shutdown => break Ok(Ok(())),
+            () = confirmed(&leases, &opts) => {}
+            lost = leading.wait_for(|l| !*l) => {
+                if lost.is_err() {
+                    break Err(LeaderError::Stopped);
+                }
+                continue;
             }
         }
         info!(identity = %opts.identity, "became leader");
@@ -92,6 +125,9 @@ where
                 warn!(identity = %opts.identity, "lost the lease; stopped writing");
             }
             result = work() => break Ok(result),
+            () = fence(&leases, &opts) => {
+                warn!(identity = %opts.identity, "cannot confirm the lease; stopped writing");
+            }
         }
     };
     // Closing the channel makes the election task release the lease.
@@ -103,4 +139,105 @@ where
         Err(_) => warn!("lease release timed out"),
     }
     outcome
+}
+
+/// How often the leader re-reads its Lease.
+const FENCE_EVERY: Duration = Duration::from_secs(1);
+
+/// Resolves when this replica can no longer be sure it holds the lease:
+/// the Lease names another holder, or the lease as last seen renewed runs
+/// out (renewals keep failing). The lease manager alone notices only when
+/// it sees another holder, so without this a leader cut off from renewing
+/// would keep writing after a standby took over. The margin of one
+/// [`FENCE_EVERY`] covers the time between two reads.
+async fn fence(leases: &Api<Lease>, opts: &LeaseOptions) {
+    // Just acquired or renewed: valid for at least duration - grace.
+    let mut valid_until = Instant::now() + opts.duration.saturating_sub(opts.grace);
+    loop {
+        tokio::time::sleep(FENCE_EVERY).await;
+        match leases.get(&opts.name).await {
+            Ok(lease) => {
+                let spec = lease.spec.unwrap_or_default();
+                match remaining(&spec, &opts.identity, Timestamp::now()) {
+                    Some(left) => {
+                        valid_until = Instant::now() + left.saturating_sub(FENCE_EVERY);
+                    }
+                    None => return,
+                }
+            }
+            Err(e) => debug!(error = %e, "cannot read the lease"),
+        }
+        if Instant::now() >= valid_until {
+            return;
+        }
+    }
+}
+
+/// Resolves once the Lease names this replica with more than one
+/// [`FENCE_EVERY`] left.
+async fn confirmed(leases: &Api<Lease>, opts: &LeaseOptions) {
+    loop {
+        match leases.get(&opts.name).await {
+            Ok(lease) => {
+                let spec = lease.spec.unwrap_or_default();
+                if remaining(&spec, &opts.identity, Timestamp::now())
+                    .is_some_and(|l| l > FENCE_EVERY)
+                {
+                    return;
+                }
+            }
+            Err(e) => debug!(error = %e, "cannot read the lease"),
+        }
+        tokio::time::sleep(FENCE_EVERY).await;
+    }
+}
+
+/// Time left on the lease for `identity` at wall-clock `now`
+/// (`renewTime + leaseDurationSeconds - now`, zero when past); `None` when
+/// another identity (or nobody) holds it.
+pub fn remaining(spec: &LeaseSpec, identity: &str, now: Timestamp) -> Option<Duration> {
+    if spec.holder_identity.as_deref() != Some(identity) {
+        return None;
+    }
+    let renewed = spec.renew_time.as_ref().or(spec.acquire_time.as_ref())?;
+    let seconds = i64::from(spec.lease_duration_seconds.unwrap_or(0));
+    let expiry_ms = renewed
+        .0
+        .as_millisecond()
+        .saturating_add(seconds.saturating_mul(1000));
+    let left_ms = expiry_ms.saturating_sub(now.as_millisecond()).max(0);
+    Some(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+
+    use super::*;
+
+    fn spec(holder: Option<&str>, renewed_ms: i64, seconds: i32) -> LeaseSpec {
+        LeaseSpec {
+            holder_identity: holder.map(Into::into),
+            renew_time: Some(MicroTime(Timestamp::from_millisecond(renewed_ms).unwrap())),
+            lease_duration_seconds: Some(seconds),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn time_left_counts_from_the_last_renewal() {
+        let now = Timestamp::from_millisecond(100_000).unwrap();
+        let s = spec(Some("me"), 97_000, 15);
+        assert_eq!(remaining(&s, "me", now), Some(Duration::from_secs(12)));
+        let expired = spec(Some("me"), 50_000, 15);
+        assert_eq!(remaining(&expired, "me", now), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn another_holder_or_none_means_not_ours() {
+        let now = Timestamp::from_millisecond(100_000).unwrap();
+        assert_eq!(remaining(&spec(Some("other"), 99_000, 15), "me", now), None);
+        assert_eq!(remaining(&spec(None, 99_000, 15), "me", now), None);
+        assert_eq!(remaining(&LeaseSpec::default(), "me", now), None);
+    }
 }

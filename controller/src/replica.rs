@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use kube::Client;
 
@@ -34,11 +34,12 @@ pub async fn run(
     ready: Arc<AtomicBool>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ReplicaError> {
-    ready.store(true, std::sync::atomic::Ordering::Release);
+    // Standing by is ready: the replica is healthy and would take over.
+    let standby = || ready.store(true, Ordering::Release);
     let work = || {
-        ready.store(false, std::sync::atomic::Ordering::Release);
+        ready.store(false, Ordering::Release);
         reconcile::run(client.clone(), opts.clone(), metrics.clone(), ready.clone())
     };
-    run_while_leader(client.clone(), lease, shutdown, work).await??;
+    run_while_leader(client.clone(), lease, shutdown, standby, work).await??;
     Ok(())
 }

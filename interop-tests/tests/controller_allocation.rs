@@ -126,6 +126,9 @@ fn services_get_addresses_requests_sharing_exhaustion_and_release() -> TestResul
         .await?;
         wait_event(&admin, APPS, "fixed", "ClearAssignment").await?;
 
+        // (`spec.loadBalancerClass` arrived in Kubernetes 1.21: the 1.20
+        // test server drops it, so `--lb-class` is covered by unit tests.)
+
         // Pool status and the configuration state.
         let pools: Api<IPAddressPool> = Api::namespaced(admin.clone(), NS);
         wait_for("pool status", Duration::from_secs(30), || async {

@@ -35,7 +35,7 @@ fn only_the_leader_writes_and_a_dead_leader_is_replaced() -> TestResult {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
         configure(&admin, vec![pool("p", &["192.0.2.0/28"])]).await?;
-        let lease = Duration::from_secs(4);
+        let lease = Duration::from_secs(6);
         let mut one = Replica::start(&cluster, "one", lease)?;
         let leader = wait_for("a lease holder", Duration::from_secs(30), || async {
             holder(&admin).await
@@ -87,6 +87,51 @@ fn only_the_leader_writes_and_a_dead_leader_is_replaced() -> TestResult {
         assert_eq!(ingress(&wait_assigned(&admin, "s3").await?), ["192.0.2.2"]);
         assert_eq!(reporters(&admin, "s3").await?, ["three"]);
         drop(three);
+        Ok(())
+    })
+}
+
+#[test]
+fn a_leader_that_sees_another_holder_stops_writing_at_once() -> TestResult {
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use kube::api::{Patch, PatchParams};
+
+    block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        configure(&admin, vec![pool("p", &["192.0.2.0/28"])]).await?;
+        // A long lease: the lease manager renews (and would notice) only
+        // every 18 s; the leader's own check reads the Lease every second.
+        let _one = Replica::start(&cluster, "one", Duration::from_secs(20))?;
+        create(&admin, lb_service("s1", &[], 80)).await?;
+        assert_eq!(ingress(&wait_assigned(&admin, "s1").await?), ["192.0.2.0"]);
+
+        // Someone else holds the Lease now (as after a partition during
+        // which "one" could not renew).
+        let intruder = LeaseSpec {
+            holder_identity: Some("intruder".into()),
+            renew_time: Some(MicroTime(k8s_openapi::jiff::Timestamp::now())),
+            lease_duration_seconds: Some(3600),
+            ..Default::default()
+        };
+        Api::<Lease>::namespaced(admin.clone(), NS)
+            .patch(
+                "ferrolb-controller",
+                &PatchParams::default(),
+                &Patch::Merge(serde_json::json!({ "spec": intruder })),
+            )
+            .await?;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        create(&admin, lb_service("s2", &[], 80)).await?;
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let s2 = services(&admin).get("s2").await?;
+        assert!(
+            ingress(&s2).is_empty(),
+            "a fenced leader wrote {:?}",
+            ingress(&s2)
+        );
+        assert!(events(&admin, APPS, "s2").await?.is_empty());
         Ok(())
     })
 }

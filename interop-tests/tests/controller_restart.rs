@@ -11,10 +11,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use support::*;
 
-const SERVICES: usize = 100;
+const SERVICES: usize = 1000;
 
 #[test]
-fn a_restart_with_100_services_moves_nothing() -> TestResult {
+fn a_restart_with_1000_services_moves_nothing() -> TestResult {
     block_on(async {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
@@ -29,7 +29,7 @@ fn a_restart_with_100_services_moves_nothing() -> TestResult {
                 let admin = admin.clone();
                 async move { create(&admin, lb_service(&n, &[], 80)).await }
             })
-            .buffered(4)
+            .buffered(16)
             .collect::<Vec<_>>()
             .await
             .into_iter()

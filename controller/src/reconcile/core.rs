@@ -26,6 +26,40 @@ pub struct Snapshot<'a> {
     pub namespaces: &'a BTreeMap<String, Labels>,
 }
 
+/// Which Services a pass must look at: all of them, or those whose
+/// objects changed (the shell knows from the watch events). A pass over a
+/// few Services costs a few allocator calls, not one per Service in the
+/// cluster, so a burst of 1,000 creations stays linear.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Every Service (start, configuration or namespace change, retry).
+    All,
+    /// These Services changed (or were deleted).
+    Services(BTreeSet<ServiceKey>),
+}
+
+impl Scope {
+    /// Adds `other` to `self`.
+    pub fn merge(&mut self, other: Scope) {
+        match (&mut *self, other) {
+            (Scope::All, _) => {}
+            (_, Scope::All) => *self = Scope::All,
+            (Scope::Services(a), Scope::Services(b)) => a.extend(b),
+        }
+    }
+
+    /// Nothing to look at.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Scope::Services(k) if k.is_empty())
+    }
+}
+
+impl Default for Scope {
+    fn default() -> Self {
+        Scope::Services(BTreeSet::new())
+    }
+}
+
 /// The reconciler's state: the allocator (single writer) and what was
 /// already told to each Service's owner, so Events are not repeated.
 #[derive(Debug)]
@@ -46,6 +80,11 @@ pub struct Core {
     warned: BTreeMap<ServiceKey, BTreeSet<String>>,
     /// The last orphan reason told, per Service.
     orphaned: BTreeMap<ServiceKey, String>,
+    /// Our Services that hold nothing: tried again whenever an address is
+    /// freed.
+    waiting: BTreeSet<ServiceKey>,
+    /// The pools changed since the last pass: every Service is looked at.
+    pools_changed: bool,
 }
 
 impl Core {
@@ -59,6 +98,8 @@ impl Core {
             failures: BTreeMap::new(),
             warned: BTreeMap::new(),
             orphaned: BTreeMap::new(),
+            waiting: BTreeSet::new(),
+            pools_changed: false,
         }
     }
 
@@ -68,6 +109,7 @@ impl Core {
         match &mut self.allocator {
             Some(a) => {
                 a.set_pools(pools);
+                self.pools_changed = true;
             }
             None => self.pending_pools = Some(pools),
         }
@@ -91,34 +133,56 @@ impl Core {
         self.allocator.as_ref()
     }
 
-    /// One pass over every Service. The first pass after a valid
+    /// One pass over the Services in `scope` (every Service on the first
+    /// pass and after a pool change). The first pass after a valid
     /// configuration arrived rebuilds the books from the addresses recorded
     /// on the Services before anything new is assigned.
-    pub fn sync(&mut self, snap: Snapshot<'_>) -> Plan {
+    pub fn sync(&mut self, snap: Snapshot<'_>, scope: &Scope) -> Plan {
         let mut plan = Plan::default();
+        let mut scope = scope.clone();
         if self.allocator.is_none() {
             let Some(pools) = self.pending_pools.take() else {
                 return plan;
             };
             self.start(pools, snap, &mut plan);
+            scope = Scope::All;
+        }
+        if std::mem::take(&mut self.pools_changed) {
+            scope = Scope::All;
         }
         let Some(mut allocator) = self.allocator.take() else {
             return plan;
         };
-        self.release_departed(&mut allocator, snap, &mut plan);
+        let mut keys: BTreeSet<ServiceKey> = match &scope {
+            Scope::All => snap
+                .services
+                .keys()
+                .chain(self.decided.keys())
+                .cloned()
+                .collect(),
+            Scope::Services(keys) => keys.clone(),
+        };
+        if self.release_departed(&mut allocator, snap, &keys, &mut plan) {
+            keys.extend(self.waiting.iter().cloned());
+        }
 
         // Held first, then new ones, each in key order: the Services that
         // already have addresses are confirmed before any new one competes.
-        let (held, fresh): (Vec<_>, Vec<_>) = snap
-            .services
+        let (held, fresh): (Vec<_>, Vec<_>) = keys
             .iter()
+            .filter_map(|k| snap.services.get_key_value(k))
             .filter(|(_, svc)| lb_view(svc, self.lb_class.as_deref()) == LbView::Ours)
             .partition(|(key, _)| allocator.assignment(key).is_some());
         for (key, svc) in held.into_iter().chain(fresh) {
             self.serve(&mut allocator, key, svc, snap, &mut plan);
+            if allocator.assignment(key).is_some() {
+                self.waiting.remove(key);
+            } else {
+                self.waiting.insert(key.clone());
+            }
         }
         self.allocator = Some(allocator);
-        self.plan_writes(snap, &mut plan);
+        self.plan_writes(snap, &keys, &mut plan);
         plan
     }
 
@@ -166,10 +230,34 @@ impl Core {
         self.allocator = Some(allocator);
     }
 
-    /// Releases Services that are gone, not LoadBalancers, or not ours.
-    fn release_departed(&mut self, allocator: &mut Allocator, snap: Snapshot<'_>, plan: &mut Plan) {
-        let held: Vec<ServiceKey> = allocator.assignments().map(|a| a.key).collect();
-        for key in held {
+    /// Releases the Services of `keys` that are gone, not LoadBalancers,
+    /// or not ours; true if any address was freed.
+    fn release_departed(
+        &mut self,
+        allocator: &mut Allocator,
+        snap: Snapshot<'_>,
+        keys: &BTreeSet<ServiceKey>,
+        plan: &mut Plan,
+    ) -> bool {
+        let mut freed = false;
+        for key in keys {
+            if allocator.assignment(key).is_none() {
+                let ours = snap
+                    .services
+                    .get(key)
+                    .is_some_and(|svc| lb_view(svc, self.lb_class.as_deref()) == LbView::Ours);
+                if !ours {
+                    self.waiting.remove(key);
+                }
+                // Not held; a deleted one may have left told-state behind.
+                if !snap.services.contains_key(key) {
+                    self.decided.remove(key);
+                    self.waiting.remove(key);
+                    self.forget(key);
+                }
+                continue;
+            }
+            let key = key.clone();
             let view = snap
                 .services
                 .get(&key)
@@ -178,7 +266,9 @@ impl Core {
                 continue;
             }
             allocator.release(&key);
+            freed = true;
             let had = self.decided.remove(&key).is_some_and(|d| !d.is_empty());
+            self.waiting.remove(&key);
             self.forget(&key);
             let why = match view {
                 None => continue,
@@ -194,12 +284,7 @@ impl Core {
                 });
             }
         }
-        // Deleted Services may have left told-state behind without holding.
-        let live = |k: &ServiceKey| snap.services.contains_key(k);
-        self.decided.retain(|k, _| live(k));
-        self.failures.retain(|k, _| live(k));
-        self.warned.retain(|k, _| live(k));
-        self.orphaned.retain(|k, _| live(k));
+        freed
     }
 
     fn forget(&mut self, key: &ServiceKey) {
@@ -217,6 +302,9 @@ impl Core {
         snap: Snapshot<'_>,
         plan: &mut Plan,
     ) {
+        // A span per Service: whatever is logged while deciding (by us or
+        // by a dependency) names the Service.
+        let _span = tracing::debug_span!("service", service = %key).entered();
         let (req, warnings) = match request(key, svc, snap) {
             Ok(r) => r,
             Err(errors) => {
@@ -339,8 +427,8 @@ impl Core {
 
     /// Every Service whose recorded status or annotation differs from the
     /// decision. Services not ours are cleared only of what FerroLB wrote.
-    fn plan_writes(&self, snap: Snapshot<'_>, plan: &mut Plan) {
-        for (key, svc) in snap.services {
+    fn plan_writes(&self, snap: Snapshot<'_>, keys: &BTreeSet<ServiceKey>, plan: &mut Plan) {
+        for (key, svc) in keys.iter().filter_map(|k| snap.services.get_key_value(k)) {
             let current = Desired {
                 addresses: recorded_addresses(svc),
                 pool: recorded_pool(svc).map(str::to_string),

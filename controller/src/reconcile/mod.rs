@@ -7,6 +7,7 @@
 //! - [`cache`]: watch events into complete per-kind views;
 //! - [`writer`]: the writes (status, annotation, Events, pool status,
 //!   `ConfigurationState`), each guarded by the object's `resourceVersion`;
+//! - `views`: the watch streams and the per-kind views they feed;
 //! - [`run`]: the single-task event loop that ties them together.
 
 pub mod cache;
@@ -14,8 +15,13 @@ pub mod config;
 pub mod core;
 pub mod plan;
 pub mod run;
+mod views;
 pub mod writer;
 
+#[cfg(test)]
+mod mock_tests;
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;
 

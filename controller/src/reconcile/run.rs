@@ -4,33 +4,24 @@
 //! allocator consistent without locks and makes the order of decisions
 //! depend only on the inputs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ferrolb_crds::api::{
-    BFDProfile, BGPAdvertisement, BGPPeer, Community, ConfigurationStateStatus, IPAddressPool,
-    IPAddressPoolStatus, L2Advertisement,
-};
-use ferrolb_crds::config::Resources;
-use ferrolb_crds::selector::Labels;
-use futures::stream::{self, BoxStream};
+use ferrolb_crds::api::{ConfigurationStateStatus, IPAddressPool, IPAddressPoolStatus};
+use futures::stream;
 use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
-use kube::runtime::WatchStreamExt;
-use kube::runtime::watcher::{self, Event};
-use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
+use k8s_openapi::api::core::v1::Service;
+use kube::Client;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
 
-use super::cache::{Cache, name_key};
-use super::config::{Finding, add_secret, evaluate};
-use super::core::{Core, Snapshot};
+use super::config::{Finding, evaluate};
+use super::core::{Core, Scope, Snapshot};
 use super::plan::{Desired, Plan};
+use super::views::{self, Views};
 use super::writer::{WriteError, Writer, reference};
-use crate::adapt::service_key;
 use crate::ipam::{PoolStats, ServiceKey};
 use crate::metrics::Metrics;
 
@@ -58,162 +49,39 @@ pub enum RunError {
 const WRITE_CONCURRENCY: usize = 16;
 /// Delay before retrying failed writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// Most watch events applied before a pass.
+const MAX_BATCH: usize = 2000;
+/// Minimum interval between two rounds of pool status writes.
+const POOL_STATUS_EVERY: Duration = Duration::from_secs(1);
 
-enum Input {
-    Service(Event<Service>),
-    Namespace(Event<Namespace>),
-    Pool(Event<IPAddressPool>),
-    L2(Event<L2Advertisement>),
-    Bgp(Event<BGPAdvertisement>),
-    Peer(Event<BGPPeer>),
-    Bfd(Event<BFDProfile>),
-    Community(Event<Community>),
-    Secret(Event<Secret>),
-}
-
-/// The caches of every watched kind.
-struct Views {
-    services: Cache<Service, ServiceKey>,
-    namespaces: Cache<Namespace, String>,
-    pools: Cache<IPAddressPool, String>,
-    l2: Cache<L2Advertisement, String>,
-    bgp: Cache<BGPAdvertisement, String>,
-    peers: Cache<BGPPeer, String>,
-    bfd: Cache<BFDProfile, String>,
-    communities: Cache<Community, String>,
-    secrets: Cache<Secret, String>,
-    config_dirty: bool,
-}
-
-impl Views {
-    fn new() -> Self {
-        Views {
-            services: Cache::new(service_key),
-            namespaces: Cache::new(|n: &Namespace| n.metadata.name.clone()),
-            pools: Cache::new(name_key),
-            l2: Cache::new(name_key),
-            bgp: Cache::new(name_key),
-            peers: Cache::new(name_key),
-            bfd: Cache::new(name_key),
-            communities: Cache::new(name_key),
-            secrets: Cache::new(name_key),
-            config_dirty: true,
-        }
-    }
-
-    fn apply(&mut self, input: Input) {
-        match input {
-            Input::Service(e) => self.services.apply(e),
-            Input::Namespace(e) => self.namespaces.apply(e),
-            Input::Pool(e) => {
-                // Our own status writes come back as events too; only a
-                // spec or label change is a configuration change.
-                if !status_only(&self.pools, &e) {
-                    self.config_dirty = true;
-                }
-                self.pools.apply(e);
-            }
-            Input::L2(e) => self.config(|v| v.l2.apply(e)),
-            Input::Bgp(e) => self.config(|v| v.bgp.apply(e)),
-            Input::Peer(e) => self.config(|v| v.peers.apply(e)),
-            Input::Bfd(e) => self.config(|v| v.bfd.apply(e)),
-            Input::Community(e) => self.config(|v| v.communities.apply(e)),
-            Input::Secret(e) => self.config(|v| v.secrets.apply(e)),
-        }
-    }
-
-    fn config(&mut self, f: impl FnOnce(&mut Self)) {
-        f(self);
-        self.config_dirty = true;
-    }
-
-    fn synced(&self) -> bool {
-        self.services.synced()
-            && self.namespaces.synced()
-            && self.pools.synced()
-            && self.l2.synced()
-            && self.bgp.synced()
-            && self.peers.synced()
-            && self.bfd.synced()
-            && self.communities.synced()
-            && self.secrets.synced()
-    }
-
-    fn resources(&self, namespace: &str) -> Resources {
-        let mut r = Resources {
-            pools: self.pools.values().cloned().collect(),
-            l2_advertisements: self.l2.values().cloned().collect(),
-            bgp_advertisements: self.bgp.values().cloned().collect(),
-            peers: self.peers.values().cloned().collect(),
-            bfd_profiles: self.bfd.values().cloned().collect(),
-            communities: self.communities.values().cloned().collect(),
-            ..Default::default()
-        };
-        for s in self.secrets.values() {
-            add_secret(s, &mut r);
-        }
-        r.retain_namespace(namespace);
-        r
-    }
-
-    fn namespace_labels(&self) -> BTreeMap<String, Labels> {
-        self.namespaces
-            .items()
-            .iter()
-            .map(|(n, ns)| (n.clone(), ns.metadata.labels.clone().unwrap_or_default()))
-            .collect()
-    }
-}
-
-/// Whether a pool event changes only the status (or nothing) of a pool
-/// already known.
-fn status_only(cache: &Cache<IPAddressPool, String>, e: &Event<IPAddressPool>) -> bool {
-    let Event::Apply(new) = e else {
-        return false;
-    };
-    let Some(old) = name_key(new).and_then(|k| cache.items().get(&k)) else {
-        return false;
-    };
-    old.spec == new.spec && old.metadata.labels == new.metadata.labels
-}
-
-fn watch<K>(api: Api<K>, wrap: fn(Event<K>) -> Input) -> BoxStream<'static, Input>
-where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
-    K::DynamicType: Default,
-{
-    let kind = K::kind(&K::DynamicType::default()).to_string();
-    watcher::watcher(api, watcher::Config::default())
-        .default_backoff()
-        .filter_map(move |r| {
-            let out = match r {
-                Ok(e) => Some(wrap(e)),
-                Err(e) => {
-                    // Retried with backoff by the watcher; RBAC errors land
-                    // here too, so they must be visible.
-                    warn!(kind = %kind, error = %e, "watch failed; retrying");
-                    None
-                }
-            };
-            std::future::ready(out)
-        })
-        .boxed()
+/// What one pass does for one Service.
+#[derive(Default)]
+struct Job {
+    write: Option<Desired>,
+    notes: Vec<super::plan::Note>,
 }
 
 /// Everything one reconciler run owns.
-struct Reconciler {
+pub(super) struct Reconciler {
     opts: Options,
     writer: Writer,
     metrics: Arc<Metrics>,
     core: Core,
-    /// Service writes made from a view the cache has not moved past yet:
-    /// `(resourceVersion decided on, what was written)`.
-    written: HashMap<ServiceKey, (Option<String>, Desired)>,
+    /// Service writes the cache has not caught up with yet: the
+    /// resourceVersions that predate the write's last step, and what was
+    /// written. While the cache shows one of those versions, the write is
+    /// not repeated.
+    written: HashMap<ServiceKey, (BTreeSet<Option<String>>, Desired)>,
     /// Same for pool status.
     pools_written: HashMap<String, (Option<String>, IPAddressPoolStatus)>,
     /// The configuration verdict last reported, and its findings.
     reported: Option<(ConfigurationStateStatus, Vec<Finding>)>,
     retry_at: Option<Instant>,
+    /// Pool status is written at most once per [`POOL_STATUS_EVERY`]: it
+    /// changes with every assignment, and is for people, not for
+    /// decisions.
+    pool_status_at: Option<Instant>,
+    pool_status_due: bool,
 }
 
 /// Runs the reconciler until the watch streams end or the future is
@@ -226,45 +94,41 @@ pub async fn run(
     ready: Arc<AtomicBool>,
 ) -> Result<(), RunError> {
     let ns = opts.namespace.clone();
-    let mut inputs = stream::select_all([
-        watch(Api::<Service>::all(client.clone()), Input::Service),
-        watch(Api::<Namespace>::all(client.clone()), Input::Namespace),
-        watch(Api::namespaced(client.clone(), &ns), Input::Pool),
-        watch(Api::namespaced(client.clone(), &ns), Input::L2),
-        watch(Api::namespaced(client.clone(), &ns), Input::Bgp),
-        watch(Api::namespaced(client.clone(), &ns), Input::Peer),
-        watch(Api::namespaced(client.clone(), &ns), Input::Bfd),
-        watch(Api::namespaced(client.clone(), &ns), Input::Community),
-        watch(Api::namespaced(client.clone(), &ns), Input::Secret),
-    ]);
+    let mut inputs = views::inputs(&client, &ns);
     let mut views = Views::new();
-    let mut r = Reconciler {
-        writer: Writer::new(client, ns, opts.instance.clone()),
-        core: Core::new(opts.lb_class.clone()),
-        opts,
-        metrics,
-        written: HashMap::new(),
-        pools_written: HashMap::new(),
-        reported: None,
-        retry_at: None,
-    };
+    let writer = Writer::new(client, ns, opts.instance.clone());
+    let mut r = Reconciler::new(writer, opts, metrics);
     loop {
         let retry = r.retry_at;
+        let flush = r.pool_status_due.then_some(r.pool_status_at).flatten();
         let input = tokio::select! {
             i = inputs.next() => Some(i.ok_or(RunError::StreamsEnded)?),
             () = sleep_until(retry), if retry.is_some() => None,
+            () = sleep_until(flush), if flush.is_some() => {
+                r.flush_pool_status(&views).await;
+                continue;
+            }
         };
+        let timer_fired = input.is_none();
         if let Some(i) = input {
             views.apply(i);
         }
-        // Take everything already queued: one pass per batch, not per event.
-        while let Some(Some(i)) = inputs.next().now_or_never() {
+        // Take what is already queued: one pass per batch, not per event;
+        // bounded, so that a flood of events cannot postpone every pass.
+        for _ in 0..MAX_BATCH {
+            let Some(Some(i)) = inputs.next().now_or_never() else {
+                break;
+            };
             views.apply(i);
         }
         if !views.synced() {
             continue;
         }
         ready.store(true, Ordering::Release);
+        if timer_fired {
+            // The retry timer: failed writes are found by looking at all.
+            views.dirty.merge(Scope::All);
+        }
         r.retry_at = None;
         r.pass(&mut views).await;
     }
@@ -277,20 +141,49 @@ async fn sleep_until(at: Option<Instant>) {
 }
 
 impl Reconciler {
+    fn new(writer: Writer, opts: Options, metrics: Arc<Metrics>) -> Self {
+        Reconciler {
+            core: Core::new(opts.lb_class.clone()),
+            writer,
+            opts,
+            metrics,
+            written: HashMap::new(),
+            pools_written: HashMap::new(),
+            reported: None,
+            retry_at: None,
+            pool_status_at: None,
+            pool_status_due: false,
+        }
+    }
+
     async fn pass(&mut self, views: &mut Views) {
         if views.config_dirty {
             views.config_dirty = false;
             self.load_config(views).await;
         }
         let namespaces = views.namespace_labels();
-        let plan = self.core.sync(Snapshot {
-            services: views.services.items(),
-            namespaces: &namespaces,
-        });
+        let scope = std::mem::take(&mut views.dirty);
+        let plan = self.core.sync(
+            Snapshot {
+                services: views.services.items(),
+                namespaces: &namespaces,
+            },
+            &scope,
+        );
         self.execute(plan, views.services.items()).await;
+        self.pool_status_due = true;
+        if self.pool_status_at.is_none_or(|at| at <= Instant::now()) {
+            self.flush_pool_status(views).await;
+        }
+    }
+
+    /// Metrics and pool status from the allocator's statistics.
+    async fn flush_pool_status(&mut self, views: &Views) {
         let stats = self.core.pool_stats();
         self.metrics.update(&stats);
         self.write_pool_status(&stats, views.pools.items()).await;
+        self.pool_status_due = false;
+        self.pool_status_at = Some(Instant::now() + POOL_STATUS_EVERY);
     }
 
     async fn load_config(&mut self, views: &mut Views) {
@@ -335,37 +228,59 @@ impl Reconciler {
         self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
     }
 
-    async fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
-        // A write made from a view the cache still shows needs no repeat.
-        self.written.retain(|k, (rv, _)| {
+    pub(super) async fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
+        // A write whose effect the cache does not show yet needs no repeat.
+        self.written.retain(|k, (stale, _)| {
             services
                 .get(k)
-                .is_some_and(|s| s.metadata.resource_version == *rv)
+                .is_some_and(|s| stale.contains(&s.metadata.resource_version))
         });
-        let jobs: Vec<(ServiceKey, Service, Desired)> = plan
-            .writes
+        // One job per Service: its write, then its Events, so that Events
+        // follow the status they describe and Services proceed in parallel.
+        let mut jobs: BTreeMap<ServiceKey, Job> = BTreeMap::new();
+        for (key, desired) in plan.writes {
+            if self.written.get(&key).is_some_and(|(_, d)| *d == desired) {
+                continue;
+            }
+            jobs.entry(key).or_default().write = Some(desired);
+        }
+        for note in plan.notes {
+            info!(service = %note.key, reason = note.reason.as_str(), message = %note.message, "event");
+            jobs.entry(note.key.clone()).or_default().notes.push(note);
+        }
+        let jobs: Vec<(ServiceKey, Service, Job)> = jobs
             .into_iter()
-            .filter_map(|(key, desired)| {
-                let svc = services.get(&key)?;
-                let rv = &svc.metadata.resource_version;
-                if self.written.get(&key) == Some(&(rv.clone(), desired.clone())) {
-                    return None;
-                }
-                Some((key, svc.clone(), desired))
-            })
+            .filter_map(|(key, job)| services.get(&key).map(|s| (key, s.clone(), job)))
             .collect();
         let writer = self.writer.clone();
-        let writer = &writer;
         let results: Vec<_> = stream::iter(jobs)
-            .map(|(key, svc, desired)| {
+            .map(|(key, svc, job)| {
                 let span = info_span!("service", service = %key);
+                let writer = writer.clone();
                 async move {
-                    let result = writer.service(&svc, &desired).await;
-                    match &result {
-                        Ok(()) => info!(assigned = %desired, "status written"),
-                        Err(e) => debug!(error = %e, "status not written"),
+                    let result = match &job.write {
+                        Some(desired) => Some(writer.service(&svc, desired).await),
+                        None => None,
+                    };
+                    match (&result, &job.write) {
+                        (Some(Ok(_)), Some(desired)) => {
+                            info!(assigned = %desired, "status written")
+                        }
+                        (Some(Err(e)), _) => debug!(error = %e, "status not written"),
+                        _ => {}
                     }
-                    (key, svc.metadata.resource_version, desired, result)
+                    let regarding = reference(&svc);
+                    for n in &job.notes {
+                        if let Err(e) = writer.event(&regarding, n.reason, &n.message).await {
+                            warn!(error = %e, "cannot publish an event");
+                        }
+                    }
+                    (
+                        key,
+                        svc.metadata.resource_version.clone(),
+                        job.write,
+                        result,
+                    )
                 }
                 .instrument(span)
             })
@@ -373,9 +288,16 @@ impl Reconciler {
             .collect()
             .await;
         for (key, rv, desired, result) in results {
+            let (Some(desired), Some(result)) = (desired, result) else {
+                continue;
+            };
             match result {
-                Ok(()) => {
-                    self.written.insert(key, (rv, desired));
+                Ok(mut produced) => {
+                    // The final version is the one the cache will show.
+                    produced.pop();
+                    let mut stale: BTreeSet<Option<String>> = produced.into_iter().collect();
+                    stale.insert(rv);
+                    self.written.insert(key, (stale, desired));
                 }
                 // The watch brings the new version; decide again then.
                 Err(WriteError::Conflict { .. } | WriteError::Gone { .. }) => {
@@ -387,21 +309,6 @@ impl Reconciler {
                 }
             }
         }
-        let events: Vec<_> = plan
-            .notes
-            .into_iter()
-            .filter_map(|n| {
-                info!(service = %n.key, reason = n.reason.as_str(), message = %n.message, "event");
-                services.get(&n.key).map(|svc| (reference(svc), n))
-            })
-            .collect();
-        stream::iter(events)
-            .for_each_concurrent(WRITE_CONCURRENCY, |(regarding, n)| async move {
-                if let Err(e) = writer.event(&regarding, n.reason, &n.message).await {
-                    warn!(service = %n.key, error = %e, "cannot publish an event");
-                }
-            })
-            .await;
     }
 
     async fn write_pool_status(
@@ -442,6 +349,26 @@ impl Reconciler {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+impl Reconciler {
+    pub(super) fn for_tests(writer: Writer, metrics: Arc<Metrics>) -> Self {
+        let opts = Options {
+            namespace: "metallb-system".into(),
+            lb_class: None,
+            instance: "test".into(),
+        };
+        Reconciler::new(writer, opts, metrics)
+    }
+
+    pub(super) fn retry_scheduled(&self) -> bool {
+        self.retry_at.is_some()
+    }
+
+    pub(super) fn remembers(&self, key: &ServiceKey) -> bool {
+        self.written.contains_key(key)
     }
 }
 

@@ -8,7 +8,7 @@ use k8s_openapi::api::core::v1::{
 };
 use kube::api::ObjectMeta;
 
-use super::core::{Core, Snapshot, index};
+use super::core::{Core, Scope, Snapshot, index};
 use super::plan::{Desired, Reason};
 use crate::ipam::{AddressRange, Pool, PoolSet, ServiceKey};
 
@@ -20,7 +20,7 @@ fn pools(cidr: &str) -> PoolSet {
     .unwrap()
 }
 
-fn lb(name: &str) -> Service {
+pub(super) fn lb(name: &str) -> Service {
     Service {
         metadata: ObjectMeta {
             name: Some(name.into()),
@@ -63,10 +63,13 @@ fn with_status(mut svc: Service, ip: &str, pool: &str) -> Service {
 fn sync(core: &mut Core, services: Vec<Service>) -> super::plan::Plan {
     let services = index(services);
     let namespaces: BTreeMap<String, Labels> = BTreeMap::new();
-    core.sync(Snapshot {
-        services: &services,
-        namespaces: &namespaces,
-    })
+    core.sync(
+        Snapshot {
+            services: &services,
+            namespaces: &namespaces,
+        },
+        &Scope::All,
+    )
 }
 
 fn key(name: &str) -> ServiceKey {
@@ -222,4 +225,53 @@ fn a_service_arriving_with_a_recorded_address_keeps_it() {
     sync(&mut core, vec![]);
     let plan = sync(&mut core, vec![with_status(lb("a"), "10.0.0.2", "default")]);
     assert!(plan.writes.is_empty(), "{plan:?}");
+}
+
+#[test]
+fn a_scoped_pass_looks_only_at_changed_services_and_the_waiting() {
+    let mut core = Core::new(None);
+    core.set_pools(pools("10.0.0.0/32"));
+    let all = vec![
+        with_status(lb("a"), "10.0.0.0", "default"),
+        lb("b"),
+        lb("c"),
+    ];
+    sync(&mut core, all);
+    // "c" changes while nothing is free: only "c" is looked at, and its
+    // failure was already told.
+    let services = index(vec![
+        with_status(lb("a"), "10.0.0.0", "default"),
+        lb("b"),
+        lb("c"),
+    ]);
+    let namespaces = BTreeMap::new();
+    let snap = Snapshot {
+        services: &services,
+        namespaces: &namespaces,
+    };
+    let only_c = Scope::Services([key("c")].into());
+    assert_eq!(core.sync(snap, &only_c), Default::default());
+    // "a" is deleted: the scope names only "a", yet the waiting "b" (first
+    // in key order) gets the freed address.
+    let services = index(vec![lb("b"), lb("c")]);
+    let snap = Snapshot {
+        services: &services,
+        namespaces: &namespaces,
+    };
+    let plan = core.sync(snap, &Scope::Services([key("a")].into()));
+    assert_eq!(plan.writes.len(), 1, "{plan:?}");
+    assert_eq!(plan.writes[0].0, key("b"));
+    assert_eq!(addr(&plan.writes[0].1), "10.0.0.0");
+}
+
+#[test]
+fn scopes_merge_towards_all() {
+    let mut s = Scope::default();
+    assert!(s.is_empty());
+    s.merge(Scope::Services([key("a")].into()));
+    s.merge(Scope::Services([key("b")].into()));
+    assert_eq!(s, Scope::Services([key("a"), key("b")].into()));
+    s.merge(Scope::All);
+    s.merge(Scope::Services([key("c")].into()));
+    assert_eq!(s, Scope::All);
 }

@@ -16,6 +16,13 @@ use serde_json::{Value, json};
 use super::plan::{Desired, Reason};
 use crate::ipam::annotations::IP_ALLOCATED_FROM_POOL;
 
+/// The two writes on a Service.
+#[derive(Clone, Copy)]
+enum Step {
+    Status,
+    Annotation,
+}
+
 /// The name of the controller's `ConfigurationState` (MetalLB's).
 pub const CONFIGURATION_STATE: &str = "controller";
 
@@ -87,8 +94,12 @@ impl Writer {
     }
 
     /// Writes `desired` into the Service's status and annotation. Returns
-    /// the new `resourceVersion`.
-    pub async fn service(&self, svc: &Service, desired: &Desired) -> Result<(), WriteError> {
+    /// the `resourceVersion` after each step, in order.
+    pub async fn service(
+        &self,
+        svc: &Service,
+        desired: &Desired,
+    ) -> Result<Vec<Option<String>>, WriteError> {
         let ns = svc.metadata.namespace.clone().unwrap_or_default();
         let name = svc.metadata.name.clone().unwrap_or_default();
         let what = format!("Service {ns}/{name}");
@@ -98,22 +109,41 @@ impl Writer {
             ..Default::default()
         };
         let mut rv = svc.metadata.resource_version.clone();
-        let current = crate::adapt::recorded_addresses(svc);
-        if current != desired.addresses {
-            let patch = status_patch(rv.as_deref(), desired);
-            let updated = api
-                .patch_status(&name, &params, &Patch::Merge(&patch))
-                .await
-                .map_err(|e| WriteError::from_kube(format!("{what} status"), e))?;
+        let mut produced = Vec::new();
+        let status_differs = crate::adapt::recorded_addresses(svc) != desired.addresses;
+        let annotation_differs =
+            crate::adapt::service::recorded_pool(svc) != desired.pool.as_deref();
+        // The annotation goes on before the addresses and comes off after
+        // them: whoever sees an address in the status sees its pool too,
+        // and a crash between the two steps leaves only a stray annotation,
+        // which the next pass fixes.
+        let steps: [Step; 2] = if desired.addresses.is_empty() {
+            [Step::Status, Step::Annotation]
+        } else {
+            [Step::Annotation, Step::Status]
+        };
+        for step in steps {
+            let updated = match step {
+                Step::Status if status_differs => api
+                    .patch_status(
+                        &name,
+                        &params,
+                        &Patch::Merge(&status_patch(rv.as_deref(), desired)),
+                    )
+                    .await
+                    .map_err(|e| WriteError::from_kube(format!("{what} status"), e))?,
+                Step::Annotation if annotation_differs => {
+                    let patch = annotation_patch(rv.as_deref(), desired.pool.as_deref());
+                    api.patch(&name, &params, &Patch::Merge(&patch))
+                        .await
+                        .map_err(|e| WriteError::from_kube(format!("{what} annotation"), e))?
+                }
+                _ => continue,
+            };
             rv = updated.metadata.resource_version;
+            produced.push(rv.clone());
         }
-        if crate::adapt::service::recorded_pool(svc) != desired.pool.as_deref() {
-            let patch = annotation_patch(rv.as_deref(), desired.pool.as_deref());
-            api.patch(&name, &params, &Patch::Merge(&patch))
-                .await
-                .map_err(|e| WriteError::from_kube(format!("{what} annotation"), e))?;
-        }
-        Ok(())
+        Ok(produced)
     }
 
     /// Publishes an Event about `regarding`.

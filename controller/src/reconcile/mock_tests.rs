@@ -1,0 +1,175 @@
+//! The I/O shell's corner cases against a scripted API server
+//! (`tower_test::mock::pair`): version-guarded writes, conflicts and
+//! server errors, and that a failed write is retried, not remembered.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use k8s_openapi::api::core::v1::Service;
+use kube::Client;
+use kube::api::ObjectMeta;
+use kube::client::Body;
+use serde_json::{Value, json};
+use tower_test::mock;
+
+use super::plan::{Desired, Plan};
+use super::run::Reconciler;
+use super::writer::{WriteError, Writer};
+use crate::ipam::ServiceKey;
+use crate::metrics::Metrics;
+
+type Handle = mock::Handle<Request<Body>, Response<Body>>;
+
+fn mock_writer() -> (Writer, Handle) {
+    let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
+    let client = Client::new(service, "default");
+    (
+        Writer::new(client, "metallb-system".into(), "test".into()),
+        handle,
+    )
+}
+
+fn web(rv: &str) -> Service {
+    Service {
+        metadata: ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("shop".into()),
+            resource_version: Some(rv.into()),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn desired() -> Desired {
+    Desired {
+        addresses: vec!["10.0.0.1".parse().unwrap()],
+        pool: Some("p".into()),
+    }
+}
+
+/// Answers the next request with `status` and `body`; returns the
+/// request's method, path and JSON body.
+async fn answer(handle: &mut Handle, status: u16, body: Value) -> (String, String, Value) {
+    let (request, send) = handle.next_request().await.expect("a request");
+    let method = request.method().to_string();
+    let path = request.uri().path().to_string();
+    let bytes = request.into_body().collect_bytes().await.unwrap();
+    let sent: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    send.send_response(
+        Response::builder()
+            .status(status)
+            .body(Body::from(serde_json::to_vec(&body).unwrap()))
+            .unwrap(),
+    );
+    (method, path, sent)
+}
+
+fn service_json(rv: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "web", "namespace": "shop", "resourceVersion": rv}})
+}
+
+fn status(code: u16, reason: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Status", "metadata": {}, "status": "Failure",
+           "message": reason, "reason": reason, "code": code})
+}
+
+#[tokio::test]
+async fn each_step_carries_the_version_the_previous_one_returned() {
+    let (writer, mut handle) = mock_writer();
+    let server = tokio::spawn(async move {
+        let (m, path, sent) = answer(&mut handle, 200, service_json("2")).await;
+        assert_eq!(
+            (m.as_str(), path.as_str()),
+            ("PATCH", "/api/v1/namespaces/shop/services/web")
+        );
+        assert_eq!(sent["metadata"]["resourceVersion"], "1");
+        assert_eq!(
+            sent["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"],
+            "p"
+        );
+        let (_, path, sent) = answer(&mut handle, 200, service_json("3")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web/status");
+        assert_eq!(sent["metadata"]["resourceVersion"], "2");
+        assert_eq!(
+            sent["status"]["loadBalancer"]["ingress"][0]["ip"],
+            "10.0.0.1"
+        );
+    });
+    let produced = writer.service(&web("1"), &desired()).await.unwrap();
+    assert_eq!(produced, [Some("2".to_string()), Some("3".to_string())]);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_conflict_stops_the_write_at_that_step() {
+    let (writer, mut handle) = mock_writer();
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 409, status(409, "Conflict")).await;
+        // No second step after a refused first one.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
+                .await
+                .is_err()
+        );
+    });
+    let e = writer.service(&web("1"), &desired()).await.unwrap_err();
+    assert!(matches!(e, WriteError::Conflict { .. }), "{e}");
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn server_errors_and_vanished_services_are_told_apart() {
+    let (writer, mut handle) = mock_writer();
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 500, status(500, "InternalError")).await;
+        answer(&mut handle, 404, status(404, "NotFound")).await;
+    });
+    let e = writer.service(&web("1"), &desired()).await.unwrap_err();
+    assert!(matches!(e, WriteError::Api { .. }), "{e}");
+    let e = writer.service(&web("1"), &desired()).await.unwrap_err();
+    assert!(matches!(e, WriteError::Gone { .. }), "{e}");
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
+    let (writer, mut handle) = mock_writer();
+    let mut r = Reconciler::for_tests(writer, Arc::new(Metrics::default()));
+    let key = ServiceKey::new("shop", "web");
+    let services: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    let plan = || Plan {
+        writes: vec![(key.clone(), desired())],
+        notes: vec![],
+    };
+
+    // An API error: a retry is scheduled and nothing is remembered.
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 503, status(503, "ServiceUnavailable")).await;
+        handle
+    });
+    r.execute(plan(), &services).await;
+    let mut handle = server.await.unwrap();
+    assert!(r.retry_scheduled());
+    assert!(!r.remembers(&key));
+
+    // The retry succeeds; the same decision on the same (stale) view is
+    // then not written again.
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 200, service_json("2")).await;
+        answer(&mut handle, 200, service_json("3")).await;
+        handle
+    });
+    r.execute(plan(), &services).await;
+    let mut handle = server.await.unwrap();
+    assert!(r.remembers(&key));
+    r.execute(plan(), &services).await;
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
+            .await
+            .is_err(),
+        "a write was repeated"
+    );
+}

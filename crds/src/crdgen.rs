@@ -168,7 +168,13 @@ fn normalize_integer(map: &mut serde_json::Map<String, Value>) {
             "int32"
         };
         map.insert("format".into(), Value::from(format));
-        map.entry("maximum").or_insert_with(|| Value::from(max));
+        // Schemas hold bounds as floats: a bound beyond 2^53 would be
+        // rounded (2^63-1 becomes 2^63, which the API server reads as
+        // i64::MIN and then rejects every value). `int64` states that range
+        // by itself.
+        if max < (1u64 << 53) {
+            map.entry("maximum").or_insert_with(|| Value::from(max));
+        }
         map.entry("minimum").or_insert_with(|| Value::from(0));
     }
 }

@@ -239,3 +239,32 @@ fn schemas_are_structural() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
 }
+
+/// Bounds are floats in a CRD schema: every one must be an integer that a
+/// float holds exactly, or the API server misreads it (2^63-1 rounds to
+/// 2^63 and wraps to i64::MIN).
+#[test]
+fn every_schema_bound_is_an_exact_integer() {
+    fn check(path: &str, value: &serde_json::Value) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for key in ["minimum", "maximum"] {
+                    if let Some(v) = map.get(key) {
+                        let exact = v.as_i64().is_some_and(|n| n.unsigned_abs() < (1 << 53));
+                        assert!(exact, "{path}.{key} = {v}");
+                    }
+                }
+                for (k, v) in map {
+                    check(&format!("{path}.{k}"), v);
+                }
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| check(path, v)),
+            _ => {}
+        }
+    }
+    for generated in ferrolb_crds::crdgen::all().expect("generate") {
+        let yaml = ferrolb_crds::crdgen::to_yaml(&generated.crd).expect("yaml");
+        let value: serde_json::Value = serde_norway::from_str(&yaml).expect("parse");
+        check(&generated.file_name, &value);
+    }
+}

@@ -160,7 +160,7 @@ impl ApiServer {
         format!("https://127.0.0.1:{}", self.port)
     }
 
-    /// The cluster-admin kubeconfig.
+    /// The cluster-admin kubeconfig (written by `start`).
     pub fn admin_kubeconfig(&self) -> PathBuf {
         self.dir.join("admin.kubeconfig")
     }
@@ -177,7 +177,8 @@ impl ApiServer {
         let subject: String = std::iter::once(format!("/CN={user}"))
             .chain(groups.iter().map(|g| format!("/O={g}")))
             .collect();
-        sign(&self.dir, &key, &cert, &subject, None)?;
+        // X.509 v3 with client-auth usage: rustls refuses v1 certificates.
+        sign(&self.dir, &key, &cert, &subject, Some("client.ext"))?;
         let kubeconfig = self.dir.join(format!("{safe}.kubeconfig"));
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {url}\n    certificate-authority: {ca}\nusers:\n- name: {user}\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: {user}\ncurrent-context: test\n",
@@ -188,10 +189,6 @@ impl ApiServer {
         );
         std::fs::write(&kubeconfig, text)
             .map_err(|e| LabError::io("cannot write a kubeconfig", e))?;
-        if user == "admin" {
-            std::fs::copy(&kubeconfig, self.admin_kubeconfig())
-                .map_err(|e| LabError::io("cannot write the admin kubeconfig", e))?;
-        }
         Ok(Identity {
             user: user.to_string(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
@@ -288,6 +285,11 @@ fn make_certificates(dir: &Path) -> Result<()> {
         "subjectAltName=IP:127.0.0.1,DNS:localhost\n",
     )
     .map_err(|e| LabError::io("cannot write server.ext", e))?;
+    std::fs::write(
+        dir.join("client.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
+    )
+    .map_err(|e| LabError::io("cannot write client.ext", e))?;
     sign(
         dir,
         &dir.join("server.key"),

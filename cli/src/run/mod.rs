@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use clap::Args;
 use ferrolb_controller::adapt::pool_set;
-use ferrolb_controller::reconcile::core::{Core, Snapshot};
+use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
 use ferrolb_crds::config::{Config, compile};
 use ferrolb_speaker::announce::BgpAnnouncer;
 use ferrolb_speaker::decide::{NodeState, ServiceKey, Verdict, bgp_plan};
@@ -220,10 +220,14 @@ impl Standalone {
                 services::record(svc, desired);
             }
         }
-        let plan = self.core.sync(Snapshot {
-            services: &services,
-            namespaces: &input.namespaces,
-        });
+        // Files change as a whole: look at every Service.
+        let plan = self.core.sync(
+            Snapshot {
+                services: &services,
+                namespaces: &input.namespaces,
+            },
+            &Scope::All,
+        );
         for note in &plan.notes {
             let level_warn = note.reason.is_warning();
             if level_warn {

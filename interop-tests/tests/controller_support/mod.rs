@@ -17,7 +17,7 @@ use ferrolb_controller::metrics::Metrics;
 use ferrolb_controller::reconcile::Options;
 use ferrolb_controller::replica;
 use ferrolb_crds::api::{IPAddressPool, IPAddressPoolSpec, L2Advertisement};
-use interop_tests::apiserver::{ApiServer, Identity};
+use interop_tests::apiserver::ApiServer;
 use k8s_openapi::api::core::v1::{Namespace, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, Subject};
@@ -47,10 +47,7 @@ impl Cluster {
     /// Starts the server and installs CRDs, namespaces and RBAC.
     pub async fn start() -> TestResult<Cluster> {
         let server = tokio::task::spawn_blocking(ApiServer::start).await??;
-        // Not `admin_kubeconfig()`: `identity("admin")` copies that file
-        // onto itself, which truncates it (a fixture bug, reported).
-        let admin_identity = identity(&server, "test-admin", &["system:masters"])?;
-        let admin = client(&admin_identity.kubeconfig).await?;
+        let admin = client(&server.admin_kubeconfig()).await?;
         install_crds(&admin).await?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
         for ns in [NS, APPS] {
@@ -58,7 +55,7 @@ impl Cluster {
             n.metadata.name = Some(ns.into());
             namespaces.create(&PostParams::default(), &n).await?;
         }
-        let identity = identity(&server, CONTROLLER_USER, &[])?;
+        let identity = server.identity(CONTROLLER_USER, &[])?;
         apply_rbac(&admin, CONTROLLER_USER).await?;
         Ok(Cluster {
             admin,
@@ -73,41 +70,6 @@ impl Cluster {
     }
 }
 
-/// `server.identity`, with the client certificate re-signed as X.509 v3:
-/// the fixture's certificates are v1, which rustls refuses
-/// (`UnsupportedCertVersion`; a fixture bug, reported).
-fn identity(server: &ApiServer, user: &str, groups: &[&str]) -> TestResult<Identity> {
-    let id = server.identity(user, groups)?;
-    let dir = id.cert.parent().ok_or("certificate without a directory")?;
-    let ext = dir.join("client-v3.ext");
-    std::fs::write(
-        &ext,
-        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n",
-    )?;
-    let out = std::process::Command::new("openssl")
-        .current_dir(dir)
-        .args(["x509", "-req", "-in"])
-        .arg(id.cert.with_extension("csr"))
-        .args([
-            "-CA",
-            "ca.crt",
-            "-CAkey",
-            "ca.key",
-            "-CAcreateserial",
-            "-days",
-            "2",
-        ])
-        .arg("-extfile")
-        .arg(&ext)
-        .arg("-out")
-        .arg(&id.cert)
-        .output()?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned().into());
-    }
-    Ok(id)
-}
-
 pub async fn client(kubeconfig: &Path) -> TestResult<Client> {
     let kc = Kubeconfig::read_from(kubeconfig)?;
     let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default()).await?;
@@ -118,13 +80,6 @@ async fn install_crds(admin: &Client) -> TestResult {
     let api: Api<CustomResourceDefinition> = Api::all(admin.clone());
     let mut names = Vec::new();
     for generated in ferrolb_crds::crdgen::all()? {
-        // Its `maximum: 2^63-1` becomes the float 9.223372036854776e18,
-        // which the API server reads as i64::MIN and then rejects the
-        // `default: 0` (a crdgen bug, reported); the controller does not
-        // use the kind.
-        if generated.file_name.contains("bgpsessionstates") {
-            continue;
-        }
         let crd = ferrolb_crds::crdgen::strip_cel(&generated.crd)?;
         names.push(crd.metadata.name.clone().unwrap_or_default());
         api.create(&PostParams::default(), &crd).await?;

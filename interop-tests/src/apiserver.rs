@@ -100,7 +100,9 @@ impl ApiServer {
                 format!("--tls-private-key-file={}", file("server.key")),
                 format!("--client-ca-file={}", file("ca.crt")),
                 "--authorization-mode=Node,RBAC".into(),
-                "--service-cluster-ip-range=10.96.0.0/16".into(),
+                // Dual-stack Services are alpha in 1.20, behind this gate.
+                "--feature-gates=IPv6DualStack=true".into(),
+                "--service-cluster-ip-range=10.96.0.0/16,fd00:96::/108".into(),
                 "--service-account-issuer=https://kubernetes.default.svc".into(),
                 format!("--service-account-key-file={}", file("sa.pub")),
                 format!("--service-account-signing-key-file={}", file("sa.key")),

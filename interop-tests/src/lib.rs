@@ -26,6 +26,7 @@ pub mod daemon;
 pub mod error;
 pub mod frr;
 pub mod gobgp;
+pub mod gobgp_api;
 pub mod kernel;
 pub mod lab;
 pub mod netns;

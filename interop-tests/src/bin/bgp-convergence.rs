@@ -346,25 +346,21 @@ enum TheRouter {
 }
 
 impl TheRouter {
-    /// When the session with `peer` became Established, by the router's own
-    /// clock (FRR: uptime in ms; BIRD: the state change time, ms precision),
-    /// if it is Established now.
-    fn established_at(&self, peer: IpAddr) -> interop_tests::Result<Option<Instant>> {
+    /// Whether the session with `peer` is Established and, where the router
+    /// tells the instant with ms precision (BIRD), since when. FRR's
+    /// `bgpTimerUpMsec` counts whole seconds, so for FRR the caller takes
+    /// the instant from its polls.
+    fn established(&self, peer: IpAddr) -> interop_tests::Result<Option<Option<Instant>>> {
         match self {
             TheRouter::Frr(frr) => {
-                let n = frr.neighbor(peer)?;
-                if n["bgpState"].as_str() != Some("Established") {
-                    return Ok(None);
-                }
-                let up = n["bgpTimerUpMsec"].as_u64().unwrap_or(0);
-                Ok(Instant::now().checked_sub(Duration::from_millis(up)))
+                Ok((frr.session_state(peer)? == Some(SessionState::Established)).then_some(None))
             }
             TheRouter::Bird(bird) => {
                 if bird.session_state(peer)? != Some(SessionState::Established) {
                     return Ok(None);
                 }
                 let Some(name) = bird.protocol(peer) else {
-                    return Ok(None);
+                    return Ok(Some(None));
                 };
                 let out = bird.birdc(&["show", "protocols", name])?;
                 // `peer_x  BGP  ---  up  16:50:01.123  Established`
@@ -374,9 +370,11 @@ impl TheRouter {
                     .and_then(|l| l.split_whitespace().nth(4))
                     .and_then(time_of_day);
                 // BIRD's own clock now, so no time zone is involved:
-                // `Current server time is 2026-11-22 16:50:02.456`.
-                let asked = Instant::now();
+                // `Current server time is 2026-11-22 16:50:02.456`. BIRD
+                // answers from its event loop, after whatever it was busy
+                // with: its "now" is when the answer comes back.
                 let status = bird.birdc(&["show", "status"])?;
+                let answered = Instant::now();
                 let now = status
                     .lines()
                     .find_map(|l| l.trim().strip_prefix("Current server time is "))
@@ -385,9 +383,9 @@ impl TheRouter {
                 Ok(Some(match (since, now) {
                     (Some(since), Some(now)) => {
                         let ago = Duration::from_secs_f64((now - since).rem_euclid(86_400.0));
-                        asked.checked_sub(ago).unwrap_or(asked)
+                        answered.checked_sub(ago)
                     }
-                    _ => asked,
+                    _ => None,
                 }))
             }
         }
@@ -408,6 +406,10 @@ impl TheRouter {
             TheRouter::Bird(_) => None,
         }
     }
+}
+
+fn midpoint(a: Instant, b: Instant) -> Instant {
+    a + b.saturating_duration_since(a) / 2
 }
 
 /// `HH:MM:SS.mmm` as seconds since midnight.
@@ -495,12 +497,19 @@ fn measure(
         &mut sample,
     )?;
 
-    // Established, by the router's clock.
+    // Established: by the router's clock where it has one (BIRD), else
+    // between the last poll that did not see it and the first that did.
     let deadline = Instant::now() + timeout;
+    let mut last = t0;
     let established = loop {
         interrupted()?;
-        if let Some(at) = router.established_at(peer).unwrap_or(None) {
-            break at;
+        let before = Instant::now();
+        let state = router.established(peer).unwrap_or(None);
+        let at = midpoint(before, Instant::now());
+        match state {
+            Some(Some(exact)) => break exact.max(t0),
+            Some(None) => break midpoint(last, at),
+            None => last = at,
         }
         let exited = speaker.process().is_none_or(Daemon::has_exited);
         if Instant::now() > deadline || exited {
@@ -515,27 +524,32 @@ fn measure(
     sample.established = Some(established.saturating_duration_since(t0));
 
     // Poll the RIB counter and the kernel's prefix count until both hold N.
-    // A sample's time is the middle of its query.
+    // A poll's time is the middle of its query; a count reached N between
+    // the last poll short of it and the first at it.
     let want = u64::from(n);
     let deadline = Instant::now() + timeout;
     let (mut rib_seen, mut kernel_seen) = (0, 0);
+    let (mut rib_last, mut kernel_last) = (established, established);
     while sample.rib.is_none() || sample.kernel.is_none() {
         interrupted()?;
         if sample.rib.is_none() {
             let before = Instant::now();
             rib_seen = router.prefixes(peer).unwrap_or(rib_seen);
-            let at = before + before.elapsed() / 2;
+            let at = midpoint(before, Instant::now());
             if rib_seen >= want {
-                sample.rib = Some(at.saturating_duration_since(established));
+                sample.rib = Some(midpoint(rib_last, at).saturating_duration_since(established));
             }
+            rib_last = at;
         }
         if sample.kernel.is_none() {
             let before = Instant::now();
             kernel_seen = kernel::ipv4_prefix_count(&r.netns)?.saturating_sub(baseline);
-            let at = before + before.elapsed() / 2;
+            let at = midpoint(before, Instant::now());
             if kernel_seen >= want {
-                sample.kernel = Some(at.saturating_duration_since(established));
+                sample.kernel =
+                    Some(midpoint(kernel_last, at).saturating_duration_since(established));
             }
+            kernel_last = at;
         }
         if Instant::now() > deadline {
             sample.note = format!("timeout: RIB {rib_seen}, kernel {kernel_seen} of {want}");

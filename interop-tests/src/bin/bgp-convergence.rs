@@ -111,7 +111,9 @@ struct Sample {
     updates: Option<u64>,
     /// TCP payload bytes the router received on the session.
     bytes: Option<u64>,
-    /// Anything worth saying (load time, failures).
+    /// GoBGP: loading the routes through its API, before connecting.
+    api_load: Option<Duration>,
+    /// Anything worth saying (failures).
     note: String,
 }
 
@@ -197,40 +199,46 @@ fn run(args: &Args) -> interop_tests::Result<()> {
     for &n in &args.routes {
         for &router in &args.routers {
             for &speaker in &args.speakers {
-                let mut samples = Vec::new();
-                for run in 0..args.runs {
-                    interrupted()?;
-                    let sample = match measure(router, speaker, n, &announce, timeout) {
-                        Ok(s) => s,
-                        Err(e) => {
-                            interrupted()?;
-                            let first: String = e
-                                .to_string()
-                                .lines()
-                                .next()
-                                .unwrap_or("")
-                                .chars()
-                                .take(160)
-                                .collect();
-                            eprintln!("    failed: {e}");
-                            Sample {
-                                note: format!("failed: {first}"),
-                                ..Sample::default()
-                            }
-                        }
-                    };
-                    println!(
-                        "  {} -> {}, N={n}, run {}: {}  [load {}]",
-                        speaker.name(),
-                        router.name(),
-                        run + 1,
-                        describe(&sample),
-                        loadavg()
-                    );
-                    samples.push(sample);
-                }
-                table.push((n, router, speaker, samples));
+                table.push((n, router, speaker, Vec::new()));
             }
+        }
+    }
+    // Runs outermost: load on a shared machine drifts, and every speaker
+    // should see the same drift.
+    let mut stopped = Ok(());
+    'runs: for run in 0..args.runs {
+        for (n, router, speaker, samples) in &mut table {
+            if let Err(e) = interrupted() {
+                stopped = Err(e);
+                break 'runs;
+            }
+            let sample = match measure(*router, *speaker, *n, &announce, timeout) {
+                Ok(s) => s,
+                Err(e) => {
+                    let first: String = e
+                        .to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                        .chars()
+                        .take(160)
+                        .collect();
+                    eprintln!("    failed: {e}");
+                    Sample {
+                        note: format!("failed: {first}"),
+                        ..Sample::default()
+                    }
+                }
+            };
+            println!(
+                "  {} -> {}, N={n}, run {}: {}  [load {}]",
+                speaker.name(),
+                router.name(),
+                run + 1,
+                describe(&sample),
+                loadavg()
+            );
+            samples.push(sample);
         }
     }
     println!(
@@ -239,7 +247,7 @@ fn run(args: &Args) -> interop_tests::Result<()> {
         started.elapsed()
     );
     print!("{}", markdown(&table));
-    Ok(())
+    stopped
 }
 
 fn ms(d: Option<Duration>) -> String {
@@ -249,7 +257,7 @@ fn ms(d: Option<Duration>) -> String {
 
 fn describe(s: &Sample) -> String {
     format!(
-        "est {} ms, rib {} ms, kernel {} ms, rss {} kB, cpu {} ms, updates {}, bytes {} {}",
+        "est {} ms, rib {} ms, kernel {} ms, rss {} kB, cpu {} ms, updates {}, bytes {}, api load {} ms {}",
         ms(s.established),
         ms(s.rib),
         ms(s.kernel),
@@ -257,6 +265,7 @@ fn describe(s: &Sample) -> String {
         ms(s.cpu),
         s.updates.map_or("—".into(), |v| v.to_string()),
         s.bytes.map_or("—".into(), |v| v.to_string()),
+        ms(s.api_load),
         s.note
     )
 }
@@ -274,8 +283,8 @@ fn markdown(table: &[(u32, RouterKind, SpeakerKind, Vec<Sample>)]) -> String {
     let med =
         |samples: &[Sample], f: fn(&Sample) -> Option<Duration>| median(samples.iter().map(f));
     let mut out = String::new();
-    out.push_str("| N | router | speaker | Established | → RIB | → kernel | RIB vs best other | RIB vs replay | peak RSS | CPU | UPDATEs | bytes | runs |\n");
-    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    out.push_str("| N | router | speaker | Established | → RIB | → kernel | RIB vs best other | RIB vs replay | kernel vs replay | peak RSS | CPU | UPDATEs | bytes | runs |\n");
+    out.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (n, router, speaker, samples) in table {
         let rib = med(samples, |s| s.rib);
         // The best speaker that is neither FerroLB nor the replay limit.
@@ -289,30 +298,37 @@ fn markdown(table: &[(u32, RouterKind, SpeakerKind, Vec<Sample>)]) -> String {
             })
             .filter_map(|(_, _, _, s)| med(s, |x| x.rib))
             .min();
-        let replay = table
+        let replay_samples = table
             .iter()
             .find(|(n2, r2, s2, _)| n2 == n && r2 == router && *s2 == SpeakerKind::Replay)
-            .and_then(|(_, _, _, s)| med(s, |x| x.rib));
-        let ratio = |other: Option<Duration>| match (rib, other) {
+            .map(|(_, _, _, s)| s.as_slice());
+        let replay = replay_samples.and_then(|s| med(s, |x| x.rib));
+        let replay_kernel = replay_samples.and_then(|s| med(s, |x| x.kernel));
+        let kernel = med(samples, |s| s.kernel);
+        let ratio_of = |ours: Option<Duration>, other: Option<Duration>| match (ours, other) {
             (Some(a), Some(b)) if !b.is_zero() => {
                 format!("{:.2}", a.as_secs_f64() / b.as_secs_f64())
             }
             _ => "—".into(),
         };
+        let ratio = |other: Option<Duration>| ratio_of(rib, other);
         let ok = samples.iter().filter(|s| s.rib.is_some()).count();
-        let notes: Vec<&str> = samples
+        let mut notes: Vec<String> = samples
             .iter()
-            .map(|s| s.note.as_str())
+            .map(|s| s.note.clone())
             .filter(|s| !s.is_empty())
             .collect();
+        if let Some(load) = med(samples, |s| s.api_load) {
+            notes.insert(0, format!("API load {} ms", load.as_millis()));
+        }
         let _ = writeln!(
             out,
-            "| {n} | {} | {} | {} ms | {} ms | {} ms | {} | {} | {} | {} ms | {} | {} | {ok}/{}{} |",
+            "| {n} | {} | {} | {} ms | {} ms | {} ms | {} | {} | {} | {} | {} ms | {} | {} | {ok}/{}{} |",
             router.name(),
             speaker.name(),
             ms(med(samples, |s| s.established)),
             ms(rib),
-            ms(med(samples, |s| s.kernel)),
+            ms(kernel),
             if *speaker == SpeakerKind::Replay {
                 "—".into()
             } else {
@@ -323,6 +339,7 @@ fn markdown(table: &[(u32, RouterKind, SpeakerKind, Vec<Sample>)]) -> String {
             } else {
                 ratio(replay)
             },
+            ratio_of(kernel, replay_kernel),
             median(samples.iter().map(|s| s.rss_kb))
                 .map_or("—".into(), |kb| format!("{:.1} MB", kb as f64 / 1024.0)),
             ms(med(samples, |s| s.cpu)),
@@ -698,7 +715,7 @@ fn start_speaker(
                         "gobgp holds {loaded} of {n} routes after AddPathStream"
                     )));
                 }
-                sample.note = format!("API load {} ms", loading.elapsed().as_millis());
+                sample.api_load = Some(loading.elapsed());
                 let t0 = Instant::now();
                 gobgp.add_neighbor(r.ipv4.into(), ROUTER_AS)?;
                 let speaker = TheSpeaker {

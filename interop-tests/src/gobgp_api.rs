@@ -159,3 +159,32 @@ async fn stream(socket: PathBuf, requests: Vec<AddPathStreamRequest>) -> Result<
         .map_err(|e| grpc("call", &e))?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+
+    #[test]
+    fn messages_carry_gobgp_3_10_field_numbers() {
+        // IPAddressPrefix { prefix_len = 1; prefix = 2 }: field 1 varint 32,
+        // field 2 string "100.64.0.1".
+        let prefix = IpAddressPrefix {
+            prefix_len: 32,
+            prefix: "100.64.0.1".into(),
+        };
+        let mut want = vec![0x08, 32, 0x12, 10];
+        want.extend_from_slice(b"100.64.0.1");
+        assert_eq!(prefix.encode_to_vec(), want);
+        // Path.family is field 9 (length-delimited: 9 << 3 | 2 = 0x4a).
+        let path = Path {
+            nlri: None,
+            pattrs: Vec::new(),
+            family: Some(Family { afi: 1, safi: 1 }),
+        };
+        assert_eq!(path.encode_to_vec(), [0x4a, 4, 0x08, 1, 0x10, 1]);
+        let any = any("OriginAttribute", &OriginAttribute { origin: 0 });
+        assert_eq!(any.type_url, "type.googleapis.com/apipb.OriginAttribute");
+    }
+}

@@ -214,6 +214,10 @@ fn run(args: &Args) -> interop_tests::Result<()> {
             }
             let sample = match measure(*router, *speaker, *n, &announce, timeout) {
                 Ok(s) => s,
+                Err(e) if INTERRUPTED.load(Ordering::SeqCst) => {
+                    stopped = Err(e);
+                    break 'runs;
+                }
                 Err(e) => {
                     let first: String = e
                         .to_string()

@@ -11,8 +11,8 @@ demo: deps
 test: deps lint
 	scripts/run-tests.sh
 
-# The BGP convergence benchmark (needs root; about 15 minutes for the full
-# matrix): docs/benchmarks.md. Choose a subset with, e.g.,
+# The BGP convergence benchmark (needs root; about 4 minutes for the full
+# matrix, 3 runs per cell): docs/benchmarks.md. Choose a subset with, e.g.,
 # make bench BENCH_ARGS="--routes 1000,10000 --speakers ferrolb,bird --runs 1"
 bench: deps
 	$(CARGO) build --quiet --release --locked -p interop-tests --bin bgp-announce

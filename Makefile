@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test deps lint bench-speaker
+.PHONY: demo test deps lint bench bench-speaker
 
 CARGO ?= cargo
 
@@ -11,6 +11,13 @@ demo: deps
 # Every test: formatting, lints, unit, property and interop tests.
 test: deps lint
 	scripts/run-tests.sh
+
+# The BGP convergence benchmark (needs root; about 4 minutes for the full
+# matrix, 3 runs per cell): docs/benchmarks.md. Choose a subset with, e.g.,
+# make bench BENCH_ARGS="--routes 1000,10000 --speakers ferrolb,bird --runs 1"
+bench: deps
+	$(CARGO) build --quiet --release --locked -p interop-tests --bin bgp-announce
+	$(CARGO) run --quiet --release --locked -p interop-tests --bin bgp-convergence -- $(BENCH_ARGS)
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -89,6 +89,12 @@ impl Bird {
             .sum())
     }
 
+    /// The name of the BGP protocol BIRD runs for `neighbor`, for birdc
+    /// queries of its own.
+    pub fn protocol(&self, neighbor: IpAddr) -> Option<&str> {
+        self.protocols.get(&neighbor).map(String::as_str)
+    }
+
     /// Runs a birdc command, e.g. `["show", "route", "all"]`.
     pub fn birdc(&self, args: &[&str]) -> Result<String> {
         let sock = self.dir.join("bird.ctl").display().to_string();

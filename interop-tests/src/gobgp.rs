@@ -164,6 +164,52 @@ impl Gobgp {
     pub fn daemon(&self) -> &Daemon {
         &self.daemon
     }
+
+    /// Originates many IPv4 routes at once (ORIGIN IGP, NEXT_HOP
+    /// `next_hop`) through the gRPC `AddPathStream` call; returns when
+    /// gobgpd has them all. For benchmarks: 100k routes take seconds, where
+    /// [`Gobgp::announce`] runs a process per route.
+    pub fn announce_ipv4_bulk(
+        &self,
+        prefixes: &[ipnet::Ipv4Net],
+        next_hop: std::net::Ipv4Addr,
+    ) -> Result<()> {
+        let socket = self.socket.trim_start_matches("unix://");
+        crate::gobgp_api::add_ipv4_paths(std::path::Path::new(socket), prefixes, next_hop, 1000)
+    }
+
+    /// How many destinations the global RIB holds for IPv4 unicast
+    /// (`gobgp global rib summary`).
+    pub fn global_ipv4_destinations(&self) -> Result<u64> {
+        let out = self.cli(&["global", "rib", "summary", "-a", "ipv4"])?;
+        // `Table ipv4-unicast\nDestination: 100000, Path: 100000`
+        out.split_once("Destination:")
+            .and_then(|(_, rest)| rest.split(',').next()?.trim().parse().ok())
+            .ok_or_else(|| {
+                LabError::parse("gobgp global rib summary", "no Destination count", &out)
+            })
+    }
+
+    /// Adds an eBGP/iBGP neighbour at run time (`gobgp neighbor add`): a
+    /// speaker loaded first, then connected, starts its session with the
+    /// whole table ready.
+    pub fn add_neighbor(&self, address: IpAddr, remote_as: u32) -> Result<()> {
+        self.cli(&[
+            "neighbor",
+            "add",
+            &address.to_string(),
+            "as",
+            &remote_as.to_string(),
+        ])
+        .map(drop)
+    }
+
+    /// The neighbour's message counters as gobgp reports them (`gobgp -j
+    /// neighbor X`): `state.messages.sent.update` and friends.
+    pub fn neighbor_json(&self, address: IpAddr) -> Result<serde_json::Value> {
+        let out = self.cli(&["-j", "neighbor", &address.to_string()])?;
+        serde_json::from_str(&out).map_err(|e| LabError::parse("gobgp -j neighbor X", e, &out))
+    }
 }
 
 fn afi(prefix: &IpNet) -> &'static str {

@@ -27,6 +27,7 @@ pub mod error;
 pub mod ferrolb;
 pub mod frr;
 pub mod gobgp;
+pub mod gobgp_api;
 pub mod kernel;
 pub mod lab;
 pub mod netns;

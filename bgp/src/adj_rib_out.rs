@@ -72,6 +72,8 @@ impl<A: Eq + Hash + Clone> Interner<A> {
 struct Entry {
     wanted: Option<AttrId>,
     sent: Option<AttrId>,
+    /// The last [`AdjRibOut::replace_all`] that named this prefix.
+    epoch: u32,
 }
 
 /// What must go out to bring the peer from what it was sent to what we want.
@@ -100,9 +102,13 @@ impl<A> Changes<A> {
 #[derive(Debug)]
 pub struct AdjRibOut<A> {
     routes: BTreeMap<IpNet, Entry>,
-    /// Prefixes whose wanted state differs from what was sent.
+    /// Prefixes whose wanted state may differ from what was sent.
     dirty: BTreeSet<IpNet>,
+    /// Every prefix may differ (after a session drop): cheaper than
+    /// putting the whole table into `dirty`.
+    all_dirty: bool,
     attrs: Interner<A>,
+    epoch: u32,
 }
 
 impl<A: Eq + Hash + Clone> Default for AdjRibOut<A> {
@@ -117,7 +123,10 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
         AdjRibOut {
             routes: BTreeMap::new(),
             dirty: BTreeSet::new(),
+            // Nothing was sent yet: everything is to send.
+            all_dirty: true,
             attrs: Interner::new(),
+            epoch: 0,
         }
     }
 
@@ -144,16 +153,11 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
     /// Makes `wanted` the whole wanted set: what is missing is withdrawn,
     /// what is new or changed is announced, the rest does not move.
     pub fn replace_all(&mut self, wanted: impl IntoIterator<Item = (IpNet, A)>) {
-        let wanted: BTreeMap<IpNet, A> = wanted.into_iter().collect();
-        let gone: Vec<IpNet> = self
-            .routes
-            .iter()
-            .filter(|(p, e)| e.wanted.is_some() && !wanted.contains_key(p))
-            .map(|(p, _)| *p)
-            .collect();
-        for prefix in gone {
-            self.withdraw(prefix);
-        }
+        // Mark and sweep: the input is consumed as it is read (a table of
+        // 100k routes is never held twice), then what it did not name goes.
+        // An epoch names this pass; a u32 wraps only after 4 billion passes.
+        self.epoch = self.epoch.wrapping_add(1);
+        let epoch = self.epoch;
         for (prefix, attrs) in wanted {
             let same = self
                 .routes
@@ -164,6 +168,18 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
             if !same {
                 self.announce(prefix, attrs);
             }
+            if let Some(entry) = self.routes.get_mut(&prefix) {
+                entry.epoch = epoch;
+            }
+        }
+        let gone: Vec<IpNet> = self
+            .routes
+            .iter()
+            .filter(|(_, e)| e.wanted.is_some() && e.epoch != epoch)
+            .map(|(p, _)| *p)
+            .collect();
+        for prefix in gone {
+            self.withdraw(prefix);
         }
     }
 
@@ -171,26 +187,44 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
     pub fn take_changes(&mut self) -> Changes<A> {
         let mut withdrawn = Vec::new();
         let mut groups: BTreeMap<AttrId, Vec<IpNet>> = BTreeMap::new();
-        for prefix in std::mem::take(&mut self.dirty) {
-            let Some(entry) = self.routes.get_mut(&prefix) else {
-                continue;
-            };
+        let mut finished = Vec::new();
+        let attrs = &mut self.attrs;
+        let mut settle = |prefix: IpNet, entry: &mut Entry| {
             if entry.wanted == entry.sent {
-                continue;
+                // Announced and withdrawn before anything went out.
+                if entry.wanted.is_none() {
+                    finished.push(prefix);
+                }
+                return;
             }
             match entry.wanted {
                 Some(id) => {
-                    self.attrs.acquire_existing(id);
+                    attrs.acquire_existing(id);
                     groups.entry(id).or_default().push(prefix);
                 }
                 None => withdrawn.push(prefix),
             }
             if let Some(old) = std::mem::replace(&mut entry.sent, entry.wanted) {
-                self.attrs.release(old);
+                attrs.release(old);
             }
             if entry.wanted.is_none() {
-                self.routes.remove(&prefix);
+                finished.push(prefix);
             }
+        };
+        if std::mem::take(&mut self.all_dirty) {
+            self.dirty.clear();
+            for (prefix, entry) in self.routes.iter_mut() {
+                settle(*prefix, entry);
+            }
+        } else {
+            for prefix in std::mem::take(&mut self.dirty) {
+                if let Some(entry) = self.routes.get_mut(&prefix) {
+                    settle(prefix, entry);
+                }
+            }
+        }
+        for prefix in finished {
+            self.routes.remove(&prefix);
         }
         let mut announced: Vec<(A, Vec<IpNet>)> = groups
             .into_iter()
@@ -214,7 +248,8 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
         for id in released {
             self.attrs.release(id);
         }
-        self.dirty = self.routes.keys().copied().collect();
+        self.dirty.clear();
+        self.all_dirty = true;
     }
 
     /// How many prefixes are wanted.
@@ -224,7 +259,7 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
 
     /// Whether there is anything to send.
     pub fn has_changes(&self) -> bool {
-        !self.dirty.is_empty()
+        (self.all_dirty && !self.routes.is_empty()) || !self.dirty.is_empty()
     }
 
     /// The wanted routes, in prefix order.
@@ -235,7 +270,9 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
     }
 
     fn mark(&mut self, prefix: IpNet) {
-        self.dirty.insert(prefix);
+        if !self.all_dirty {
+            self.dirty.insert(prefix);
+        }
     }
 }
 
@@ -286,11 +323,13 @@ mod tests {
     }
 
     #[test]
-    fn withdrawing_what_was_never_sent_sends_nothing() {
+    fn withdrawing_what_was_never_sent_sends_nothing_and_keeps_nothing() {
         let mut rib = AdjRibOut::new();
         rib.announce(p("10.0.0.1/32"), 1);
         rib.withdraw(p("10.0.0.1/32"));
         assert!(rib.take_changes().is_empty());
+        assert!(rib.routes.is_empty(), "no empty entry left behind");
+        assert!(!rib.has_changes());
     }
 
     #[test]

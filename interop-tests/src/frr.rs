@@ -23,7 +23,7 @@ const FRR_BIN: &str = "/usr/lib/frr";
 
 /// A running FRR router.
 pub struct Frr {
-    host: String,
+    host: Host,
     dir: PathBuf,
     daemons: Vec<Arc<Daemon>>,
 }
@@ -44,33 +44,12 @@ impl Frr {
         chown_to_frr(&dir)?;
 
         let mut frr = Frr {
-            host: host.name.clone(),
+            host: host.clone(),
             dir: dir.clone(),
             daemons: Vec::new(),
         };
         for daemon in ["zebra", "bgpd", "bfdd"] {
-            let d = lab.start_daemon(DaemonSpec {
-                name: format!("{}/{daemon}", host.name),
-                netns: Some(&host.netns),
-                program: &format!("{FRR_BIN}/{daemon}"),
-                args: [
-                    "-f",
-                    &path(&dir, &format!("{daemon}.conf")),
-                    "-i",
-                    &path(&dir, &format!("{daemon}.pid")),
-                    "-z",
-                    &path(&dir, "zserv.api"),
-                    "--vty_socket",
-                    &path(&dir, ""),
-                    "-P",
-                    "0",
-                ]
-                .map(String::from)
-                .to_vec(),
-                output: dir.join(format!("{daemon}.out")),
-                logs: vec![log(daemon)],
-                lifetime: lab.lifetime(),
-            })?;
+            let d = spawn(lab, host, &dir, daemon)?;
             frr.daemons.push(d);
             if daemon == "zebra" {
                 // bgpd and bfdd connect to zebra at start; give them its socket.
@@ -83,20 +62,33 @@ impl Frr {
                 })?;
             }
         }
+        frr.wait_ready(lab)?;
+        Ok(frr)
+    }
+
+    /// Stops bgpd and starts it again with the same configuration: a router
+    /// restart as its BGP peers see it (zebra keeps running, as under
+    /// watchfrr).
+    pub fn restart(&mut self, lab: &Lab) -> Result<()> {
+        self.daemons[1].stop(Duration::from_secs(2));
+        self.daemons[1] = spawn(lab, &self.host, &self.dir, "bgpd")?;
+        self.wait_ready(lab)
+    }
+
+    fn wait_ready(&self, lab: &Lab) -> Result<()> {
         lab.wait_for(
-            &format!("FRR on {} to answer vtysh", host.name),
+            &format!("FRR on {} to answer vtysh", self.host.name),
             Duration::from_secs(15),
             || {
-                Ok(match frr.vtysh("show bgp summary json") {
+                Ok(match self.vtysh("show bgp summary json") {
                     Ok(_) => Probe::Done(()),
-                    Err(_) if frr.daemons.iter().any(|d| d.has_exited()) => {
+                    Err(_) if self.daemons.iter().any(|d| d.has_exited()) => {
                         Probe::Fail("an FRR daemon exited".into())
                     }
                     Err(e) => Probe::Pending(e.to_string()),
                 })
             },
-        )?;
-        Ok(frr)
+        )
     }
 
     /// Runs one vtysh command and returns its output.
@@ -171,7 +163,7 @@ impl Frr {
 
 impl Router for Frr {
     fn describe(&self) -> String {
-        format!("frr@{}", self.host)
+        format!("frr@{}", self.host.name)
     }
 
     fn session_state(&self, neighbor: IpAddr) -> Result<Option<SessionState>> {
@@ -299,6 +291,32 @@ pub(crate) fn parse_rib(json: &str) -> std::result::Result<Rib, String> {
         rib.insert(prefix, paths);
     }
     Ok(rib)
+}
+
+/// Starts one FRR daemon from the configuration in `dir`.
+fn spawn(lab: &Lab, host: &Host, dir: &FsPath, daemon: &str) -> Result<Arc<Daemon>> {
+    lab.start_daemon(DaemonSpec {
+        name: format!("{}/{daemon}", host.name),
+        netns: Some(&host.netns),
+        program: &format!("{FRR_BIN}/{daemon}"),
+        args: [
+            "-f",
+            &path(dir, &format!("{daemon}.conf")),
+            "-i",
+            &path(dir, &format!("{daemon}.pid")),
+            "-z",
+            &path(dir, "zserv.api"),
+            "--vty_socket",
+            &path(dir, ""),
+            "-P",
+            "0",
+        ]
+        .map(String::from)
+        .to_vec(),
+        output: dir.join(format!("{daemon}.out")),
+        logs: vec![dir.join(format!("{daemon}.log"))],
+        lifetime: lab.lifetime(),
+    })
 }
 
 fn basic_conf(host: &Host, log: &FsPath) -> String {

@@ -25,7 +25,8 @@ use crate::wait::Probe;
 
 /// A running gobgpd.
 pub struct Gobgp {
-    host: String,
+    host: Host,
+    dir: PathBuf,
     socket: String,
     daemon: Arc<Daemon>,
 }
@@ -62,39 +63,52 @@ impl Gobgp {
         std::fs::write(&conf, render(host, config))
             .map_err(|e| LabError::io(format!("cannot write {}", conf.display()), e))?;
         let socket = format!("unix://{}", dir.join("gobgp.sock").display());
-        let daemon = lab.start_daemon(DaemonSpec {
-            name: format!("{}/gobgpd", host.name),
-            netns: Some(&host.netns),
-            program: "gobgpd",
-            args: vec![
-                "-f".into(),
-                conf.display().to_string(),
-                "--api-hosts".into(),
-                socket.clone(),
-                "--pprof-disable".into(),
-                "--log-plain".into(),
-            ],
-            output: dir.join("gobgpd.log"),
-            logs: Vec::new(),
-            lifetime: lab.lifetime(),
-        })?;
+        let daemon = spawn(lab, host, &dir, &socket)?;
         let gobgp = Gobgp {
-            host: host.name.clone(),
+            host: host.clone(),
+            dir,
             socket,
             daemon,
         };
+        gobgp.wait_ready(lab)?;
+        Ok(gobgp)
+    }
+
+    /// Stops gobgpd and starts it again with the same configuration: a
+    /// router restart, as its peers see it. Routes originated through the
+    /// API are gone with it, as with a real restart.
+    pub fn restart(&mut self, lab: &Lab) -> Result<()> {
+        self.daemon.stop(Duration::from_secs(2));
+        self.daemon = spawn(lab, &self.host, &self.dir, &self.socket)?;
+        self.wait_ready(lab)
+    }
+
+    fn wait_ready(&self, lab: &Lab) -> Result<()> {
         lab.wait_for(
-            &format!("gobgpd on {} to answer", host.name),
+            &format!("gobgpd on {} to answer", self.host.name),
             Duration::from_secs(15),
             || {
-                Ok(match gobgp.cli(&["global"]) {
+                Ok(match self.cli(&["global"]) {
                     Ok(_) => Probe::Done(()),
-                    Err(_) if gobgp.daemon.has_exited() => Probe::Fail("gobgpd exited".into()),
+                    Err(_) if self.daemon.has_exited() => Probe::Fail("gobgpd exited".into()),
                     Err(e) => Probe::Pending(e.to_string()),
                 })
             },
-        )?;
-        Ok(gobgp)
+        )
+    }
+
+    /// How many prefixes gobgpd holds from `neighbor`, both families.
+    pub fn prefixes_received(&self, neighbor: IpAddr) -> Result<u64> {
+        let mut count = 0;
+        for family in [Family::Ipv4, Family::Ipv6] {
+            count += self
+                .rib(family)?
+                .values()
+                .flatten()
+                .filter(|p| p.peer == Some(neighbor))
+                .count() as u64;
+        }
+        Ok(count)
     }
 
     /// Runs the `gobgp` API client.
@@ -212,6 +226,26 @@ impl Gobgp {
     }
 }
 
+/// Starts gobgpd from the configuration in `dir`.
+fn spawn(lab: &Lab, host: &Host, dir: &std::path::Path, socket: &str) -> Result<Arc<Daemon>> {
+    lab.start_daemon(DaemonSpec {
+        name: format!("{}/gobgpd", host.name),
+        netns: Some(&host.netns),
+        program: "gobgpd",
+        args: vec![
+            "-f".into(),
+            dir.join("gobgpd.toml").display().to_string(),
+            "--api-hosts".into(),
+            socket.to_string(),
+            "--pprof-disable".into(),
+            "--log-plain".into(),
+        ],
+        output: dir.join("gobgpd.log"),
+        logs: Vec::new(),
+        lifetime: lab.lifetime(),
+    })
+}
+
 fn afi(prefix: &IpNet) -> &'static str {
     match prefix {
         IpNet::V4(_) => "ipv4",
@@ -221,7 +255,7 @@ fn afi(prefix: &IpNet) -> &'static str {
 
 impl Router for Gobgp {
     fn describe(&self) -> String {
-        format!("gobgp@{}", self.host)
+        format!("gobgp@{}", self.host.name)
     }
 
     fn session_state(&self, neighbor: IpAddr) -> Result<Option<SessionState>> {

@@ -33,6 +33,7 @@ pub mod lab;
 pub mod netns;
 pub mod prereq;
 pub mod route;
+pub mod routers;
 pub mod traffic;
 pub mod wait;
 

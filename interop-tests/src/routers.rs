@@ -1,0 +1,91 @@
+//! The three routing daemons behind one interface, so an interop test can
+//! run the same scenario against FRR, BIRD and GoBGP.
+
+use std::net::IpAddr;
+
+use crate::config::RouterConfig;
+use crate::daemon::Daemon;
+use crate::error::Result;
+use crate::lab::{Host, Lab};
+use crate::route::Router;
+use crate::{Bird, Frr, Gobgp};
+
+/// What tests do to a router besides asking it about routes.
+pub trait LabRouter: Router {
+    /// The BGP daemon, e.g. to freeze it with SIGSTOP.
+    fn bgp_daemon(&self) -> &Daemon;
+    /// Stops the BGP daemon and starts it again with the same configuration.
+    fn restart_bgp(&mut self, lab: &Lab) -> Result<()>;
+    /// Prefixes accepted from `neighbor`, both families.
+    fn accepted_from(&self, neighbor: IpAddr) -> Result<u64>;
+    /// Whether it installs routes into its kernel (GoBGP does not).
+    fn installs_routes(&self) -> bool {
+        true
+    }
+}
+
+/// Which daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouterKind {
+    Frr,
+    Bird,
+    Gobgp,
+}
+
+impl RouterKind {
+    /// Every router the lab drives.
+    pub const ALL: [RouterKind; 3] = [RouterKind::Frr, RouterKind::Bird, RouterKind::Gobgp];
+
+    /// Starts this router on `host`.
+    pub fn start(
+        self,
+        lab: &Lab,
+        host: &Host,
+        config: &RouterConfig,
+    ) -> Result<Box<dyn LabRouter>> {
+        Ok(match self {
+            RouterKind::Frr => Box::new(Frr::start(lab, host, config)?),
+            RouterKind::Bird => Box::new(Bird::start(lab, host, config)?),
+            RouterKind::Gobgp => Box::new(Gobgp::start(lab, host, config)?),
+        })
+    }
+}
+
+impl LabRouter for Frr {
+    fn bgp_daemon(&self) -> &Daemon {
+        self.bgpd()
+    }
+    fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
+        Frr::restart(self, lab)
+    }
+    fn accepted_from(&self, neighbor: IpAddr) -> Result<u64> {
+        Frr::prefixes_received(self, neighbor)
+    }
+}
+
+impl LabRouter for Bird {
+    fn bgp_daemon(&self) -> &Daemon {
+        self.daemon()
+    }
+    fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
+        Bird::restart(self, lab)
+    }
+    fn accepted_from(&self, neighbor: IpAddr) -> Result<u64> {
+        Bird::prefixes_received(self, neighbor)
+    }
+}
+
+impl LabRouter for Gobgp {
+    fn bgp_daemon(&self) -> &Daemon {
+        self.daemon()
+    }
+    fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
+        Gobgp::restart(self, lab)
+    }
+    fn accepted_from(&self, neighbor: IpAddr) -> Result<u64> {
+        Gobgp::prefixes_received(self, neighbor)
+    }
+    fn installs_routes(&self) -> bool {
+        false
+    }
+}

@@ -181,6 +181,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn md5_works_for_ipv6_peers_too() {
+        let v6: IpAddr = "::1".parse().unwrap();
+        let listener = Listener::bind(SocketAddr::new(v6, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        listener
+            .set_password(v6, Some(&Password::new("s3cret").unwrap()))
+            .unwrap();
+        let accept = tokio::spawn(async move { listener.accept().await.map(|(_, peer)| peer) });
+        let options = |password: &str| ConnectOptions {
+            peer: SocketAddr::new(v6, port),
+            source: Some(v6),
+            password: Some(Password::new(password).unwrap()),
+            ttl: TTL_DIRECT,
+            timeout: Duration::from_millis(1500),
+        };
+        assert!(
+            connect(&options("wrong")).await.is_err(),
+            "a wrong key must not connect over IPv6"
+        );
+        let stream = connect(&options("s3cret")).await.unwrap();
+        assert_eq!(accept.await.unwrap().unwrap(), stream.local_addr().unwrap());
+    }
+
+    #[tokio::test]
     async fn a_dual_stack_listener_reports_ipv4_peers_as_ipv4() {
         let listener = Listener::bind("[::]:0".parse().unwrap()).unwrap();
         let port = listener.local_addr().unwrap().port();

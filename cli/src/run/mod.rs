@@ -188,20 +188,18 @@ impl Standalone {
             warn!("no valid configuration yet: nothing to announce");
             return;
         };
-        if let Some(node) = input
+        // This host's Node object, if the files have one: its labels select
+        // peers and advertisements, its IPv4 address is the default router ID.
+        let this_node = input
             .resources
             .nodes
             .as_ref()
-            .and_then(|n| n.iter().find(|n| n.name == self.args.node))
-        {
+            .and_then(|n| n.iter().find(|n| n.name == self.args.node));
+        if let Some(node) = this_node {
             self.node.labels = node.labels.clone();
         }
         let router_id = self.args.router_id.or_else(|| {
-            input
-                .resources
-                .nodes
-                .as_ref()
-                .and_then(|n| n.iter().find(|n| n.name == self.args.node))
+            this_node
                 .and_then(|n| {
                     n.addresses.iter().find_map(|a| match a {
                         IpAddr::V4(v4) => Some(*v4),

@@ -2,7 +2,6 @@
 //! the Kubernetes reconciler around it.
 
 pub mod adapt;
-pub mod http;
 pub mod ipam;
 pub mod leader;
 pub mod metrics;

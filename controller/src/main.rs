@@ -8,14 +8,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
-use ferrolb_controller::http::{self, Endpoint};
+use clap::Parser;
 use ferrolb_controller::leader::LeaseOptions;
 use ferrolb_controller::metrics::Metrics;
 use ferrolb_controller::reconcile::Options;
 use ferrolb_controller::replica;
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config};
+use ferrolb_k8s::http::{self, Endpoint};
+use ferrolb_k8s::process::{self, ClientError, LogFormat, client, init_logging};
 use prometheus_client::registry::Registry;
 use tracing::{error, info};
 
@@ -58,21 +57,10 @@ struct Args {
     lease_grace: u64,
 }
 
-#[derive(Clone, Copy, Debug, ValueEnum)]
-enum LogFormat {
-    Json,
-    Text,
-}
-
 #[derive(Debug, thiserror::Error)]
 enum MainError {
-    #[error("cannot read kubeconfig {path}: {source}")]
-    Kubeconfig {
-        path: PathBuf,
-        source: kube::config::KubeconfigError,
-    },
-    #[error("cannot configure the Kubernetes client: {0}")]
-    Client(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error(transparent)]
+    Client(#[from] ClientError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: SocketAddr,
@@ -86,7 +74,7 @@ enum MainError {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(&args);
+    init_logging(args.log_format, &args.log_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -103,39 +91,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(args: &Args) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&args.log_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match args.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
-
-async fn client(args: &Args) -> Result<Client, MainError> {
-    let config = match &args.kubeconfig {
-        Some(path) => {
-            let kubeconfig =
-                Kubeconfig::read_from(path).map_err(|source| MainError::Kubeconfig {
-                    path: path.clone(),
-                    source,
-                })?;
-            Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-                .await
-                .map_err(|e| MainError::Client(Box::new(e)))?
-        }
-        None => Config::infer()
-            .await
-            .map_err(|e| MainError::Client(Box::new(e)))?,
-    };
-    Client::try_from(config).map_err(|e| MainError::Client(Box::new(e)))
-}
-
 async fn run(args: Args) -> Result<(), MainError> {
-    let client = client(&args).await?;
+    let client = client(args.kubeconfig.as_deref()).await?;
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
     let ready = Arc::new(AtomicBool::new(false));
@@ -186,7 +143,5 @@ async fn run(args: Args) -> Result<(), MainError> {
 }
 
 fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| format!("ferrolb-controller-{}", std::process::id()))
+    process::hostname().unwrap_or_else(|| format!("ferrolb-controller-{}", std::process::id()))
 }

@@ -167,6 +167,15 @@ fn str_at(value: &Value, key: &str) -> String {
         .to_string()
 }
 
+/// Adds a Secret read from the API (watched objects come without
+/// apiVersion and kind, so they cannot go through [`add_object`]).
+pub fn add_secret(secret: &k8s_openapi::api::core::v1::Secret, into: &mut Resources) {
+    if let Some(name) = &secret.metadata.name {
+        into.secrets
+            .insert(name.clone(), secret_data(secret.clone()));
+    }
+}
+
 fn secret_data(secret: k8s_openapi::api::core::v1::Secret) -> Secret {
     let mut data: std::collections::BTreeMap<String, Vec<u8>> = secret
         .data
@@ -195,5 +204,25 @@ fn node_data(node: k8s_openapi::api::core::v1::Node) -> Node {
             .iter()
             .filter_map(|a| a.address.parse().ok())
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_reach_the_compiler() {
+        let secret = k8s_openapi::api::core::v1::Secret {
+            metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+                name: Some("pw".into()),
+                ..Default::default()
+            },
+            string_data: Some([("password".to_string(), "x".to_string())].into()),
+            ..Default::default()
+        };
+        let mut r = Resources::default();
+        add_secret(&secret, &mut r);
+        assert!(r.secrets.contains_key("pw"));
     }
 }

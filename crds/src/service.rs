@@ -1,6 +1,14 @@
-//! Naming Services the same way in every component.
+//! Reading Services the same way in every component: their key, whether
+//! FerroLB serves them, and what the controller recorded on them.
 
 use std::fmt;
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::Service;
+
+/// `metallb.io/ip-allocated-from-pool`: written by the controller, read by
+/// the speaker to find the advertisement of an address.
+pub const IP_ALLOCATED_FROM_POOL: &str = "metallb.io/ip-allocated-from-pool";
 
 /// Identifies a Service: `namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -24,5 +32,93 @@ impl ServiceKey {
 impl fmt::Display for ServiceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// `namespace/name` of a Service; `None` for an object without a name
+/// (never served by an API server, but the type allows it).
+pub fn service_key(svc: &Service) -> Option<ServiceKey> {
+    let meta = &svc.metadata;
+    Some(ServiceKey::new(
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone()?,
+    ))
+}
+
+/// How FerroLB relates to a Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LbView {
+    /// `type: LoadBalancer` and of our `loadBalancerClass`: ours to serve.
+    Ours,
+    /// `type: LoadBalancer` of another class: another controller's.
+    OtherClass,
+    /// Not a LoadBalancer (any more).
+    NotLoadBalancer,
+}
+
+/// Classifies `svc` for a controller started with `--lb-class = our_class`.
+pub fn lb_view(svc: &Service, our_class: Option<&str>) -> LbView {
+    let Some(spec) = &svc.spec else {
+        return LbView::NotLoadBalancer;
+    };
+    if spec.type_.as_deref() != Some("LoadBalancer") {
+        return LbView::NotLoadBalancer;
+    }
+    if is_ours(spec.load_balancer_class.as_deref(), our_class) {
+        LbView::Ours
+    } else {
+        LbView::OtherClass
+    }
+}
+
+/// The IP addresses in `status.loadBalancer.ingress`, in order. Hostname
+/// entries and unparsable text are skipped: they are not ours to adopt.
+pub fn recorded_addresses(svc: &Service) -> Vec<IpAddr> {
+    svc.status
+        .as_ref()
+        .and_then(|s| s.load_balancer.as_ref())
+        .and_then(|lb| lb.ingress.as_ref())
+        .map(|ingress| {
+            ingress
+                .iter()
+                .filter_map(|i| i.ip.as_deref())
+                .filter_map(|ip| ip.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The `metallb.io/ip-allocated-from-pool` annotation, if set.
+pub fn recorded_pool(svc: &Service) -> Option<&str> {
+    svc.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(IP_ALLOCATED_FROM_POOL))
+        .map(String::as_str)
+}
+
+/// Whether a Service with `spec.loadBalancerClass = service_class` belongs to
+/// a controller started with `--lb-class = our_class`, as MetalLB decides: a
+/// controller without a class takes exactly the Services without one; a
+/// controller with a class takes exactly the Services of that class. An empty
+/// class counts as none.
+pub fn is_ours(service_class: Option<&str>, our_class: Option<&str>) -> bool {
+    let service_class = service_class.filter(|c| !c.is_empty());
+    let our_class = our_class.filter(|c| !c.is_empty());
+    service_class == our_class
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lb_class_filtering_follows_metallb() {
+        assert!(is_ours(None, None));
+        assert!(!is_ours(Some("other"), None));
+        assert!(!is_ours(None, Some("ferrolb")));
+        assert!(is_ours(Some("ferrolb"), Some("ferrolb")));
+        assert!(!is_ours(Some("other"), Some("ferrolb")));
+        assert!(is_ours(None, Some("")));
     }
 }

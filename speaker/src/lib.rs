@@ -5,5 +5,6 @@
 //! services with their assigned addresses and endpoints, and this node, it
 //! computes what to announce to each peer and why.
 
+pub mod adapt;
 pub mod announce;
 pub mod decide;

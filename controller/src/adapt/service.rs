@@ -2,75 +2,13 @@
 //! one, the request it makes, and the addresses already recorded on it.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 use ferrolb_crds::selector::Labels;
 use k8s_openapi::api::core::v1::Service;
 
 use crate::ipam::annotations::{self, AnnotationError, ParsedService, ServiceFields};
-use crate::ipam::{ServiceKey, is_ours};
 
-/// `namespace/name` of a Service; `None` for an object without a name
-/// (never served by an API server, but the type allows it).
-pub fn service_key(svc: &Service) -> Option<ServiceKey> {
-    let meta = &svc.metadata;
-    Some(ServiceKey::new(
-        meta.namespace.clone().unwrap_or_default(),
-        meta.name.clone()?,
-    ))
-}
-
-/// How FerroLB relates to a Service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LbView {
-    /// `type: LoadBalancer` and of our `loadBalancerClass`: ours to serve.
-    Ours,
-    /// `type: LoadBalancer` of another class: another controller's.
-    OtherClass,
-    /// Not a LoadBalancer (any more).
-    NotLoadBalancer,
-}
-
-/// Classifies `svc` for a controller started with `--lb-class = our_class`.
-pub fn lb_view(svc: &Service, our_class: Option<&str>) -> LbView {
-    let Some(spec) = &svc.spec else {
-        return LbView::NotLoadBalancer;
-    };
-    if spec.type_.as_deref() != Some("LoadBalancer") {
-        return LbView::NotLoadBalancer;
-    }
-    if is_ours(spec.load_balancer_class.as_deref(), our_class) {
-        LbView::Ours
-    } else {
-        LbView::OtherClass
-    }
-}
-
-/// The IP addresses in `status.loadBalancer.ingress`, in order. Hostname
-/// entries and unparsable text are skipped: they are not ours to adopt.
-pub fn recorded_addresses(svc: &Service) -> Vec<IpAddr> {
-    svc.status
-        .as_ref()
-        .and_then(|s| s.load_balancer.as_ref())
-        .and_then(|lb| lb.ingress.as_ref())
-        .map(|ingress| {
-            ingress
-                .iter()
-                .filter_map(|i| i.ip.as_deref())
-                .filter_map(|ip| ip.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The `metallb.io/ip-allocated-from-pool` annotation, if set.
-pub fn recorded_pool(svc: &Service) -> Option<&str> {
-    svc.metadata
-        .annotations
-        .as_ref()
-        .and_then(|a| a.get(annotations::IP_ALLOCATED_FROM_POOL))
-        .map(String::as_str)
-}
+pub use ferrolb_crds::service::{LbView, lb_view, recorded_addresses, recorded_pool, service_key};
 
 /// The Service fields the allocator reads, owned, so that
 /// [`ServiceFields`] can borrow them.
@@ -147,6 +85,7 @@ mod tests {
     use kube::api::ObjectMeta;
 
     use super::*;
+    use crate::ipam::ServiceKey;
     use crate::ipam::{Family, IpFamilies, Port, Protocol};
 
     fn lb(class: Option<&str>) -> Service {

@@ -21,8 +21,7 @@ pub const ADDRESS_POOL: &str = "metallb.io/address-pool";
 pub const LOAD_BALANCER_IPS: &str = "metallb.io/loadBalancerIPs";
 /// `metallb.io/allow-shared-ip`: the sharing key.
 pub const ALLOW_SHARED_IP: &str = "metallb.io/allow-shared-ip";
-/// `metallb.io/ip-allocated-from-pool`: written by the controller.
-pub const IP_ALLOCATED_FROM_POOL: &str = "metallb.io/ip-allocated-from-pool";
+pub use ferrolb_crds::service::IP_ALLOCATED_FROM_POOL;
 
 /// The deprecated name of each annotation.
 fn deprecated(stable: &'static str) -> &'static str {

@@ -8,7 +8,7 @@ use ferrolb_crds::selector::Labels;
 
 use super::range::Family;
 
-pub use ferrolb_crds::service::ServiceKey;
+pub use ferrolb_crds::service::{ServiceKey, is_ours};
 
 /// A Service port protocol.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -178,30 +178,9 @@ impl ServiceRequest {
     }
 }
 
-/// Whether a Service with `spec.loadBalancerClass = service_class` belongs to
-/// a controller started with `--lb-class = our_class`, as MetalLB decides: a
-/// controller without a class takes exactly the Services without one; a
-/// controller with a class takes exactly the Services of that class. An empty
-/// class counts as none.
-pub fn is_ours(service_class: Option<&str>, our_class: Option<&str>) -> bool {
-    let service_class = service_class.filter(|c| !c.is_empty());
-    let our_class = our_class.filter(|c| !c.is_empty());
-    service_class == our_class
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lb_class_filtering_follows_metallb() {
-        assert!(is_ours(None, None));
-        assert!(!is_ours(Some("other"), None));
-        assert!(!is_ours(None, Some("ferrolb")));
-        assert!(is_ours(Some("ferrolb"), Some("ferrolb")));
-        assert!(!is_ours(Some("other"), Some("ferrolb")));
-        assert!(is_ours(None, Some("")));
-    }
 
     #[test]
     fn family_acceptance() {

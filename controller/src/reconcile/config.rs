@@ -4,8 +4,6 @@
 
 use ferrolb_crds::api::{ConfigurationStateStatus, IPAddressPool};
 use ferrolb_crds::config::{self, Diagnostic, ObjectRef, Resources};
-use ferrolb_crds::manifest;
-use k8s_openapi::api::core::v1::Secret;
 
 use crate::adapt::pool_set;
 use crate::ipam::PoolSet;
@@ -40,20 +38,6 @@ impl From<(&Diagnostic, bool)> for Finding {
             error,
         }
     }
-}
-
-/// Secrets as the compiler reads them, through the same path as
-/// `ferrolb validate` so the two cannot differ.
-pub fn add_secret(secret: &Secret, into: &mut Resources) {
-    let Ok(mut value) = serde_json::to_value(secret) else {
-        return;
-    };
-    // Watched objects come without apiVersion/kind.
-    value["apiVersion"] = "v1".into();
-    value["kind"] = "Secret".into();
-    // A Secret of another shape only matters if a BGPPeer names it, and
-    // then the compiler reports it missing.
-    let _ = manifest::add_object(value, 0, into);
 }
 
 /// Compiles `resources` (FerroLB's namespace only) into a verdict.
@@ -164,20 +148,5 @@ mod tests {
         );
         let error = v.findings.iter().find(|f| f.error).unwrap();
         assert_eq!(error.object.as_ref().unwrap().name, "b");
-    }
-
-    #[test]
-    fn secrets_reach_the_compiler() {
-        let secret = Secret {
-            metadata: ObjectMeta {
-                name: Some("pw".into()),
-                ..Default::default()
-            },
-            string_data: Some([("password".to_string(), "x".to_string())].into()),
-            ..Default::default()
-        };
-        let mut r = Resources::default();
-        add_secret(&secret, &mut r);
-        assert!(r.secrets.contains_key("pw"));
     }
 }

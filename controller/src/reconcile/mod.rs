@@ -10,7 +10,6 @@
 //! - `views`: the watch streams and the per-kind views they feed;
 //! - [`run`]: the single-task event loop that ties them together.
 
-pub mod cache;
 pub mod config;
 pub mod core;
 pub mod plan;

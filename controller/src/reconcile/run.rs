@@ -181,7 +181,8 @@ impl Reconciler {
     async fn flush_pool_status(&mut self, views: &Views) {
         let stats = self.core.pool_stats();
         self.metrics.update(&stats);
-        self.write_pool_status(&stats, views.pools.items()).await;
+        self.write_pool_status(&stats, views.config.pools().items())
+            .await;
         self.pool_status_due = false;
         self.pool_status_at = Some(Instant::now() + POOL_STATUS_EVERY);
     }

@@ -1,0 +1,12 @@
+//! The Kubernetes plumbing the controller and the speaker share: complete
+//! watch caches, the view of the `metallb.io` configuration objects, client
+//! and logging set-up, and the metrics and health endpoint.
+//!
+//! Neither binary depends on the other; what both need around the API lives
+//! here, and what both need to read the API's objects lives in `crds`.
+
+pub mod cache;
+pub mod config_view;
+pub mod http;
+pub mod process;
+pub mod watch;

@@ -8,3 +8,5 @@
 pub mod adapt;
 pub mod announce;
 pub mod decide;
+pub mod metrics;
+pub mod report;

@@ -1,0 +1,201 @@
+//! Prometheus metrics with MetalLB's names, so existing dashboards and
+//! alerts keep working.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use ferrolb_bgp::fsm::State;
+use ferrolb_bgp::peer::PeerStatus;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use crate::decide::{Explanation, Verdict};
+
+type Labels = Vec<(String, String)>;
+
+/// The speaker's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    session_up: Family<Labels, Gauge>,
+    updates: Family<Labels, Counter>,
+    prefixes: Family<Labels, Gauge>,
+    announced: Family<Labels, Gauge>,
+    config_loaded: Gauge,
+    config_stale: Gauge,
+    seen: Mutex<Seen>,
+}
+
+/// What was reported last, to forget what is gone and to turn the
+/// sessions' absolute UPDATE counts into counter increments.
+#[derive(Debug, Default)]
+struct Seen {
+    updates: BTreeMap<String, u64>,
+    announced: BTreeSet<Labels>,
+}
+
+impl Metrics {
+    /// Metrics registered in `registry`.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Metrics::default();
+        registry.register(
+            "metallb_bgp_session_up",
+            "BGP session state (1 is up, 0 is down)",
+            m.session_up.clone(),
+        );
+        registry.register(
+            "metallb_bgp_updates",
+            "Number of BGP UPDATE messages sent",
+            m.updates.clone(),
+        );
+        registry.register(
+            "metallb_bgp_announced_prefixes_total",
+            "Number of prefixes currently being advertised on the BGP session",
+            m.prefixes.clone(),
+        );
+        registry.register(
+            "metallb_speaker_announced",
+            "Services being announced from this node (desired advertisements)",
+            m.announced.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_config_loaded_bool",
+            "1 if the configuration was ever loaded",
+            m.config_loaded.clone(),
+        );
+        registry.register(
+            "metallb_k8s_client_config_stale_bool",
+            "1 if running on a stale configuration, because the latest one is invalid",
+            m.config_stale.clone(),
+        );
+        m
+    }
+
+    /// Session gauges and counters, by peer address; peers that are gone
+    /// stop being reported.
+    pub fn sessions<'a>(&self, statuses: impl IntoIterator<Item = (String, &'a PeerStatus)>) {
+        let mut seen = lock(&self.seen);
+        let mut now = BTreeMap::new();
+        for (address, status) in statuses {
+            let label = vec![("peer".to_string(), address.clone())];
+            let up = status.state == State::Established;
+            self.session_up.get_or_create(&label).set(i64::from(up));
+            self.prefixes
+                .get_or_create(&label)
+                .set(i64::try_from(status.prefixes_announced).unwrap_or(i64::MAX));
+            // A restarted session counts from zero again.
+            let before = seen.updates.get(&address).copied().unwrap_or(0);
+            let delta = status
+                .updates_sent
+                .checked_sub(before)
+                .unwrap_or(status.updates_sent);
+            self.updates.get_or_create(&label).inc_by(delta);
+            now.insert(address, status.updates_sent);
+        }
+        for gone in seen.updates.keys().filter(|a| !now.contains_key(*a)) {
+            let label = vec![("peer".to_string(), gone.clone())];
+            self.session_up.remove(&label);
+            self.prefixes.remove(&label);
+            self.updates.remove(&label);
+        }
+        seen.updates = now;
+    }
+
+    /// `metallb_speaker_announced` for every announced address of `node`.
+    pub fn announced(&self, node: &str, protocol: &str, explanations: &[Explanation]) {
+        let mut seen = lock(&self.seen);
+        let now: BTreeSet<Labels> = explanations
+            .iter()
+            .filter(|e| matches!(e.verdict, Verdict::Announced { .. }))
+            .map(|e| {
+                vec![
+                    ("ip".to_string(), e.address.to_string()),
+                    ("node".to_string(), node.to_string()),
+                    ("protocol".to_string(), protocol.to_string()),
+                    ("service".to_string(), e.service.to_string()),
+                ]
+            })
+            .collect();
+        for gone in seen.announced.difference(&now) {
+            self.announced.remove(gone);
+        }
+        for label in &now {
+            self.announced.get_or_create(label).set(1);
+        }
+        seen.announced = now;
+    }
+
+    /// Whether a configuration is loaded, and whether a newer one was refused.
+    pub fn config(&self, loaded: bool, stale: bool) {
+        self.config_loaded.set(i64::from(loaded));
+        self.config_stale.set(i64::from(stale));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use prometheus_client::encoding::text::encode;
+
+    use super::*;
+    use crate::decide::ServiceKey;
+
+    fn text(registry: &Registry) -> String {
+        let mut text = String::new();
+        encode(&mut text, registry).unwrap();
+        text
+    }
+
+    #[test]
+    fn metallb_names_counters_that_survive_restarts_and_forgetting() {
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry);
+        let status = |updates, prefixes| PeerStatus {
+            state: State::Established,
+            updates_sent: updates,
+            prefixes_announced: prefixes,
+            ..PeerStatus::default()
+        };
+        m.sessions([("10.0.0.1".to_string(), &status(5, 2))]);
+        m.sessions([("10.0.0.1".to_string(), &status(7, 3))]);
+        // The session restarted: its count began again at 1.
+        m.sessions([("10.0.0.1".to_string(), &status(1, 3))]);
+        let t = text(&registry);
+        assert!(
+            t.contains("metallb_bgp_session_up{peer=\"10.0.0.1\"} 1"),
+            "{t}"
+        );
+        assert!(
+            t.contains("metallb_bgp_updates_total{peer=\"10.0.0.1\"} 8"),
+            "{t}"
+        );
+        assert!(
+            t.contains("metallb_bgp_announced_prefixes_total{peer=\"10.0.0.1\"} 3"),
+            "{t}"
+        );
+        m.sessions([]);
+        assert!(!text(&registry).contains("10.0.0.1"));
+
+        let announced = Explanation {
+            service: ServiceKey::new("shop", "web"),
+            address: "10.1.0.1".parse().unwrap(),
+            verdict: Verdict::Announced {
+                peers: ["r1".to_string()].into(),
+            },
+        };
+        m.announced("n1", "bgp", &[announced]);
+        let t = text(&registry);
+        assert!(
+            t.contains(
+                "metallb_speaker_announced{ip=\"10.1.0.1\",node=\"n1\",protocol=\"bgp\",service=\"shop/web\"} 1"
+            ),
+            "{t}"
+        );
+        m.announced("n1", "bgp", &[]);
+        assert!(!text(&registry).contains("shop/web"));
+    }
+}

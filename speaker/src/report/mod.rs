@@ -1,0 +1,12 @@
+//! What the speaker tells people about its decisions, derived purely from
+//! them: the status objects it should hold, and which changes deserve an
+//! Event or a log line. The Kubernetes writer and standalone mode's logs
+//! both read these.
+
+mod notices;
+mod sessions;
+mod statuses;
+
+pub use notices::{Notice, NoticeKind, Notices};
+pub use sessions::{session_state_name, session_status};
+pub use statuses::{bgp_service_statuses, service_status_name};

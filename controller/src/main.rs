@@ -13,10 +13,12 @@ use ferrolb_controller::leader::LeaseOptions;
 use ferrolb_controller::metrics::Metrics;
 use ferrolb_controller::reconcile::Options;
 use ferrolb_controller::replica;
-use ferrolb_k8s::http::{self, Endpoint};
-use ferrolb_k8s::process::{self, ClientError, LogFormat, client, init_logging};
+use ferrolb_k8s::http::{self, Endpoint, ListenError};
+use ferrolb_k8s::process::{
+    self, ClientError, LogFormat, client, init_logging, run_main, shutdown_signal,
+};
 use prometheus_client::registry::Registry;
-use tracing::{error, info};
+use tracing::info;
 
 /// FerroLB controller: assigns LoadBalancer addresses (MetalLB-compatible).
 #[derive(Parser, Debug)]
@@ -61,11 +63,8 @@ struct Args {
 enum MainError {
     #[error(transparent)]
     Client(#[from] ClientError),
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Listen(#[from] ListenError),
     #[error("cannot install the signal handler: {0}")]
     Signal(std::io::Error),
     #[error(transparent)]
@@ -75,20 +74,7 @@ enum MainError {
 fn main() -> ExitCode {
     let args = Args::parse();
     init_logging(args.log_format, &args.log_level);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(r) => r,
-        Err(e) => {
-            error!(error = %e, "cannot start the runtime");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            error!(error = %e, "ferrolb-controller stopped");
-            ExitCode::FAILURE
-        }
-    }
+    run_main("ferrolb-controller", run(args))
 }
 
 async fn run(args: Args) -> Result<(), MainError> {
@@ -96,29 +82,17 @@ async fn run(args: Args) -> Result<(), MainError> {
     let mut registry = Registry::default();
     let metrics = Arc::new(Metrics::register(&mut registry));
     let ready = Arc::new(AtomicBool::new(false));
-    let listener = tokio::net::TcpListener::bind(args.metrics_addr)
-        .await
-        .map_err(|source| MainError::Listen {
-            addr: args.metrics_addr,
-            source,
-        })?;
-    let server = tokio::spawn(http::serve(
-        listener,
+    let server = http::start(
+        args.metrics_addr,
         Endpoint {
             registry: Arc::new(registry),
             ready: ready.clone(),
         },
-    ));
+    )
+    .await?;
     let identity = args.identity.clone().unwrap_or_else(hostname);
     info!(namespace = %args.namespace, lb_class = ?args.lb_class, identity = %identity, "starting");
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(MainError::Signal)?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = sigterm.recv() => info!("SIGTERM: shutting down"),
-            _ = tokio::signal::ctrl_c() => info!("interrupt: shutting down"),
-        }
-    };
+    let shutdown = shutdown_signal().map_err(MainError::Signal)?;
     let result = replica::run(
         client,
         Options {

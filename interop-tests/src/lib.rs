@@ -25,6 +25,7 @@ pub mod config;
 pub mod daemon;
 pub mod error;
 pub mod ferrolb;
+pub mod forward;
 pub mod frr;
 pub mod gobgp;
 pub mod gobgp_api;

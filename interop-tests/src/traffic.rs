@@ -97,6 +97,19 @@ impl Drop for HttpServer {
 
 /// `GET /` to `addr:port` from inside `client`; returns the body.
 pub fn http_get(client: &Host, addr: IpAddr, port: u16, timeout: Duration) -> Result<String> {
+    http_get_path(client, addr, port, "/", timeout)
+}
+
+/// `GET path` to `addr:port` from inside `client`; returns the body of a
+/// 200 response.
+pub fn http_get_path(
+    client: &Host,
+    addr: IpAddr,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Result<String> {
+    let path = path.to_string();
     client.netns.run(move || {
         let target = SocketAddr::new(addr, port);
         let context = |what: &str| format!("HTTP {what} {target}");
@@ -106,14 +119,18 @@ pub fn http_get(client: &Host, addr: IpAddr, port: u16, timeout: Duration) -> Re
             .set_read_timeout(Some(timeout))
             .map_err(|e| LabError::io(context("timeout on"), e))?;
         stream
-            .write_all(format!("GET / HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
             .map_err(|e| LabError::io(context("request to"), e))?;
         let mut response = String::new();
         stream
             .read_to_string(&mut response)
             .map_err(|e| LabError::io(context("response from"), e))?;
         match response.split_once("\r\n\r\n") {
-            Some((head, body)) if head.starts_with("HTTP/1.0 200") => Ok(body.to_string()),
+            Some((head, body))
+                if head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200") =>
+            {
+                Ok(body.to_string())
+            }
             _ => Err(LabError::parse(
                 context("response from"),
                 "not a 200 response",

@@ -21,6 +21,25 @@ pub struct Endpoint {
     pub ready: Arc<AtomicBool>,
 }
 
+/// The endpoint could not listen.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot listen on {addr}: {source}")]
+pub struct ListenError {
+    pub addr: std::net::SocketAddr,
+    pub source: std::io::Error,
+}
+
+/// Listens on `addr` and serves `endpoint` on a task of its own.
+pub async fn start(
+    addr: std::net::SocketAddr,
+    endpoint: Endpoint,
+) -> Result<tokio::task::JoinHandle<()>, ListenError> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ListenError { addr, source })?;
+    Ok(tokio::spawn(serve(listener, endpoint)))
+}
+
 /// Serves until the future is dropped.
 pub async fn serve(listener: TcpListener, endpoint: Endpoint) {
     loop {

@@ -1,10 +1,15 @@
 //! What every FerroLB process does first: logging and the API client.
 
+use std::fmt::Display;
+use std::future::Future;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use clap::ValueEnum;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use tracing::{error, info};
 
 /// `--log-format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -17,8 +22,10 @@ pub enum LogFormat {
 pub fn init_logging(format: LogFormat, level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Colours only for people at a terminal, not in log files.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
@@ -64,4 +71,34 @@ pub fn hostname() -> Option<String> {
         .ok()
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
+}
+
+/// Runs `serve` to completion on a multi-threaded runtime; an error is
+/// logged as the reason `name` stopped, and is the exit status.
+pub fn run_main<E: Display>(name: &str, serve: impl Future<Output = Result<(), E>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            error!(error = %e, "cannot start the runtime");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(serve) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %e, "{name} stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGTERM (the kubelet stopping the pod) or SIGINT.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = sigterm.recv() => info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => info!("interrupt: shutting down"),
+        }
+    })
 }

@@ -21,11 +21,26 @@ where
     I: Send + 'static,
 {
     let kind = K::kind(&K::DynamicType::default()).to_string();
+    watch_kind(api, config, kind, move |e| Some(wrap(e)))
+}
+
+/// [`watch`] for kinds known only at run time (dynamic objects), named
+/// `kind` in logs; events `wrap` maps to `None` are dropped.
+pub fn watch_kind<K, I>(
+    api: Api<K>,
+    config: watcher::Config,
+    kind: String,
+    wrap: impl Fn(Event<K>) -> Option<I> + Send + 'static,
+) -> BoxStream<'static, I>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
+    I: Send + 'static,
+{
     watcher::watcher(api, config)
         .default_backoff()
         .filter_map(move |r| {
             let out = match r {
-                Ok(e) => Some(wrap(e)),
+                Ok(e) => wrap(e),
                 Err(e) => {
                     // RBAC errors land here too, so they must be visible.
                     warn!(kind = %kind, error = %e, "watch failed; retrying");

@@ -8,5 +8,6 @@
 pub mod adapt;
 pub mod announce;
 pub mod decide;
+pub mod k8s;
 pub mod metrics;
 pub mod report;

@@ -139,6 +139,14 @@ impl BgpAnnouncer {
             .collect()
     }
 
+    /// The address of every running session, by peer name.
+    pub fn addresses(&self) -> BTreeMap<String, SocketAddr> {
+        self.peers
+            .iter()
+            .map(|(n, r)| (n.clone(), r.config.address))
+            .collect()
+    }
+
     /// Peers that are configured for this node but cannot run, and why.
     pub fn errors(&self) -> &BTreeMap<String, PeerConfigError> {
         &self.errors

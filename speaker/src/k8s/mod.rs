@@ -1,0 +1,11 @@
+//! The speaker on Kubernetes: watches the cluster, decides, announces, and
+//! reports through status objects, Events and metrics.
+
+mod run;
+mod slices;
+mod views;
+mod writer;
+
+pub use run::{Options, RunError, run};
+pub use slices::{SliceVersion, from_v1beta1};
+pub use writer::{FIELD_MANAGER, NODE_LABEL};

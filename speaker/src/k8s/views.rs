@@ -1,0 +1,154 @@
+//! What the speaker watches, kept complete: Services, EndpointSlices, Nodes
+//! and the configuration of FerroLB's namespace.
+
+use std::collections::BTreeMap;
+
+use ferrolb_crds::service::{IP_ALLOCATED_FROM_POOL, LbView, lb_view, service_key};
+use ferrolb_k8s::cache::{Cache, name_key};
+use ferrolb_k8s::config_view::{ConfigEvent, ConfigView, config_inputs};
+use ferrolb_k8s::watch::watch;
+use futures::StreamExt;
+use futures::stream::{self, BoxStream};
+use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::watcher::{self, Event};
+use kube::{Api, Client};
+
+use super::slices::{SliceVersion, slice_inputs};
+use crate::adapt::{self, service_state, slice_service};
+use crate::decide::{ServiceKey, ServiceState};
+
+/// One watch event of any watched kind.
+pub(super) enum Input {
+    Service(Event<Service>),
+    Slice(Event<EndpointSlice>),
+    /// Boxed: Nodes are the largest objects by far.
+    Node(Box<Event<Node>>),
+    Config(ConfigEvent),
+}
+
+/// Every watch stream, merged.
+pub(super) fn inputs(
+    client: &Client,
+    namespace: &str,
+    slices: SliceVersion,
+) -> stream::SelectAll<BoxStream<'static, Input>> {
+    let mut streams = vec![
+        watch(
+            Api::<Service>::all(client.clone()),
+            watcher::Config::default(),
+            |e: Event<Service>| Input::Service(e.modify(slim_service)),
+        ),
+        slice_inputs(client, slices, |e| Input::Slice(e.modify(slim_meta))),
+        // Every Node, not only this one: Layer-2 mode chooses among them.
+        watch(
+            Api::<Node>::all(client.clone()),
+            watcher::Config::default(),
+            |e: Event<Node>| Input::Node(Box::new(e.modify(slim_node))),
+        ),
+    ];
+    streams.extend(
+        config_inputs(client, namespace)
+            .into_iter()
+            .map(|s| s.map(Input::Config).boxed()),
+    );
+    stream::select_all(streams)
+}
+
+/// Only what the decision reads stays in memory: a speaker on every node
+/// should not hold every Service's full object.
+fn slim_service(svc: &mut Service) {
+    slim_meta(svc);
+    if let Some(annotations) = &mut svc.metadata.annotations {
+        annotations.retain(|k, _| k == IP_ALLOCATED_FROM_POOL);
+    }
+    if let Some(spec) = &mut svc.spec {
+        spec.ports = None;
+        spec.selector = None;
+    }
+}
+
+fn slim_node(node: &mut Node) {
+    slim_meta(node);
+    node.metadata.annotations = None;
+    if let Some(status) = &mut node.status {
+        status.images = None;
+        status.node_info = None;
+        status.volumes_attached = None;
+        status.volumes_in_use = None;
+    }
+}
+
+fn slim_meta<K: kube::Resource>(o: &mut K) {
+    o.meta_mut().managed_fields = None;
+}
+
+/// The caches of every watched kind.
+pub(super) struct Views {
+    services: Cache<Service, ServiceKey>,
+    slices: Cache<EndpointSlice, String>,
+    nodes: Cache<Node, String>,
+    pub(super) config: ConfigView,
+    /// The configuration changed since it was last compiled.
+    pub(super) config_dirty: bool,
+}
+
+impl Views {
+    pub(super) fn new() -> Self {
+        Views {
+            services: Cache::new(service_key),
+            slices: Cache::new(name_key),
+            nodes: Cache::new(|n: &Node| n.metadata.name.clone()),
+            config: ConfigView::default(),
+            config_dirty: true,
+        }
+    }
+
+    pub(super) fn apply(&mut self, input: Input) {
+        match input {
+            Input::Service(e) => self.services.apply(e),
+            Input::Slice(e) => self.slices.apply(e),
+            Input::Node(e) => self.nodes.apply(*e),
+            Input::Config(e) => {
+                if self.config.apply(e) {
+                    self.config_dirty = true;
+                }
+            }
+        }
+    }
+
+    pub(super) fn synced(&self) -> bool {
+        self.services.synced()
+            && self.slices.synced()
+            && self.nodes.synced()
+            && self.config.synced()
+    }
+
+    pub(super) fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.items().get(name)
+    }
+
+    pub(super) fn service(&self, key: &ServiceKey) -> Option<&Service> {
+        self.services.items().get(key)
+    }
+
+    /// The LoadBalancer Services of `lb_class` that have an address, as the
+    /// decision reads them.
+    pub(super) fn service_states(&self, lb_class: Option<&str>) -> Vec<ServiceState> {
+        let mut slices: BTreeMap<ServiceKey, Vec<&EndpointSlice>> = BTreeMap::new();
+        for slice in self.slices.values() {
+            if let Some(key) = slice_service(slice) {
+                slices.entry(key).or_default().push(slice);
+            }
+        }
+        self.services
+            .items()
+            .iter()
+            .filter(|(_, svc)| lb_view(svc, lb_class) == LbView::Ours)
+            .filter_map(|(key, svc)| {
+                let endpoints = adapt::endpoints(slices.get(key).into_iter().flatten().copied());
+                service_state(key, svc, endpoints)
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,350 @@
+//! Writes what the speaker reports: its ServiceBGPStatus and BGPSessionState
+//! objects (diffs against what it last wrote, never a rewrite of
+//! everything), and Events on Services. The objects carry the Node as owner,
+//! so deleting a node deletes them.
+
+use std::collections::BTreeMap;
+
+use ferrolb_crds::api::{
+    BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, ServiceBGPStatus,
+    ServiceBGPStatusStatus,
+};
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{Node, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::{Api, Client, Resource, ResourceExt};
+use serde_json::json;
+use tracing::{debug, warn};
+
+use crate::decide::ServiceKey;
+use crate::report::{NoticeKind, service_status_name, session_state_name};
+
+/// The field manager and Event reporter of the speaker's writes.
+pub const FIELD_MANAGER: &str = "ferrolb-speaker";
+/// Label naming the node an object reports on.
+pub const NODE_LABEL: &str = "metallb.io/node";
+const SERVICE_NAME_LABEL: &str = "metallb.io/service-name";
+const SERVICE_NAMESPACE_LABEL: &str = "metallb.io/service-namespace";
+const PEER_LABEL: &str = "metallb.io/peer";
+/// Writes in flight at once.
+const CONCURRENCY: usize = 16;
+
+/// One session as reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Session {
+    pub(super) address: String,
+    pub(super) status: BGPSessionStateStatus,
+}
+
+impl Session {
+    /// Whether the change is worth a write: message counters move with
+    /// every keepalive and are left to the metrics.
+    fn differs(&self, other: &Session) -> bool {
+        let quiet = |s: &Session| {
+            let mut s = s.clone();
+            s.status.messages_sent = 0;
+            s.status.messages_received = 0;
+            s
+        };
+        quiet(self) != quiet(other)
+    }
+}
+
+pub(super) struct Writer {
+    client: Client,
+    namespace: String,
+    node: String,
+    recorder: Recorder,
+    owner: Option<OwnerReference>,
+    /// What the API holds, as far as this speaker knows.
+    services: BTreeMap<ServiceKey, Vec<String>>,
+    sessions: BTreeMap<String, Session>,
+}
+
+impl Writer {
+    pub(super) fn new(client: Client, namespace: String, node: String) -> Self {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance: Some(node.clone()),
+            },
+        );
+        Writer {
+            client,
+            namespace,
+            node,
+            recorder,
+            owner: None,
+            services: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+        }
+    }
+
+    /// Learns what a previous run of this speaker left, so that what is no
+    /// longer true gets deleted.
+    pub(super) async fn load(&mut self) -> Result<(), kube::Error> {
+        let params =
+            ListParams::default().labels(&format!("{NODE_LABEL}={}", label_value(&self.node)));
+        // Labels are cut at 63 characters: the node's full name decides.
+        for s in self.service_api().list(&params).await? {
+            let status = s.status.unwrap_or_default();
+            if status.node != self.node {
+                continue;
+            }
+            let key = ServiceKey::new(status.service_namespace, status.service_name);
+            self.services.insert(key, status.peers);
+        }
+        for s in self.session_api().list(&params).await? {
+            if s.spec.node != self.node {
+                continue;
+            }
+            self.sessions.insert(
+                s.spec.peer.clone(),
+                Session {
+                    address: s.spec.peer_address.clone(),
+                    status: s.status.unwrap_or_default(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// The Node whose deletion deletes this speaker's objects.
+    pub(super) fn set_owner(&mut self, node: Option<&Node>) {
+        self.owner = node.and_then(|n| n.controller_owner_ref(&()));
+        if let Some(owner) = &mut self.owner {
+            owner.controller = Some(false);
+            owner.block_owner_deletion = None;
+        }
+    }
+
+    /// Makes this node's ServiceBGPStatus objects say `desired`. False if a
+    /// write failed (it is retried on the next call).
+    pub(super) async fn services(&mut self, desired: &BTreeMap<ServiceKey, Vec<String>>) -> bool {
+        let mut jobs = Vec::new();
+        for (key, peers) in desired {
+            if self.services.get(key) != Some(peers) {
+                jobs.push((key.clone(), Some(peers.clone())));
+            }
+        }
+        for key in self.services.keys() {
+            if !desired.contains_key(key) {
+                jobs.push((key.clone(), None));
+            }
+        }
+        let this = &*self;
+        let results: Vec<_> = futures::stream::iter(jobs)
+            .map(|(key, peers)| async move {
+                let result = match &peers {
+                    Some(peers) => this.write_service(&key, peers).await,
+                    None => this.delete_service(&key).await,
+                };
+                (key, peers, result)
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        let mut ok = true;
+        for (key, peers, result) in results {
+            match result {
+                Ok(()) => match peers {
+                    Some(p) => {
+                        self.services.insert(key, p);
+                    }
+                    None => {
+                        self.services.remove(&key);
+                    }
+                },
+                Err(e) => {
+                    warn!(service = %key, error = %e, "cannot write ServiceBGPStatus; retrying");
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
+
+    /// Makes this node's BGPSessionState objects say `desired` (by peer
+    /// name). False if a write failed.
+    pub(super) async fn sessions(&mut self, desired: &BTreeMap<String, Session>) -> bool {
+        let mut ok = true;
+        let gone: Vec<String> = self
+            .sessions
+            .keys()
+            .filter(|p| !desired.contains_key(*p))
+            .cloned()
+            .collect();
+        for peer in gone {
+            match ignore_missing(
+                self.session_api()
+                    .delete(&self.session_name(&peer), &DeleteParams::default())
+                    .await
+                    .map(drop),
+            ) {
+                Ok(()) => {
+                    self.sessions.remove(&peer);
+                }
+                Err(e) => {
+                    warn!(peer, error = %e, "cannot delete BGPSessionState; retrying");
+                    ok = false;
+                }
+            }
+        }
+        for (peer, session) in desired {
+            if self.sessions.get(peer).is_some_and(|s| !s.differs(session)) {
+                continue;
+            }
+            match self.write_session(peer, session).await {
+                Ok(()) => {
+                    self.sessions.insert(peer.clone(), session.clone());
+                }
+                Err(e) => {
+                    warn!(peer, error = %e, "cannot write BGPSessionState; retrying");
+                    ok = false;
+                }
+            }
+        }
+        ok
+    }
+
+    /// Publishes an Event about a Service.
+    pub(super) async fn event(&self, regarding: &ObjectReference, kind: NoticeKind, note: &str) {
+        let event = Event {
+            type_: if kind.is_warning() {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: kind.reason().into(),
+            note: Some(note.chars().take(1000).collect()),
+            action: kind.reason().into(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, regarding).await {
+            warn!(error = %e, reason = kind.reason(), "cannot publish Event");
+        }
+    }
+
+    /// Deletes every object of this node (graceful stop: nothing is
+    /// announced from here any more).
+    pub(super) async fn clear(&mut self) {
+        self.services(&BTreeMap::new()).await;
+        self.sessions(&BTreeMap::new()).await;
+    }
+
+    async fn write_service(&self, key: &ServiceKey, peers: &[String]) -> Result<(), kube::Error> {
+        let name = service_status_name(&self.node, key);
+        let object = json!({
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "ServiceBGPStatus",
+            "metadata": {
+                "name": name,
+                "labels": {
+                    NODE_LABEL: label_value(&self.node),
+                    SERVICE_NAME_LABEL: key.name,
+                    SERVICE_NAMESPACE_LABEL: key.namespace,
+                },
+                "ownerReferences": self.owner.iter().collect::<Vec<_>>(),
+            },
+            "spec": {},
+        });
+        let status = ServiceBGPStatusStatus {
+            node: self.node.clone(),
+            service_name: key.name.clone(),
+            service_namespace: key.namespace.clone(),
+            peers: peers.to_vec(),
+        };
+        self.apply(
+            &self.service_api(),
+            &name,
+            object,
+            json!({ "status": status }),
+        )
+        .await
+    }
+
+    async fn delete_service(&self, key: &ServiceKey) -> Result<(), kube::Error> {
+        let name = service_status_name(&self.node, key);
+        ignore_missing(
+            self.service_api()
+                .delete(&name, &DeleteParams::default())
+                .await
+                .map(drop),
+        )
+    }
+
+    async fn write_session(&self, peer: &str, session: &Session) -> Result<(), kube::Error> {
+        let name = self.session_name(peer);
+        let object = json!({
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "BGPSessionState",
+            "metadata": {
+                "name": name,
+                "labels": { NODE_LABEL: label_value(&self.node), PEER_LABEL: label_value(peer) },
+                "ownerReferences": self.owner.iter().collect::<Vec<_>>(),
+            },
+            "spec": BGPSessionStateSpec {
+                node: self.node.clone(),
+                peer: peer.to_string(),
+                peer_address: session.address.clone(),
+            },
+        });
+        self.apply(
+            &self.session_api(),
+            &name,
+            object,
+            json!({ "status": session.status }),
+        )
+        .await
+    }
+
+    /// Creates or updates the object, then its status subresource.
+    async fn apply<K>(
+        &self,
+        api: &Api<K>,
+        name: &str,
+        object: serde_json::Value,
+        status: serde_json::Value,
+    ) -> Result<(), kube::Error>
+    where
+        K: Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    {
+        let params = PatchParams::apply(FIELD_MANAGER).force();
+        let written = api.patch(name, &params, &Patch::Apply(&object)).await?;
+        debug!(name = %written.name_any(), "written");
+        api.patch_status(name, &PatchParams::default(), &Patch::Merge(&status))
+            .await
+            .map(drop)
+    }
+
+    fn session_name(&self, peer: &str) -> String {
+        session_state_name(&self.node, peer)
+    }
+
+    fn service_api(&self) -> Api<ServiceBGPStatus> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn session_api(&self) -> Api<BGPSessionState> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+}
+
+/// A label value (63 characters at most); the full name is in the spec.
+fn label_value(s: &str) -> String {
+    let mut v: String = s.chars().take(63).collect();
+    while v.ends_with(['.', '-', '_']) {
+        v.pop();
+    }
+    v
+}
+
+fn ignore_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> {
+    match result {
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        other => other,
+    }
+}

@@ -1,0 +1,254 @@
+//! The `ferrolb-speaker` binary on a lab node, against the real test API
+//! server with the chart's speaker RBAC, peering with a BIRD router: what
+//! the cluster says is announced (EndpointSlices read from v1beta1, the only
+//! version Kubernetes 1.20 serves), reported through ServiceBGPStatus,
+//! BGPSessionState, Events and metrics, and withdrawn on SIGTERM. (In this
+//! package because only its tests get `CARGO_BIN_EXE_ferrolb-speaker`.)
+
+#[path = "../../interop-tests/tests/cluster_support/mod.rs"]
+mod cluster;
+
+use std::time::Duration;
+
+use cluster::*;
+use ferrolb_crds::api::{
+    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, ServiceBGPStatus, SessionState,
+};
+use interop_tests::daemon::DaemonSpec;
+use interop_tests::forward::Forward;
+use interop_tests::{Bird, Host, Lab, RouterConfig, wait_paths};
+use k8s_openapi::api::core::v1::{Node, Service};
+use kube::Client;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
+};
+use serde_json::json;
+
+const NODE_AS: u32 = 64512;
+const ROUTER_AS: u32 = 64500;
+const VIP: &str = "198.51.100.10";
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn vip() -> ipnet::IpNet {
+    format!("{VIP}/32").parse().expect("prefix literal")
+}
+
+#[test]
+fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigterm() -> TestResult {
+    let mut lab = Lab::new("k8sspk")?;
+    let r1 = lab.add_host("r1")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let bird = Bird::start(
+        &lab,
+        &r1,
+        &RouterConfig::facing_speakers(ROUTER_AS, &r1, &[&n1], NODE_AS),
+    )?;
+    let log = lab.state_dir(&n1, "speaker")?.join("speaker.log");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let outcome = block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        configure_bgp(&admin, &r1).await?;
+        create_node(&admin, &n1).await?;
+        let web = services(&admin)
+            .create(&PostParams::default(), &lb_service("web", &[], 80))
+            .await?;
+        record_address(&admin, &web).await?;
+        set_endpoint(&admin, "n1", true).await?;
+
+        // The speaker reaches the API server on its namespace's loopback.
+        let _forward = Forward::start(
+            &n1.netns,
+            format!("127.0.0.1:{}", cluster.server.port()).parse()?,
+        )?;
+        let speaker = lab.start_daemon(DaemonSpec {
+            name: "n1/ferrolb-speaker".into(),
+            netns: Some(&n1.netns),
+            program: env!("CARGO_BIN_EXE_ferrolb-speaker"),
+            args: [
+                "--kubeconfig",
+                &cluster.speaker_kubeconfig.display().to_string(),
+                "--node-name",
+                "n1",
+                "--namespace",
+                NS,
+                "--bgp-listen",
+                "off",
+                "--metrics-addr",
+                "127.0.0.1:7472",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            output: log.clone(),
+            logs: Vec::new(),
+            lifetime: lab.lifetime(),
+        })?;
+
+        // Announced: the router learns the address from n1.
+        let paths = wait_paths(&lab, &bird, vip(), 1, CONVERGE)?;
+        assert_eq!(paths[0].as_sequence(), [NODE_AS], "{paths:?}");
+
+        // Reported: status objects, owned by the Node, and an Event.
+        let statuses: Api<ServiceBGPStatus> = Api::namespaced(admin.clone(), NS);
+        let mine = ListParams::default().labels("metallb.io/node=n1");
+        let status = wait_for("ServiceBGPStatus of web", CONVERGE, || async {
+            Ok(statuses.list(&mine).await?.items.into_iter().next())
+        })
+        .await?;
+        let s = status.status.clone().unwrap_or_default();
+        assert_eq!(
+            (
+                s.node.as_str(),
+                s.service_name.as_str(),
+                s.service_namespace.as_str()
+            ),
+            ("n1", "web", APPS)
+        );
+        assert_eq!(s.peers, ["r1"]);
+        let owners = status.metadata.owner_references.clone().unwrap_or_default();
+        assert_eq!(
+            owners.first().map(|o| o.kind.as_str()),
+            Some("Node"),
+            "{owners:?}"
+        );
+        let sessions: Api<BGPSessionState> = Api::namespaced(admin.clone(), NS);
+        let session = wait_for("BGPSessionState Established", CONVERGE, || async {
+            Ok(sessions.list(&mine).await?.items.into_iter().find(|s| {
+                s.status.as_ref().is_some_and(|st| {
+                    st.state == Some(SessionState::Established) && st.prefixes_sent == 1
+                })
+            }))
+        })
+        .await?;
+        assert_eq!(session.spec.peer, "r1");
+        assert_eq!(session.spec.peer_address, r1.ipv4.to_string());
+        let note = wait_event(&admin, APPS, "web", "nodeAssigned").await?;
+        assert!(note.contains("announcing from node \"n1\""), "{note}");
+
+        // Metrics, read from inside the node.
+        let metrics = interop_tests::traffic::http_get_path(
+            &n1,
+            [127, 0, 0, 1].into(),
+            7472,
+            "/metrics",
+            Duration::from_secs(5),
+        )?;
+        for want in [
+            format!("metallb_bgp_session_up{{peer=\"{}\"}} 1", r1.ipv4),
+            format!(
+                "metallb_bgp_announced_prefixes_total{{peer=\"{}\"}} 1",
+                r1.ipv4
+            ),
+            "service=\"apps/web\"} 1".to_string(),
+        ] {
+            assert!(metrics.contains(&want), "{want} missing:\n{metrics}");
+        }
+
+        // No ready endpoint: withdrawn, and its status goes.
+        set_endpoint(&admin, "n1", false).await?;
+        wait_paths(&lab, &bird, vip(), 0, CONVERGE)?;
+        wait_for("ServiceBGPStatus deleted", CONVERGE, || async {
+            Ok(statuses.list(&mine).await?.items.is_empty().then_some(()))
+        })
+        .await?;
+        set_endpoint(&admin, "n1", true).await?;
+        wait_paths(&lab, &bird, vip(), 1, CONVERGE)?;
+
+        // SIGTERM: withdrawn at once, sessions closed, objects deleted.
+        speaker.stop(Duration::from_secs(10));
+        wait_paths(&lab, &bird, vip(), 0, CONVERGE)?;
+        assert!(
+            log_text().contains("withdrawing every route"),
+            "{}",
+            log_text()
+        );
+        assert!(sessions.list(&mine).await?.items.is_empty());
+        assert!(statuses.list(&mine).await?.items.is_empty());
+        Ok(())
+    });
+    outcome.map_err(|e| {
+        let log = log_text();
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("{e}\n--- speaker log (tail) ---\n{}", tail.join("\n")).into()
+    })
+}
+
+async fn configure_bgp(admin: &Client, router: &Host) -> TestResult {
+    let pp = PostParams::default();
+    let mut p: IPAddressPool = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": "public", "namespace": NS},
+        "spec": {"addresses": ["198.51.100.0/24"]}
+    }))?;
+    p.metadata.namespace = Some(NS.into());
+    Api::<IPAddressPool>::namespaced(admin.clone(), NS)
+        .create(&pp, &p)
+        .await?;
+    let peer: BGPPeer = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "r1", "namespace": NS},
+        "spec": {"myASN": NODE_AS, "peerASN": ROUTER_AS,
+                 "peerAddress": router.ipv4.to_string(), "holdTime": "9s"}
+    }))?;
+    Api::<BGPPeer>::namespaced(admin.clone(), NS)
+        .create(&pp, &peer)
+        .await?;
+    let adv: BGPAdvertisement = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
+        "metadata": {"name": "all", "namespace": NS},
+        "spec": {}
+    }))?;
+    Api::<BGPAdvertisement>::namespaced(admin.clone(), NS)
+        .create(&pp, &adv)
+        .await?;
+    Ok(())
+}
+
+/// The Node object of a lab host, with its address as InternalIP (the
+/// speaker's default router ID).
+async fn create_node(admin: &Client, host: &Host) -> TestResult {
+    let node: Node = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": host.name, "labels": {"kubernetes.io/hostname": host.name}},
+    }))?;
+    let api: Api<Node> = Api::all(admin.clone());
+    api.create(&PostParams::default(), &node).await?;
+    let status = json!({"status": {"addresses": [
+        {"type": "InternalIP", "address": host.ipv4.to_string()}
+    ]}});
+    api.patch_status(&host.name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
+
+/// Writes the address into the Service's status, as the controller does.
+async fn record_address(admin: &Client, svc: &Service) -> TestResult {
+    let name = svc.metadata.name.clone().unwrap_or_default();
+    let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}});
+    services(admin)
+        .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
+
+/// The Service's one endpoint, on `node`, ready or not: a v1beta1
+/// EndpointSlice as Kubernetes 1.20's EndpointSlice controller writes it.
+async fn set_endpoint(admin: &Client, node: &str, ready: bool) -> TestResult {
+    let gvk = GroupVersionKind::gvk("discovery.k8s.io", "v1beta1", "EndpointSlice");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(admin.clone(), APPS, &ApiResource::from_gvk(&gvk));
+    let slice = json!({
+        "apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
+        "metadata": {"name": "web-1", "namespace": APPS,
+                     "labels": {"kubernetes.io/service-name": "web"}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": ready},
+                       "topology": {"kubernetes.io/hostname": node}}],
+        "ports": [{"port": 80, "protocol": "TCP"}]
+    });
+    let params = PatchParams::apply("test").force();
+    api.patch("web-1", &params, &Patch::Apply(&slice)).await?;
+    Ok(())
+}

@@ -3,6 +3,23 @@
 
 use ferrolb_crds::config::{Config, Resources, compile};
 use ferrolb_crds::manifest::read_yaml;
+use ferrolb_speaker::decide::{Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy};
+
+/// Two pools for the decision tests: `web` (IPv4 and IPv6) and `quiet`.
+#[allow(dead_code)]
+pub const POOLS: &str = r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: web, namespace: metallb-system}
+spec:
+  addresses: ["198.51.100.0/24", "2001:db8:1::/64"]
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: quiet, namespace: metallb-system}
+spec:
+  addresses: ["203.0.113.0/24"]
+"#;
 
 /// Compiles `yaml`, failing the test on any manifest or compiler error.
 pub fn compile_yaml(yaml: &str) -> Config {
@@ -12,5 +29,38 @@ pub fn compile_yaml(yaml: &str) -> Config {
     match compile(&resources) {
         Ok(compiled) => compiled.config,
         Err(e) => panic!("{:?}", e.errors),
+    }
+}
+
+// Not every test crate uses every helper below.
+
+/// A node with these labels.
+#[allow(dead_code)]
+pub fn node(name: &str, labels: &[(&str, &str)]) -> NodeState {
+    let mut n = NodeState::new(name);
+    n.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    n
+}
+
+/// A Service of namespace `default` holding `addresses`.
+#[allow(dead_code)]
+pub fn service(
+    name: &str,
+    addresses: &[&str],
+    policy: TrafficPolicy,
+    endpoints: Vec<Endpoint>,
+) -> ServiceState {
+    ServiceState {
+        key: ServiceKey::new("default", name),
+        addresses: addresses
+            .iter()
+            .map(|a| a.parse().expect("address literal"))
+            .collect(),
+        pool: None,
+        traffic_policy: policy,
+        endpoints,
     }
 }

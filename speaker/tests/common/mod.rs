@@ -3,7 +3,10 @@
 
 use ferrolb_crds::config::{Config, Resources, compile};
 use ferrolb_crds::manifest::read_yaml;
+use std::net::IpAddr;
+
 use ferrolb_speaker::decide::{Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy};
+use proptest::prelude::*;
 
 /// Two pools for the decision tests: `web` (IPv4 and IPv6) and `quiet`.
 #[allow(dead_code)]
@@ -19,6 +22,26 @@ kind: IPAddressPool
 metadata: {name: quiet, namespace: metallb-system}
 spec:
   addresses: ["203.0.113.0/24"]
+"#;
+
+/// Small pools for the property tests: `web` (IPv4 and IPv6), `quiet` and
+/// `edge`, side by side in 198.51.100.0/24.
+#[allow(dead_code)]
+pub const PROPERTY_POOLS: &str = r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: web, namespace: metallb-system}
+spec: {addresses: ["198.51.100.0/26", "2001:db8:1::/120"]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: quiet, namespace: metallb-system}
+spec: {addresses: ["198.51.100.64/26"]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: edge, namespace: metallb-system}
+spec: {addresses: ["198.51.100.128/26"]}
 "#;
 
 /// Compiles `yaml`, failing the test on any manifest or compiler error.
@@ -63,4 +86,39 @@ pub fn service(
         traffic_policy: policy,
         endpoints,
     }
+}
+
+/// Up to `most` Services of namespace `default`, each holding one or two
+/// addresses, with either traffic policy and up to three endpoints.
+#[allow(dead_code)]
+pub fn services(
+    address: impl Strategy<Value = IpAddr>,
+    endpoint: impl Strategy<Value = Endpoint>,
+    most: usize,
+) -> impl Strategy<Value = Vec<ServiceState>> {
+    proptest::collection::vec(
+        (
+            proptest::collection::vec(address, 1..3),
+            any::<bool>(),
+            proptest::collection::vec(endpoint, 0..4),
+        ),
+        0..most,
+    )
+    .prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (addresses, local, endpoints))| ServiceState {
+                key: ServiceKey::new("default", format!("svc{i}")),
+                addresses,
+                pool: None,
+                traffic_policy: if local {
+                    TrafficPolicy::Local
+                } else {
+                    TrafficPolicy::Cluster
+                },
+                endpoints,
+            })
+            .collect()
+    })
 }

@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use std::time::Instant;
 
 use ferrolb_crds::config::Config;
+use ferrolb_speaker::decide::fence::has_quorum;
 use ferrolb_speaker::decide::{
     ClusterView, EXCLUDE_LABEL, Endpoint, FenceState, InterfaceRules, L2Plan, L2Verdict, Link,
     LocalNode, NodeState, ServiceKey, ServiceState, TrafficPolicy, l2_plan, owner,
@@ -268,6 +269,30 @@ proptest! {
         for (name, count) in counts {
             prop_assert!((f64::from(count) - mean).abs() <= spread,
                 "{} owns {} of {} (expected {:.0} ± {:.0})", name, count, ADDRESSES, mean, spread);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn two_disjoint_groups_never_both_hold_quorum(
+        groups in proptest::collection::btree_map("[a-z]{1,6}", 0u8..4, 1..9),
+    ) {
+        // A partition of the known members into up to four groups, each
+        // reaching exactly its own members.
+        let known: BTreeSet<String> = groups.keys().cloned().collect();
+        let quorate: BTreeSet<u8> = groups
+            .iter()
+            .filter(|(name, group)| {
+                let reachable = groups.iter().filter(|(_, g)| g == group).map(|(n, _)| n.clone()).collect();
+                has_quorum(name, &reachable, &known)
+            })
+            .map(|(_, group)| *group)
+            .collect();
+        prop_assert!(quorate.len() <= 1, "groups {:?} all hold quorum in {:?}", quorate, groups);
+        let whole = groups.values().all(|g| *g == groups.values().next().copied().unwrap_or(0));
+        if whole {
+            prop_assert_eq!(quorate.len(), 1, "a connected cluster announces");
         }
     }
 }

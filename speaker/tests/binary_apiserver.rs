@@ -92,8 +92,14 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
         // Reported: status objects, owned by the Node, and an Event.
         let statuses: Api<ServiceBGPStatus> = Api::namespaced(admin.clone(), NS);
         let mine = ListParams::default().labels("metallb.io/node=n1");
+        // The object is created, then its status written: wait for both.
         let status = wait_for("ServiceBGPStatus of web", CONVERGE, || async {
-            Ok(statuses.list(&mine).await?.items.into_iter().next())
+            Ok(statuses
+                .list(&mine)
+                .await?
+                .items
+                .into_iter()
+                .find(|o| o.status.as_ref().is_some_and(|s| !s.peers.is_empty())))
         })
         .await?;
         let s = status.status.clone().unwrap_or_default();

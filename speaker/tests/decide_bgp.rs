@@ -5,26 +5,14 @@ use std::net::IpAddr;
 use ferrolb_crds::community::BgpCommunity;
 mod common;
 
+use common::{node, service};
+
 use ferrolb_crds::config::Config;
-use ferrolb_speaker::decide::{
-    EXCLUDE_LABEL, Endpoint, NodeState, Reason, ServiceKey, ServiceState, TrafficPolicy, Verdict,
-    bgp_plan,
-};
+use ferrolb_speaker::decide::{EXCLUDE_LABEL, Endpoint, Reason, TrafficPolicy, Verdict, bgp_plan};
 use ipnet::IpNet;
 
-const BASE: &str = r#"
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: web, namespace: metallb-system}
-spec:
-  addresses: ["198.51.100.0/24", "2001:db8:1::/64"]
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: quiet, namespace: metallb-system}
-spec:
-  addresses: ["203.0.113.0/24"]
----
+/// BGP peers, added to [`common::POOLS`].
+const PEERS: &str = r#"
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
 metadata: {name: tor-a, namespace: metallb-system}
@@ -41,7 +29,7 @@ spec:
 "#;
 
 fn config(extra: &str) -> Config {
-    common::compile_yaml(&format!("{BASE}---{extra}"))
+    common::compile_yaml(&format!("{}---{PEERS}---{extra}", common::POOLS))
 }
 
 const ADVERTISE_WEB: &str = r#"
@@ -53,33 +41,6 @@ spec:
   communities: ["64512:100"]
   localPref: 150
 "#;
-
-fn node(name: &str, labels: &[(&str, &str)]) -> NodeState {
-    let mut n = NodeState::new(name);
-    n.labels = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    n
-}
-
-fn service(
-    name: &str,
-    addresses: &[&str],
-    policy: TrafficPolicy,
-    endpoints: Vec<Endpoint>,
-) -> ServiceState {
-    ServiceState {
-        key: ServiceKey::new("default", name),
-        addresses: addresses
-            .iter()
-            .map(|a| a.parse().expect("address literal"))
-            .collect(),
-        pool: None,
-        traffic_policy: policy,
-        endpoints,
-    }
-}
 
 fn ready(node: &str) -> Vec<Endpoint> {
     vec![Endpoint::ready_on(node)]

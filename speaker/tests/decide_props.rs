@@ -4,26 +4,12 @@ mod common;
 
 use ferrolb_crds::config::Config;
 use ferrolb_speaker::decide::{
-    EXCLUDE_LABEL, Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy, Verdict, bgp_plan,
+    EXCLUDE_LABEL, Endpoint, NodeState, ServiceState, TrafficPolicy, Verdict, bgp_plan,
 };
 use proptest::prelude::*;
 
+/// Advertisements of [`common::PROPERTY_POOLS`].
 const CONFIG: &str = r#"
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: web, namespace: metallb-system}
-spec: {addresses: ["198.51.100.0/26", "2001:db8:1::/120"]}
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: quiet, namespace: metallb-system}
-spec: {addresses: ["198.51.100.64/26"]}
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {name: edge, namespace: metallb-system}
-spec: {addresses: ["198.51.100.128/26"]}
----
 apiVersion: metallb.io/v1beta2
 kind: BGPPeer
 metadata: {name: tor-a, namespace: metallb-system}
@@ -46,7 +32,7 @@ spec: {ipAddressPools: [edge], nodeSelectors: [{matchLabels: {edge: "true"}}], p
 "#;
 
 fn config() -> Config {
-    common::compile_yaml(CONFIG)
+    common::compile_yaml(&format!("{}---{CONFIG}", common::PROPERTY_POOLS))
 }
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
@@ -74,31 +60,7 @@ fn address() -> impl Strategy<Value = std::net::IpAddr> {
 }
 
 fn services() -> impl Strategy<Value = Vec<ServiceState>> {
-    proptest::collection::vec(
-        (
-            proptest::collection::vec(address(), 1..3),
-            any::<bool>(),
-            proptest::collection::vec(endpoint(), 0..4),
-        ),
-        0..12,
-    )
-    .prop_map(|specs| {
-        specs
-            .into_iter()
-            .enumerate()
-            .map(|(i, (addresses, local, endpoints))| ServiceState {
-                key: ServiceKey::new("default", format!("svc{i}")),
-                addresses,
-                pool: None,
-                traffic_policy: if local {
-                    TrafficPolicy::Local
-                } else {
-                    TrafficPolicy::Cluster
-                },
-                endpoints,
-            })
-            .collect()
-    })
+    common::services(address(), endpoint(), 12)
 }
 
 fn node() -> impl Strategy<Value = NodeState> {

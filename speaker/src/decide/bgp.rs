@@ -8,7 +8,7 @@ use ferrolb_crds::config::{BgpAdvertisement, Config, PeerTarget};
 use ipnet::IpNet;
 
 use super::endpoints::{TrafficPolicy, has_usable_endpoint};
-use super::input::{EXCLUDE_LABEL, NodeState, ServiceState};
+use super::input::{NodeState, ServiceState};
 use super::verdict::{Explanation, Reason, Verdict};
 
 /// Path attributes an advertisement puts on a route. `local_pref` is for
@@ -49,13 +49,7 @@ pub fn bgp_plan<'a>(
             .collect(),
         explanations: Vec::new(),
     };
-    let node_blocked = if node.labels.contains_key(EXCLUDE_LABEL) {
-        Some(Reason::NodeExcluded)
-    } else if node.network_unavailable {
-        Some(Reason::NodeNetworkUnavailable)
-    } else {
-        None
-    };
+    let node_blocked = Reason::node_blocked(node);
     let mut services: Vec<&ServiceState> = services.into_iter().collect();
     services.sort_by(|a, b| a.key.cmp(&b.key));
     for service in services {
@@ -171,7 +165,11 @@ fn carries_family(config: &Config, peer: &str, address: IpAddr) -> bool {
 
 /// The pool an address belongs to: the controller's annotation when it names
 /// a pool that still holds the address, else whichever pool contains it.
-fn pool_of<'c>(config: &'c Config, service: &ServiceState, address: IpAddr) -> Option<&'c str> {
+pub(super) fn pool_of<'c>(
+    config: &'c Config,
+    service: &ServiceState,
+    address: IpAddr,
+) -> Option<&'c str> {
     let named = service
         .pool
         .as_deref()

@@ -1,16 +1,26 @@
 //! What this node announces, decided purely from its inputs (MetalLB's
 //! semantics), with a reason for every address that is or is not announced.
 //!
-//! The same function runs in the Kubernetes speaker and in standalone mode,
+//! The same functions run in the Kubernetes speaker and in standalone mode,
 //! and every speaker of a cluster computes its own share from the same
-//! inputs.
+//! inputs: [`bgp_plan`] the routes for its BGP peers, [`l2_plan`] the
+//! addresses it answers ARP/NDP for (one owner per address, chosen by
+//! [`owner`], on interfaces chosen by [`interfaces`], while its [`fence`]
+//! allows).
 
 mod bgp;
 mod endpoints;
+pub mod fence;
 mod input;
+pub mod interfaces;
+mod l2;
+pub mod owner;
 mod verdict;
 
 pub use bgp::{BgpPlan, RouteAttributes, bgp_plan};
 pub use endpoints::{Endpoint, TrafficPolicy};
+pub use fence::{Fence, FenceState};
 pub use input::{EXCLUDE_LABEL, NodeState, ServiceKey, ServiceState};
-pub use verdict::{Explanation, Reason, Verdict};
+pub use interfaces::{InterfaceRules, Link};
+pub use l2::{ClusterView, L2Plan, L2Status, LocalNode, l2_plan};
+pub use verdict::{Explanation, L2Verdict, Reason, Verdict};

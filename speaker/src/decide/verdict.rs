@@ -4,14 +4,15 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::net::IpAddr;
 
-use super::input::{EXCLUDE_LABEL, ServiceKey};
+use super::input::{EXCLUDE_LABEL, NodeState, ServiceKey};
 
-/// The decision for one address of one Service on this node.
+/// The decision for one address of one Service on this node: a BGP
+/// [`Verdict`] or an [`L2Verdict`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Explanation {
+pub struct Explanation<V = Verdict> {
     pub service: ServiceKey,
     pub address: IpAddr,
-    pub verdict: Verdict,
+    pub verdict: V,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,16 @@ pub enum Verdict {
     /// Announced to these peers (by BGPPeer name).
     Announced {
         peers: BTreeSet<String>,
+    },
+    NotAnnounced(Reason),
+}
+
+/// The layer-2 decision: whether this node answers ARP/NDP for an address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum L2Verdict {
+    /// Answered on these interfaces.
+    Announced {
+        interfaces: BTreeSet<String>,
     },
     NotAnnounced(Reason),
 }
@@ -46,6 +57,39 @@ pub enum Reason {
     /// The peers selected are all of the other address family, and none has
     /// `dualStackAddressFamily`.
     NoPeerOfFamily { pool: String, ipv6: bool },
+    /// No L2Advertisement selects the pool.
+    PoolNotL2Advertised { pool: String },
+    /// No node with a live speaker is selected by the pool's
+    /// L2Advertisements and free of the exclusion label and
+    /// `NetworkUnavailable`.
+    NoCandidate { pool: String },
+    /// `Local` policy: nodes may announce the pool, but none of them runs a
+    /// ready endpoint.
+    NoCandidateWithLocalEndpoint { pool: String },
+    /// The address is shared by Services whose eligible nodes have none in
+    /// common.
+    NoCommonCandidate,
+    /// Another node answers for the address.
+    OwnedBy { node: String },
+    /// This node would answer, but reaches too few of its cluster to be
+    /// sure nobody else does.
+    Fenced,
+    /// This node would answer, but has no interface fit to: the ones the
+    /// advertisements name are `missing`, or all are excluded.
+    NoInterface { pool: String, missing: Vec<String> },
+}
+
+impl Reason {
+    /// Why `node` announces nothing at all, if it does not.
+    pub(super) fn node_blocked(node: &NodeState) -> Option<Reason> {
+        if node.labels.contains_key(EXCLUDE_LABEL) {
+            Some(Reason::NodeExcluded)
+        } else if node.network_unavailable {
+            Some(Reason::NodeNetworkUnavailable)
+        } else {
+            None
+        }
+    }
 }
 
 impl fmt::Display for Reason {
@@ -81,6 +125,35 @@ impl fmt::Display for Reason {
                 f,
                 "no BGPPeer for this node is selected by the BGPAdvertisements of pool {pool}"
             ),
+            Reason::PoolNotL2Advertised { pool } => {
+                write!(f, "no L2Advertisement announces pool {pool}")
+            }
+            Reason::NoCandidate { pool } => write!(
+                f,
+                "no node can announce it: none with a running speaker is selected by the L2Advertisements of pool {pool} without being excluded or network-unavailable"
+            ),
+            Reason::NoCandidateWithLocalEndpoint { pool } => write!(
+                f,
+                "externalTrafficPolicy is Local and no node that may announce pool {pool} runs a ready endpoint"
+            ),
+            Reason::NoCommonCandidate => write!(
+                f,
+                "the address is shared by services that no single node may announce together"
+            ),
+            Reason::OwnedBy { node } => write!(f, "node {node} announces it"),
+            Reason::Fenced => write!(
+                f,
+                "this node should announce it but reaches too few speakers of its cluster to be sure no other node does"
+            ),
+            Reason::NoInterface { pool, missing } if !missing.is_empty() => write!(
+                f,
+                "this node should announce it but lacks the interfaces the L2Advertisements of pool {pool} name: {}",
+                missing.join(", ")
+            ),
+            Reason::NoInterface { pool, .. } => write!(
+                f,
+                "this node should announce it but none of its interfaces may answer for the L2Advertisements of pool {pool}"
+            ),
         }
     }
 }
@@ -88,11 +161,26 @@ impl fmt::Display for Reason {
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Verdict::Announced { peers } => {
-                let peers: Vec<&str> = peers.iter().map(String::as_str).collect();
-                write!(f, "announced to {}", peers.join(", "))
-            }
+            Verdict::Announced { peers } => announced(f, "to", peers),
             Verdict::NotAnnounced(reason) => write!(f, "not announced: {reason}"),
         }
     }
+}
+
+impl fmt::Display for L2Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            L2Verdict::Announced { interfaces } => announced(f, "on", interfaces),
+            L2Verdict::NotAnnounced(reason) => write!(f, "not announced: {reason}"),
+        }
+    }
+}
+
+fn announced(
+    f: &mut fmt::Formatter<'_>,
+    preposition: &str,
+    names: &BTreeSet<String>,
+) -> fmt::Result {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    write!(f, "announced {preposition} {}", names.join(", "))
 }

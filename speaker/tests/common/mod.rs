@@ -3,6 +3,46 @@
 
 use ferrolb_crds::config::{Config, Resources, compile};
 use ferrolb_crds::manifest::read_yaml;
+use std::net::IpAddr;
+
+use ferrolb_speaker::decide::{Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy};
+use proptest::prelude::*;
+
+/// Two pools for the decision tests: `web` (IPv4 and IPv6) and `quiet`.
+#[allow(dead_code)]
+pub const POOLS: &str = r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: web, namespace: metallb-system}
+spec:
+  addresses: ["198.51.100.0/24", "2001:db8:1::/64"]
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: quiet, namespace: metallb-system}
+spec:
+  addresses: ["203.0.113.0/24"]
+"#;
+
+/// Small pools for the property tests: `web` (IPv4 and IPv6), `quiet` and
+/// `edge`, side by side in 198.51.100.0/24.
+#[allow(dead_code)]
+pub const PROPERTY_POOLS: &str = r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: web, namespace: metallb-system}
+spec: {addresses: ["198.51.100.0/26", "2001:db8:1::/120"]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: quiet, namespace: metallb-system}
+spec: {addresses: ["198.51.100.64/26"]}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: edge, namespace: metallb-system}
+spec: {addresses: ["198.51.100.128/26"]}
+"#;
 
 /// Compiles `yaml`, failing the test on any manifest or compiler error.
 pub fn compile_yaml(yaml: &str) -> Config {
@@ -13,4 +53,72 @@ pub fn compile_yaml(yaml: &str) -> Config {
         Ok(compiled) => compiled.config,
         Err(e) => panic!("{:?}", e.errors),
     }
+}
+
+// Not every test crate uses every helper below.
+
+/// A node with these labels.
+#[allow(dead_code)]
+pub fn node(name: &str, labels: &[(&str, &str)]) -> NodeState {
+    let mut n = NodeState::new(name);
+    n.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    n
+}
+
+/// A Service of namespace `default` holding `addresses`.
+#[allow(dead_code)]
+pub fn service(
+    name: &str,
+    addresses: &[&str],
+    policy: TrafficPolicy,
+    endpoints: Vec<Endpoint>,
+) -> ServiceState {
+    ServiceState {
+        key: ServiceKey::new("default", name),
+        addresses: addresses
+            .iter()
+            .map(|a| a.parse().expect("address literal"))
+            .collect(),
+        pool: None,
+        traffic_policy: policy,
+        endpoints,
+    }
+}
+
+/// Up to `most` Services of namespace `default`, each holding one or two
+/// addresses, with either traffic policy and up to three endpoints.
+#[allow(dead_code)]
+pub fn services(
+    address: impl Strategy<Value = IpAddr>,
+    endpoint: impl Strategy<Value = Endpoint>,
+    most: usize,
+) -> impl Strategy<Value = Vec<ServiceState>> {
+    proptest::collection::vec(
+        (
+            proptest::collection::vec(address, 1..3),
+            any::<bool>(),
+            proptest::collection::vec(endpoint, 0..4),
+        ),
+        0..most,
+    )
+    .prop_map(|specs| {
+        specs
+            .into_iter()
+            .enumerate()
+            .map(|(i, (addresses, local, endpoints))| ServiceState {
+                key: ServiceKey::new("default", format!("svc{i}")),
+                addresses,
+                pool: None,
+                traffic_policy: if local {
+                    TrafficPolicy::Local
+                } else {
+                    TrafficPolicy::Cluster
+                },
+                endpoints,
+            })
+            .collect()
+    })
 }

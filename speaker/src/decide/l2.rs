@@ -1,0 +1,288 @@
+//! Layer-2 mode: which node answers ARP/NDP for each address, and on which
+//! of its interfaces, with MetalLB's semantics.
+//!
+//! Every speaker runs this on the same view of the cluster and finds the
+//! same owner for every address; each then answers for its own share. An
+//! address has **one** owner even when several Services share it, since
+//! the owner is decided per address, over the nodes fit for every Service
+//! that holds it (a node answering for a shared address attracts the
+//! traffic of all of them).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+use ferrolb_crds::api::{InterfaceInfo, ServiceL2StatusStatus};
+use ferrolb_crds::config::{Config, L2Advertisement};
+
+use super::bgp::pool_of;
+use super::endpoints::{Endpoint, has_usable_endpoint};
+use super::fence::FenceState;
+use super::input::{NodeState, ServiceKey, ServiceState};
+use super::interfaces::{self, InterfaceRules, Link, Wanted};
+use super::owner;
+use super::verdict::{Explanation, L2Verdict, Reason};
+
+/// The speakers this node's membership sees alive, with their Nodes'
+/// labels and conditions. Every speaker that computes from the same view
+/// finds the same owners.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClusterView {
+    members: BTreeMap<String, NodeState>,
+}
+
+impl ClusterView {
+    pub fn new(members: impl IntoIterator<Item = NodeState>) -> ClusterView {
+        ClusterView {
+            members: members.into_iter().map(|n| (n.name.clone(), n)).collect(),
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&NodeState> {
+        self.members.get(name)
+    }
+
+    pub fn members(&self) -> impl Iterator<Item = &NodeState> {
+        self.members.values()
+    }
+}
+
+/// What only this node knows: its interfaces and its fence.
+#[derive(Debug, Clone)]
+pub struct LocalNode {
+    pub name: String,
+    pub links: Vec<Link>,
+    pub interface_rules: InterfaceRules,
+    pub fence: FenceState,
+}
+
+/// What `ServiceL2Status` says for a Service this node announces.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct L2Status {
+    pub node: String,
+    pub interfaces: BTreeSet<String>,
+}
+
+impl L2Status {
+    pub fn to_api(&self, service: &ServiceKey) -> ServiceL2StatusStatus {
+        ServiceL2StatusStatus {
+            node: self.node.clone(),
+            service_name: service.name.clone(),
+            service_namespace: service.namespace.clone(),
+            interfaces: self
+                .interfaces
+                .iter()
+                .map(|name| InterfaceInfo { name: name.clone() })
+                .collect(),
+        }
+    }
+}
+
+/// What this node answers for in layer-2 mode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct L2Plan {
+    /// Each address this node answers for, with its interfaces. A shared
+    /// address appears once.
+    pub addresses: BTreeMap<IpAddr, BTreeSet<String>>,
+    /// The owner of every address that has one, this node's included.
+    pub owners: BTreeMap<IpAddr, String>,
+    /// `ServiceL2Status` of each Service this node announces.
+    pub statuses: BTreeMap<ServiceKey, L2Status>,
+    /// One entry per address of every Service, in Service order.
+    pub explanations: Vec<Explanation<L2Verdict>>,
+}
+
+/// Computes what `this_node` answers for, given the live speakers of
+/// `cluster` and `services`.
+pub fn l2_plan<'a>(
+    config: &Config,
+    this_node: &LocalNode,
+    cluster: &ClusterView,
+    services: impl IntoIterator<Item = &'a ServiceState>,
+) -> L2Plan {
+    let mut services: Vec<&ServiceState> = services.into_iter().collect();
+    services.sort_by(|a, b| a.key.cmp(&b.key));
+
+    let mut eligible = Eligible::new(config, cluster);
+    let entries: Vec<(&ServiceState, IpAddr, Entry)> = services
+        .iter()
+        .flat_map(|s| s.addresses.iter().map(move |&a| (*s, a)))
+        .map(|(s, a)| (s, a, eligible.entry(s, a)))
+        .collect();
+    let owners = owners(&services, &entries);
+
+    let mut plan = L2Plan::default();
+    for (service, address, entry) in entries {
+        let verdict = match entry {
+            Entry::Blocked(reason) => L2Verdict::NotAnnounced(reason),
+            Entry::Candidates { pool, .. } => match owners.get(&address) {
+                None => L2Verdict::NotAnnounced(Reason::NoCommonCandidate),
+                Some(owner) if *owner != this_node.name => {
+                    L2Verdict::NotAnnounced(Reason::OwnedBy {
+                        node: owner.to_string(),
+                    })
+                }
+                Some(_) => announce(config, this_node, cluster, pool, address),
+            },
+        };
+        if let L2Verdict::Announced { interfaces } = &verdict {
+            plan.addresses
+                .entry(address)
+                .or_default()
+                .extend(interfaces.iter().cloned());
+            let status = plan.statuses.entry(service.key.clone()).or_default();
+            status.node.clone_from(&this_node.name);
+            status.interfaces.extend(interfaces.iter().cloned());
+        }
+        plan.explanations.push(Explanation {
+            service: service.key.clone(),
+            address,
+            verdict,
+        });
+    }
+    plan.owners = owners
+        .into_iter()
+        .map(|(a, o)| (a, o.to_string()))
+        .collect();
+    plan
+}
+
+/// One Service's stake in one of its addresses.
+enum Entry<'a> {
+    /// This Service does not get the address announced, whoever owns it.
+    Blocked(Reason),
+    /// The nodes fit to announce it for this Service (never empty).
+    Candidates {
+        pool: &'a str,
+        nodes: BTreeSet<&'a str>,
+    },
+}
+
+/// The nodes that may announce each pool, before endpoints are looked at.
+struct Eligible<'a> {
+    config: &'a Config,
+    cluster: &'a ClusterView,
+    by_pool: BTreeMap<&'a str, BTreeSet<&'a str>>,
+}
+
+impl<'a> Eligible<'a> {
+    fn new(config: &'a Config, cluster: &'a ClusterView) -> Eligible<'a> {
+        Eligible {
+            config,
+            cluster,
+            by_pool: BTreeMap::new(),
+        }
+    }
+
+    fn entry(&mut self, service: &ServiceState, address: IpAddr) -> Entry<'a> {
+        let Some(pool) = pool_of(self.config, service, address) else {
+            return Entry::Blocked(Reason::NotInAnyPool);
+        };
+        let pool_name = || pool.to_string();
+        let (config, cluster) = (self.config, self.cluster);
+        let advertisements: Vec<&L2Advertisement> = config.l2_advertisements_for(pool).collect();
+        if advertisements.is_empty() {
+            return Entry::Blocked(Reason::PoolNotL2Advertised { pool: pool_name() });
+        }
+        if !service.endpoints.iter().any(Endpoint::takes_traffic) {
+            return Entry::Blocked(Reason::NoReadyEndpoint);
+        }
+        let nodes = self.by_pool.entry(pool).or_insert_with(|| {
+            cluster
+                .members()
+                .filter(|n| Reason::node_blocked(n).is_none())
+                .filter(|n| advertisements.iter().any(|a| a.selects_node(&n.labels)))
+                .map(|n| n.name.as_str())
+                .collect()
+        });
+        if nodes.is_empty() {
+            return Entry::Blocked(Reason::NoCandidate { pool: pool_name() });
+        }
+        let nodes: BTreeSet<&str> = nodes
+            .iter()
+            .copied()
+            .filter(|n| has_usable_endpoint(service.traffic_policy, &service.endpoints, n))
+            .collect();
+        if nodes.is_empty() {
+            return Entry::Blocked(Reason::NoCandidateWithLocalEndpoint { pool: pool_name() });
+        }
+        Entry::Candidates { pool, nodes }
+    }
+}
+
+/// The owner of every address some Service wants announced: the first
+/// by [`owner::owner`] among the nodes fit for *every* such Service,
+/// keyed on the first address of the first Service holding the address.
+fn owners<'a>(
+    services: &[&ServiceState],
+    entries: &[(&ServiceState, IpAddr, Entry<'a>)],
+) -> BTreeMap<IpAddr, &'a str> {
+    let mut keys: BTreeMap<IpAddr, IpAddr> = BTreeMap::new();
+    for service in services {
+        if let Some(&first) = service.addresses.first() {
+            for &address in &service.addresses {
+                keys.entry(address).or_insert(first);
+            }
+        }
+    }
+    let mut candidates: BTreeMap<IpAddr, BTreeSet<&'a str>> = BTreeMap::new();
+    for (_, address, entry) in entries {
+        let Entry::Candidates { nodes, .. } = entry else {
+            continue;
+        };
+        candidates
+            .entry(*address)
+            .and_modify(|common| common.retain(|n| nodes.contains(n)))
+            .or_insert_with(|| nodes.clone());
+    }
+    candidates
+        .into_iter()
+        .filter_map(|(address, nodes)| {
+            let key = keys.get(&address).copied().unwrap_or(address);
+            owner::owner(key, nodes).map(|o| (address, o))
+        })
+        .collect()
+}
+
+/// The verdict for an address this node owns.
+fn announce(
+    config: &Config,
+    this_node: &LocalNode,
+    cluster: &ClusterView,
+    pool: &str,
+    address: IpAddr,
+) -> L2Verdict {
+    if !this_node.fence.may_announce() {
+        return L2Verdict::NotAnnounced(Reason::Fenced);
+    }
+    let labels = cluster.get(&this_node.name).map(|n| &n.labels);
+    let advertisements = config
+        .l2_advertisements_for(pool)
+        .filter(|a| labels.is_some_and(|l| a.selects_node(l)));
+    let mut listed = BTreeSet::new();
+    let mut all = false;
+    for advertisement in advertisements {
+        all |= advertisement.interfaces.is_empty();
+        listed.extend(advertisement.interfaces.iter().cloned());
+    }
+    let wanted = if all {
+        Wanted::All
+    } else {
+        Wanted::Listed(listed)
+    };
+    let choice = interfaces::choose(
+        &this_node.links,
+        &this_node.interface_rules,
+        &wanted,
+        address,
+    );
+    if choice.eligible.is_empty() {
+        L2Verdict::NotAnnounced(Reason::NoInterface {
+            pool: pool.to_string(),
+            missing: choice.missing.into_iter().collect(),
+        })
+    } else {
+        L2Verdict::Announced {
+            interfaces: choice.eligible,
+        }
+    }
+}

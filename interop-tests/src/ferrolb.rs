@@ -75,22 +75,27 @@ pub fn copy_example(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The `ferrolb` binary: `FERROLB_BIN`, or next to the running executable
-/// (cargo puts every binary of the workspace in one directory; test
-/// executables live one level deeper, in `deps/`).
+/// The `ferrolb` binary: `FERROLB_BIN`, or next to the running executable.
 pub fn binary() -> Result<PathBuf> {
     if let Some(path) = std::env::var_os("FERROLB_BIN") {
         return Ok(PathBuf::from(path));
     }
+    workspace_binary("ferrolb", "ferrolb-cli")
+}
+
+/// A binary of the workspace, found next to the running executable (cargo
+/// puts every binary of the workspace in one directory; test executables
+/// live one level deeper, in `deps/`).
+pub fn workspace_binary(name: &str, package: &str) -> Result<PathBuf> {
     let exe = std::env::current_exe()
         .map_err(|e| LabError::io("cannot find the running executable", e))?;
     exe.ancestors()
         .skip(1)
         .take(2)
-        .map(|dir| dir.join("ferrolb"))
+        .map(|dir| dir.join(name))
         .find(|p| p.is_file())
         .ok_or_else(|| LabError::Missing {
-            what: "the ferrolb binary".into(),
-            hint: "build it first: cargo build -p ferrolb-cli (or set FERROLB_BIN)".into(),
+            what: format!("the {name} binary"),
+            hint: format!("build it first: cargo build -p {package}"),
         })
 }

@@ -96,10 +96,8 @@ async fn install_crds(admin: &Client) -> TestResult {
 /// substituted), bound to `user` instead of the ServiceAccount (the test
 /// server issues no service-account tokens).
 async fn apply_rbac(admin: &Client, user: &str, file: &str) -> TestResult {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../charts/ferrolb/templates")
-        .join(file);
-    let text = std::fs::read_to_string(path)?.replace("{{ .Release.Namespace }}", NS);
+    let values = interop_tests::chart::default_values()?;
+    let docs = interop_tests::chart::render(file, NS, &values)?;
     let subject = Subject {
         kind: "User".into(),
         name: user.into(),
@@ -107,8 +105,7 @@ async fn apply_rbac(admin: &Client, user: &str, file: &str) -> TestResult {
         namespace: None,
     };
     let pp = PostParams::default();
-    for doc in serde_norway::Deserializer::from_str(&text) {
-        let value: serde_json::Value = serde::Deserialize::deserialize(doc)?;
+    for value in docs {
         match value["kind"].as_str().unwrap_or_default() {
             "ClusterRole" => {
                 let o: ClusterRole = serde_json::from_value(value)?;

@@ -9,5 +9,6 @@ pub mod adapt;
 pub mod announce;
 pub mod decide;
 pub mod k8s;
+pub mod membership;
 pub mod metrics;
 pub mod report;

@@ -71,4 +71,5 @@ pub mod wire;
 
 pub use core::{Input, Membership, Output, Stats, View};
 pub use timing::{MembershipTiming, MembershipTimingError};
+pub use udp::{AddressBook, DEFAULT_PORT, MembershipService, StartError, UdpConfig};
 pub use wire::Key;

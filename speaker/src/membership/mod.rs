@@ -63,6 +63,8 @@
 //! ([`Stats`]). See [`wire`].
 
 mod core;
+#[doc(hidden)]
+pub mod fuzzing;
 mod ring;
 mod swim;
 mod timing;

@@ -302,6 +302,63 @@ fn a_node_whose_link_is_cut_fences_itself() {
     net.converge(Duration::from_millis(300)).expect("healed");
 }
 
+#[test]
+fn forged_replayed_and_stranger_datagrams_are_dropped_and_counted() {
+    use ferrolb_speaker::membership::wire::{Body, Datagram, Header};
+    let start = Instant::now();
+    let key = Key::new(b"cluster secret".to_vec());
+    let mut m = Membership::new("a", key.clone(), MembershipTiming::default(), start, 1);
+    m.handle(
+        start,
+        Input::SetKnown(BTreeSet::from(["a".into(), "b".into()])),
+    );
+    let from = |sender: &str, sequence| Datagram {
+        header: Header {
+            sender: sender.into(),
+            incarnation: 5,
+            sequence,
+        },
+        body: Body::Alive { reply: false },
+    };
+    let forged = from("b", 1).seal(&Key::new(b"guess".to_vec()));
+    m.handle(start, Input::Received(forged));
+    assert_eq!(m.stats().unauthenticated, 1);
+    assert!(!m.reachable().contains("b"));
+
+    let genuine = from("b", 1).seal(&key);
+    m.handle(start, Input::Received(genuine.clone()));
+    assert!(m.reachable().contains("b"));
+    m.handle(start, Input::Received(genuine));
+    assert_eq!(m.stats().replayed, 1);
+
+    m.handle(start, Input::Received(from("c", 1).seal(&key)));
+    m.handle(start, Input::Received(from("a", 9).seal(&key)));
+    assert_eq!(m.stats().unknown_sender, 2);
+}
+
+#[test]
+fn a_suspected_node_refutes_with_a_newer_incarnation() {
+    let mut net = Net::new(3, 4);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    let before = net.nodes["node-1"].incarnation();
+    // node-1 stalls for longer than its watchers' silence, then resumes.
+    net.crashed.insert("node-1".into());
+    let t0 = net.now;
+    net.run_for(net.timing.silence + 4 * MS);
+    net.crashed.remove("node-1");
+    let took = net.converge(Duration::from_millis(200)).expect("refuted");
+    assert!(net.nodes["node-1"].incarnation() > before);
+    assert!(
+        net.first_loss("node-0", "node-1", t0, false).is_some(),
+        "was suspected"
+    );
+    assert!(
+        net.first_loss("node-0", "node-1", t0, true).is_none(),
+        "never dead"
+    );
+    assert!(took < net.timing.dead_after, "refuted after {took:?}");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 

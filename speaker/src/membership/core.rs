@@ -68,8 +68,7 @@ enum State {
 #[derive(Debug, Clone)]
 struct Peer {
     incarnation: u64,
-    /// The newest `(incarnation, sequence)` received: older is a replay.
-    newest: Option<(u64, u64)>,
+    replay: ReplayWindow,
     last_heard: Option<Instant>,
     /// Since when this node watches it (it is among the ring predecessors).
     watched_since: Option<Instant>,
@@ -82,7 +81,7 @@ impl Peer {
     fn new(now: Instant) -> Peer {
         Peer {
             incarnation: 0,
-            newest: None,
+            replay: ReplayWindow::default(),
             last_heard: None,
             watched_since: None,
             last_told: None,
@@ -96,6 +95,50 @@ impl Peer {
 
     fn is_dead(&self) -> bool {
         matches!(self.state, State::Suspect { dead: true, .. })
+    }
+}
+
+/// Which `(incarnation, sequence)` pairs of a sender were seen: the
+/// newest, and a window of the 64 sequences below it, so a datagram
+/// overtaken by a later one on the way is still taken once.
+#[derive(Debug, Clone, Copy, Default)]
+struct ReplayWindow {
+    newest: Option<(u64, u64)>,
+    /// Bit `i`: sequence `newest - i` was seen.
+    seen: u64,
+}
+
+impl ReplayWindow {
+    fn accept(&mut self, incarnation: u64, sequence: u64) -> bool {
+        let Some((inc, newest)) = self.newest else {
+            *self = ReplayWindow {
+                newest: Some((incarnation, sequence)),
+                seen: 1,
+            };
+            return true;
+        };
+        if incarnation != inc {
+            if incarnation < inc {
+                return false;
+            }
+            *self = ReplayWindow {
+                newest: Some((incarnation, sequence)),
+                seen: 1,
+            };
+            return true;
+        }
+        if sequence > newest {
+            let shift = sequence - newest;
+            self.seen = if shift >= 64 { 0 } else { self.seen << shift } | 1;
+            self.newest = Some((inc, sequence));
+            return true;
+        }
+        let back = newest - sequence;
+        if back >= 64 || self.seen & (1 << back) != 0 {
+            return false;
+        }
+        self.seen |= 1 << back;
+        true
     }
 }
 
@@ -283,11 +326,10 @@ impl Membership {
             self.stats.unknown_sender += 1;
             return;
         };
-        if peer.newest.is_some_and(|n| n >= (incarnation, sequence)) {
+        if !peer.replay.accept(incarnation, sequence) {
             self.stats.replayed += 1;
             return;
         }
-        peer.newest = Some((incarnation, sequence));
         peer.last_heard = Some(now);
         peer.incarnation = peer.incarnation.max(incarnation);
         // Any word from it at a newer incarnation than suspected refutes
@@ -308,6 +350,13 @@ impl Membership {
             }
             Body::Suspect { entries } => {
                 self.send(out, &sender, Body::Ack { sequence });
+                // A member we cannot reach speaks from the other side of a
+                // cut (or from before a heal): what it suspects says
+                // nothing about our side. What it says about us we refute.
+                let entries = entries
+                    .into_iter()
+                    .filter(|e| !still_suspected || e.member == self.me)
+                    .collect();
                 self.apply_suspicions(now, &sender, entries, out);
             }
             Body::Ack { sequence } => {
@@ -337,6 +386,7 @@ impl Membership {
         out: &mut Vec<Output>,
     ) {
         let mut refute = false;
+        let mut hearsay = Vec::new();
         for entry in entries {
             if entry.member == self.me {
                 if entry.incarnation >= self.incarnation {
@@ -352,16 +402,21 @@ impl Membership {
             let Some(peer) = self.peers.get_mut(&entry.member) else {
                 continue;
             };
-            let failed_by = now
-                .checked_sub(Duration::from_millis(entry.age_ms.into()))
-                .unwrap_or(now);
+            // The sender's instant keeps everyone's dead timers together
+            // after a failure; capped, so that an old suspicion (one that
+            // crossed a heal) leaves the member time to refute it.
+            let age = Duration::from_millis(entry.age_ms.into()).min(self.timing.silence);
+            let failed_by = now.checked_sub(age).unwrap_or(now);
             let suspect = State::Suspect {
                 incarnation: Some(entry.incarnation),
                 failed_by,
                 dead: false,
             };
             match peer.state {
-                State::Alive if entry.incarnation >= peer.incarnation => peer.state = suspect,
+                State::Alive if entry.incarnation >= peer.incarnation => {
+                    peer.state = suspect;
+                    hearsay.push(entry.member.clone());
+                }
                 State::Suspect {
                     incarnation: None,
                     failed_by,
@@ -383,6 +438,11 @@ impl Membership {
         }
         if refute {
             self.broadcast(out, Body::Alive { reply: false });
+        }
+        // Told by another, not seen: let the member refute at once if it
+        // can hear us.
+        for name in hearsay {
+            self.tell(now, &name, out);
         }
     }
 
@@ -678,5 +738,25 @@ impl Membership {
             self.view = view.clone();
             out.push(Output::View(view));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReplayWindow;
+
+    #[test]
+    fn the_replay_window_takes_each_datagram_once_in_any_order() {
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(5, 10));
+        assert!(w.accept(5, 12));
+        assert!(w.accept(5, 11), "overtaken, not replayed");
+        assert!(!w.accept(5, 11));
+        assert!(!w.accept(5, 12));
+        assert!(w.accept(5, 100));
+        assert!(!w.accept(5, 30), "too old to tell");
+        assert!(!w.accept(4, 500), "an earlier life");
+        assert!(w.accept(6, 1), "a new life starts over");
+        assert!(!w.accept(6, 1));
     }
 }

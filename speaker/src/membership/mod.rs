@@ -40,7 +40,9 @@
 //! suspected (by the notice, by a suspecter re-telling it every `R`, or in
 //! answer to any datagram it sends to a suspecter) raises its incarnation
 //! and tells everyone it is alive; a datagram at a newer incarnation
-//! clears the suspicion everywhere.
+//! clears the suspicion everywhere. Notices from a member the receiver
+//! itself suspects are applied only to the receiver: that member speaks
+//! from beyond a cut, or from before a heal.
 //!
 //! # Dead
 //!
@@ -48,7 +50,8 @@
 //! move) `dead_after` after the *latest* instant it can have failed: for a
 //! watcher, one heartbeat period and the jitter after the last heartbeat
 //! it received; for a sweep, the sweep's deadline; for a notice, the
-//! sender's instant carried as an age. Since `dead_after` is the fence's
+//! sender's instant carried as an age (capped at `S`, so that a suspicion
+//! that crossed a heal leaves time to refute it). Since `dead_after` is the fence's
 //! `dead_not_before` and [`MembershipTiming::check`] holds it to
 //! `suspect_within + react_within`, a cut-off owner has stopped before
 //! anyone takes over. Dead members leave the ring (the next watcher closes

@@ -3,11 +3,13 @@
 //!
 //! [`decide`] is the pure core: from the compiled configuration, the
 //! services with their assigned addresses and endpoints, and this node, it
-//! computes what to announce to each peer and why.
+//! computes what to announce to each peer and why. [`membership`] says which
+//! speakers are reachable and alive, for layer-2 mode's fence and owners.
 
 pub mod adapt;
 pub mod announce;
 pub mod decide;
 pub mod k8s;
+pub mod membership;
 pub mod metrics;
 pub mod report;

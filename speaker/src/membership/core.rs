@@ -1,0 +1,762 @@
+//! The membership state machine: datagrams, known members and time in;
+//! datagrams and view changes out. No sockets, no clock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use super::ring;
+use super::swim::{Swim, SwimEffects};
+use super::timing::MembershipTiming;
+use super::wire::{
+    Body, Datagram, Header, Key, MAC_LEN, MAX_DATAGRAM, Suspicion, WireError, valid_name,
+};
+
+/// What the membership says now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct View {
+    /// Known members not suspected, this node included: the fence's
+    /// `reachable`.
+    pub reachable: BTreeSet<String>,
+    /// Known members not dead, this node included: who goes into the
+    /// `ClusterView` that decides owners.
+    pub alive: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A datagram as received (the core authenticates it).
+    Received(Vec<u8>),
+    /// Every node that should run a speaker, from the API server or the
+    /// configuration: never from this detector.
+    SetKnown(BTreeSet<String>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    Send { to: String, bytes: Vec<u8> },
+    View(View),
+}
+
+/// Counters of what was received and dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub received: u64,
+    pub sent: u64,
+    /// Bad MAC, or too short to carry one.
+    pub unauthenticated: u64,
+    /// Authenticated but not parseable (a peer of another version).
+    pub malformed: u64,
+    /// An `(incarnation, sequence)` already seen.
+    pub replayed: u64,
+    /// From a name not in `known`, or claiming to be this node.
+    pub unknown_sender: u64,
+    pub swim_errors: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Alive,
+    Suspect {
+        /// `None`: never heard from since it became known.
+        incarnation: Option<u64>,
+        /// The latest instant it may have failed; dead `dead_after` later.
+        failed_by: Instant,
+        dead: bool,
+    },
+}
+
+#[derive(Debug, Clone)]
+struct Peer {
+    incarnation: u64,
+    replay: ReplayWindow,
+    last_heard: Option<Instant>,
+    /// Since when this node watches it (it is among the ring predecessors).
+    watched_since: Option<Instant>,
+    /// When it was last told it is suspected.
+    last_told: Option<Instant>,
+    state: State,
+}
+
+impl Peer {
+    fn new(now: Instant) -> Peer {
+        Peer {
+            incarnation: 0,
+            replay: ReplayWindow::default(),
+            last_heard: None,
+            watched_since: None,
+            last_told: None,
+            state: State::Suspect {
+                incarnation: None,
+                failed_by: now,
+                dead: false,
+            },
+        }
+    }
+
+    fn is_dead(&self) -> bool {
+        matches!(self.state, State::Suspect { dead: true, .. })
+    }
+}
+
+/// Which `(incarnation, sequence)` pairs of a sender were seen: the
+/// newest, and a window of the 64 sequences below it, so a datagram
+/// overtaken by a later one on the way is still taken once.
+#[derive(Debug, Clone, Copy, Default)]
+struct ReplayWindow {
+    newest: Option<(u64, u64)>,
+    /// Bit `i`: sequence `newest - i` was seen.
+    seen: u64,
+}
+
+impl ReplayWindow {
+    fn accept(&mut self, incarnation: u64, sequence: u64) -> bool {
+        let Some((inc, newest)) = self.newest else {
+            *self = ReplayWindow {
+                newest: Some((incarnation, sequence)),
+                seen: 1,
+            };
+            return true;
+        };
+        if incarnation != inc {
+            if incarnation < inc {
+                return false;
+            }
+            *self = ReplayWindow {
+                newest: Some((incarnation, sequence)),
+                seen: 1,
+            };
+            return true;
+        }
+        if sequence > newest {
+            let shift = sequence - newest;
+            self.seen = if shift >= 64 { 0 } else { self.seen << shift } | 1;
+            self.newest = Some((inc, sequence));
+            return true;
+        }
+        let back = newest - sequence;
+        if back >= 64 || self.seen & (1 << back) != 0 {
+            return false;
+        }
+        self.seen |= 1 << back;
+        true
+    }
+}
+
+/// A notice waiting for acknowledgements; who stays silent is suspected.
+#[derive(Debug, Clone)]
+struct Sweep {
+    sequence: u64,
+    resend_at: Option<Instant>,
+    deadline: Instant,
+    pending: BTreeSet<String>,
+}
+
+pub struct Membership {
+    me: String,
+    key: Key,
+    timing: MembershipTiming,
+    incarnation: u64,
+    sequence: u64,
+    known: BTreeSet<String>,
+    peers: BTreeMap<String, Peer>,
+    next_beat: Instant,
+    sweeps: Vec<Sweep>,
+    swim: Swim,
+    view: View,
+    stats: Stats,
+}
+
+impl Membership {
+    /// `boot` must exceed every incarnation this node used before (the
+    /// shell passes the wall clock in milliseconds), so a restarted node
+    /// refutes what the cluster remembers of its previous life.
+    pub fn new(
+        me: impl Into<String>,
+        key: Key,
+        timing: MembershipTiming,
+        now: Instant,
+        boot: u64,
+    ) -> Membership {
+        let me = me.into();
+        let swim = Swim::new(&me, boot, &timing);
+        let view = View {
+            reachable: BTreeSet::from([me.clone()]),
+            alive: BTreeSet::from([me.clone()]),
+        };
+        Membership {
+            me,
+            key,
+            timing,
+            incarnation: boot,
+            sequence: 0,
+            known: BTreeSet::new(),
+            peers: BTreeMap::new(),
+            next_beat: now,
+            sweeps: Vec::new(),
+            swim,
+            view,
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.me
+    }
+
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub fn view(&self) -> &View {
+        &self.view
+    }
+
+    pub fn reachable(&self) -> BTreeSet<String> {
+        self.view.reachable.clone()
+    }
+
+    pub fn alive(&self) -> BTreeSet<String> {
+        self.view.alive.clone()
+    }
+
+    /// Members SWIM sees active, for diagnostics.
+    pub fn swim_members(&self) -> BTreeSet<String> {
+        self.swim.members().map(str::to_string).collect()
+    }
+
+    pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
+        let mut out = Vec::new();
+        match input {
+            Input::Received(bytes) => self.receive(now, &bytes, &mut out),
+            Input::SetKnown(known) => self.set_known(now, known, &mut out),
+        }
+        self.run_timers(now, &mut out);
+        self.publish(&mut out);
+        out
+    }
+
+    /// Runs whatever is due at `now`.
+    pub fn poll(&mut self, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        self.run_timers(now, &mut out);
+        self.publish(&mut out);
+        out
+    }
+
+    /// When [`Membership::poll`] must run next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let mut next = Some(self.next_beat);
+        let mut at = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        for (name, peer) in &self.peers {
+            match peer.state {
+                State::Alive => {
+                    if let Some(t) = self.silence_deadline(name, peer) {
+                        at(t);
+                    }
+                }
+                State::Suspect {
+                    failed_by, dead, ..
+                } => {
+                    if !dead {
+                        at(failed_by + self.timing.dead_after);
+                    }
+                    at(peer
+                        .last_told
+                        .map_or(failed_by, |t| t + self.timing.reprobe));
+                }
+            }
+        }
+        for sweep in &self.sweeps {
+            at(sweep.resend_at.unwrap_or(sweep.deadline));
+        }
+        if let Some(t) = self.swim.next_deadline() {
+            at(t);
+        }
+        next
+    }
+
+    fn set_known(&mut self, now: Instant, known: BTreeSet<String>, out: &mut Vec<Output>) {
+        let known: BTreeSet<String> = known
+            .into_iter()
+            .filter(|n| valid_name(n) && *n != self.me)
+            .collect();
+        self.peers.retain(|name, _| known.contains(name));
+        let new: Vec<String> = known
+            .iter()
+            .filter(|n| !self.peers.contains_key(*n))
+            .cloned()
+            .collect();
+        for name in &new {
+            self.peers.insert(name.clone(), Peer::new(now));
+        }
+        self.known = known;
+        for sweep in &mut self.sweeps {
+            sweep.pending.retain(|n| self.known.contains(n));
+        }
+        for name in new {
+            self.send(out, &name, Body::Alive { reply: true });
+            let effects = self.swim.announce(now, &name);
+            self.swim_effects(now, effects, out);
+        }
+    }
+
+    fn receive(&mut self, now: Instant, bytes: &[u8], out: &mut Vec<Output>) {
+        self.stats.received += 1;
+        let datagram = match Datagram::open(&self.key, bytes) {
+            Ok(d) => d,
+            Err(WireError::Unauthenticated) => {
+                self.stats.unauthenticated += 1;
+                return;
+            }
+            Err(_) => {
+                self.stats.malformed += 1;
+                return;
+            }
+        };
+        let Header {
+            sender,
+            incarnation,
+            sequence,
+        } = datagram.header;
+        let Some(peer) = self.peers.get_mut(&sender) else {
+            self.stats.unknown_sender += 1;
+            return;
+        };
+        if !peer.replay.accept(incarnation, sequence) {
+            self.stats.replayed += 1;
+            return;
+        }
+        peer.last_heard = Some(now);
+        peer.incarnation = peer.incarnation.max(incarnation);
+        // Any word from it at a newer incarnation than suspected refutes
+        // the suspicion; a first word ends "never heard".
+        if let State::Suspect { incarnation: s, .. } = peer.state
+            && s.is_none_or(|s| incarnation > s)
+        {
+            peer.state = State::Alive;
+        }
+        let still_suspected = matches!(peer.state, State::Suspect { .. });
+
+        match datagram.body {
+            Body::Heartbeat => {}
+            Body::Alive { reply } => {
+                if reply {
+                    self.send(out, &sender, Body::Alive { reply: false });
+                }
+            }
+            Body::Suspect { entries } => {
+                self.send(out, &sender, Body::Ack { sequence });
+                // A member we cannot reach speaks from the other side of a
+                // cut (or from before a heal): what it suspects says
+                // nothing about our side. What it says about us we refute.
+                let entries = entries
+                    .into_iter()
+                    .filter(|e| !still_suspected || e.member == self.me)
+                    .collect();
+                self.apply_suspicions(now, &sender, entries, out);
+            }
+            Body::Ack { sequence } => {
+                for sweep in &mut self.sweeps {
+                    if sweep.sequence == sequence {
+                        sweep.pending.remove(&sender);
+                    }
+                }
+            }
+            Body::Swim(data) => {
+                let effects = self.swim.handle_data(now, &data);
+                self.swim_effects(now, effects, out);
+            }
+        }
+        // It reaches us but is suspected at its incarnation: tell it, so
+        // it refutes (this is how a healed partition is noticed).
+        if still_suspected {
+            self.tell(now, &sender, out);
+        }
+    }
+
+    fn apply_suspicions(
+        &mut self,
+        now: Instant,
+        from: &str,
+        entries: Vec<Suspicion>,
+        out: &mut Vec<Output>,
+    ) {
+        let mut refute = false;
+        let mut hearsay = Vec::new();
+        for entry in entries {
+            if entry.member == self.me {
+                if entry.incarnation >= self.incarnation {
+                    refute = true;
+                    self.incarnation = entry.incarnation.saturating_add(1);
+                } else {
+                    // A suspicion of an older life: our refutation was
+                    // lost on its way to `from`.
+                    self.send(out, from, Body::Alive { reply: false });
+                }
+                continue;
+            }
+            let Some(peer) = self.peers.get_mut(&entry.member) else {
+                continue;
+            };
+            // The sender's instant keeps everyone's dead timers together
+            // after a failure; capped, so that an old suspicion (one that
+            // crossed a heal) leaves the member time to refute it.
+            let age = Duration::from_millis(entry.age_ms.into()).min(self.timing.silence);
+            let failed_by = now.checked_sub(age).unwrap_or(now);
+            let suspect = State::Suspect {
+                incarnation: Some(entry.incarnation),
+                failed_by,
+                dead: false,
+            };
+            match peer.state {
+                State::Alive if entry.incarnation >= peer.incarnation => {
+                    peer.state = suspect;
+                    hearsay.push(entry.member.clone());
+                }
+                State::Suspect {
+                    incarnation: None,
+                    failed_by,
+                    dead,
+                } => {
+                    peer.state = State::Suspect {
+                        incarnation: Some(entry.incarnation),
+                        failed_by,
+                        dead,
+                    }
+                }
+                State::Suspect {
+                    incarnation: Some(s),
+                    ..
+                } if entry.incarnation > s => peer.state = suspect,
+                _ => {}
+            }
+            peer.incarnation = peer.incarnation.max(entry.incarnation);
+        }
+        if refute {
+            self.broadcast(out, Body::Alive { reply: false });
+        }
+        // Told by another, not seen: let the member refute at once if it
+        // can hear us.
+        for name in hearsay {
+            self.tell(now, &name, out);
+        }
+    }
+
+    fn run_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let effects = self.swim.poll(now);
+        self.swim_effects(now, effects, out);
+
+        let members = self.ring_members();
+        let is_dead = |n: &str| self.peers.get(n).is_some_and(Peer::is_dead);
+
+        // Watch: only the ring predecessors, only while heard.
+        let watched: BTreeSet<String> =
+            ring::predecessors(&self.me, &members, is_dead, self.timing.watchers)
+                .into_iter()
+                .map(str::to_string)
+                .collect();
+        let mut silent = Vec::new();
+        for (name, peer) in &mut self.peers {
+            if !watched.contains(name) {
+                peer.watched_since = None;
+                continue;
+            }
+            peer.watched_since.get_or_insert(now);
+        }
+        for (name, peer) in &self.peers {
+            if peer.state == State::Alive
+                && let Some(deadline) = self.silence_deadline(name, peer)
+                && now >= deadline
+            {
+                let last = peer.last_heard.unwrap_or(now);
+                silent.push((
+                    name.clone(),
+                    last + self.timing.failed_by_after_last_heartbeat(),
+                ));
+            }
+        }
+        if !silent.is_empty() {
+            self.suspect_and_sweep(now, silent, out);
+        }
+
+        // Sweeps: resend to the silent once, then suspect them.
+        let mut expired = Vec::new();
+        let mut resend = Vec::new();
+        for sweep in &mut self.sweeps {
+            if sweep.resend_at.is_some_and(|t| now >= t) {
+                sweep.resend_at = None;
+                resend.extend(sweep.pending.iter().cloned());
+            }
+            if now >= sweep.deadline {
+                expired.extend(
+                    std::mem::take(&mut sweep.pending)
+                        .into_iter()
+                        .map(|n| (n, sweep.deadline)),
+                );
+            }
+        }
+        self.sweeps.retain(|s| now < s.deadline);
+        for name in resend {
+            self.notify(now, &name, out);
+        }
+        let expired: Vec<(String, Instant)> = expired
+            .into_iter()
+            .filter(|(n, _)| self.peers.get(n).is_some_and(|p| p.state == State::Alive))
+            .collect();
+        if !expired.is_empty() {
+            self.suspect_and_sweep(now, expired, out);
+        }
+
+        // Dead, and reprobes of the suspected.
+        let mut reprobe = Vec::new();
+        for (name, peer) in &mut self.peers {
+            if let State::Suspect {
+                failed_by, dead, ..
+            } = &mut peer.state
+            {
+                if now >= *failed_by + self.timing.dead_after {
+                    *dead = true;
+                }
+                if peer
+                    .last_told
+                    .is_none_or(|t| now >= t + self.timing.reprobe)
+                {
+                    reprobe.push(name.clone());
+                }
+            }
+        }
+        for name in reprobe {
+            self.tell(now, &name, out);
+        }
+
+        if now >= self.next_beat {
+            let members = self.ring_members();
+            let is_dead = |n: &str| self.peers.get(n).is_some_and(Peer::is_dead);
+            let targets: Vec<String> =
+                ring::successors(&self.me, &members, is_dead, self.timing.watchers)
+                    .into_iter()
+                    .map(str::to_string)
+                    .collect();
+            for to in targets {
+                self.send(out, &to, Body::Heartbeat);
+            }
+            self.next_beat += self.timing.heartbeat;
+            if self.next_beat <= now {
+                self.next_beat = now + self.timing.heartbeat;
+            }
+        }
+    }
+
+    /// When silence from a watched, alive predecessor becomes suspicion.
+    fn silence_deadline(&self, _name: &str, peer: &Peer) -> Option<Instant> {
+        let since = peer.watched_since?;
+        let grace = since + self.timing.watch_grace();
+        let silence = peer.last_heard.unwrap_or(since) + self.timing.silence;
+        // A predecessor watched only since a recent ring change may not
+        // have seen the change yet: it gets the grace.
+        Some(if peer.last_heard.is_some_and(|h| h >= since) {
+            silence
+        } else {
+            silence.max(grace)
+        })
+    }
+
+    /// Suspects `newly` (with the latest instant each may have failed),
+    /// tells everyone, and asks everyone still reachable to acknowledge.
+    fn suspect_and_sweep(
+        &mut self,
+        now: Instant,
+        newly: Vec<(String, Instant)>,
+        out: &mut Vec<Output>,
+    ) {
+        for (name, failed_by) in newly {
+            if let Some(peer) = self.peers.get_mut(&name) {
+                peer.state = State::Suspect {
+                    incarnation: Some(peer.incarnation),
+                    failed_by,
+                    dead: false,
+                };
+            }
+        }
+        let body = self.notice(now);
+        let Some(sequence) = self.broadcast(out, body) else {
+            return;
+        };
+        let pending: BTreeSet<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.state == State::Alive)
+            .map(|(n, _)| n.clone())
+            .collect();
+        if !pending.is_empty() {
+            self.sweeps.push(Sweep {
+                sequence,
+                resend_at: Some(now + self.timing.ack_timeout / 2),
+                deadline: now + self.timing.ack_timeout,
+                pending,
+            });
+        }
+    }
+
+    /// Tells a suspected member so, at most once per heartbeat.
+    fn tell(&mut self, now: Instant, name: &str, out: &mut Vec<Output>) {
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
+        };
+        if peer
+            .last_told
+            .is_some_and(|t| now < t + self.timing.heartbeat)
+        {
+            return;
+        }
+        peer.last_told = Some(now);
+        self.notify(now, name, out);
+    }
+
+    fn notify(&mut self, now: Instant, name: &str, out: &mut Vec<Output>) {
+        let body = self.notice(now);
+        self.send(out, name, body);
+    }
+
+    /// Everything this node suspects, newest first, as much as fits.
+    fn notice(&self, now: Instant) -> Body {
+        let mut suspected: Vec<(Instant, Suspicion)> = self
+            .peers
+            .iter()
+            .filter_map(|(name, peer)| match peer.state {
+                State::Suspect {
+                    incarnation: Some(incarnation),
+                    failed_by,
+                    ..
+                } => Some((
+                    failed_by,
+                    Suspicion {
+                        member: name.clone(),
+                        incarnation,
+                        age_ms: u32::try_from(now.saturating_duration_since(failed_by).as_millis())
+                            .unwrap_or(u32::MAX),
+                    },
+                )),
+                _ => None,
+            })
+            .collect();
+        suspected.sort_by_key(|s| std::cmp::Reverse(s.0));
+        let mut room = MAX_DATAGRAM - (3 + self.me.len() + 16 + 1 + MAC_LEN);
+        let mut entries = Vec::new();
+        for (_, s) in suspected {
+            if s.encoded_len() > room || entries.len() == usize::from(u8::MAX) {
+                break;
+            }
+            room -= s.encoded_len();
+            entries.push(s);
+        }
+        Body::Suspect { entries }
+    }
+
+    fn swim_effects(&mut self, now: Instant, effects: SwimEffects, out: &mut Vec<Output>) {
+        self.stats.swim_errors += effects.errors;
+        for (to, data) in effects.send {
+            if self.peers.contains_key(&to) {
+                self.send(out, &to, Body::Swim(data));
+            }
+        }
+        let down: Vec<(String, Instant)> = effects
+            .down
+            .into_iter()
+            .filter(|n| self.peers.get(n).is_some_and(|p| p.state == State::Alive))
+            .map(|n| (n, now))
+            .collect();
+        if !down.is_empty() {
+            self.suspect_and_sweep(now, down, out);
+        }
+    }
+
+    /// Sends `body` to every known member; the sequence number used, if any.
+    fn broadcast(&mut self, out: &mut Vec<Output>, body: Body) -> Option<u64> {
+        let names: Vec<String> = self.peers.keys().cloned().collect();
+        if names.is_empty() {
+            return None;
+        }
+        // One sequence number for all copies: acknowledgements name it.
+        self.sequence += 1;
+        let sequence = self.sequence;
+        for to in names {
+            self.seal_to(out, &to, sequence, body.clone());
+        }
+        Some(sequence)
+    }
+
+    fn send(&mut self, out: &mut Vec<Output>, to: &str, body: Body) {
+        self.sequence += 1;
+        let sequence = self.sequence;
+        self.seal_to(out, to, sequence, body);
+    }
+
+    fn seal_to(&mut self, out: &mut Vec<Output>, to: &str, sequence: u64, body: Body) {
+        let datagram = Datagram {
+            header: Header {
+                sender: self.me.clone(),
+                incarnation: self.incarnation,
+                sequence,
+            },
+            body,
+        };
+        if datagram.encoded_len() > MAX_DATAGRAM {
+            return;
+        }
+        self.stats.sent += 1;
+        out.push(Output::Send {
+            to: to.to_string(),
+            bytes: datagram.seal(&self.key),
+        });
+    }
+
+    fn ring_members(&self) -> BTreeSet<String> {
+        let mut members = self.known.clone();
+        members.insert(self.me.clone());
+        members
+    }
+
+    fn publish(&mut self, out: &mut Vec<Output>) {
+        let mut view = View {
+            reachable: BTreeSet::from([self.me.clone()]),
+            alive: BTreeSet::from([self.me.clone()]),
+        };
+        for (name, peer) in &self.peers {
+            if peer.state == State::Alive {
+                view.reachable.insert(name.clone());
+            }
+            if !peer.is_dead() {
+                view.alive.insert(name.clone());
+            }
+        }
+        if view != self.view {
+            self.view = view.clone();
+            out.push(Output::View(view));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReplayWindow;
+
+    #[test]
+    fn the_replay_window_takes_each_datagram_once_in_any_order() {
+        let mut w = ReplayWindow::default();
+        assert!(w.accept(5, 10));
+        assert!(w.accept(5, 12));
+        assert!(w.accept(5, 11), "overtaken, not replayed");
+        assert!(!w.accept(5, 11));
+        assert!(!w.accept(5, 12));
+        assert!(w.accept(5, 100));
+        assert!(!w.accept(5, 30), "too old to tell");
+        assert!(!w.accept(4, 500), "an earlier life");
+        assert!(w.accept(6, 1), "a new life starts over");
+        assert!(!w.accept(6, 1));
+    }
+}

@@ -1,0 +1,203 @@
+//! The membership over UDP: a thin tokio shell around [`Membership`]. It
+//! owns the socket and the address book (name to address, from the API
+//! server or the configuration), feeds the core datagrams, address-book
+//! changes and its deadlines, and publishes the [`View`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::net::UdpSocket;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+
+use super::core::{Input, Membership, Output, Stats, View};
+use super::timing::{MembershipTiming, MembershipTimingError};
+use super::wire::{Key, MAX_DATAGRAM};
+
+/// MetalLB's memberlist port, so firewall rules written for it still fit.
+pub const DEFAULT_PORT: u16 = 7946;
+
+/// Every known member and the address its speaker listens on.
+pub type AddressBook = BTreeMap<String, SocketAddr>;
+
+#[derive(Debug, Clone)]
+pub struct UdpConfig {
+    /// This node's name, as in the address book.
+    pub name: String,
+    pub key: Key,
+    pub timing: MembershipTiming,
+    /// Where to listen: `0.0.0.0:7946`, `[::]:7946`, or a node address.
+    pub bind: SocketAddr,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Timing(#[from] MembershipTimingError),
+    #[error("cannot bind the membership socket on {bind}: {source}")]
+    Bind {
+        bind: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+/// A running membership. Dropping it stops the task.
+pub struct MembershipService {
+    view: watch::Receiver<View>,
+    stats: watch::Receiver<Stats>,
+    book: watch::Sender<AddressBook>,
+    local: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl MembershipService {
+    /// Binds the socket (on the calling runtime, hence in its network
+    /// namespace) and starts the membership with `book` as the known
+    /// members.
+    pub async fn start(
+        config: UdpConfig,
+        book: AddressBook,
+    ) -> Result<MembershipService, StartError> {
+        config.timing.check()?;
+        let socket = UdpSocket::bind(config.bind)
+            .await
+            .map_err(|source| StartError::Bind {
+                bind: config.bind,
+                source,
+            })?;
+        let local = socket.local_addr().map_err(|source| StartError::Bind {
+            bind: config.bind,
+            source,
+        })?;
+        // Above every incarnation of an earlier run of this node.
+        let boot = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let core = Membership::new(config.name, config.key, config.timing, Instant::now(), boot);
+        let (view_tx, view) = watch::channel(core.view().clone());
+        let (stats_tx, stats) = watch::channel(Stats::default());
+        let (book_tx, book_rx) = watch::channel(book);
+        let (stop, stopped) = oneshot::channel();
+        let driver = Driver {
+            core,
+            socket,
+            book: book_rx,
+            view: view_tx,
+            stats: stats_tx,
+        };
+        let task = tokio::spawn(driver.run(stopped));
+        Ok(MembershipService {
+            view,
+            stats,
+            book: book_tx,
+            local,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// The view, updated on every change.
+    pub fn view(&self) -> watch::Receiver<View> {
+        self.view.clone()
+    }
+
+    pub fn stats(&self) -> Stats {
+        *self.stats.borrow()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Replaces the known members and their addresses.
+    pub fn set_address_book(&self, book: AddressBook) {
+        self.book.send_replace(book);
+    }
+
+    /// Stops the task and waits for it.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for MembershipService {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+struct Driver {
+    core: Membership,
+    socket: UdpSocket,
+    book: watch::Receiver<AddressBook>,
+    view: watch::Sender<View>,
+    stats: watch::Sender<Stats>,
+}
+
+impl Driver {
+    async fn run(mut self, mut stopped: oneshot::Receiver<()>) {
+        let mut buf = vec![0u8; MAX_DATAGRAM + 1];
+        let known = self.known();
+        let mut outputs = self.core.handle(Instant::now(), Input::SetKnown(known));
+        loop {
+            self.dispatch(outputs).await;
+            let deadline = self
+                .core
+                .next_deadline()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+            outputs = tokio::select! {
+                biased;
+                _ = &mut stopped => return,
+                received = self.socket.recv_from(&mut buf) => match received {
+                    Ok((n, _from)) => {
+                        let bytes = buf.get(..n).unwrap_or_default().to_vec();
+                        self.core.handle(Instant::now(), Input::Received(bytes))
+                    }
+                    // Errors queued on the socket (an ICMP error, say)
+                    // say nothing about the membership: go on.
+                    Err(_) => Vec::new(),
+                },
+                changed = self.book.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    let known = self.known();
+                    self.core.handle(Instant::now(), Input::SetKnown(known))
+                }
+                () = tokio::time::sleep_until(deadline.into()) => self.core.poll(Instant::now()),
+            };
+        }
+    }
+
+    fn known(&mut self) -> BTreeSet<String> {
+        self.book.borrow_and_update().keys().cloned().collect()
+    }
+
+    async fn dispatch(&mut self, outputs: Vec<Output>) {
+        for output in outputs {
+            match output {
+                Output::Send { to, bytes } => {
+                    let to = self.book.borrow().get(&to).copied();
+                    if let Some(to) = to {
+                        // A down link or an unreachable peer is what
+                        // the detector is there to notice: not an error.
+                        let _ = self.socket.send_to(&bytes, to).await;
+                    }
+                }
+                Output::View(view) => {
+                    self.view.send_replace(view);
+                }
+            }
+        }
+        self.stats.send_replace(self.core.stats());
+    }
+}

@@ -1,0 +1,446 @@
+//! The membership datagram: a small fixed binary format, authenticated
+//! with HMAC-SHA256 under the cluster's shared key.
+//!
+//! ```text
+//! version u8 (1) | kind u8 | name length u8 | sender name (UTF-8)
+//! incarnation u64 | sequence u64 | body (by kind) | HMAC-SHA256 (32 bytes)
+//! ```
+//!
+//! Integers are big-endian. Bodies:
+//!
+//! | kind | body |
+//! |---|---|
+//! | 1 heartbeat | empty |
+//! | 2 alive | flags u8 (bit 0: answer with an alive) |
+//! | 3 suspect | count u8, then per entry: name length u8, name, incarnation u64, age in ms u32 |
+//! | 4 ack | acknowledged sequence u64 |
+//! | 5 swim | a foca datagram, to the end |
+//!
+//! The MAC covers everything before it; it is checked (in constant time)
+//! before anything else is parsed. `(incarnation, sequence)` grows with
+//! every datagram a node sends, so a receiver drops replays.
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+pub const VERSION: u8 = 1;
+/// Below a LAN's MTU with room for IP and UDP headers.
+pub const MAX_DATAGRAM: usize = 1400;
+pub const MAC_LEN: usize = 32;
+/// Kubernetes node names are DNS subdomains, at most 253 characters.
+pub const MAX_NAME: usize = 253;
+
+const KIND_HEARTBEAT: u8 = 1;
+const KIND_ALIVE: u8 = 2;
+const KIND_SUSPECT: u8 = 3;
+const KIND_ACK: u8 = 4;
+const KIND_SWIM: u8 = 5;
+
+/// The shared key (in Kubernetes, from a Secret).
+#[derive(Clone)]
+pub struct Key(Vec<u8>);
+
+impl Key {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Key {
+        Key(bytes.into())
+    }
+
+    fn mac(&self) -> Hmac<Sha256> {
+        // HMAC takes keys of any length; the error cannot happen.
+        <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"))
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    pub sender: String,
+    pub incarnation: u64,
+    pub sequence: u64,
+}
+
+/// One member the sender suspects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suspicion {
+    pub member: String,
+    /// The incarnation suspected: a higher one refutes it.
+    pub incarnation: u64,
+    /// How long ago, at sending, the member may have failed at the latest.
+    pub age_ms: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Heartbeat,
+    /// "I am alive at this incarnation"; `reply` asks for one back.
+    Alive {
+        reply: bool,
+    },
+    /// Everything the sender suspects; the receiver acknowledges it.
+    Suspect {
+        entries: Vec<Suspicion>,
+    },
+    Ack {
+        sequence: u64,
+    },
+    Swim(Vec<u8>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datagram {
+    pub header: Header,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("datagram truncated at byte {0}")]
+    Truncated(usize),
+    #[error("unsupported version {0}")]
+    Version(u8),
+    #[error("unknown kind {0}")]
+    Kind(u8),
+    #[error("invalid member name at byte {0}")]
+    Name(usize),
+    #[error("{0} bytes after the body")]
+    Trailing(usize),
+    /// Too short or too long to be ours, or a MAC that does not match.
+    #[error("not authenticated")]
+    Unauthenticated,
+}
+
+impl Suspicion {
+    /// Its size in a suspect body.
+    pub fn encoded_len(&self) -> usize {
+        1 + self.member.len() + 8 + 4
+    }
+}
+
+impl Datagram {
+    /// Its size on the wire, MAC included.
+    pub fn encoded_len(&self) -> usize {
+        let body = match &self.body {
+            Body::Heartbeat => 0,
+            Body::Alive { .. } => 1,
+            Body::Suspect { entries } => {
+                1 + entries.iter().map(Suspicion::encoded_len).sum::<usize>()
+            }
+            Body::Ack { .. } => 8,
+            Body::Swim(bytes) => bytes.len(),
+        };
+        3 + self.header.sender.len() + 16 + body + MAC_LEN
+    }
+
+    /// The datagram with its MAC. The caller keeps names valid and the
+    /// size within [`MAX_DATAGRAM`]; see [`Datagram::encoded_len`].
+    pub fn seal(&self, key: &Key) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        let kind = match &self.body {
+            Body::Heartbeat => KIND_HEARTBEAT,
+            Body::Alive { .. } => KIND_ALIVE,
+            Body::Suspect { .. } => KIND_SUSPECT,
+            Body::Ack { .. } => KIND_ACK,
+            Body::Swim(_) => KIND_SWIM,
+        };
+        out.extend([VERSION, kind]);
+        put_name(&mut out, &self.header.sender);
+        out.extend(self.header.incarnation.to_be_bytes());
+        out.extend(self.header.sequence.to_be_bytes());
+        match &self.body {
+            Body::Heartbeat => {}
+            Body::Alive { reply } => out.push(u8::from(*reply)),
+            Body::Suspect { entries } => {
+                out.push(u8::try_from(entries.len()).unwrap_or(u8::MAX));
+                for e in entries.iter().take(usize::from(u8::MAX)) {
+                    put_name(&mut out, &e.member);
+                    out.extend(e.incarnation.to_be_bytes());
+                    out.extend(e.age_ms.to_be_bytes());
+                }
+            }
+            Body::Ack { sequence } => out.extend(sequence.to_be_bytes()),
+            Body::Swim(bytes) => out.extend(bytes),
+        }
+        let mut mac = key.mac();
+        mac.update(&out);
+        out.extend(mac.finalize().into_bytes());
+        out
+    }
+
+    /// Checks the MAC, then parses.
+    pub fn open(key: &Key, bytes: &[u8]) -> Result<Datagram, WireError> {
+        if bytes.len() > MAX_DATAGRAM {
+            return Err(WireError::Unauthenticated);
+        }
+        let split = bytes
+            .len()
+            .checked_sub(MAC_LEN)
+            .ok_or(WireError::Unauthenticated)?;
+        let (signed, tag) = bytes.split_at(split);
+        let mut mac = key.mac();
+        mac.update(signed);
+        mac.verify_slice(tag)
+            .map_err(|_| WireError::Unauthenticated)?;
+        Datagram::parse(signed)
+    }
+
+    /// Parses a datagram without its MAC (exposed for fuzzing).
+    pub fn parse(bytes: &[u8]) -> Result<Datagram, WireError> {
+        let mut r = Reader { bytes, at: 0 };
+        let version = r.u8()?;
+        if version != VERSION {
+            return Err(WireError::Version(version));
+        }
+        let kind = r.u8()?;
+        let sender = r.name()?;
+        let incarnation = r.u64()?;
+        let sequence = r.u64()?;
+        let body = match kind {
+            KIND_HEARTBEAT => Body::Heartbeat,
+            KIND_ALIVE => Body::Alive {
+                reply: r.u8()? & 1 == 1,
+            },
+            KIND_SUSPECT => {
+                let count = r.u8()?;
+                let entries = (0..count)
+                    .map(|_| {
+                        Ok(Suspicion {
+                            member: r.name()?,
+                            incarnation: r.u64()?,
+                            age_ms: r.u32()?,
+                        })
+                    })
+                    .collect::<Result<_, WireError>>()?;
+                Body::Suspect { entries }
+            }
+            KIND_ACK => Body::Ack { sequence: r.u64()? },
+            KIND_SWIM => Body::Swim(r.rest().to_vec()),
+            other => return Err(WireError::Kind(other)),
+        };
+        match r.bytes.len() - r.at {
+            0 => Ok(Datagram {
+                header: Header {
+                    sender,
+                    incarnation,
+                    sequence,
+                },
+                body,
+            }),
+            n => Err(WireError::Trailing(n)),
+        }
+    }
+}
+
+/// Whether `name` can travel in a datagram.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= MAX_NAME
+}
+
+fn put_name(out: &mut Vec<u8>, name: &str) {
+    let len = name.len().min(MAX_NAME);
+    // Names are checked on entry (`valid_name`); cutting here keeps the
+    // encoding well-formed whatever happens.
+    let cut = (0..=len)
+        .rev()
+        .find(|&i| name.is_char_boundary(i))
+        .unwrap_or(0);
+    out.push(u8::try_from(cut).unwrap_or(0));
+    out.extend(&name.as_bytes()[..cut]);
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], WireError> {
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or(WireError::Truncated(self.at))?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn u8(&mut self) -> Result<u8, WireError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u32(&mut self) -> Result<u32, WireError> {
+        let b = self.take(4)?;
+        Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    fn u64(&mut self) -> Result<u64, WireError> {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(self.take(8)?);
+        Ok(u64::from_be_bytes(a))
+    }
+
+    fn name(&mut self) -> Result<String, WireError> {
+        let at = self.at;
+        let len = usize::from(self.u8()?);
+        let bytes = self.take(len)?;
+        std::str::from_utf8(bytes)
+            .ok()
+            .filter(|n| valid_name(n))
+            .map(str::to_string)
+            .ok_or(WireError::Name(at))
+    }
+
+    fn rest(&mut self) -> &'a [u8] {
+        let out = &self.bytes[self.at..];
+        self.at = self.bytes.len();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn key() -> Key {
+        Key::new(b"test key".to_vec())
+    }
+
+    fn header() -> Header {
+        Header {
+            sender: "node-a".into(),
+            incarnation: 7,
+            sequence: 0x0102,
+        }
+    }
+
+    #[test]
+    fn a_heartbeat_has_this_layout() {
+        let d = Datagram {
+            header: header(),
+            body: Body::Heartbeat,
+        };
+        let bytes = d.seal(&key());
+        let mut want = vec![1, 1, 6];
+        want.extend(b"node-a");
+        want.extend([0, 0, 0, 0, 0, 0, 0, 7]);
+        want.extend([0, 0, 0, 0, 0, 0, 1, 2]);
+        assert_eq!(&bytes[..want.len()], &want[..]);
+        assert_eq!(bytes.len(), want.len() + MAC_LEN);
+        assert_eq!(bytes.len(), d.encoded_len());
+        assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+    }
+
+    #[test]
+    fn a_suspect_notice_round_trips() {
+        let d = Datagram {
+            header: header(),
+            body: Body::Suspect {
+                entries: vec![Suspicion {
+                    member: "node-b".into(),
+                    incarnation: 3,
+                    age_ms: 12,
+                }],
+            },
+        };
+        let bytes = d.seal(&key());
+        assert_eq!(bytes.len(), d.encoded_len());
+        assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+    }
+
+    #[test]
+    fn another_key_or_a_flipped_bit_is_refused() {
+        let d = Datagram {
+            header: header(),
+            body: Body::Ack { sequence: 9 },
+        };
+        let bytes = d.seal(&key());
+        assert_eq!(
+            Datagram::open(&Key::new(b"other".to_vec()), &bytes),
+            Err(WireError::Unauthenticated)
+        );
+        let mut flipped = bytes.clone();
+        flipped[5] ^= 1;
+        assert_eq!(
+            Datagram::open(&key(), &flipped),
+            Err(WireError::Unauthenticated)
+        );
+        assert_eq!(
+            Datagram::open(&key(), &bytes[..10]),
+            Err(WireError::Unauthenticated)
+        );
+        assert_eq!(Datagram::open(&key(), &[]), Err(WireError::Unauthenticated));
+    }
+
+    #[test]
+    fn malformed_signed_datagrams_are_errors() {
+        assert_eq!(Datagram::parse(&[2, 1]), Err(WireError::Version(2)));
+        assert_eq!(Datagram::parse(&[1, 1, 0]), Err(WireError::Name(2)));
+        assert_eq!(
+            Datagram::parse(&[1, 1, 5, b'a']),
+            Err(WireError::Truncated(3))
+        );
+        let mut bytes = vec![1, 9, 1, b'a'];
+        bytes.extend([0; 16]);
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(9)));
+        bytes[1] = 1;
+        bytes.push(0);
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::Trailing(1)));
+    }
+
+    fn name() -> impl Strategy<Value = String> {
+        "[a-z0-9.-]{1,40}"
+    }
+
+    fn body() -> impl Strategy<Value = Body> {
+        prop_oneof![
+            Just(Body::Heartbeat),
+            any::<bool>().prop_map(|reply| Body::Alive { reply }),
+            proptest::collection::vec(
+                (name(), any::<u64>(), any::<u32>()).prop_map(|(member, incarnation, age_ms)| {
+                    Suspicion {
+                        member,
+                        incarnation,
+                        age_ms,
+                    }
+                }),
+                0..20
+            )
+            .prop_map(|entries| Body::Suspect { entries }),
+            any::<u64>().prop_map(|sequence| Body::Ack { sequence }),
+            proptest::collection::vec(any::<u8>(), 0..200).prop_map(Body::Swim),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn every_datagram_round_trips(sender in name(), incarnation: u64, sequence: u64, body in body()) {
+            let d = Datagram { header: Header { sender, incarnation, sequence }, body };
+            let bytes = d.seal(&key());
+            prop_assert_eq!(bytes.len(), d.encoded_len());
+            prop_assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+        }
+
+        #[test]
+        fn no_input_panics(bytes in proptest::collection::vec(any::<u8>(), 0..1600)) {
+            let _ = Datagram::parse(&bytes);
+            let _ = Datagram::open(&key(), &bytes);
+        }
+
+        #[test]
+        fn no_signed_garbage_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            // Garbage with a valid MAC reaches the parser.
+            let mut signed = bytes.clone();
+            let mut mac = key().mac();
+            mac.update(&bytes);
+            signed.extend(mac.finalize().into_bytes());
+            let _ = Datagram::open(&key(), &signed);
+        }
+    }
+}

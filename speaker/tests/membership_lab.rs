@@ -1,0 +1,245 @@
+//! Three speakers' membership over real UDP on a lab bridge: they find
+//! each other; a node whose link is cut is suspected, then declared dead,
+//! by the other two while it sees itself alone (its fence closes); when
+//! the link is back, everyone converges. Prints the detection latencies
+//! (docs/benchmarks.md, "L2 failure detection"); asserts only generous
+//! bounds, since the lab shares its CPUs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferrolb_speaker::decide::fence::has_quorum;
+use ferrolb_speaker::membership::{
+    AddressBook, DEFAULT_PORT, Key, MembershipService, MembershipTiming, UdpConfig, View,
+};
+use interop_tests::lab::LAN_IFACE;
+use interop_tests::{Host, Lab};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const CUTS: usize = 20;
+const BOUND: Duration = Duration::from_secs(2);
+
+type Log = Arc<Mutex<Vec<(Instant, View)>>>;
+
+struct Node {
+    host: Host,
+    runtime: tokio::runtime::Runtime,
+    service: Option<MembershipService>,
+    log: Log,
+}
+
+impl Node {
+    fn start(host: Host, book: &AddressBook) -> Result<Node, Box<dyn std::error::Error>> {
+        let runtime = host.netns.runtime(1)?;
+        let config = UdpConfig {
+            name: host.name.clone(),
+            key: Key::new(b"lab cluster key".to_vec()),
+            timing: MembershipTiming::default(),
+            bind: SocketAddr::new(IpAddr::V4(host.ipv4), DEFAULT_PORT),
+        };
+        // The socket belongs to the namespace of the thread that opens
+        // it: a worker's, not this one (which `block_on` would use).
+        let start = runtime.spawn(MembershipService::start(config, book.clone()));
+        let service = runtime.block_on(start)??;
+        let log: Log = Arc::default();
+        let mut view = service.view();
+        let record = log.clone();
+        runtime.spawn(async move {
+            loop {
+                let seen = view.borrow_and_update().clone();
+                if let Ok(mut log) = record.lock() {
+                    log.push((Instant::now(), seen));
+                }
+                if view.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Node {
+            host,
+            runtime,
+            service: Some(service),
+            log,
+        })
+    }
+
+    fn view(&self) -> View {
+        self.log
+            .lock()
+            .ok()
+            .and_then(|l| l.last().map(|(_, v)| v.clone()))
+            .unwrap_or_default()
+    }
+
+    /// When the view first matched `test` at or after `since`.
+    fn first(&self, since: Instant, test: impl Fn(&View) -> bool) -> Option<Instant> {
+        let log = self.log.lock().ok()?;
+        // The view in force at `since` counts from `since`.
+        let before = log.iter().rev().find(|(t, _)| *t < since);
+        if before.is_some_and(|(_, v)| test(v)) {
+            return Some(since);
+        }
+        log.iter()
+            .find(|(t, v)| *t >= since && test(v))
+            .map(|(t, _)| *t)
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if let Some(service) = self.service.take() {
+            self.runtime.block_on(service.shutdown());
+        }
+    }
+}
+
+fn wait(what: &str, limit: Duration, mut done: impl FnMut() -> bool) -> Result<Duration, String> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return Ok(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Err(format!("{what}: not within {limit:?}"))
+}
+
+fn percentile(samples: &[Duration], p: usize) -> Duration {
+    let mut sorted = samples.to_vec();
+    sorted.sort();
+    let rank = (sorted.len() * p).div_ceil(100).max(1);
+    sorted[rank - 1]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+#[test]
+fn three_speakers_detect_a_cut_link_and_converge_when_it_returns() -> TestResult {
+    let mut lab = Lab::new("members")?;
+    let hosts = [
+        lab.add_host("n1")?,
+        lab.add_host("n2")?,
+        lab.add_host("n3")?,
+    ];
+    let book: AddressBook = hosts
+        .iter()
+        .map(|h| {
+            (
+                h.name.clone(),
+                SocketAddr::new(IpAddr::V4(h.ipv4), DEFAULT_PORT),
+            )
+        })
+        .collect();
+    let known: BTreeSet<String> = book.keys().cloned().collect();
+    let nodes: Vec<Node> = hosts
+        .into_iter()
+        .map(|h| Node::start(h, &book))
+        .collect::<Result<_, _>>()?;
+    let all_see_all = || {
+        nodes
+            .iter()
+            .all(|n| n.view().reachable == known && n.view().alive == known)
+    };
+    wait(
+        "every node sees every node",
+        Duration::from_secs(5),
+        all_see_all,
+    )?;
+
+    let timing = MembershipTiming::default();
+    let mut suspected = Vec::new();
+    let mut dead = Vec::new();
+    let mut fenced = Vec::new();
+    let mut healed = Vec::new();
+    let mut commands = Vec::new();
+    for run in 0..CUTS {
+        let victim = &nodes[run % nodes.len()];
+        let name = victim.host.name.clone();
+        let others: Vec<&Node> = nodes.iter().filter(|n| n.host.name != name).collect();
+        // Out of phase with the heartbeats.
+        std::thread::sleep(Duration::from_micros(((run * 7919) % 20_000) as u64));
+        let t0 = Instant::now();
+        victim.host.netns.ip(["link", "set", LAN_IFACE, "down"])?;
+        commands.push(t0.elapsed());
+
+        let outcome = wait("the cut node is suspected, dead and fenced", BOUND, || {
+            others.iter().all(|o| {
+                let v = o.view();
+                !v.reachable.contains(&name) && !v.alive.contains(&name)
+            }) && !has_quorum(&name, &victim.view().reachable, &known)
+        });
+        let restore = victim.host.netns.ip(["link", "set", LAN_IFACE, "up"]);
+        outcome?;
+        restore?;
+
+        let latest = |test: &dyn Fn(&View) -> bool| {
+            others
+                .iter()
+                .filter_map(|o| o.first(t0, test))
+                .max()
+                .map(|t| t - t0)
+        };
+        suspected.push(latest(&|v| !v.reachable.contains(&name)).ok_or("no suspicion")?);
+        dead.push(latest(&|v| !v.alive.contains(&name)).ok_or("never dead")?);
+        fenced.push(
+            victim
+                .first(t0, |v| !has_quorum(&name, &v.reachable, &known))
+                .ok_or("never fenced")?
+                - t0,
+        );
+        healed.push(wait(
+            "everyone sees everyone again",
+            Duration::from_secs(5),
+            all_see_all,
+        )?);
+        // Let a false suspicion raised around the heal settle.
+        std::thread::sleep(Duration::from_millis(100));
+        wait(
+            "everyone sees everyone again",
+            Duration::from_secs(5),
+            all_see_all,
+        )?;
+    }
+
+    let fence = timing.fence_timing();
+    println!(
+        "L2 failure detection, {CUTS} link cuts of one of 3 nodes (H {}, S {}, suspect_within {}, dead_not_before {}):",
+        ms(timing.heartbeat),
+        ms(timing.silence),
+        ms(fence.suspect_within),
+        ms(fence.dead_not_before)
+    );
+    for (what, samples) in [
+        ("`ip link set down` command", &commands),
+        ("suspected by both others", &suspected),
+        ("dead for both others", &dead),
+        ("cut node fenced", &fenced),
+        ("link up -> all see all", &healed),
+    ] {
+        println!(
+            "  {what}: p50 {} p99 {} max {}",
+            ms(percentile(samples, 50)),
+            ms(percentile(samples, 99)),
+            ms(percentile(samples, 100))
+        );
+        assert!(percentile(samples, 100) < BOUND, "{what}: {samples:?}");
+    }
+    let stats: BTreeMap<&str, _> = nodes
+        .iter()
+        .filter_map(|n| Some((n.host.name.as_str(), n.service.as_ref()?.stats())))
+        .collect();
+    println!("  stats: {stats:?}");
+    assert!(
+        stats
+            .values()
+            .all(|s| s.unauthenticated == 0 && s.replayed == 0)
+    );
+    drop(nodes);
+    drop(lab);
+    Ok(())
+}

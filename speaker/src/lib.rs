@@ -7,3 +7,4 @@
 
 pub mod announce;
 pub mod decide;
+pub mod l2;

@@ -1,6 +1,6 @@
 //! Layer-2 mode's link layer: the ARP/NDP wire format ([`wire`]), the pure
-//! responder that answers for owned addresses and schedules gratuitous
-//! announcements ([`responder`]), the pure conflict probe run before an
+//! responder that answers for owned addresses ([`responder`]), the schedule
+//! of gratuitous announcements on takeover ([`gratuitous`]), the pure conflict probe run before an
 //! address is first claimed ([`probe`]), and the AF_PACKET socket that
 //! carries their frames ([`socket`]).
 //!
@@ -8,7 +8,9 @@
 //! ([`Millis`](ferrolb_bgp::fsm::Millis)) and is tested with deterministic
 //! clocks.
 
+mod bpf;
 pub mod gratuitous;
 pub mod probe;
 pub mod responder;
+pub mod socket;
 pub mod wire;

@@ -13,6 +13,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 
 use nix::sched::{CloneFlags, setns};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 
 /// One namespace, deleted on drop.
 #[derive(Debug)]
@@ -135,22 +137,31 @@ impl Drop for Ns {
     }
 }
 
-/// A process killed (and reaped) on drop.
+/// A process stopped (and reaped) on drop.
+///
+/// The process is `timeout`, which passes SIGTERM on to the program it
+/// runs; SIGKILL would leave the program running with our pipes open.
 pub struct ChildGuard(pub Option<Child>);
 
 impl ChildGuard {
     /// Stops the process and returns everything it wrote.
     pub fn finish(mut self) -> Output {
-        let mut child = self.0.take().expect("child");
-        let _ = child.kill();
+        let child = self.0.take().expect("child");
+        terminate(&child);
         child.wait_with_output().expect("wait for the child")
+    }
+}
+
+fn terminate(child: &Child) {
+    if let Ok(pid) = i32::try_from(child.id()) {
+        let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
     }
 }
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
         if let Some(child) = &mut self.0 {
-            let _ = child.kill();
+            terminate(child);
             let _ = child.wait();
         }
     }

@@ -5,7 +5,10 @@
 
 #![allow(dead_code)]
 
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
+
+use ferrolb_speaker::l2::wire::icmpv6_checksum;
 
 /// The MACs and addresses of the captures (see `l2_wire_capture`).
 pub mod lab {
@@ -80,4 +83,18 @@ pub fn all() -> Vec<(String, Vec<u8>)> {
         .map(|n| (n.clone(), captured(&n)));
     let rfc = names("rfc").into_iter().map(|n| (n.clone(), rfc(&n)));
     captured.chain(rfc).collect()
+}
+
+/// Rewrites the ICMPv6 checksum of an untagged IPv6 frame after an edit,
+/// so the edit reaches the checks behind the checksum.
+pub fn fix_checksum(bytes: &mut [u8]) {
+    if bytes.len() < 58 || bytes[12..14] != [0x86, 0xdd] {
+        return;
+    }
+    let declared = usize::from(u16::from_be_bytes([bytes[18], bytes[19]]));
+    let end = (54 + declared).min(bytes.len());
+    let source = Ipv6Addr::from(<[u8; 16]>::try_from(&bytes[22..38]).expect("16"));
+    let destination = Ipv6Addr::from(<[u8; 16]>::try_from(&bytes[38..54]).expect("16"));
+    let checksum = icmpv6_checksum(source, destination, &bytes[54..end]);
+    bytes[56..58].copy_from_slice(&checksum.to_be_bytes());
 }

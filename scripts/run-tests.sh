@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Every parser that reads the network is fuzzed for a bounded time
 # (FUZZ_SECONDS per target); a crash fails the run.
 bgp/fuzz/smoke.sh "${FUZZ_SECONDS:-30}"
+speaker/fuzz/smoke.sh "${FUZZ_SECONDS:-30}"
 
 # nextest does not run doctests.
 cargo test --locked --workspace --doc --quiet

@@ -194,6 +194,13 @@ fn arp_and_ndp_are_answered_for_owned_addresses_only() {
 
         assert_eq!(arping(&lan, "10.77.0.10").as_deref(), Some(NODE_MAC));
         assert_eq!(arping(&lan, "10.77.0.11"), None, "not owned: no answer");
+        // A request on VLAN 7 is for the VLAN's interface, not this one.
+        let tagged = lan.client.exec(
+            10,
+            "arping",
+            &["-V", "7", "-r", "-c", "1", "-w", "1", "-i", "eth0", "10.77.0.10"],
+        );
+        assert!(tagged.stdout.is_empty(), "answered on VLAN 7: {tagged:?}");
         assert_eq!(ndisc6(&lan, "fd00:77::10").as_deref(), Some(NODE_MAC));
         assert_eq!(ndisc6(&lan, "fd00:77::11"), None, "not owned: no answer");
 

@@ -86,8 +86,7 @@ fn expect(offset: usize, what: &'static str, expected: u16, value: u16) -> Resul
 
 /// Reads an ARP packet; bytes after it (Ethernet padding) are ignored.
 pub(crate) fn parse_arp(cur: &mut Cursor<'_>) -> Result<ArpPacket, ParseError> {
-    // A short packet reports the ARP header's offset, not some field's.
-    cur.clone().take(ARP_LEN, "ARP packet")?;
+    cur.need(ARP_LEN, "ARP packet")?;
     let at = cur.offset();
     expect(
         at,

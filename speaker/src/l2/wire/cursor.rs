@@ -41,6 +41,13 @@ impl<'a> Cursor<'a> {
         ParseError::new(self.offset(), kind)
     }
 
+    /// Fails unless `n` more bytes are left, consuming nothing: a short
+    /// header then reports the header's offset, not that of some field.
+    pub(crate) fn need(&self, n: usize, what: &'static str) -> Result<(), ParseError> {
+        let mut ahead = *self;
+        ahead.take(n, what).map(|_| ())
+    }
+
     /// The next `n` bytes.
     pub(crate) fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], ParseError> {
         let rest = self.remaining();

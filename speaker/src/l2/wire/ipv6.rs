@@ -43,7 +43,7 @@ impl Ipv6Header {
 /// length so Ethernet padding never reaches the ICMPv6 checksum.
 pub(crate) fn parse_ipv6<'a>(cur: &mut Cursor<'a>) -> Result<(Ipv6Header, Cursor<'a>), ParseError> {
     let start = *cur;
-    cur.clone().take(IPV6_HEADER_LEN, "IPv6 header")?;
+    cur.need(IPV6_HEADER_LEN, "IPv6 header")?;
     let version = cur.u32("IPv6 version, class and flow")? >> 28;
     if version != 6 {
         return Err(start.error(ErrorKind::Ipv6Version {

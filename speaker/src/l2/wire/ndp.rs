@@ -141,7 +141,8 @@ pub(crate) fn parse_ndp(ip: &Ipv6Header, cur: &mut Cursor<'_>) -> Result<NdpMess
         }));
     }
     if !icmpv6_checksum_ok(ip.source, ip.destination, message) {
-        let found = cur.clone().u16("ICMPv6 checksum")?;
+        let mut field = *cur;
+        let found = field.u16("ICMPv6 checksum")?;
         let expected = icmpv6_checksum(ip.source, ip.destination, message);
         return Err(cur.error(ErrorKind::Checksum { found, expected }));
     }

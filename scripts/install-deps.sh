@@ -3,7 +3,7 @@
 # is missing: the routing daemons the lab drives, and the cargo tools.
 set -euo pipefail
 
-packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping keepalived procps make
+packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping ndisc6 keepalived procps make
           etcd-server openssl curl)
 missing=()
 for p in "${packages[@]}"; do

@@ -6,7 +6,9 @@ cd "$(dirname "$0")/.."
 
 # Every parser that reads the network is fuzzed for a bounded time
 # (FUZZ_SECONDS per target); a crash fails the run.
-bgp/fuzz/smoke.sh "${FUZZ_SECONDS:-30}"
+for dir in bgp/fuzz speaker/fuzz; do
+    scripts/fuzz-smoke.sh "$dir" "${FUZZ_SECONDS:-30}"
+done
 
 # nextest does not run doctests.
 cargo test --locked --workspace --doc --quiet

@@ -10,6 +10,7 @@ pub mod adapt;
 pub mod announce;
 pub mod decide;
 pub mod k8s;
+pub mod l2;
 pub mod membership;
 pub mod metrics;
 pub mod report;

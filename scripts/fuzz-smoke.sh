@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds every fuzz target of a cargo-fuzz workspace and runs each for
+# SECONDS, starting from its committed seeds. Exits non-zero if any target
+# crashes (CI calls this for bgp/fuzz and speaker/fuzz).
+set -euo pipefail
+dir="${1:?usage: fuzz-smoke.sh FUZZ_DIR SECONDS}"
+secs="${2:?usage: fuzz-smoke.sh FUZZ_DIR SECONDS}"
+cd "$dir"
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+cargo +nightly fuzz build
+for target in $(cargo +nightly fuzz list); do
+    mkdir -p "corpus/$target" "seeds/$target"
+    echo "== $dir $target: ${secs}s"
+    cargo +nightly fuzz run "$target" "corpus/$target" "seeds/$target" -- \
+        -max_total_time="$secs" -rss_limit_mb=2048 -max_len=8192
+done

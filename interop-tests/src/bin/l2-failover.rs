@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use interop_tests::l2::report::{loadavg, machine};
 use interop_tests::l2::{
-    Cell, Failure, Floor, Jitter, Keepalived, L2Lan, L2Subject, RunOptions, run_failovers,
+    Cell, Failure, Floor, Jitter, Keepalived, L2Lan, L2Subject, RunOptions, run_failovers_into,
     stop_on_signals, table,
 };
 use interop_tests::{Family, LabError};
@@ -166,7 +166,8 @@ fn measure_subject(
     for &failure in failures {
         let failure = Failure::from(failure);
         let started = Instant::now();
-        let runs = run_failovers(&lan, subject, failure, options, jitter)?;
+        let mut runs = Vec::new();
+        let stopped = run_failovers_into(&lan, subject, failure, options, jitter, &mut runs);
         let cell = Cell {
             subject: subject.name(),
             failure,
@@ -189,6 +190,7 @@ fn measure_subject(
         }
         eprintln!("{} ({:.0} s)", cell.row(), started.elapsed().as_secs_f64());
         cells.push(cell);
+        stopped?;
     }
     Ok(())
 }

@@ -106,14 +106,25 @@ fn serve(socket: UdpSocket, name: &str, stop: &AtomicBool) -> Result<()> {
         let (len, from) = match socket.recv_from(&mut buf) {
             Ok(got) => got,
             Err(e)
+                // A socket with a receive timeout is not restarted after a
+                // signal handler runs (signal(7)), whatever SA_RESTART says.
                 if matches!(
                     e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
                 ) =>
             {
                 continue;
             }
-            Err(e) => return Err(LabError::io(format!("echo responder on {name}"), e)),
+            Err(e) => {
+                // Nothing a link cut or an address change does to a UDP
+                // socket is fatal; a responder that quit would pass for a
+                // node that lost the VIP. Say it and keep serving.
+                eprintln!("echo responder on {name}: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
         };
         if let Some(reply) = encode_reply(&buf[..len], name) {
             // A reply lost while the link is down is what is measured.

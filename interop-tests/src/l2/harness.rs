@@ -129,8 +129,14 @@ pub fn settle(lan: &L2Lan, subject: &dyn L2Subject, timeout: Duration) -> Result
             Probe::Done(owner)
         } else {
             let answered = recent.iter().filter(|p| !p.replies.is_empty()).count();
+            let entry = match lan.prober().neighbour_entry() {
+                Some(Some(node)) => lan.name(node).to_string(),
+                Some(None) => "a MAC of no node".into(),
+                None => "nothing".into(),
+            };
             Probe::Pending(format!(
-                "{} claims it; {answered} of the last {} probes answered, not all by it alone",
+                "{} claims it; {answered} of the last {} probes answered, not all by it \
+                 alone; the client's neighbour entry points at {entry}",
                 lan.name(owner),
                 recent.len()
             ))
@@ -147,11 +153,25 @@ pub fn run_failovers(
     jitter: &mut Jitter,
 ) -> Result<Vec<Run>> {
     let mut runs = Vec::with_capacity(options.runs);
+    run_failovers_into(lan, subject, failure, options, jitter, &mut runs)?;
+    Ok(runs)
+}
+
+/// [`run_failovers`], keeping the runs done before an error in `runs`: a
+/// benchmark reports them along with what stopped it.
+pub fn run_failovers_into(
+    lan: &L2Lan,
+    subject: &mut dyn L2Subject,
+    failure: Failure,
+    options: &RunOptions,
+    jitter: &mut Jitter,
+    runs: &mut Vec<Run>,
+) -> Result<()> {
     for _ in 0..options.runs {
         check_interrupted()?;
         runs.push(one_failover(lan, subject, failure, options, jitter)?);
     }
-    Ok(runs)
+    Ok(())
 }
 
 fn one_failover(

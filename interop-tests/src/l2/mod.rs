@@ -31,7 +31,9 @@ pub mod report;
 pub mod subject;
 
 pub use floor::Floor;
-pub use harness::{Jitter, Run, RunOptions, run_failovers, settle, stop_on_signals};
+pub use harness::{
+    Jitter, Run, RunOptions, run_failovers, run_failovers_into, settle, stop_on_signals,
+};
 pub use keepalived::Keepalived;
 pub use lan::L2Lan;
 pub use measure::{NodeId, Outcome};

@@ -16,7 +16,7 @@ use tokio::net::UdpSocket;
 
 use crate::error::{LabError, Result};
 use crate::l2::echo::{ECHO_PORT, decode_reply, encode_probe};
-use crate::l2::measure::{NeighbourChange, Ping};
+use crate::l2::measure::{NeighbourChange, NodeId, Ping};
 use crate::lab::Host;
 
 /// Everything the client saw; pings are in send order, `pings[i].seq ==
@@ -102,6 +102,13 @@ impl Prober {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// The node the client's neighbour entry for the VIP last pointed at:
+    /// `None` before any entry, `Some(None)` for a MAC of no node.
+    pub fn neighbour_entry(&self) -> Option<Option<NodeId>> {
+        let log = self.log.lock().ok()?;
+        log.neighbour.last().map(|c| c.node)
     }
 
     /// Forgets pings sent before `before`: a long benchmark keeps memory flat.

@@ -126,9 +126,17 @@ impl L2Lan {
     /// Sets a node's LAN link up or down; returns the instant just before
     /// the kernel was asked.
     pub fn set_link(&self, id: NodeId, up: bool) -> Result<Instant> {
+        let link_local = IpAddr::V6(self.node(id)?.link_local);
         netlink::in_netns(&self.node(id)?.netns, move |handle| async move {
             let at = Instant::now();
             netlink::set_link(&handle, up).await?;
+            if up {
+                // keep_addr_on_down keeps global addresses only: the fixed
+                // link-local goes with the link, and with addr_gen_mode=1
+                // nothing brings it back. VRRPv3 over IPv6 cannot advertise
+                // without it, so put it back as a reboot would.
+                netlink::ensure_address(&handle, link_local, 64).await?;
+            }
             Ok(at)
         })
     }

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::IpAddr;
 
 use futures::TryStreamExt;
-use netlink_packet_route::address::AddressAttribute;
+use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use rtnetlink::{Handle, LinkUnspec};
 
 use crate::error::{LabError, Result};
@@ -68,16 +68,41 @@ pub async fn set_link(handle: &Handle, up: bool) -> Result<()> {
 /// Adds `vip` as a host address (/32, /128) on the LAN interface.
 pub async fn add_vip(handle: &Handle, vip: IpAddr) -> Result<()> {
     let len = if vip.is_ipv4() { 32 } else { 128 };
+    add_address(handle, vip, len).await
+}
+
+/// Adds `addr/len` on the LAN interface unless it is there already.
+pub async fn ensure_address(handle: &Handle, addr: IpAddr, len: u8) -> Result<()> {
+    if find_address(handle, addr).await?.is_empty() {
+        add_address(handle, addr, len).await?;
+    }
+    Ok(())
+}
+
+async fn add_address(handle: &Handle, addr: IpAddr, len: u8) -> Result<()> {
     handle
         .address()
-        .add(lan_ifindex()?, vip, len)
+        .add(lan_ifindex()?, addr, len)
         .execute()
         .await
-        .map_err(netlink_error(format!("cannot add {vip}")))
+        .map_err(netlink_error(format!("cannot add {addr}/{len}")))
 }
 
 /// Removes `vip` from the LAN interface, if it is there.
 pub async fn del_vip(handle: &Handle, vip: IpAddr) -> Result<()> {
+    for message in find_address(handle, vip).await? {
+        handle
+            .address()
+            .del(message)
+            .execute()
+            .await
+            .map_err(netlink_error(format!("cannot remove {vip}")))?;
+    }
+    Ok(())
+}
+
+/// The LAN interface's entries for `addr`.
+async fn find_address(handle: &Handle, addr: IpAddr) -> Result<Vec<AddressMessage>> {
     let mut found = Vec::new();
     let mut dump = handle
         .address()
@@ -92,18 +117,10 @@ pub async fn del_vip(handle: &Handle, vip: IpAddr) -> Result<()> {
         let holds = message
             .attributes
             .iter()
-            .any(|a| matches!(a, AddressAttribute::Address(a) if *a == vip));
+            .any(|a| matches!(a, AddressAttribute::Address(a) if *a == addr));
         if holds {
             found.push(message);
         }
     }
-    for message in found {
-        handle
-            .address()
-            .del(message)
-            .execute()
-            .await
-            .map_err(netlink_error(format!("cannot remove {vip}")))?;
-    }
-    Ok(())
+    Ok(found)
 }

@@ -6,10 +6,11 @@
 
 use std::time::Duration;
 
-use interop_tests::Family;
 use interop_tests::l2::{
     Cell, Failure, Jitter, Keepalived, L2Lan, L2Subject, RunOptions, run_failovers, settle, table,
 };
+use interop_tests::traffic::arp_who_has;
+use interop_tests::{Family, Probe};
 
 fn options(runs: usize) -> RunOptions {
     RunOptions {
@@ -77,5 +78,41 @@ fn without_a_subject_the_harness_fails_clearly() -> interop_tests::Result<()> {
         text.contains("one node to own 172.31.255.200") && text.contains("claimed by []"),
         "{text}"
     );
+    Ok(())
+}
+
+/// What a subject that answers ARP itself (FerroLB) needs from the lab:
+/// every node takes the VIP's traffic, none answers ARP for it.
+#[test]
+fn nodes_can_accept_the_vip_without_answering_arp() -> interop_tests::Result<()> {
+    let lan = L2Lan::new("l2strict", Family::Ipv4, 3)?;
+    lan.accept_vip_everywhere()?;
+    let vip = interop_tests::l2::lan::VIP4;
+    assert_eq!(arp_who_has(lan.client(), vip)?, None);
+    // Point the client at n2 by hand, as an ARP responder would.
+    let n2 = &lan.nodes()[1];
+    lan.client().netns.ip([
+        "neigh",
+        "replace",
+        &vip.to_string(),
+        "lladdr",
+        &n2.mac()?,
+        "dev",
+        "eth0",
+    ])?;
+    lan.lab()
+        .wait_for("n2 to answer the probes", Duration::from_secs(10), || {
+            let since = std::time::Instant::now() - Duration::from_millis(200);
+            let pings = lan.prober().pings_since(since);
+            let by_n2 = pings
+                .iter()
+                .filter(|p| p.replies.iter().any(|(n, _)| *n == 1))
+                .count();
+            Ok(if by_n2 >= 10 {
+                Probe::Done(())
+            } else {
+                Probe::Pending(format!("{by_n2} of {} answered by n2", pings.len()))
+            })
+        })?;
     Ok(())
 }

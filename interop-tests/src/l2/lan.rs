@@ -141,6 +141,29 @@ impl L2Lan {
         })
     }
 
+    /// Makes every node accept packets for the VIP without answering
+    /// ARP/NDP for it, as kube-proxy in IPVS mode with `strictARP` leaves a
+    /// node: the VIP on a local interface other than the LAN's (`lo` here:
+    /// this kernel has no dummy interfaces; kube-proxy uses `kube-ipvs0`),
+    /// `arp_ignore=1` (answer only for addresses of the receiving
+    /// interface; NDP does that by itself) and `arp_announce=2`. For
+    /// subjects that answer ARP/NDP themselves and never give the VIP to
+    /// the LAN interface, like FerroLB.
+    pub fn accept_vip_everywhere(&self) -> Result<()> {
+        let len = if self.vip.is_ipv4() { 32 } else { 128 };
+        for node in &self.nodes {
+            let ns = &node.netns;
+            for (key, value) in [
+                ("net.ipv4.conf.all.arp_ignore", "1"),
+                ("net.ipv4.conf.all.arp_announce", "2"),
+            ] {
+                ns.sysctl(key, value)?;
+            }
+            ns.ip(["addr", "add", &format!("{}/{len}", self.vip), "dev", "lo"])?;
+        }
+        Ok(())
+    }
+
     /// The nodes whose LAN interface holds the VIP: the owner for subjects
     /// that let the kernel answer ARP/NDP (keepalived, the floor).
     pub fn holding_vip(&self) -> Result<Vec<NodeId>> {

@@ -184,15 +184,15 @@ fn one_failover(
     let owner = settle(lan, subject, options.settle_timeout)?;
     std::thread::sleep(jitter.within(subject.period()));
     let failed_at = match failure {
-        Failure::LinkCut => {
-            let at = lan.set_link(owner, false)?;
-            subject.link_cut(lan, owner)?;
-            at
-        }
+        Failure::LinkCut => lan.set_link(owner, false)?,
         Failure::Kill => subject.signal(lan, owner, Signal::SIGKILL)?,
         Failure::Stop => subject.signal(lan, owner, Signal::SIGTERM)?,
     };
-    let observed = observe(lan, subject, owner, failed_at, options.hold);
+    let reacted = match failure {
+        Failure::LinkCut => subject.link_cut(lan, owner),
+        Failure::Kill | Failure::Stop => Ok(()),
+    };
+    let observed = reacted.and_then(|()| observe(lan, subject, owner, failed_at, options.hold));
     // Put the node back whatever was seen, so the next run starts whole.
     if failure == Failure::LinkCut {
         lan.set_link(owner, true)?;

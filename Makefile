@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test deps lint bench bench-speaker
+.PHONY: demo test deps lint bench bench-speaker bench-l2
 
 CARGO ?= cargo
 
@@ -31,3 +31,10 @@ deps:
 bench-speaker: deps
 	$(CARGO) build --quiet --locked --release -p ferrolb-cli -p interop-tests --bins
 	target/release/speaker-bench
+
+# Issue 7's Layer-2 failover benchmark (needs root; about 10 minutes): the
+# floor and keepalived VRRPv3 (1 s, 100 ms, 10 ms adverts) under link cut,
+# SIGKILL and SIGTERM, 20 runs each (docs/benchmarks.md). A subset with, e.g.,
+# make bench-l2 BENCH_L2_ARGS="--subject floor,keepalived-100ms --runs 5"
+bench-l2: deps
+	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-failover -- $(BENCH_L2_ARGS)

@@ -31,6 +31,7 @@ pub mod frr;
 pub mod gobgp;
 pub mod gobgp_api;
 pub mod kernel;
+pub mod l2;
 pub mod lab;
 pub mod netns;
 pub mod prereq;

@@ -2,6 +2,7 @@
 //! alerts keep working.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use ferrolb_bgp::fsm::State;
@@ -15,6 +16,14 @@ use crate::decide::{Explanation, Verdict};
 
 type Labels = Vec<(String, String)>;
 
+/// A Layer-2 frame counted per address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layer2Count {
+    Request,
+    Response,
+    Gratuitous,
+}
+
 /// The speaker's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -22,6 +31,9 @@ pub struct Metrics {
     updates: Family<Labels, Counter>,
     prefixes: Family<Labels, Gauge>,
     announced: Family<Labels, Gauge>,
+    l2_requests: Family<Labels, Counter>,
+    l2_responses: Family<Labels, Counter>,
+    l2_gratuitous: Family<Labels, Counter>,
     config_loaded: Gauge,
     config_stale: Gauge,
     seen: Mutex<Seen>,
@@ -58,6 +70,21 @@ impl Metrics {
             "metallb_speaker_announced",
             "Services being announced from this node (desired advertisements)",
             m.announced.clone(),
+        );
+        registry.register(
+            "metallb_layer2_requests_received",
+            "Number of layer2 requests received for owned IPs",
+            m.l2_requests.clone(),
+        );
+        registry.register(
+            "metallb_layer2_responses_sent",
+            "Number of layer2 responses sent for owned IPs",
+            m.l2_responses.clone(),
+        );
+        registry.register(
+            "metallb_layer2_gratuitous_sent",
+            "Number of gratuitous layer2 packets sent for owned IPs",
+            m.l2_gratuitous.clone(),
         );
         registry.register(
             "metallb_k8s_client_config_loaded_bool",
@@ -124,6 +151,17 @@ impl Metrics {
             self.announced.get_or_create(label).set(1);
         }
         seen.announced = now;
+    }
+
+    /// Counts one Layer-2 frame about `ip`.
+    pub fn layer2(&self, ip: IpAddr, kind: Layer2Count) {
+        let label = vec![("ip".to_string(), ip.to_string())];
+        let family = match kind {
+            Layer2Count::Request => &self.l2_requests,
+            Layer2Count::Response => &self.l2_responses,
+            Layer2Count::Gratuitous => &self.l2_gratuitous,
+        };
+        family.get_or_create(&label).inc();
     }
 
     /// Whether a configuration is loaded, and whether a newer one was refused.

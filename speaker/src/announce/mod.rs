@@ -2,7 +2,9 @@
 //! diffs against what they announced before.
 
 mod bgp;
+mod l2;
 mod peer_config;
 
 pub use bgp::BgpAnnouncer;
+pub use l2::{InterfaceEvent, L2Announcer, L2Options};
 pub use peer_config::{PeerConfigError, peer_config};

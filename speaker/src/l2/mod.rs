@@ -10,6 +10,8 @@
 
 mod bpf;
 pub mod gratuitous;
+pub mod interface;
+pub mod links;
 pub mod probe;
 pub mod responder;
 pub mod socket;

@@ -1,0 +1,276 @@
+//! Layer-2 mode: one task per interface in use, each owning its raw socket
+//! and its pure [`InterfaceState`], kept in step with the plan. Claims are
+//! diffs: an address that stays answered is never re-announced, an address
+//! that moves to this node is announced at once, one new to the cluster is
+//! probed first.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferrolb_bgp::fsm::Millis;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::decide::L2Plan;
+use crate::l2::gratuitous::GratuitousConfig;
+use crate::l2::interface::{Claim, InterfaceState, L2Event, Outgoing};
+use crate::l2::probe::ProbeConfig;
+use crate::l2::responder::Counter;
+use crate::l2::socket::{PacketSocket, SocketError};
+use crate::l2::wire::MacAddr;
+use crate::metrics::{Layer2Count, Metrics};
+
+/// Timings of the link layer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct L2Options {
+    pub gratuitous: GratuitousConfig,
+    pub probe: ProbeConfig,
+}
+
+/// An event of one interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InterfaceEvent {
+    pub interface: String,
+    pub event: L2Event,
+}
+
+struct Worker {
+    wanted: mpsc::UnboundedSender<BTreeMap<IpAddr, Claim>>,
+    task: JoinHandle<()>,
+}
+
+/// The Layer-2 announcements of this node.
+pub struct L2Announcer {
+    node: String,
+    options: L2Options,
+    metrics: Option<Arc<Metrics>>,
+    workers: BTreeMap<String, Worker>,
+    events_tx: mpsc::UnboundedSender<InterfaceEvent>,
+    events: mpsc::UnboundedReceiver<InterfaceEvent>,
+    /// Every address's owner in the previous plan; `None` before the first.
+    owners: Option<BTreeMap<IpAddr, String>>,
+    /// Interfaces that cannot be used, and why.
+    errors: BTreeMap<String, SocketError>,
+}
+
+impl L2Announcer {
+    pub fn new(node: impl Into<String>, options: L2Options, metrics: Option<Arc<Metrics>>) -> Self {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        L2Announcer {
+            node: node.into(),
+            options,
+            metrics,
+            workers: BTreeMap::new(),
+            events_tx,
+            events,
+            owners: None,
+            errors: BTreeMap::new(),
+        }
+    }
+
+    /// Makes the interfaces answer for exactly what `plan` gives this node.
+    /// Must run inside a tokio runtime, in the node's network namespace.
+    pub fn apply(&mut self, plan: &L2Plan) {
+        let mut by_interface: BTreeMap<&str, BTreeMap<IpAddr, Claim>> = BTreeMap::new();
+        for (ip, interfaces) in &plan.addresses {
+            let claim = self.claim_kind(*ip);
+            for interface in interfaces {
+                by_interface
+                    .entry(interface.as_str())
+                    .or_default()
+                    .insert(*ip, claim);
+            }
+        }
+        self.owners = Some(plan.owners.clone());
+        let idle: Vec<String> = self
+            .workers
+            .keys()
+            .filter(|i| !by_interface.contains_key(i.as_str()))
+            .cloned()
+            .collect();
+        for interface in idle {
+            if let Some(w) = self.workers.remove(&interface) {
+                // Dropping the sender ends the task, which releases everything.
+                drop(w.wanted);
+                debug!(interface, "interface no longer used");
+            }
+        }
+        self.errors.clear();
+        for (interface, wanted) in by_interface {
+            if !self.workers.contains_key(interface) {
+                match self.spawn(interface) {
+                    Ok(worker) => {
+                        self.workers.insert(interface.to_string(), worker);
+                    }
+                    Err(e) => {
+                        warn!(interface, error = %e, "cannot answer ARP/NDP on this interface");
+                        self.errors.insert(interface.to_string(), e);
+                        continue;
+                    }
+                }
+            }
+            if let Some(worker) = self.workers.get(interface) {
+                let _ = worker.wanted.send(wanted);
+            }
+        }
+    }
+
+    /// Why an address is claimed the way it is: it moves to us from a
+    /// node of the cluster (or the speaker just started, and the cluster
+    /// was serving it): at once. It had no owner before: it is new, and a
+    /// host outside the cluster may already use it: probe first.
+    fn claim_kind(&self, ip: IpAddr) -> Claim {
+        match &self.owners {
+            None => Claim::Takeover,
+            Some(owners) => match owners.get(&ip) {
+                Some(_) => Claim::Takeover,
+                None => Claim::ProbeFirst,
+            },
+        }
+    }
+
+    fn spawn(&self, interface: &str) -> Result<Worker, SocketError> {
+        let socket = PacketSocket::open(interface)?;
+        let (wanted, commands) = mpsc::unbounded_channel();
+        let state = InterfaceState::new(socket.mac(), self.options.gratuitous, self.options.probe);
+        let task = tokio::spawn(
+            serve(
+                interface.to_string(),
+                socket,
+                state,
+                commands,
+                self.events_tx.clone(),
+                self.metrics.clone(),
+            )
+            .instrument(info_span!("l2", node = %self.node, interface)),
+        );
+        Ok(Worker { wanted, task })
+    }
+
+    /// Events since the last call.
+    pub fn events(&mut self) -> Vec<InterfaceEvent> {
+        let mut out = Vec::new();
+        while let Ok(e) = self.events.try_recv() {
+            out.push(e);
+        }
+        out
+    }
+
+    /// Interfaces the plan names but that cannot be used.
+    pub fn errors(&self) -> &BTreeMap<String, SocketError> {
+        &self.errors
+    }
+
+    /// Stops answering on every interface.
+    pub async fn shutdown(self) {
+        for (_, w) in self.workers {
+            drop(w.wanted);
+            let _ = w.task.await;
+        }
+    }
+}
+
+/// One interface: answers requests, sends probes and announcements, until
+/// the announcer drops its sender.
+async fn serve(
+    interface: String,
+    socket: PacketSocket,
+    mut state: InterfaceState,
+    mut commands: mpsc::UnboundedReceiver<BTreeMap<IpAddr, Claim>>,
+    events: mpsc::UnboundedSender<InterfaceEvent>,
+    metrics: Option<Arc<Metrics>>,
+) {
+    let start = Instant::now();
+    let now = || Millis(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
+    let mut joined: BTreeSet<MacAddr> = BTreeSet::new();
+    let mut buf = vec![0u8; 2048];
+    let emit = |event: L2Event| {
+        match event {
+            L2Event::Claimed(ip) => info!(%ip, "answering ARP/NDP"),
+            L2Event::Conflict { ip, mac } => {
+                warn!(%ip, %mac, "another host uses this address: not answering for it")
+            }
+        }
+        let _ = events.send(InterfaceEvent {
+            interface: interface.clone(),
+            event,
+        });
+    };
+    let count = |ip: IpAddr, kind: Layer2Count| {
+        if let Some(m) = &metrics {
+            m.layer2(ip, kind);
+        }
+    };
+    loop {
+        let deadline = state
+            .next_deadline()
+            .map(|d| start + Duration::from_millis(d.0));
+        tokio::select! {
+            wanted = commands.recv() => {
+                let Some(wanted) = wanted else { break };
+                for event in state.set(now(), &wanted) {
+                    emit(event);
+                }
+            }
+            received = socket.recv(&mut buf) => {
+                let Ok(n) = received else { continue };
+                let handled = state.handle(&buf[..n]);
+                for (ip, counter) in handled.counters {
+                    count(ip, match counter {
+                        Counter::RequestsReceived => Layer2Count::Request,
+                        Counter::ResponsesSent => Layer2Count::Response,
+                    });
+                }
+                if let Some(reply) = handled.reply
+                    && let Err(e) = socket.send(&reply.to_bytes()).await
+                {
+                    debug!(error = %e, "cannot send a reply");
+                }
+                for event in handled.events {
+                    emit(event);
+                }
+            }
+            () = sleep_until(deadline) => {}
+        }
+        // Timers are looked at after every input: a claim's first
+        // announcement goes out in the same turn as the claim.
+        let (frames, claimed) = state.poll(now());
+        for event in claimed {
+            emit(event);
+        }
+        for out in frames {
+            if let Outgoing::Announcement(ip, _) = &out {
+                count(*ip, Layer2Count::Gratuitous);
+            }
+            if let Err(e) = socket.send(&out.frame().to_bytes()).await {
+                debug!(error = %e, "cannot send");
+            }
+        }
+        sync_groups(&socket, &mut joined, state.multicast_macs());
+    }
+    sync_groups(&socket, &mut joined, BTreeSet::new());
+}
+
+/// Joins and leaves multicast groups so the interface receives exactly the
+/// solicited-node groups it needs.
+fn sync_groups(socket: &PacketSocket, joined: &mut BTreeSet<MacAddr>, wanted: BTreeSet<MacAddr>) {
+    for mac in joined.difference(&wanted) {
+        let _ = socket.leave(*mac);
+    }
+    for mac in wanted.difference(joined) {
+        if let Err(e) = socket.join(*mac) {
+            warn!(%mac, error = %e, "cannot join a solicited-node group; NDP may go unanswered");
+        }
+    }
+    *joined = wanted;
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

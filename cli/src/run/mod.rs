@@ -18,8 +18,11 @@ use clap::Args;
 use ferrolb_controller::adapt::pool_set;
 use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
 use ferrolb_crds::config::{Config, compile};
-use ferrolb_speaker::announce::BgpAnnouncer;
-use ferrolb_speaker::decide::{NodeState, ServiceKey, Verdict, bgp_plan};
+use ferrolb_speaker::announce::{BgpAnnouncer, L2Options, L2Runtime, L2Setup, address_book};
+use ferrolb_speaker::decide::{
+    Explanation, InterfaceRules, L2Verdict, NodeState, ServiceKey, ServiceState, Verdict, bgp_plan,
+};
+use ferrolb_speaker::membership::{Key, MembershipTiming};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -77,11 +80,16 @@ struct Standalone {
     config: Option<Config>,
     node: NodeState,
     announcer: Option<BgpAnnouncer>,
+    /// Layer-2 mode, while some L2Advertisement exists.
+    l2: Option<L2Runtime>,
+    /// The services as the speaker's decision last read them.
+    states: Vec<ServiceState>,
     /// The controller's decisions, kept across file reloads as a cluster
     /// keeps them in Service status.
     recorded: BTreeMap<ServiceKey, ferrolb_controller::reconcile::plan::Desired>,
     fingerprint: Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>,
     last_verdicts: BTreeMap<(ServiceKey, IpAddr), String>,
+    last_l2_verdicts: BTreeMap<(ServiceKey, IpAddr), String>,
     last_states: BTreeMap<String, String>,
 }
 
@@ -92,6 +100,9 @@ impl Standalone {
             node: NodeState::new(args.node.clone()),
             config: None,
             announcer: None,
+            l2: None,
+            states: Vec::new(),
+            last_l2_verdicts: BTreeMap::new(),
             recorded: BTreeMap::new(),
             fingerprint: None,
             last_verdicts: BTreeMap::new(),
@@ -125,14 +136,26 @@ impl Standalone {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     while changed.try_recv().is_ok() {}
                 }
+                () = l2_changed(&mut self.l2) => {
+                    self.apply_l2();
+                    continue;
+                }
                 _ = term.recv() => break,
                 _ = int.recv() => break,
             }
         }
         info!("stopping: withdrawing every route and closing every session");
-        if let Some(announcer) = self.announcer.take() {
-            announcer.shutdown("ferrolb run stopped").await;
-        }
+        let bgp = async {
+            if let Some(announcer) = self.announcer.take() {
+                announcer.shutdown("ferrolb run stopped").await;
+            }
+        };
+        let l2 = async {
+            if let Some(l2) = self.l2.take() {
+                l2.shutdown().await;
+            }
+        };
+        tokio::join!(bgp, l2);
         ExitCode::SUCCESS
     }
 
@@ -242,10 +265,15 @@ impl Standalone {
         }
 
         // The speaker's part: what this node announces, to whom.
+        let nodes = input.resources.nodes.clone().unwrap_or_default();
+        let mut node_names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+        if !node_names.contains(&self.node.name.as_str()) {
+            node_names.push(&self.node.name);
+        }
         let states: Vec<_> = services
             .iter()
             .filter_map(|(key, svc)| {
-                services::state(key, svc, input.endpoints.get(key), &self.node.name)
+                services::state(key, svc, input.endpoints.get(key), &node_names)
             })
             .collect();
         let bgp = bgp_plan(&config, &self.node, &states);
@@ -269,27 +297,93 @@ impl Standalone {
         for (peer, e) in announcer.errors() {
             error!(peer, "{e}");
         }
+        self.states = states;
+        self.update_l2(&config, &input.resources, &nodes).await;
     }
 
-    /// Logs each address's verdict when it changes.
-    fn report_verdicts(&mut self, explanations: &[ferrolb_speaker::decide::Explanation]) {
-        let mut now = BTreeMap::new();
-        for e in explanations {
-            let text = e.verdict.to_string();
-            let key = (e.service.clone(), e.address);
-            if self.last_verdicts.get(&key) != Some(&text) {
-                match &e.verdict {
-                    Verdict::Announced { .. } => {
-                        info!(service = %e.service, address = %e.address, "{text}")
-                    }
-                    Verdict::NotAnnounced(_) => {
-                        warn!(service = %e.service, address = %e.address, "{text}")
-                    }
+    /// Starts, feeds or stops Layer-2 mode after a reload.
+    async fn update_l2(
+        &mut self,
+        config: &Config,
+        resources: &ferrolb_crds::config::Resources,
+        nodes: &[ferrolb_crds::config::Node],
+    ) {
+        if config.l2_advertisements.is_empty() {
+            if let Some(l2) = self.l2.take() {
+                info!("no L2Advertisement any more: Layer-2 mode stops");
+                l2.shutdown().await;
+            }
+            return;
+        }
+        if self.l2.is_none() {
+            let setup = L2Setup {
+                node: self.node.name.clone(),
+                // MetalLB's Secret for the memberlist key.
+                key: resources
+                    .secrets
+                    .get("memberlist")
+                    .and_then(|s| s.data.get("secretkey"))
+                    .map(|k| Key::new(k.clone())),
+                timing: MembershipTiming::default(),
+                options: L2Options::default(),
+                interface_rules: InterfaceRules::standard(),
+                metrics: None,
+            };
+            match L2Runtime::start(setup).await {
+                Ok(l2) => self.l2 = Some(l2),
+                Err(e) => {
+                    error!(error = %e, "cannot start Layer-2 mode");
+                    return;
                 }
             }
-            now.insert(key, text);
         }
-        self.last_verdicts = now;
+        let Some(l2) = &mut self.l2 else {
+            return;
+        };
+        // Every node of the files runs a speaker: the membership's known
+        // members, at their first address.
+        let book = address_book(nodes.iter().filter_map(|n| {
+            let address = n
+                .addresses
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or_else(|| n.addresses.first())?;
+            Some((n.name.as_str(), *address))
+        }));
+        let states = nodes
+            .iter()
+            .map(|n| {
+                let mut state = NodeState::new(n.name.clone());
+                state.labels = n.labels.clone();
+                (n.name.clone(), state)
+            })
+            .chain([(self.node.name.clone(), self.node.clone())])
+            .collect();
+        if let Err(e) = l2.set_members(book, states).await {
+            error!(error = %e, "Layer-2 mode cannot reach the other nodes");
+        }
+        self.apply_l2();
+    }
+
+    /// Decides and applies Layer-2 announcements from the last inputs.
+    fn apply_l2(&mut self) {
+        let (Some(l2), Some(config)) = (&mut self.l2, &self.config) else {
+            return;
+        };
+        let plan = l2.apply(config, &self.states);
+        report_changes(&mut self.last_l2_verdicts, &plan.explanations, |v| {
+            matches!(v, L2Verdict::Announced { .. })
+        });
+        for e in l2.events() {
+            info!(interface = %e.interface, event = ?e.event, "layer 2");
+        }
+    }
+
+    /// Logs each address's BGP verdict when it changes.
+    fn report_verdicts(&mut self, explanations: &[Explanation]) {
+        report_changes(&mut self.last_verdicts, explanations, |v| {
+            matches!(v, Verdict::Announced { .. })
+        });
     }
 
     /// Logs each session's state when it changes.
@@ -349,4 +443,35 @@ fn host_ipv4() -> Option<Ipv4Addr> {
         let addr = ifa.address?.as_sockaddr_in()?.ip();
         (!addr.is_loopback() && !addr.is_link_local()).then_some(addr)
     })
+}
+
+/// Logs each address's verdict when it changes: announced at info, not
+/// announced at warn.
+fn report_changes<V: std::fmt::Display>(
+    last: &mut BTreeMap<(ServiceKey, IpAddr), String>,
+    explanations: &[Explanation<V>],
+    announced: fn(&V) -> bool,
+) {
+    let mut now = BTreeMap::new();
+    for e in explanations {
+        let text = e.verdict.to_string();
+        let key = (e.service.clone(), e.address);
+        if last.get(&key) != Some(&text) {
+            if announced(&e.verdict) {
+                info!(service = %e.service, address = %e.address, "{text}")
+            } else {
+                warn!(service = %e.service, address = %e.address, "{text}")
+            }
+        }
+        now.insert(key, text);
+    }
+    *last = now;
+}
+
+/// Completes when Layer-2 mode's plan may have changed; never without it.
+async fn l2_changed(l2: &mut Option<L2Runtime>) {
+    match l2 {
+        Some(l2) => l2.changed().await,
+        None => std::future::pending().await,
+    }
 }

@@ -37,17 +37,17 @@ pub fn record(svc: &mut Service, desired: &Desired) {
 }
 
 /// The speaker's view of a Service with an address. Without EndpointSlices
-/// (a host serving the address itself), every node counts as having a ready
-/// local endpoint.
+/// (hosts serving the address themselves), every one of `nodes` counts as
+/// having a ready local endpoint.
 pub fn state(
     key: &ServiceKey,
     svc: &Service,
     slices: Option<&Vec<EndpointSlice>>,
-    node: &str,
+    nodes: &[&str],
 ) -> Option<ServiceState> {
     let endpoints = match slices {
         Some(slices) => adapt::endpoints(slices),
-        None => vec![Endpoint::ready_on(node)],
+        None => nodes.iter().map(|n| Endpoint::ready_on(n)).collect(),
     };
     adapt::service_state(key, svc, endpoints)
 }

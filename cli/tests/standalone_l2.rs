@@ -1,0 +1,123 @@
+//! `ferrolb run` in Layer-2 mode on three nodes of one LAN: exactly one node
+//! answers ARP for the service address; killed, another takes over; the
+//! client's traffic follows.
+
+use std::time::{Duration, Instant};
+
+use interop_tests::ferrolb::FerroLb;
+use interop_tests::l2::L2Lan;
+use interop_tests::traffic::arp_who_has;
+use interop_tests::{Family, Host, Probe};
+
+const CONVERGE: Duration = Duration::from_secs(30);
+
+fn config(lan: &L2Lan) -> String {
+    let mut yaml = String::new();
+    for n in lan.nodes() {
+        yaml += &format!(
+            "apiVersion: v1\nkind: Node\nmetadata: {{name: {}}}\nstatus: {{addresses: [{{type: InternalIP, address: {}}}]}}\n---\n",
+            n.name, n.ipv4
+        );
+    }
+    yaml += &format!(
+        "apiVersion: v1
+kind: Secret
+metadata: {{name: memberlist, namespace: metallb-system}}
+stringData: {{secretkey: lab-shared-key}}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: lan, namespace: metallb-system}}
+spec: {{addresses: [{vip}/32]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {{name: lan, namespace: metallb-system}}
+spec: {{ipAddressPools: [lan]}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web, namespace: default}}
+spec: {{type: LoadBalancer, ports: [{{port: 80, protocol: TCP}}]}}
+",
+        vip = lan.vip()
+    );
+    yaml
+}
+
+/// The node whose MAC answered, by name.
+fn answering(lan: &L2Lan) -> interop_tests::Result<Option<String>> {
+    let std::net::IpAddr::V4(vip) = lan.vip() else {
+        return Ok(None);
+    };
+    let Some(line) = arp_who_has(lan.client(), vip)? else {
+        return Ok(None);
+    };
+    for n in lan.nodes() {
+        if line.contains(&n.mac()?.to_lowercase()) {
+            return Ok(Some(n.name.clone()));
+        }
+    }
+    Ok(None)
+}
+
+#[test]
+fn one_node_answers_arp_and_another_takes_over_when_it_dies() -> interop_tests::Result<()> {
+    // SAFETY-free: the variable is read by FerroLb::start in this process.
+    unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
+    let lan = L2Lan::new("sl2", Family::Ipv4, 3)?;
+    let dir = lan.lab().dir().join("ferrolb-config");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    std::fs::write(dir.join("config.yaml"), config(&lan)).expect("config");
+    let mut speakers: Vec<(Host, FerroLb)> = lan
+        .nodes()
+        .iter()
+        .map(|n| Ok((n.clone(), FerroLb::start(lan.lab(), n, &dir)?)))
+        .collect::<interop_tests::Result<_>>()?;
+    let logs = |speakers: &[(Host, FerroLb)]| {
+        speakers
+            .iter()
+            .map(|(h, s)| format!("--- {} ---\n{}", h.name, s.log()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let owner = lan.lab().wait_for("one node to answer ARP", CONVERGE, || {
+        Ok(match answering(&lan)? {
+            Some(n) => Probe::Done(n),
+            None => Probe::Pending("no answer".into()),
+        })
+    });
+    let owner =
+        owner.map_err(|e| interop_tests::LabError::Invalid(format!("{e}\n{}", logs(&speakers))))?;
+    let claims = speakers
+        .iter()
+        .filter(|(_, s)| s.log().contains("answering ARP/NDP"))
+        .count();
+    assert_eq!(
+        claims,
+        1,
+        "exactly one node claims the address:\n{}",
+        logs(&speakers)
+    );
+
+    // SIGKILL the owner: another node answers.
+    let index = speakers
+        .iter()
+        .position(|(h, _)| h.name == owner)
+        .expect("the owner is a node");
+    let (_, dead) = speakers.remove(index);
+    let t = Instant::now();
+    dead.daemon().signal(nix::sys::signal::Signal::SIGKILL)?;
+    let next = lan
+        .lab()
+        .wait_for("another node to answer ARP", CONVERGE, || {
+            Ok(match answering(&lan)? {
+                Some(n) if n != owner => Probe::Done(n),
+                other => Probe::Pending(format!("{other:?}")),
+            })
+        });
+    let next =
+        next.map_err(|e| interop_tests::LabError::Invalid(format!("{e}\n{}", logs(&speakers))))?;
+    println!("{owner} killed; {next} answers after {:?}", t.elapsed());
+    Ok(())
+}

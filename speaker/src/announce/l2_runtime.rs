@@ -1,0 +1,257 @@
+//! Layer-2 mode as a whole on one node: the membership that says which
+//! speakers are alive and reachable, the fence that silences a node cut off
+//! from its cluster, this node's interfaces, and the announcer. The
+//! Kubernetes speaker and standalone mode feed it the same inputs (the
+//! configuration, the services, the known members) and get the plan back
+//! for their reports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferrolb_crds::config::Config;
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::l2::{InterfaceEvent, L2Announcer, L2Options};
+use crate::decide::{
+    ClusterView, Fence, FenceState, InterfaceRules, L2Plan, Link, LocalNode, NodeState,
+    ServiceState, l2_plan,
+};
+use crate::l2::links::{self, LinksError};
+use crate::membership::{
+    AddressBook, DEFAULT_PORT, Key, MembershipService, MembershipTiming, StartError, UdpConfig,
+    View,
+};
+use crate::metrics::Metrics;
+
+/// What Layer-2 mode needs to start.
+pub struct L2Setup {
+    pub node: String,
+    /// The shared key of the membership; required once there is another
+    /// member.
+    pub key: Option<Key>,
+    pub timing: MembershipTiming,
+    pub options: L2Options,
+    pub interface_rules: InterfaceRules,
+    pub metrics: Option<Arc<Metrics>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum L2Error {
+    #[error(transparent)]
+    Membership(#[from] StartError),
+    #[error(transparent)]
+    Links(#[from] LinksError),
+    #[error(
+        "Layer-2 mode with other nodes needs the membership key (Secret \"memberlist\", key \"secretkey\", as MetalLB)"
+    )]
+    NoKey,
+    #[error("this node ({0}) has no address in the member list")]
+    NoOwnAddress(String),
+}
+
+/// Layer-2 mode on this node.
+pub struct L2Runtime {
+    setup: L2Setup,
+    membership: Option<MembershipService>,
+    view: Option<watch::Receiver<View>>,
+    book: AddressBook,
+    nodes: BTreeMap<String, NodeState>,
+    fence: Fence,
+    links: Vec<Link>,
+    link_changes: BoxStream<'static, ()>,
+    announcer: L2Announcer,
+    fence_state: Option<FenceState>,
+}
+
+impl L2Runtime {
+    /// Starts with this node alone; [`L2Runtime::set_members`] brings the
+    /// others. Must run inside a tokio runtime, in the node's network
+    /// namespace.
+    pub async fn start(setup: L2Setup) -> Result<L2Runtime, L2Error> {
+        let links = links::links().await?;
+        let link_changes = links::changes()?;
+        let announcer = L2Announcer::new(setup.node.clone(), setup.options, setup.metrics.clone());
+        let fence = Fence::new(setup.node.clone(), setup.timing.settle, Instant::now());
+        Ok(L2Runtime {
+            setup,
+            membership: None,
+            view: None,
+            book: AddressBook::new(),
+            nodes: BTreeMap::new(),
+            fence,
+            links,
+            link_changes,
+            announcer,
+            fence_state: None,
+        })
+    }
+
+    /// The members that should run a speaker (from the API server or the
+    /// configuration, never from the failure detector: the fence's
+    /// `known`), with their addresses and Node state.
+    pub async fn set_members(
+        &mut self,
+        book: AddressBook,
+        nodes: BTreeMap<String, NodeState>,
+    ) -> Result<(), L2Error> {
+        self.nodes = nodes;
+        let others = book.keys().any(|n| *n != self.setup.node);
+        if self.book == book && (self.membership.is_some() || !others) {
+            return Ok(());
+        }
+        self.book = book.clone();
+        if !others {
+            if let Some(m) = self.membership.take() {
+                m.shutdown().await;
+            }
+            self.view = None;
+            return Ok(());
+        }
+        if let Some(m) = &self.membership {
+            m.set_address_book(book);
+            return Ok(());
+        }
+        let key = self.setup.key.clone().ok_or(L2Error::NoKey)?;
+        let own = book
+            .get(&self.setup.node)
+            .ok_or_else(|| L2Error::NoOwnAddress(self.setup.node.clone()))?;
+        let bind = SocketAddr::new(
+            match own.ip() {
+                IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            },
+            own.port(),
+        );
+        let membership = MembershipService::start(
+            UdpConfig {
+                name: self.setup.node.clone(),
+                key,
+                timing: self.setup.timing,
+                bind,
+            },
+            book,
+        )
+        .await?;
+        info!(%bind, members = self.book.len(), "membership started");
+        self.view = Some(membership.view());
+        self.membership = Some(membership);
+        Ok(())
+    }
+
+    /// The known members: the address book, and this node.
+    fn known(&self) -> BTreeSet<String> {
+        let mut known: BTreeSet<String> = self.book.keys().cloned().collect();
+        known.insert(self.setup.node.clone());
+        known
+    }
+
+    fn view(&self) -> View {
+        match &self.view {
+            Some(v) => v.borrow().clone(),
+            None => {
+                let me: BTreeSet<String> = [self.setup.node.clone()].into();
+                View {
+                    reachable: me.clone(),
+                    alive: me,
+                }
+            }
+        }
+    }
+
+    /// Decides and applies what this node answers for.
+    pub fn apply(&mut self, config: &Config, services: &[ServiceState]) -> L2Plan {
+        let known = self.known();
+        let view = self.view();
+        let fence = self.fence.observe(Instant::now(), &view.reachable, &known);
+        if self.fence_state.map(FenceState::may_announce) != Some(fence.may_announce()) {
+            match fence {
+                FenceState::MayAnnounce => info!(
+                    reachable = view.reachable.len(),
+                    known = known.len(),
+                    "fence open: announcing"
+                ),
+                FenceState::Fenced { .. } => warn!(
+                    reachable = view.reachable.len(),
+                    known = known.len(),
+                    "fenced: too few members reachable, announcing nothing"
+                ),
+            }
+        }
+        self.fence_state = Some(fence);
+        let cluster = ClusterView::new(view.alive.iter().filter(|n| known.contains(*n)).map(|n| {
+            self.nodes
+                .get(n)
+                .cloned()
+                .unwrap_or_else(|| NodeState::new(n.clone()))
+        }));
+        let local = LocalNode {
+            name: self.setup.node.clone(),
+            links: self.links.clone(),
+            interface_rules: self.setup.interface_rules.clone(),
+            fence,
+        };
+        let plan = l2_plan(config, &local, &cluster, services);
+        self.announcer.apply(&plan);
+        plan
+    }
+
+    /// Completes when the plan may have changed: the membership view, the
+    /// interfaces, or the end of the fence's settling.
+    pub async fn changed(&mut self) {
+        let deadline = self.fence.next_deadline();
+        let view = async {
+            match &mut self.view {
+                Some(v) => {
+                    if v.changed().await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = view => {}
+            Some(()) = self.link_changes.next() => {
+                match links::links().await {
+                    Ok(l) => self.links = l,
+                    Err(e) => warn!(error = %e, "cannot read the interfaces again"),
+                }
+            }
+            () = sleep_until(deadline) => {}
+        }
+    }
+
+    /// Events of the interfaces since the last call.
+    pub fn events(&mut self) -> Vec<InterfaceEvent> {
+        self.announcer.events()
+    }
+
+    /// Stops answering first, then leaves the membership: nobody takes an
+    /// address over while this node still answers for it.
+    pub async fn shutdown(self) {
+        self.announcer.shutdown().await;
+        if let Some(m) = self.membership {
+            m.shutdown().await;
+        }
+    }
+}
+
+/// The member list for `nodes` (name and address), on the default port.
+pub fn address_book<'a>(nodes: impl IntoIterator<Item = (&'a str, IpAddr)>) -> AddressBook {
+    nodes
+        .into_iter()
+        .map(|(n, a)| (n.to_string(), SocketAddr::new(a, DEFAULT_PORT)))
+        .collect()
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}

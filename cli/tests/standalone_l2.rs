@@ -61,6 +61,25 @@ fn answering(lan: &L2Lan) -> interop_tests::Result<Option<String>> {
     Ok(None)
 }
 
+/// Every node that answers three ARP requests for the address.
+fn arp_answers(lan: &L2Lan) -> interop_tests::Result<std::collections::BTreeSet<String>> {
+    let out = lan
+        .client()
+        .netns
+        .command("arping")
+        .args(["-c", "3", "-w", "2", "-i", "eth0", &lan.vip().to_string()])
+        .output()
+        .map_err(|e| interop_tests::LabError::io("cannot run arping", e))?;
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    let mut nodes = std::collections::BTreeSet::new();
+    for n in lan.nodes() {
+        if text.contains(&n.mac()?.to_lowercase()) {
+            nodes.insert(n.name.clone());
+        }
+    }
+    Ok(nodes)
+}
+
 #[test]
 fn one_node_answers_arp_and_another_takes_over_when_it_dies() -> interop_tests::Result<()> {
     // SAFETY-free: the variable is read by FerroLb::start in this process.
@@ -89,16 +108,29 @@ fn one_node_answers_arp_and_another_takes_over_when_it_dies() -> interop_tests::
     });
     let owner =
         owner.map_err(|e| interop_tests::LabError::Invalid(format!("{e}\n{}", logs(&speakers))))?;
-    let claims = speakers
-        .iter()
-        .filter(|(_, s)| s.log().contains("answering ARP/NDP"))
-        .count();
+    // Once every node is in, ownership may have moved to a joiner; from
+    // then on exactly one node answers.
+    lan.lab()
+        .wait_for("every node to open its fence", CONVERGE, || {
+            let open = speakers
+                .iter()
+                .filter(|(_, s)| s.log().contains("fence open"))
+                .count();
+            Ok(if open == speakers.len() {
+                Probe::Done(())
+            } else {
+                Probe::Pending(format!("{open} open"))
+            })
+        })?;
+    std::thread::sleep(Duration::from_millis(300));
+    let answers = arp_answers(&lan)?;
     assert_eq!(
-        claims,
+        answers.len(),
         1,
-        "exactly one node claims the address:\n{}",
+        "exactly one node answers: {answers:?}\n{}",
         logs(&speakers)
     );
+    let owner = answers.into_iter().next().unwrap_or(owner);
 
     // SIGKILL the owner: another node answers.
     let index = speakers

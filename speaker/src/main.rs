@@ -44,6 +44,14 @@ struct Args {
     /// "off" to connect out only.
     #[arg(long, default_value = "[::]:179")]
     bgp_listen: String,
+    /// Label selector of the speaker pods in --namespace: the nodes running
+    /// one make up the Layer-2 membership.
+    #[arg(
+        long,
+        env = "SPEAKER_SELECTOR",
+        default_value = "app.kubernetes.io/name=ferrolb,app.kubernetes.io/component=speaker"
+    )]
+    speaker_selector: String,
     /// Address for /metrics, /healthz and /readyz (MetalLB's speaker uses
     /// port 7472).
     #[arg(long, env = "METALLB_ML_METRICS_ADDR", default_value = "0.0.0.0:7472")]
@@ -109,6 +117,7 @@ async fn serve(args: Args) -> Result<(), MainError> {
             lb_class: args.lb_class,
             router_id: args.router_id,
             bgp_listen,
+            speaker_selector: args.speaker_selector,
         },
         metrics,
         ready,

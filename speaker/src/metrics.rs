@@ -12,7 +12,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
-use crate::decide::{Explanation, Verdict};
+use crate::decide::ServiceKey;
 
 type Labels = Vec<(String, String)>;
 
@@ -44,7 +44,8 @@ pub struct Metrics {
 #[derive(Debug, Default)]
 struct Seen {
     updates: BTreeMap<String, u64>,
-    announced: BTreeSet<Labels>,
+    /// By protocol: each protocol's report replaces only its own.
+    announced: BTreeMap<String, BTreeSet<Labels>>,
 }
 
 impl Metrics {
@@ -129,28 +130,34 @@ impl Metrics {
         seen.updates = now;
     }
 
-    /// `metallb_speaker_announced` for every announced address of `node`.
-    pub fn announced(&self, node: &str, protocol: &str, explanations: &[Explanation]) {
+    /// `metallb_speaker_announced` for every address `node` announces
+    /// with `protocol` (`bgp`, `layer2`).
+    pub fn announced<'a>(
+        &self,
+        node: &str,
+        protocol: &str,
+        announced: impl IntoIterator<Item = (&'a ServiceKey, IpAddr)>,
+    ) {
         let mut seen = lock(&self.seen);
-        let now: BTreeSet<Labels> = explanations
-            .iter()
-            .filter(|e| matches!(e.verdict, Verdict::Announced { .. }))
-            .map(|e| {
+        let now: BTreeSet<Labels> = announced
+            .into_iter()
+            .map(|(service, ip)| {
                 vec![
-                    ("ip".to_string(), e.address.to_string()),
+                    ("ip".to_string(), ip.to_string()),
                     ("node".to_string(), node.to_string()),
                     ("protocol".to_string(), protocol.to_string()),
-                    ("service".to_string(), e.service.to_string()),
+                    ("service".to_string(), service.to_string()),
                 ]
             })
             .collect();
-        for gone in seen.announced.difference(&now) {
+        let before = seen.announced.entry(protocol.to_string()).or_default();
+        for gone in before.difference(&now) {
             self.announced.remove(gone);
         }
         for label in &now {
             self.announced.get_or_create(label).set(1);
         }
-        seen.announced = now;
+        *before = now;
     }
 
     /// Counts one Layer-2 frame about `ip`.
@@ -180,7 +187,6 @@ mod tests {
     use prometheus_client::encoding::text::encode;
 
     use super::*;
-    use crate::decide::ServiceKey;
 
     fn text(registry: &Registry) -> String {
         let mut text = String::new();
@@ -218,14 +224,10 @@ mod tests {
         m.sessions([]);
         assert!(!text(&registry).contains("10.0.0.1"));
 
-        let announced = Explanation {
-            service: ServiceKey::new("shop", "web"),
-            address: "10.1.0.1".parse().unwrap(),
-            verdict: Verdict::Announced {
-                peers: ["r1".to_string()].into(),
-            },
-        };
-        m.announced("n1", "bgp", &[announced]);
+        let web = ServiceKey::new("shop", "web");
+        m.announced("n1", "bgp", [(&web, "10.1.0.1".parse().unwrap())]);
+        m.announced("n1", "layer2", [(&web, "10.1.0.1".parse().unwrap())]);
+        m.announced("n1", "layer2", []);
         let t = text(&registry);
         assert!(
             t.contains(
@@ -233,7 +235,7 @@ mod tests {
             ),
             "{t}"
         );
-        m.announced("n1", "bgp", &[]);
+        m.announced("n1", "bgp", []);
         assert!(!text(&registry).contains("shop/web"));
     }
 }

@@ -136,7 +136,7 @@ impl Standalone {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     while changed.try_recv().is_ok() {}
                 }
-                () = l2_changed(&mut self.l2) => {
+                () = L2Runtime::changed_if_any(&mut self.l2) => {
                     self.apply_l2();
                     continue;
                 }
@@ -466,12 +466,4 @@ fn report_changes<V: std::fmt::Display>(
         now.insert(key, text);
     }
     *last = now;
-}
-
-/// Completes when Layer-2 mode's plan may have changed; never without it.
-async fn l2_changed(l2: &mut Option<L2Runtime>) {
-    match l2 {
-        Some(l2) => l2.changed().await,
-        None => std::future::pending().await,
-    }
 }

@@ -226,6 +226,15 @@ impl L2Runtime {
         }
     }
 
+    /// [`L2Runtime::changed`] of `l2`, or never without one: for a
+    /// `select!` over a mode that may be off.
+    pub async fn changed_if_any(l2: &mut Option<L2Runtime>) {
+        match l2 {
+            Some(l2) => l2.changed().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Events of the interfaces since the last call.
     pub fn events(&mut self) -> Vec<InterfaceEvent> {
         self.announcer.events()

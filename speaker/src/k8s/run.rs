@@ -14,17 +14,22 @@ use ferrolb_crds::config::{Config, compile};
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Node;
 use kube::{Client, Resource};
+use serde_json::json;
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{Instrument, error, info, info_span, warn};
 
 use super::slices::served_version;
 use super::views::{Views, inputs};
-use super::writer::{Session, Writer};
+use super::writer::{Session, StatusKind, Writer};
 use crate::adapt::node_state;
-use crate::announce::BgpAnnouncer;
-use crate::decide::{BgpPlan, Verdict, bgp_plan};
+use crate::announce::{BgpAnnouncer, L2Options, L2Runtime, L2Setup, address_book};
+use crate::decide::{
+    BgpPlan, InterfaceRules, L2Plan, L2Verdict, ServiceKey, ServiceState, Verdict, bgp_plan,
+};
+use crate::l2::interface::L2Event;
+use crate::membership::{Key, MembershipTiming};
 use crate::metrics::Metrics;
-use crate::report::{Notices, bgp_service_statuses, session_status};
+use crate::report::{NoticeKind, Notices, bgp_service_statuses, session_status};
 
 /// How the speaker runs.
 #[derive(Debug, Clone)]
@@ -40,6 +45,9 @@ pub struct Options {
     pub router_id: Option<Ipv4Addr>,
     /// Accept routers' connections here too.
     pub bgp_listen: Option<SocketAddr>,
+    /// Label selector of the speaker pods in `namespace`: the nodes running
+    /// one are the Layer-2 membership's known members.
+    pub speaker_selector: String,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +75,13 @@ struct Speaker {
     /// The last plan, for retrying status writes without a new pass.
     plan: BgpPlan,
     services_written: bool,
+    /// Layer-2 mode, while some L2Advertisement exists.
+    l2: Option<L2Runtime>,
+    l2_plan: L2Plan,
+    /// The services as the last pass read them (Layer-2 mode decides again
+    /// on membership changes, between passes).
+    states: Vec<ServiceState>,
+    l2_verdicts: BTreeMap<(ServiceKey, IpAddr), String>,
 }
 
 /// Runs until `shutdown` completes, then withdraws every route, closes every
@@ -82,7 +97,7 @@ pub async fn run(
     let span = info_span!("speaker", node = %opts.node);
     async move {
         let version = served_version(&client).await;
-        let mut inputs = inputs(&client, &opts.namespace, version);
+        let mut inputs = inputs(&client, &opts.namespace, &opts.speaker_selector, version);
         let mut views = Views::new();
         let mut speaker = Speaker {
             writer: Writer::new(client.clone(), opts.namespace.clone(), opts.node.clone()),
@@ -93,6 +108,10 @@ pub async fn run(
             notices: Notices::default(),
             plan: BgpPlan::default(),
             services_written: true,
+            l2: None,
+            l2_plan: L2Plan::default(),
+            states: Vec::new(),
+            l2_verdicts: BTreeMap::new(),
         };
         if let Err(e) = speaker.writer.load().await {
             warn!(error = %e, "cannot list this node's status objects; stale ones stay until rewritten");
@@ -116,6 +135,7 @@ pub async fn run(
                         ready.store(true, Ordering::Release);
                     }
                 }
+                () = L2Runtime::changed_if_any(&mut speaker.l2) => speaker.apply_l2(&views).await,
                 _ = sessions.tick() => speaker.report_sessions().await,
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
@@ -165,8 +185,14 @@ impl Speaker {
             error!(peer, "{e}");
         }
 
-        self.metrics
-            .announced(&self.opts.node, "bgp", &plan.explanations);
+        self.metrics.announced(
+            &self.opts.node,
+            "bgp",
+            plan.explanations
+                .iter()
+                .filter(|e| matches!(e.verdict, Verdict::Announced { .. }))
+                .map(|e| (&e.service, e.address)),
+        );
         for notice in self.notices.update(&plan.explanations) {
             info!(service = %notice.service, address = %notice.address, "{}", notice.verdict);
             let Some(kind) = notice.event else {
@@ -192,6 +218,111 @@ impl Speaker {
             self.writer.event(&svc.object_ref(&()), kind, &note).await;
         }
         self.plan = plan;
+        self.states = services;
+        self.update_l2(views).await;
+        self.write_services().await;
+    }
+
+    /// Starts, feeds or stops Layer-2 mode after a pass.
+    async fn update_l2(&mut self, views: &Views) {
+        let Some(config) = &self.config else {
+            return;
+        };
+        if config.l2_advertisements.is_empty() {
+            if let Some(l2) = self.l2.take() {
+                info!("no L2Advertisement any more: Layer-2 mode stops");
+                l2.shutdown().await;
+                self.l2_plan = L2Plan::default();
+            }
+            return;
+        }
+        if self.l2.is_none() {
+            let secrets = views.config.resources(&self.opts.namespace).secrets;
+            let setup = L2Setup {
+                node: self.opts.node.clone(),
+                // MetalLB's Secret for the memberlist key.
+                key: secrets
+                    .get("memberlist")
+                    .and_then(|s| s.data.get("secretkey"))
+                    .map(|k| Key::new(k.clone())),
+                timing: MembershipTiming::default(),
+                options: L2Options::default(),
+                interface_rules: InterfaceRules::standard(),
+                metrics: Some(self.metrics.clone()),
+            };
+            match L2Runtime::start(setup).await {
+                Ok(l2) => self.l2 = Some(l2),
+                Err(e) => {
+                    error!(error = %e, "cannot start Layer-2 mode");
+                    return;
+                }
+            }
+        }
+        if let Some(l2) = &mut self.l2
+            && let Err(e) = l2
+                .set_members(address_book(views.speakers()), views.node_states())
+                .await
+        {
+            error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+        }
+        self.apply_l2(views).await;
+    }
+
+    /// Decides and applies Layer-2 announcements from the last inputs, then
+    /// reports them.
+    async fn apply_l2(&mut self, views: &Views) {
+        let (Some(l2), Some(config)) = (&mut self.l2, &self.config) else {
+            return;
+        };
+        let plan = l2.apply(config, &self.states);
+        let events = l2.events();
+        self.metrics.announced(
+            &self.opts.node,
+            "layer2",
+            plan.explanations
+                .iter()
+                .filter(|e| matches!(e.verdict, L2Verdict::Announced { .. }))
+                .map(|e| (&e.service, e.address)),
+        );
+        let mut now = BTreeMap::new();
+        for e in &plan.explanations {
+            let text = e.verdict.to_string();
+            let key = (e.service.clone(), e.address);
+            if self.l2_verdicts.get(&key) != Some(&text) {
+                info!(service = %e.service, address = %e.address, "layer 2: {text}");
+            }
+            now.insert(key, text);
+        }
+        self.l2_verdicts = now;
+        for service in plan.statuses.keys() {
+            if !self.l2_plan.statuses.contains_key(service)
+                && let Some(svc) = views.service(service)
+            {
+                let note = format!(
+                    "announcing from node \"{}\" with protocol \"layer2\"",
+                    self.opts.node
+                );
+                self.writer
+                    .event(&svc.object_ref(&()), NoticeKind::NodeAssigned, &note)
+                    .await;
+            }
+        }
+        for e in events {
+            if let L2Event::Conflict { ip, mac } = e.event {
+                let note = format!(
+                    "{ip} is used by another host ({mac}) on {}: not answered from node \"{}\"",
+                    e.interface, self.opts.node
+                );
+                for state in self.states.iter().filter(|s| s.addresses.contains(&ip)) {
+                    if let Some(svc) = views.service(&state.key) {
+                        self.writer
+                            .event(&svc.object_ref(&()), NoticeKind::AnnounceFailed, &note)
+                            .await;
+                    }
+                }
+            }
+        }
+        self.l2_plan = plan;
         self.write_services().await;
     }
 
@@ -223,8 +354,27 @@ impl Speaker {
     }
 
     async fn write_services(&mut self) {
-        let desired = bgp_service_statuses(&self.plan.explanations);
-        self.services_written = self.writer.services(&desired).await;
+        let bgp = bgp_service_statuses(&self.plan.explanations)
+            .into_iter()
+            .map(|(k, peers)| {
+                let status = json!({
+                    "node": self.opts.node,
+                    "serviceName": k.name,
+                    "serviceNamespace": k.namespace,
+                    "peers": peers,
+                });
+                (k, status)
+            })
+            .collect();
+        let l2 = self
+            .l2_plan
+            .statuses
+            .iter()
+            .map(|(k, s)| (k.clone(), json!(s.to_api(k))))
+            .collect();
+        let bgp_ok = self.writer.service_statuses(StatusKind::Bgp, &bgp).await;
+        let l2_ok = self.writer.service_statuses(StatusKind::L2, &l2).await;
+        self.services_written = bgp_ok && l2_ok;
     }
 
     /// Session state into metrics (every tick) and status objects (on a
@@ -263,9 +413,20 @@ impl Speaker {
 
     async fn stop(mut self) {
         info!("stopping: withdrawing every route and closing every session");
-        if let Some(announcer) = self.announcer.take() {
-            announcer.shutdown("ferrolb-speaker stopping").await;
-        }
+        let bgp = self.announcer.take();
+        let l2 = self.l2.take();
+        tokio::join!(
+            async {
+                if let Some(announcer) = bgp {
+                    announcer.shutdown("ferrolb-speaker stopping").await;
+                }
+            },
+            async {
+                if let Some(l2) = l2 {
+                    l2.shutdown().await;
+                }
+            }
+        );
         let clear = self.writer.clear();
         if tokio::time::timeout(CLEAR_TIMEOUT, clear).await.is_err() {
             warn!("status objects not all deleted before stopping");

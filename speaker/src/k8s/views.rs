@@ -9,7 +9,9 @@ use ferrolb_k8s::config_view::{ConfigEvent, ConfigView, config_inputs};
 use ferrolb_k8s::watch::watch;
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
-use k8s_openapi::api::core::v1::{Node, Service};
+use std::net::IpAddr;
+
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
@@ -24,6 +26,8 @@ pub(super) enum Input {
     Slice(Event<EndpointSlice>),
     /// Boxed: Nodes are the largest objects by far.
     Node(Box<Event<Node>>),
+    /// The speaker pods: who should be in the Layer-2 membership.
+    Pod(Box<Event<Pod>>),
     Config(ConfigEvent),
 }
 
@@ -31,6 +35,7 @@ pub(super) enum Input {
 pub(super) fn inputs(
     client: &Client,
     namespace: &str,
+    speaker_selector: &str,
     slices: SliceVersion,
 ) -> stream::SelectAll<BoxStream<'static, Input>> {
     let mut streams = vec![
@@ -45,6 +50,11 @@ pub(super) fn inputs(
             Api::<Node>::all(client.clone()),
             watcher::Config::default(),
             |e: Event<Node>| Input::Node(Box::new(e.modify(slim_node))),
+        ),
+        watch(
+            Api::<Pod>::namespaced(client.clone(), namespace),
+            watcher::Config::default().labels(speaker_selector),
+            |e: Event<Pod>| Input::Pod(Box::new(e.modify(slim_pod))),
         ),
     ];
     streams.extend(
@@ -79,6 +89,21 @@ fn slim_node(node: &mut Node) {
     }
 }
 
+/// A speaker pod matters by its node and address only.
+fn slim_pod(pod: &mut Pod) {
+    slim_meta(pod);
+    pod.metadata.annotations = None;
+    if let Some(spec) = &mut pod.spec {
+        spec.containers.clear();
+        spec.volumes = None;
+        spec.init_containers = None;
+    }
+    if let Some(status) = &mut pod.status {
+        status.container_statuses = None;
+        status.conditions = None;
+    }
+}
+
 fn slim_meta<K: kube::Resource>(o: &mut K) {
     o.meta_mut().managed_fields = None;
 }
@@ -88,6 +113,7 @@ pub(super) struct Views {
     services: Cache<Service, ServiceKey>,
     slices: Cache<EndpointSlice, String>,
     nodes: Cache<Node, String>,
+    pods: Cache<Pod, String>,
     pub(super) config: ConfigView,
     /// The configuration changed since it was last compiled.
     pub(super) config_dirty: bool,
@@ -99,6 +125,7 @@ impl Views {
             services: Cache::new(service_key),
             slices: Cache::new(name_key),
             nodes: Cache::new(|n: &Node| n.metadata.name.clone()),
+            pods: Cache::new(name_key),
             config: ConfigView::default(),
             config_dirty: true,
         }
@@ -109,6 +136,7 @@ impl Views {
             Input::Service(e) => self.services.apply(e),
             Input::Slice(e) => self.slices.apply(e),
             Input::Node(e) => self.nodes.apply(*e),
+            Input::Pod(e) => self.pods.apply(*e),
             Input::Config(e) => {
                 if self.config.apply(e) {
                     self.config_dirty = true;
@@ -121,11 +149,34 @@ impl Views {
         self.services.synced()
             && self.slices.synced()
             && self.nodes.synced()
+            && self.pods.synced()
             && self.config.synced()
     }
 
     pub(super) fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.items().get(name)
+    }
+
+    /// Every node that runs a speaker pod, with the pod's address (the
+    /// node's, on the host network), by node name.
+    pub(super) fn speakers(&self) -> Vec<(&str, IpAddr)> {
+        self.pods
+            .values()
+            .filter_map(|p| {
+                let node = p.spec.as_ref()?.node_name.as_deref()?;
+                let ip = p.status.as_ref()?.pod_ip.as_deref()?.parse().ok()?;
+                Some((node, ip))
+            })
+            .collect()
+    }
+
+    /// Every Node, as the decision reads it.
+    pub(super) fn node_states(&self) -> BTreeMap<String, crate::decide::NodeState> {
+        self.nodes
+            .items()
+            .iter()
+            .map(|(name, n)| (name.clone(), adapt::node_state(name, Some(n))))
+            .collect()
     }
 
     pub(super) fn service(&self, key: &ServiceKey) -> Option<&Service> {

@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 
 use ferrolb_crds::api::{
-    BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, ServiceBGPStatus,
-    ServiceBGPStatusStatus,
+    BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, ServiceBGPStatus, ServiceL2Status,
 };
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
@@ -30,6 +29,26 @@ const SERVICE_NAMESPACE_LABEL: &str = "metallb.io/service-namespace";
 const PEER_LABEL: &str = "metallb.io/peer";
 /// Writes in flight at once.
 const CONCURRENCY: usize = 16;
+
+/// The per-Service status objects a speaker writes, one per Service and
+/// node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum StatusKind {
+    /// `ServiceBGPStatus`: the peers the Service goes to from this node.
+    Bgp,
+    /// `ServiceL2Status`: this node answers for the Service, on these
+    /// interfaces.
+    L2,
+}
+
+impl StatusKind {
+    fn kind(self) -> &'static str {
+        match self {
+            StatusKind::Bgp => "ServiceBGPStatus",
+            StatusKind::L2 => "ServiceL2Status",
+        }
+    }
+}
 
 /// One session as reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +78,7 @@ pub(super) struct Writer {
     recorder: Recorder,
     owner: Option<OwnerReference>,
     /// What the API holds, as far as this speaker knows.
-    services: BTreeMap<ServiceKey, Vec<String>>,
+    services: BTreeMap<(StatusKind, ServiceKey), serde_json::Value>,
     sessions: BTreeMap<String, Session>,
 }
 
@@ -89,13 +108,21 @@ impl Writer {
         let params =
             ListParams::default().labels(&format!("{NODE_LABEL}={}", label_value(&self.node)));
         // Labels are cut at 63 characters: the node's full name decides.
-        for s in self.service_api().list(&params).await? {
+        for s in self.bgp_api().list(&params).await? {
             let status = s.status.unwrap_or_default();
             if status.node != self.node {
                 continue;
             }
-            let key = ServiceKey::new(status.service_namespace, status.service_name);
-            self.services.insert(key, status.peers);
+            let key = ServiceKey::new(&status.service_namespace, &status.service_name);
+            self.services.insert((StatusKind::Bgp, key), json!(status));
+        }
+        for s in self.l2_api().list(&params).await? {
+            let status = s.status.unwrap_or_default();
+            if status.node != self.node {
+                continue;
+            }
+            let key = ServiceKey::new(&status.service_namespace, &status.service_name);
+            self.services.insert((StatusKind::L2, key), json!(status));
         }
         for s in self.session_api().list(&params).await? {
             if s.spec.node != self.node {
@@ -121,45 +148,50 @@ impl Writer {
         }
     }
 
-    /// Makes this node's ServiceBGPStatus objects say `desired`. False if a
-    /// write failed (it is retried on the next call).
-    pub(super) async fn services(&mut self, desired: &BTreeMap<ServiceKey, Vec<String>>) -> bool {
+    /// Makes this node's status objects of `kind` say `desired` (each
+    /// Service's `status`). False if a write failed (it is retried on the
+    /// next call).
+    pub(super) async fn service_statuses(
+        &mut self,
+        kind: StatusKind,
+        desired: &BTreeMap<ServiceKey, serde_json::Value>,
+    ) -> bool {
         let mut jobs = Vec::new();
-        for (key, peers) in desired {
-            if self.services.get(key) != Some(peers) {
-                jobs.push((key.clone(), Some(peers.clone())));
+        for (key, status) in desired {
+            if self.services.get(&(kind, key.clone())) != Some(status) {
+                jobs.push((key.clone(), Some(status.clone())));
             }
         }
-        for key in self.services.keys() {
-            if !desired.contains_key(key) {
+        for (k, key) in self.services.keys() {
+            if *k == kind && !desired.contains_key(key) {
                 jobs.push((key.clone(), None));
             }
         }
         let this = &*self;
         let results: Vec<_> = futures::stream::iter(jobs)
-            .map(|(key, peers)| async move {
-                let result = match &peers {
-                    Some(peers) => this.write_service(&key, peers).await,
-                    None => this.delete_service(&key).await,
+            .map(|(key, status)| async move {
+                let result = match &status {
+                    Some(status) => this.write_service(kind, &key, status).await,
+                    None => this.delete_service(kind, &key).await,
                 };
-                (key, peers, result)
+                (key, status, result)
             })
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await;
         let mut ok = true;
-        for (key, peers, result) in results {
+        for (key, status, result) in results {
             match result {
-                Ok(()) => match peers {
-                    Some(p) => {
-                        self.services.insert(key, p);
+                Ok(()) => match status {
+                    Some(status) => {
+                        self.services.insert((kind, key), status);
                     }
                     None => {
-                        self.services.remove(&key);
+                        self.services.remove(&(kind, key));
                     }
                 },
                 Err(e) => {
-                    warn!(service = %key, error = %e, "cannot write ServiceBGPStatus; retrying");
+                    warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying");
                     ok = false;
                 }
             }
@@ -231,15 +263,23 @@ impl Writer {
     /// Deletes every object of this node (graceful stop: nothing is
     /// announced from here any more).
     pub(super) async fn clear(&mut self) {
-        self.services(&BTreeMap::new()).await;
+        self.service_statuses(StatusKind::Bgp, &BTreeMap::new())
+            .await;
+        self.service_statuses(StatusKind::L2, &BTreeMap::new())
+            .await;
         self.sessions(&BTreeMap::new()).await;
     }
 
-    async fn write_service(&self, key: &ServiceKey, peers: &[String]) -> Result<(), kube::Error> {
+    async fn write_service(
+        &self,
+        kind: StatusKind,
+        key: &ServiceKey,
+        status: &serde_json::Value,
+    ) -> Result<(), kube::Error> {
         let name = service_status_name(&self.node, key);
         let object = json!({
             "apiVersion": "metallb.io/v1beta1",
-            "kind": "ServiceBGPStatus",
+            "kind": kind.kind(),
             "metadata": {
                 "name": name,
                 "labels": {
@@ -251,29 +291,21 @@ impl Writer {
             },
             "spec": {},
         });
-        let status = ServiceBGPStatusStatus {
-            node: self.node.clone(),
-            service_name: key.name.clone(),
-            service_namespace: key.namespace.clone(),
-            peers: peers.to_vec(),
-        };
-        self.apply(
-            &self.service_api(),
-            &name,
-            object,
-            json!({ "status": status }),
-        )
-        .await
+        let status = json!({ "status": status });
+        match kind {
+            StatusKind::Bgp => self.apply(&self.bgp_api(), &name, object, status).await,
+            StatusKind::L2 => self.apply(&self.l2_api(), &name, object, status).await,
+        }
     }
 
-    async fn delete_service(&self, key: &ServiceKey) -> Result<(), kube::Error> {
+    async fn delete_service(&self, kind: StatusKind, key: &ServiceKey) -> Result<(), kube::Error> {
         let name = service_status_name(&self.node, key);
-        ignore_missing(
-            self.service_api()
-                .delete(&name, &DeleteParams::default())
-                .await
-                .map(drop),
-        )
+        let params = DeleteParams::default();
+        let deleted = match kind {
+            StatusKind::Bgp => self.bgp_api().delete(&name, &params).await.map(drop),
+            StatusKind::L2 => self.l2_api().delete(&name, &params).await.map(drop),
+        };
+        ignore_missing(deleted)
     }
 
     async fn write_session(&self, peer: &str, session: &Session) -> Result<(), kube::Error> {
@@ -324,7 +356,11 @@ impl Writer {
         session_state_name(&self.node, peer)
     }
 
-    fn service_api(&self) -> Api<ServiceBGPStatus> {
+    fn bgp_api(&self) -> Api<ServiceBGPStatus> {
+        Api::namespaced(self.client.clone(), &self.namespace)
+    }
+
+    fn l2_api(&self) -> Api<ServiceL2Status> {
         Api::namespaced(self.client.clone(), &self.namespace)
     }
 

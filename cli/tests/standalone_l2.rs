@@ -61,25 +61,6 @@ fn answering(lan: &L2Lan) -> interop_tests::Result<Option<String>> {
     Ok(None)
 }
 
-/// Every node that answers three ARP requests for the address.
-fn arp_answers(lan: &L2Lan) -> interop_tests::Result<std::collections::BTreeSet<String>> {
-    let out = lan
-        .client()
-        .netns
-        .command("arping")
-        .args(["-c", "3", "-w", "2", "-i", "eth0", &lan.vip().to_string()])
-        .output()
-        .map_err(|e| interop_tests::LabError::io("cannot run arping", e))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
-    let mut nodes = std::collections::BTreeSet::new();
-    for n in lan.nodes() {
-        if text.contains(&n.mac()?.to_lowercase()) {
-            nodes.insert(n.name.clone());
-        }
-    }
-    Ok(nodes)
-}
-
 #[test]
 fn one_node_answers_arp_and_another_takes_over_when_it_dies() -> interop_tests::Result<()> {
     // SAFETY-free: the variable is read by FerroLb::start in this process.
@@ -123,7 +104,7 @@ fn one_node_answers_arp_and_another_takes_over_when_it_dies() -> interop_tests::
             })
         })?;
     std::thread::sleep(Duration::from_millis(300));
-    let answers = arp_answers(&lan)?;
+    let answers = lan.arp_answers()?;
     assert_eq!(
         answers.len(),
         1,

@@ -12,12 +12,15 @@ use std::time::Duration;
 
 use cluster::*;
 use ferrolb_crds::api::{
-    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, ServiceBGPStatus, SessionState,
+    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, ServiceBGPStatus, ServiceL2Status,
+    SessionState,
 };
+use interop_tests::Family;
 use interop_tests::daemon::DaemonSpec;
 use interop_tests::forward::Forward;
+use interop_tests::l2::L2Lan;
 use interop_tests::{Bird, Host, Lab, RouterConfig, wait_paths};
-use k8s_openapi::api::core::v1::{Node, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service, ServiceAccount};
 use kube::Client;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
@@ -53,7 +56,7 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
         let web = services(&admin)
             .create(&PostParams::default(), &lb_service("web", &[], 80))
             .await?;
-        record_address(&admin, &web).await?;
+        record_address(&admin, &web, VIP).await?;
         set_endpoint(&admin, "n1", true).await?;
 
         // The speaker reaches the API server on its namespace's loopback.
@@ -61,29 +64,7 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
             &n1.netns,
             format!("127.0.0.1:{}", cluster.server.port()).parse()?,
         )?;
-        let speaker = lab.start_daemon(DaemonSpec {
-            name: "n1/ferrolb-speaker".into(),
-            netns: Some(&n1.netns),
-            program: env!("CARGO_BIN_EXE_ferrolb-speaker"),
-            args: [
-                "--kubeconfig",
-                &cluster.speaker_kubeconfig.display().to_string(),
-                "--node-name",
-                "n1",
-                "--namespace",
-                NS,
-                "--bgp-listen",
-                "off",
-                "--metrics-addr",
-                "127.0.0.1:7472",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            output: log.clone(),
-            logs: Vec::new(),
-            lifetime: lab.lifetime(),
-        })?;
+        let speaker = start_speaker(&lab, &n1, &cluster, &log)?;
 
         // Announced: the router learns the address from n1.
         let paths = wait_paths(&lab, &bird, vip(), 1, CONVERGE)?;
@@ -230,9 +211,9 @@ async fn create_node(admin: &Client, host: &Host) -> TestResult {
 }
 
 /// Writes the address into the Service's status, as the controller does.
-async fn record_address(admin: &Client, svc: &Service) -> TestResult {
+async fn record_address(admin: &Client, svc: &Service, ip: &str) -> TestResult {
     let name = svc.metadata.name.clone().unwrap_or_default();
-    let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": VIP}]}}});
+    let status = json!({"status": {"loadBalancer": {"ingress": [{"ip": ip}]}}});
     services(admin)
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
         .await?;
@@ -256,5 +237,210 @@ async fn set_endpoint(admin: &Client, node: &str, ready: bool) -> TestResult {
     });
     let params = PatchParams::apply("test").force();
     api.patch("web-1", &params, &Patch::Apply(&slice)).await?;
+    Ok(())
+}
+
+/// `ferrolb-speaker` on `host`, with the speaker's identity, logging to
+/// `log`.
+fn start_speaker(
+    lab: &Lab,
+    host: &Host,
+    cluster: &Cluster,
+    log: &std::path::Path,
+) -> TestResult<std::sync::Arc<interop_tests::daemon::Daemon>> {
+    Ok(lab.start_daemon(DaemonSpec {
+        name: format!("{}/ferrolb-speaker", host.name),
+        netns: Some(&host.netns),
+        program: env!("CARGO_BIN_EXE_ferrolb-speaker"),
+        args: [
+            "--kubeconfig",
+            &cluster.speaker_kubeconfig.display().to_string(),
+            "--node-name",
+            &host.name,
+            "--namespace",
+            NS,
+            "--bgp-listen",
+            "off",
+            "--metrics-addr",
+            "127.0.0.1:7472",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
+        output: log.to_path_buf(),
+        logs: Vec::new(),
+        lifetime: lab.lifetime(),
+    })?)
+}
+
+/// Layer 2 on Kubernetes: three speakers whose membership comes from their
+/// Pods; exactly one answers ARP and reports ServiceL2Status; killed,
+/// another takes over.
+#[test]
+fn layer2_speakers_elect_one_owner_and_fail_over() -> TestResult {
+    let lan = L2Lan::new("k8sl2", Family::Ipv4, 3)?;
+    let vip = lan.vip().to_string();
+    let logs: Vec<std::path::PathBuf> = lan
+        .nodes()
+        .iter()
+        .map(|n| Ok(lan.lab().state_dir(n, "speaker")?.join("speaker.log")))
+        .collect::<TestResult<_>>()?;
+    let tails = || {
+        logs.iter()
+            .map(|l| {
+                let text = std::fs::read_to_string(l).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(15).collect();
+                format!(
+                    "--- {} ---\n{}",
+                    l.display(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let outcome = block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        let pp = PostParams::default();
+        // No controller-manager: the Pods' ServiceAccount is made by hand.
+        let sa: ServiceAccount = serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": NS}
+        }))?;
+        Api::<ServiceAccount>::namespaced(admin.clone(), NS)
+            .create(&pp, &sa)
+            .await?;
+        for n in lan.nodes() {
+            create_node(&admin, n).await?;
+            create_speaker_pod(&admin, n).await?;
+        }
+        for (kind, object) in [
+            (
+                "Secret",
+                json!({"apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": "memberlist", "namespace": NS},
+                "stringData": {"secretkey": "lab-shared-key"}}),
+            ),
+            (
+                "IPAddressPool",
+                json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+                "metadata": {"name": "lan", "namespace": NS},
+                "spec": {"addresses": [format!("{vip}/32")]}}),
+            ),
+            (
+                "L2Advertisement",
+                json!({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+                "metadata": {"name": "lan", "namespace": NS}, "spec": {}}),
+            ),
+        ] {
+            let name = object["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let (group, version) = match object["apiVersion"]
+                .as_str()
+                .unwrap_or_default()
+                .split_once('/')
+            {
+                Some((g, v)) => (g.to_string(), v.to_string()),
+                None => (String::new(), "v1".to_string()),
+            };
+            let gvk = GroupVersionKind::gvk(&group, &version, kind);
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(admin.clone(), NS, &ApiResource::from_gvk(&gvk));
+            api.patch(
+                &name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(&object),
+            )
+            .await?;
+        }
+        let web = services(&admin)
+            .create(&pp, &lb_service("web", &[], 80))
+            .await?;
+        record_address(&admin, &web, &vip).await?;
+        set_endpoint(&admin, "n1", true).await?;
+
+        let port = cluster.server.port();
+        let mut forwards = Vec::new();
+        let mut speakers = Vec::new();
+        for (n, log) in lan.nodes().iter().zip(&logs) {
+            forwards.push(Forward::start(
+                &n.netns,
+                format!("127.0.0.1:{port}").parse()?,
+            )?);
+            speakers.push(start_speaker(lan.lab(), n, &cluster, log)?);
+        }
+
+        // One owner, reported.
+        let statuses: Api<ServiceL2Status> = Api::namespaced(admin.clone(), NS);
+        let status = wait_for("a ServiceL2Status", CONVERGE, || async {
+            Ok(statuses
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .find(|o| {
+                    o.status
+                        .as_ref()
+                        .is_some_and(|s| !s.node.is_empty() && !s.interfaces.is_empty())
+                }))
+        })
+        .await?;
+        let owner = status.status.clone().unwrap_or_default().node;
+        let answers = wait_for("exactly the owner to answer ARP", CONVERGE, || async {
+            let answers = lan.arp_answers()?;
+            Ok((answers.len() == 1 && answers.contains(&owner)).then_some(answers))
+        })
+        .await?;
+        assert_eq!(answers.len(), 1);
+        let note = wait_event(&admin, APPS, "web", "nodeAssigned").await?;
+        assert!(note.contains("layer2"), "{note}");
+
+        // SIGKILL the owner's speaker: another node answers.
+        let index = lan
+            .nodes()
+            .iter()
+            .position(|n| n.name == owner)
+            .ok_or("owner is a node")?;
+        speakers[index].signal(nix::sys::signal::Signal::SIGKILL)?;
+        let next = wait_for("another node to answer ARP", CONVERGE, || async {
+            let answers = lan.arp_answers()?;
+            Ok((answers.len() == 1 && !answers.contains(&owner)).then_some(answers))
+        })
+        .await?;
+        let next = next.into_iter().next().unwrap_or_default();
+        wait_for("the new owner's ServiceL2Status", CONVERGE, || async {
+            Ok(statuses
+                .list(&ListParams::default())
+                .await?
+                .items
+                .into_iter()
+                .find(|o| o.status.as_ref().is_some_and(|s| s.node == next)))
+        })
+        .await?;
+        drop(forwards);
+        Ok(())
+    });
+    outcome.map_err(|e| format!("{e}\n{}", tails()).into())
+}
+
+/// A speaker Pod on `host` as the DaemonSet makes it, with the node's
+/// address (host network) as its IP.
+async fn create_speaker_pod(admin: &Client, host: &Host) -> TestResult {
+    let name = format!("speaker-{}", host.name);
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {
+            "app.kubernetes.io/name": "ferrolb", "app.kubernetes.io/component": "speaker"}},
+        "spec": {"nodeName": host.name, "hostNetwork": true, "automountServiceAccountToken": false,
+                 "containers": [{"name": "speaker", "image": "ferrolb"}]}
+    }))?;
+    let api: Api<Pod> = Api::namespaced(admin.clone(), NS);
+    api.create(&PostParams::default(), &pod).await?;
+    let status = json!({"status": {"podIP": host.ipv4.to_string()}});
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
     Ok(())
 }

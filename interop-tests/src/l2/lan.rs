@@ -81,6 +81,34 @@ impl L2Lan {
         })
     }
 
+    /// The nodes whose MAC answers three ARP requests the client sends for
+    /// the (IPv4) VIP: more than one means two owners.
+    pub fn arp_answers(&self) -> Result<std::collections::BTreeSet<String>> {
+        let out = self
+            .client
+            .netns
+            .command("arping")
+            .args([
+                "-c",
+                "3",
+                "-w",
+                "2",
+                "-i",
+                crate::lab::LAN_IFACE,
+                &self.vip.to_string(),
+            ])
+            .output()
+            .map_err(|e| LabError::io("cannot run arping", e))?;
+        let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+        let mut nodes = std::collections::BTreeSet::new();
+        for n in &self.nodes {
+            if text.contains(&n.mac()?.to_lowercase()) {
+                nodes.insert(n.name.clone());
+            }
+        }
+        Ok(nodes)
+    }
+
     pub fn lab(&self) -> &Lab {
         &self.lab
     }

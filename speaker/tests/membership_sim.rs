@@ -229,6 +229,36 @@ impl Net {
         })
     }
 
+    /// `name` leaves gracefully now; the datagrams its first copy of the
+    /// leave went out in, for replays.
+    fn leave(&mut self, name: &str) -> Vec<(String, Vec<u8>)> {
+        let now = self.now;
+        let out = self.node(name).leave(now);
+        let sent = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send { to, bytes } => Some((to.clone(), bytes.clone())),
+                Output::View(_) => None,
+            })
+            .collect();
+        self.route(name, out);
+        sent
+    }
+
+    /// `name` starts again, at a newer incarnation (its boot clock moved).
+    fn restart(&mut self, name: &str) {
+        let boot = self.nodes[name].incarnation() + 1000;
+        let key = Key::new(b"cluster secret".to_vec());
+        let now = self.now;
+        self.nodes.insert(
+            name.to_string(),
+            Membership::new(name, key, self.timing, now, boot),
+        );
+        let known = self.known.clone();
+        let out = self.node(name).handle(now, Input::SetKnown(known));
+        self.route(name, out);
+    }
+
     fn fenced_at(&self, observer: &str, since: Instant) -> Option<Instant> {
         self.history.get(observer)?.iter().find_map(|(t, v)| {
             (*t >= since && !has_quorum(observer, &v.reachable, &self.known)).then_some(*t)
@@ -359,6 +389,274 @@ fn a_suspected_node_refutes_with_a_newer_incarnation() {
     assert!(took < net.timing.dead_after, "refuted after {took:?}");
 }
 
+fn without(set: &BTreeSet<String>, gone: &[&str]) -> BTreeSet<String> {
+    set.iter()
+        .filter(|n| !gone.contains(&n.as_str()))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_graceful_leave_is_seen_by_every_member_within_one_network_delay() {
+    let mut net = Net::new(5, 5);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.run_for(Duration::from_millis(300));
+    let t0 = net.now;
+    let old_leave = net.leave("node-2");
+    let sent = net.nodes["node-2"].stats().sent;
+    net.run_for(net.max_delay);
+    let others = without(&net.known, &["node-2"]);
+    for observer in &others {
+        let view = net.view(observer);
+        assert_eq!(view.reachable, others, "{observer}");
+        assert_eq!(
+            view.alive, others,
+            "{observer}: gone at once, no dead_after"
+        );
+        // Both sets in the same view change: addresses move at once.
+        let reachable = net.first_loss(observer, "node-2", t0, false);
+        assert_eq!(reachable, net.first_loss(observer, "node-2", t0, true));
+        assert!(reachable.is_some_and(|t| t - t0 <= net.max_delay));
+        assert!(has_quorum(observer, &view.reachable, &net.known));
+    }
+
+    // The leaver goes quiet after its copies; nobody brings it back, nor
+    // suspects anyone else, while it is gone.
+    let timing = net.timing;
+    net.run_for(timing.leave_span());
+    let sent_after_copies = net.nodes["node-2"].stats().sent;
+    assert_eq!(
+        sent_after_copies - sent,
+        u64::from(timing.leave_copies - 1) * 4,
+        "the other copies, to each of the four others"
+    );
+    assert_eq!(net.nodes["node-2"].next_deadline(), None);
+    net.run_for(Duration::from_millis(500));
+    assert_eq!(net.nodes["node-2"].stats().sent, sent_after_copies);
+    for observer in &others {
+        assert_eq!(net.view(observer).reachable, others, "{observer}");
+        assert_eq!(net.view(observer).alive, others, "{observer}");
+    }
+
+    // It restarts at a newer incarnation: back everywhere.
+    net.restart("node-2");
+    let took = net.converge(Duration::from_millis(200)).expect("back");
+    assert!(
+        took <= timing.fence_timing().alive_within,
+        "back after {took:?}"
+    );
+
+    // Its old leave, replayed, changes nothing.
+    let replayed = net.nodes["node-0"].stats().replayed;
+    let (to, bytes) = old_leave
+        .into_iter()
+        .find(|(to, _)| to == "node-0")
+        .expect("a leave to node-0");
+    let now = net.now;
+    let out = net.node(&to).handle(now, Input::Received(bytes));
+    assert!(out.iter().all(|o| !matches!(o, Output::View(_))), "{out:?}");
+    assert_eq!(net.nodes["node-0"].stats().replayed, replayed + 1);
+    net.run_for(Duration::from_millis(100));
+    assert!(net.converged(false));
+}
+
+#[test]
+fn leaves_lower_reachable_but_not_known() {
+    // Three: one leaves, two of three reach a majority; a second leaves,
+    // and the last one is fenced.
+    let mut net = Net::new(3, 6);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.leave("node-0");
+    net.run_for(Duration::from_millis(50));
+    for n in ["node-1", "node-2"] {
+        assert!(has_quorum(n, &net.view(n).reachable, &net.known), "{n}");
+    }
+    net.leave("node-1");
+    net.run_for(Duration::from_millis(50));
+    let last = net.view("node-2").reachable.clone();
+    assert_eq!(last, BTreeSet::from(["node-2".to_string()]));
+    assert!(!has_quorum("node-2", &last, &net.known));
+
+    // Two: exactly half remains; the tiebreaker keeps the lower name.
+    let mut net = Net::new(2, 7);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.leave("node-1");
+    net.run_for(Duration::from_millis(50));
+    assert!(has_quorum(
+        "node-0",
+        &net.view("node-0").reachable,
+        &net.known
+    ));
+    let mut net = Net::new(2, 8);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.leave("node-0");
+    net.run_for(Duration::from_millis(50));
+    assert!(!has_quorum(
+        "node-1",
+        &net.view("node-1").reachable,
+        &net.known
+    ));
+}
+
+#[test]
+fn leaves_are_authenticated_and_end_only_the_life_they_name() {
+    use ferrolb_speaker::membership::wire::{Body, Datagram, Header, Suspicion};
+    let start = Instant::now();
+    let key = Key::new(b"cluster secret".to_vec());
+    let mut m = Membership::new("a", key.clone(), MembershipTiming::default(), start, 1);
+    m.handle(
+        start,
+        Input::SetKnown(BTreeSet::from(["a".into(), "b".into(), "c".into()])),
+    );
+    let from = |sender: &str, incarnation, sequence, body| {
+        Datagram {
+            header: Header {
+                sender: sender.into(),
+                incarnation,
+                sequence,
+            },
+            body,
+        }
+        .seal(&key)
+    };
+    let take = |m: &mut Membership, now, bytes| m.handle(now, Input::Received(bytes));
+    take(&mut m, start, from("b", 5, 1, Body::Alive { reply: false }));
+
+    let forged = Datagram {
+        header: Header {
+            sender: "b".into(),
+            incarnation: 5,
+            sequence: 2,
+        },
+        body: Body::Leave,
+    }
+    .seal(&Key::new(b"guess".to_vec()));
+    take(&mut m, start, forged);
+    let out = take(&mut m, start, from("b", 5, 3, Body::Leave));
+    let left = out.iter().find_map(|o| match o {
+        Output::View(v) => Some(v.clone()),
+        Output::Send { .. } => None,
+    });
+    let left = left.expect("a view without b");
+    assert!(!left.reachable.contains("b") && !left.alive.contains("b"));
+
+    // Sent before the leave, overtaken by it: stale, not a resurrection.
+    take(&mut m, start, from("b", 5, 2, Body::Heartbeat));
+    take(&mut m, start, from("b", 5, 4, Body::Alive { reply: true }));
+    // Nothing scheduled for a member that left: no dead timer, no
+    // reprobe, and nothing brings it back.
+    let later = start + Duration::from_secs(1);
+    let out = m.poll(later);
+    let told_b = out.iter().any(|o| match o {
+        Output::Send { to, bytes } if to == "b" => {
+            Datagram::open(&key, bytes).is_ok_and(|d| matches!(d.body, Body::Suspect { .. }))
+        }
+        _ => false,
+    });
+    assert!(!told_b, "a member that left is not told it is suspected");
+    assert_eq!(m.stats().unauthenticated, 1, "the forged leave");
+    assert_eq!(m.stats().stale, 2);
+    assert!(!m.view().alive.contains("b"));
+
+    // Its next life comes back at once; the old leave is a replay.
+    take(&mut m, later, from("b", 6, 1, Body::Alive { reply: true }));
+    take(&mut m, later, from("b", 5, 3, Body::Leave));
+    assert!(m.view().reachable.contains("b") && m.view().alive.contains("b"));
+    assert_eq!(m.stats().replayed, 1);
+
+    // c heard b at incarnation 7 and suspects it: a leave of life 6 that
+    // arrives now ends a life already over. Stale, and b stays alive.
+    take(
+        &mut m,
+        later,
+        from(
+            "c",
+            3,
+            1,
+            Body::Suspect {
+                entries: vec![Suspicion {
+                    member: "b".into(),
+                    incarnation: 7,
+                    age_ms: 0,
+                }],
+            },
+        ),
+    );
+    take(&mut m, later, from("b", 6, 2, Body::Leave));
+    assert_eq!(m.stats().stale, 3);
+    assert!(m.view().alive.contains("b"));
+}
+
+#[test]
+fn the_leaver_sends_its_copies_apart_then_falls_silent() {
+    use ferrolb_speaker::membership::wire::{Body, Datagram};
+    let start = Instant::now();
+    let key = Key::new(b"cluster secret".to_vec());
+    let timing = MembershipTiming::default();
+    let known = BTreeSet::from(["a".to_string(), "b".to_string(), "c".to_string()]);
+    let mut a = Membership::new("a", key.clone(), timing, start, 1);
+    let mut b = Membership::new("b", key.clone(), timing, start, 2);
+    a.handle(start, Input::SetKnown(known.clone()));
+    b.handle(start, Input::SetKnown(known.clone()));
+    let sends = |out: Vec<Output>, to: &str| -> Vec<Vec<u8>> {
+        out.into_iter()
+            .filter_map(|o| match o {
+                Output::Send { to: t, bytes } if t == to => Some(bytes),
+                _ => None,
+            })
+            .collect()
+    };
+    // b hears from a once, then a leaves.
+    let hello = sends(a.poll(start + timing.heartbeat), "b");
+    for bytes in hello {
+        b.handle(start, Input::Received(bytes));
+    }
+    assert!(b.view().alive.contains("a"));
+    let t0 = start + 10 * MS;
+    let mut copies = Vec::new();
+    let is_leave =
+        |bytes: &Vec<u8>| Datagram::open(&key, bytes).is_ok_and(|d| d.body == Body::Leave);
+    let first = a.leave(t0);
+    let leaves: Vec<&Output> = first
+        .iter()
+        .filter(|o| matches!(o, Output::Send { bytes, .. } if is_leave(bytes)))
+        .collect();
+    assert_eq!(leaves.len(), 2, "to b and c, at once: {first:?}");
+    copies.push(sends(first, "b").into_iter().filter(is_leave).collect());
+    let mut at = t0;
+    while let Some(next) = a.next_deadline() {
+        assert_eq!(next, at + timing.leave_spacing);
+        at = next;
+        copies.push(sends(a.poll(at), "b"));
+    }
+    assert_eq!(copies.len(), usize::from(timing.leave_copies));
+    assert!(copies.iter().all(|c| c.len() == 1 && is_leave(&c[0])));
+    assert!(a.leave(at).is_empty(), "once");
+
+    // The first copy lost: the second does it.
+    for bytes in copies.remove(1) {
+        b.handle(at, Input::Received(bytes));
+    }
+    assert!(!b.view().alive.contains("a"));
+    assert!(!b.view().reachable.contains("a"));
+    // The third, a copy of the same leave, is not a replay.
+    for bytes in copies.remove(1) {
+        b.handle(at, Input::Received(bytes));
+    }
+    assert_eq!(b.stats().replayed, 0);
+    assert_eq!(b.stats().stale, 0);
+
+    // Deaf and mute from now on.
+    let late = at + Duration::from_secs(1);
+    let to_a = sends(b.poll(late), "a");
+    assert!(!to_a.is_empty(), "b still heart-beats a member that left");
+    for bytes in to_a {
+        assert!(a.handle(late, Input::Received(bytes)).is_empty());
+    }
+    assert!(a.poll(late + Duration::from_secs(1)).is_empty());
+    assert_eq!(a.view().alive, known, "its last view, kept");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
 
@@ -416,6 +714,30 @@ proptest! {
         prop_assert!(took.is_some_and(|t| t <= fence.alive_within), "alive again after {took:?}");
         let took = net.converge(Duration::from_millis(300));
         prop_assert!(took.is_some(), "not reachable again after 300 ms");
+    }
+
+    /// A leave, at any phase of the heartbeats, is taken by every other
+    /// member within one network delay, and raises no suspicion of
+    /// anyone else.
+    #[test]
+    fn leaves_are_taken_at_once(seed: u64, n in 2usize..7, phase in 0u64..5000, who in 0usize..7) {
+        let mut net = Net::new(n, seed);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
+        net.run_for(Duration::from_micros(phase));
+        let leaver = format!("node-{}", who % n);
+        let t0 = net.now;
+        net.leave(&leaver);
+        net.run_for(Duration::from_millis(300));
+        let others = without(&net.known, &[leaver.as_str()]);
+        for o in &others {
+            let gone = net.first_loss(o, &leaver, t0, true);
+            prop_assert!(gone.is_some_and(|t| t - t0 <= net.max_delay), "{o}: {:?}", gone.map(|t| t - t0));
+            prop_assert_eq!(&net.view(o).reachable, &others);
+            prop_assert_eq!(&net.view(o).alive, &others);
+            prop_assert!(net.history.get(o).is_none_or(|h| h.iter().all(|(at, v)| *at < t0 || v.reachable.is_superset(&others))), "{o} suspected someone");
+        }
+        net.restart(&leaver);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
     }
 
     /// Losses cause at most transient suspicions; once they stop, the

@@ -48,6 +48,10 @@ pub struct Stats {
     pub malformed: u64,
     /// An `(incarnation, sequence)` already seen.
     pub replayed: u64,
+    /// Authentic and new, but from a life of the sender that has ended:
+    /// sent before its leave and overtaken by it, or a leave older than
+    /// an incarnation already heard of.
+    pub stale: u64,
     /// From a name not in `known`, or claiming to be this node.
     pub unknown_sender: u64,
     pub swim_errors: u64,
@@ -62,6 +66,11 @@ enum State {
         /// The latest instant it may have failed; dead `dead_after` later.
         failed_by: Instant,
         dead: bool,
+    },
+    /// It left gracefully at this incarnation: out of `reachable` and
+    /// `alive` at once, until it speaks at a newer one (it restarted).
+    Left {
+        incarnation: u64,
     },
 }
 
@@ -93,8 +102,12 @@ impl Peer {
         }
     }
 
+    /// Dead or left: out of `alive` and of the ring.
     fn is_dead(&self) -> bool {
-        matches!(self.state, State::Suspect { dead: true, .. })
+        matches!(
+            self.state,
+            State::Suspect { dead: true, .. } | State::Left { .. }
+        )
     }
 }
 
@@ -151,6 +164,14 @@ struct Sweep {
     pending: BTreeSet<String>,
 }
 
+/// This node's own graceful leave, once [`Membership::leave`] was called.
+#[derive(Debug, Clone, Copy)]
+struct Leaving {
+    /// Copies of the leave still to send.
+    copies: u8,
+    next_at: Instant,
+}
+
 pub struct Membership {
     me: String,
     key: Key,
@@ -164,6 +185,7 @@ pub struct Membership {
     swim: Swim,
     view: View,
     stats: Stats,
+    leaving: Option<Leaving>,
 }
 
 impl Membership {
@@ -196,6 +218,7 @@ impl Membership {
             swim,
             view,
             stats: Stats::default(),
+            leaving: None,
         }
     }
 
@@ -229,6 +252,14 @@ impl Membership {
     }
 
     pub fn handle(&mut self, now: Instant, input: Input) -> Vec<Output> {
+        if self.leaving.is_some() {
+            // Gone: nothing the others say matters to this node any more,
+            // and an answer would tell them it is still there.
+            if matches!(input, Input::Received(_)) {
+                self.stats.received += 1;
+            }
+            return self.poll(now);
+        }
         let mut out = Vec::new();
         match input {
             Input::Received(bytes) => self.receive(now, &bytes, &mut out),
@@ -242,13 +273,80 @@ impl Membership {
     /// Runs whatever is due at `now`.
     pub fn poll(&mut self, now: Instant) -> Vec<Output> {
         let mut out = Vec::new();
+        if self.leaving.is_some() {
+            self.send_leave(now, &mut out);
+            return out;
+        }
         self.run_timers(now, &mut out);
         self.publish(&mut out);
         out
     }
 
+    /// Leaves the cluster gracefully: every known member drops this node
+    /// from `reachable` and `alive` as soon as one copy of the leave
+    /// reaches it, instead of after the crash path (suspected within
+    /// `suspect_within`, dead after `dead_after`), so its addresses move
+    /// at once. The first copy is in the returned outputs; the others
+    /// (`leave_copies` in all, `leave_spacing` apart) come from
+    /// [`Membership::poll`] at [`Membership::next_deadline`], which is
+    /// `None` once the last one is out. From now on this node ignores
+    /// every input, stops heart-beating and keeps its last view.
+    ///
+    /// # Ordering: stop announcing first
+    ///
+    /// The others take over this node's addresses the moment a copy
+    /// arrives, without the wait for `dead_after` that lets a crashed
+    /// node's fence close first. So the caller must have stopped
+    /// announcing (no more ARP or NDP answers, no gratuitous ones queued)
+    /// **before** it calls `leave`; otherwise two nodes answer for an
+    /// address for as long as the old owner goes on.
+    ///
+    /// A node that comes back must start with a higher incarnation
+    /// (`boot` of [`Membership::new`]): the others ignore its old life
+    /// once it left. Calling `leave` again does nothing.
+    pub fn leave(&mut self, now: Instant) -> Vec<Output> {
+        let mut out = Vec::new();
+        if self.leaving.is_some() {
+            return out;
+        }
+        // No SWIM departure (foca's `leave_cluster`): its "down" can reach
+        // a member before the leave does, and would start a suspicion and
+        // a sweep there. The others' SWIM finds this node down in its own
+        // time, which changes nothing for a member that left.
+        self.leaving = Some(Leaving {
+            copies: self.timing.leave_copies,
+            next_at: now,
+        });
+        self.send_leave(now, &mut out);
+        out
+    }
+
+    /// Whether [`Membership::leave`] was called.
+    pub fn has_left(&self) -> bool {
+        self.leaving.is_some()
+    }
+
+    /// Sends the next copy of the leave if it is due.
+    fn send_leave(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let Some(leaving) = &mut self.leaving else {
+            return;
+        };
+        if leaving.copies == 0 || now < leaving.next_at {
+            return;
+        }
+        leaving.copies -= 1;
+        leaving.next_at = now + self.timing.leave_spacing;
+        // Every known member, suspected and dead ones too: they may hear
+        // us even if we do not hear them. Each copy has its own sequence,
+        // so the copies are not replays of each other.
+        self.broadcast(out, Body::Leave);
+    }
+
     /// When [`Membership::poll`] must run next.
     pub fn next_deadline(&self) -> Option<Instant> {
+        if let Some(leaving) = &self.leaving {
+            return (leaving.copies > 0).then_some(leaving.next_at);
+        }
         let mut next = Some(self.next_beat);
         let mut at = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         for (name, peer) in &self.peers {
@@ -268,6 +366,8 @@ impl Membership {
                         .last_told
                         .map_or(failed_by, |t| t + self.timing.reprobe));
                 }
+                // Nothing to wait for: it comes back by speaking.
+                State::Left { .. } => {}
             }
         }
         for sweep in &self.sweeps {
@@ -330,15 +430,38 @@ impl Membership {
             self.stats.replayed += 1;
             return;
         }
+        if datagram.body == Body::Leave {
+            // At the incarnation we know or a newer one, it ends the life
+            // we know. An older one is from before a restart that others
+            // already told us about (their suspicions carry incarnations).
+            if incarnation >= peer.incarnation {
+                peer.incarnation = incarnation;
+                peer.state = State::Left { incarnation };
+                peer.last_heard = Some(now);
+                peer.last_told = None;
+            } else {
+                self.stats.stale += 1;
+            }
+            return;
+        }
+        match peer.state {
+            // Only a new life brings a member that left back; what its
+            // old life sent before leaving, overtaken by the leave on the
+            // way, changes nothing.
+            State::Left { incarnation: l } if incarnation <= l => {
+                self.stats.stale += 1;
+                return;
+            }
+            State::Left { .. } => peer.state = State::Alive,
+            // Any word from it at a newer incarnation than suspected
+            // refutes the suspicion; a first word ends "never heard".
+            State::Suspect { incarnation: s, .. } if s.is_none_or(|s| incarnation > s) => {
+                peer.state = State::Alive;
+            }
+            State::Suspect { .. } | State::Alive => {}
+        }
         peer.last_heard = Some(now);
         peer.incarnation = peer.incarnation.max(incarnation);
-        // Any word from it at a newer incarnation than suspected refutes
-        // the suspicion; a first word ends "never heard".
-        if let State::Suspect { incarnation: s, .. } = peer.state
-            && s.is_none_or(|s| incarnation > s)
-        {
-            peer.state = State::Alive;
-        }
         let still_suspected = matches!(peer.state, State::Suspect { .. });
 
         match datagram.body {
@@ -370,6 +493,8 @@ impl Membership {
                 let effects = self.swim.handle_data(now, &data);
                 self.swim_effects(now, effects, out);
             }
+            // Taken above, before the state changes.
+            Body::Leave => {}
         }
         // It reaches us but is suspected at its incarnation: tell it, so
         // it refutes (this is how a healed partition is noticed).

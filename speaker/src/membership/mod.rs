@@ -58,6 +58,26 @@
 //! the gap) but still receive heartbeats from their predecessor, so a
 //! healed partition is noticed within one heartbeat.
 //!
+//! # Leaving
+//!
+//! A node that stops gracefully sends a *leave* ([`Membership::leave`]) to
+//! every known member, `leave_copies` times `leave_spacing` apart (a lost
+//! copy would send the others down the crash path). A member that takes
+//! an authentic leave at the incarnation it knows, or a newer one, drops
+//! the sender from `reachable` and `alive` at once: no `dead_after`. That
+//! wait exists so that a cut-off owner's fence closes before anyone takes
+//! over; a leaving node has stopped announcing before it sends the leave
+//! (the caller's duty, see [`Membership::leave`]). Only a datagram at a
+//! newer incarnation (the node restarted) brings it back; what its old
+//! life sent before leaving, overtaken on the way, is dropped
+//! ([`Stats::stale`]), and a replayed leave is a replay.
+//!
+//! A leave lowers `reachable` but not `known`, so quorum is judged as
+//! after a failure: of three nodes, one leaving leaves two of three (a
+//! majority); after a second leaves, the last one is fenced, unless the
+//! tiebreaker saves it (exactly half of `known`, the lowest name among
+//! them). Shrinking a cluster for good means taking nodes out of `known`.
+//!
 //! # Authentication
 //!
 //! Every datagram carries an HMAC-SHA256 under the cluster key and a
@@ -76,5 +96,5 @@ pub mod wire;
 
 pub use core::{Input, Membership, Output, Stats, View};
 pub use timing::{MembershipTiming, MembershipTimingError};
-pub use udp::{AddressBook, DEFAULT_PORT, MembershipService, StartError, UdpConfig};
+pub use udp::{AddressBook, DEFAULT_PORT, LeaveError, MembershipService, StartError, UdpConfig};
 pub use wire::Key;

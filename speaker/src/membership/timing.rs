@@ -38,6 +38,12 @@ pub struct MembershipTiming {
     pub swim_probe_rtt: Duration,
     /// SWIM: how long a member stays SWIM-suspect before SWIM says down.
     pub swim_suspect_to_down: Duration,
+    /// How many copies of a graceful leave go to each member: a lost
+    /// datagram would otherwise send the others down the crash path.
+    pub leave_copies: u8,
+    /// Between two copies of a leave: a loss on a LAN comes in bursts
+    /// (a full queue, a flapping port), which back-to-back copies share.
+    pub leave_spacing: Duration,
 }
 
 impl Default for MembershipTiming {
@@ -56,6 +62,8 @@ impl Default for MembershipTiming {
             swim_probe_period: ms(500),
             swim_probe_rtt: ms(150),
             swim_suspect_to_down: ms(1500),
+            leave_copies: 3,
+            leave_spacing: ms(2),
         }
     }
 }
@@ -118,6 +126,16 @@ impl MembershipTiming {
         if self.swim_suspect_to_down.is_zero() {
             return Err(Invalid("swim_suspect_to_down must be above zero"));
         }
+        if self.leave_copies == 0 {
+            return Err(Invalid("a leave needs at least one copy"));
+        }
+        // Copies later than that come after the crash path has begun: they
+        // add nothing but a longer stop.
+        if self.leave_span() > self.silence {
+            return Err(Invalid(
+                "the copies of a leave must all go within the silence",
+            ));
+        }
         self.fence_timing().check()?;
         Ok(())
     }
@@ -127,6 +145,19 @@ impl MembershipTiming {
     /// caught up (dead members leave it) before silence means anything.
     pub(super) fn watch_grace(&self) -> Duration {
         self.fence_timing().suspect_within
+    }
+
+    /// From the first copy of a leave to the last.
+    pub fn leave_span(&self) -> Duration {
+        self.leave_spacing * u32::from(self.leave_copies.saturating_sub(1))
+    }
+
+    /// How long a stopping node waits for its leave to be on the wire:
+    /// the span of the copies, and `4J` for late timers and a slow socket
+    /// (20 ms by default). Past it the node stops anyway: the others then
+    /// fall back on the crash path, which is slower, never unsafe.
+    pub fn leave_within(&self) -> Duration {
+        self.leave_span() + 4 * self.jitter
     }
 
     /// The latest instant a member may have failed, relative to the last
@@ -188,6 +219,28 @@ mod tests {
                 TimingError::RejoinBeforeRelease { .. }
             ))
         ));
+    }
+
+    #[test]
+    fn a_leave_is_on_the_wire_within_20_ms_by_default() {
+        let timing = MembershipTiming::default();
+        assert_eq!(timing.leave_span(), Duration::from_millis(4));
+        assert_eq!(timing.leave_within(), Duration::from_millis(20));
+        for bad in [
+            MembershipTiming {
+                leave_copies: 0,
+                ..timing
+            },
+            MembershipTiming {
+                leave_copies: 12,
+                ..timing
+            },
+        ] {
+            assert!(matches!(
+                bad.check(),
+                Err(MembershipTimingError::Invalid(_))
+            ));
+        }
     }
 
     #[test]

@@ -2,6 +2,14 @@
 //! owns the socket and the address book (name to address, from the API
 //! server or the configuration), feeds the core datagrams, address-book
 //! changes and its deadlines, and publishes the [`View`].
+//!
+//! Two ways to stop: [`MembershipService::leave`], the graceful one (the
+//! others drop this node at once), and [`MembershipService::shutdown`],
+//! which goes silent like a crash. `leave` is a separate, consuming call
+//! rather than what `shutdown` always does because it is safe only after
+//! the node has stopped announcing (see [`Membership::leave`]): a caller
+//! that cannot promise that (a failed announcer, a test playing a crash)
+//! shuts down.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -31,6 +39,17 @@ pub struct UdpConfig {
     pub bind: SocketAddr,
 }
 
+/// Why a graceful leave may not have reached the others. The task is
+/// stopped either way; the others then fall back on the crash path
+/// (slower, never unsafe).
+#[derive(Debug, thiserror::Error)]
+pub enum LeaveError {
+    #[error("the leave was not all on the wire within {0:?}")]
+    Timeout(Duration),
+    #[error("the membership task had already stopped")]
+    Stopped,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error(transparent)]
@@ -48,8 +67,17 @@ pub struct MembershipService {
     stats: watch::Receiver<Stats>,
     book: watch::Sender<AddressBook>,
     local: SocketAddr,
-    stop: Option<oneshot::Sender<()>>,
+    /// [`MembershipTiming::leave_within`].
+    leave_within: Duration,
+    stop: Option<oneshot::Sender<Stop>>,
     task: Option<JoinHandle<()>>,
+}
+
+/// How the task ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Silently,
+    Leave,
 }
 
 impl MembershipService {
@@ -75,6 +103,7 @@ impl MembershipService {
         let boot = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(1, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let leave_within = config.timing.leave_within();
         let core = Membership::new(config.name, config.key, config.timing, Instant::now(), boot);
         let (view_tx, view) = watch::channel(core.view().clone());
         let (stats_tx, stats) = watch::channel(Stats::default());
@@ -93,6 +122,7 @@ impl MembershipService {
             stats,
             book: book_tx,
             local,
+            leave_within,
             stop: Some(stop),
             task: Some(task),
         })
@@ -116,13 +146,44 @@ impl MembershipService {
         self.book.send_replace(book);
     }
 
-    /// Stops the task and waits for it.
+    /// Stops the task and waits for it, without telling anyone: the
+    /// others see a crash (suspected within `suspect_within`, dead after
+    /// `dead_after`). For a graceful stop, see [`MembershipService::leave`].
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
+            let _ = stop.send(Stop::Silently);
         }
         if let Some(task) = self.task.take() {
             let _ = task.await;
+        }
+    }
+
+    /// Leaves the cluster gracefully, then stops: sends the leave
+    /// ([`Membership::leave`]: every copy, to every known member) and
+    /// returns once the last copy is handed to the kernel, or after
+    /// [`MembershipTiming::leave_within`] (20 ms by default) at the most.
+    ///
+    /// **Call it only once this node has stopped announcing** (no ARP or
+    /// NDP answers, no gratuitous ones left to send): the others take its
+    /// addresses over the moment the leave arrives. On SIGTERM: stop the
+    /// announcer, then `leave`, then exit.
+    pub async fn leave(mut self) -> Result<(), LeaveError> {
+        let (Some(stop), Some(task)) = (self.stop.take(), self.task.take()) else {
+            return Err(LeaveError::Stopped);
+        };
+        if stop.send(Stop::Leave).is_err() {
+            return Err(LeaveError::Stopped);
+        }
+        // The whole wait is bounded, the task's current step included; a
+        // task still running at the bound is aborted (on drop).
+        let mut task = task;
+        match tokio::time::timeout(self.leave_within, &mut task).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(_)) => Err(LeaveError::Stopped),
+            Err(_) => {
+                task.abort();
+                Err(LeaveError::Timeout(self.leave_within))
+            }
         }
     }
 }
@@ -144,7 +205,7 @@ struct Driver {
 }
 
 impl Driver {
-    async fn run(mut self, mut stopped: oneshot::Receiver<()>) {
+    async fn run(mut self, mut stopped: oneshot::Receiver<Stop>) {
         let mut buf = vec![0u8; MAX_DATAGRAM + 1];
         let known = self.known();
         let mut outputs = self.core.handle(Instant::now(), Input::SetKnown(known));
@@ -156,7 +217,12 @@ impl Driver {
                 .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
             outputs = tokio::select! {
                 biased;
-                _ = &mut stopped => return,
+                stop = &mut stopped => {
+                    if matches!(stop, Ok(Stop::Leave)) {
+                        self.leave().await;
+                    }
+                    return;
+                }
                 received = self.socket.recv_from(&mut buf) => match received {
                     Ok((n, _from)) => {
                         let bytes = buf.get(..n).unwrap_or_default().to_vec();
@@ -175,6 +241,19 @@ impl Driver {
                 }
                 () = tokio::time::sleep_until(deadline.into()) => self.core.poll(Instant::now()),
             };
+        }
+    }
+
+    /// Sends every copy of the leave, at its time; the caller bounds it.
+    async fn leave(&mut self) {
+        let mut outputs = self.core.leave(Instant::now());
+        loop {
+            self.dispatch(outputs).await;
+            let Some(deadline) = self.core.next_deadline() else {
+                return;
+            };
+            tokio::time::sleep_until(deadline.into()).await;
+            outputs = self.core.poll(Instant::now());
         }
     }
 

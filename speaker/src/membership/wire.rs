@@ -15,6 +15,7 @@
 //! | 3 suspect | count u8, then per entry: name length u8, name, incarnation u64, age in ms u32 |
 //! | 4 ack | acknowledged sequence u64 |
 //! | 5 swim | a foca datagram, to the end |
+//! | 6 leave | empty: the sender stops at this incarnation |
 //!
 //! The MAC covers everything before it; it is checked (in constant time)
 //! before anything else is parsed. `(incarnation, sequence)` grows with
@@ -35,6 +36,7 @@ const KIND_ALIVE: u8 = 2;
 const KIND_SUSPECT: u8 = 3;
 const KIND_ACK: u8 = 4;
 const KIND_SWIM: u8 = 5;
+const KIND_LEAVE: u8 = 6;
 
 /// The shared key (in Kubernetes, from a Secret).
 #[derive(Clone)]
@@ -90,6 +92,9 @@ pub enum Body {
         sequence: u64,
     },
     Swim(Vec<u8>),
+    /// "I stop now, at this incarnation": a graceful departure, taken at
+    /// once instead of waiting for the crash path.
+    Leave,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,7 +131,7 @@ impl Datagram {
     /// Its size on the wire, MAC included.
     pub fn encoded_len(&self) -> usize {
         let body = match &self.body {
-            Body::Heartbeat => 0,
+            Body::Heartbeat | Body::Leave => 0,
             Body::Alive { .. } => 1,
             Body::Suspect { entries } => {
                 1 + entries.iter().map(Suspicion::encoded_len).sum::<usize>()
@@ -147,13 +152,14 @@ impl Datagram {
             Body::Suspect { .. } => KIND_SUSPECT,
             Body::Ack { .. } => KIND_ACK,
             Body::Swim(_) => KIND_SWIM,
+            Body::Leave => KIND_LEAVE,
         };
         out.extend([VERSION, kind]);
         put_name(&mut out, &self.header.sender);
         out.extend(self.header.incarnation.to_be_bytes());
         out.extend(self.header.sequence.to_be_bytes());
         match &self.body {
-            Body::Heartbeat => {}
+            Body::Heartbeat | Body::Leave => {}
             Body::Alive { reply } => out.push(u8::from(*reply)),
             Body::Suspect { entries } => {
                 out.push(u8::try_from(entries.len()).unwrap_or(u8::MAX));
@@ -220,6 +226,7 @@ impl Datagram {
             }
             KIND_ACK => Body::Ack { sequence: r.u64()? },
             KIND_SWIM => Body::Swim(r.rest().to_vec()),
+            KIND_LEAVE => Body::Leave,
             other => return Err(WireError::Kind(other)),
         };
         match r.bytes.len() - r.at {
@@ -320,14 +327,15 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_heartbeat_has_this_layout() {
+    /// Checks that `body`, which has none on the wire, seals to the
+    /// header of kind `kind` and the MAC, and opens back; the signed part.
+    fn check_empty_body_layout(body: Body, kind: u8) -> Vec<u8> {
         let d = Datagram {
             header: header(),
-            body: Body::Heartbeat,
+            body,
         };
         let bytes = d.seal(&key());
-        let mut want = vec![1, 1, 6];
+        let mut want = vec![1, kind, 6];
         want.extend(b"node-a");
         want.extend([0, 0, 0, 0, 0, 0, 0, 7]);
         want.extend([0, 0, 0, 0, 0, 0, 1, 2]);
@@ -335,6 +343,12 @@ mod tests {
         assert_eq!(bytes.len(), want.len() + MAC_LEN);
         assert_eq!(bytes.len(), d.encoded_len());
         assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+        want
+    }
+
+    #[test]
+    fn a_heartbeat_has_this_layout() {
+        check_empty_body_layout(Body::Heartbeat, 1);
     }
 
     #[test]
@@ -352,6 +366,16 @@ mod tests {
         let bytes = d.seal(&key());
         assert_eq!(bytes.len(), d.encoded_len());
         assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+    }
+
+    #[test]
+    fn a_leave_has_this_layout() {
+        let signed = check_empty_body_layout(Body::Leave, 6);
+        // A leave carries no body: a byte after the header is an error,
+        // never a leave with something ignored.
+        let mut longer = signed;
+        longer.push(0);
+        assert_eq!(Datagram::parse(&longer), Err(WireError::Trailing(1)));
     }
 
     #[test]
@@ -389,6 +413,8 @@ mod tests {
         let mut bytes = vec![1, 9, 1, b'a'];
         bytes.extend([0; 16]);
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(9)));
+        bytes[1] = 7;
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(7)));
         bytes[1] = 1;
         bytes.push(0);
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Trailing(1)));
@@ -415,6 +441,7 @@ mod tests {
             .prop_map(|entries| Body::Suspect { entries }),
             any::<u64>().prop_map(|sequence| Body::Ack { sequence }),
             proptest::collection::vec(any::<u8>(), 0..200).prop_map(Body::Swim),
+            Just(Body::Leave),
         ]
     }
 
@@ -425,6 +452,21 @@ mod tests {
             let bytes = d.seal(&key());
             prop_assert_eq!(bytes.len(), d.encoded_len());
             prop_assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+        }
+
+        /// A leave cut short, or with bytes after it, is an error: it
+        /// never ends a life by accident.
+        #[test]
+        fn only_a_whole_leave_is_a_leave(sender in name(), incarnation: u64, sequence: u64, cut in 0usize..300, extra in proptest::collection::vec(any::<u8>(), 1..8)) {
+            let d = Datagram { header: Header { sender, incarnation, sequence }, body: Body::Leave };
+            let signed = d.seal(&key());
+            let whole = &signed[..signed.len() - MAC_LEN];
+            prop_assert_eq!(Datagram::parse(whole), Ok(d));
+            let cut = cut % whole.len();
+            prop_assert!(matches!(Datagram::parse(&whole[..cut]), Err(WireError::Truncated(_) | WireError::Name(_))));
+            let mut longer = whole.to_vec();
+            longer.extend(&extra);
+            prop_assert_eq!(Datagram::parse(&longer), Err(WireError::Trailing(extra.len())));
         }
 
         #[test]

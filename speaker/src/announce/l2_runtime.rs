@@ -240,12 +240,15 @@ impl L2Runtime {
         self.announcer.events()
     }
 
-    /// Stops answering first, then leaves the membership: nobody takes an
-    /// address over while this node still answers for it.
+    /// Stops answering first, then leaves the membership: the others take
+    /// this node's addresses over the moment they hear it leave, so it must
+    /// answer for nothing by then.
     pub async fn shutdown(self) {
         self.announcer.shutdown().await;
-        if let Some(m) = self.membership {
-            m.shutdown().await;
+        if let Some(m) = self.membership
+            && let Err(e) = m.leave().await
+        {
+            warn!(error = %e, "leaving the membership: the others will see a failure instead");
         }
     }
 }

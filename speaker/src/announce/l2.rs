@@ -211,8 +211,14 @@ async fn serve(
         tokio::select! {
             wanted = commands.recv() => {
                 let Some(wanted) = wanted else { break };
+                let before = state.owned();
                 for event in state.set(now(), &wanted) {
                     emit(event);
+                }
+                // Said as loudly as a claim: the instant a node lets go is
+                // half of every handover a log has to explain.
+                for ip in before.difference(&state.owned()) {
+                    info!(%ip, "no longer answering ARP/NDP");
                 }
             }
             received = socket.recv(&mut buf) => {
@@ -250,6 +256,9 @@ async fn serve(
             }
         }
         sync_groups(&socket, &mut joined, state.multicast_macs());
+    }
+    for ip in state.owned() {
+        info!(%ip, "no longer answering ARP/NDP");
     }
     sync_groups(&socket, &mut joined, BTreeSet::new());
 }

@@ -140,6 +140,30 @@ impl FerroLbL2 {
         Ok(())
     }
 
+    /// Notes a failure's wall-clock instant in the lab's `failures.log`
+    /// (not among the watched configuration files), to line it up with the speakers' log timestamps
+    /// (keep the lab with FERROLB_LAB_KEEP=1). Best effort: a lost line
+    /// costs an explanation, not a measurement.
+    fn journal(&self, lan: &L2Lan, node: NodeId, what: &str) {
+        use std::io::Write;
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let line = format!(
+            "{}.{:06} {what} {}\n",
+            since_epoch.as_secs(),
+            since_epoch.subsec_micros(),
+            lan.name(node)
+        );
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(lan.lab().dir().join("failures.log"))
+        {
+            let _ = file.write_all(line.as_bytes());
+        }
+    }
+
     /// Waits until `node`'s speaker has opened its fence more than `seen`
     /// times: it reaches a quorum again and has settled.
     fn wait_fence_open(&self, lan: &L2Lan, id: NodeId, seen: usize) -> Result<()> {
@@ -210,10 +234,12 @@ impl L2Subject for FerroLbL2 {
                 e.into(),
             )
         })?;
+        self.journal(lan, node, signal.as_str());
         Ok(at)
     }
 
-    fn link_cut(&mut self, _lan: &L2Lan, node: NodeId) -> Result<()> {
+    fn link_cut(&mut self, lan: &L2Lan, node: NodeId) -> Result<()> {
+        self.journal(lan, node, "link cut");
         let opens = self
             .speaker(node)
             .map_or(0, |s| count(&s.log(), FENCE_OPEN));

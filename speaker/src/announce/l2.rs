@@ -248,11 +248,15 @@ async fn serve(
             emit(event);
         }
         for out in frames {
-            if let Outgoing::Announcement(ip, _) = &out {
-                count(*ip, Layer2Count::Gratuitous);
-            }
-            if let Err(e) = socket.send(&out.frame().to_bytes()).await {
-                debug!(error = %e, "cannot send");
+            match socket.send(&out.frame().to_bytes()).await {
+                Err(e) => debug!(error = %e, "cannot send"),
+                // Counted once on the wire, as the metric's name says.
+                Ok(()) => {
+                    if let Outgoing::Announcement(ip, _) = &out {
+                        count(*ip, Layer2Count::Gratuitous);
+                        debug!(%ip, "gratuitous announcement sent");
+                    }
+                }
             }
         }
         sync_groups(&socket, &mut joined, state.multicast_macs());

@@ -133,6 +133,23 @@ fn a_node_cut_off_from_the_speakers_but_not_the_client_never_answers_alongside_a
         "at most one move after the heal, then steady: {healed:?}\n{}",
         logs(&ferrolb)
     );
+    let owner = settle(&lan, &ferrolb, Duration::from_secs(20))?;
+
+    // A node that does not own the address, cut off: it fences itself,
+    // the others carry on, the client's entry never moves. (Lost probes
+    // are not counted: a loaded machine may drop one for other reasons.)
+    let bystander = (owner + 1) % lan.nodes().len();
+    let cut_at = Instant::now();
+    partition(&lan, bystander, true)?;
+    let quiet = watch(&lan, cut_at, Duration::from_secs(1));
+    partition(&lan, bystander, false)?;
+    assert!(
+        quiet.owner == Some(owner)
+            && quiet.dual_answers == 0
+            && lan.prober().neighbour_since(cut_at).is_empty(),
+        "{quiet:?}\n{}",
+        logs(&ferrolb)
+    );
     settle(&lan, &ferrolb, Duration::from_secs(20))?;
     Ok(())
 }

@@ -156,14 +156,51 @@ fn a_node_cut_off_from_the_speakers_but_not_the_client_never_answers_alongside_a
 
 #[test]
 fn an_address_another_host_holds_is_never_announced() -> interop_tests::Result<()> {
+    conflict(Family::Ipv4, "fl2conf4")
+}
+
+#[test]
+fn an_ipv6_address_another_host_holds_is_never_announced() -> interop_tests::Result<()> {
+    conflict(Family::Ipv6, "fl2conf6")
+}
+
+/// The MAC that answers the client's ARP request or Neighbor Solicitation
+/// for `lan`'s VIP, lower case.
+fn resolved(lan: &L2Lan) -> interop_tests::Result<Option<String>> {
+    match lan.vip() {
+        std::net::IpAddr::V4(vip) => arp_who_has(lan.client(), vip),
+        std::net::IpAddr::V6(vip) => {
+            let out = lan
+                .client()
+                .netns
+                .command("ndisc6")
+                .args(["-1", "-r", "2", &vip.to_string(), "eth0"])
+                .output()
+                .map_err(|e| LabError::io("cannot run ndisc6", e))?;
+            Ok(String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .find_map(|l| l.split_once("link-layer address:"))
+                .map(|(_, mac)| mac.trim().to_lowercase()))
+        }
+    }
+}
+
+fn conflict(family: Family, tag: &str) -> interop_tests::Result<()> {
     use_this_build();
-    let mut lan = L2Lan::new("fl2conf", Family::Ipv4, 3)?;
+    let mut lan = L2Lan::new(tag, family, 3)?;
     // A host outside the cluster already uses the VIP; its kernel answers
-    // ARP for it.
+    // ARP (defends the address against DAD) for it.
     let squatter = lan.lab_mut().add_host_at("o", 50)?;
-    squatter
-        .netns
-        .ip(["addr", "add", &format!("{}/24", lan.vip()), "dev", "eth0"])?;
+    let vip = lan.vip();
+    let prefix = if vip.is_ipv4() { 24 } else { 64 };
+    squatter.netns.ip([
+        "addr",
+        "add",
+        &format!("{vip}/{prefix}"),
+        "dev",
+        "eth0",
+        "nodad",
+    ])?;
     let mut ferrolb = FerroLbL2::new();
     // Speakers first, the Service later: the address is new to the
     // cluster, so its owner probes before claiming it.
@@ -187,9 +224,6 @@ fn an_address_another_host_holds_is_never_announced() -> interop_tests::Result<(
     conflict.map_err(|e| LabError::Invalid(format!("{e}\n{}", ferrolb.logs(&lan))))?;
     // Give a wrongly claiming node time to show itself.
     std::thread::sleep(Duration::from_millis(500));
-    let std::net::IpAddr::V4(vip) = lan.vip() else {
-        unreachable!("an IPv4 LAN")
-    };
     for id in 0..lan.nodes().len() {
         let log = ferrolb.speaker(id).map(|s| s.log()).unwrap_or_default();
         let claimed = log.lines().any(|l| {
@@ -198,9 +232,9 @@ fn an_address_another_host_holds_is_never_announced() -> interop_tests::Result<(
         assert!(!claimed, "{} answered for {vip}:\n{log}", lan.name(id));
     }
     assert_eq!(
-        arp_who_has(lan.client(), vip)?,
+        resolved(&lan)?,
         Some(squatter.mac()?.to_lowercase()),
-        "only the other host answers ARP:\n{}",
+        "only the other host answers for {vip}:\n{}",
         ferrolb.logs(&lan)
     );
     Ok(())

@@ -32,9 +32,11 @@ bench-speaker: deps
 	$(CARGO) build --quiet --locked --release -p ferrolb-cli -p interop-tests --bins
 	target/release/speaker-bench
 
-# Issue 7's Layer-2 failover benchmark (needs root; about 10 minutes): the
-# floor and keepalived VRRPv3 (1 s, 100 ms, 10 ms adverts) under link cut,
+# Issue 7's Layer-2 failover benchmark (needs root; about 12 minutes): the
+# floor, keepalived VRRPv3 (1 s, 100 ms, 10 ms adverts) and FerroLB's L2 mode
+# (ferrolb run, built here in release next to the benchmark) under link cut,
 # SIGKILL and SIGTERM, 20 runs each (docs/benchmarks.md). A subset with, e.g.,
 # make bench-l2 BENCH_L2_ARGS="--subject floor,keepalived-100ms --runs 5"
 bench-l2: deps
+	$(CARGO) build --quiet --release --locked -p ferrolb-cli
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-failover -- $(BENCH_L2_ARGS)

@@ -6,43 +6,16 @@ use std::time::{Duration, Instant};
 
 use interop_tests::ferrolb::FerroLb;
 use interop_tests::l2::L2Lan;
+use interop_tests::l2::ferrolb::{cluster_config, service_config};
 use interop_tests::traffic::arp_who_has;
 use interop_tests::{Family, Host, Probe};
 
 const CONVERGE: Duration = Duration::from_secs(30);
 
+/// The failover subject's configuration: the Nodes, the `memberlist`
+/// Secret, a pool of the VIP, an L2Advertisement and a Service.
 fn config(lan: &L2Lan) -> String {
-    let mut yaml = String::new();
-    for n in lan.nodes() {
-        yaml += &format!(
-            "apiVersion: v1\nkind: Node\nmetadata: {{name: {}}}\nstatus: {{addresses: [{{type: InternalIP, address: {}}}]}}\n---\n",
-            n.name, n.ipv4
-        );
-    }
-    yaml += &format!(
-        "apiVersion: v1
-kind: Secret
-metadata: {{name: memberlist, namespace: metallb-system}}
-stringData: {{secretkey: lab-shared-key}}
----
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {{name: lan, namespace: metallb-system}}
-spec: {{addresses: [{vip}/32]}}
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {{name: lan, namespace: metallb-system}}
-spec: {{ipAddressPools: [lan]}}
----
-apiVersion: v1
-kind: Service
-metadata: {{name: web, namespace: default}}
-spec: {{type: LoadBalancer, ports: [{{port: 80, protocol: TCP}}]}}
-",
-        vip = lan.vip()
-    );
-    yaml
+    format!("{}---\n{}", cluster_config(lan), service_config(lan))
 }
 
 /// The node whose MAC answered, by name.

@@ -16,24 +16,47 @@ pub struct FerroLb {
 impl FerroLb {
     /// Starts `ferrolb run --config CONFIG --node HOST` on `host`.
     pub fn start(lab: &Lab, host: &Host, config: &Path) -> Result<FerroLb> {
+        FerroLb::start_logged(lab, host, config, "ferrolb.log", None)
+    }
+
+    /// [`FerroLb::start`], logging to `log_name` in the host's state
+    /// directory (a restarted node keeps the previous life's log) with the
+    /// tracing filter `filter` (`RUST_LOG`; the default is `info`).
+    pub fn start_logged(
+        lab: &Lab,
+        host: &Host,
+        config: &Path,
+        log_name: &str,
+        filter: Option<&str>,
+    ) -> Result<FerroLb> {
         let binary = binary()?;
+        let binary = binary
+            .to_str()
+            .ok_or_else(|| LabError::Invalid("non-UTF-8 path to ferrolb".into()))?;
         let dir = lab.state_dir(host, "ferrolb")?;
-        let log = dir.join("ferrolb.log");
+        let log = dir.join(log_name);
+        let mut args = vec![
+            "run".into(),
+            "--config".into(),
+            config.display().to_string(),
+            "--node".into(),
+            host.name.clone(),
+            "--interval".into(),
+            "200ms".into(),
+        ];
+        // `env` execs ferrolb, so the daemon's pid is still ferrolb's own.
+        let program = match filter {
+            Some(filter) => {
+                args.splice(0..0, [format!("RUST_LOG={filter}"), binary.to_string()]);
+                "env"
+            }
+            None => binary,
+        };
         let daemon = lab.start_daemon(DaemonSpec {
             name: format!("{}/ferrolb", host.name),
             netns: Some(&host.netns),
-            program: binary
-                .to_str()
-                .ok_or_else(|| LabError::Invalid("non-UTF-8 path to ferrolb".into()))?,
-            args: vec![
-                "run".into(),
-                "--config".into(),
-                config.display().to_string(),
-                "--node".into(),
-                host.name.clone(),
-                "--interval".into(),
-                "200ms".into(),
-            ],
+            program,
+            args,
             output: log.clone(),
             logs: Vec::new(),
             lifetime: lab.lifetime(),
@@ -43,6 +66,10 @@ impl FerroLb {
 
     pub fn daemon(&self) -> &Daemon {
         &self.daemon
+    }
+
+    pub fn log_path(&self) -> &Path {
+        &self.log
     }
 
     /// What it logged so far.

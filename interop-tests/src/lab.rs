@@ -319,6 +319,18 @@ impl Lab {
         })
     }
 
+    /// Waits (bounded by `timeout`) until `daemon` has exited, e.g. after
+    /// a signal, before the same daemon is started again on its host.
+    pub fn wait_exited(&self, daemon: &Daemon, timeout: Duration) -> Result<()> {
+        self.wait_for(&format!("{} to exit", daemon.name()), timeout, || {
+            Ok(if daemon.has_exited() {
+                Probe::Done(())
+            } else {
+                Probe::Pending("running".into())
+            })
+        })
+    }
+
     /// Names of every namespace the lab created (the switch included).
     pub fn netns_names(&self) -> Vec<String> {
         std::iter::once(self.switch.name().to_string())

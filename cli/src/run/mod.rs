@@ -126,22 +126,29 @@ impl Standalone {
         let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
         // Kept alive for the whole run: dropping it stops the notifications.
         let _watcher = watch(&self.args.config, changed_tx);
+        // The poll catches what notifications miss (network filesystems).
+        let mut poll = tokio::time::interval(self.args.interval);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Set while an editor's save (several events) settles.
+        let mut settling: Option<tokio::time::Instant> = None;
         loop {
-            self.step().await;
+            // Biased, most urgent first, and no branch waits inside: a stop
+            // or a Layer-2 failover must never queue behind the files (a
+            // 10 ms debounce here once held every takeover up by 0-80 ms).
             tokio::select! {
-                // The poll catches what notifications miss (network filesystems).
-                _ = tokio::time::sleep(self.args.interval) => {}
-                Some(()) = changed.recv() => {
-                    // An editor's save is several events: let them settle.
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    while changed.try_recv().is_ok() {}
-                }
-                () = L2Runtime::changed_if_any(&mut self.l2) => {
-                    self.apply_l2();
-                    continue;
-                }
+                biased;
                 _ = term.recv() => break,
                 _ = int.recv() => break,
+                () = L2Runtime::changed_if_any(&mut self.l2) => self.apply_l2(),
+                () = sleep_until(settling) => {
+                    settling = None;
+                    while changed.try_recv().is_ok() {}
+                    self.step().await;
+                }
+                Some(()) = changed.recv(), if settling.is_none() => {
+                    settling = Some(tokio::time::Instant::now() + Duration::from_millis(10));
+                }
+                _ = poll.tick() => self.step().await,
             }
         }
         info!("stopping: withdrawing every route and closing every session");
@@ -419,7 +426,10 @@ fn watch(
         path.parent().unwrap_or(path)
     };
     let result = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        // Opening and reading the files is an event too (inotify's
+        // IN_OPEN): ours would wake us for ever, and every other process
+        // reading them (the other nodes of a lab) would too.
+        if event.is_ok_and(|e| !e.kind.is_access()) {
             // Full means a reload is already due.
             let _ = changed.try_send(());
         }
@@ -466,4 +476,12 @@ fn report_changes<V: std::fmt::Display>(
         now.insert(key, text);
     }
     *last = now;
+}
+
+/// Completes at `at`; never without it.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }

@@ -4,8 +4,10 @@
 //! client's 5 ms UDP probes say how long it went unanswered and when the new
 //! owner answered steadily.
 //!
-//! Subjects: the floor (a gratuitous ARP at the failure instant) and
-//! keepalived VRRPv3 with 1 s, 100 ms and 10 ms adverts. Each subject gets
+//! Subjects: the floor (a gratuitous ARP at the failure instant),
+//! keepalived VRRPv3 with 1 s, 100 ms and 10 ms adverts, and FerroLB's own
+//! Layer-2 mode (`ferrolb run` on every node; the binary from FERROLB_BIN
+//! or next to this one: build it with the same profile). Each subject gets
 //! a fresh lab. Method: docs/lab.md; figures: docs/benchmarks.md.
 
 use std::time::{Duration, Instant};
@@ -13,8 +15,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use interop_tests::l2::report::{loadavg, machine};
 use interop_tests::l2::{
-    Cell, Failure, Floor, Jitter, Keepalived, L2Lan, L2Subject, RunOptions, run_failovers_into,
-    stop_on_signals, table,
+    Cell, Failure, FerroLbL2, Floor, Jitter, Keepalived, L2Lan, L2Subject, RunOptions,
+    run_failovers_into, stop_on_signals, table,
 };
 use interop_tests::{Family, LabError};
 
@@ -24,11 +26,12 @@ struct Args {
     /// Failovers per subject and failure kind.
     #[arg(long, default_value_t = 20)]
     runs: usize,
-    /// Subjects: floor, keepalived-1s, keepalived-100ms, keepalived-10ms.
+    /// Subjects: floor, keepalived-1s, keepalived-100ms, keepalived-10ms,
+    /// ferrolb.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "floor,keepalived-1s,keepalived-100ms,keepalived-10ms"
+        default_value = "floor,keepalived-1s,keepalived-100ms,keepalived-10ms,ferrolb"
     )]
     subject: Vec<SubjectKind>,
     /// Failure kinds: link-cut, kill, stop.
@@ -43,6 +46,10 @@ struct Args {
     /// Seed of the failure-instant jitter (default: from the clock).
     #[arg(long)]
     seed: Option<u64>,
+    /// Tracing filter of the FerroLB speakers (RUST_LOG), e.g.
+    /// `info,ferrolb_speaker=debug`; their logs stay in the lab directory.
+    #[arg(long)]
+    ferrolb_log: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -54,16 +61,21 @@ enum SubjectKind {
     Keepalived100ms,
     #[value(name = "keepalived-10ms")]
     Keepalived10ms,
+    Ferrolb,
 }
 
 impl SubjectKind {
-    fn build(self) -> Box<dyn L2Subject> {
+    fn build(self, ferrolb_log: Option<&str>) -> Box<dyn L2Subject> {
         let keepalived = |ms| Box::new(Keepalived::new(Duration::from_millis(ms)));
         match self {
             SubjectKind::Floor => Box::new(Floor::new()),
             SubjectKind::Keepalived1s => keepalived(1000),
             SubjectKind::Keepalived100ms => keepalived(100),
             SubjectKind::Keepalived10ms => keepalived(10),
+            SubjectKind::Ferrolb => Box::new(match ferrolb_log {
+                Some(filter) => FerroLbL2::new().with_log_filter(filter),
+                None => FerroLbL2::new(),
+            }),
         }
     }
 }
@@ -127,7 +139,7 @@ fn run(args: &Args) -> interop_tests::Result<()> {
     let mut jitter = Jitter::new(seed);
     let mut cells = Vec::new();
     for &kind in &args.subject {
-        let mut subject = kind.build();
+        let mut subject = kind.build(args.ferrolb_log.as_deref());
         if let Err(e) = measure_subject(
             subject.as_mut(),
             family,

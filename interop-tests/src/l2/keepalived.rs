@@ -211,17 +211,7 @@ impl L2Subject for Keepalived {
             return Ok(());
         }
         let daemon = self.daemon(node)?.clone();
-        lan.lab().wait_for(
-            &format!("{} to exit", daemon.name()),
-            Duration::from_secs(10),
-            || {
-                Ok(if daemon.has_exited() {
-                    Probe::Done(())
-                } else {
-                    Probe::Pending("running".into())
-                })
-            },
-        )?;
+        lan.lab().wait_exited(&daemon, Duration::from_secs(10))?;
         // A killed keepalived leaves its pid files, and its zombie may
         // still hold the pid: the new one would refuse to start ("daemon is
         // already running"). A reboot would have cleared them too.

@@ -1,5 +1,5 @@
 //! The Layer-2 failover lab and benchmark (issue 7): nodes and a client on
-//! one LAN, a VIP kept answered by a subject (keepalived, the floor, later
+//! one LAN, a VIP kept answered by a subject (keepalived, the floor,
 //! FerroLB's L2 speaker), the owner failed again and again, and the outage
 //! the client sees measured from its own UDP probes.
 //!
@@ -20,6 +20,7 @@
 
 pub mod announce;
 pub mod echo;
+pub mod ferrolb;
 pub mod floor;
 pub mod harness;
 pub mod keepalived;
@@ -30,6 +31,7 @@ pub mod prober;
 pub mod report;
 pub mod subject;
 
+pub use ferrolb::FerroLbL2;
 pub use floor::Floor;
 pub use harness::{
     Jitter, Run, RunOptions, run_failovers, run_failovers_into, settle, stop_on_signals,

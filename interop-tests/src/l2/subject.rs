@@ -1,6 +1,6 @@
 //! What the harness measures: anything that keeps a VIP answered on a LAN
-//! of nodes and moves it when its owner fails. keepalived and the floor
-//! implement it now; FerroLB's L2 speaker will by the same trait.
+//! of nodes and moves it when its owner fails. keepalived, the floor and
+//! FerroLB's own L2 mode implement it.
 
 use std::time::{Duration, Instant};
 

@@ -211,8 +211,14 @@ async fn serve(
         tokio::select! {
             wanted = commands.recv() => {
                 let Some(wanted) = wanted else { break };
+                let before = state.owned();
                 for event in state.set(now(), &wanted) {
                     emit(event);
+                }
+                // Said as loudly as a claim: the instant a node lets go is
+                // half of every handover a log has to explain.
+                for ip in before.difference(&state.owned()) {
+                    info!(%ip, "no longer answering ARP/NDP");
                 }
             }
             received = socket.recv(&mut buf) => {
@@ -242,14 +248,21 @@ async fn serve(
             emit(event);
         }
         for out in frames {
-            if let Outgoing::Announcement(ip, _) = &out {
-                count(*ip, Layer2Count::Gratuitous);
-            }
-            if let Err(e) = socket.send(&out.frame().to_bytes()).await {
-                debug!(error = %e, "cannot send");
+            match socket.send(&out.frame().to_bytes()).await {
+                Err(e) => debug!(error = %e, "cannot send"),
+                // Counted once on the wire, as the metric's name says.
+                Ok(()) => {
+                    if let Outgoing::Announcement(ip, _) = &out {
+                        count(*ip, Layer2Count::Gratuitous);
+                        debug!(%ip, "gratuitous announcement sent");
+                    }
+                }
             }
         }
         sync_groups(&socket, &mut joined, state.multicast_macs());
+    }
+    for ip in state.owned() {
+        info!(%ip, "no longer answering ARP/NDP");
     }
     sync_groups(&socket, &mut joined, BTreeSet::new());
 }

@@ -14,14 +14,14 @@ use ferrolb_crds::config::Config;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::l2::{InterfaceEvent, L2Announcer, L2Options};
 use crate::decide::{
     ClusterView, Fence, FenceState, InterfaceRules, L2Plan, Link, LocalNode, NodeState,
     ServiceState, l2_plan,
 };
-use crate::l2::links::{self, LinksError};
+use crate::l2::links::{self, AbortOnDrop, LinksError};
 use crate::membership::{
     AddressBook, DEFAULT_PORT, Key, MembershipService, MembershipTiming, StartError, UdpConfig,
     View,
@@ -62,10 +62,13 @@ pub struct L2Runtime {
     book: AddressBook,
     nodes: BTreeMap<String, NodeState>,
     fence: Fence,
-    links: Vec<Link>,
-    link_changes: BoxStream<'static, ()>,
+    /// This node's interfaces, kept current by `_link_reader`.
+    links: watch::Receiver<Vec<Link>>,
+    _link_reader: AbortOnDrop,
     announcer: L2Announcer,
     fence_state: Option<FenceState>,
+    /// The view the last plan was made from, to log what changed.
+    last_view: Option<View>,
 }
 
 impl L2Runtime {
@@ -73,8 +76,8 @@ impl L2Runtime {
     /// others. Must run inside a tokio runtime, in the node's network
     /// namespace.
     pub async fn start(setup: L2Setup) -> Result<L2Runtime, L2Error> {
-        let links = links::links().await?;
-        let link_changes = links::changes()?;
+        let (links_tx, links) = watch::channel(links::links().await?);
+        let link_reader = AbortOnDrop(tokio::spawn(read_links(links::changes()?, links_tx)));
         let announcer = L2Announcer::new(setup.node.clone(), setup.options, setup.metrics.clone());
         let fence = Fence::new(setup.node.clone(), setup.timing.settle, Instant::now());
         Ok(L2Runtime {
@@ -85,9 +88,10 @@ impl L2Runtime {
             nodes: BTreeMap::new(),
             fence,
             links,
-            link_changes,
+            _link_reader: link_reader,
             announcer,
             fence_state: None,
+            last_view: None,
         })
     }
 
@@ -167,6 +171,7 @@ impl L2Runtime {
     pub fn apply(&mut self, config: &Config, services: &[ServiceState]) -> L2Plan {
         let known = self.known();
         let view = self.view();
+        self.log_view(&view);
         let fence = self.fence.observe(Instant::now(), &view.reachable, &known);
         if self.fence_state.map(FenceState::may_announce) != Some(fence.may_announce()) {
             match fence {
@@ -191,13 +196,25 @@ impl L2Runtime {
         }));
         let local = LocalNode {
             name: self.setup.node.clone(),
-            links: self.links.clone(),
+            links: self.links.borrow_and_update().clone(),
             interface_rules: self.setup.interface_rules.clone(),
             fence,
         };
         let plan = l2_plan(config, &local, &cluster, services);
         self.announcer.apply(&plan);
         plan
+    }
+
+    /// Logs the membership's view when it changes: with the announcer's
+    /// lines, the timestamps of a failover's every step.
+    fn log_view(&mut self, view: &View) {
+        let last = self.last_view.as_ref();
+        if last.map(|v| &v.alive) != Some(&view.alive) {
+            info!(alive = ?view.alive, reachable = ?view.reachable, "members alive changed");
+        } else if last.map(|v| &v.reachable) != Some(&view.reachable) {
+            debug!(alive = ?view.alive, reachable = ?view.reachable, "members reachable changed");
+        }
+        self.last_view = Some(view.clone());
     }
 
     /// Completes when the plan may have changed: the membership view, the
@@ -216,12 +233,7 @@ impl L2Runtime {
         };
         tokio::select! {
             () = view => {}
-            Some(()) = self.link_changes.next() => {
-                match links::links().await {
-                    Ok(l) => self.links = l,
-                    Err(e) => warn!(error = %e, "cannot read the interfaces again"),
-                }
-            }
+            Ok(()) = self.links.changed() => {}
             () = sleep_until(deadline) => {}
         }
     }
@@ -249,6 +261,22 @@ impl L2Runtime {
             && let Err(e) = m.leave().await
         {
             warn!(error = %e, "leaving the membership: the others will see a failure instead");
+        }
+    }
+}
+
+/// Reads the interfaces again after every change rtnetlink reports. In a
+/// task of its own, not in [`L2Runtime::changed`]: a caller's `select!`
+/// may drop that future in the middle of the read, and the notification it
+/// had taken would be lost with it (seen in the lab: a node whose link came
+/// back kept it for down, and won the address without answering for it).
+async fn read_links(mut changes: BoxStream<'static, ()>, links: watch::Sender<Vec<Link>>) {
+    while changes.next().await.is_some() {
+        match links::links().await {
+            Ok(l) => {
+                links.send_replace(l);
+            }
+            Err(e) => warn!(error = %e, "cannot read the interfaces again"),
         }
     }
 }

@@ -99,7 +99,7 @@ pub fn changes() -> Result<BoxStream<'static, ()>, LinksError> {
         .boxed())
 }
 
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
+pub(crate) struct AbortOnDrop(pub(crate) tokio::task::JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {

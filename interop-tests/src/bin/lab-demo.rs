@@ -6,17 +6,23 @@
 //! on the service addresses. The demo shows the routers' three-way ECMP
 //! routes, traffic from a client spreading over the nodes, and one node's
 //! speaker stopping: its next hop disappears at once and traffic keeps
-//! flowing. Then everything is torn down.
+//! flowing. Then Layer-2 mode: three nodes and a client on one LAN with no
+//! router; one node answers ARP for the service address; its speaker is
+//! killed, then another is stopped gracefully, and the client's own probes
+//! (one every 5 ms) show how long it went unanswered. Then everything is
+//! torn down.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use interop_tests::ferrolb::FerroLb;
+use interop_tests::l2::ferrolb::FerroLbL2;
+use interop_tests::l2::{Failure, Jitter, L2Lan, L2Subject, NodeId, RunOptions, run_failovers};
 use interop_tests::traffic::{HttpServer, http_get};
 use interop_tests::{
-    Bird, Frr, Host, Lab, LabError, Router, RouterConfig, wait_established, wait_kernel_route,
-    wait_paths,
+    Bird, Family, Frr, Host, Lab, LabError, Probe, Router, RouterConfig, wait_established,
+    wait_kernel_route, wait_paths,
 };
 use ipnet::IpNet;
 
@@ -36,7 +42,7 @@ fn main() -> std::process::ExitCode {
 }
 
 fn step(n: u32, what: &str) {
-    println!("\n[{n}/6] {what}");
+    println!("\n[{n}/9] {what}");
 }
 
 fn prefix(s: &str) -> Result<IpNet, LabError> {
@@ -173,9 +179,73 @@ fn run() -> interop_tests::Result<()> {
     step(6, "30 more requests: traffic keeps flowing");
     println!("  answered by {}", requests(30)?);
 
-    println!("\ntearing down (speakers stopped, routers stopped, namespaces deleted)");
+    println!("\ntearing down the BGP lab (speakers stopped, routers stopped, namespaces deleted)");
     drop(speakers);
     drop(lab);
+    layer2()?;
     println!("done in {:.1} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Layer-2 mode on a LAN: who answers, and failover seen by a client.
+fn layer2() -> interop_tests::Result<()> {
+    step(7, "Layer 2: three nodes and a client on one LAN, no router");
+    let lan = L2Lan::new("demol2", Family::Ipv4, 3)?;
+    let mut ferrolb = FerroLbL2::new();
+    ferrolb.start(&lan)?;
+    let owner = wait_one_owner(&lan, &ferrolb)?;
+    println!(
+        "  {} answers ARP for {} (the others stay silent); the client probes it every 5 ms",
+        lan.name(owner),
+        lan.vip()
+    );
+    let options = RunOptions {
+        runs: 1,
+        ..RunOptions::default()
+    };
+    for (n, failure, what) in [
+        (
+            8,
+            Failure::Kill,
+            "killing the owner's speaker (SIGKILL, a crash)",
+        ),
+        (
+            9,
+            Failure::Stop,
+            "stopping the owner's speaker (SIGTERM, a drain)",
+        ),
+    ] {
+        step(n, what);
+        let runs = run_failovers(
+            &lan,
+            &mut ferrolb,
+            failure,
+            &options,
+            &mut Jitter::new(n.into()),
+        )?;
+        for run in runs {
+            let o = &run.outcome;
+            println!(
+                "  {} failed; {} answers; client unanswered for {} ms, {} dual answers",
+                lan.name(run.failed),
+                o.owner.map_or("nobody", |id| lan.name(id)),
+                o.outage.map_or("?".into(), |d| d.as_millis().to_string()),
+                o.dual_answers
+            );
+        }
+    }
+    println!("\ntearing down the LAN (speakers stopped, namespaces deleted)");
+    Ok(())
+}
+
+/// The one node answering for the VIP, once there is exactly one.
+fn wait_one_owner(lan: &L2Lan, ferrolb: &FerroLbL2) -> interop_tests::Result<NodeId> {
+    lan.lab()
+        .wait_for("one node to answer for the address", TIMEOUT, || {
+            let claimants = ferrolb.claimants(lan)?;
+            Ok(match claimants.as_slice() {
+                [one] => Probe::Done(*one),
+                other => Probe::Pending(format!("claimed by {other:?}")),
+            })
+        })
 }

@@ -12,6 +12,7 @@ use ferrolb_k8s::http::{self, Endpoint, ListenError};
 use ferrolb_k8s::process::{
     ClientError, LogFormat, client, init_logging, run_main, shutdown_signal,
 };
+use ferrolb_speaker::announce::{L2Args, L2ArgsError};
 use ferrolb_speaker::k8s::{Options, RunError, run};
 use ferrolb_speaker::metrics::Metrics;
 use prometheus_client::registry::Registry;
@@ -52,6 +53,8 @@ struct Args {
         default_value = "app.kubernetes.io/name=ferrolb,app.kubernetes.io/component=speaker"
     )]
     speaker_selector: String,
+    #[command(flatten)]
+    l2: L2Args,
     /// Address for /metrics, /healthz and /readyz (MetalLB's speaker uses
     /// port 7472).
     #[arg(long, env = "METALLB_ML_METRICS_ADDR", default_value = "0.0.0.0:7472")]
@@ -79,6 +82,8 @@ enum MainError {
     Signal(std::io::Error),
     #[error(transparent)]
     Run(#[from] RunError),
+    #[error(transparent)]
+    L2(#[from] L2ArgsError),
 }
 
 fn main() -> ExitCode {
@@ -118,6 +123,7 @@ async fn serve(args: Args) -> Result<(), MainError> {
             router_id: args.router_id,
             bgp_listen,
             speaker_selector: args.speaker_selector,
+            l2: args.l2.resolve()?,
         },
         metrics,
         ready,

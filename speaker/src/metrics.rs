@@ -22,6 +22,8 @@ pub enum Layer2Count {
     Request,
     Response,
     Gratuitous,
+    /// Another host answered a probe for, or claimed, the address.
+    Conflict,
 }
 
 /// The speaker's metrics.
@@ -34,6 +36,7 @@ pub struct Metrics {
     l2_requests: Family<Labels, Counter>,
     l2_responses: Family<Labels, Counter>,
     l2_gratuitous: Family<Labels, Counter>,
+    l2_conflicts: Family<Labels, Counter>,
     config_loaded: Gauge,
     config_stale: Gauge,
     seen: Mutex<Seen>,
@@ -86,6 +89,11 @@ impl Metrics {
             "metallb_layer2_gratuitous_sent",
             "Number of gratuitous layer2 packets sent for owned IPs",
             m.l2_gratuitous.clone(),
+        );
+        registry.register(
+            "ferrolb_layer2_address_conflicts",
+            "Times another host was found using an address this node was to answer for",
+            m.l2_conflicts.clone(),
         );
         registry.register(
             "metallb_k8s_client_config_loaded_bool",
@@ -167,6 +175,7 @@ impl Metrics {
             Layer2Count::Request => &self.l2_requests,
             Layer2Count::Response => &self.l2_responses,
             Layer2Count::Gratuitous => &self.l2_gratuitous,
+            Layer2Count::Conflict => &self.l2_conflicts,
         };
         family.get_or_create(&label).inc();
     }

@@ -18,9 +18,9 @@ use clap::Args;
 use ferrolb_controller::adapt::pool_set;
 use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
 use ferrolb_crds::config::{Config, compile};
-use ferrolb_speaker::announce::{BgpAnnouncer, L2Options, L2Runtime, L2Setup, address_book};
+use ferrolb_speaker::announce::{BgpAnnouncer, L2Args, L2Runtime, L2Setup, address_book};
 use ferrolb_speaker::decide::{
-    Explanation, InterfaceRules, L2Verdict, NodeState, ServiceKey, ServiceState, Verdict, bgp_plan,
+    Explanation, L2Verdict, NodeState, ServiceKey, ServiceState, Verdict, bgp_plan,
 };
 use ferrolb_speaker::membership::{Key, MembershipTiming};
 use tokio::signal::unix::{SignalKind, signal};
@@ -49,6 +49,8 @@ pub struct RunArgs {
     /// "off" to connect out only.
     #[arg(long, default_value = "[::]:179")]
     bgp_listen: String,
+    #[command(flatten)]
+    l2: L2Args,
     /// How often to look for changed files.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     interval: Duration,
@@ -59,6 +61,11 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 }
 
 pub fn run(args: RunArgs) -> ExitCode {
+    // Refused before anything starts, not when Layer-2 mode first runs.
+    if let Err(e) = args.l2.resolve() {
+        eprintln!("ferrolb run: {e}");
+        return ExitCode::FAILURE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -323,6 +330,13 @@ impl Standalone {
             return;
         }
         if self.l2.is_none() {
+            let (options, interface_rules) = match self.args.l2.resolve() {
+                Ok(resolved) => resolved,
+                Err(e) => {
+                    error!("{e}");
+                    return;
+                }
+            };
             let setup = L2Setup {
                 node: self.node.name.clone(),
                 // MetalLB's Secret for the memberlist key.
@@ -332,8 +346,8 @@ impl Standalone {
                     .and_then(|s| s.data.get("secretkey"))
                     .map(|k| Key::new(k.clone())),
                 timing: MembershipTiming::default(),
-                options: L2Options::default(),
-                interface_rules: InterfaceRules::standard(),
+                options,
+                interface_rules,
                 metrics: None,
             };
             match L2Runtime::start(setup).await {

@@ -191,7 +191,10 @@ async fn serve(
         match event {
             L2Event::Claimed(ip) => info!(%ip, "answering ARP/NDP"),
             L2Event::Conflict { ip, mac } => {
-                warn!(%ip, %mac, "another host uses this address: not answering for it")
+                warn!(%ip, %mac, "another host uses this address: not answering for it");
+                if let Some(m) = &metrics {
+                    m.layer2(ip, Layer2Count::Conflict);
+                }
             }
         }
         let _ = events.send(InterfaceEvent {

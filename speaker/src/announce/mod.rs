@@ -3,10 +3,12 @@
 
 mod bgp;
 mod l2;
+mod l2_args;
 mod l2_runtime;
 mod peer_config;
 
 pub use bgp::BgpAnnouncer;
 pub use l2::{InterfaceEvent, L2Announcer, L2Options};
+pub use l2_args::{L2Args, L2ArgsError};
 pub use l2_runtime::{L2Error, L2Runtime, L2Setup, address_book};
 pub use peer_config::{PeerConfigError, peer_config};

@@ -48,6 +48,8 @@ pub struct Options {
     /// Label selector of the speaker pods in `namespace`: the nodes running
     /// one are the Layer-2 membership's known members.
     pub speaker_selector: String,
+    /// Layer-2 announcement options and interface rules.
+    pub l2: (L2Options, InterfaceRules),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,8 +248,8 @@ impl Speaker {
                     .and_then(|s| s.data.get("secretkey"))
                     .map(|k| Key::new(k.clone())),
                 timing: MembershipTiming::default(),
-                options: L2Options::default(),
-                interface_rules: InterfaceRules::standard(),
+                options: self.opts.l2.0,
+                interface_rules: self.opts.l2.1.clone(),
                 metrics: Some(self.metrics.clone()),
             };
             match L2Runtime::start(setup).await {

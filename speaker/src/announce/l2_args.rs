@@ -1,0 +1,88 @@
+//! The Layer-2 options both `ferrolb-speaker` and `ferrolb run` take.
+
+use std::time::Duration;
+
+use clap::Args;
+
+use super::l2::L2Options;
+use crate::decide::InterfaceRules;
+use crate::l2::gratuitous::GratuitousConfig;
+
+/// Layer-2 mode's command-line options.
+#[derive(Debug, Clone, Args)]
+pub struct L2Args {
+    /// Resend a gratuitous ARP / unsolicited NA for every answered address
+    /// this often (e.g. 30s), for clients and switches that forget; by
+    /// default only the burst on takeover, as MetalLB.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub l2_refresh: Option<Duration>,
+    /// Interfaces never used for ARP/NDP when an L2Advertisement names none,
+    /// as regular expressions (repeat the flag); replaces the default list
+    /// (MetalLB's: docker, cbr, veth, cali, flannel, kube-ipvs, lxc, ...).
+    #[arg(long, value_name = "REGEX")]
+    pub l2_exclude_interface: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("--l2-exclude-interface {pattern:?}: {reason}")]
+pub struct L2ArgsError {
+    pattern: String,
+    reason: String,
+}
+
+impl L2Args {
+    /// The announcer's options and the interface rules these flags ask for.
+    pub fn resolve(&self) -> Result<(L2Options, InterfaceRules), L2ArgsError> {
+        let rules = if self.l2_exclude_interface.is_empty() {
+            InterfaceRules::standard()
+        } else {
+            InterfaceRules::new(&self.l2_exclude_interface).map_err(|e| L2ArgsError {
+                pattern: e.pattern,
+                reason: e.reason,
+            })?
+        };
+        let options = L2Options {
+            gratuitous: GratuitousConfig {
+                refresh: self.l2_refresh,
+                ..GratuitousConfig::default()
+            },
+            ..L2Options::default()
+        };
+        Ok((options, rules))
+    }
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    ferrolb_crds::duration::parse_go_duration(s).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        l2: L2Args,
+    }
+
+    #[test]
+    fn flags_become_options_and_rules() {
+        let cli = Cli::parse_from([
+            "x",
+            "--l2-refresh",
+            "30s",
+            "--l2-exclude-interface",
+            "^eth9$",
+        ]);
+        let (options, _) = cli.l2.resolve().unwrap();
+        assert_eq!(options.gratuitous.refresh, Some(Duration::from_secs(30)));
+        let bad = Cli::parse_from(["x", "--l2-exclude-interface", "(("]);
+        let e = bad.l2.resolve().unwrap_err().to_string();
+        assert!(e.contains("--l2-exclude-interface \"((\""), "{e}");
+        let none = Cli::parse_from(["x"]);
+        assert_eq!(none.l2.resolve().unwrap().0.gratuitous.refresh, None);
+    }
+}

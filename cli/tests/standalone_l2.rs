@@ -15,7 +15,7 @@ const CONVERGE: Duration = Duration::from_secs(30);
 /// The failover subject's configuration: the Nodes, the `memberlist`
 /// Secret, a pool of the VIP, an L2Advertisement and a Service.
 fn config(lan: &L2Lan) -> String {
-    format!("{}---\n{}", cluster_config(lan), service_config(lan))
+    cluster_config(lan) + "---\n" + &service_config(lan)
 }
 
 /// The node whose MAC answered, by name.

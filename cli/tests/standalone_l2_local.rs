@@ -8,26 +8,16 @@ use std::time::Duration;
 
 use interop_tests::ferrolb::FerroLb;
 use interop_tests::l2::L2Lan;
+use interop_tests::l2::ferrolb::members_config;
 use interop_tests::l2::lan::{VIP4, VIP6};
 use interop_tests::{Family, LabError, Probe};
 
 const CONVERGE: Duration = Duration::from_secs(30);
 
 fn config(lan: &L2Lan) -> String {
-    let mut yaml = String::new();
-    for n in lan.nodes() {
-        yaml += &format!(
-            "apiVersion: v1\nkind: Node\nmetadata: {{name: {}}}\nstatus: {{addresses: [{{type: InternalIP, address: {}}}]}}\n---\n",
-            n.name, n.ipv4
-        );
-    }
+    let mut yaml = members_config(lan);
     yaml += &format!(
-        "apiVersion: v1
-kind: Secret
-metadata: {{name: memberlist, namespace: metallb-system}}
-stringData: {{secretkey: lab-shared-key}}
----
-apiVersion: metallb.io/v1beta1
+        "apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {{name: lan, namespace: metallb-system}}
 spec: {{addresses: [{VIP4}/32, {VIP6}/128]}}

@@ -265,9 +265,9 @@ impl L2Subject for FerroLbL2 {
     }
 }
 
-/// The nodes, the membership key, a pool holding only the VIP and an
-/// L2Advertisement for it.
-pub fn cluster_config(lan: &L2Lan) -> String {
+/// The members of Layer-2 mode in `ferrolb run`'s files: a `Node` per lab
+/// node at its IPv4 address, and the shared `memberlist` key.
+pub fn members_config(lan: &L2Lan) -> String {
     let mut yaml = String::new();
     for n in lan.nodes() {
         yaml += &format!(
@@ -276,14 +276,22 @@ pub fn cluster_config(lan: &L2Lan) -> String {
             n.name, n.ipv4
         );
     }
+    yaml += "apiVersion: v1
+kind: Secret
+metadata: {name: memberlist, namespace: metallb-system}
+stringData: {secretkey: lab-shared-key}
+---
+";
+    yaml
+}
+
+/// The nodes, the membership key, a pool holding only the VIP and an
+/// L2Advertisement for it.
+pub fn cluster_config(lan: &L2Lan) -> String {
+    let mut yaml = members_config(lan);
     let len = if lan.vip().is_ipv4() { 32 } else { 128 };
     yaml += &format!(
-        "apiVersion: v1
-kind: Secret
-metadata: {{name: memberlist, namespace: metallb-system}}
-stringData: {{secretkey: lab-shared-key}}
----
-apiVersion: metallb.io/v1beta1
+        "apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {{name: lan, namespace: metallb-system}}
 spec: {{addresses: [{vip}/{len}]}}

@@ -14,3 +14,4 @@ pub mod l2;
 pub mod membership;
 pub mod metrics;
 pub mod report;
+pub mod timer;

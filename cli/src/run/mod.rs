@@ -18,11 +18,15 @@ use clap::Args;
 use ferrolb_controller::adapt::pool_set;
 use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
 use ferrolb_crds::config::{Config, compile};
-use ferrolb_speaker::announce::{BgpAnnouncer, L2Args, L2Runtime, L2Setup, address_book};
+use ferrolb_speaker::announce::{
+    BgpAnnouncer, L2Args, L2Runtime, L2Setup, address_book, memberlist_key,
+};
 use ferrolb_speaker::decide::{
     Explanation, L2Verdict, NodeState, ServiceKey, ServiceState, Verdict, bgp_plan,
 };
-use ferrolb_speaker::membership::{Key, MembershipTiming};
+use ferrolb_speaker::membership::MembershipTiming;
+use ferrolb_speaker::report::VerdictLog;
+use ferrolb_speaker::timer::sleep_until;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -95,8 +99,8 @@ struct Standalone {
     /// keeps them in Service status.
     recorded: BTreeMap<ServiceKey, ferrolb_controller::reconcile::plan::Desired>,
     fingerprint: Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>,
-    last_verdicts: BTreeMap<(ServiceKey, IpAddr), String>,
-    last_l2_verdicts: BTreeMap<(ServiceKey, IpAddr), String>,
+    last_verdicts: VerdictLog,
+    last_l2_verdicts: VerdictLog,
     last_states: BTreeMap<String, String>,
 }
 
@@ -109,10 +113,10 @@ impl Standalone {
             announcer: None,
             l2: None,
             states: Vec::new(),
-            last_l2_verdicts: BTreeMap::new(),
+            last_l2_verdicts: VerdictLog::default(),
             recorded: BTreeMap::new(),
             fingerprint: None,
-            last_verdicts: BTreeMap::new(),
+            last_verdicts: VerdictLog::default(),
             last_states: BTreeMap::new(),
             args,
         }
@@ -339,12 +343,7 @@ impl Standalone {
             };
             let setup = L2Setup {
                 node: self.node.name.clone(),
-                // MetalLB's Secret for the memberlist key.
-                key: resources
-                    .secrets
-                    .get("memberlist")
-                    .and_then(|s| s.data.get("secretkey"))
-                    .map(|k| Key::new(k.clone())),
+                key: memberlist_key(&resources.secrets),
                 timing: MembershipTiming::default(),
                 options,
                 interface_rules,
@@ -392,7 +391,7 @@ impl Standalone {
             return;
         };
         let plan = l2.apply(config, &self.states);
-        report_changes(&mut self.last_l2_verdicts, &plan.explanations, |v| {
+        self.last_l2_verdicts.log(&plan.explanations, |v| {
             matches!(v, L2Verdict::Announced { .. })
         });
         for e in l2.events() {
@@ -402,9 +401,8 @@ impl Standalone {
 
     /// Logs each address's BGP verdict when it changes.
     fn report_verdicts(&mut self, explanations: &[Explanation]) {
-        report_changes(&mut self.last_verdicts, explanations, |v| {
-            matches!(v, Verdict::Announced { .. })
-        });
+        self.last_verdicts
+            .log(explanations, |v| matches!(v, Verdict::Announced { .. }));
     }
 
     /// Logs each session's state when it changes.
@@ -467,35 +465,4 @@ fn host_ipv4() -> Option<Ipv4Addr> {
         let addr = ifa.address?.as_sockaddr_in()?.ip();
         (!addr.is_loopback() && !addr.is_link_local()).then_some(addr)
     })
-}
-
-/// Logs each address's verdict when it changes: announced at info, not
-/// announced at warn.
-fn report_changes<V: std::fmt::Display>(
-    last: &mut BTreeMap<(ServiceKey, IpAddr), String>,
-    explanations: &[Explanation<V>],
-    announced: fn(&V) -> bool,
-) {
-    let mut now = BTreeMap::new();
-    for e in explanations {
-        let text = e.verdict.to_string();
-        let key = (e.service.clone(), e.address);
-        if last.get(&key) != Some(&text) {
-            if announced(&e.verdict) {
-                info!(service = %e.service, address = %e.address, "{text}")
-            } else {
-                warn!(service = %e.service, address = %e.address, "{text}")
-            }
-        }
-        now.insert(key, text);
-    }
-    *last = now;
-}
-
-/// Completes at `at`; never without it.
-async fn sleep_until(at: Option<tokio::time::Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

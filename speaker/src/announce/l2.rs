@@ -22,6 +22,7 @@ use crate::l2::responder::Counter;
 use crate::l2::socket::{PacketSocket, SocketError};
 use crate::l2::wire::MacAddr;
 use crate::metrics::{Layer2Count, Metrics};
+use crate::timer::sleep_until;
 
 /// Timings of the link layer.
 #[derive(Debug, Clone, Copy, Default)]
@@ -282,11 +283,4 @@ fn sync_groups(socket: &PacketSocket, joined: &mut BTreeSet<MacAddr>, wanted: BT
         }
     }
     *joined = wanted;
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
 }

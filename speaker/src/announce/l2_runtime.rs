@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferrolb_crds::config::Config;
+use ferrolb_crds::config::{Config, Secret};
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::watch;
@@ -27,6 +27,7 @@ use crate::membership::{
     View,
 };
 use crate::metrics::Metrics;
+use crate::timer::sleep_until;
 
 /// What Layer-2 mode needs to start.
 pub struct L2Setup {
@@ -281,17 +282,18 @@ async fn read_links(mut changes: BoxStream<'static, ()>, links: watch::Sender<Ve
     }
 }
 
+/// The membership key in MetalLB's `memberlist` Secret (key `secretkey`).
+pub fn memberlist_key(secrets: &BTreeMap<String, Secret>) -> Option<Key> {
+    secrets
+        .get("memberlist")
+        .and_then(|s| s.data.get("secretkey"))
+        .map(|k| Key::new(k.clone()))
+}
+
 /// The member list for `nodes` (name and address), on the default port.
 pub fn address_book<'a>(nodes: impl IntoIterator<Item = (&'a str, IpAddr)>) -> AddressBook {
     nodes
         .into_iter()
         .map(|(n, a)| (n.to_string(), SocketAddr::new(a, DEFAULT_PORT)))
         .collect()
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at.into()).await,
-        None => std::future::pending().await,
-    }
 }

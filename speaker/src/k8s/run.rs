@@ -22,14 +22,13 @@ use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
 use crate::adapt::node_state;
-use crate::announce::{BgpAnnouncer, L2Options, L2Runtime, L2Setup, address_book};
-use crate::decide::{
-    BgpPlan, InterfaceRules, L2Plan, L2Verdict, ServiceKey, ServiceState, Verdict, bgp_plan,
-};
+use crate::announce::{BgpAnnouncer, L2Options, L2Runtime, L2Setup, address_book, memberlist_key};
+use crate::decide::{BgpPlan, InterfaceRules, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
 use crate::l2::interface::L2Event;
-use crate::membership::{Key, MembershipTiming};
+use crate::membership::MembershipTiming;
 use crate::metrics::Metrics;
-use crate::report::{NoticeKind, Notices, bgp_service_statuses, session_status};
+use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses, session_status};
+use crate::timer::sleep_until;
 
 /// How the speaker runs.
 #[derive(Debug, Clone)]
@@ -83,7 +82,7 @@ struct Speaker {
     /// The services as the last pass read them (Layer-2 mode decides again
     /// on membership changes, between passes).
     states: Vec<ServiceState>,
-    l2_verdicts: BTreeMap<(ServiceKey, IpAddr), String>,
+    l2_verdicts: VerdictLog,
 }
 
 /// Runs until `shutdown` completes, then withdraws every route, closes every
@@ -113,7 +112,7 @@ pub async fn run(
             l2: None,
             l2_plan: L2Plan::default(),
             states: Vec::new(),
-            l2_verdicts: BTreeMap::new(),
+            l2_verdicts: VerdictLog::default(),
         };
         if let Err(e) = speaker.writer.load().await {
             warn!(error = %e, "cannot list this node's status objects; stale ones stay until rewritten");
@@ -137,7 +136,10 @@ pub async fn run(
                         ready.store(true, Ordering::Release);
                     }
                 }
-                () = L2Runtime::changed_if_any(&mut speaker.l2) => speaker.apply_l2(&views).await,
+                () = L2Runtime::changed_if_any(&mut speaker.l2) => {
+                    speaker.apply_l2(&views).await;
+                    speaker.write_services().await;
+                }
                 _ = sessions.tick() => speaker.report_sessions().await,
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
@@ -242,11 +244,7 @@ impl Speaker {
             let secrets = views.config.resources(&self.opts.namespace).secrets;
             let setup = L2Setup {
                 node: self.opts.node.clone(),
-                // MetalLB's Secret for the memberlist key.
-                key: secrets
-                    .get("memberlist")
-                    .and_then(|s| s.data.get("secretkey"))
-                    .map(|k| Key::new(k.clone())),
+                key: memberlist_key(&secrets),
                 timing: MembershipTiming::default(),
                 options: self.opts.l2.0,
                 interface_rules: self.opts.l2.1.clone(),
@@ -270,8 +268,8 @@ impl Speaker {
         self.apply_l2(views).await;
     }
 
-    /// Decides and applies Layer-2 announcements from the last inputs, then
-    /// reports them.
+    /// Decides and applies Layer-2 announcements from the last inputs, and
+    /// reports them (but for the status objects: the caller writes those).
     async fn apply_l2(&mut self, views: &Views) {
         let (Some(l2), Some(config)) = (&mut self.l2, &self.config) else {
             return;
@@ -286,16 +284,9 @@ impl Speaker {
                 .filter(|e| matches!(e.verdict, L2Verdict::Announced { .. }))
                 .map(|e| (&e.service, e.address)),
         );
-        let mut now = BTreeMap::new();
-        for e in &plan.explanations {
-            let text = e.verdict.to_string();
-            let key = (e.service.clone(), e.address);
-            if self.l2_verdicts.get(&key) != Some(&text) {
-                info!(service = %e.service, address = %e.address, "layer 2: {text}");
-            }
-            now.insert(key, text);
-        }
-        self.l2_verdicts = now;
+        self.l2_verdicts.log(&plan.explanations, |v| {
+            matches!(v, L2Verdict::Announced { .. })
+        });
         for service in plan.statuses.keys() {
             if !self.l2_plan.statuses.contains_key(service)
                 && let Some(svc) = views.service(service)
@@ -325,7 +316,6 @@ impl Speaker {
             }
         }
         self.l2_plan = plan;
-        self.write_services().await;
     }
 
     fn load_config(&mut self, views: &Views) {
@@ -449,11 +439,4 @@ fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {
             })
     };
     v4("InternalIP").or_else(|| v4("ExternalIP"))
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
 }

@@ -6,7 +6,9 @@
 mod notices;
 mod sessions;
 mod statuses;
+mod verdict_log;
 
 pub use notices::{Notice, NoticeKind, Notices};
 pub use sessions::{session_state_name, session_status};
 pub use statuses::{bgp_service_statuses, service_status_name};
+pub use verdict_log::VerdictLog;

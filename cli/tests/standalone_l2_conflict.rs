@@ -12,6 +12,7 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
+use ferrolb_speaker::l2::conflict::ConflictConfig;
 use ferrolb_speaker::l2::gratuitous::announcement;
 use ferrolb_speaker::l2::socket::PacketSocket;
 use ferrolb_speaker::l2::wire::MacAddr;
@@ -27,7 +28,7 @@ fn use_this_build() {
 }
 
 fn hold_down() -> Duration {
-    Duration::from_secs(5)
+    ConflictConfig::default().hold_down
 }
 
 /// Sends one claim for `vip` from `host`'s LAN interface and MAC: the

@@ -9,8 +9,11 @@
 //!   membership says) is a membership event, not a conflict: which node
 //!   answers is the plan's decision, made from the membership, and a claim
 //!   on the wire never overrides it. The owner defends (one announcement,
-//!   so clients that followed the claim come back) at most once per
-//!   `defend_interval`, and never gives way.
+//!   so clients that followed the claim come back) and never gives way; a
+//!   claim within `member_defend_interval` of its last defense is answered
+//!   when that interval ends, so the owner has the last word and two
+//!   speakers whose views disagree for a moment exchange at most one
+//!   announcement each per interval.
 //! - **A first claim by a foreign host** is defended: one announcement,
 //!   then a probe (RFC 5227 probes, IPv6 DAD solicitations) to learn
 //!   whether the host really holds the address. A host that configured it
@@ -38,6 +41,8 @@ pub struct ConflictConfig {
     /// How long the interface keeps off an address it gave way on before
     /// probing it again.
     pub hold_down: Duration,
+    /// At most one defense against other speakers' claims per this long.
+    pub member_defend_interval: Duration,
 }
 
 impl Default for ConflictConfig {
@@ -48,10 +53,14 @@ impl Default for ConflictConfig {
     /// longer than a host that is configuring the address takes to finish
     /// its own RFC 5227 announcements (two, 2 s apart), and re-probing a
     /// host that keeps the address costs three probes per hold-down.
+    /// `member_defend_interval` is 1 s: clients that followed a speaker's
+    /// claim (a burst of three over 200 ms on its takeover) come back
+    /// within a second of its last one, for one frame per second.
     fn default() -> Self {
         ConflictConfig {
             defend_interval: Duration::from_secs(10),
             hold_down: Duration::from_secs(5),
+            member_defend_interval: Duration::from_secs(1),
         }
     }
 }

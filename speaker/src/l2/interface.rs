@@ -97,6 +97,9 @@ struct Address {
     last_conflict: Option<Millis>,
     /// The last defense against a member's claim.
     last_member_defense: Option<Millis>,
+    /// A defense against a member's claim held back by
+    /// `member_defend_interval`, due then.
+    member_defense_due: Option<Millis>,
 }
 
 impl Address {
@@ -105,6 +108,7 @@ impl Address {
             phase,
             last_conflict: None,
             last_member_defense: None,
+            member_defense_due: None,
         }
     }
 }
@@ -316,10 +320,15 @@ impl InterfaceState {
         if self.members.contains(&mac) {
             // The plan decides between members; a defense brings back the
             // neighbours that followed the claim.
-            if recent(a.last_member_defense) {
+            let spacing = self.conflict_config.member_defend_interval;
+            if let Some(last) = a.last_member_defense
+                && now.since(last) < spacing
+            {
+                a.member_defense_due = Some(last.after(spacing));
                 return Vec::new();
             }
             a.last_member_defense = Some(now);
+            a.member_defense_due = None;
             self.schedule.defend(ip, now);
             return vec![L2Event::Defended {
                 ip,
@@ -350,6 +359,13 @@ impl InterfaceState {
         let mut frames = Vec::new();
         let mut free = Vec::new();
         for (ip, a) in &mut self.addresses {
+            if a.member_defense_due.is_some_and(|due| due <= now) {
+                a.member_defense_due = None;
+                if matches!(a.phase, Phase::Answering { .. }) {
+                    a.last_member_defense = Some(now);
+                    self.schedule.defend(*ip, now);
+                }
+            }
             if let Phase::HeldDown { holder, until } = a.phase
                 && until <= now
             {
@@ -408,6 +424,7 @@ impl InterfaceState {
                 Phase::HeldDown { until, .. } => Some(*until),
                 Phase::Answering { verify: None } => None,
             })
+            .chain(self.addresses.values().filter_map(|a| a.member_defense_due))
             .chain(self.schedule.next_deadline())
             .min()
     }
@@ -671,30 +688,43 @@ mod tests {
     }
 
     #[test]
-    fn a_members_claims_never_silence_the_owner_and_are_defended_once_per_interval() {
+    fn a_members_claims_never_silence_the_owner_and_the_owner_has_the_last_word() {
         let mut s = answering();
         s.set_members(Millis(1000), [MEMBER].into());
-        let mut defenses = 0;
-        for at in (2_000..40_000).step_by(100) {
-            for event in s.handle(Millis(at), &claim(MEMBER, 1)).events {
-                assert!(
-                    matches!(
-                        event,
-                        L2Event::Defended {
-                            by: Claimant::Member,
-                            ..
-                        }
-                    ),
-                    "{event:?}"
-                );
-                defenses += 1;
+        let mut defenses: Vec<u64> = Vec::new();
+        let mut now = 2_000;
+        // A member claims every 100 ms for 38 s, and answers our probes.
+        while now <= 42_000 {
+            if now <= 40_000 && now % 100 == 0 {
+                for event in s.handle(Millis(now), &claim(MEMBER, 1)).events {
+                    assert!(
+                        matches!(
+                            event,
+                            L2Event::Defended {
+                                by: Claimant::Member,
+                                ..
+                            }
+                        ),
+                        "{event:?}"
+                    );
+                }
+                s.handle(Millis(now), &probe_answer(MEMBER, 1));
             }
-            // A member answering a probe is no holder either.
-            s.handle(Millis(at), &probe_answer(MEMBER, 1));
-            let (frames, events) = s.poll(Millis(at));
+            let (frames, events) = s.poll(Millis(now));
             assert!(events.is_empty() && count_probes(&frames) == 0);
+            defenses.extend(frames.iter().map(|_| now));
+            let next = s.next_deadline().map_or(now + 100, |d| d.0.min(now + 100));
+            now = next.max(now + 1);
         }
-        assert_eq!(defenses, 4, "at 2, 12, 22 and 32 s");
+        assert!(
+            defenses.windows(2).all(|w| w[1] - w[0] >= 1000),
+            "{defenses:?}"
+        );
+        assert_eq!(defenses.first(), Some(&2_000), "the first at once");
+        assert!(
+            defenses.last().is_some_and(|last| *last >= 40_000),
+            "the last word: {defenses:?}"
+        );
         assert_eq!(s.owned(), [ip(1)].into());
     }
 

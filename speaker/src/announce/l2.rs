@@ -239,6 +239,8 @@ async fn serve(
     let mut buf = vec![0u8; 2048];
     let hold_down = state.conflict_config().hold_down;
     let mut in_conflict = 0;
+    // Events are logged and reported after the turn's frames went out.
+    let mut later: Vec<L2Event> = Vec::new();
     let emit = |event: L2Event| {
         match event {
             L2Event::Claimed(ip) => info!(%ip, "answering ARP/NDP"),
@@ -293,9 +295,7 @@ async fn serve(
                     Command::Wanted(wanted) => state.set(now(), &wanted),
                     Command::Members(members) => state.set_members(now(), members),
                 };
-                for event in events {
-                    emit(event);
-                }
+                later.extend(events);
                 // Said as loudly as a claim: the instant a node lets go is
                 // half of every handover a log has to explain.
                 for ip in before.difference(&state.owned()) {
@@ -316,18 +316,15 @@ async fn serve(
                 {
                     debug!(error = %e, "cannot send a reply");
                 }
-                for event in handled.events {
-                    emit(event);
-                }
+                // Said after the defense they may call for is on the wire.
+                later.extend(handled.events);
             }
             () = sleep_until(deadline) => {}
         }
         // Timers are looked at after every input: a claim's first
         // announcement goes out in the same turn as the claim.
         let (frames, claimed) = state.poll(now());
-        for event in claimed {
-            emit(event);
-        }
+        later.extend(claimed);
         for out in frames {
             match socket.send(&out.frame().to_bytes()).await {
                 Err(e) => debug!(error = %e, "cannot send"),
@@ -339,6 +336,9 @@ async fn serve(
                     }
                 }
             }
+        }
+        for event in later.drain(..) {
+            emit(event);
         }
         sync_groups(&socket, &mut joined, state.multicast_macs());
         let now_in_conflict = state.in_conflict().len();

@@ -27,7 +27,7 @@ out=target/image
 layout=$out/oci
 archive=$out/ferrolb-$version.tar
 rootfs=$out/rootfs
-rm -rf "$layout" "$rootfs" "$archive"
+rm -rf "$layout" "$rootfs" "$archive" "$out/layer.tar"
 mkdir -p "$out"
 
 scripts/image-rootfs.sh "$rootfs"
@@ -36,8 +36,15 @@ image="$layout:$version"
 history=(--history.created="$created" --history.author=FerroLB)
 umoci init --layout "$layout"
 umoci new --image "$image"
-umoci insert --image "$image" "${history[@]}" \
-  --history.created_by="scripts/image-rootfs.sh (cargo build --profile dist)" "$rootfs" /
+# The layer is written by GNU tar, not `umoci insert`: umoci 0.4.7's own
+# layers end without tar's padding and end-of-archive blocks, which GNU tar
+# rejects. Sorted, numeric root ownership: the same root gives the same bytes.
+layer=$out/layer.tar
+(cd "$rootfs" && tar --create --file "$OLDPWD/$layer" --format=gnu --sort=name \
+  --owner=0 --group=0 --numeric-owner -- *)
+umoci raw add-layer --image "$image" "${history[@]}" \
+  --history.created_by="scripts/image-rootfs.sh (cargo build --profile dist)" "$layer"
+rm -f "$layer"
 labels=()
 for key in TITLE DESCRIPTION VERSION REVISION CREATED SOURCE LICENSES; do
   labels+=(--config.label "org.opencontainers.image.${key,,}=${meta[$key]}")

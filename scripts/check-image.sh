@@ -22,9 +22,15 @@ archive=target/image/ferrolb-${meta[VERSION]}.tar
 work=$(mktemp -d /tmp/ferrolb-image-check.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# The tag runtimes give the image on import (docker-archive's manifest.json).
+# The tag runtimes give the image on import (docker-archive's manifest.json),
+# and layers that are whole tar archives (GNU tar is the strict reader).
 tag="${meta[REPOSITORY]}:${meta[VERSION]}"
-tar -xOf "$archive" manifest.json | grep -qF "\"$tag\"" || fail "$archive is not tagged $tag"
+mkdir "$work/archive"
+tar -xf "$archive" -C "$work/archive"
+grep -qF "\"$tag\"" "$work/archive/manifest.json" || fail "$archive is not tagged $tag"
+for layer in "$work"/archive/*.tar; do
+  tar -tf "$layer" >/dev/null || fail "layer ${layer##*/} of $archive is not a whole tar archive"
+done
 
 # Read the archive back as a runtime would, then unpack its root.
 skopeo --insecure-policy copy --quiet "docker-archive:$archive" "oci:$work/oci:check"

@@ -16,7 +16,9 @@ if [[ -e $dest ]]; then
 fi
 
 start=$SECONDS
-cargo build --locked --profile dist -p ferrolb-cli --bin ferrolb
+# Without SOURCE_DATE_EPOCH: the cc crate's build scripts (ring's among them)
+# rerun when it changes, which would rebuild half the tree at every commit.
+env -u SOURCE_DATE_EPOCH cargo build --locked --profile dist -p ferrolb-cli --bin ferrolb
 echo "image-rootfs: cargo build --profile dist: $((SECONDS - start)) s" >&2
 binary=target/dist/ferrolb
 

@@ -17,8 +17,9 @@ for tool in umoci skopeo; do
   }
 done
 
+metadata=$(scripts/image-metadata.sh)
 declare -A meta
-while IFS='=' read -r key value; do meta[$key]=$value; done < <(scripts/image-metadata.sh)
+while IFS='=' read -r key value; do meta[$key]=$value; done <<<"$metadata"
 version=${meta[VERSION]}
 export SOURCE_DATE_EPOCH=${meta[SOURCE_DATE_EPOCH]}
 created=${meta[CREATED]}

@@ -14,8 +14,9 @@ max_unpacked=25000000
 
 fail() { echo "check-image: $*" >&2; exit 1; }
 
+metadata=$(scripts/image-metadata.sh)
 declare -A meta
-while IFS='=' read -r key value; do meta[$key]=$value; done < <(scripts/image-metadata.sh)
+while IFS='=' read -r key value; do meta[$key]=$value; done <<<"$metadata"
 archive=target/image/ferrolb-${meta[VERSION]}.tar
 [[ -f $archive ]] || fail "$archive is missing: run make image first"
 

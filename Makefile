@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test deps lint bench bench-speaker bench-l2
+.PHONY: demo test deps lint image bench bench-speaker bench-l2
 
 CARGO ?= cargo
 
@@ -18,6 +18,13 @@ test: deps lint
 bench: deps
 	$(CARGO) build --quiet --release --locked -p interop-tests --bin bgp-announce
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin bgp-convergence -- $(BENCH_ARGS)
+
+# The container image, without a daemon or a registry (umoci + skopeo):
+# target/image/ferrolb-VERSION.tar, a docker-archive tagged
+# ghcr.io/ferrolb/ferrolb:VERSION (docs/operations.md#the-container-image).
+# Needs umoci and skopeo (scripts/install-deps.sh installs them).
+image:
+	scripts/build-image.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what the demo and the tests need on Debian bookworm, only where it
-# is missing: the routing daemons the lab drives, and the cargo tools.
+# is missing: the routing daemons the lab drives, the container image's
+# tools (umoci, skopeo), and the cargo tools.
 set -euo pipefail
 
 packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping ndisc6 keepalived procps make
-          etcd-server openssl curl)
+          etcd-server openssl curl umoci skopeo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

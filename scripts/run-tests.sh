@@ -14,3 +14,9 @@ scripts/fuzz-smoke.sh speaker/fuzz "${FUZZ_SECONDS:-30}" dev
 # nextest does not run doctests.
 cargo test --locked --workspace --doc --quiet
 cargo nextest run --locked --workspace --no-fail-fast
+
+# The container image: built as `make image` builds it (a release build of
+# the multi-call binary), then loaded back, checked and run from its
+# unpacked root.
+make --no-print-directory image
+scripts/check-image.sh

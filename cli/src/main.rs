@@ -1,15 +1,19 @@
-//! `ferrolb`: the command for humans.
+//! `ferrolb`: the command for humans; started as `ferrolb-controller` or
+//! `ferrolb-speaker` (a link to it, as in the container image), it is that
+//! program instead.
 
+mod multicall;
 mod run;
 mod validate;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use multicall::Program;
 
 /// FerroLB: load balancer for bare-metal Kubernetes.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(name = "ferrolb", version, about)]
 struct Args {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +30,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    match Program::invoked_as(std::env::args_os().next().as_deref()) {
+        Program::Controller => ferrolb_controller::command::main(),
+        Program::Speaker => ferrolb_speaker::command::main(),
+        Program::Ferrolb => ferrolb(),
+    }
+}
+
+fn ferrolb() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -2,6 +2,7 @@
 //! the Kubernetes reconciler around it.
 
 pub mod adapt;
+pub mod command;
 pub mod ipam;
 pub mod leader;
 pub mod metrics;

@@ -8,6 +8,7 @@
 
 pub mod adapt;
 pub mod announce;
+pub mod command;
 pub mod decide;
 pub mod k8s;
 pub mod l2;

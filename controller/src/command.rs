@@ -1,0 +1,125 @@
+//! `ferrolb-controller`: assigns LoadBalancer addresses from the
+//! `metallb.io` pools and writes them into Service status.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use crate::leader::LeaseOptions;
+use crate::metrics::Metrics;
+use crate::reconcile::Options;
+use crate::replica;
+use clap::Parser;
+use ferrolb_k8s::http::{self, Endpoint, ListenError};
+use ferrolb_k8s::process::{
+    self, ClientError, LogFormat, client, init_logging, run_main, shutdown_signal,
+};
+use prometheus_client::registry::Registry;
+use tracing::info;
+
+/// FerroLB controller: assigns LoadBalancer addresses (MetalLB-compatible).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Kubeconfig file; without it, the in-cluster service account (or
+    /// $KUBECONFIG / ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Namespace of the metallb.io configuration objects and the Lease.
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = "metallb-system")]
+    namespace: String,
+    /// Serve only Services of this spec.loadBalancerClass (default: those
+    /// without a class).
+    #[arg(long)]
+    lb_class: Option<String>,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log filter (tracing-subscriber EnvFilter syntax); RUST_LOG wins.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+    /// Address for /metrics, /healthz and /readyz (MetalLB's controller
+    /// uses port 7472).
+    #[arg(long, default_value = "0.0.0.0:7472")]
+    metrics_addr: SocketAddr,
+    /// This replica's identity in the Lease and in Events.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Name of the leader-election Lease.
+    #[arg(long, default_value = "ferrolb-controller")]
+    lease_name: String,
+    /// Seconds a lease lasts without renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_duration: u64,
+    /// Seconds before expiry the leader renews.
+    #[arg(long, default_value_t = 5)]
+    lease_grace: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum MainError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("cannot install the signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error(transparent)]
+    Replica(#[from] replica::ReplicaError),
+}
+
+/// The `ferrolb-controller` program: parses the process's arguments (argv[0]
+/// names it in `--help`), runs until a signal or an error, and returns the
+/// exit status. The `ferrolb-controller` binary and the multi-call `ferrolb`
+/// binary (started under that name) both call it.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.log_format, &args.log_level);
+    run_main("ferrolb-controller", run(args))
+}
+
+async fn run(args: Args) -> Result<(), MainError> {
+    let client = client(args.kubeconfig.as_deref()).await?;
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = http::start(
+        args.metrics_addr,
+        Endpoint {
+            registry: Arc::new(registry),
+            ready: ready.clone(),
+        },
+    )
+    .await?;
+    let identity = args.identity.clone().unwrap_or_else(hostname);
+    info!(namespace = %args.namespace, lb_class = ?args.lb_class, identity = %identity, "starting");
+    let shutdown = shutdown_signal().map_err(MainError::Signal)?;
+    let result = replica::run(
+        client,
+        Options {
+            namespace: args.namespace.clone(),
+            lb_class: args.lb_class.clone(),
+            instance: identity.clone(),
+        },
+        LeaseOptions {
+            namespace: args.namespace.clone(),
+            name: args.lease_name.clone(),
+            identity,
+            duration: Duration::from_secs(args.lease_duration),
+            grace: Duration::from_secs(args.lease_grace),
+        },
+        metrics,
+        ready,
+        shutdown,
+    )
+    .await;
+    server.abort();
+    Ok(result?)
+}
+
+fn hostname() -> String {
+    process::hostname().unwrap_or_else(|| format!("ferrolb-controller-{}", std::process::id()))
+}

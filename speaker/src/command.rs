@@ -1,0 +1,139 @@
+//! `ferrolb-speaker`: the DaemonSet that makes assigned addresses reachable,
+//! announcing them over BGP from every eligible node.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use crate::announce::{L2Args, L2ArgsError};
+use crate::k8s::{Options, RunError, run};
+use crate::metrics::Metrics;
+use clap::Parser;
+use ferrolb_k8s::http::{self, Endpoint, ListenError};
+use ferrolb_k8s::process::{
+    ClientError, LogFormat, client, init_logging, run_main, shutdown_signal,
+};
+use prometheus_client::registry::Registry;
+use tracing::info;
+
+/// FerroLB speaker: announces LoadBalancer addresses (MetalLB-compatible).
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// This node's name; in a pod, from the downward API (spec.nodeName).
+    #[arg(long, env = "METALLB_NODE_NAME")]
+    node_name: String,
+    /// Kubeconfig file; without it, the in-cluster service account (or
+    /// $KUBECONFIG / ~/.kube/config).
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// Namespace of the metallb.io configuration objects and of the
+    /// speaker's status objects.
+    #[arg(long, env = "METALLB_NAMESPACE", default_value = "metallb-system")]
+    namespace: String,
+    /// Serve only Services of this spec.loadBalancerClass (default: those
+    /// without a class).
+    #[arg(long)]
+    lb_class: Option<String>,
+    /// BGP router ID when a BGPPeer sets none (default: the Node's first
+    /// IPv4 address).
+    #[arg(long)]
+    router_id: Option<Ipv4Addr>,
+    /// Accept routers' BGP connections here (as MetalLB's FRR mode does);
+    /// "off" to connect out only.
+    #[arg(long, default_value = "[::]:179")]
+    bgp_listen: String,
+    /// Label selector of the speaker pods in --namespace: the nodes running
+    /// one make up the Layer-2 membership.
+    #[arg(
+        long,
+        env = "SPEAKER_SELECTOR",
+        default_value = "app.kubernetes.io/name=ferrolb,app.kubernetes.io/component=speaker"
+    )]
+    speaker_selector: String,
+    #[command(flatten)]
+    l2: L2Args,
+    /// Address for /metrics, /healthz and /readyz (MetalLB's speaker uses
+    /// port 7472).
+    #[arg(long, env = "METALLB_ML_METRICS_ADDR", default_value = "0.0.0.0:7472")]
+    metrics_addr: SocketAddr,
+    /// Log format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+    /// Log filter (tracing-subscriber EnvFilter syntax); RUST_LOG wins.
+    #[arg(long, default_value = "info")]
+    log_level: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum MainError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("bad --bgp-listen {value:?}: {source}")]
+    BgpListen {
+        value: String,
+        source: std::net::AddrParseError,
+    },
+    #[error("cannot install the signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    L2(#[from] L2ArgsError),
+}
+
+/// The `ferrolb-speaker` program: parses the process's arguments (argv[0]
+/// names it in `--help`), runs until a signal or an error, and returns the
+/// exit status. The `ferrolb-speaker` binary and the multi-call `ferrolb`
+/// binary (started under that name) both call it.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    init_logging(args.log_format, &args.log_level);
+    run_main("ferrolb-speaker", serve(args))
+}
+
+async fn serve(args: Args) -> Result<(), MainError> {
+    let bgp_listen = match args.bgp_listen.as_str() {
+        "off" => None,
+        value => Some(value.parse().map_err(|source| MainError::BgpListen {
+            value: value.to_string(),
+            source,
+        })?),
+    };
+    let client = client(args.kubeconfig.as_deref()).await?;
+    let mut registry = Registry::default();
+    let metrics = Arc::new(Metrics::register(&mut registry));
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = http::start(
+        args.metrics_addr,
+        Endpoint {
+            registry: Arc::new(registry),
+            ready: ready.clone(),
+        },
+    )
+    .await?;
+    info!(node = %args.node_name, namespace = %args.namespace, lb_class = ?args.lb_class, "starting");
+    let shutdown = shutdown_signal().map_err(MainError::Signal)?;
+    let result = run(
+        client,
+        Options {
+            namespace: args.namespace,
+            node: args.node_name,
+            lb_class: args.lb_class,
+            router_id: args.router_id,
+            bgp_listen,
+            speaker_selector: args.speaker_selector,
+            l2: args.l2.resolve()?,
+        },
+        metrics,
+        ready,
+        shutdown,
+    )
+    .await;
+    server.abort();
+    Ok(result?)
+}

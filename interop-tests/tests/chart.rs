@@ -187,7 +187,10 @@ fn seed_001_renders_what_it_says() -> TestResult {
         pools,
         [
             (&json!("default"), &json!(["192.168.1.200-192.168.1.250"])),
-            (&json!("critical-services"), &json!(["192.168.1.100-192.168.1.110"])),
+            (
+                &json!("critical-services"),
+                &json!(["192.168.1.100-192.168.1.110"])
+            ),
         ]
     );
     for pool in ["default", "critical-services"] {
@@ -209,13 +212,13 @@ fn every_key_renders_what_it_says() -> TestResult {
         container(daemonset, "speaker"),
     );
     for c in [controller, speaker] {
-        assert!(
-            args(c).contains(&"--lb-class=example.com/ferrolb"),
-            "{c}"
-        );
+        assert!(args(c).contains(&"--lb-class=example.com/ferrolb"), "{c}");
         assert!(args(c).contains(&"--metrics-addr=0.0.0.0:9120"), "{c}");
         assert_eq!(c["image"], "registry.example.com/ferrolb/ferrolb:0.1.0-rc1");
-        assert_eq!(c["ports"][0], json!({"name": "metrics", "containerPort": 9120}));
+        assert_eq!(
+            c["ports"][0],
+            json!({"name": "metrics", "containerPort": 9120})
+        );
     }
     assert!(args(controller).contains(&"--log-level=debug"));
     assert!(args(controller).contains(&"--lease-name=edge-lb-controller"));
@@ -235,7 +238,10 @@ fn every_key_renders_what_it_says() -> TestResult {
     let pod = &daemonset["spec"]["template"]["spec"];
     assert_eq!(pod["hostNetwork"], true);
     assert_eq!(pod["serviceAccountName"], "lb-speaker");
-    assert_eq!(pod["imagePullSecrets"], json!([{"name": "registry-credentials"}]));
+    assert_eq!(
+        pod["imagePullSecrets"],
+        json!([{"name": "registry-credentials"}])
+    );
     // tolerateMaster is off: only the user's toleration.
     assert_eq!(
         pod["tolerations"],
@@ -275,10 +281,8 @@ fn every_key_renders_what_it_says() -> TestResult {
         binding["subjects"],
         json!([{"kind": "ServiceAccount", "name": "prometheus-k8s", "namespace": "monitoring"}])
     );
-    let alerts: Vec<&str> = alert_rules(&docs)
-        .iter()
-        .filter_map(|r| r["alert"].as_str())
-        .collect();
+    let rules = alert_rules(&docs);
+    let alerts: Vec<&str> = rules.iter().filter_map(|r| r["alert"].as_str()).collect();
     assert_eq!(
         alerts,
         [
@@ -343,11 +347,33 @@ fn alert_rules(docs: &[Value]) -> Vec<Value> {
 }
 
 /// The sample names FerroLB's controller and speaker export (a counter `x`
-/// is exported as `x_total`).
+/// is exported as `x_total`), each family given one sample: a family
+/// without samples is not encoded at all.
 fn exported_metrics() -> TestResult<BTreeSet<String>> {
+    use ferrolb_controller::ipam::stats::{FamilyStats, PoolStats};
+    use ferrolb_speaker::metrics::Layer2Count;
+
     let mut registry = prometheus_client::registry::Registry::default();
-    let _controller = ferrolb_controller::metrics::Metrics::register(&mut registry);
-    let _speaker = ferrolb_speaker::metrics::Metrics::register(&mut registry);
+    let controller = ferrolb_controller::metrics::Metrics::register(&mut registry);
+    controller.update(&[PoolStats {
+        pool: "p".into(),
+        v4: FamilyStats::default(),
+        v6: FamilyStats::default(),
+    }]);
+    let speaker = ferrolb_speaker::metrics::Metrics::register(&mut registry);
+    speaker.sessions([("10.0.0.1".to_string(), &Default::default())]);
+    let ip = "10.1.0.1".parse()?;
+    let service = ferrolb_speaker::decide::ServiceKey::new("ns", "svc");
+    speaker.announced("n1", "bgp", [(&service, ip)]);
+    for kind in [
+        Layer2Count::Request,
+        Layer2Count::Response,
+        Layer2Count::Gratuitous,
+        Layer2Count::Conflict,
+    ] {
+        speaker.layer2(ip, kind);
+    }
+    speaker.config(true, false);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry)?;
     Ok(text
@@ -367,7 +393,13 @@ fn exported_metrics() -> TestResult<BTreeSet<String>> {
 #[test]
 fn every_metric_the_alerts_use_is_exported() -> TestResult {
     let exported = exported_metrics()?;
-    assert!(exported.contains("metallb_bgp_session_up"), "{exported:?}");
+    for m in [
+        "metallb_bgp_session_up",
+        "metallb_allocator_addresses_total",
+        "ferrolb_layer2_address_conflicts_total",
+    ] {
+        assert!(exported.contains(m), "{m}: {exported:?}");
+    }
     let docs = Helm::new()?.render(&every_key())?;
     for rule in alert_rules(&docs) {
         let expr = rule["expr"].as_str().unwrap_or_default();
@@ -408,12 +440,18 @@ fn unknown_keys_and_machinery_ferrolb_lacks_are_refused() -> TestResult {
     refused("controller.webhookMode=certmanager", "no admission webhook");
     refused("crds.enabled=false", "--skip-crds");
     refused("speaker.memberlist.mlBindPort=7947", "only 7946");
-    refused("speaker.ignoreExcludeLB=true", "exclude-from-external-load-balancers");
+    refused(
+        "speaker.ignoreExcludeLB=true",
+        "exclude-from-external-load-balancers",
+    );
     refused(
         "controller.livenessProbe.port=17472",
         "on the metrics port only",
     );
-    refused("prometheus.serviceMonitor.enabled=true", "prometheus.serviceAccount");
+    refused(
+        "prometheus.serviceMonitor.enabled=true",
+        "prometheus.serviceAccount",
+    );
     refused(
         "configInline.address-pools[0].name=a,configInline.address-pools[0].protocol=layer2,configInline.address-pools[0].addresses[0]=10.0.0.1/32,configInline.address-pools[0].arp-network=x",
         "configInline.address-pools[0].arp-network: not a key of MetalLB's legacy configuration",
@@ -440,7 +478,12 @@ fn every_flag_and_variable_the_chart_passes_exists() -> TestResult {
     for values in [None, Some("metallb-every-key-values.yaml")] {
         let docs = helm.render(&release(values))?;
         for (kind, name, binary, package) in [
-            ("Deployment", "controller", "ferrolb-controller", "ferrolb-controller"),
+            (
+                "Deployment",
+                "controller",
+                "ferrolb-controller",
+                "ferrolb-controller",
+            ),
             ("DaemonSet", "speaker", "ferrolb-speaker", "ferrolb-speaker"),
         ] {
             let c = container(one(&docs, kind), name);
@@ -505,10 +548,14 @@ fn helm_installs_and_upgrades_on_a_real_api_server() -> TestResult {
                 let name = doc["metadata"]["name"].as_str().unwrap_or_default();
                 let stored = match doc["kind"].as_str().unwrap_or_default() {
                     "Deployment" => serde_json::to_value(
-                        Api::<Deployment>::namespaced(admin.clone(), &ns).get(name).await?,
+                        Api::<Deployment>::namespaced(admin.clone(), &ns)
+                            .get(name)
+                            .await?,
                     )?,
                     "DaemonSet" => serde_json::to_value(
-                        Api::<DaemonSet>::namespaced(admin.clone(), &ns).get(name).await?,
+                        Api::<DaemonSet>::namespaced(admin.clone(), &ns)
+                            .get(name)
+                            .await?,
                     )?,
                     kind @ ("IPAddressPool" | "L2Advertisement" | "BGPAdvertisement"
                     | "BGPPeer" | "Community" | "BFDProfile") => {
@@ -536,18 +583,35 @@ fn helm_installs_and_upgrades_on_a_real_api_server() -> TestResult {
     let key = || -> TestResult<Option<String>> {
         block_on_value(async {
             let admin = client(&kubeconfig).await?;
-            let secret = Api::<Secret>::namespaced(admin, NS).get("memberlist").await?;
-            Ok(secret
-                .data
-                .and_then(|d| d.get("secretkey").map(|k| String::from_utf8_lossy(&k.0).into_owned())))
+            let secret = Api::<Secret>::namespaced(admin, NS)
+                .get("memberlist")
+                .await?;
+            Ok(secret.data.and_then(|d| {
+                d.get("secretkey")
+                    .map(|k| String::from_utf8_lossy(&k.0).into_owned())
+            }))
         })
     };
     let before = key()?.ok_or("no memberlist key after install")?;
     assert!(before.len() >= 128, "{before}");
     helm.install(&seed(), &kubeconfig, true)?;
-    assert_eq!(key()?.as_deref(), Some(before.as_str()), "the upgrade changed the key");
-    let status = helm.run(&["status", "metallb", "-n", NS, "--kubeconfig", &kubeconfig.display().to_string()])?;
-    assert!(status.contains("STATUS: deployed") && status.contains("REVISION: 2"), "{status}");
+    assert_eq!(
+        key()?.as_deref(),
+        Some(before.as_str()),
+        "the upgrade changed the key"
+    );
+    let status = helm.run(&[
+        "status",
+        "metallb",
+        "-n",
+        NS,
+        "--kubeconfig",
+        &kubeconfig.display().to_string(),
+    ])?;
+    assert!(
+        status.contains("STATUS: deployed") && status.contains("REVISION: 2"),
+        "{status}"
+    );
     drop(server);
     Ok(())
 }
@@ -581,7 +645,12 @@ fn a_packaged_chart_renders_as_the_directory_does() -> TestResult {
     let helm = Helm::new()?;
     let dir = std::env::temp_dir().join(format!("ferrolb-chart-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let out = helm.run(&["package", &interop_tests::helm::chart_dir().display().to_string(), "--destination", &dir.display().to_string()]);
+    let out = helm.run(&[
+        "package",
+        &interop_tests::helm::chart_dir().display().to_string(),
+        "--destination",
+        &dir.display().to_string(),
+    ]);
     let result = (|| -> TestResult {
         out?;
         let tgz = std::fs::read_dir(&dir)?

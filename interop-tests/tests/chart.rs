@@ -225,6 +225,10 @@ fn every_key_renders_what_it_says() -> TestResult {
     assert!(args(speaker).contains(&"--log-level=warn"));
     assert!(args(speaker).contains(&"--l2-refresh=30s"));
     assert!(args(speaker).contains(&"--bgp-listen=0.0.0.0:1179"));
+    assert!(args(speaker).contains(&"--ml-bind-port=7947"));
+    assert!(speaker["ports"].as_array().is_some_and(|ps| {
+        ps.contains(&json!({"name": "memberlist-udp", "containerPort": 7947, "protocol": "UDP"}))
+    }));
     assert!(args(speaker).contains(
         &"--speaker-selector=app.kubernetes.io/name=lb,app.kubernetes.io/instance=ferrolb,app.kubernetes.io/component=speaker"
     ));
@@ -439,7 +443,6 @@ fn unknown_keys_and_machinery_ferrolb_lacks_are_refused() -> TestResult {
     refused("tls.minVersion=VersionTLS13", "plain HTTP");
     refused("controller.webhookMode=certmanager", "no admission webhook");
     refused("crds.enabled=false", "--skip-crds");
-    refused("speaker.memberlist.mlBindPort=7947", "only 7946");
     refused(
         "speaker.ignoreExcludeLB=true",
         "exclude-from-external-load-balancers",

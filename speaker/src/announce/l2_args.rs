@@ -7,6 +7,7 @@ use clap::Args;
 use super::l2::L2Options;
 use crate::decide::InterfaceRules;
 use crate::l2::gratuitous::GratuitousConfig;
+use crate::membership::DEFAULT_PORT;
 
 /// Layer-2 mode's command-line options.
 #[derive(Debug, Clone, Args)]
@@ -21,6 +22,10 @@ pub struct L2Args {
     /// (MetalLB's: docker, cbr, veth, cali, flannel, kube-ipvs, lxc, ...).
     #[arg(long, value_name = "REGEX")]
     pub l2_exclude_interface: Vec<String>,
+    /// UDP port of the speakers' membership (Layer-2 mode), the same on
+    /// every node (MetalLB's memberlist port by default).
+    #[arg(long, env = "METALLB_ML_BIND_PORT", default_value_t = DEFAULT_PORT)]
+    pub ml_bind_port: u16,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +51,7 @@ impl L2Args {
                 refresh: self.l2_refresh,
                 ..GratuitousConfig::default()
             },
+            membership_port: self.ml_bind_port,
             ..L2Options::default()
         };
         Ok((options, rules))
@@ -76,13 +82,18 @@ mod tests {
             "30s",
             "--l2-exclude-interface",
             "^eth9$",
+            "--ml-bind-port",
+            "7947",
         ]);
         let (options, _) = cli.l2.resolve().unwrap();
         assert_eq!(options.gratuitous.refresh, Some(Duration::from_secs(30)));
+        assert_eq!(options.membership_port, 7947);
         let bad = Cli::parse_from(["x", "--l2-exclude-interface", "(("]);
         let e = bad.l2.resolve().unwrap_err().to_string();
         assert!(e.contains("--l2-exclude-interface \"((\""), "{e}");
         let none = Cli::parse_from(["x"]);
-        assert_eq!(none.l2.resolve().unwrap().0.gratuitous.refresh, None);
+        let (options, _) = none.l2.resolve().unwrap();
+        assert_eq!(options.gratuitous.refresh, None);
+        assert_eq!(options.membership_port, 7946);
     }
 }

@@ -443,6 +443,10 @@ fn unknown_keys_and_machinery_ferrolb_lacks_are_refused() -> TestResult {
     refused("tls.minVersion=VersionTLS13", "plain HTTP");
     refused("controller.webhookMode=certmanager", "no admission webhook");
     refused("crds.enabled=false", "--skip-crds");
+    let all = helm.render(&release(None).set("speaker.excludeInterfaces.enabled=false"))?;
+    assert!(
+        args(container(one(&all, "DaemonSet"), "speaker")).contains(&"--l2-no-exclude-interfaces")
+    );
     refused(
         "speaker.ignoreExcludeLB=true",
         "exclude-from-external-load-balancers",
@@ -478,8 +482,13 @@ fn unknown_keys_and_machinery_ferrolb_lacks_are_refused() -> TestResult {
 #[test]
 fn every_flag_and_variable_the_chart_passes_exists() -> TestResult {
     let helm = Helm::new()?;
-    for values in [None, Some("metallb-every-key-values.yaml")] {
-        let docs = helm.render(&release(values))?;
+    let variants = [
+        release(None),
+        every_key(),
+        release(None).set("speaker.excludeInterfaces.enabled=false"),
+    ];
+    for variant in &variants {
+        let docs = helm.render(variant)?;
         for (kind, name, binary, package) in [
             (
                 "Deployment",

@@ -22,6 +22,10 @@ pub struct L2Args {
     /// (MetalLB's: docker, cbr, veth, cali, flannel, kube-ipvs, lxc, ...).
     #[arg(long, value_name = "REGEX")]
     pub l2_exclude_interface: Vec<String>,
+    /// Exclude no interface by name: every suitable link answers when an
+    /// L2Advertisement names none (MetalLB without its exclusion list).
+    #[arg(long, conflicts_with = "l2_exclude_interface")]
+    pub l2_no_exclude_interfaces: bool,
     /// UDP port of the speakers' membership (Layer-2 mode), the same on
     /// every node (MetalLB's memberlist port by default).
     #[arg(long, env = "METALLB_ML_BIND_PORT", default_value_t = DEFAULT_PORT)]
@@ -38,7 +42,9 @@ pub struct L2ArgsError {
 impl L2Args {
     /// The announcer's options and the interface rules these flags ask for.
     pub fn resolve(&self) -> Result<(L2Options, InterfaceRules), L2ArgsError> {
-        let rules = if self.l2_exclude_interface.is_empty() {
+        let rules = if self.l2_no_exclude_interfaces {
+            InterfaceRules::none()
+        } else if self.l2_exclude_interface.is_empty() {
             InterfaceRules::standard()
         } else {
             InterfaceRules::new(&self.l2_exclude_interface).map_err(|e| L2ArgsError {
@@ -67,6 +73,8 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::decide::Link;
+    use crate::decide::interfaces::{Wanted, choose};
 
     #[derive(Parser)]
     struct Cli {
@@ -95,5 +103,19 @@ mod tests {
         let (options, _) = none.l2.resolve().unwrap();
         assert_eq!(options.gratuitous.refresh, None);
         assert_eq!(options.membership_port, 7946);
+        let all = Cli::parse_from(["x", "--l2-no-exclude-interfaces"]);
+        let (_, rules) = all.l2.resolve().unwrap();
+        let links = [Link::ethernet("veth0"), Link::ethernet("eth0")];
+        let choice = choose(&links, &rules, &Wanted::All, "10.0.0.1".parse().unwrap());
+        assert_eq!(choice.eligible.len(), 2, "{choice:?}");
+        assert!(
+            Cli::try_parse_from([
+                "x",
+                "--l2-no-exclude-interfaces",
+                "--l2-exclude-interface",
+                "^a$"
+            ])
+            .is_err()
+        );
     }
 }

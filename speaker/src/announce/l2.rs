@@ -23,15 +23,30 @@ use crate::l2::probe::ProbeConfig;
 use crate::l2::responder::Counter;
 use crate::l2::socket::{PacketSocket, SocketError};
 use crate::l2::wire::MacAddr;
+use crate::membership::DEFAULT_PORT;
 use crate::metrics::{Layer2Count, Metrics};
 use crate::timer::sleep_until;
 
-/// Timings of the link layer.
-#[derive(Debug, Clone, Copy, Default)]
+/// Timings of the link layer, and the membership's UDP port.
+#[derive(Debug, Clone, Copy)]
 pub struct L2Options {
     pub gratuitous: GratuitousConfig,
     pub probe: ProbeConfig,
     pub conflict: ConflictConfig,
+    /// Every speaker's membership port (MetalLB's memberlist port, 7946,
+    /// by default): all speakers of a cluster must use the same one.
+    pub membership_port: u16,
+}
+
+impl Default for L2Options {
+    fn default() -> L2Options {
+        L2Options {
+            gratuitous: GratuitousConfig::default(),
+            probe: ProbeConfig::default(),
+            conflict: ConflictConfig::default(),
+            membership_port: DEFAULT_PORT,
+        }
+    }
 }
 
 /// An event of one interface.

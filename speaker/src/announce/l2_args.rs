@@ -7,6 +7,7 @@ use clap::Args;
 use super::l2::L2Options;
 use crate::decide::InterfaceRules;
 use crate::l2::gratuitous::GratuitousConfig;
+use crate::membership::DEFAULT_PORT;
 
 /// Layer-2 mode's command-line options.
 #[derive(Debug, Clone, Args)]
@@ -21,6 +22,14 @@ pub struct L2Args {
     /// (MetalLB's: docker, cbr, veth, cali, flannel, kube-ipvs, lxc, ...).
     #[arg(long, value_name = "REGEX")]
     pub l2_exclude_interface: Vec<String>,
+    /// Exclude no interface by name: every suitable link answers when an
+    /// L2Advertisement names none (MetalLB without its exclusion list).
+    #[arg(long, conflicts_with = "l2_exclude_interface")]
+    pub l2_no_exclude_interfaces: bool,
+    /// UDP port of the speakers' membership (Layer-2 mode), the same on
+    /// every node (MetalLB's memberlist port by default).
+    #[arg(long, env = "METALLB_ML_BIND_PORT", default_value_t = DEFAULT_PORT)]
+    pub ml_bind_port: u16,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -33,7 +42,9 @@ pub struct L2ArgsError {
 impl L2Args {
     /// The announcer's options and the interface rules these flags ask for.
     pub fn resolve(&self) -> Result<(L2Options, InterfaceRules), L2ArgsError> {
-        let rules = if self.l2_exclude_interface.is_empty() {
+        let rules = if self.l2_no_exclude_interfaces {
+            InterfaceRules::none()
+        } else if self.l2_exclude_interface.is_empty() {
             InterfaceRules::standard()
         } else {
             InterfaceRules::new(&self.l2_exclude_interface).map_err(|e| L2ArgsError {
@@ -46,6 +57,7 @@ impl L2Args {
                 refresh: self.l2_refresh,
                 ..GratuitousConfig::default()
             },
+            membership_port: self.ml_bind_port,
             ..L2Options::default()
         };
         Ok((options, rules))
@@ -61,6 +73,8 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::decide::Link;
+    use crate::decide::interfaces::{Wanted, choose};
 
     #[derive(Parser)]
     struct Cli {
@@ -76,13 +90,32 @@ mod tests {
             "30s",
             "--l2-exclude-interface",
             "^eth9$",
+            "--ml-bind-port",
+            "7947",
         ]);
         let (options, _) = cli.l2.resolve().unwrap();
         assert_eq!(options.gratuitous.refresh, Some(Duration::from_secs(30)));
+        assert_eq!(options.membership_port, 7947);
         let bad = Cli::parse_from(["x", "--l2-exclude-interface", "(("]);
         let e = bad.l2.resolve().unwrap_err().to_string();
         assert!(e.contains("--l2-exclude-interface \"((\""), "{e}");
         let none = Cli::parse_from(["x"]);
-        assert_eq!(none.l2.resolve().unwrap().0.gratuitous.refresh, None);
+        let (options, _) = none.l2.resolve().unwrap();
+        assert_eq!(options.gratuitous.refresh, None);
+        assert_eq!(options.membership_port, 7946);
+        let all = Cli::parse_from(["x", "--l2-no-exclude-interfaces"]);
+        let (_, rules) = all.l2.resolve().unwrap();
+        let links = [Link::ethernet("veth0"), Link::ethernet("eth0")];
+        let choice = choose(&links, &rules, &Wanted::All, "10.0.0.1".parse().unwrap());
+        assert_eq!(choice.eligible.len(), 2, "{choice:?}");
+        assert!(
+            Cli::try_parse_from([
+                "x",
+                "--l2-no-exclude-interfaces",
+                "--l2-exclude-interface",
+                "^a$"
+            ])
+            .is_err()
+        );
     }
 }

@@ -25,8 +25,7 @@ use crate::decide::{
 use crate::l2::links::{self, AbortOnDrop, LinksError};
 use crate::l2::wire::MacAddr;
 use crate::membership::{
-    AddressBook, DEFAULT_PORT, Key, MembershipService, MembershipTiming, StartError, UdpConfig,
-    View,
+    AddressBook, Key, MembershipService, MembershipTiming, StartError, UdpConfig, View,
 };
 use crate::metrics::Metrics;
 use crate::timer::sleep_until;
@@ -317,10 +316,14 @@ pub fn memberlist_key(secrets: &BTreeMap<String, Secret>) -> Option<Key> {
         .map(|k| Key::new(k.clone()))
 }
 
-/// The member list for `nodes` (name and address), on the default port.
-pub fn address_book<'a>(nodes: impl IntoIterator<Item = (&'a str, IpAddr)>) -> AddressBook {
+/// The member list for `nodes` (name and address), every member on `port`
+/// ([`L2Options::membership_port`]).
+pub fn address_book<'a>(
+    nodes: impl IntoIterator<Item = (&'a str, IpAddr)>,
+    port: u16,
+) -> AddressBook {
     nodes
         .into_iter()
-        .map(|(n, a)| (n.to_string(), SocketAddr::new(a, DEFAULT_PORT)))
+        .map(|(n, a)| (n.to_string(), SocketAddr::new(a, port)))
         .collect()
 }

@@ -260,7 +260,10 @@ impl Speaker {
         }
         if let Some(l2) = &mut self.l2
             && let Err(e) = l2
-                .set_members(address_book(views.speakers()), views.node_states())
+                .set_members(
+                    address_book(views.speakers(), self.opts.l2.0.membership_port),
+                    views.node_states(),
+                )
                 .await
         {
             error!(error = %e, "Layer-2 mode cannot reach the other speakers");

@@ -9,9 +9,10 @@
 pub mod adapt;
 pub mod announce;
 pub mod decide;
+pub mod files;
 pub mod k8s;
 pub mod l2;
 pub mod membership;
 pub mod metrics;
+pub mod pass;
 pub mod report;
-pub mod timer;

@@ -22,7 +22,7 @@ use crate::l2::responder::Counter;
 use crate::l2::socket::{PacketSocket, SocketError};
 use crate::l2::wire::MacAddr;
 use crate::metrics::{Layer2Count, Metrics};
-use crate::timer::sleep_until;
+use ferrolb_k8s::timer::sleep_until;
 
 /// Timings of the link layer.
 #[derive(Debug, Clone, Copy, Default)]

@@ -23,6 +23,15 @@ pub struct L2Args {
     pub l2_exclude_interface: Vec<String>,
 }
 
+/// Layer-2 mode's settings for this node, from the command line.
+#[derive(Debug, Clone)]
+pub struct L2Settings {
+    /// How the announcer answers and refreshes.
+    pub options: L2Options,
+    /// Which interfaces may answer when an L2Advertisement names none.
+    pub interface_rules: InterfaceRules,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("--l2-exclude-interface {pattern:?}: {reason}")]
 pub struct L2ArgsError {
@@ -32,7 +41,7 @@ pub struct L2ArgsError {
 
 impl L2Args {
     /// The announcer's options and the interface rules these flags ask for.
-    pub fn resolve(&self) -> Result<(L2Options, InterfaceRules), L2ArgsError> {
+    pub fn resolve(&self) -> Result<L2Settings, L2ArgsError> {
         let rules = if self.l2_exclude_interface.is_empty() {
             InterfaceRules::standard()
         } else {
@@ -48,7 +57,10 @@ impl L2Args {
             },
             ..L2Options::default()
         };
-        Ok((options, rules))
+        Ok(L2Settings {
+            options,
+            interface_rules: rules,
+        })
     }
 }
 
@@ -77,12 +89,15 @@ mod tests {
             "--l2-exclude-interface",
             "^eth9$",
         ]);
-        let (options, _) = cli.l2.resolve().unwrap();
-        assert_eq!(options.gratuitous.refresh, Some(Duration::from_secs(30)));
+        let settings = cli.l2.resolve().unwrap();
+        assert_eq!(
+            settings.options.gratuitous.refresh,
+            Some(Duration::from_secs(30))
+        );
         let bad = Cli::parse_from(["x", "--l2-exclude-interface", "(("]);
         let e = bad.l2.resolve().unwrap_err().to_string();
         assert!(e.contains("--l2-exclude-interface \"((\""), "{e}");
         let none = Cli::parse_from(["x"]);
-        assert_eq!(none.l2.resolve().unwrap().0.gratuitous.refresh, None);
+        assert_eq!(none.l2.resolve().unwrap().options.gratuitous.refresh, None);
     }
 }

@@ -27,7 +27,7 @@ use crate::membership::{
     View,
 };
 use crate::metrics::Metrics;
-use crate::timer::sleep_until;
+use ferrolb_k8s::timer::sleep_until;
 
 /// What Layer-2 mode needs to start.
 pub struct L2Setup {

@@ -291,18 +291,31 @@ impl Speaker {
         }
         for e in l2.events() {
             info!(interface = %e.interface, event = ?e.event, "layer 2");
-            if let L2Event::Conflict { ip, mac } = e.event {
-                let note = format!(
-                    "{ip} is used by another host ({mac}) on {}: not answered from node \"{node}\"",
-                    e.interface
-                );
-                for state in self.services.iter().filter(|s| s.addresses.contains(&ip)) {
-                    report.events.push(ServiceEvent {
-                        service: state.key.clone(),
-                        kind: NoticeKind::AnnounceFailed,
-                        note: note.clone(),
-                    });
-                }
+            let (ip, kind, note) = match e.event {
+                L2Event::Conflict { ip, mac } => (
+                    ip,
+                    NoticeKind::AnnounceFailed,
+                    format!(
+                        "{ip} is used by another host ({mac}) on {}: not answered from node \"{node}\" while it holds it",
+                        e.interface
+                    ),
+                ),
+                L2Event::Reclaimed { ip, holder } => (
+                    ip,
+                    NoticeKind::NodeAssigned,
+                    format!(
+                        "the host that held {ip} ({holder}) no longer answers: announcing from node \"{node}\" with protocol \"layer2\" on {} again",
+                        e.interface
+                    ),
+                ),
+                _ => continue,
+            };
+            for state in self.services.iter().filter(|s| s.addresses.contains(&ip)) {
+                report.events.push(ServiceEvent {
+                    service: state.key.clone(),
+                    kind,
+                    note: note.clone(),
+                });
             }
         }
         self.l2_plan = plan;

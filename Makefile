@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test deps lint image bench bench-speaker bench-l2
+.PHONY: demo test check deps lint image bench bench-speaker bench-l2
 
 CARGO ?= cargo
 
@@ -25,6 +25,12 @@ bench: deps
 # Needs umoci and skopeo (scripts/install-deps.sh installs them).
 image:
 	scripts/build-image.sh
+
+# The fast loop while developing (no root, no network lab, no API server, no
+# fuzzing): formatting, clippy, and every unit and property test. Under two
+# minutes once built (docs/testing.md).
+check: lint
+	$(CARGO) nextest run --locked --workspace --exclude interop-tests --profile check --no-fail-fast
 
 lint:
 	$(CARGO) fmt --all -- --check

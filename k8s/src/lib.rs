@@ -5,8 +5,10 @@
 //! Neither binary depends on the other; what both need around the API lives
 //! here, and what both need to read the API's objects lives in `crds`.
 
+pub mod batch;
 pub mod cache;
 pub mod config_view;
 pub mod http;
 pub mod process;
+pub mod timer;
 pub mod watch;

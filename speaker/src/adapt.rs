@@ -1,14 +1,63 @@
 //! Kubernetes objects as the decision reads them: Services with their
-//! recorded addresses, EndpointSlices, and this node.
+//! recorded addresses, EndpointSlices, and Nodes. Both shells, the
+//! Kubernetes watches and standalone mode's files, hold these objects and
+//! read them here only, so that the same objects always mean the same
+//! inputs.
 
-use ferrolb_crds::service::{recorded_addresses, recorded_pool};
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+
+use ferrolb_crds::service::{LbView, lb_view, recorded_addresses, recorded_pool};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::decide::{Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy};
 
+/// Where a Service's endpoints come from when it has no EndpointSlice.
+#[derive(Debug, Clone, Copy)]
+pub enum WithoutSlices<'a> {
+    /// It has none (a cluster: the EndpointSlice controller writes a slice
+    /// for every Service with a selector).
+    NoEndpoints,
+    /// Every one of these nodes serves it (standalone hosts serving the
+    /// address themselves).
+    ReadyOn(&'a [String]),
+}
+
+/// The LoadBalancer Services of `lb_class` that have an address, as the
+/// decision reads them, with the endpoints of their slices. A Service of
+/// another class is not ours to announce whatever its status says (as
+/// MetalLB's speaker filters it out before anything else).
+pub fn service_states<'a>(
+    services: impl IntoIterator<Item = (&'a ServiceKey, &'a Service)>,
+    slices: impl IntoIterator<Item = &'a EndpointSlice>,
+    lb_class: Option<&str>,
+    without_slices: WithoutSlices<'_>,
+) -> Vec<ServiceState> {
+    let mut by_service: BTreeMap<ServiceKey, Vec<&EndpointSlice>> = BTreeMap::new();
+    for slice in slices {
+        if let Some(key) = slice_service(slice) {
+            by_service.entry(key).or_default().push(slice);
+        }
+    }
+    services
+        .into_iter()
+        .filter(|(_, svc)| lb_view(svc, lb_class) == LbView::Ours)
+        .filter_map(|(key, svc)| {
+            let endpoints = match (by_service.get(key), without_slices) {
+                (Some(slices), _) => endpoints(slices.iter().copied()),
+                (None, WithoutSlices::NoEndpoints) => Vec::new(),
+                (None, WithoutSlices::ReadyOn(nodes)) => {
+                    nodes.iter().map(|n| Endpoint::ready_on(n)).collect()
+                }
+            };
+            service_state(key, svc, endpoints)
+        })
+        .collect()
+}
+
 /// The speaker's view of a Service, `None` while it has no address.
-pub fn service_state(
+fn service_state(
     key: &ServiceKey,
     svc: &Service,
     endpoints: Vec<Endpoint>,
@@ -35,7 +84,7 @@ pub fn service_state(
 }
 
 /// Every endpoint of a Service's slices.
-pub fn endpoints<'a>(slices: impl IntoIterator<Item = &'a EndpointSlice>) -> Vec<Endpoint> {
+fn endpoints<'a>(slices: impl IntoIterator<Item = &'a EndpointSlice>) -> Vec<Endpoint> {
     slices
         .into_iter()
         .flat_map(|s| s.endpoints.iter().flatten())
@@ -84,4 +133,20 @@ pub fn node_state(name: &str, node: Option<&Node>) -> NodeState {
         labels: node.metadata.labels.clone().unwrap_or_default(),
         network_unavailable,
     }
+}
+
+/// The Node's first IPv4 address, InternalIP first, then ExternalIP: the
+/// default BGP router ID.
+pub fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {
+    let addresses = node.status.as_ref()?.addresses.as_ref()?;
+    let v4 = |kind: &str| {
+        addresses
+            .iter()
+            .filter(|a| a.type_ == kind)
+            .find_map(|a| match a.address.parse() {
+                Ok(IpAddr::V4(v4)) => Some(v4),
+                _ => None,
+            })
+    };
+    v4("InternalIP").or_else(|| v4("ExternalIP"))
 }

@@ -2,7 +2,7 @@
 
 use std::net::IpAddr;
 
-use ferrolb_crds::community::BgpCommunity;
+use ferrolb_bgp::wire::Community;
 mod common;
 
 use common::{node, service};
@@ -67,11 +67,11 @@ fn a_service_is_announced_as_a_host_route_to_every_peer_of_the_node() {
     for peer in ["tor-a", "tor-b"] {
         assert_eq!(routes_to(&plan, peer), [net("198.51.100.10/32")]);
         let attrs = &plan.peers[peer][&net("198.51.100.10/32")];
-        assert_eq!(attrs.local_pref, Some(150));
+        assert_eq!(attrs.local_pref(), Some(150));
         assert!(
             attrs
-                .communities
-                .contains(&BgpCommunity::Standard((64512 << 16) | 100))
+                .communities()
+                .contains(&Community((64512 << 16) | 100))
         );
     }
     assert!(
@@ -293,8 +293,12 @@ spec:
     );
     let plan = bgp_plan(&config, &node("n1", &[]), [&svc]);
     let attrs = &plan.peers["tor-a"][&net("198.51.100.10/32")];
-    assert_eq!(attrs.communities.len(), 2, "{attrs:?}");
-    assert_eq!(attrs.local_pref, Some(150));
+    assert_eq!(
+        attrs.communities().len() + attrs.large_communities().len(),
+        2,
+        "{attrs:?}"
+    );
+    assert_eq!(attrs.local_pref(), Some(150));
 }
 
 #[test]

@@ -5,11 +5,10 @@
 //! change; a bad edit is refused with the compiler's errors and the last good
 //! configuration stays in force.
 
-mod inputs;
 mod services;
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,16 +16,13 @@ use std::time::Duration;
 use clap::Args;
 use ferrolb_controller::adapt::pool_set;
 use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
-use ferrolb_crds::config::{Config, compile};
-use ferrolb_speaker::announce::{
-    BgpAnnouncer, L2Args, L2Runtime, L2Setup, address_book, memberlist_key,
-};
-use ferrolb_speaker::decide::{
-    Explanation, L2Verdict, NodeState, ServiceKey, ServiceState, Verdict, bgp_plan,
-};
-use ferrolb_speaker::membership::MembershipTiming;
-use ferrolb_speaker::report::VerdictLog;
-use ferrolb_speaker::timer::sleep_until;
+use ferrolb_controller::reconcile::plan::Desired;
+use ferrolb_crds::service::recorded_addresses;
+use ferrolb_k8s::timer::sleep_until;
+use ferrolb_speaker::announce::{L2Args, L2Settings};
+use ferrolb_speaker::decide::ServiceKey;
+use ferrolb_speaker::files::{self, read};
+use ferrolb_speaker::pass::{Change, Settings, Speaker};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{error, info, warn};
 
@@ -46,18 +42,32 @@ pub struct RunArgs {
     #[arg(long)]
     router_id: Option<Ipv4Addr>,
     /// Handle only Services of this loadBalancerClass (as the controller's
-    /// --lb-class).
+    /// and the speaker's --lb-class).
     #[arg(long)]
     lb_class: Option<String>,
     /// Accept routers' BGP connections here (as MetalLB's FRR mode does);
     /// "off" to connect out only.
-    #[arg(long, default_value = "[::]:179")]
-    bgp_listen: String,
+    #[arg(long, default_value = "[::]:179", value_parser = parse_listen)]
+    bgp_listen: Listen,
     #[command(flatten)]
     l2: L2Args,
     /// How often to look for changed files.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     interval: Duration,
+}
+
+/// `--bgp-listen`: an address, or off.
+#[derive(Debug, Clone, Copy)]
+struct Listen(Option<SocketAddr>);
+
+fn parse_listen(s: &str) -> Result<Listen, String> {
+    match s {
+        "off" => Ok(Listen(None)),
+        _ => s
+            .parse()
+            .map(|a| Listen(Some(a)))
+            .map_err(|e| format!("{e} (an address and port, or \"off\")")),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -66,10 +76,13 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: RunArgs) -> ExitCode {
     // Refused before anything starts, not when Layer-2 mode first runs.
-    if let Err(e) = args.l2.resolve() {
-        eprintln!("ferrolb run: {e}");
-        return ExitCode::FAILURE;
-    }
+    let l2 = match args.l2.resolve() {
+        Ok(l2) => l2,
+        Err(e) => {
+            eprintln!("ferrolb run: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,43 +94,35 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(Standalone::new(args).serve())
+    runtime.block_on(Standalone::new(args, l2).serve())
 }
 
+/// The files shell: the controller's allocator and the speaker's pass, fed
+/// from the files.
 struct Standalone {
     args: RunArgs,
     core: Core,
-    /// The last valid configuration.
-    config: Option<Config>,
-    node: NodeState,
-    announcer: Option<BgpAnnouncer>,
-    /// Layer-2 mode, while some L2Advertisement exists.
-    l2: Option<L2Runtime>,
-    /// The services as the speaker's decision last read them.
-    states: Vec<ServiceState>,
+    speaker: Speaker,
     /// The controller's decisions, kept across file reloads as a cluster
     /// keeps them in Service status.
-    recorded: BTreeMap<ServiceKey, ferrolb_controller::reconcile::plan::Desired>,
+    recorded: BTreeMap<ServiceKey, Desired>,
     fingerprint: Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>,
-    last_verdicts: VerdictLog,
-    last_l2_verdicts: VerdictLog,
-    last_states: BTreeMap<String, String>,
 }
 
 impl Standalone {
-    fn new(args: RunArgs) -> Standalone {
+    fn new(args: RunArgs, l2: L2Settings) -> Standalone {
+        let speaker = Speaker::new(Settings {
+            node: args.node.clone(),
+            router_id: args.router_id,
+            bgp_listen: args.bgp_listen.0,
+            l2,
+            metrics: None,
+        });
         Standalone {
             core: Core::new(args.lb_class.clone()),
-            node: NodeState::new(args.node.clone()),
-            config: None,
-            announcer: None,
-            l2: None,
-            states: Vec::new(),
-            last_l2_verdicts: VerdictLog::default(),
+            speaker,
             recorded: BTreeMap::new(),
             fingerprint: None,
-            last_verdicts: VerdictLog::default(),
-            last_states: BTreeMap::new(),
             args,
         }
     }
@@ -150,7 +155,16 @@ impl Standalone {
                 biased;
                 _ = term.recv() => break,
                 _ = int.recv() => break,
-                () = L2Runtime::changed_if_any(&mut self.l2) => self.apply_l2(),
+                // Events are for an API server: the pass logged the
+                // verdicts, and logs each session's state as it changes.
+                change = self.speaker.changed() => match change {
+                    Change::Layer2 => {
+                        self.speaker.apply_l2();
+                    }
+                    Change::Sessions => {
+                        self.speaker.sessions();
+                    }
+                },
                 () = sleep_until(settling) => {
                     settling = None;
                     while changed.try_recv().is_ok() {}
@@ -162,39 +176,27 @@ impl Standalone {
                 _ = poll.tick() => self.step().await,
             }
         }
-        info!("stopping: withdrawing every route and closing every session");
-        let bgp = async {
-            if let Some(announcer) = self.announcer.take() {
-                announcer.shutdown("ferrolb run stopped").await;
-            }
-        };
-        let l2 = async {
-            if let Some(l2) = self.l2.take() {
-                l2.shutdown().await;
-            }
-        };
-        tokio::join!(bgp, l2);
+        self.speaker.shutdown("ferrolb run stopped").await;
         ExitCode::SUCCESS
     }
 
     async fn step(&mut self) {
-        let files = match inputs::files(&self.args.config) {
+        let files = match read::files(&self.args.config) {
             Ok(f) => f,
             Err(e) => {
                 error!(path = %self.args.config.display(), error = %e, "cannot list the configuration");
                 return;
             }
         };
-        let fingerprint = inputs::fingerprint(&files);
+        let fingerprint = read::fingerprint(&files);
         if self.fingerprint.as_ref() != Some(&fingerprint) {
             self.fingerprint = Some(fingerprint);
             self.reload(&files).await;
         }
-        self.report_sessions();
     }
 
     async fn reload(&mut self, files: &[PathBuf]) {
-        let (input, problems) = inputs::read(files);
+        let (input, problems) = read::read(files);
         if !problems.is_empty() {
             for p in &problems {
                 error!("{p}");
@@ -202,59 +204,20 @@ impl Standalone {
             warn!("files refused; the last good configuration stays in force");
             return;
         }
-        match compile(&input.resources) {
-            Ok(compiled) => {
-                for w in &compiled.warnings {
-                    warn!("{w}");
-                }
-                match pool_set(&compiled.config) {
-                    Ok(pools) => {
-                        self.core.set_pools(pools);
-                        self.config = Some(compiled.config);
-                    }
-                    Err(e) => error!("{e}; the last good configuration stays in force"),
-                }
-            }
-            Err(e) => {
-                for d in &e.errors {
-                    error!("{d}");
-                }
-                warn!(
-                    errors = e.errors.len(),
-                    "configuration refused; the last good one stays in force"
-                );
-            }
-        }
-        let Some(config) = self.config.clone() else {
-            warn!("no valid configuration yet: nothing to announce");
-            return;
-        };
-        // This host's Node object, if the files have one: its labels select
-        // peers and advertisements, its IPv4 address is the default router ID.
-        let this_node = input
-            .resources
-            .nodes
-            .as_ref()
-            .and_then(|n| n.iter().find(|n| n.name == self.args.node));
-        if let Some(node) = this_node {
-            self.node.labels = node.labels.clone();
-        }
-        let router_id = self.args.router_id.or_else(|| {
-            this_node
-                .and_then(|n| {
-                    n.addresses.iter().find_map(|a| match a {
-                        IpAddr::V4(v4) => Some(*v4),
-                        IpAddr::V6(_) => None,
-                    })
-                })
-                .or_else(host_ipv4)
+        // The allocator takes the pools the speaker takes, or neither does.
+        let core = &mut self.core;
+        self.speaker.configure_with(&input.resources, |config| {
+            pool_set(config).map(|pools| core.set_pools(pools))
         });
+        if self.speaker.config().is_none() {
+            return;
+        }
 
         // The controller's part: assign addresses, as the reconciler does.
         let mut services = input.services;
         for (key, desired) in &self.recorded {
             if let Some(svc) = services.get_mut(key)
-                && ferrolb_controller::adapt::recorded_addresses(svc).is_empty()
+                && recorded_addresses(svc).is_empty()
             {
                 services::record(svc, desired);
             }
@@ -268,8 +231,7 @@ impl Standalone {
             &Scope::All,
         );
         for note in &plan.notes {
-            let level_warn = note.reason.is_warning();
-            if level_warn {
+            if note.reason.is_warning() {
                 warn!(service = %note.key, reason = note.reason.as_str(), "{}", note.message);
             } else {
                 info!(service = %note.key, reason = note.reason.as_str(), "{}", note.message);
@@ -283,148 +245,16 @@ impl Standalone {
         }
 
         // The speaker's part: what this node announces, to whom.
-        let nodes = input.resources.nodes.clone().unwrap_or_default();
-        let mut node_names: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
-        if !node_names.contains(&self.node.name.as_str()) {
-            node_names.push(&self.node.name);
-        }
-        let states: Vec<_> = services
-            .iter()
-            .filter_map(|(key, svc)| {
-                services::state(key, svc, input.endpoints.get(key), &node_names)
-            })
-            .collect();
-        let bgp = bgp_plan(&config, &self.node, &states);
-        self.report_verdicts(&bgp.explanations);
-        let listen = self.args.bgp_listen.clone();
-        let announcer = self.announcer.get_or_insert_with(|| {
-            let mut announcer = BgpAnnouncer::new(router_id);
-            if listen != "off" {
-                match listen.parse() {
-                    Ok(addr) => {
-                        if let Err(e) = announcer.listen(addr) {
-                            warn!(%addr, error = %e, "cannot listen for BGP connections; connecting out only");
-                        }
-                    }
-                    Err(e) => warn!(listen, error = %e, "bad --bgp-listen; connecting out only"),
-                }
-            }
-            announcer
-        });
-        announcer.apply(&config, &bgp).await;
-        for (peer, e) in announcer.errors() {
-            error!(peer, "{e}");
-        }
-        self.states = states;
-        self.update_l2(&config, &input.resources, &nodes).await;
-    }
-
-    /// Starts, feeds or stops Layer-2 mode after a reload.
-    async fn update_l2(
-        &mut self,
-        config: &Config,
-        resources: &ferrolb_crds::config::Resources,
-        nodes: &[ferrolb_crds::config::Node],
-    ) {
-        if config.l2_advertisements.is_empty() {
-            if let Some(l2) = self.l2.take() {
-                info!("no L2Advertisement any more: Layer-2 mode stops");
-                l2.shutdown().await;
-            }
-            return;
-        }
-        if self.l2.is_none() {
-            let (options, interface_rules) = match self.args.l2.resolve() {
-                Ok(resolved) => resolved,
-                Err(e) => {
-                    error!("{e}");
-                    return;
-                }
-            };
-            let setup = L2Setup {
-                node: self.node.name.clone(),
-                key: memberlist_key(&resources.secrets),
-                timing: MembershipTiming::default(),
-                options,
-                interface_rules,
-                metrics: None,
-            };
-            match L2Runtime::start(setup).await {
-                Ok(l2) => self.l2 = Some(l2),
-                Err(e) => {
-                    error!(error = %e, "cannot start Layer-2 mode");
-                    return;
-                }
-            }
-        }
-        let Some(l2) = &mut self.l2 else {
-            return;
-        };
-        // Every node of the files runs a speaker: the membership's known
-        // members, at their first address.
-        let book = address_book(
-            nodes.iter().filter_map(|n| {
-                let address = n
-                    .addresses
-                    .iter()
-                    .find(|a| a.is_ipv4())
-                    .or_else(|| n.addresses.first())?;
-                Some((n.name.as_str(), *address))
-            }),
-            self.args.l2.ml_bind_port,
+        let mut inputs = files::pass_inputs(
+            &self.args.node,
+            self.args.lb_class.as_deref(),
+            &services,
+            &input.slices,
+            &input.nodes,
         );
-        let states = nodes
-            .iter()
-            .map(|n| {
-                let mut state = NodeState::new(n.name.clone());
-                state.labels = n.labels.clone();
-                (n.name.clone(), state)
-            })
-            .chain([(self.node.name.clone(), self.node.clone())])
-            .collect();
-        if let Err(e) = l2.set_members(book, states).await {
-            error!(error = %e, "Layer-2 mode cannot reach the other nodes");
-        }
-        self.apply_l2();
-    }
-
-    /// Decides and applies Layer-2 announcements from the last inputs.
-    fn apply_l2(&mut self) {
-        let (Some(l2), Some(config)) = (&mut self.l2, &self.config) else {
-            return;
-        };
-        let plan = l2.apply(config, &self.states);
-        self.last_l2_verdicts.log(&plan.explanations, |v| {
-            matches!(v, L2Verdict::Announced { .. })
-        });
-        for e in l2.events() {
-            info!(interface = %e.interface, event = ?e.event, "layer 2");
-        }
-    }
-
-    /// Logs each address's BGP verdict when it changes.
-    fn report_verdicts(&mut self, explanations: &[Explanation]) {
-        self.last_verdicts
-            .log(explanations, |v| matches!(v, Verdict::Announced { .. }));
-    }
-
-    /// Logs each session's state when it changes.
-    fn report_sessions(&mut self) {
-        let Some(announcer) = &self.announcer else {
-            return;
-        };
-        for (peer, status) in announcer.statuses() {
-            let state = format!("{:?}", status.state);
-            if self.last_states.get(&peer) != Some(&state) {
-                match &status.last_error {
-                    Some(err) if state != "Established" => {
-                        warn!(peer, state, last_error = %err, "session")
-                    }
-                    _ => info!(peer, state, prefixes = status.prefixes_announced, "session"),
-                }
-                self.last_states.insert(peer, state);
-            }
-        }
+        inputs.node_ipv4 = inputs.node_ipv4.or_else(host_ipv4);
+        // Events are for an API server; the pass logged the verdicts.
+        self.speaker.pass(inputs).await;
     }
 }
 

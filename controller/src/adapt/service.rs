@@ -8,8 +8,6 @@ use k8s_openapi::api::core::v1::Service;
 
 use crate::ipam::annotations::{self, AnnotationError, ParsedService, ServiceFields};
 
-pub use ferrolb_crds::service::{LbView, lb_view, recorded_addresses, recorded_pool, service_key};
-
 /// The Service fields the allocator reads, owned, so that
 /// [`ServiceFields`] can borrow them.
 #[derive(Debug, Clone, Default)]
@@ -87,6 +85,7 @@ mod tests {
     use super::*;
     use crate::ipam::ServiceKey;
     use crate::ipam::{Family, IpFamilies, Port, Protocol};
+    use ferrolb_crds::service::{LbView, lb_view, recorded_addresses, service_key};
 
     fn lb(class: Option<&str>) -> Service {
         Service {

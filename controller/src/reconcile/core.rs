@@ -10,12 +10,13 @@ use ferrolb_crds::selector::Labels;
 use k8s_openapi::api::core::v1::Service;
 
 use super::plan::{Desired, Note, Plan, Reason};
-use crate::adapt::service::recorded_pool;
-use crate::adapt::{LbView, ServiceData, lb_view, recorded_addresses, service_key};
+use crate::adapt::ServiceData;
 use crate::ipam::{
     Allocator, Assignment, Change, DualPolicy, Family, IpFamilies, Placement, PoolSet, PoolStats,
     ServiceKey, ServiceRequest,
 };
+use ferrolb_crds::service::recorded_pool;
+use ferrolb_crds::service::{LbView, lb_view, recorded_addresses, service_key};
 
 /// What a pass reads.
 #[derive(Debug, Clone, Copy)]

@@ -18,8 +18,8 @@ use proptest::prelude::*;
 use super::core::{Core, Scope, Snapshot};
 use super::plan::{Desired, Plan};
 use super::tests::lb;
-use crate::adapt::recorded_addresses;
 use crate::ipam::{AddressRange, Pool, PoolSet, ServiceKey};
+use ferrolb_crds::service::recorded_addresses;
 
 const NAMES: u8 = 12;
 

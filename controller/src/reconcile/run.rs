@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrolb_crds::api::{ConfigurationStateStatus, IPAddressPool, IPAddressPoolStatus};
+use ferrolb_k8s::batch::drain_ready;
+use ferrolb_k8s::timer::sleep_until;
+use futures::StreamExt;
 use futures::stream;
-use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use tokio::time::Instant;
@@ -49,8 +51,6 @@ pub enum RunError {
 const WRITE_CONCURRENCY: usize = 16;
 /// Delay before retrying failed writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
-/// Most watch events applied before a pass.
-const MAX_BATCH: usize = 2000;
 /// Minimum interval between two rounds of pool status writes.
 const POOL_STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -101,26 +101,19 @@ pub async fn run(
     loop {
         let retry = r.retry_at;
         let flush = r.pool_status_due.then_some(r.pool_status_at).flatten();
-        let input = tokio::select! {
-            i = inputs.next() => Some(i.ok_or(RunError::StreamsEnded)?),
-            () = sleep_until(retry), if retry.is_some() => None,
+        let timer_fired = tokio::select! {
+            i = inputs.next() => {
+                views.apply(i.ok_or(RunError::StreamsEnded)?);
+                false
+            }
+            () = sleep_until(retry), if retry.is_some() => true,
             () = sleep_until(flush), if flush.is_some() => {
                 r.flush_pool_status(&views).await;
                 continue;
             }
         };
-        let timer_fired = input.is_none();
-        if let Some(i) = input {
-            views.apply(i);
-        }
-        // Take what is already queued: one pass per batch, not per event;
-        // bounded, so that a flood of events cannot postpone every pass.
-        for _ in 0..MAX_BATCH {
-            let Some(Some(i)) = inputs.next().now_or_never() else {
-                break;
-            };
-            views.apply(i);
-        }
+        // One pass per batch, not per event.
+        drain_ready(&mut inputs, |i| views.apply(i));
         if !views.synced() {
             continue;
         }
@@ -131,12 +124,6 @@ pub async fn run(
         }
         r.retry_at = None;
         r.pass(&mut views).await;
-    }
-}
-
-async fn sleep_until(at: Option<Instant>) {
-    if let Some(at) = at {
-        tokio::time::sleep_until(at).await;
     }
 }
 

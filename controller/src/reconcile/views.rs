@@ -16,8 +16,8 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
 use super::core::Scope;
-use crate::adapt::service_key;
 use crate::ipam::ServiceKey;
+use ferrolb_crds::service::service_key;
 
 /// One watch event of any watched kind.
 pub(super) enum Input {

@@ -110,9 +110,9 @@ impl Writer {
         };
         let mut rv = svc.metadata.resource_version.clone();
         let mut produced = Vec::new();
-        let status_differs = crate::adapt::recorded_addresses(svc) != desired.addresses;
+        let status_differs = ferrolb_crds::service::recorded_addresses(svc) != desired.addresses;
         let annotation_differs =
-            crate::adapt::service::recorded_pool(svc) != desired.pool.as_deref();
+            ferrolb_crds::service::recorded_pool(svc) != desired.pool.as_deref();
         // The annotation goes on before the addresses and comes off after
         // them: whoever sees an address in the status sees its pool too,
         // and a crash between the two steps leaves only a stray annotation,

@@ -5,18 +5,20 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use ferrolb_bgp::peer::{Acceptor, Peer, PeerConfig, PeerStatus, RouteAttributes};
-use ferrolb_bgp::wire::{Community, LargeCommunity};
-use ferrolb_crds::community::BgpCommunity;
+use ferrolb_bgp::peer::{Acceptor, Peer, PeerConfig, PeerStatus};
 use ferrolb_crds::config::Config;
+use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::peer_config::{PeerConfigError, peer_config};
-use crate::decide::{self, BgpPlan};
+use crate::decide::BgpPlan;
 
 struct Running {
     config: PeerConfig,
     peer: Peer,
+    /// The session's status, watched for [`BgpAnnouncer::changed`]; `None`
+    /// once the session task has ended (its status can change no more).
+    status: Option<watch::Receiver<PeerStatus>>,
 }
 
 /// The sessions of this node.
@@ -80,7 +82,8 @@ impl BgpAnnouncer {
             let wanted = match peer_config(compiled, self.node_router_id) {
                 Ok(c) => c,
                 Err(e) => {
-                    warn!(peer = %name, error = %e, "cannot run this peer");
+                    // Not logged here: the pass logs each peer's error once,
+                    // when it changes.
                     if let Some(running) = self.peers.remove(name) {
                         self.unregister(&running.config);
                         running
@@ -102,6 +105,7 @@ impl BgpAnnouncer {
             if !self.peers.contains_key(name) {
                 info!(peer = %name, address = %wanted.address, "starting session");
                 let peer = Peer::spawn(wanted.clone());
+                let status = Some(peer.watch());
                 if let Some(acceptor) = &self.acceptor
                     && let Err(e) = acceptor.register(&wanted, &peer)
                 {
@@ -112,16 +116,14 @@ impl BgpAnnouncer {
                     Running {
                         peer,
                         config: wanted,
+                        status,
                     },
                 );
             }
             let Some(running) = self.peers.get(name) else {
                 continue;
             };
-            running
-                .peer
-                .set_routes(routes.iter().map(|(p, a)| (*p, attributes(a))).collect())
-                .await;
+            running.peer.set_routes(routes.clone()).await;
         }
     }
 
@@ -137,6 +139,38 @@ impl BgpAnnouncer {
             .iter()
             .map(|(n, r)| (n.clone(), r.peer.status()))
             .collect()
+    }
+
+    /// Completes when the status of some session changed (never while no
+    /// session runs): status and metrics follow the sessions as they move,
+    /// with no polling.
+    pub async fn changed(&mut self) {
+        let (names, waits): (Vec<&String>, Vec<_>) = self
+            .peers
+            .iter_mut()
+            .filter_map(|(name, r)| Some((name, Box::pin(r.status.as_mut()?.changed()))))
+            .unzip();
+        if waits.is_empty() {
+            return std::future::pending().await;
+        }
+        let (result, index, _) = futures::future::select_all(waits).await;
+        if result.is_err() {
+            // The session task ended: stop watching it, rather than wake
+            // for ever on its closed channel.
+            let name = names[index].clone();
+            if let Some(r) = self.peers.get_mut(&name) {
+                r.status = None;
+            }
+        }
+    }
+
+    /// [`BgpAnnouncer::changed`] of `announcer`, or never without one: for
+    /// a `select!` over an announcer not created yet.
+    pub async fn changed_if_any(announcer: &mut Option<BgpAnnouncer>) {
+        match announcer {
+            Some(a) => a.changed().await,
+            None => std::future::pending().await,
+        }
     }
 
     /// The address of every running session, by peer name.
@@ -168,25 +202,4 @@ impl BgpAnnouncer {
             let _ = task.await;
         }
     }
-}
-
-/// The routes of one peer as the BGP stack takes them.
-fn attributes(a: &decide::RouteAttributes) -> RouteAttributes {
-    let mut standard = Vec::new();
-    let mut large = Vec::new();
-    for c in &a.communities {
-        match c {
-            BgpCommunity::Standard(v) => standard.push(Community(*v)),
-            BgpCommunity::Large {
-                global_admin,
-                local_data1,
-                local_data2,
-            } => large.push(LargeCommunity {
-                global: *global_admin,
-                local1: *local_data1,
-                local2: *local_data2,
-            }),
-        }
-    }
-    RouteAttributes::new(standard, large, a.local_pref)
 }

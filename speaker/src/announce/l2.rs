@@ -25,7 +25,7 @@ use crate::l2::socket::{PacketSocket, SocketError};
 use crate::l2::wire::MacAddr;
 use crate::membership::DEFAULT_PORT;
 use crate::metrics::{Layer2Count, Metrics};
-use crate::timer::sleep_until;
+use ferrolb_k8s::timer::sleep_until;
 
 /// Timings of the link layer, and the membership's UDP port.
 #[derive(Debug, Clone, Copy)]

@@ -32,6 +32,15 @@ pub struct L2Args {
     pub ml_bind_port: u16,
 }
 
+/// Layer-2 mode's settings for this node, from the command line.
+#[derive(Debug, Clone)]
+pub struct L2Settings {
+    /// How the announcer answers and refreshes.
+    pub options: L2Options,
+    /// Which interfaces may answer when an L2Advertisement names none.
+    pub interface_rules: InterfaceRules,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("--l2-exclude-interface {pattern:?}: {reason}")]
 pub struct L2ArgsError {
@@ -41,7 +50,7 @@ pub struct L2ArgsError {
 
 impl L2Args {
     /// The announcer's options and the interface rules these flags ask for.
-    pub fn resolve(&self) -> Result<(L2Options, InterfaceRules), L2ArgsError> {
+    pub fn resolve(&self) -> Result<L2Settings, L2ArgsError> {
         let rules = if self.l2_no_exclude_interfaces {
             InterfaceRules::none()
         } else if self.l2_exclude_interface.is_empty() {
@@ -60,7 +69,10 @@ impl L2Args {
             membership_port: self.ml_bind_port,
             ..L2Options::default()
         };
-        Ok((options, rules))
+        Ok(L2Settings {
+            options,
+            interface_rules: rules,
+        })
     }
 }
 
@@ -93,18 +105,21 @@ mod tests {
             "--ml-bind-port",
             "7947",
         ]);
-        let (options, _) = cli.l2.resolve().unwrap();
-        assert_eq!(options.gratuitous.refresh, Some(Duration::from_secs(30)));
-        assert_eq!(options.membership_port, 7947);
+        let settings = cli.l2.resolve().unwrap();
+        assert_eq!(
+            settings.options.gratuitous.refresh,
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(settings.options.membership_port, 7947);
         let bad = Cli::parse_from(["x", "--l2-exclude-interface", "(("]);
         let e = bad.l2.resolve().unwrap_err().to_string();
         assert!(e.contains("--l2-exclude-interface \"((\""), "{e}");
         let none = Cli::parse_from(["x"]);
-        let (options, _) = none.l2.resolve().unwrap();
-        assert_eq!(options.gratuitous.refresh, None);
-        assert_eq!(options.membership_port, 7946);
+        let settings = none.l2.resolve().unwrap();
+        assert_eq!(settings.options.gratuitous.refresh, None);
+        assert_eq!(settings.options.membership_port, 7946);
         let all = Cli::parse_from(["x", "--l2-no-exclude-interfaces"]);
-        let (_, rules) = all.l2.resolve().unwrap();
+        let rules = all.l2.resolve().unwrap().interface_rules;
         let links = [Link::ethernet("veth0"), Link::ethernet("eth0")];
         let choice = choose(&links, &rules, &Wanted::All, "10.0.0.1".parse().unwrap());
         assert_eq!(choice.eligible.len(), 2, "{choice:?}");

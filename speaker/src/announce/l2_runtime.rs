@@ -28,7 +28,7 @@ use crate::membership::{
     AddressBook, Key, MembershipService, MembershipTiming, StartError, UdpConfig, View,
 };
 use crate::metrics::Metrics;
-use crate::timer::sleep_until;
+use ferrolb_k8s::timer::sleep_until;
 
 /// What Layer-2 mode needs to start.
 pub struct L2Setup {

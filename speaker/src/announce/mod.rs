@@ -9,6 +9,6 @@ mod peer_config;
 
 pub use bgp::BgpAnnouncer;
 pub use l2::{InterfaceEvent, L2Announcer, L2Options};
-pub use l2_args::{L2Args, L2ArgsError};
+pub use l2_args::{L2Args, L2ArgsError, L2Settings};
 pub use l2_runtime::{L2Error, L2Runtime, L2Setup, address_book, memberlist_key};
 pub use peer_config::{PeerConfigError, peer_config};

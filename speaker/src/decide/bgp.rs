@@ -3,6 +3,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use ferrolb_bgp::peer::RouteAttributes;
+use ferrolb_bgp::wire::{Community, LargeCommunity};
 use ferrolb_crds::community::BgpCommunity;
 use ferrolb_crds::config::{BgpAdvertisement, Config, PeerTarget};
 use ipnet::IpNet;
@@ -11,12 +13,36 @@ use super::endpoints::{TrafficPolicy, has_usable_endpoint};
 use super::input::{NodeState, ServiceState};
 use super::verdict::{Explanation, Reason, Verdict};
 
-/// Path attributes an advertisement puts on a route. `local_pref` is for
-/// iBGP peers only; the announcer leaves it off eBGP sessions.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RouteAttributes {
-    pub communities: BTreeSet<BgpCommunity>,
-    pub local_pref: Option<u32>,
+/// What the advertisements of one route state, merged, before it becomes
+/// the BGP stack's [`RouteAttributes`].
+#[derive(Default)]
+struct Stated {
+    communities: BTreeSet<BgpCommunity>,
+    local_pref: Option<u32>,
+}
+
+impl Stated {
+    /// The route's attributes as the BGP stack takes them. LOCAL_PREF is for
+    /// iBGP peers only; the session leaves it off eBGP.
+    fn attributes(&self) -> RouteAttributes {
+        let mut standard = Vec::new();
+        let mut large = Vec::new();
+        for c in &self.communities {
+            match c {
+                BgpCommunity::Standard(v) => standard.push(Community(*v)),
+                BgpCommunity::Large {
+                    global_admin,
+                    local_data1,
+                    local_data2,
+                } => large.push(LargeCommunity {
+                    global: *global_admin,
+                    local1: *local_data1,
+                    local2: *local_data2,
+                }),
+            }
+        }
+        RouteAttributes::new(standard, large, self.local_pref)
+    }
 }
 
 /// What this node announces over BGP.
@@ -42,13 +68,11 @@ pub fn bgp_plan<'a>(
         .filter(|p| p.selects_node(&node.labels))
         .map(|p| p.name.as_str())
         .collect();
-    let mut plan = BgpPlan {
-        peers: node_peers
-            .iter()
-            .map(|p| (p.to_string(), BTreeMap::new()))
-            .collect(),
-        explanations: Vec::new(),
-    };
+    let mut routes: Routes = node_peers
+        .iter()
+        .map(|p| (p.to_string(), BTreeMap::new()))
+        .collect();
+    let mut explanations = Vec::new();
     let node_blocked = Reason::node_blocked(node);
     let mut services: Vec<&ServiceState> = services.into_iter().collect();
     services.sort_by(|a, b| a.key.cmp(&b.key));
@@ -64,17 +88,32 @@ pub fn bgp_plan<'a>(
         for &address in &service.addresses {
             let verdict = match &service_blocked {
                 Some(reason) => Verdict::NotAnnounced(reason.clone()),
-                None => announce_address(config, node, &node_peers, service, address, &mut plan),
+                None => announce_address(config, node, &node_peers, service, address, &mut routes),
             };
-            plan.explanations.push(Explanation {
+            explanations.push(Explanation {
                 service: service.key.clone(),
                 address,
                 verdict,
             });
         }
     }
-    plan
+    BgpPlan {
+        peers: routes
+            .into_iter()
+            .map(|(peer, routes)| {
+                let routes = routes
+                    .into_iter()
+                    .map(|(prefix, stated)| (prefix, stated.attributes()))
+                    .collect();
+                (peer, routes)
+            })
+            .collect(),
+        explanations,
+    }
 }
+
+/// The routes of every peer of this node, as the advertisements state them.
+type Routes = BTreeMap<String, BTreeMap<IpNet, Stated>>;
 
 fn announce_address(
     config: &Config,
@@ -82,7 +121,7 @@ fn announce_address(
     node_peers: &BTreeSet<&str>,
     service: &ServiceState,
     address: IpAddr,
-    plan: &mut BgpPlan,
+    routes: &mut Routes,
 ) -> Verdict {
     let Some(pool) = pool_of(config, service, address) else {
         return Verdict::NotAnnounced(Reason::NotInAnyPool);
@@ -115,10 +154,10 @@ fn announce_address(
             .into_iter()
             .filter(|p| carries_family(config, p, address));
         for peer in peers {
-            let Some(routes) = plan.peers.get_mut(*peer) else {
+            let Some(peer_routes) = routes.get_mut(*peer) else {
                 continue;
             };
-            let attributes = routes.entry(prefix).or_default();
+            let attributes = peer_routes.entry(prefix).or_default();
             attributes
                 .communities
                 .extend(advertisement.communities.iter().cloned());

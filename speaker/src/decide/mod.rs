@@ -17,7 +17,7 @@ mod l2;
 pub mod owner;
 mod verdict;
 
-pub use bgp::{BgpPlan, RouteAttributes, bgp_plan};
+pub use bgp::{BgpPlan, bgp_plan};
 pub use endpoints::{Endpoint, TrafficPolicy};
 pub use fence::{Fence, FenceState};
 pub use input::{EXCLUDE_LABEL, NodeState, ServiceKey, ServiceState};

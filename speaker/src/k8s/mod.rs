@@ -2,6 +2,8 @@
 //! reports through status objects, Events and metrics.
 
 mod run;
+#[cfg(test)]
+mod shells_agree;
 mod slices;
 mod views;
 mod writer;

@@ -1,34 +1,31 @@
-//! The event loop: one task owns the views, the announcer and the writes.
-//! Watch events are applied in batches; after each batch one pass decides
-//! what this node announces, applies it as a diff to the BGP sessions, and
-//! then reports. Announcing comes first: status writes never delay a route.
+//! The Kubernetes shell of the speaker's pass: one task owns the views, the
+//! pass and the writes. Watch events are applied in batches; after each
+//! batch the pass ([`crate::pass::Speaker`]) decides and announces, and this
+//! shell publishes its report as status objects and Events. Announcing comes
+//! first: status writes never delay a route.
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use ferrolb_crds::config::{Config, compile};
-use futures::{FutureExt, StreamExt};
-use k8s_openapi::api::core::v1::Node;
+use ferrolb_k8s::batch::drain_ready;
+use ferrolb_k8s::timer::sleep_until;
+use futures::StreamExt;
 use kube::{Client, Resource};
 use serde_json::json;
-use tokio::time::{Instant, MissedTickBehavior};
-use tracing::{Instrument, error, info, info_span, warn};
+use tokio::time::Instant;
+use tracing::{Instrument, info_span, warn};
 
 use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
-use crate::adapt::node_state;
-use crate::announce::{BgpAnnouncer, L2Options, L2Runtime, L2Setup, address_book, memberlist_key};
-use crate::decide::{BgpPlan, InterfaceRules, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
-use crate::l2::interface::L2Event;
-use crate::membership::MembershipTiming;
+use crate::announce::L2Settings;
 use crate::metrics::Metrics;
-use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses, session_status};
-use crate::timer::sleep_until;
+use crate::pass::{Change, Report, Settings, Speaker};
+use crate::report::session_status;
 
 /// How the speaker runs.
 #[derive(Debug, Clone)]
@@ -48,7 +45,7 @@ pub struct Options {
     /// one are the Layer-2 membership's known members.
     pub speaker_selector: String,
     /// Layer-2 announcement options and interface rules.
-    pub l2: (L2Options, InterfaceRules),
+    pub l2: L2Settings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -57,33 +54,10 @@ pub enum RunError {
     StreamsEnded,
 }
 
-/// Most watch events applied before a pass.
-const MAX_BATCH: usize = 2000;
-/// How often session state is read for status and metrics.
-const SESSION_EVERY: Duration = Duration::from_secs(1);
 /// Delay before retrying failed status writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// How long a graceful stop may spend deleting status objects.
 const CLEAR_TIMEOUT: Duration = Duration::from_secs(3);
-
-struct Speaker {
-    opts: Options,
-    metrics: Arc<Metrics>,
-    writer: Writer,
-    announcer: Option<BgpAnnouncer>,
-    config: Option<Config>,
-    notices: Notices,
-    /// The last plan, for retrying status writes without a new pass.
-    plan: BgpPlan,
-    services_written: bool,
-    /// Layer-2 mode, while some L2Advertisement exists.
-    l2: Option<L2Runtime>,
-    l2_plan: L2Plan,
-    /// The services as the last pass read them (Layer-2 mode decides again
-    /// on membership changes, between passes).
-    states: Vec<ServiceState>,
-    l2_verdicts: VerdictLog,
-}
 
 /// Runs until `shutdown` completes, then withdraws every route, closes every
 /// session with Cease / Administrative Shutdown and deletes this node's
@@ -100,267 +74,110 @@ pub async fn run(
         let version = served_version(&client).await;
         let mut inputs = inputs(&client, &opts.namespace, &opts.speaker_selector, version);
         let mut views = Views::new();
-        let mut speaker = Speaker {
-            writer: Writer::new(client.clone(), opts.namespace.clone(), opts.node.clone()),
-            opts,
-            metrics,
-            announcer: None,
-            config: None,
-            notices: Notices::default(),
-            plan: BgpPlan::default(),
-            services_written: true,
-            l2: None,
-            l2_plan: L2Plan::default(),
-            states: Vec::new(),
-            l2_verdicts: VerdictLog::default(),
-        };
-        if let Err(e) = speaker.writer.load().await {
+        let mut writer = Writer::new(client.clone(), opts.namespace.clone(), opts.node.clone());
+        if let Err(e) = writer.load().await {
             warn!(error = %e, "cannot list this node's status objects; stale ones stay until rewritten");
         }
-        let mut sessions = tokio::time::interval(SESSION_EVERY);
-        sessions.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut speaker = Speaker::new(Settings {
+            node: opts.node.clone(),
+            router_id: opts.router_id,
+            bgp_listen: opts.bgp_listen,
+            l2: opts.l2.clone(),
+            metrics: Some(metrics),
+        });
+        let mut shell = Shell {
+            opts,
+            writer,
+            written: true,
+        };
         let mut retry_at: Option<Instant> = None;
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
                 input = inputs.next() => {
                     views.apply(input.ok_or(RunError::StreamsEnded)?);
-                    for _ in 0..MAX_BATCH {
-                        let Some(Some(input)) = inputs.next().now_or_never() else {
-                            break;
-                        };
-                        views.apply(input);
-                    }
+                    drain_ready(&mut inputs, |i| views.apply(i));
                     if views.synced() {
-                        speaker.pass(&mut views).await;
+                        shell.pass(&mut speaker, &mut views).await;
                         ready.store(true, Ordering::Release);
                     }
                 }
-                () = L2Runtime::changed_if_any(&mut speaker.l2) => {
-                    speaker.apply_l2(&views).await;
-                    speaker.write_services().await;
-                }
-                _ = sessions.tick() => speaker.report_sessions().await,
+                change = speaker.changed() => match change {
+                    Change::Layer2 => {
+                        let report = speaker.apply_l2();
+                        shell.publish(&speaker, &views, report).await;
+                    }
+                    Change::Sessions => shell.write_sessions(&mut speaker).await,
+                },
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
-                    speaker.write_services().await;
+                    shell.write_all(&mut speaker).await;
                 }
                 () = &mut shutdown => break,
             }
-            if !speaker.services_written && retry_at.is_none() {
+            if !shell.written && retry_at.is_none() {
                 retry_at = Some(Instant::now() + RETRY_AFTER);
             }
         }
         ready.store(false, Ordering::Release);
-        speaker.stop().await;
+        speaker.shutdown("ferrolb-speaker stopping").await;
+        let clear = shell.writer.clear();
+        if tokio::time::timeout(CLEAR_TIMEOUT, clear).await.is_err() {
+            warn!("status objects not all deleted before stopping");
+        }
         Ok(())
     }
     .instrument(span)
     .await
 }
 
-impl Speaker {
-    /// Decides and announces from the current views, then reports.
-    async fn pass(&mut self, views: &mut Views) {
+/// What only the Kubernetes shell holds: the writer and its retry state.
+struct Shell {
+    opts: Options,
+    writer: Writer,
+    /// The last status writes all succeeded.
+    written: bool,
+}
+
+impl Shell {
+    /// One pass over the current views, then its report.
+    async fn pass(&mut self, speaker: &mut Speaker, views: &mut Views) {
         if views.config_dirty {
             views.config_dirty = false;
-            self.load_config(views);
+            speaker.configure(&views.config.resources(&self.opts.namespace));
         }
-        let Some(config) = &self.config else {
-            return;
-        };
-        let node = views.node(&self.opts.node);
-        self.writer.set_owner(node);
-        let node_state = node_state(&self.opts.node, node);
-        let router_id = self.opts.router_id.or_else(|| node.and_then(node_ipv4));
-        let services = views.service_states(self.opts.lb_class.as_deref());
-        let plan = bgp_plan(config, &node_state, &services);
-        let announcer = self.announcer.get_or_insert_with(|| {
-            let mut announcer = BgpAnnouncer::new(router_id);
-            if let Some(addr) = self.opts.bgp_listen
-                && let Err(e) = announcer.listen(addr)
-            {
-                warn!(%addr, error = %e, "cannot listen for BGP connections; connecting out only");
-            }
-            announcer
-        });
-        announcer.apply(config, &plan).await;
-        for (peer, e) in announcer.errors() {
-            error!(peer, "{e}");
-        }
-
-        self.metrics.announced(
-            &self.opts.node,
-            "bgp",
-            plan.explanations
-                .iter()
-                .filter(|e| matches!(e.verdict, Verdict::Announced { .. }))
-                .map(|e| (&e.service, e.address)),
-        );
-        for notice in self.notices.update(&plan.explanations) {
-            info!(service = %notice.service, address = %notice.address, "{}", notice.verdict);
-            let Some(kind) = notice.event else {
-                continue;
-            };
-            let Some(svc) = views.service(&notice.service) else {
-                continue;
-            };
-            let note = match &notice.verdict {
-                Verdict::Announced { .. } => {
-                    format!(
-                        "announcing from node \"{}\" with protocol \"bgp\"",
-                        self.opts.node
-                    )
-                }
-                Verdict::NotAnnounced(reason) => {
-                    format!(
-                        "{} not announced from node \"{}\": {reason}",
-                        notice.address, self.opts.node
-                    )
-                }
-            };
-            self.writer.event(&svc.object_ref(&()), kind, &note).await;
-        }
-        self.plan = plan;
-        self.states = services;
-        self.update_l2(views).await;
-        self.write_services().await;
+        self.writer.set_owner(views.node(&self.opts.node));
+        let inputs = views.pass_inputs(&self.opts.node, self.opts.lb_class.as_deref());
+        let report = speaker.pass(inputs).await;
+        self.publish(speaker, views, report).await;
+        // Peers may have come or gone with the configuration, which no
+        // session's status tells.
+        self.write_sessions(speaker).await;
     }
 
-    /// Starts, feeds or stops Layer-2 mode after a pass.
-    async fn update_l2(&mut self, views: &Views) {
-        let Some(config) = &self.config else {
-            return;
-        };
-        if config.l2_advertisements.is_empty() {
-            if let Some(l2) = self.l2.take() {
-                info!("no L2Advertisement any more: Layer-2 mode stops");
-                l2.shutdown().await;
-                self.l2_plan = L2Plan::default();
-            }
-            return;
-        }
-        if self.l2.is_none() {
-            let secrets = views.config.resources(&self.opts.namespace).secrets;
-            let setup = L2Setup {
-                node: self.opts.node.clone(),
-                key: memberlist_key(&secrets),
-                timing: MembershipTiming::default(),
-                options: self.opts.l2.0,
-                interface_rules: self.opts.l2.1.clone(),
-                metrics: Some(self.metrics.clone()),
-            };
-            match L2Runtime::start(setup).await {
-                Ok(l2) => self.l2 = Some(l2),
-                Err(e) => {
-                    error!(error = %e, "cannot start Layer-2 mode");
-                    return;
-                }
-            }
-        }
-        if let Some(l2) = &mut self.l2
-            && let Err(e) = l2
-                .set_members(
-                    address_book(views.speakers(), self.opts.l2.0.membership_port),
-                    views.node_states(),
-                )
-                .await
-        {
-            error!(error = %e, "Layer-2 mode cannot reach the other speakers");
-        }
-        self.apply_l2(views).await;
+    async fn write_all(&mut self, speaker: &mut Speaker) {
+        self.write_services(speaker).await;
+        let services_written = self.written;
+        self.write_sessions(speaker).await;
+        self.written &= services_written;
     }
 
-    /// Decides and applies Layer-2 announcements from the last inputs, and
-    /// reports them (but for the status objects: the caller writes those).
-    async fn apply_l2(&mut self, views: &Views) {
-        let (Some(l2), Some(config)) = (&mut self.l2, &self.config) else {
-            return;
-        };
-        let plan = l2.apply(config, &self.states);
-        let events = l2.events();
-        self.metrics.announced(
-            &self.opts.node,
-            "layer2",
-            plan.explanations
-                .iter()
-                .filter(|e| matches!(e.verdict, L2Verdict::Announced { .. }))
-                .map(|e| (&e.service, e.address)),
-        );
-        self.l2_verdicts.log(&plan.explanations, |v| {
-            matches!(v, L2Verdict::Announced { .. })
-        });
-        for service in plan.statuses.keys() {
-            if !self.l2_plan.statuses.contains_key(service)
-                && let Some(svc) = views.service(service)
-            {
-                let note = format!(
-                    "announcing from node \"{}\" with protocol \"layer2\"",
-                    self.opts.node
-                );
+    /// Events, then the status objects.
+    async fn publish(&mut self, speaker: &Speaker, views: &Views, report: Report) {
+        for event in &report.events {
+            if let Some(svc) = views.service(&event.service) {
                 self.writer
-                    .event(&svc.object_ref(&()), NoticeKind::NodeAssigned, &note)
+                    .event(&svc.object_ref(&()), event.kind, &event.note)
                     .await;
             }
         }
-        for e in events {
-            let (ip, kind, note) = match e.event {
-                L2Event::Conflict { ip, mac } => (
-                    ip,
-                    NoticeKind::AnnounceFailed,
-                    format!(
-                        "{ip} is used by another host ({mac}) on {}: not answered from node \"{}\" while it holds it",
-                        e.interface, self.opts.node
-                    ),
-                ),
-                L2Event::Reclaimed { ip, holder } => (
-                    ip,
-                    NoticeKind::NodeAssigned,
-                    format!(
-                        "the host that held {ip} ({holder}) no longer answers: announcing from node \"{}\" with protocol \"layer2\" on {} again",
-                        self.opts.node, e.interface
-                    ),
-                ),
-                _ => continue,
-            };
-            for state in self.states.iter().filter(|s| s.addresses.contains(&ip)) {
-                if let Some(svc) = views.service(&state.key) {
-                    self.writer.event(&svc.object_ref(&()), kind, &note).await;
-                }
-            }
-        }
-        self.l2_plan = plan;
+        self.write_services(speaker).await;
     }
 
-    fn load_config(&mut self, views: &Views) {
-        match compile(&views.config.resources(&self.opts.namespace)) {
-            Ok(compiled) => {
-                for w in &compiled.warnings {
-                    warn!("{w}");
-                }
-                info!(
-                    peers = compiled.config.peers.len(),
-                    pools = compiled.config.pools.len(),
-                    "configuration loaded"
-                );
-                self.config = Some(compiled.config);
-                self.metrics.config(true, false);
-            }
-            Err(e) => {
-                for d in &e.errors {
-                    error!("{d}");
-                }
-                warn!(
-                    errors = e.errors.len(),
-                    "configuration refused; the last good one stays in force"
-                );
-                self.metrics.config(self.config.is_some(), true);
-            }
-        }
-    }
-
-    async fn write_services(&mut self) {
-        let bgp = bgp_service_statuses(&self.plan.explanations)
+    async fn write_services(&mut self, speaker: &Speaker) {
+        let statuses = speaker.service_statuses();
+        let bgp = statuses
+            .bgp
             .into_iter()
             .map(|(k, peers)| {
                 let status = json!({
@@ -372,85 +189,31 @@ impl Speaker {
                 (k, status)
             })
             .collect();
-        let l2 = self
-            .l2_plan
-            .statuses
+        let l2 = statuses
+            .l2
             .iter()
             .map(|(k, s)| (k.clone(), json!(s.to_api(k))))
             .collect();
         let bgp_ok = self.writer.service_statuses(StatusKind::Bgp, &bgp).await;
         let l2_ok = self.writer.service_statuses(StatusKind::L2, &l2).await;
-        self.services_written = bgp_ok && l2_ok;
+        self.written = bgp_ok && l2_ok;
     }
 
-    /// Session state into metrics (every tick) and status objects (on a
-    /// change that matters).
-    async fn report_sessions(&mut self) {
-        let Some(announcer) = &self.announcer else {
-            return;
-        };
-        let statuses = announcer.statuses();
-        let addresses = announcer.addresses();
-        self.metrics.sessions(statuses.iter().map(|(name, s)| {
-            let address = addresses
-                .get(name)
-                .map(|a| a.ip().to_string())
-                .unwrap_or_default();
-            (address, s)
-        }));
-        let desired: BTreeMap<String, Session> = statuses
-            .iter()
-            .map(|(name, s)| {
-                let address = addresses
-                    .get(name)
-                    .map(|a| a.ip().to_string())
-                    .unwrap_or_default();
-                (
-                    name.clone(),
-                    Session {
-                        address,
-                        status: session_status(s),
-                    },
-                )
+    /// `BGPSessionState` objects (written on a change that matters).
+    async fn write_sessions(&mut self, speaker: &mut Speaker) {
+        let desired: BTreeMap<String, Session> = speaker
+            .sessions()
+            .into_iter()
+            .map(|s| {
+                let session = Session {
+                    address: s.address.ip().to_string(),
+                    status: session_status(&s.status),
+                };
+                (s.peer, session)
             })
             .collect();
-        self.writer.sessions(&desired).await;
-    }
-
-    async fn stop(mut self) {
-        info!("stopping: withdrawing every route and closing every session");
-        let bgp = self.announcer.take();
-        let l2 = self.l2.take();
-        tokio::join!(
-            async {
-                if let Some(announcer) = bgp {
-                    announcer.shutdown("ferrolb-speaker stopping").await;
-                }
-            },
-            async {
-                if let Some(l2) = l2 {
-                    l2.shutdown().await;
-                }
-            }
-        );
-        let clear = self.writer.clear();
-        if tokio::time::timeout(CLEAR_TIMEOUT, clear).await.is_err() {
-            warn!("status objects not all deleted before stopping");
+        if !self.writer.sessions(&desired).await {
+            self.written = false;
         }
     }
-}
-
-/// The Node's first IPv4 address (InternalIP first), for a router ID.
-fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {
-    let addresses = node.status.as_ref()?.addresses.as_ref()?;
-    let v4 = |kind: &str| {
-        addresses
-            .iter()
-            .filter(|a| a.type_ == kind)
-            .find_map(|a| match a.address.parse() {
-                Ok(IpAddr::V4(v4)) => Some(v4),
-                _ => None,
-            })
-    };
-    v4("InternalIP").or_else(|| v4("ExternalIP"))
 }

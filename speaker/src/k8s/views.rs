@@ -1,14 +1,13 @@
 //! What the speaker watches, kept complete: Services, EndpointSlices, Nodes
 //! and the configuration of FerroLB's namespace.
 
-use std::collections::BTreeMap;
-
-use ferrolb_crds::service::{IP_ALLOCATED_FROM_POOL, LbView, lb_view, service_key};
+use ferrolb_crds::service::{IP_ALLOCATED_FROM_POOL, service_key};
 use ferrolb_k8s::cache::{Cache, name_key};
 use ferrolb_k8s::config_view::{ConfigEvent, ConfigView, config_inputs};
 use ferrolb_k8s::watch::watch;
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -17,8 +16,9 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
 use super::slices::{SliceVersion, slice_inputs};
-use crate::adapt::{self, service_state, slice_service};
-use crate::decide::{ServiceKey, ServiceState};
+use crate::adapt::{self, WithoutSlices};
+use crate::decide::ServiceKey;
+use crate::pass::Inputs;
 
 /// One watch event of any watched kind.
 pub(super) enum Input {
@@ -157,49 +157,42 @@ impl Views {
         self.nodes.items().get(name)
     }
 
+    /// The inputs of a pass for `node`, serving `lb_class`.
+    pub(super) fn pass_inputs(&self, node: &str, lb_class: Option<&str>) -> Inputs {
+        let this = self.node(node);
+        Inputs {
+            node: adapt::node_state(node, this),
+            node_ipv4: this.and_then(adapt::node_ipv4),
+            nodes: self
+                .nodes
+                .items()
+                .iter()
+                .map(|(name, n)| (name.clone(), adapt::node_state(name, Some(n))))
+                .collect(),
+            speakers: self.speakers(),
+            services: adapt::service_states(
+                self.services.items(),
+                self.slices.values(),
+                lb_class,
+                WithoutSlices::NoEndpoints,
+            ),
+        }
+    }
+
     /// Every node that runs a speaker pod, with the pod's address (the
-    /// node's, on the host network), by node name.
-    pub(super) fn speakers(&self) -> Vec<(&str, IpAddr)> {
+    /// node's, on the host network).
+    fn speakers(&self) -> BTreeMap<String, IpAddr> {
         self.pods
             .values()
             .filter_map(|p| {
-                let node = p.spec.as_ref()?.node_name.as_deref()?;
+                let node = p.spec.as_ref()?.node_name.clone()?;
                 let ip = p.status.as_ref()?.pod_ip.as_deref()?.parse().ok()?;
                 Some((node, ip))
             })
             .collect()
     }
 
-    /// Every Node, as the decision reads it.
-    pub(super) fn node_states(&self) -> BTreeMap<String, crate::decide::NodeState> {
-        self.nodes
-            .items()
-            .iter()
-            .map(|(name, n)| (name.clone(), adapt::node_state(name, Some(n))))
-            .collect()
-    }
-
     pub(super) fn service(&self, key: &ServiceKey) -> Option<&Service> {
         self.services.items().get(key)
-    }
-
-    /// The LoadBalancer Services of `lb_class` that have an address, as the
-    /// decision reads them.
-    pub(super) fn service_states(&self, lb_class: Option<&str>) -> Vec<ServiceState> {
-        let mut slices: BTreeMap<ServiceKey, Vec<&EndpointSlice>> = BTreeMap::new();
-        for slice in self.slices.values() {
-            if let Some(key) = slice_service(slice) {
-                slices.entry(key).or_default().push(slice);
-            }
-        }
-        self.services
-            .items()
-            .iter()
-            .filter(|(_, svc)| lb_view(svc, lb_class) == LbView::Ours)
-            .filter_map(|(key, svc)| {
-                let endpoints = adapt::endpoints(slices.get(key).into_iter().flatten().copied());
-                service_state(key, svc, endpoints)
-            })
-            .collect()
     }
 }

@@ -1,27 +1,32 @@
 //! Standalone mode's inputs: YAML files holding what a cluster would hold:
 //! the `metallb.io` configuration (and Secrets), Services, their
-//! EndpointSlices, Namespaces and Nodes.
+//! EndpointSlices, Namespaces and Nodes, read into the API's own types.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use ferrolb_controller::ipam::ServiceKey;
 use ferrolb_crds::config::Resources;
 use ferrolb_crds::manifest::{self, ManifestError};
 use ferrolb_crds::selector::Labels;
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde_json::Value;
+
+use crate::adapt::slice_service;
+use crate::decide::ServiceKey;
 
 /// Everything read from the files.
 #[derive(Debug, Default)]
 pub struct Inputs {
     pub resources: Resources,
     pub services: BTreeMap<ServiceKey, Service>,
-    /// EndpointSlices by the Service they belong to.
-    pub endpoints: BTreeMap<ServiceKey, Vec<EndpointSlice>>,
+    /// EndpointSlices of Services.
+    pub slices: Vec<EndpointSlice>,
     pub namespaces: BTreeMap<String, Labels>,
+    /// Nodes, by name (the configuration's compiler reads them from
+    /// `resources` too).
+    pub nodes: BTreeMap<String, Node>,
 }
 
 /// A problem in one file.
@@ -102,8 +107,9 @@ pub fn read(files: &[PathBuf]) -> (Inputs, Vec<InputError>) {
     (inputs, errors)
 }
 
-/// Services, EndpointSlices and Namespaces, which the configuration reader
-/// skips.
+/// Services, EndpointSlices, Namespaces and Nodes as the API's types (the
+/// configuration reader keeps only what the compiler needs of Nodes, and
+/// skips the rest).
 fn read_cluster_objects(text: &str, path: &str, inputs: &mut Inputs, errors: &mut Vec<InputError>) {
     for (index, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
         let Ok(value) = <Value as serde::Deserialize>::deserialize(doc) else {
@@ -139,25 +145,22 @@ fn read_cluster_objects(text: &str, path: &str, inputs: &mut Inputs, errors: &mu
             },
             (Some("discovery.k8s.io/v1"), "EndpointSlice") => {
                 match serde_json::from_value::<EndpointSlice>(value.clone()) {
-                    Ok(slice) => {
-                        let service = slice
-                            .metadata
-                            .labels
-                            .as_ref()
-                            .and_then(|l| l.get("kubernetes.io/service-name"))
-                            .cloned();
-                        match service {
-                            Some(s) => inputs
-                                .endpoints
-                                .entry(ServiceKey::new(namespace, s))
-                                .or_default()
-                                .push(slice),
+                    Ok(mut slice) => {
+                        slice.metadata.namespace = Some(namespace.clone());
+                        match slice_service(&slice) {
+                            Some(_) => inputs.slices.push(slice),
                             None => {
                                 errors.push(error("no kubernetes.io/service-name label".into()))
                             }
                         }
                     }
                     Err(e) => errors.push(error(e.to_string())),
+                }
+            }
+            (Some("v1"), "Node") => {
+                // Errors were reported by the configuration reader.
+                if let Ok(node) = serde_json::from_value::<Node>(value.clone()) {
+                    inputs.nodes.insert(name.clone(), node);
                 }
             }
             (Some("v1"), "Namespace") => {

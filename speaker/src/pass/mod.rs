@@ -1,0 +1,449 @@
+//! The speaker's pass, the one both shells run: `ferrolb-speaker` (fed by
+//! Kubernetes watches, [`crate::k8s`]) and `ferrolb run` (fed by files,
+//! [`crate::files`]).
+//!
+//! The shells only gather [`Inputs`] and publish the [`Report`]; the pass
+//! owns everything between: the configuration (compiled, or the last good
+//! one kept), the decision, the announcers (created when first needed),
+//! Layer-2 mode (started and stopped with the L2Advertisements), the
+//! verdict logs and metrics, and the shutdown of both protocols. What the
+//! same inputs mean therefore cannot differ between the shells.
+
+mod inputs;
+mod report;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::fmt::Display;
+
+use ferrolb_bgp::fsm::State;
+use ferrolb_crds::config::{Config, Resources, compile};
+use tracing::{error, info, warn};
+
+use crate::announce::{BgpAnnouncer, L2Runtime, L2Setup, address_book, memberlist_key};
+use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
+use crate::l2::interface::L2Event;
+use crate::membership::{Key, MembershipTiming};
+use crate::metrics::Metrics;
+use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses};
+
+pub use inputs::{Inputs, Settings};
+pub use report::{Report, ServiceEvent, ServiceStatuses, Session};
+
+/// What changed between passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// Decide Layer-2 mode again: [`Speaker::apply_l2`].
+    Layer2,
+    /// Some session's status: [`Speaker::sessions`].
+    Sessions,
+}
+
+/// One node's speaker: what it announces, and the sessions and responders
+/// that announce it.
+pub struct Speaker {
+    settings: Settings,
+    /// The last configuration that compiled.
+    config: Option<Config>,
+    /// The Layer-2 membership's key, from the configuration's Secrets as
+    /// last offered (valid or not: the key is not part of what compiles).
+    memberlist_key: Option<Key>,
+    /// Created by the first pass with a configuration.
+    bgp: Option<BgpAnnouncer>,
+    /// Layer-2 mode, while some L2Advertisement exists.
+    l2: Option<L2Runtime>,
+    /// The services as the last pass read them: Layer-2 mode decides again
+    /// on membership changes, between passes.
+    services: Vec<ServiceState>,
+    bgp_plan: BgpPlan,
+    l2_plan: L2Plan,
+    notices: Notices,
+    bgp_verdicts: VerdictLog,
+    l2_verdicts: VerdictLog,
+    /// Why configured peers cannot run, as last logged.
+    peer_errors: BTreeMap<String, String>,
+    /// Each session's state as last logged.
+    session_states: BTreeMap<String, State>,
+}
+
+impl Speaker {
+    pub fn new(settings: Settings) -> Speaker {
+        Speaker {
+            settings,
+            config: None,
+            memberlist_key: None,
+            bgp: None,
+            l2: None,
+            services: Vec::new(),
+            bgp_plan: BgpPlan::default(),
+            l2_plan: L2Plan::default(),
+            notices: Notices::default(),
+            bgp_verdicts: VerdictLog::default(),
+            l2_verdicts: VerdictLog::default(),
+            peer_errors: BTreeMap::new(),
+            session_states: BTreeMap::new(),
+        }
+    }
+
+    /// Compiles `resources`; a valid configuration replaces the last one, an
+    /// invalid one is refused with the compiler's errors and the last good
+    /// one stays in force. `true` when it was taken.
+    pub fn configure(&mut self, resources: &Resources) -> bool {
+        self.configure_with(resources, |_| Ok::<(), Infallible>(()))
+    }
+
+    /// [`Speaker::configure`], where `accept` may still refuse a
+    /// configuration that compiled (standalone mode's allocator does, when
+    /// it cannot take the pools): both must take it, or neither does.
+    pub fn configure_with<E: Display>(
+        &mut self,
+        resources: &Resources,
+        accept: impl FnOnce(&Config) -> Result<(), E>,
+    ) -> bool {
+        self.memberlist_key = memberlist_key(&resources.secrets);
+        let compiled = match compile(resources) {
+            Ok(compiled) => compiled,
+            Err(e) => {
+                for d in &e.errors {
+                    error!("{d}");
+                }
+                self.refused(e.errors.len());
+                return false;
+            }
+        };
+        for w in &compiled.warnings {
+            warn!("{w}");
+        }
+        if let Err(e) = accept(&compiled.config) {
+            error!("{e}");
+            self.refused(1);
+            return false;
+        }
+        info!(
+            peers = compiled.config.peers.len(),
+            pools = compiled.config.pools.len(),
+            "configuration loaded"
+        );
+        self.config = Some(compiled.config);
+        if let Some(m) = &self.settings.metrics {
+            m.config(true, false);
+        }
+        true
+    }
+
+    fn refused(&self, errors: usize) {
+        if self.config.is_some() {
+            warn!(
+                errors,
+                "configuration refused; the last good one stays in force"
+            );
+        } else {
+            warn!(
+                errors,
+                "configuration refused; nothing is announced until a valid one arrives"
+            );
+        }
+        if let Some(m) = &self.settings.metrics {
+            m.config(self.config.is_some(), true);
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Option<&Config> {
+        self.config.as_ref()
+    }
+
+    /// Decides from `inputs` and the configuration in force, applies the
+    /// result to the BGP sessions and Layer-2 mode (as diffs), and says
+    /// what to publish. Announcing comes first: no report delays a route.
+    /// Does nothing before a configuration has compiled.
+    pub async fn pass(&mut self, inputs: Inputs) -> Report {
+        let mut report = Report::default();
+        let Some(config) = &self.config else {
+            return report;
+        };
+        let node = &self.settings.node;
+        let plan = bgp_plan(config, &inputs.node, &inputs.services);
+        let announcer = self.bgp.get_or_insert_with(|| {
+            let router_id = self.settings.router_id.or(inputs.node_ipv4);
+            let mut announcer = BgpAnnouncer::new(router_id);
+            if let Some(addr) = self.settings.bgp_listen
+                && let Err(e) = announcer.listen(addr)
+            {
+                warn!(%addr, error = %e, "cannot listen for BGP connections; connecting out only");
+            }
+            announcer
+        });
+        announcer.apply(config, &plan).await;
+        log_peer_errors(&mut self.peer_errors, announcer);
+
+        let bgp_announced = |v: &Verdict| matches!(v, Verdict::Announced { .. });
+        self.bgp_verdicts.log(&plan.explanations, bgp_announced);
+        if let Some(m) = &self.settings.metrics {
+            announced_metric(m, node, "bgp", &plan.explanations, bgp_announced);
+        }
+        for notice in self.notices.update(&plan.explanations) {
+            let Some(kind) = notice.event else {
+                continue;
+            };
+            let note = match &notice.verdict {
+                Verdict::Announced { .. } => {
+                    format!("announcing from node \"{node}\" with protocol \"bgp\"")
+                }
+                Verdict::NotAnnounced(reason) => {
+                    format!(
+                        "{} not announced from node \"{node}\": {reason}",
+                        notice.address
+                    )
+                }
+            };
+            report.events.push(ServiceEvent {
+                service: notice.service,
+                kind,
+                note,
+            });
+        }
+        self.bgp_plan = plan;
+        self.services = inputs.services;
+        self.update_l2(inputs.speakers, inputs.nodes, inputs.node)
+            .await;
+        report.events.extend(self.apply_l2().events);
+        report
+    }
+
+    /// Starts, feeds or stops Layer-2 mode after a pass.
+    async fn update_l2(
+        &mut self,
+        speakers: BTreeMap<String, std::net::IpAddr>,
+        mut nodes: BTreeMap<String, crate::decide::NodeState>,
+        this_node: crate::decide::NodeState,
+    ) {
+        let Some(config) = &self.config else {
+            return;
+        };
+        if config.l2_advertisements.is_empty() {
+            if let Some(l2) = self.l2.take() {
+                info!("no L2Advertisement any more: Layer-2 mode stops");
+                l2.shutdown().await;
+                self.l2_plan = L2Plan::default();
+            }
+            return;
+        }
+        if self.l2.is_none() {
+            let setup = L2Setup {
+                node: self.settings.node.clone(),
+                key: self.memberlist_key.clone(),
+                timing: MembershipTiming::default(),
+                options: self.settings.l2.options,
+                interface_rules: self.settings.l2.interface_rules.clone(),
+                metrics: self.settings.metrics.clone(),
+            };
+            match L2Runtime::start(setup).await {
+                Ok(l2) => self.l2 = Some(l2),
+                Err(e) => {
+                    error!(error = %e, "cannot start Layer-2 mode");
+                    return;
+                }
+            }
+        }
+        // This node is a candidate even without a Node object.
+        nodes.entry(this_node.name.clone()).or_insert(this_node);
+        let book = address_book(
+            speakers.iter().map(|(n, a)| (n.as_str(), *a)),
+            self.settings.l2.options.membership_port,
+        );
+        if let Some(l2) = &mut self.l2
+            && let Err(e) = l2.set_members(book, nodes).await
+        {
+            error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+        }
+    }
+
+    /// Completes when something changed between passes: Layer-2 mode's
+    /// plan may differ (membership, interfaces, the fence), or a session's
+    /// status moved. Never while neither runs.
+    pub async fn changed(&mut self) -> Change {
+        tokio::select! {
+            () = L2Runtime::changed_if_any(&mut self.l2) => Change::Layer2,
+            () = BgpAnnouncer::changed_if_any(&mut self.bgp) => Change::Sessions,
+        }
+    }
+
+    /// Decides and applies Layer-2 announcements from the last inputs, and
+    /// says what to publish.
+    pub fn apply_l2(&mut self) -> Report {
+        let mut report = Report::default();
+        let (Some(l2), Some(config)) = (&mut self.l2, &self.config) else {
+            return report;
+        };
+        let node = &self.settings.node;
+        let plan = l2.apply(config, &self.services);
+        let l2_announced = |v: &L2Verdict| matches!(v, L2Verdict::Announced { .. });
+        self.l2_verdicts.log(&plan.explanations, l2_announced);
+        if let Some(m) = &self.settings.metrics {
+            announced_metric(m, node, "layer2", &plan.explanations, l2_announced);
+        }
+        for service in plan.statuses.keys() {
+            if !self.l2_plan.statuses.contains_key(service) {
+                report.events.push(ServiceEvent {
+                    service: service.clone(),
+                    kind: NoticeKind::NodeAssigned,
+                    note: format!("announcing from node \"{node}\" with protocol \"layer2\""),
+                });
+            }
+        }
+        for e in l2.events() {
+            info!(interface = %e.interface, event = ?e.event, "layer 2");
+            let (ip, kind, note) = match e.event {
+                L2Event::Conflict { ip, mac } => (
+                    ip,
+                    NoticeKind::AnnounceFailed,
+                    format!(
+                        "{ip} is used by another host ({mac}) on {}: not answered from node \"{node}\" while it holds it",
+                        e.interface
+                    ),
+                ),
+                L2Event::Reclaimed { ip, holder } => (
+                    ip,
+                    NoticeKind::NodeAssigned,
+                    format!(
+                        "the host that held {ip} ({holder}) no longer answers: announcing from node \"{node}\" with protocol \"layer2\" on {} again",
+                        e.interface
+                    ),
+                ),
+                _ => continue,
+            };
+            for state in self.services.iter().filter(|s| s.addresses.contains(&ip)) {
+                report.events.push(ServiceEvent {
+                    service: state.key.clone(),
+                    kind,
+                    note: note.clone(),
+                });
+            }
+        }
+        self.l2_plan = plan;
+        report
+    }
+
+    /// The BGP plan of the last pass.
+    pub fn bgp_plan(&self) -> &BgpPlan {
+        &self.bgp_plan
+    }
+
+    /// The Layer-2 plan last applied (empty while Layer-2 mode is off).
+    pub fn l2_plan(&self) -> &L2Plan {
+        &self.l2_plan
+    }
+
+    /// The status each announced Service should carry from this node.
+    pub fn service_statuses(&self) -> ServiceStatuses {
+        ServiceStatuses {
+            bgp: bgp_service_statuses(&self.bgp_plan.explanations),
+            l2: self.l2_plan.statuses.clone(),
+        }
+    }
+
+    /// Every session now; logs each state change and updates the metrics.
+    pub fn sessions(&mut self) -> Vec<Session> {
+        let Some(announcer) = &self.bgp else {
+            return Vec::new();
+        };
+        let addresses = announcer.addresses();
+        let sessions: Vec<Session> = announcer
+            .statuses()
+            .into_iter()
+            .filter_map(|(peer, status)| {
+                let address = *addresses.get(&peer)?;
+                Some(Session {
+                    peer,
+                    address,
+                    status,
+                })
+            })
+            .collect();
+        for s in &sessions {
+            let state = s.status.state;
+            if self.session_states.get(&s.peer) == Some(&state) {
+                continue;
+            }
+            match &s.status.last_error {
+                Some(err) if state != State::Established => {
+                    warn!(peer = s.peer, ?state, last_error = %err, "session")
+                }
+                _ => info!(
+                    peer = s.peer,
+                    ?state,
+                    prefixes = s.status.prefixes_announced,
+                    "session"
+                ),
+            }
+        }
+        self.session_states = sessions
+            .iter()
+            .map(|s| (s.peer.clone(), s.status.state))
+            .collect();
+        if let Some(m) = &self.settings.metrics {
+            m.sessions(
+                sessions
+                    .iter()
+                    .map(|s| (s.address.ip().to_string(), &s.status)),
+            );
+        }
+        sessions
+    }
+
+    /// Stops both protocols at once: every route withdrawn, every session
+    /// closed with Cease / Administrative Shutdown carrying `reason`, every
+    /// address released.
+    pub async fn shutdown(mut self, reason: &str) {
+        info!("stopping: withdrawing every route and closing every session");
+        let bgp = self.bgp.take();
+        let l2 = self.l2.take();
+        tokio::join!(
+            async {
+                if let Some(announcer) = bgp {
+                    announcer.shutdown(reason).await;
+                }
+            },
+            async {
+                if let Some(l2) = l2 {
+                    l2.shutdown().await;
+                }
+            }
+        );
+    }
+}
+
+/// The addresses `protocol` announces from `node`, into the metrics.
+fn announced_metric<V>(
+    metrics: &Metrics,
+    node: &str,
+    protocol: &str,
+    explanations: &[Explanation<V>],
+    announced: fn(&V) -> bool,
+) {
+    metrics.announced(
+        node,
+        protocol,
+        explanations
+            .iter()
+            .filter(|e| announced(&e.verdict))
+            .map(|e| (&e.service, e.address)),
+    );
+}
+
+/// Logs why each configured peer cannot run, once per change rather than
+/// once per pass.
+fn log_peer_errors(logged: &mut BTreeMap<String, String>, announcer: &BgpAnnouncer) {
+    let now: BTreeMap<String, String> = announcer
+        .errors()
+        .iter()
+        .map(|(peer, e)| (peer.clone(), e.to_string()))
+        .collect();
+    for (peer, e) in &now {
+        if logged.get(peer) != Some(e) {
+            error!(peer, "cannot run this peer: {e}");
+        }
+    }
+    *logged = now;
+}

@@ -1,0 +1,47 @@
+//! What a pass tells its shell to publish: Events on Services, the status
+//! of each announced Service, and the sessions. Plain data; the Kubernetes
+//! shell writes it to the API server, standalone mode has its log lines.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use ferrolb_bgp::peer::PeerStatus;
+
+use crate::decide::{L2Status, ServiceKey};
+use crate::report::NoticeKind;
+
+/// What one pass (or one Layer-2 change) asks to publish.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Events worth publishing on Services, in order.
+    pub events: Vec<ServiceEvent>,
+}
+
+/// An Event about a Service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceEvent {
+    pub service: ServiceKey,
+    pub kind: NoticeKind,
+    /// The Event's message.
+    pub note: String,
+}
+
+/// Per announced Service, what this node announces it with: the status
+/// objects (`ServiceBGPStatus`, `ServiceL2Status`) it should hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceStatuses {
+    /// The BGP peers each Service is announced to.
+    pub bgp: BTreeMap<ServiceKey, Vec<String>>,
+    /// The interfaces each Service is answered on.
+    pub l2: BTreeMap<ServiceKey, L2Status>,
+}
+
+/// One BGP session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The BGPPeer's name.
+    pub peer: String,
+    /// The peer's address.
+    pub address: SocketAddr,
+    pub status: PeerStatus,
+}

@@ -157,7 +157,7 @@ const TABLE: &[Row] = &[
         |c| vec![disconnect(c), Action::SendOpen { conn: inb(7) }],
         OpenSent,
     ),
-    row(Connect, fails, drop_it, Idle),
+    row(Connect, fails, drop_it, Active),
     row(Connect, open, drop_it, Idle),
     row(Connect, keepalive, drop_it, Idle),
     row(Connect, update, drop_it, Idle),

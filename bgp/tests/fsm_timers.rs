@@ -203,12 +203,12 @@ fn a_dropped_session_restarts_by_itself_after_the_backoff() {
 }
 
 #[test]
-fn repeated_failures_space_out_automatic_restarts() {
+fn repeated_refused_attempts_space_out_the_retries() {
     let mut h = Harness::new(config());
     let mut conn = h.connect();
     for failures in 1..10u32 {
         h.ev(Event::TcpConnectionFails { conn });
-        assert_eq!(h.s.state(), State::Idle);
+        assert_eq!(h.s.state(), State::Active);
         assert_jittered(millis(h.now, h.s.next_deadline()), failures);
         let restarted = h.fire_next_deadline();
         let [Action::Connect { conn: next }] = restarted.as_slice() else {
@@ -279,4 +279,32 @@ fn jitter_is_seeded_and_deterministic() {
     let spread: std::collections::BTreeSet<u64> = (0..50).map(delay).collect();
     assert!(spread.len() > 10, "jitter spreads: {spread:?}");
     assert!(spread.iter().all(|d| (750..=1000).contains(d)));
+}
+
+#[test]
+fn a_refused_attempt_listens_for_the_peer_until_the_next_one() {
+    let mut h = Harness::new(config());
+    let ours = h.connect();
+    h.ev(Event::TcpConnectionFails { conn: ours });
+    // RFC 4271 §8.2.2, Connect + event 18: Active, not Idle, so that a
+    // router that refuses our connections can still open its own.
+    assert_eq!(h.s.state(), State::Active);
+    let retry = h.fire_next_deadline();
+    assert!(
+        matches!(retry.as_slice(), [Action::Connect { .. }]),
+        "ConnectRetry dials again after the backoff: {retry:?}"
+    );
+    assert_eq!(h.s.state(), State::Connect);
+    let again = match retry.as_slice() {
+        [Action::Connect { conn }] => *conn,
+        _ => unreachable!(),
+    };
+    h.ev(Event::TcpConnectionFails { conn: again });
+    let theirs = inb(1);
+    assert_eq!(
+        h.ev(Event::TcpConnectionConfirmed { conn: theirs }),
+        vec![Action::SendOpen { conn: theirs }],
+        "the peer's connection is taken while we wait to retry"
+    );
+    assert_eq!(h.s.state(), State::OpenSent);
 }

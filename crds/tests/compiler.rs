@@ -228,9 +228,9 @@ fn every_rule_reports_kind_object_field_and_reason() {
             r#"L2Advertisement default/l2: spec.ipAddressPools[1]: "p" is listed twice"#,
         ),
         (
-            "unknown BFD profile",
+            "BFD profile, existing or not",
             peer("p", &format!("{PEER_OK}\n  bfdProfile: fast")),
-            r#"BGPPeer default/p: spec.bfdProfile: BFDProfile "fast" does not exist"#,
+            "BGPPeer default/p: spec.bfdProfile: BFD is not implemented yet (issue 14); remove bfdProfile",
         ),
         (
             "password with passwordSecret",
@@ -481,7 +481,7 @@ fn compiles_typed_values_with_metallb_defaults() {
     );
     assert_eq!(sample.port, 179);
     assert_eq!(sample.timers.hold_time(), Duration::from_secs(90));
-    assert_eq!(sample.bfd_profile.as_deref(), Some("full1"));
+    assert_eq!(sample.bfd_profile, None);
     assert!(!sample.is_ibgp());
     assert!(c.peers["ibgp"].is_ibgp());
     assert_eq!(
@@ -489,10 +489,13 @@ fn compiles_typed_values_with_metallb_defaults() {
         Some("s3cret")
     );
     assert!(!format!("{:?}", c.peers["ibgp"]).contains("s3cret"));
-    let unnumbered = &c.peers["unnumbered"];
-    assert_eq!(unnumbered.target, PeerTarget::Interface("net0".into()));
-    assert_eq!(unnumbered.connect_time, Some(Duration::from_secs(5)));
-    assert_eq!(unnumbered.vrf.as_deref(), Some("red"));
+    let dynamic = &c.peers["dynamic"];
+    assert_eq!(
+        dynamic.target,
+        PeerTarget::Address(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5)))
+    );
+    assert_eq!(dynamic.connect_time, Some(Duration::from_secs(5)));
+    assert!(dynamic.ebgp_multi_hop && dynamic.vrf.is_none());
     let legacy = &c.peers["legacy"];
     assert_eq!(legacy.port, 1179);
     assert_eq!(legacy.timers.keepalive_time(), Duration::from_secs(3));
@@ -624,4 +627,103 @@ fn with_nodes_local_pref_conflicts_use_the_selected_nodes() {
         "  localPref: 200\n  nodeSelectors: [{matchLabels: {rack: b}}]",
     );
     assert!(error_lines(&(base + &disjoint_nodes)).is_empty());
+}
+
+/// A v1beta1 BGPPeer (16-bit ASNs, no v1beta2-only fields).
+fn peer_v1beta1(name: &str, spec: &str) -> String {
+    peer(name, spec).replacen("v1beta2", "v1beta1", 1)
+}
+
+#[test]
+fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
+    let table: Vec<(&str, String, &str)> = vec![
+        (
+            "v1beta2 bfdProfile",
+            object("BFDProfile", "fast", "  receiveInterval: 50")
+                + &peer("p", &format!("{PEER_OK}\n  bfdProfile: fast")),
+            "BGPPeer default/p: spec.bfdProfile: BFD is not implemented yet (issue 14); remove bfdProfile: the session detects a dead router with the BGP hold timer",
+        ),
+        (
+            "v1beta1 bfdProfile",
+            object("BFDProfile", "fast", "  receiveInterval: 50")
+                + &peer_v1beta1("p", &format!("{PEER_OK}\n  bfdProfile: fast")),
+            "BGPPeer default/p: spec.bfdProfile: BFD is not implemented yet (issue 14)",
+        ),
+        (
+            "enableGracefulRestart: true",
+            peer("p", &format!("{PEER_OK}\n  enableGracefulRestart: true")),
+            "BGPPeer default/p: spec.enableGracefulRestart: graceful restart is not implemented yet (issue 14): routers would keep no route while a speaker restarts; remove enableGracefulRestart",
+        ),
+        (
+            "vrf",
+            peer("p", &format!("{PEER_OK}\n  vrf: red")),
+            "BGPPeer default/p: spec.vrf: VRFs are not supported yet (issue 14); remove vrf",
+        ),
+        (
+            "interface (unnumbered)",
+            peer(
+                "p",
+                "  myASN: 64500\n  dynamicASN: external\n  interface: eth0",
+            ),
+            "BGPPeer default/p: spec.interface: unnumbered peering is not supported yet (issue 14); remove interface and set peerAddress",
+        ),
+        (
+            "disableMP with dualStackAddressFamily",
+            peer(
+                "p",
+                &format!("{PEER_OK}\n  disableMP: true\n  dualStackAddressFamily: true"),
+            ),
+            "BGPPeer default/p: spec.disableMP: disableMP (one session per address family) and dualStackAddressFamily (both families over one session) contradict each other",
+        ),
+        (
+            "passwordSecret in another namespace",
+            peer(
+                "p",
+                &format!("{PEER_OK}\n  passwordSecret: {{name: s, namespace: other}}"),
+            ) + "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\ntype: kubernetes.io/basic-auth\nstringData: {password: x}\n",
+            r#"BGPPeer default/p: spec.passwordSecret.namespace: FerroLB reads password Secrets from its own namespace only ("default"), not "other""#,
+        ),
+        (
+            "BFD echo mode",
+            object("BFDProfile", "b", "  echoMode: true"),
+            "BFDProfile default/b: spec.echoMode: BFD echo mode is not implemented (issue 14); remove echoMode or set it to false",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, yaml, want) in &table {
+        let lines = error_lines(yaml);
+        if lines.len() != 1 || !lines[0].contains(want) {
+            failures.push(format!(
+                "{name}: want exactly one line containing\n    {want}\n  got {lines:#?}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn honoured_bgppeer_fields_compile() {
+    let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: default}\ntype: kubernetes.io/basic-auth\nstringData: {password: x}\n---\n";
+    for (name, spec) in [
+        ("disableMP alone", "\n  disableMP: true"),
+        (
+            "dualStackAddressFamily alone",
+            "\n  dualStackAddressFamily: true",
+        ),
+        (
+            "enableGracefulRestart: false",
+            "\n  enableGracefulRestart: false",
+        ),
+        (
+            "passwordSecret in the peer's namespace",
+            "\n  passwordSecret: {name: s, namespace: default}",
+        ),
+        ("an unused BFDProfile", ""),
+    ] {
+        let yaml = secret.to_string()
+            + &object("BFDProfile", "unused", "  receiveInterval: 50")
+            + &peer("p", &format!("{PEER_OK}{spec}"));
+        let lines = error_lines(&yaml);
+        assert!(lines.is_empty(), "{name}: {lines:?}");
+    }
 }

@@ -350,7 +350,14 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
     }
     for n in &config.neighbors {
         let _ = writeln!(c, "protocol bgp {} {{", protocol_name(n));
-        let _ = writeln!(c, "  local as {};", config.asn);
+        match config.listen_port {
+            Some(port) => {
+                let _ = writeln!(c, "  local port {port} as {};", config.asn);
+            }
+            None => {
+                let _ = writeln!(c, "  local as {};", config.asn);
+            }
+        }
         let _ = writeln!(c, "  neighbor {} as {};", n.address, n.remote_as);
         if let Some(iface) = &n.interface {
             let _ = writeln!(c, "  interface \"{iface}\";");

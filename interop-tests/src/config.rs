@@ -18,6 +18,10 @@ pub struct RouterConfig {
     pub maximum_paths: u16,
     /// Advertise the graceful restart capability.
     pub graceful_restart: bool,
+    /// Listen for BGP on this port instead of 179. The router still dials
+    /// its neighbours' port 179, but a node dialling the router is refused:
+    /// every session is one the router opened.
+    pub listen_port: Option<u16>,
 }
 
 impl RouterConfig {
@@ -28,6 +32,7 @@ impl RouterConfig {
             neighbors: Vec::new(),
             maximum_paths: 8,
             graceful_restart: false,
+            listen_port: None,
         }
     }
 
@@ -49,6 +54,12 @@ impl RouterConfig {
 
     pub fn graceful_restart(mut self) -> RouterConfig {
         self.graceful_restart = true;
+        self
+    }
+
+    /// Listens on `port` instead of 179 (see [`RouterConfig::listen_port`]).
+    pub fn listen_port(mut self, port: u16) -> RouterConfig {
+        self.listen_port = Some(port);
         self
     }
 

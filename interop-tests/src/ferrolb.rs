@@ -29,6 +29,23 @@ impl FerroLb {
         log_name: &str,
         filter: Option<&str>,
     ) -> Result<FerroLb> {
+        FerroLb::start_with(lab, host, config, log_name, filter, &[])
+    }
+
+    /// [`FerroLb::start`] with more `ferrolb run` arguments, e.g.
+    /// `["--bgp-listen", "0.0.0.0:179"]`.
+    pub fn start_args(lab: &Lab, host: &Host, config: &Path, extra: &[&str]) -> Result<FerroLb> {
+        FerroLb::start_with(lab, host, config, "ferrolb.log", None, extra)
+    }
+
+    fn start_with(
+        lab: &Lab,
+        host: &Host,
+        config: &Path,
+        log_name: &str,
+        filter: Option<&str>,
+        extra: &[&str],
+    ) -> Result<FerroLb> {
         let binary = binary()?;
         let binary = binary
             .to_str()
@@ -44,6 +61,7 @@ impl FerroLb {
             "--interval".into(),
             "200ms".into(),
         ];
+        args.extend(extra.iter().map(|a| a.to_string()));
         // `env` execs ferrolb, so the daemon's pid is still ferrolb's own.
         let program = match filter {
             Some(filter) => {

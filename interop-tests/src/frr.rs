@@ -26,6 +26,8 @@ pub struct Frr {
     host: Host,
     dir: PathBuf,
     daemons: Vec<Arc<Daemon>>,
+    /// bgpd's listening port (`-p`); 179 when `None`.
+    listen_port: Option<u16>,
 }
 
 impl Frr {
@@ -47,9 +49,10 @@ impl Frr {
             host: host.clone(),
             dir: dir.clone(),
             daemons: Vec::new(),
+            listen_port: config.listen_port,
         };
         for daemon in ["zebra", "bgpd", "bfdd"] {
-            let d = spawn(lab, host, &dir, daemon)?;
+            let d = frr.spawn(lab, daemon)?;
             frr.daemons.push(d);
             if daemon == "zebra" {
                 // bgpd and bfdd connect to zebra at start; give them its socket.
@@ -71,8 +74,28 @@ impl Frr {
     /// watchfrr).
     pub fn restart(&mut self, lab: &Lab) -> Result<()> {
         self.daemons[1].stop(Duration::from_secs(2));
-        self.daemons[1] = spawn(lab, &self.host, &self.dir, "bgpd")?;
+        self.daemons[1] = self.spawn(lab, "bgpd")?;
         self.wait_ready(lab)
+    }
+
+    /// Replaces bgpd's configuration and restarts bgpd with it, as an
+    /// operator's edit would reset the sessions it touches.
+    pub fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {
+        let bgpd = self.dir.join("bgpd.conf");
+        write(
+            &bgpd,
+            &render(&self.host, config, &self.dir.join("bgpd.log")),
+        )?;
+        self.listen_port = config.listen_port;
+        self.restart(lab)
+    }
+
+    fn spawn(&self, lab: &Lab, daemon: &str) -> Result<Arc<Daemon>> {
+        let port = match (daemon, self.listen_port) {
+            ("bgpd", Some(port)) => Some(port),
+            _ => None,
+        };
+        spawn(lab, &self.host, &self.dir, daemon, port)
     }
 
     fn wait_ready(&self, lab: &Lab) -> Result<()> {
@@ -294,25 +317,35 @@ pub(crate) fn parse_rib(json: &str) -> std::result::Result<Rib, String> {
 }
 
 /// Starts one FRR daemon from the configuration in `dir`.
-fn spawn(lab: &Lab, host: &Host, dir: &FsPath, daemon: &str) -> Result<Arc<Daemon>> {
+fn spawn(
+    lab: &Lab,
+    host: &Host,
+    dir: &FsPath,
+    daemon: &str,
+    bgp_port: Option<u16>,
+) -> Result<Arc<Daemon>> {
+    let mut args: Vec<String> = [
+        "-f",
+        &path(dir, &format!("{daemon}.conf")),
+        "-i",
+        &path(dir, &format!("{daemon}.pid")),
+        "-z",
+        &path(dir, "zserv.api"),
+        "--vty_socket",
+        &path(dir, ""),
+        "-P",
+        "0",
+    ]
+    .map(String::from)
+    .to_vec();
+    if let Some(port) = bgp_port {
+        args.extend(["-p".to_string(), port.to_string()]);
+    }
     lab.start_daemon(DaemonSpec {
         name: format!("{}/{daemon}", host.name),
         netns: Some(&host.netns),
         program: &format!("{FRR_BIN}/{daemon}"),
-        args: [
-            "-f",
-            &path(dir, &format!("{daemon}.conf")),
-            "-i",
-            &path(dir, &format!("{daemon}.pid")),
-            "-z",
-            &path(dir, "zserv.api"),
-            "--vty_socket",
-            &path(dir, ""),
-            "-P",
-            "0",
-        ]
-        .map(String::from)
-        .to_vec(),
+        args,
         output: dir.join(format!("{daemon}.out")),
         logs: vec![dir.join(format!("{daemon}.log"))],
         lifetime: lab.lifetime(),

@@ -74,6 +74,14 @@ impl Gobgp {
         Ok(gobgp)
     }
 
+    /// Replaces gobgpd's configuration and restarts it with it.
+    pub fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {
+        let conf = self.dir.join("gobgpd.toml");
+        std::fs::write(&conf, render(&self.host, config))
+            .map_err(|e| LabError::io(format!("cannot write {}", conf.display()), e))?;
+        self.restart(lab)
+    }
+
     /// Stops gobgpd and starts it again with the same configuration: a
     /// router restart, as its peers see it. Routes originated through the
     /// API are gone with it, as with a real restart.
@@ -428,6 +436,9 @@ pub(crate) fn render(host: &Host, config: &RouterConfig) -> String {
         "  local-address-list = [\"{}\", \"{}\"]",
         host.ipv4, host.ipv6
     );
+    if let Some(port) = config.listen_port {
+        let _ = writeln!(c, "  port = {port}");
+    }
     for n in &config.neighbors {
         let _ = writeln!(
             c,

@@ -16,6 +16,9 @@ pub trait LabRouter: Router {
     fn bgp_daemon(&self) -> &Daemon;
     /// Stops the BGP daemon and starts it again with the same configuration.
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()>;
+    /// Applies a new configuration: BIRD reloads it, FRR's bgpd and gobgpd
+    /// restart with it.
+    fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()>;
     /// Prefixes accepted from `neighbor`, both families.
     fn accepted_from(&self, neighbor: IpAddr) -> Result<u64>;
     /// Whether it installs routes into its kernel (GoBGP does not).
@@ -58,6 +61,9 @@ impl LabRouter for Frr {
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
         Frr::restart(self, lab)
     }
+    fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {
+        Frr::reconfigure(self, lab, config)
+    }
     fn accepted_from(&self, neighbor: IpAddr) -> Result<u64> {
         Frr::prefixes_received(self, neighbor)
     }
@@ -70,6 +76,9 @@ impl LabRouter for Bird {
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
         Bird::restart(self, lab)
     }
+    fn reconfigure(&mut self, _lab: &Lab, config: &RouterConfig) -> Result<()> {
+        Bird::reconfigure(self, config)
+    }
     fn accepted_from(&self, neighbor: IpAddr) -> Result<u64> {
         Bird::prefixes_received(self, neighbor)
     }
@@ -81,6 +90,9 @@ impl LabRouter for Gobgp {
     }
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
         Gobgp::restart(self, lab)
+    }
+    fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {
+        Gobgp::reconfigure(self, lab, config)
     }
     fn accepted_from(&self, neighbor: IpAddr) -> Result<u64> {
         Gobgp::prefixes_received(self, neighbor)

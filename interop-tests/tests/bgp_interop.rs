@@ -243,7 +243,7 @@ fn a_passive_session_is_reached_through_the_listener_with_md5() -> interop_tests
         let speaker = node.spawn(config.clone());
         acceptor
             .register(&config, &speaker)
-            .map_err(|e| interop_tests::LabError::io("register the peer", e))?;
+            .map_err(|e| interop_tests::LabError::Invalid(format!("register the peer: {e}")))?;
         node.announce(&speaker, routes([net("198.51.100.10/32")], None));
         // We never connect: the router's signed connection reaches the session.
         wait_status(&lab, "the passive session", &speaker.watch(), |s| {

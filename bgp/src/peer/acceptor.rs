@@ -1,8 +1,9 @@
 //! Inbound connections: one listening socket for all peers (port 179 by
 //! default). Each connection goes to the session of the peer it comes
-//! from; connections from unknown addresses are closed at once. Every
-//! peer's MD5 key is installed on the listening socket, so an unsigned or
-//! wrongly signed SYN never completes.
+//! from; connections from unknown addresses are closed at once. The MD5 key
+//! of every peer that has a password is installed on the listening socket,
+//! so an unsigned or wrongly signed SYN from that peer never completes;
+//! peers without a password connect unsigned.
 
 use std::collections::HashMap;
 use std::io;
@@ -16,7 +17,7 @@ use tracing::{debug, warn};
 
 use super::config::PeerConfig;
 use super::driver::Peer;
-use crate::transport::Listener;
+use crate::transport::{KeyError, Listener, ListenerFamily, canonical_ip};
 
 struct Registered {
     sessions: mpsc::Sender<TcpStream>,
@@ -51,10 +52,17 @@ impl Acceptor {
         self.listener.local_addr()
     }
 
+    /// Which connections it receives.
+    pub fn family(&self) -> ListenerFamily {
+        self.listener.family()
+    }
+
     /// Routes connections from `config.address` to `peer`, signed with its
-    /// password if it has one.
-    pub fn register(&self, config: &PeerConfig, peer: &Peer) -> io::Result<()> {
-        let ip = config.address.ip();
+    /// password if it has one. Fails, leaving the peer to connect out only,
+    /// when the listener never receives that peer's connections (an IPv6
+    /// peer on `0.0.0.0:179`) or the kernel refuses its key.
+    pub fn register(&self, config: &PeerConfig, peer: &Peer) -> Result<(), KeyError> {
+        let ip = canonical_ip(config.address.ip());
         self.listener.set_password(ip, config.password.as_ref())?;
         if let Ok(mut registry) = self.registry.lock() {
             registry.insert(
@@ -68,13 +76,18 @@ impl Acceptor {
         Ok(())
     }
 
-    /// Stops routing connections from `ip`, and removes its key.
+    /// Stops routing connections from `ip`, and removes its key if it has
+    /// one.
     pub fn unregister(&self, ip: IpAddr) {
+        let ip = canonical_ip(ip);
         if let Ok(mut registry) = self.registry.lock() {
             registry.remove(&ip);
         }
-        if let Err(e) = self.listener.set_password(ip, None) {
-            debug!(peer = %ip, error = %e, "no MD5 key to remove");
+        match self.listener.set_password(ip, None) {
+            Ok(()) | Err(KeyError::NotReceived(_)) => {}
+            // The old key stays: the next session of this peer must carry
+            // it, or find its unsigned SYNs dropped.
+            Err(e) => warn!(peer = %ip, error = %e, "cannot remove an MD5 key"),
         }
     }
 }

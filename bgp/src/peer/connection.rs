@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::fsm::ConnectionId;
+use crate::transport::canonical_ip;
 use crate::wire::{self, Codec, DecodeError, take_frame};
 
 /// What connections report to the driver.
@@ -53,7 +54,11 @@ impl Connection {
         stream: TcpStream,
         inputs: mpsc::Sender<Input>,
     ) -> io::Result<Connection> {
+        // On a dual-stack listener an IPv4 peer's connection is an IPv6
+        // socket whose addresses are IPv4-mapped: the session's IPv4 next
+        // hop is the IPv4 address inside.
         let local = stream.local_addr()?;
+        let local = SocketAddr::new(canonical_ip(local.ip()), local.port());
         let (reader, writer) = stream.into_split();
         let reader = tokio::spawn(read_frames(conn, reader, inputs));
         Ok(Connection {
@@ -127,5 +132,23 @@ async fn read_frames(conn: ConnectionId, mut reader: OwnedReadHalf, inputs: mpsc
         };
         let _ = inputs.send(Input::Closed { conn, error }).await;
         return;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::Listener;
+
+    #[tokio::test]
+    async fn an_ipv4_connection_to_a_dual_stack_listener_has_an_ipv4_local_address() {
+        let listener = Listener::bind("[::]:0".parse().unwrap()).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _client = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (stream, _) = listener.accept().await.unwrap();
+        assert!(stream.local_addr().unwrap().is_ipv6(), "the kernel's view");
+        let (inputs, _rx) = mpsc::channel(1);
+        let conn = Connection::start(ConnectionId::inbound(0), stream, inputs).unwrap();
+        assert_eq!(conn.local, SocketAddr::new([127, 0, 0, 1].into(), port));
     }
 }

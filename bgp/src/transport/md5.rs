@@ -59,14 +59,16 @@ struct TcpMd5Sig {
 }
 
 /// Installs (or, with `None`, removes) the key for segments to and from
-/// `peer` on `socket`. On a listening socket it applies to connections that
-/// `peer` opens.
+/// the peer at `at` on `socket`. On a listening socket it applies to
+/// connections that the peer opens. `at` must be of the socket's family: on
+/// an `AF_INET6` socket an IPv4 peer is its IPv4-mapped address (see
+/// [`super::keys`]); the kernel refuses anything else with `EINVAL`.
 pub(super) fn set_key(
     socket: &impl AsRawFd,
-    peer: IpAddr,
+    at: IpAddr,
     password: Option<&Password>,
 ) -> std::io::Result<()> {
-    let storage = sockaddr_storage(peer);
+    let storage = sockaddr_storage(at);
     let mut sig = TcpMd5Sig {
         addr: storage,
         flags: 0,
@@ -99,14 +101,10 @@ pub(super) fn set_key(
     }
 }
 
-/// The peer as a `sockaddr_storage`, port 0 (the kernel keys by address).
-/// An IPv4-mapped IPv6 address is keyed as the IPv4 address it carries,
-/// which is how the kernel sees such a peer.
+/// The address as a `sockaddr_storage` of its own family, port 0 (the
+/// kernel keys by address). An IPv4-mapped address stays IPv6: that is how
+/// an `AF_INET6` socket names an IPv4 peer.
 fn sockaddr_storage(peer: IpAddr) -> libc::sockaddr_storage {
-    let peer = match peer {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
-        v4 => v4,
-    };
     // SAFETY: sockaddr_storage is plain old data; all zeroes is valid.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let target = (&raw mut storage).cast::<u8>();

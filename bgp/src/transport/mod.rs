@@ -5,8 +5,10 @@
 //! Everything here happens before the first BGP byte: the session driver
 //! hands the resulting streams to the codec and the state machine.
 
+mod keys;
 mod md5;
 mod socket;
 
+pub use keys::{InstalledKeys, KeyError, KeyOp, ListenerFamily, NotReceived, canonical_ip};
 pub use md5::{MAX_KEY_LEN, Password, PasswordError};
 pub use socket::{ConnectOptions, Listener, TTL_DIRECT, TTL_MULTIHOP, connect};

@@ -3,11 +3,13 @@
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::keys::{InstalledKeys, KeyError, KeyOp, ListenerFamily, canonical_ip};
 use super::md5::{self, Password};
 
 /// TTL for a directly connected eBGP peer (RFC 4271 §5.1.3's default
@@ -59,14 +61,20 @@ pub async fn connect(options: &ConnectOptions) -> io::Result<TcpStream> {
 }
 
 /// A listening socket for inbound BGP connections. Passwords are set per
-/// peer address, so one listener serves peers with different keys.
+/// peer address, so one listener serves peers with different keys; peers
+/// without a password leave the socket's keys alone.
 pub struct Listener {
     inner: TcpListener,
+    keys: Mutex<InstalledKeys>,
 }
 
 impl Listener {
-    /// Listens on `addr` (usually `[::]:179`, which also takes IPv4).
+    /// Listens on `addr`: `[::]:179` takes IPv4 and IPv6, `0.0.0.0:179`
+    /// IPv4 only, one IPv6 address IPv6 only.
     pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        // An IPv4-mapped address takes IPv4 connections only: bind it as
+        // IPv4, so that keys and families stay simple.
+        let addr = SocketAddr::new(canonical_ip(addr.ip()), addr.port());
         let socket = new_socket(addr.ip())?;
         socket.set_reuse_address(true)?;
         if addr.is_ipv6() {
@@ -77,7 +85,16 @@ impl Listener {
         socket.set_nonblocking(true)?;
         Ok(Listener {
             inner: TcpListener::from_std(socket.into())?,
+            keys: Mutex::new(InstalledKeys::new(ListenerFamily::of(addr, false))),
         })
+    }
+
+    /// Which connections it receives.
+    pub fn family(&self) -> ListenerFamily {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .family()
     }
 
     /// The address actually bound (with the port chosen for port 0).
@@ -86,8 +103,23 @@ impl Listener {
     }
 
     /// Sets (or clears) the MD5 key that connections from `peer` must carry.
-    pub fn set_password(&self, peer: IpAddr, password: Option<&Password>) -> io::Result<()> {
-        md5::set_key(&self.inner, peer, password)
+    /// Without a password, it removes the key only if one is installed: a
+    /// listener that never held a key for `peer` is left as it is.
+    pub fn set_password(&self, peer: IpAddr, password: Option<&Password>) -> Result<(), KeyError> {
+        // Held across the system call, so two changes cannot interleave.
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        match keys.change(peer, password)? {
+            None => {}
+            Some(KeyOp::Set { at, password }) => md5::set_key(&self.inner, at, Some(&password))
+                .map_err(|source| KeyError::Install { peer, source })?,
+            Some(KeyOp::Delete { at }) => match md5::set_key(&self.inner, at, None) {
+                // Gone already: what was wanted.
+                Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+                result => result.map_err(|source| KeyError::Remove { peer, source })?,
+            },
+        }
+        keys.record(peer, password);
+        Ok(())
     }
 
     /// Accepts the next connection; the caller checks that the peer is one it
@@ -111,13 +143,7 @@ impl Listener {
 
 /// IPv4 peers arrive as IPv4-mapped IPv6 addresses on a dual-stack listener.
 fn canonical(peer: SocketAddr) -> SocketAddr {
-    match peer {
-        SocketAddr::V6(v6) => match v6.ip().to_ipv4_mapped() {
-            Some(v4) => SocketAddr::new(v4.into(), v6.port()),
-            None => peer,
-        },
-        v4 => v4,
-    }
+    SocketAddr::new(canonical_ip(peer.ip()), peer.port())
 }
 
 fn new_socket(peer: IpAddr) -> io::Result<Socket> {
@@ -202,6 +228,80 @@ mod tests {
         );
         let stream = connect(&options("s3cret")).await.unwrap();
         assert_eq!(accept.await.unwrap().unwrap(), stream.local_addr().unwrap());
+    }
+
+    /// A connection to `listener` from 127.0.0.1, signed with `password` or
+    /// not.
+    async fn dial(listener: &Listener, password: Option<&str>) -> io::Result<TcpStream> {
+        let port = listener.local_addr()?.port();
+        connect(&options(port, password)).await
+    }
+
+    #[tokio::test]
+    async fn a_dual_stack_listener_checks_an_ipv4_peers_key() {
+        let listener = Listener::bind("[::]:0".parse().unwrap()).unwrap();
+        assert_eq!(listener.family(), ListenerFamily::DualStack);
+        listener
+            .set_password(LOCALHOST, Some(&Password::new("s3cret").unwrap()))
+            .expect("an IPv4 peer's key on [::] is its IPv4-mapped address");
+        assert!(
+            dial(&listener, None).await.is_err(),
+            "an unsigned SYN must be dropped"
+        );
+        assert!(dial(&listener, Some("wrong")).await.is_err());
+        let stream = dial(&listener, Some("s3cret")).await.unwrap();
+        let (_, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, stream.local_addr().unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_peer_without_a_password_connects_unsigned_on_every_listener() {
+        for addr in ["[::]:0", "127.0.0.1:0"] {
+            let listener = Listener::bind(addr.parse().unwrap()).unwrap();
+            listener
+                .set_password(LOCALHOST, None)
+                .unwrap_or_else(|e| panic!("{addr}: no key to install or remove: {e}"));
+            let stream = dial(&listener, None).await.unwrap();
+            let (_, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer, stream.local_addr().unwrap(), "{addr}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_password_removed_and_added_again_is_required_only_while_set() {
+        let s3cret = Password::new("s3cret").unwrap();
+        for addr in ["[::]:0", "127.0.0.1:0"] {
+            let listener = Listener::bind(addr.parse().unwrap()).unwrap();
+            listener.set_password(LOCALHOST, Some(&s3cret)).unwrap();
+            assert!(dial(&listener, None).await.is_err(), "{addr}: signed only");
+            listener.set_password(LOCALHOST, None).unwrap();
+            dial(&listener, None).await.expect("unsigned once removed");
+            listener.accept().await.unwrap();
+            // Removing twice is not an error: nothing is left to remove.
+            listener.set_password(LOCALHOST, None).unwrap();
+            listener.set_password(LOCALHOST, Some(&s3cret)).unwrap();
+            assert!(dial(&listener, None).await.is_err(), "{addr}: signed again");
+            dial(&listener, Some("s3cret")).await.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn a_listener_refuses_keys_for_peers_it_never_hears_from() {
+        let v6: IpAddr = "::1".parse().unwrap();
+        let v4_only = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        assert!(matches!(
+            v4_only.set_password(v6, None),
+            Err(KeyError::NotReceived(_))
+        ));
+        let v6_only = Listener::bind("[::1]:0".parse().unwrap()).unwrap();
+        assert_eq!(v6_only.family(), ListenerFamily::Ipv6Only);
+        assert!(matches!(
+            v6_only.set_password(LOCALHOST, Some(&Password::new("x").unwrap())),
+            Err(KeyError::NotReceived(_))
+        ));
+        v6_only
+            .set_password(v6, Some(&Password::new("x").unwrap()))
+            .unwrap();
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::diagnostic::{ObjectRef, Problem, Sink};
+use super::unsupported;
 use crate::api::BFDProfile;
 
 /// A validated BFD profile; every value is filled in.
@@ -28,6 +29,7 @@ pub struct BfdProfile {
 
 pub(crate) fn compile(sink: &mut Sink, obj: &ObjectRef, cr: &BFDProfile) -> BfdProfile {
     let s = &cr.spec;
+    unsupported::check_bfd_profile(sink, obj, cr);
     let mut ranged = |field: &str, value: Option<u32>, min: u32, max: u32, default: u32| -> u32 {
         match value {
             Some(v) if v < min || v > max => {

@@ -7,6 +7,8 @@ use crate::community::CommunityError;
 use crate::duration::DurationError;
 use crate::selector::SelectorError;
 
+use super::unsupported::Unsupported;
+
 /// The `metallb.io` kinds the compiler reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -203,6 +205,8 @@ pub enum Problem {
         "BFD echo mode (BFDProfile {profile:?}) does not work for IPv6, but {pool} is advertised to this peer"
     )]
     EchoOnIpv6 { profile: String, pool: ObjectRef },
+    #[error("{0}")]
+    Unsupported(#[from] Unsupported),
 }
 
 /// Why a password Secret cannot be used.

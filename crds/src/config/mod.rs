@@ -19,6 +19,7 @@ mod diagnostic;
 mod peer;
 mod pool;
 mod selectors;
+mod unsupported;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,6 +28,7 @@ pub use bfd::BfdProfile;
 pub use diagnostic::{Diagnostic, Kind, ObjectRef, Problem, SecretProblem};
 pub use peer::{BgpTimers, Password, Peer, PeerAsn, PeerTarget};
 pub use pool::{Pool, ServiceAllocation};
+pub use unsupported::Unsupported;
 
 use crate::api;
 use crate::community::BgpCommunity;
@@ -224,11 +226,10 @@ pub fn compile(input: &Resources) -> Result<Compiled, CompileError> {
         .map(|(_, _, p)| (p.name.clone(), p))
         .collect();
 
-    let bfd_names: Vec<String> = bfd_profiles.keys().cloned().collect();
     let compiled_peers: Vec<(ObjectRef, Peer)> = peers_in
         .iter()
         .map(|(obj, cr)| {
-            let p = peer::compile(&mut sink, obj, cr, &input.secrets, &bfd_names);
+            let p = peer::compile(&mut sink, obj, cr, &input.secrets);
             (obj.clone(), p)
         })
         .collect();

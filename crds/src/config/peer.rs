@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::Secret;
 use super::diagnostic::{Kind, ObjectRef, Problem, SecretProblem, Sink};
 use super::selectors;
+use super::unsupported;
 use crate::api::{BGPPeer, DynamicASNMode};
 use crate::duration::parse_go_duration;
 use crate::selector::LabelSelector;
@@ -174,7 +175,6 @@ pub(crate) fn compile(
     obj: &ObjectRef,
     cr: &BGPPeer,
     secrets: &BTreeMap<String, Secret>,
-    bfd_profiles: &[String],
 ) -> Peer {
     let s = &cr.spec;
     if s.my_asn == 0 {
@@ -256,18 +256,7 @@ pub(crate) fn compile(
     });
     let password = password(sink, obj, cr, secrets);
     let bfd_profile = (!s.bfd_profile.is_empty()).then(|| s.bfd_profile.clone());
-    if let Some(p) = &bfd_profile
-        && !bfd_profiles.contains(p)
-    {
-        sink.error(
-            obj,
-            "spec.bfdProfile",
-            Problem::UnknownReference {
-                kind: Kind::BFDProfile,
-                name: p.clone(),
-            },
-        );
-    }
+    unsupported::check_peer(sink, obj, cr);
     Peer {
         name: obj.name.clone(),
         namespace: obj.namespace.clone(),

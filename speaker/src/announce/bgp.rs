@@ -48,8 +48,9 @@ impl BgpAnnouncer {
     /// Must run inside a tokio runtime.
     pub fn listen(&mut self, addr: SocketAddr) -> std::io::Result<()> {
         let acceptor = Acceptor::bind(addr)?;
-        for running in self.peers.values() {
-            acceptor.register(&running.config, &running.peer)?;
+        info!(%addr, family = %acceptor.family(), "listening for BGP connections");
+        for (name, running) in &self.peers {
+            register(&acceptor, name, &running.config, &running.peer);
         }
         self.acceptor = Some(acceptor);
         Ok(())
@@ -106,10 +107,8 @@ impl BgpAnnouncer {
                 info!(peer = %name, address = %wanted.address, "starting session");
                 let peer = Peer::spawn(wanted.clone());
                 let status = Some(peer.watch());
-                if let Some(acceptor) = &self.acceptor
-                    && let Err(e) = acceptor.register(&wanted, &peer)
-                {
-                    warn!(peer = %name, error = %e, "cannot accept this peer's connections; connecting out only");
+                if let Some(acceptor) = &self.acceptor {
+                    register(acceptor, name, &wanted, &peer);
                 }
                 self.peers.insert(
                     name.clone(),
@@ -201,5 +200,13 @@ impl BgpAnnouncer {
         for task in closing {
             let _ = task.await;
         }
+    }
+}
+
+/// Routes `peer`'s inbound connections to its session; a peer the listener
+/// cannot serve still connects out.
+fn register(acceptor: &Acceptor, name: &str, config: &PeerConfig, peer: &Peer) {
+    if let Err(e) = acceptor.register(config, peer) {
+        warn!(peer = %name, error = %e, "cannot accept this peer's connections; connecting out only");
     }
 }

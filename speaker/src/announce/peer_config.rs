@@ -3,15 +3,12 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU16;
 
-use ferrolb_bgp::fsm::{HoldTime, PeerAs};
+use ferrolb_bgp::fsm::{Family, HoldTime, PeerAs};
 use ferrolb_bgp::peer::PeerConfig;
 use ferrolb_bgp::transport::{Password, TTL_MULTIHOP};
 use ferrolb_bgp::wire::BgpId;
 use ferrolb_crds::api::DynamicASNMode;
 use ferrolb_crds::config::{Peer, PeerAsn, PeerTarget};
-
-/// Restart time advertised with graceful restart (FRR's default).
-const GRACEFUL_RESTART_TIME: u16 = 120;
 
 /// Why a BGPPeer cannot become a session on this node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,12 +72,22 @@ pub fn peer_config(
     if peer.ebgp_multi_hop {
         config.ttl = TTL_MULTIHOP;
     }
-    if peer.graceful_restart {
-        config.graceful_restart = Some(GRACEFUL_RESTART_TIME);
+    // enableGracefulRestart, bfdProfile and vrf are refused by the compiler
+    // until they are real (crds/src/config/unsupported.rs).
+    if peer.disable_mp {
+        // The session's own family only: IPv4 unicast alone is what a
+        // session without multiprotocol extensions carries (RFC 4760).
+        config.families = vec![if address.is_ipv4() {
+            Family::IPV4_UNICAST
+        } else {
+            Family::IPV6_UNICAST
+        }];
     }
-    // MetalLB's connectTime is how long to wait between connection attempts.
+    // MetalLB's connectTime is how long to wait between connection
+    // attempts (FRR's `timers connect`): a fixed interval, not a start.
     if let Some(connect) = peer.connect_time {
         config.backoff.base = connect;
+        config.backoff.cap = connect;
     }
     Ok(config)
 }

@@ -41,10 +41,15 @@ impl Session {
             });
         }
         if self.conns.is_empty() && self.running {
-            // RFC 4271 §8.2.2: only a TCP failure in OpenSent returns to
-            // Active; every other teardown goes to Idle.
-            let to_active =
-                conn.stage == Stage::OpenSent && reason == DownReason::TcpConnectionFailed;
+            // RFC 4271 §8.2.2: a TCP failure in Connect (our attempt
+            // refused) or OpenSent returns to Active, which listens for the
+            // peer's own connection until ConnectRetry; every other
+            // teardown goes to Idle, which refuses connections. A router
+            // that dials us while it refuses our connections (it listens
+            // elsewhere, or a firewall lets it connect out only) reaches
+            // the session only this way.
+            let to_active = matches!(conn.stage, Stage::Connecting | Stage::OpenSent)
+                && reason == DownReason::TcpConnectionFailed;
             self.last_connection_closed(now, to_active);
         }
     }

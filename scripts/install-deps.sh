@@ -4,7 +4,9 @@
 set -euo pipefail
 
 packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping ndisc6 keepalived procps make
-          etcd-server openssl curl)
+          etcd-server openssl curl
+          containerd runc containernetworking-plugins umoci skopeo busybox-static conntrack iptables
+          gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +31,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest >/dev/null
 fi
 
-# The Kubernetes integration tests run a real kube-apiserver 1.20, built from
-# Debian's source package once per machine (about 7 minutes cold).
+# The Kubernetes integration tests run a real kube-apiserver 1.20, and the
+# cluster tests (and `make cluster`) a whole cluster: every Kubernetes binary
+# is built from Debian's source package in one run, once per machine (about
+# 8 minutes cold), then the pause and echo images.
+"$(dirname "$0")/build-kubernetes.sh" >/dev/null
 "$(dirname "$0")/build-kube-apiserver.sh" >/dev/null
+"$(dirname "$0")/build-cluster-images.sh" >/dev/null

@@ -21,6 +21,7 @@
 pub mod apiserver;
 pub mod bird;
 pub mod chart;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod daemon;

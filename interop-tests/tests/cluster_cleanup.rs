@@ -24,11 +24,20 @@ fn a_panicking_test_leaves_nothing_of_its_cluster() {
             ])
             .expect("deployment");
         cluster
-            .wait_pods_ready("default", "app=echo", 1, std::time::Duration::from_secs(120))
+            .wait_pods_ready(
+                "default",
+                "app=echo",
+                1,
+                std::time::Duration::from_secs(120),
+            )
             .expect("pod ready");
         let pids = cluster.pids();
         assert!(pids.len() > 8, "daemons, holder, shims and pods: {pids:?}");
-        traces = (pids, cluster.netns_names(), cluster.lab().dir().to_path_buf());
+        traces = (
+            pids,
+            cluster.netns_names(),
+            cluster.lab().dir().to_path_buf(),
+        );
         panic!("a test failing in the middle of a cluster");
     }));
     assert!(result.is_err());

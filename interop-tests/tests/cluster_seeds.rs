@@ -17,8 +17,7 @@ use cluster_flows::*;
 #[test]
 fn the_seed_guides_flows_pass_on_a_real_cluster() {
     let started = Instant::now();
-    let mut cluster =
-        Cluster::start(&ClusterSpec::new("seeds", 3)).expect("the cluster comes up");
+    let mut cluster = Cluster::start(&ClusterSpec::new("seeds", 3)).expect("the cluster comes up");
     add_seed_003_subnet(&mut cluster).expect("seed 003's subnet");
     eprintln!(
         "cluster up in {:.1} s (control plane {:.1} s, nodes Ready {:.1} s later)",
@@ -30,22 +29,33 @@ fn the_seed_guides_flows_pass_on_a_real_cluster() {
     if !report.run("seed 001: helm install, kubectl wait", || install(&cluster)) {
         panic!("{}", report.summary());
     }
-    report.run("seed 000: Layer 2, create deployment, expose, reach", || {
-        seed_000_layer2(&cluster)
-    });
+    ensure_memberlist_secret(&cluster).expect("the memberlist Secret");
+    report.run(
+        "seed 000: Layer 2, create deployment, expose, reach",
+        || {
+            reset(&cluster)?;
+            seed_000_layer2(&cluster)
+        },
+    );
     report.run("seed 003: L2Advertisement with no spec, smoke test", || {
+        reset(&cluster)?;
         seed_003_smoke(&cluster)
     });
     report.run("seed 003: an address in use is not announced", || {
         seed_003_address_in_use(&cluster)
     });
     report.run("seed 002: externalTrafficPolicy Local, one address", || {
+        reset(&cluster)?;
         seed_002_local(&cluster)
     });
     report.run("seed 004: the loadBalancerIPs annotation", || {
+        reset(&cluster)?;
         seed_004_annotation(&cluster)
     });
-    report.run("failover: the owner node fails", || failover(&mut cluster));
+    report.run("failover: the owner node fails", || {
+        reset(&cluster)?;
+        failover(&mut cluster)
+    });
     let pids = cluster.pids();
     let namespaces = cluster.netns_names();
     drop(cluster);
@@ -62,20 +72,29 @@ const NS: &str = "metallb-system";
 
 fn install(c: &Cluster) -> Result<String> {
     c.helm_install("metallb", NS, &[])?;
-    let pods = c.wait_pods_ready(NS, CHART_SELECTOR, c.nodes().len() + 1, Duration::from_secs(240))?;
+    let pods = c.wait_pods_ready(
+        NS,
+        CHART_SELECTOR,
+        c.nodes().len() + 1,
+        Duration::from_secs(240),
+    )?;
     let speakers = c.kubectl.pods(NS, "app.kubernetes.io/component=speaker")?;
     let mut on: Vec<&str> = speakers.iter().map(|p| p.node.as_str()).collect();
     on.sort();
     let mut want: Vec<&str> = c.nodes().iter().map(|n| n.name.as_str()).collect();
     want.sort();
-    check(on == want, format!("one speaker per node: {on:?}, want {want:?}"))?;
+    check(
+        on == want,
+        format!("one speaker per node: {on:?}, want {want:?}"),
+    )?;
     Ok(format!("{} pods ready", pods.len()))
 }
 
 fn seed_000_layer2(c: &Cluster) -> Result<String> {
     let pool = seed("000-ip-pool.yaml");
     c.kubectl.apply(&pool)?;
-    c.kubectl.run(&["create", "deploy", "echo", &format!("--image={ECHO_IMAGE}")])?;
+    c.kubectl
+        .run(&["create", "deploy", "echo", &format!("--image={ECHO_IMAGE}")])?;
     c.kubectl.run(&[
         "expose",
         "deploy",
@@ -94,9 +113,6 @@ fn seed_000_layer2(c: &Cluster) -> Result<String> {
     let owner = wait_owner(c, "default", "echo")?;
     check_answers_arp(c, ip, &owner)?;
     let out = format!("{ip} answered by pod {} through {owner}", reply.pod);
-    c.kubectl.run(&["delete", "service", "echo"])?;
-    c.kubectl.run(&["delete", "deployment", "echo"])?;
-    c.kubectl.delete(&pool)?;
     Ok(out)
 }
 
@@ -128,13 +144,21 @@ fn seed_003_smoke(c: &Cluster) -> Result<String> {
     let owner = wait_owner(c, "default", "lb-test")?;
     check_answers_arp(c, ip, &owner)?;
     let table = c.kubectl.run(&["get", "svc", "lb-test"])?;
-    Ok(format!("{ip} answered by {} via {owner}\n{table}", reply.pod))
+    Ok(format!(
+        "{ip} answered by {} via {owner}\n{table}",
+        reply.pod
+    ))
 }
 
 fn seed_003_address_in_use(c: &Cluster) -> Result<String> {
     // lb-test holds 10.47.160.200 (the smoke test): the next Service gets
     // .201, which a host on the LAN already uses.
-    let squatter = c.lab().hosts().iter().find(|h| h.name == "squatter").cloned();
+    let squatter = c
+        .lab()
+        .hosts()
+        .iter()
+        .find(|h| h.name == "squatter")
+        .cloned();
     let squatter = squatter.ok_or_else(|| LabError::Invalid("no squatter host".into()))?;
     c.kubectl.run(&[
         "expose",
@@ -155,28 +179,35 @@ fn seed_003_address_in_use(c: &Cluster) -> Result<String> {
         Duration::from_secs(60),
         |c| {
             let events = c.kubectl.events("default", "Service", "lb-squat")?;
-            Ok(match events.iter().find(|e| mentions_conflict(&e.message)) {
-                Some(e) => Probe::Done(e.clone()),
-                None => Probe::Pending(format!("{events:?}")),
-            })
+            Ok(
+                match events.iter().find(|e| mentions_conflict(&e.message)) {
+                    Some(e) => Probe::Done(e.clone()),
+                    None => Probe::Pending(format!("{events:?}")),
+                },
+            )
         },
     )?;
     // The client still reaches the host that owns the address.
-    c.client.netns.exec("ping", ["-c", "3", "-i", "0.2", "-W", "1", &ip.to_string()])?;
+    c.client
+        .netns
+        .exec("ping", ["-c", "3", "-i", "0.2", "-W", "1", &ip.to_string()])?;
     let mac = neighbour_mac(c, ip)?;
     check(
         mac == squatter.mac()?,
-        format!("the client's ARP entry for {ip} is {mac}, the squatter's is {}", squatter.mac()?),
+        format!(
+            "the client's ARP entry for {ip} is {mac}, the squatter's is {}",
+            squatter.mac()?
+        ),
     )?;
     check(
         c.kubectl.l2_owner(NS, "default", "lb-squat")?.is_none(),
         "no ServiceL2Status claims lb-squat".to_string(),
     )?;
     let metric = conflict_metric(c)?;
-    check(metric > 0.0, format!("ferrolb_layer2_address_conflicts = {metric}"))?;
-    c.kubectl.run(&["delete", "service", "lb-squat", "lb-test"])?;
-    c.kubectl.run(&["delete", "deployment", "lb-test"])?;
-    c.kubectl.delete(&seed("003-metallb-pool.yaml"))?;
+    check(
+        metric > 0.0,
+        format!("ferrolb_layer2_address_conflicts = {metric}"),
+    )?;
     Ok(format!(
         "Event {} {}: {}; metric {metric}",
         said.type_, said.reason, said.message
@@ -199,14 +230,23 @@ fn seed_002_local(c: &Cluster) -> Result<String> {
     let mut nodes: Vec<String> = pods.iter().map(|p| p.node.clone()).collect();
     nodes.sort();
     nodes.dedup();
-    check(nodes.len() == 2, format!("podAntiAffinity spreads the pods: {pods:?}"))?;
+    check(
+        nodes.len() == 2,
+        format!("podAntiAffinity spreads the pods: {pods:?}"),
+    )?;
     let reply = c.wait_echo(ip, 80, Duration::from_secs(30))?;
     check(
         reply.client == IpAddr::V4(c.client.ipv4),
-        format!("the echo server saw {} (source preserved: want {})", reply.client, c.client.ipv4),
+        format!(
+            "the echo server saw {} (source preserved: want {})",
+            reply.client, c.client.ipv4
+        ),
     )?;
     let owner = wait_owner(c, "default", "echo-service")?;
-    check(nodes.contains(&owner), format!("owner {owner} runs an endpoint ({nodes:?})"))?;
+    check(
+        nodes.contains(&owner),
+        format!("owner {owner} runs an endpoint ({nodes:?})"),
+    )?;
     check_answers_arp(c, ip, &owner)?;
     // The owner's endpoint moves away: cordon it and delete its pod; the
     // replacement can only go to the third node.
@@ -222,8 +262,11 @@ fn seed_002_local(c: &Cluster) -> Result<String> {
         Duration::from_secs(120),
         |c| {
             let pods = c.kubectl.pods("default", "app=echo")?;
-            let ready: Vec<String> =
-                pods.iter().filter(|p| p.ready).map(|p| p.node.clone()).collect();
+            let ready: Vec<String> = pods
+                .iter()
+                .filter(|p| p.ready)
+                .map(|p| p.node.clone())
+                .collect();
             let now = c.kubectl.l2_owner(NS, "default", "echo-service")?;
             Ok(match now {
                 Some(n) if n != owner && ready.contains(&n) && ready.len() == 2 => Probe::Done(n),
@@ -238,9 +281,6 @@ fn seed_002_local(c: &Cluster) -> Result<String> {
         reply2.client == IpAddr::V4(c.client.ipv4),
         format!("after the move the echo server saw {}", reply2.client),
     )?;
-    c.kubectl.delete(&service)?;
-    c.kubectl.delete(&deployment)?;
-    c.kubectl.delete(&config)?;
     Ok(format!(
         "{ip}: owner {owner} -> {moved}; the echo server saw {}",
         reply2.client
@@ -251,17 +291,27 @@ fn seed_004_annotation(c: &Cluster) -> Result<String> {
     let pool = seed("004-pool.yaml");
     let service = seed("004-service.yaml");
     c.kubectl.apply(&pool)?;
-    c.kubectl.run(&["create", "deployment", "nginx", &format!("--image={ECHO_IMAGE}")])?;
+    c.kubectl.run(&[
+        "create",
+        "deployment",
+        "nginx",
+        &format!("--image={ECHO_IMAGE}"),
+    ])?;
     c.kubectl.apply(&service)?;
     let why = c.wait_for(
         "an Event saying why nginx gets no address",
         Duration::from_secs(60),
         |c| {
             let events = c.kubectl.events("default", "Service", "nginx")?;
-            Ok(match events.iter().find(|e| e.type_ == "Warning" && e.message.contains("192.168.1.100")) {
-                Some(e) => Probe::Done(e.clone()),
-                None => Probe::Pending(format!("{events:?}")),
-            })
+            Ok(
+                match events
+                    .iter()
+                    .find(|e| e.type_ == "Warning" && e.message.contains("192.168.1.100"))
+                {
+                    Some(e) => Probe::Done(e.clone()),
+                    None => Probe::Pending(format!("{events:?}")),
+                },
+            )
         },
     )?;
     check(
@@ -287,15 +337,14 @@ fn seed_004_annotation(c: &Cluster) -> Result<String> {
         Duration::from_secs(30),
         |c| {
             let events = c.kubectl.events("default", "Service", "nginx")?;
-            Ok(match events.iter().find(|e| e.message.contains("deprecated")) {
-                Some(e) => Probe::Done(e.clone()),
-                None => Probe::Pending(format!("{events:?}")),
-            })
+            Ok(
+                match events.iter().find(|e| e.message.contains("deprecated")) {
+                    Some(e) => Probe::Done(e.clone()),
+                    None => Probe::Pending(format!("{events:?}")),
+                },
+            )
         },
     )?;
-    c.kubectl.delete(&service)?;
-    c.kubectl.run(&["delete", "deployment", "nginx"])?;
-    c.kubectl.delete(&pool)?;
     Ok(format!(
         "pending: {} {}: {}; then {ip}; {}: {}",
         why.type_, why.reason, why.message, deprecated.reason, deprecated.message

@@ -145,7 +145,9 @@ fn unsafe_setsid(command: &mut Command) {
     // SAFETY: setsid is async-signal-safe and touches no memory.
     unsafe {
         command.pre_exec(|| {
-            nix::unistd::setsid().map(drop).map_err(std::io::Error::from)
+            nix::unistd::setsid()
+                .map(drop)
+                .map_err(std::io::Error::from)
         });
     }
 }
@@ -293,5 +295,6 @@ fn down() -> Result<(), LabError> {
 }
 
 fn write(path: &Path, text: &str) -> Result<(), LabError> {
-    std::fs::write(path, text).map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))
+    std::fs::write(path, text)
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))
 }

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::SERVICE_CIDR;
 use super::node::Node;
 use super::pki::Pki;
 use super::tools::Tools;
-use super::SERVICE_CIDR;
 use crate::daemon::Daemon;
 use crate::error::Result;
 use crate::lab::Lab;
@@ -81,40 +81,32 @@ impl ControlPlane {
             ],
         )?;
         plane.daemons.push(apiserver.clone());
-        lab.wait_for(
-            "kube-apiserver /readyz to answer ok",
-            READY_TIMEOUT,
-            || {
-                if apiserver.has_exited() {
-                    return Ok(Probe::Fail("kube-apiserver exited".into()));
-                }
-                let body = node.host.netns.exec(
-                    "curl",
-                    [
-                        "--silent".to_string(),
-                        "--max-time".into(),
-                        "5".into(),
-                        "--cacert".into(),
-                        f("ca.crt"),
-                        "--cert".into(),
-                        f("admin.crt"),
-                        "--key".into(),
-                        f("admin.key"),
-                        format!("{}/readyz", pki.server()),
-                    ],
-                )?;
-                Ok(if body.trim() == "ok" {
-                    Probe::Done(())
-                } else {
-                    Probe::Pending(body)
-                })
-            },
-        )?;
-        let cm = pki.client(
-            "controller-manager",
-            "system:kube-controller-manager",
-            &[],
-        )?;
+        lab.wait_for("kube-apiserver /readyz to answer ok", READY_TIMEOUT, || {
+            if apiserver.has_exited() {
+                return Ok(Probe::Fail("kube-apiserver exited".into()));
+            }
+            let body = node.host.netns.exec(
+                "curl",
+                [
+                    "--silent".to_string(),
+                    "--max-time".into(),
+                    "5".into(),
+                    "--cacert".into(),
+                    f("ca.crt"),
+                    "--cert".into(),
+                    f("admin.crt"),
+                    "--key".into(),
+                    f("admin.key"),
+                    format!("{}/readyz", pki.server()),
+                ],
+            )?;
+            Ok(if body.trim() == "ok" {
+                Probe::Done(())
+            } else {
+                Probe::Pending(body)
+            })
+        })?;
+        let cm = pki.client("controller-manager", "system:kube-controller-manager", &[])?;
         plane.daemons.push(node.spawn(
             lab,
             "kube-controller-manager",

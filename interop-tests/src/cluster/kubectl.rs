@@ -96,7 +96,10 @@ impl Kubectl {
 
     /// `kubectl delete --ignore-not-found -f -` with `yaml` on stdin.
     pub fn delete(&self, yaml: &str) -> Result<String> {
-        self.with_stdin(&["delete", "--ignore-not-found", "--wait=false", "-f", "-"], yaml)
+        self.with_stdin(
+            &["delete", "--ignore-not-found", "--wait=false", "-f", "-"],
+            yaml,
+        )
     }
 
     fn with_stdin(&self, args: &[&str], input: &str) -> Result<String> {
@@ -191,7 +194,12 @@ impl Kubectl {
     }
 
     /// The node whose speaker answers for `namespace/service`, if any.
-    pub fn l2_owner(&self, speaker_namespace: &str, namespace: &str, service: &str) -> Result<Option<String>> {
+    pub fn l2_owner(
+        &self,
+        speaker_namespace: &str,
+        namespace: &str,
+        service: &str,
+    ) -> Result<Option<String>> {
         Ok(self
             .l2_statuses(speaker_namespace)?
             .into_iter()

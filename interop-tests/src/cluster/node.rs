@@ -41,7 +41,12 @@ const SHADOWED_SYSCTLS: &[(&str, &str)] = &[
 /// Directories containerd, kubelet and CNI use whatever their configuration
 /// says: a tmpfs over each in the node's mount namespace keeps the nodes
 /// apart and leaves nothing on the host.
-const PRIVATE_DIRS: &[&str] = &["/run/containerd", "/var/lib/cni", "/var/log/pods", "/var/log/containers"];
+const PRIVATE_DIRS: &[&str] = &[
+    "/run/containerd",
+    "/var/lib/cni",
+    "/var/log/pods",
+    "/var/log/containers",
+];
 
 /// A node of the cluster.
 pub struct Node {
@@ -108,6 +113,7 @@ impl Node {
         node.host
             .netns
             .ip(["route", "add", "unreachable", "169.254.0.0/16"])?;
+        node.route_services()?;
         Ok(node)
     }
 
@@ -344,7 +350,10 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
         let serving = pki.serving(
             &format!("kubelet-serving-{}", self.name),
             &self.name,
-            &[format!("IP:{}", self.host.ipv4), format!("DNS:{}", self.name)],
+            &[
+                format!("IP:{}", self.host.ipv4),
+                format!("DNS:{}", self.name),
+            ],
         )?;
         let config = self.dir.join("kubelet.yaml");
         write(
@@ -390,7 +399,10 @@ serializeImagePulls: false
                 format!("--hostname-override={}", self.name),
                 format!("--node-ip={}", self.host.ipv4),
                 "--container-runtime=remote".into(),
-                format!("--container-runtime-endpoint=unix://{}", self.socket.display()),
+                format!(
+                    "--container-runtime-endpoint=unix://{}",
+                    self.socket.display()
+                ),
                 format!("--root-dir={}", self.dir.join("kubelet").display()),
                 "--v=1".into(),
             ],
@@ -427,6 +439,16 @@ serializeImagePulls: false
         Ok(())
     }
 
+    /// The node has no default route (nothing beyond the LAN): a route for
+    /// the Service range lets its own processes (host-network pods like the
+    /// speaker) reach ClusterIPs, which kube-proxy rewrites after routing.
+    pub fn route_services(&self) -> Result<()> {
+        self.host
+            .netns
+            .ip(["route", "replace", super::SERVICE_CIDR, "dev", LAN_IFACE])
+            .map(drop)
+    }
+
     /// Routes to another node's pods through that node.
     pub fn route_pods_of(&self, other: &Node) -> Result<()> {
         self.host
@@ -457,8 +479,7 @@ serializeImagePulls: false
             .pids()
             .into_iter()
             .filter(|pid| {
-                std::fs::read_to_string(format!("/proc/{pid}/comm"))
-                    .is_ok_and(|c| c.trim() == comm)
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == comm)
             })
             .collect()
     }
@@ -480,6 +501,7 @@ serializeImagePulls: false
     /// went with it; the caller adds them again) and kubelet starts again.
     pub fn recover(&mut self, lab: &Lab, tools: &Tools, pki: &Pki) -> Result<()> {
         self.host.netns.ip(["link", "set", LAN_IFACE, "up"])?;
+        self.route_services()?;
         self.start_kubelet(lab, tools, pki)
     }
 
@@ -523,7 +545,10 @@ serializeImagePulls: false
     /// kubelet, the pods' processes (by their cgroups), the shims, containerd,
     /// then the holder (its mounts go with it) and the cgroups.
     pub fn teardown(&mut self) {
-        for daemon in [self.kube_proxy.take(), self.kubelet.take()].into_iter().flatten() {
+        for daemon in [self.kube_proxy.take(), self.kubelet.take()]
+            .into_iter()
+            .flatten()
+        {
             daemon.stop(Duration::from_secs(2));
         }
         self.cgroups.kill_and_remove();
@@ -532,7 +557,9 @@ serializeImagePulls: false
             let _ = kill(*pid, Signal::SIGKILL);
         }
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        while shims.iter().any(|p| Path::new(&format!("/proc/{p}")).exists())
+        while shims
+            .iter()
+            .any(|p| Path::new(&format!("/proc/{p}")).exists())
             && std::time::Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(20));
@@ -557,5 +584,6 @@ impl Drop for Node {
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
-    std::fs::write(path, text).map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))
+    std::fs::write(path, text)
+        .map_err(|e| LabError::io(format!("cannot write {}", path.display()), e))
 }

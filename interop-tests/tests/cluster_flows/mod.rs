@@ -46,7 +46,10 @@ impl Report {
                 Ok(_) => "PASS".to_string(),
                 Err(e) => format!("FAIL: {}", e.lines().next().unwrap_or_default()),
             };
-            out.push_str(&format!("  {:6.1} s  {name}: {verdict}\n", took.as_secs_f64()));
+            out.push_str(&format!(
+                "  {:6.1} s  {name}: {verdict}\n",
+                took.as_secs_f64()
+            ));
         }
         out
     }
@@ -93,7 +96,11 @@ pub fn neighbour_mac(c: &Cluster, ip: IpAddr) -> Result<String> {
     entries
         .iter()
         .find_map(|e| e["lladdr"].as_str().map(str::to_string))
-        .ok_or_else(|| LabError::Invalid(format!("the client has no neighbour entry for {ip}: {json}")))
+        .ok_or_else(|| {
+            LabError::Invalid(format!(
+                "the client has no neighbour entry for {ip}: {json}"
+            ))
+        })
 }
 
 /// The client resolves `ip` to the MAC of `owner`'s LAN interface.
@@ -137,7 +144,10 @@ pub fn add_seed_003_subnet(c: &mut Cluster) -> Result<()> {
 
 pub fn mentions_conflict(message: &str) -> bool {
     let m = message.to_lowercase();
-    m.contains("in use") || m.contains("conflict") || m.contains("already")
+    m.contains("in use")
+        || m.contains("used by another host")
+        || m.contains("conflict")
+        || m.contains("already")
 }
 
 /// `ferrolb_layer2_address_conflicts` summed over every speaker (they run
@@ -186,7 +196,12 @@ pub fn measure_failovers(c: &mut Cluster, runs: usize) -> Result<Vec<Duration>> 
         "--target-port=8080",
     ])?;
     let ip = c.wait_ingress("default", "failover", Duration::from_secs(60))?;
-    c.wait_pods_ready("default", "app=failover", c.nodes().len(), Duration::from_secs(120))?;
+    c.wait_pods_ready(
+        "default",
+        "app=failover",
+        c.nodes().len(),
+        Duration::from_secs(120),
+    )?;
     let mut outages = Vec::new();
     for run in 0..runs {
         c.wait_echo(ip, 80, Duration::from_secs(60))?;
@@ -223,9 +238,6 @@ pub fn measure_failovers(c: &mut Cluster, runs: usize) -> Result<Vec<Duration>> 
         outages.push(outage);
         recover(c, &owner)?;
     }
-    c.kubectl.run(&["delete", "service", "failover"])?;
-    c.kubectl.run(&["delete", "deployment", "failover"])?;
-    c.kubectl.delete(&pool)?;
     Ok(outages)
 }
 
@@ -293,7 +305,11 @@ pub fn describe_failovers(times: &[Duration]) -> String {
 pub fn assert_gone(pids: &[nix::unistd::Pid], namespaces: &[String]) {
     // Killed pod processes are reaped by init a moment after their shim dies.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while pids.iter().any(|p| Path::new(&format!("/proc/{p}")).exists()) && Instant::now() < deadline {
+    while pids
+        .iter()
+        .any(|p| Path::new(&format!("/proc/{p}")).exists())
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(50));
     }
     for pid in pids {
@@ -323,4 +339,73 @@ pub fn seed(name: &str) -> String {
     std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
         .replace("ECHO_IMAGE", ECHO_IMAGE)
+}
+
+/// Removes what any flow made, so the next starts clean whether the last
+/// passed or not: the default namespace's Deployments and Services (but the
+/// `kubernetes` Service), FerroLB's configuration objects; waits until the
+/// pods are gone.
+pub fn reset(c: &Cluster) -> Result<()> {
+    c.kubectl
+        .run(&["delete", "deployments", "--all", "-n", "default"])?;
+    // httpd as PID 1 ignores SIGTERM: no point waiting out its grace period.
+    c.kubectl.run(&[
+        "delete",
+        "pods",
+        "--all",
+        "-n",
+        "default",
+        "--grace-period=0",
+        "--force",
+    ])?;
+    c.kubectl.run(&[
+        "delete",
+        "services",
+        "-n",
+        "default",
+        "--field-selector=metadata.name!=kubernetes",
+    ])?;
+    c.kubectl.run(&[
+        "delete",
+        "ipaddresspools.metallb.io,l2advertisements.metallb.io,bgpadvertisements.metallb.io,bgppeers.metallb.io",
+        "--all",
+        "-n",
+        NS,
+    ])?;
+    for node in c.nodes() {
+        c.kubectl.run(&["uncordon", &node.name])?;
+    }
+    c.wait_for(
+        "the default namespace to have no pod left",
+        Duration::from_secs(90),
+        |c| {
+            let pods = c.kubectl.get_json(&["pods", "-n", "default"])?;
+            let left = pods["items"].as_array().map_or(0, Vec::len);
+            Ok(if left == 0 {
+                Probe::Done(())
+            } else {
+                Probe::Pending(format!("{left} pod(s)"))
+            })
+        },
+    )
+}
+
+/// The chart of this checkout creates the `memberlist` Secret Layer-2 mode
+/// needs, or its NOTES tell the user to: do as they say.
+pub fn ensure_memberlist_secret(c: &Cluster) -> Result<()> {
+    let chart_makes_it = interop_tests::cluster::chart_dir()
+        .join("templates/memberlist-secret.yaml")
+        .is_file();
+    if !chart_makes_it {
+        c.kubectl.run(&[
+            "create",
+            "secret",
+            "generic",
+            "-n",
+            NS,
+            "memberlist",
+            "--from-literal=secretkey=ZmVycm9sYi1sYWItbWVtYmVybGlzdC1rZXkwMTIzNDU=",
+        ])?;
+    }
+    Ok(())
 }

@@ -341,7 +341,6 @@ impl Cluster {
         count: usize,
         timeout: Duration,
     ) -> Result<Vec<PodView>> {
-        let started = Instant::now();
         // kubectl 1.20's wait applies its timeout to each pod in turn: the
         // bound is ours, and the guide's command then confirms.
         self.wait_for(

@@ -29,7 +29,9 @@ fn the_seed_guides_flows_pass_on_a_real_cluster() {
     if !report.run("seed 001: helm install, kubectl wait", || install(&cluster)) {
         panic!("{}", report.summary());
     }
-    ensure_memberlist_secret(&cluster).expect("the memberlist Secret");
+    cluster
+        .ensure_memberlist_secret(NS)
+        .expect("the memberlist Secret");
     report.run(
         "seed 000: Layer 2, create deployment, expose, reach",
         || {

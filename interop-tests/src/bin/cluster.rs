@@ -203,6 +203,7 @@ fn bring_up(nodes: Result<usize, LabError>, dir: &Path) -> Result<Cluster, LabEr
         spec.nodes.len() + 1,
         Duration::from_secs(180),
     )?;
+    cluster.ensure_memberlist_secret(NAMESPACE)?;
     println!(
         "cluster: FerroLB installed by Helm and ready in {:.1} s",
         installed.elapsed().as_secs_f64()

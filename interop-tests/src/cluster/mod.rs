@@ -26,6 +26,7 @@ pub use kubectl::{EventView, Helm, Kubectl, L2StatusView, PodView, ServiceView};
 pub use node::Node;
 pub use tools::{ECHO_IMAGE, Tools};
 
+use crate::cmd;
 use crate::error::{LabError, Result};
 use crate::lab::{Host, Lab};
 use crate::wait::Probe;
@@ -365,6 +366,31 @@ impl Cluster {
             "--timeout=10s",
         ])?;
         self.kubectl.pods(namespace, selector)
+    }
+
+    /// Layer-2 mode needs the `memberlist` Secret. A chart with
+    /// `templates/memberlist-secret.yaml` makes it; an older chart's NOTES
+    /// tell the user to create it: do as they say.
+    pub fn ensure_memberlist_secret(&self, namespace: &str) -> Result<()> {
+        if chart_dir()
+            .join("templates/memberlist-secret.yaml")
+            .is_file()
+        {
+            return Ok(());
+        }
+        let key = cmd::run("openssl", ["rand", "-base64", "32"])?;
+        let key = key.trim();
+        self.kubectl
+            .run(&[
+                "create",
+                "secret",
+                "generic",
+                "-n",
+                namespace,
+                "memberlist",
+                &format!("--from-literal=secretkey={key}"),
+            ])
+            .map(drop)
     }
 
     /// Waits until Service `namespace/name` has a load-balancer address.

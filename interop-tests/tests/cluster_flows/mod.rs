@@ -389,23 +389,3 @@ pub fn reset(c: &Cluster) -> Result<()> {
         },
     )
 }
-
-/// The chart of this checkout creates the `memberlist` Secret Layer-2 mode
-/// needs, or its NOTES tell the user to: do as they say.
-pub fn ensure_memberlist_secret(c: &Cluster) -> Result<()> {
-    let chart_makes_it = interop_tests::cluster::chart_dir()
-        .join("templates/memberlist-secret.yaml")
-        .is_file();
-    if !chart_makes_it {
-        c.kubectl.run(&[
-            "create",
-            "secret",
-            "generic",
-            "-n",
-            NS,
-            "memberlist",
-            "--from-literal=secretkey=ZmVycm9sYi1sYWItbWVtYmVybGlzdC1rZXkwMTIzNDU=",
-        ])?;
-    }
-    Ok(())
-}

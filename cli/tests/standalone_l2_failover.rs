@@ -12,7 +12,6 @@ use interop_tests::l2::measure::analyze;
 use interop_tests::l2::{
     Failure, FerroLbL2, Jitter, L2Lan, L2Subject, RunOptions, run_failovers, settle,
 };
-use interop_tests::traffic::arp_who_has;
 use interop_tests::{Family, LabError, Probe};
 
 fn use_this_build() {
@@ -164,27 +163,6 @@ fn an_ipv6_address_another_host_holds_is_never_announced() -> interop_tests::Res
     conflict(Family::Ipv6, "fl2conf6")
 }
 
-/// The MAC that answers the client's ARP request or Neighbor Solicitation
-/// for `lan`'s VIP, lower case.
-fn resolved(lan: &L2Lan) -> interop_tests::Result<Option<String>> {
-    match lan.vip() {
-        std::net::IpAddr::V4(vip) => arp_who_has(lan.client(), vip),
-        std::net::IpAddr::V6(vip) => {
-            let out = lan
-                .client()
-                .netns
-                .command("ndisc6")
-                .args(["-1", "-r", "2", &vip.to_string(), "eth0"])
-                .output()
-                .map_err(|e| LabError::io("cannot run ndisc6", e))?;
-            Ok(String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .find_map(|l| l.split_once("link-layer address:"))
-                .map(|(_, mac)| mac.trim().to_lowercase()))
-        }
-    }
-}
-
 fn conflict(family: Family, tag: &str) -> interop_tests::Result<()> {
     use_this_build();
     let mut lan = L2Lan::new(tag, family, 3)?;
@@ -232,7 +210,7 @@ fn conflict(family: Family, tag: &str) -> interop_tests::Result<()> {
         assert!(!claimed, "{} answered for {vip}:\n{log}", lan.name(id));
     }
     assert_eq!(
-        resolved(&lan)?,
+        lan.resolve_vip()?,
         Some(squatter.mac()?.to_lowercase()),
         "only the other host answers for {vip}:\n{}",
         ferrolb.logs(&lan)

@@ -37,6 +37,7 @@ pub struct Metrics {
     l2_responses: Family<Labels, Counter>,
     l2_gratuitous: Family<Labels, Counter>,
     l2_conflicts: Family<Labels, Counter>,
+    l2_in_conflict: Family<Labels, Gauge>,
     config_loaded: Gauge,
     config_stale: Gauge,
     seen: Mutex<Seen>,
@@ -94,6 +95,11 @@ impl Metrics {
             "ferrolb_layer2_address_conflicts",
             "Times another host was found using an address this node was to answer for",
             m.l2_conflicts.clone(),
+        );
+        registry.register(
+            "ferrolb_layer2_addresses_in_conflict",
+            "Addresses this node is to answer for on an interface but leaves to another host that holds them",
+            m.l2_in_conflict.clone(),
         );
         registry.register(
             "metallb_k8s_client_config_loaded_bool",
@@ -180,6 +186,18 @@ impl Metrics {
         family.get_or_create(&label).inc();
     }
 
+    /// How many addresses another host holds on `interface` (see
+    /// `l2::conflict`); an interface back to none stops being reported.
+    pub fn layer2_in_conflict(&self, interface: &str, count: usize) {
+        let label = vec![("interface".to_string(), interface.to_string())];
+        if count == 0 {
+            self.l2_in_conflict.remove(&label);
+        } else {
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
+            self.l2_in_conflict.get_or_create(&label).set(count);
+        }
+    }
+
     /// Whether a configuration is loaded, and whether a newer one was refused.
     pub fn config(&self, loaded: bool, stale: bool) {
         self.config_loaded.set(i64::from(loaded));
@@ -246,5 +264,20 @@ mod tests {
         );
         m.announced("n1", "bgp", []);
         assert!(!text(&registry).contains("shop/web"));
+    }
+
+    #[test]
+    fn addresses_in_conflict_per_interface_come_and_go() {
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry);
+        m.layer2_in_conflict("eth0", 2);
+        let t = text(&registry);
+        assert!(
+            t.contains("ferrolb_layer2_addresses_in_conflict{interface=\"eth0\"} 2"),
+            "{t}"
+        );
+        m.layer2_in_conflict("eth0", 0);
+        let t = text(&registry);
+        assert!(!t.contains("interface=\"eth0\""), "{t}");
     }
 }

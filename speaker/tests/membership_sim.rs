@@ -274,6 +274,63 @@ fn members_find_each_other() {
     assert!(net.nodes.values().all(|m| m.stats().unauthenticated == 0));
 }
 
+/// The MACs `observer` knows the other members answer ARP/NDP from.
+fn macs_seen(net: &Net, observer: &str) -> BTreeMap<String, BTreeSet<[u8; 6]>> {
+    net.view(observer).hardware.clone()
+}
+
+fn set_mac(net: &mut Net, name: &str, mac: [u8; 6]) {
+    let now = net.now;
+    let out = net
+        .node(name)
+        .handle(now, Input::SetHardware(BTreeSet::from([mac])));
+    net.route(name, out);
+}
+
+#[test]
+fn every_member_learns_the_others_macs_after_a_loss_and_a_restart() {
+    let mut net = Net::new(4, 9);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    let mac = |i: u8| [2, 0, 0, 0, 0, i];
+    for i in 0..4u8 {
+        set_mac(&mut net, &format!("node-{i}"), mac(i));
+    }
+    net.run_for(Duration::from_millis(20));
+    let others = |me: u8, changed: Option<(u8, [u8; 6])>| -> BTreeMap<String, BTreeSet<[u8; 6]>> {
+        (0..4u8)
+            .filter(|i| *i != me)
+            .map(|i| {
+                let m = match changed {
+                    Some((who, m)) if who == i => m,
+                    _ => mac(i),
+                };
+                (format!("node-{i}"), BTreeSet::from([m]))
+            })
+            .collect()
+    };
+    for i in 0..4u8 {
+        assert_eq!(macs_seen(&net, &format!("node-{i}")), others(i, None));
+    }
+    // A change whose every datagram is lost: the periodic repeat carries it.
+    net.loss = 1000;
+    set_mac(&mut net, "node-1", [2, 0, 0, 0, 1, 1]);
+    net.loss = 0;
+    net.run_for(Duration::from_millis(20));
+    assert_eq!(
+        macs_seen(&net, "node-0")["node-1"],
+        BTreeSet::from([mac(1)])
+    );
+    net.run_for(ferrolb_speaker::membership::hardware::REFRESH);
+    let changed = Some((1, [2, 0, 0, 0, 1, 1]));
+    assert_eq!(macs_seen(&net, "node-0"), others(0, changed));
+    // A restarted node learns everyone's at once (they answer its alive),
+    // long before the next repeat.
+    net.restart("node-2");
+    set_mac(&mut net, "node-2", mac(2));
+    net.run_for(Duration::from_millis(20));
+    assert_eq!(macs_seen(&net, "node-2"), others(2, changed));
+}
+
 #[test]
 fn a_crashed_node_is_suspected_by_all_and_dead_no_sooner_than_promised() {
     let mut net = Net::new(5, 2);

@@ -109,6 +109,29 @@ impl L2Lan {
         Ok(nodes)
     }
 
+    /// The MAC that answers one ARP request (IPv4) or Neighbor
+    /// Solicitation (IPv6) the client sends for the VIP, lower case;
+    /// `None` when nobody answers within a second or two.
+    pub fn resolve_vip(&self) -> Result<Option<String>> {
+        match self.vip {
+            IpAddr::V4(vip) => crate::traffic::arp_who_has(&self.client, vip),
+            IpAddr::V6(vip) => {
+                crate::prereq::require_program("ndisc6", "ndisc6")?;
+                let out = self
+                    .client
+                    .netns
+                    .command("ndisc6")
+                    .args(["-1", "-r", "2", &vip.to_string(), LAN_IFACE])
+                    .output()
+                    .map_err(|e| LabError::io("cannot run ndisc6", e))?;
+                Ok(String::from_utf8_lossy(&out.stdout)
+                    .lines()
+                    .find_map(|l| l.split_once("link-layer address:"))
+                    .map(|(_, mac)| mac.trim().to_lowercase()))
+            }
+        }
+    }
+
     pub fn lab(&self) -> &Lab {
         &self.lab
     }

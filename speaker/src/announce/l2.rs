@@ -2,7 +2,8 @@
 //! and its pure [`InterfaceState`], kept in step with the plan. Claims are
 //! diffs: an address that stays answered is never re-announced, an address
 //! that moves to this node is announced at once, one new to the cluster is
-//! probed first.
+//! probed first. Claims by other hosts are handled by the pure state
+//! (`l2::conflict`); the members' MACs it needs come from the membership.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -15,6 +16,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::decide::L2Plan;
+use crate::l2::conflict::{Claimant, ConflictConfig};
 use crate::l2::gratuitous::GratuitousConfig;
 use crate::l2::interface::{Claim, InterfaceState, L2Event, Outgoing};
 use crate::l2::probe::ProbeConfig;
@@ -29,6 +31,7 @@ use crate::timer::sleep_until;
 pub struct L2Options {
     pub gratuitous: GratuitousConfig,
     pub probe: ProbeConfig,
+    pub conflict: ConflictConfig,
 }
 
 /// An event of one interface.
@@ -38,8 +41,17 @@ pub struct InterfaceEvent {
     pub event: L2Event,
 }
 
+/// What an interface's task is told.
+#[derive(Debug)]
+enum Command {
+    /// The addresses to answer for.
+    Wanted(BTreeMap<IpAddr, Claim>),
+    /// The MACs the cluster's other speakers answer from.
+    Members(BTreeSet<MacAddr>),
+}
+
 struct Worker {
-    wanted: mpsc::UnboundedSender<BTreeMap<IpAddr, Claim>>,
+    commands: mpsc::UnboundedSender<Command>,
     task: JoinHandle<()>,
 }
 
@@ -51,6 +63,11 @@ pub struct L2Announcer {
     workers: BTreeMap<String, Worker>,
     events_tx: mpsc::UnboundedSender<InterfaceEvent>,
     events: mpsc::UnboundedReceiver<InterfaceEvent>,
+    /// Events taken off the channel by [`L2Announcer::wait_event`], not
+    /// yet handed out by [`L2Announcer::events`].
+    pending: Vec<InterfaceEvent>,
+    /// The other speakers' MACs, for every interface's task.
+    members: BTreeSet<MacAddr>,
     /// Every address's owner in the previous plan; `None` before the first.
     owners: Option<BTreeMap<IpAddr, String>>,
     /// Interfaces that cannot be used, and why.
@@ -67,6 +84,8 @@ impl L2Announcer {
             workers: BTreeMap::new(),
             events_tx,
             events,
+            pending: Vec::new(),
+            members: BTreeSet::new(),
             owners: None,
             errors: BTreeMap::new(),
         }
@@ -95,7 +114,7 @@ impl L2Announcer {
         for interface in idle {
             if let Some(w) = self.workers.remove(&interface) {
                 // Dropping the sender ends the task, which releases everything.
-                drop(w.wanted);
+                drop(w.commands);
                 debug!(interface, "interface no longer used");
             }
         }
@@ -114,9 +133,21 @@ impl L2Announcer {
                 }
             }
             if let Some(worker) = self.workers.get(interface) {
-                let _ = worker.wanted.send(wanted);
+                let _ = worker.commands.send(Command::Wanted(wanted));
             }
         }
+    }
+
+    /// The MACs the cluster's other speakers answer from (from the
+    /// membership): their claims are a membership matter, never a conflict.
+    pub fn set_members(&mut self, members: BTreeSet<MacAddr>) {
+        if members == self.members {
+            return;
+        }
+        for w in self.workers.values() {
+            let _ = w.commands.send(Command::Members(members.clone()));
+        }
+        self.members = members;
     }
 
     /// Why an address is claimed the way it is: it moves to us from a
@@ -135,8 +166,14 @@ impl L2Announcer {
 
     fn spawn(&self, interface: &str) -> Result<Worker, SocketError> {
         let socket = PacketSocket::open(interface)?;
-        let (wanted, commands) = mpsc::unbounded_channel();
-        let state = InterfaceState::new(socket.mac(), self.options.gratuitous, self.options.probe);
+        let (sender, commands) = mpsc::unbounded_channel();
+        let _ = sender.send(Command::Members(self.members.clone()));
+        let state = InterfaceState::new(
+            socket.mac(),
+            self.options.gratuitous,
+            self.options.probe,
+            self.options.conflict,
+        );
         let task = tokio::spawn(
             serve(
                 interface.to_string(),
@@ -148,16 +185,28 @@ impl L2Announcer {
             )
             .instrument(info_span!("l2", node = %self.node, interface)),
         );
-        Ok(Worker { wanted, task })
+        Ok(Worker {
+            commands: sender,
+            task,
+        })
     }
 
     /// Events since the last call.
     pub fn events(&mut self) -> Vec<InterfaceEvent> {
-        let mut out = Vec::new();
+        let mut out = std::mem::take(&mut self.pending);
         while let Ok(e) = self.events.try_recv() {
             out.push(e);
         }
         out
+    }
+
+    /// Completes when an interface has an event; [`L2Announcer::events`]
+    /// hands it out. Cancel-safe: an event taken is kept, never lost.
+    pub async fn wait_event(&mut self) {
+        // The announcer holds a sender itself: `recv` never sees the end.
+        if let Some(e) = self.events.recv().await {
+            self.pending.push(e);
+        }
     }
 
     /// Interfaces the plan names but that cannot be used.
@@ -168,7 +217,7 @@ impl L2Announcer {
     /// Stops answering on every interface.
     pub async fn shutdown(self) {
         for (_, w) in self.workers {
-            drop(w.wanted);
+            drop(w.commands);
             let _ = w.task.await;
         }
     }
@@ -180,7 +229,7 @@ async fn serve(
     interface: String,
     socket: PacketSocket,
     mut state: InterfaceState,
-    mut commands: mpsc::UnboundedReceiver<BTreeMap<IpAddr, Claim>>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<InterfaceEvent>,
     metrics: Option<Arc<Metrics>>,
 ) {
@@ -188,15 +237,41 @@ async fn serve(
     let now = || Millis(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
     let mut joined: BTreeSet<MacAddr> = BTreeSet::new();
     let mut buf = vec![0u8; 2048];
+    let hold_down = state.conflict_config().hold_down;
+    let mut in_conflict = 0;
+    // Events are logged and reported after the turn's frames went out.
+    let mut later: Vec<L2Event> = Vec::new();
     let emit = |event: L2Event| {
         match event {
             L2Event::Claimed(ip) => info!(%ip, "answering ARP/NDP"),
+            L2Event::Defended {
+                ip,
+                mac,
+                by: Claimant::Member,
+            } => info!(
+                %ip, %mac,
+                "another speaker of the cluster claimed this address: defended it, the membership decides who answers"
+            ),
+            L2Event::Defended {
+                ip,
+                mac,
+                by: Claimant::Foreign,
+            } => {
+                warn!(%ip, %mac, "another host claimed this address: defended it, probing whether it holds it")
+            }
             L2Event::Conflict { ip, mac } => {
-                warn!(%ip, %mac, "another host uses this address: not answering for it");
+                warn!(
+                    %ip, %mac, hold_down = ?hold_down,
+                    "another host uses this address: not answering for it while it holds it, probing again after the hold-down"
+                );
                 if let Some(m) = &metrics {
                     m.layer2(ip, Layer2Count::Conflict);
                 }
             }
+            L2Event::Reclaimed { ip, holder } => info!(
+                %ip, %holder,
+                "the host that held this address no longer answers: answering ARP/NDP again"
+            ),
         }
         let _ = events.send(InterfaceEvent {
             interface: interface.clone(),
@@ -213,12 +288,14 @@ async fn serve(
             .next_deadline()
             .map(|d| start + Duration::from_millis(d.0));
         tokio::select! {
-            wanted = commands.recv() => {
-                let Some(wanted) = wanted else { break };
+            command = commands.recv() => {
+                let Some(command) = command else { break };
                 let before = state.owned();
-                for event in state.set(now(), &wanted) {
-                    emit(event);
-                }
+                let events = match command {
+                    Command::Wanted(wanted) => state.set(now(), &wanted),
+                    Command::Members(members) => state.set_members(now(), members),
+                };
+                later.extend(events);
                 // Said as loudly as a claim: the instant a node lets go is
                 // half of every handover a log has to explain.
                 for ip in before.difference(&state.owned()) {
@@ -227,7 +304,7 @@ async fn serve(
             }
             received = socket.recv(&mut buf) => {
                 let Ok(n) = received else { continue };
-                let handled = state.handle(&buf[..n]);
+                let handled = state.handle(now(), &buf[..n]);
                 for (ip, counter) in handled.counters {
                     count(ip, match counter {
                         Counter::RequestsReceived => Layer2Count::Request,
@@ -239,18 +316,15 @@ async fn serve(
                 {
                     debug!(error = %e, "cannot send a reply");
                 }
-                for event in handled.events {
-                    emit(event);
-                }
+                // Said after the defense they may call for is on the wire.
+                later.extend(handled.events);
             }
             () = sleep_until(deadline) => {}
         }
         // Timers are looked at after every input: a claim's first
         // announcement goes out in the same turn as the claim.
         let (frames, claimed) = state.poll(now());
-        for event in claimed {
-            emit(event);
-        }
+        later.extend(claimed);
         for out in frames {
             match socket.send(&out.frame().to_bytes()).await {
                 Err(e) => debug!(error = %e, "cannot send"),
@@ -263,7 +337,20 @@ async fn serve(
                 }
             }
         }
+        for event in later.drain(..) {
+            emit(event);
+        }
         sync_groups(&socket, &mut joined, state.multicast_macs());
+        let now_in_conflict = state.in_conflict().len();
+        if now_in_conflict != in_conflict
+            && let Some(m) = &metrics
+        {
+            m.layer2_in_conflict(&interface, now_in_conflict);
+        }
+        in_conflict = now_in_conflict;
+    }
+    if let Some(m) = &metrics {
+        m.layer2_in_conflict(&interface, 0);
     }
     for ip in state.owned() {
         info!(%ip, "no longer answering ARP/NDP");

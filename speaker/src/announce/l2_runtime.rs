@@ -17,11 +17,13 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::l2::{InterfaceEvent, L2Announcer, L2Options};
+use crate::decide::interfaces::answering_macs;
 use crate::decide::{
     ClusterView, Fence, FenceState, InterfaceRules, L2Plan, Link, LocalNode, NodeState,
     ServiceState, l2_plan,
 };
 use crate::l2::links::{self, AbortOnDrop, LinksError};
+use crate::l2::wire::MacAddr;
 use crate::membership::{
     AddressBook, DEFAULT_PORT, Key, MembershipService, MembershipTiming, StartError, UdpConfig,
     View,
@@ -163,6 +165,7 @@ impl L2Runtime {
                 View {
                     reachable: me.clone(),
                     alive: me,
+                    hardware: BTreeMap::new(),
                 }
             }
         }
@@ -201,9 +204,30 @@ impl L2Runtime {
             interface_rules: self.setup.interface_rules.clone(),
             fence,
         };
+        self.share_hardware(config, &local, &view);
         let plan = l2_plan(config, &local, &cluster, services);
         self.announcer.apply(&plan);
         plan
+    }
+
+    /// Tells the other speakers the MACs this node may answer from, and
+    /// the announcer theirs: a claim from one of them is a membership
+    /// matter, never a conflict that silences the owner (`l2::conflict`).
+    fn share_hardware(&mut self, config: &Config, local: &LocalNode, view: &View) {
+        if let Some(m) = &self.membership {
+            let listed = config
+                .l2_advertisements
+                .iter()
+                .flat_map(|a| a.interfaces.iter().map(String::as_str));
+            m.set_hardware(answering_macs(&local.links, &local.interface_rules, listed));
+        }
+        let members = view
+            .hardware
+            .iter()
+            .filter(|(name, _)| **name != self.setup.node)
+            .flat_map(|(_, macs)| macs.iter().copied().map(MacAddr))
+            .collect();
+        self.announcer.set_members(members);
     }
 
     /// Logs the membership's view when it changes: with the announcer's
@@ -218,8 +242,9 @@ impl L2Runtime {
         self.last_view = Some(view.clone());
     }
 
-    /// Completes when the plan may have changed: the membership view, the
-    /// interfaces, or the end of the fence's settling.
+    /// Completes when the plan may have changed (the membership view, the
+    /// interfaces, or the end of the fence's settling) or an interface
+    /// has an event to report.
     pub async fn changed(&mut self) {
         let deadline = self.fence.next_deadline();
         let view = async {
@@ -236,6 +261,8 @@ impl L2Runtime {
             () = view => {}
             Ok(()) = self.links.changed() => {}
             () = sleep_until(deadline) => {}
+            // Conflicts are reported by the caller's pass at once.
+            () = self.announcer.wait_event() => {}
         }
     }
 

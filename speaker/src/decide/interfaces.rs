@@ -70,6 +70,9 @@ pub struct Link {
     pub arp: bool,
     /// Has an IPv6 link-local address (NDP needs one as source).
     pub ndp: bool,
+    /// Its hardware address, if it has a 6-byte one (the decision does not
+    /// use it; the membership tells it to the other speakers).
+    pub mac: Option<[u8; 6]>,
 }
 
 impl Link {
@@ -235,6 +238,25 @@ pub fn choose(
     choice
 }
 
+/// The MACs of every interface of `links` that may answer ARP/NDP for
+/// some address: up, neither loopback nor enslaved, ARP or NDP capable,
+/// and either not excluded by `rules` or named in `listed` (an
+/// advertisement's `interfaces`). The other speakers take claims from
+/// these for this node's ([`crate::l2::conflict`]).
+pub fn answering_macs<'a>(
+    links: &[Link],
+    rules: &InterfaceRules,
+    listed: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<[u8; 6]> {
+    let listed: BTreeSet<&str> = listed.into_iter().collect();
+    links
+        .iter()
+        .filter(|l| l.up && !l.loopback && !l.enslaved && (l.arp || l.ndp))
+        .filter(|l| listed.contains(l.name.as_str()) || rules.excluding(&l.name).is_none())
+        .filter_map(|l| l.mac)
+        .collect()
+}
+
 fn exclusion(
     link: &Link,
     rules: &InterfaceRules,
@@ -266,6 +288,30 @@ fn exclusion(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_macs_told_to_the_others_are_those_of_interfaces_that_may_answer() {
+        let with_mac = |name: &str, last: u8| Link {
+            mac: Some([2, 0, 0, 0, 0, last]),
+            ..Link::ethernet(name)
+        };
+        let links = [
+            with_mac("eth0", 1),
+            Link {
+                up: false,
+                ..with_mac("eth1", 2)
+            },
+            with_mac("veth12", 3),
+            with_mac("cali7", 4),
+            Link {
+                loopback: true,
+                ..with_mac("lo", 5)
+            },
+            Link::ethernet("wg0"),
+        ];
+        let macs = answering_macs(&links, &InterfaceRules::standard(), ["cali7"]);
+        assert_eq!(macs, [[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 4]].into());
+    }
 
     #[test]
     fn the_built_in_patterns_compile() {

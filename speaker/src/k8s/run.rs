@@ -301,17 +301,28 @@ impl Speaker {
             }
         }
         for e in events {
-            if let L2Event::Conflict { ip, mac } = e.event {
-                let note = format!(
-                    "{ip} is used by another host ({mac}) on {}: not answered from node \"{}\"",
-                    e.interface, self.opts.node
-                );
-                for state in self.states.iter().filter(|s| s.addresses.contains(&ip)) {
-                    if let Some(svc) = views.service(&state.key) {
-                        self.writer
-                            .event(&svc.object_ref(&()), NoticeKind::AnnounceFailed, &note)
-                            .await;
-                    }
+            let (ip, kind, note) = match e.event {
+                L2Event::Conflict { ip, mac } => (
+                    ip,
+                    NoticeKind::AnnounceFailed,
+                    format!(
+                        "{ip} is used by another host ({mac}) on {}: not answered from node \"{}\" while it holds it",
+                        e.interface, self.opts.node
+                    ),
+                ),
+                L2Event::Reclaimed { ip, holder } => (
+                    ip,
+                    NoticeKind::NodeAssigned,
+                    format!(
+                        "the host that held {ip} ({holder}) no longer answers: announcing from node \"{}\" with protocol \"layer2\" on {} again",
+                        self.opts.node, e.interface
+                    ),
+                ),
+                _ => continue,
+            };
+            for state in self.states.iter().filter(|s| s.addresses.contains(&ip)) {
+                if let Some(svc) = views.service(&state.key) {
+                    self.writer.event(&svc.object_ref(&()), kind, &note).await;
                 }
             }
         }

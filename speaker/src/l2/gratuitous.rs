@@ -83,6 +83,18 @@ impl GratuitousSchedule {
         self.due.insert(ip, Due { at, burst_left });
     }
 
+    /// One announcement for `ip` at `now`, to defend it against another
+    /// host's claim (RFC 5227 §2.4); the rest of a burst, or the refresh,
+    /// carries on after it.
+    pub fn defend(&mut self, ip: IpAddr, now: Millis) {
+        let due = self.due.entry(ip).or_insert(Due {
+            at: None,
+            burst_left: 0,
+        });
+        due.at = Some(now);
+        due.burst_left = due.burst_left.max(1);
+    }
+
     /// Stops announcing `ip`.
     pub fn release(&mut self, ip: IpAddr) {
         self.due.remove(&ip);

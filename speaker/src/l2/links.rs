@@ -68,6 +68,10 @@ pub async fn links() -> Result<Vec<Link>, LinksError> {
                         .any(|a| matches!(a, LinkAttribute::Controller(_))),
                     arp: flags.contains(LinkFlags::Broadcast) && !flags.contains(LinkFlags::Noarp),
                     ndp: link_local.contains(&l.header.index),
+                    mac: l.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::Address(bytes) => <[u8; 6]>::try_from(bytes.as_slice()).ok(),
+                        _ => None,
+                    }),
                 }
             })
             .try_collect()

@@ -16,7 +16,9 @@
 //! is forty times what a loaded LAN needs. What this gives up: a proxy-ARP
 //! router (which delays its answers up to `proxy_delay`, 0.8 s on Linux) or
 //! an anycast NA (delayed up to 1 s, RFC 4861 §7.2.7) may answer too late
-//! to count. The probe runs only on the first claim, never on failover.
+//! to count. Only the first claim waits for the probe; on failover, and
+//! after a foreign host's claim, it runs while the address is answered
+//! (`interface`, `conflict`).
 
 use std::net::IpAddr;
 use std::time::Duration;

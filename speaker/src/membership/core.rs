@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
+use super::hardware::{Hardware, Mac};
 use super::ring;
 use super::swim::{Swim, SwimEffects};
 use super::timing::MembershipTiming;
@@ -20,6 +21,9 @@ pub struct View {
     /// Known members not dead, this node included: who goes into the
     /// `ClusterView` that decides owners.
     pub alive: BTreeSet<String>,
+    /// The MACs each other known member answers ARP/NDP from, as it last
+    /// said (`hardware`): Layer 2 takes their claims for a member's.
+    pub hardware: BTreeMap<String, BTreeSet<Mac>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +33,8 @@ pub enum Input {
     /// Every node that should run a speaker, from the API server or the
     /// configuration: never from this detector.
     SetKnown(BTreeSet<String>),
+    /// The MACs this node answers ARP/NDP from, for the others.
+    SetHardware(BTreeSet<Mac>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -186,6 +192,7 @@ pub struct Membership {
     view: View,
     stats: Stats,
     leaving: Option<Leaving>,
+    hardware: Hardware,
 }
 
 impl Membership {
@@ -204,6 +211,7 @@ impl Membership {
         let view = View {
             reachable: BTreeSet::from([me.clone()]),
             alive: BTreeSet::from([me.clone()]),
+            hardware: BTreeMap::new(),
         };
         Membership {
             me,
@@ -219,6 +227,7 @@ impl Membership {
             view,
             stats: Stats::default(),
             leaving: None,
+            hardware: Hardware::default(),
         }
     }
 
@@ -264,6 +273,11 @@ impl Membership {
         match input {
             Input::Received(bytes) => self.receive(now, &bytes, &mut out),
             Input::SetKnown(known) => self.set_known(now, known, &mut out),
+            Input::SetHardware(macs) => {
+                if self.hardware.set_own(now, macs) {
+                    self.tell_hardware(None, &mut out);
+                }
+            }
         }
         self.run_timers(now, &mut out);
         self.publish(&mut out);
@@ -376,6 +390,9 @@ impl Membership {
         if let Some(t) = self.swim.next_deadline() {
             at(t);
         }
+        if let Some(t) = self.hardware.next_deadline() {
+            at(t);
+        }
         next
     }
 
@@ -385,6 +402,7 @@ impl Membership {
             .filter(|n| valid_name(n) && *n != self.me)
             .collect();
         self.peers.retain(|name, _| known.contains(name));
+        self.hardware.retain(&known);
         let new: Vec<String> = known
             .iter()
             .filter(|n| !self.peers.contains_key(*n))
@@ -399,6 +417,7 @@ impl Membership {
         }
         for name in new {
             self.send(out, &name, Body::Alive { reply: true });
+            self.tell_hardware(Some(&name), out);
             let effects = self.swim.announce(now, &name);
             self.swim_effects(now, effects, out);
         }
@@ -469,6 +488,8 @@ impl Membership {
             Body::Alive { reply } => {
                 if reply {
                     self.send(out, &sender, Body::Alive { reply: false });
+                    // It started (or restarted): it knows nothing of us.
+                    self.tell_hardware(Some(&sender), out);
                 }
             }
             Body::Suspect { entries } => {
@@ -495,6 +516,7 @@ impl Membership {
             }
             // Taken above, before the state changes.
             Body::Leave => {}
+            Body::Hardware { macs } => self.hardware.learn(&sender, macs),
         }
         // It reaches us but is suspected at its incarnation: tell it, so
         // it refutes (this is how a healed partition is noticed).
@@ -572,6 +594,9 @@ impl Membership {
     }
 
     fn run_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
+        if self.hardware.refresh_due(now) {
+            self.tell_hardware(None, out);
+        }
         let effects = self.swim.poll(now);
         self.swim_effects(now, effects, out);
 
@@ -800,6 +825,19 @@ impl Membership {
         }
     }
 
+    /// Tells `to` (everyone with `None`) this node's MACs, once known.
+    fn tell_hardware(&mut self, to: Option<&str>, out: &mut Vec<Output>) {
+        let Some(body) = self.hardware.body() else {
+            return;
+        };
+        match to {
+            Some(to) => self.send(out, to, body),
+            None => {
+                self.broadcast(out, body);
+            }
+        }
+    }
+
     /// Sends `body` to every known member; the sequence number used, if any.
     fn broadcast(&mut self, out: &mut Vec<Output>, body: Body) -> Option<u64> {
         let names: Vec<String> = self.peers.keys().cloned().collect();
@@ -850,6 +888,7 @@ impl Membership {
         let mut view = View {
             reachable: BTreeSet::from([self.me.clone()]),
             alive: BTreeSet::from([self.me.clone()]),
+            hardware: self.hardware.peers().clone(),
         };
         for (name, peer) in &self.peers {
             if peer.state == State::Alive {

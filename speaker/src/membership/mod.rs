@@ -78,6 +78,13 @@
 //! tiebreaker saves it (exactly half of `known`, the lowest name among
 //! them). Shrinking a cluster for good means taking nodes out of `known`.
 //!
+//! # Layer-2 hardware addresses
+//!
+//! Every speaker also tells the others the MACs it answers ARP/NDP from
+//! ([`hardware`], [`Input::SetHardware`], [`View::hardware`]), so that
+//! Layer 2 takes a claim from one of them for another speaker's, not a
+//! foreign host's.
+//!
 //! # Authentication
 //!
 //! Every datagram carries an HMAC-SHA256 under the cluster key and a
@@ -88,6 +95,7 @@
 mod core;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hardware;
 mod ring;
 mod swim;
 mod timing;

@@ -20,6 +20,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use super::core::{Input, Membership, Output, Stats, View};
+use super::hardware::Mac;
 use super::timing::{MembershipTiming, MembershipTimingError};
 use super::wire::{Key, MAX_DATAGRAM};
 
@@ -66,6 +67,7 @@ pub struct MembershipService {
     view: watch::Receiver<View>,
     stats: watch::Receiver<Stats>,
     book: watch::Sender<AddressBook>,
+    hardware: watch::Sender<Option<BTreeSet<Mac>>>,
     local: SocketAddr,
     /// [`MembershipTiming::leave_within`].
     leave_within: Duration,
@@ -108,11 +110,13 @@ impl MembershipService {
         let (view_tx, view) = watch::channel(core.view().clone());
         let (stats_tx, stats) = watch::channel(Stats::default());
         let (book_tx, book_rx) = watch::channel(book);
+        let (hardware_tx, hardware_rx) = watch::channel(None);
         let (stop, stopped) = oneshot::channel();
         let driver = Driver {
             core,
             socket,
             book: book_rx,
+            hardware: hardware_rx,
             view: view_tx,
             stats: stats_tx,
         };
@@ -121,6 +125,7 @@ impl MembershipService {
             view,
             stats,
             book: book_tx,
+            hardware: hardware_tx,
             local,
             leave_within,
             stop: Some(stop),
@@ -144,6 +149,16 @@ impl MembershipService {
     /// Replaces the known members and their addresses.
     pub fn set_address_book(&self, book: AddressBook) {
         self.book.send_replace(book);
+    }
+
+    /// The MACs this node answers ARP/NDP from, told to the others
+    /// ([`View::hardware`]); sent again only when they change.
+    pub fn set_hardware(&self, macs: BTreeSet<Mac>) {
+        self.hardware.send_if_modified(|old| {
+            let changed = old.as_ref() != Some(&macs);
+            *old = Some(macs);
+            changed
+        });
     }
 
     /// Stops the task and waits for it, without telling anyone: the
@@ -200,6 +215,7 @@ struct Driver {
     core: Membership,
     socket: UdpSocket,
     book: watch::Receiver<AddressBook>,
+    hardware: watch::Receiver<Option<BTreeSet<Mac>>>,
     view: watch::Sender<View>,
     stats: watch::Sender<Stats>,
 }
@@ -238,6 +254,13 @@ impl Driver {
                     }
                     let known = self.known();
                     self.core.handle(Instant::now(), Input::SetKnown(known))
+                }
+                Ok(()) = self.hardware.changed() => {
+                    let macs = self.hardware.borrow_and_update().clone();
+                    match macs {
+                        Some(macs) => self.core.handle(Instant::now(), Input::SetHardware(macs)),
+                        None => Vec::new(),
+                    }
                 }
                 () = tokio::time::sleep_until(deadline.into()) => self.core.poll(Instant::now()),
             };

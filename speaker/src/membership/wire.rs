@@ -16,6 +16,7 @@
 //! | 4 ack | acknowledged sequence u64 |
 //! | 5 swim | a foca datagram, to the end |
 //! | 6 leave | empty: the sender stops at this incarnation |
+//! | 7 hardware | count u8, then 6 bytes per MAC: the link-layer addresses the sender answers ARP/NDP from |
 //!
 //! The MAC covers everything before it; it is checked (in constant time)
 //! before anything else is parsed. `(incarnation, sequence)` grows with
@@ -37,6 +38,9 @@ const KIND_SUSPECT: u8 = 3;
 const KIND_ACK: u8 = 4;
 const KIND_SWIM: u8 = 5;
 const KIND_LEAVE: u8 = 6;
+const KIND_HARDWARE: u8 = 7;
+/// The most MACs a hardware datagram carries.
+pub const MAX_HARDWARE: usize = 64;
 
 /// The shared key (in Kubernetes, from a Secret).
 #[derive(Clone)]
@@ -95,6 +99,12 @@ pub enum Body {
     /// "I stop now, at this incarnation": a graceful departure, taken at
     /// once instead of waiting for the crash path.
     Leave,
+    /// The MACs the sender answers ARP/NDP from (at most
+    /// [`MAX_HARDWARE`]): a claim from one of them is another speaker's,
+    /// never a foreign host's (`l2::conflict`).
+    Hardware {
+        macs: Vec<[u8; 6]>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +148,7 @@ impl Datagram {
             }
             Body::Ack { .. } => 8,
             Body::Swim(bytes) => bytes.len(),
+            Body::Hardware { macs } => 1 + 6 * macs.len().min(MAX_HARDWARE),
         };
         3 + self.header.sender.len() + 16 + body + MAC_LEN
     }
@@ -153,6 +164,7 @@ impl Datagram {
             Body::Ack { .. } => KIND_ACK,
             Body::Swim(_) => KIND_SWIM,
             Body::Leave => KIND_LEAVE,
+            Body::Hardware { .. } => KIND_HARDWARE,
         };
         out.extend([VERSION, kind]);
         put_name(&mut out, &self.header.sender);
@@ -171,6 +183,11 @@ impl Datagram {
             }
             Body::Ack { sequence } => out.extend(sequence.to_be_bytes()),
             Body::Swim(bytes) => out.extend(bytes),
+            Body::Hardware { macs } => {
+                let macs = &macs[..macs.len().min(MAX_HARDWARE)];
+                out.push(u8::try_from(macs.len()).unwrap_or(u8::MAX));
+                out.extend(macs.iter().flatten());
+            }
         }
         let mut mac = key.mac();
         mac.update(&out);
@@ -227,6 +244,17 @@ impl Datagram {
             KIND_ACK => Body::Ack { sequence: r.u64()? },
             KIND_SWIM => Body::Swim(r.rest().to_vec()),
             KIND_LEAVE => Body::Leave,
+            KIND_HARDWARE => {
+                let count = r.u8()?;
+                let macs = (0..count)
+                    .map(|_| {
+                        let mut mac = [0u8; 6];
+                        mac.copy_from_slice(r.take(6)?);
+                        Ok(mac)
+                    })
+                    .collect::<Result<_, WireError>>()?;
+                Body::Hardware { macs }
+            }
             other => return Err(WireError::Kind(other)),
         };
         match r.bytes.len() - r.at {
@@ -369,6 +397,28 @@ mod tests {
     }
 
     #[test]
+    fn a_hardware_datagram_has_this_layout() {
+        let d = Datagram {
+            header: header(),
+            body: Body::Hardware {
+                macs: vec![[2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]],
+            },
+        };
+        let bytes = d.seal(&key());
+        let body = &bytes[3 + 6 + 16..bytes.len() - MAC_LEN];
+        assert_eq!(body, [2, 2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2]);
+        assert_eq!(bytes[1], 7);
+        assert_eq!(bytes.len(), d.encoded_len());
+        assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+        // One MAC short.
+        let signed = &bytes[..bytes.len() - MAC_LEN - 6];
+        assert!(matches!(
+            Datagram::parse(signed),
+            Err(WireError::Truncated(_))
+        ));
+    }
+
+    #[test]
     fn a_leave_has_this_layout() {
         let signed = check_empty_body_layout(Body::Leave, 6);
         // A leave carries no body: a byte after the header is an error,
@@ -413,8 +463,8 @@ mod tests {
         let mut bytes = vec![1, 9, 1, b'a'];
         bytes.extend([0; 16]);
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(9)));
-        bytes[1] = 7;
-        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(7)));
+        bytes[1] = 0;
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(0)));
         bytes[1] = 1;
         bytes.push(0);
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Trailing(1)));
@@ -442,6 +492,8 @@ mod tests {
             any::<u64>().prop_map(|sequence| Body::Ack { sequence }),
             proptest::collection::vec(any::<u8>(), 0..200).prop_map(Body::Swim),
             Just(Body::Leave),
+            proptest::collection::vec(any::<[u8; 6]>(), 0..=MAX_HARDWARE)
+                .prop_map(|macs| Body::Hardware { macs }),
         ]
     }
 

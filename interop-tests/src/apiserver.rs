@@ -308,7 +308,7 @@ fn make_certificates(dir: &Path) -> Result<()> {
     openssl(&["rsa", "-in", "sa.key", "-pubout", "-out", "sa.pub"])
 }
 
-fn sign(
+pub(crate) fn sign(
     dir: &Path,
     key: &Path,
     cert: &Path,

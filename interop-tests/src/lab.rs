@@ -4,6 +4,8 @@
 //! Nothing is ever added to the root namespace.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::Ipv4Net;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -63,6 +65,8 @@ pub struct Lab {
     prefix: String,
     dir: PathBuf,
     lifetime: Duration,
+    /// The LAN's IPv4 /24: hosts are `.index` in it.
+    ipv4_lan: Ipv4Net,
     switch: Netns,
     hosts: Vec<Host>,
     daemons: Mutex<Vec<Arc<Daemon>>>,
@@ -70,9 +74,20 @@ pub struct Lab {
 }
 
 impl Lab {
-    /// Builds an empty LAN. `tag` names the test; names are made unique per
-    /// process and lab so tests can run in parallel.
+    /// Builds an empty LAN on 172.31.255.0/24. `tag` names the test; names
+    /// are made unique per process and lab so tests can run in parallel.
     pub fn new(tag: &str) -> Result<Lab> {
+        Lab::with_ipv4_lan(tag, Ipv4Net::new_assert(Ipv4Addr::new(172, 31, 255, 0), 24))
+    }
+
+    /// Builds an empty LAN whose IPv4 addresses are in `lan`, a /24 (e.g. the
+    /// 192.168.1.0/24 of a guide, so its manifests apply verbatim).
+    pub fn with_ipv4_lan(tag: &str, lan: Ipv4Net) -> Result<Lab> {
+        if lan.prefix_len() != 24 {
+            return Err(LabError::Invalid(format!(
+                "the lab's IPv4 LAN must be a /24, not {lan}"
+            )));
+        }
         prereq::require_root()?;
         prereq::require_program("ip", "iproute2")?;
         prereq::require_program("timeout", "coreutils")?;
@@ -96,6 +111,7 @@ impl Lab {
             prefix,
             dir,
             lifetime: DEFAULT_LIFETIME,
+            ipv4_lan: lan.trunc(),
             switch,
             hosts: Vec::new(),
             daemons: Mutex::new(Vec::new()),
@@ -161,7 +177,10 @@ impl Lab {
             name: name.to_string(),
             netns,
             index,
-            ipv4: Ipv4Addr::new(172, 31, 255, index),
+            ipv4: {
+                let [a, b, c, _] = self.ipv4_lan.network().octets();
+                Ipv4Addr::new(a, b, c, index)
+            },
             ipv6: Ipv6Addr::new(0xfd00, 0x31, 0x255, 0, 0, 0, 0, index.into()),
             link_local: Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, index.into()),
         };
@@ -256,6 +275,11 @@ impl Lab {
         host.netns
             .ip([family, "route", "add", prefix, "via", &router.to_string()])
             .map(drop)
+    }
+
+    /// The LAN's IPv4 /24.
+    pub fn ipv4_lan(&self) -> Ipv4Net {
+        self.ipv4_lan
     }
 
     pub fn hosts(&self) -> &[Host] {

@@ -20,6 +20,7 @@
 
 pub mod apiserver;
 pub mod bird;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod daemon;

@@ -163,8 +163,12 @@ fn report(rows: &[(&str, &Vec<Duration>)], bound: Duration) {
 }
 
 /// Prints the running services' counters (since each one's last start);
-/// none may have seen a forged or replayed datagram.
-fn check_stats(nodes: &[Node]) {
+/// none may have seen a forged datagram, nor, unless `late_delivery`, a
+/// replayed one. A cut link makes the senders' kernels queue datagrams for
+/// the unresolved neighbour (`unres_qlen`); when the link returns, a newer
+/// datagram can overtake that queue by more than the replay window on a
+/// loaded machine, and the window rightly drops the old ones as replays.
+fn check_stats(nodes: &[Node], late_delivery: bool) {
     let stats: BTreeMap<&str, _> = nodes
         .iter()
         .filter_map(|n| Some((n.host.name.as_str(), n.service.as_ref()?.stats())))
@@ -173,7 +177,8 @@ fn check_stats(nodes: &[Node]) {
     assert!(
         stats
             .values()
-            .all(|s| s.unauthenticated == 0 && s.replayed == 0)
+            .all(|s| s.unauthenticated == 0 && (late_delivery || s.replayed == 0)),
+        "{stats:?}"
     );
 }
 
@@ -289,7 +294,7 @@ fn three_speakers_detect_a_cut_link_and_converge_when_it_returns() -> TestResult
         ],
         BOUND,
     );
-    check_stats(&nodes);
+    check_stats(&nodes, true);
     drop(nodes);
     drop(lab);
     Ok(())
@@ -387,7 +392,7 @@ fn three_speakers_take_a_graceful_leave_at_once() -> TestResult {
         "  transient suspicions: {spurious} in the 100 ms after the leaves, \
          {unprompted} in as long with nobody leaving"
     );
-    check_stats(&nodes);
+    check_stats(&nodes, false);
     drop(nodes);
     drop(lab);
     Ok(())

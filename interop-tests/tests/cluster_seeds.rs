@@ -19,6 +19,7 @@ fn the_seed_guides_flows_pass_on_a_real_cluster() {
     let started = Instant::now();
     let mut cluster = Cluster::start(&ClusterSpec::new("seeds", 3)).expect("the cluster comes up");
     add_seed_003_subnet(&mut cluster).expect("seed 003's subnet");
+    let routers = bgp::Routers::start(&mut cluster).expect("FRR and BIRD on the LAN");
     eprintln!(
         "cluster up in {:.1} s (control plane {:.1} s, nodes Ready {:.1} s later)",
         cluster.times.total.as_secs_f64(),
@@ -58,6 +59,36 @@ fn the_seed_guides_flows_pass_on_a_real_cluster() {
         reset(&cluster)?;
         failover(&mut cluster)
     });
+    report.run(
+        "bgp: ECMP from every eligible node, ETP Local follows the pods, a drained node withdraws",
+        || {
+            reset(&cluster)?;
+            day2::ensure_installed(&cluster)?;
+            bgp::flow(&cluster, &routers)
+        },
+    );
+    report.run(
+        "day 2: helm upgrade under traffic, uninstall, reinstall",
+        || {
+            reset(&cluster)?;
+            day2::flow(&cluster, &routers)
+        },
+    );
+    report.run(
+        "seed 001 (Bitnami values): configInline, tolerations, resources",
+        || {
+            reset(&cluster)?;
+            day2::bitnami(&cluster)
+        },
+    );
+    report.run(
+        "migration from MetalLB: addresses kept and announced",
+        || {
+            reset(&cluster)?;
+            migration::flow(&cluster, &routers)
+        },
+    );
+    drop(routers);
     let pids = cluster.pids();
     let namespaces = cluster.netns_names();
     drop(cluster);

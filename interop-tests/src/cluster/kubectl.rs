@@ -102,6 +102,13 @@ impl Kubectl {
         )
     }
 
+    /// `kubectl replace --raw PATH -f -` with `json` on stdin: a PUT of a
+    /// subresource (kubectl 1.20 has no `--subresource`), e.g. a Service's
+    /// `/status` as a load balancer writes it.
+    pub fn replace_raw(&self, path: &str, json: &Value) -> Result<String> {
+        self.with_stdin(&["replace", "--raw", path, "-f", "-"], &json.to_string())
+    }
+
     fn with_stdin(&self, args: &[&str], input: &str) -> Result<String> {
         let mut command = self.command();
         command
@@ -219,6 +226,25 @@ impl Kubectl {
                 ready: condition_true(p, "Ready"),
             })
             .collect())
+    }
+
+    /// The last `lines` lines of every container of the pods `selector`
+    /// matches, each line prefixed with its pod (for failure reports).
+    pub fn log_tails(&self, namespace: &str, selector: &str, lines: usize) -> String {
+        let tail = format!("--tail={lines}");
+        let args = [
+            "logs",
+            "-n",
+            namespace,
+            "-l",
+            selector,
+            "--prefix",
+            "--all-containers",
+            "--max-log-requests=10",
+            tail.as_str(),
+        ];
+        self.run(&args)
+            .unwrap_or_else(|e| format!("(no logs of {selector}: {e})"))
     }
 
     /// `(name, Ready)` of every Node.

@@ -73,6 +73,26 @@ impl HttpProber {
             .min()
     }
 
+    /// The longest time between `from` and `to` during which no GET was
+    /// answered: between the ends of consecutive answered GETs, and from
+    /// `from` to the first, from the last to `to`. `None` if nothing was
+    /// answered in between.
+    pub fn longest_gap(&self, from: Instant, to: Instant) -> Option<Duration> {
+        let log = self.log.lock().ok()?;
+        let mut ends: Vec<Instant> = log
+            .iter()
+            .filter(|a| a.answered && a.ended >= from && a.ended <= to)
+            .map(|a| a.ended)
+            .collect();
+        if ends.is_empty() {
+            return None;
+        }
+        ends.sort();
+        ends.insert(0, from);
+        ends.push(to);
+        ends.windows(2).map(|w| w[1].duration_since(w[0])).max()
+    }
+
     /// How many GETs were answered so far.
     pub fn answered(&self) -> usize {
         self.log

@@ -3,25 +3,56 @@
 
 #![allow(dead_code)]
 
+pub mod bgp;
+pub mod day2;
+pub mod migration;
+
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use interop_tests::cluster::probe::HttpProber;
-use interop_tests::cluster::{Cluster, ECHO_IMAGE};
+use interop_tests::cluster::{CHART_SELECTOR, Cluster, ECHO_IMAGE};
 use interop_tests::{LabError, Probe, Result};
 
 const NS: &str = "metallb-system";
 
 /// Each flow's outcome, in order.
-#[derive(Default)]
 pub struct Report {
     flows: Vec<(String, Duration, std::result::Result<String, String>)>,
+    /// `FERROLB_CLUSTER_FLOWS`: words of the flows to run (comma-separated;
+    /// empty: all), so that one flow can be worked on without the others.
+    only: Vec<String>,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        let only = std::env::var("FERROLB_CLUSTER_FLOWS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|w| w.trim().to_string())
+            .filter(|w| !w.is_empty())
+            .collect();
+        Report {
+            flows: Vec::new(),
+            only,
+        }
+    }
 }
 
 impl Report {
-    /// Runs one flow, prints and records its outcome; true if it passed.
+    /// Whether `name` is selected by `FERROLB_CLUSTER_FLOWS`.
+    pub fn wants(&self, name: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|w| name.contains(w.as_str()))
+    }
+
+    /// Runs one flow, prints and records its outcome; true if it passed
+    /// (or was not selected).
     pub fn run(&mut self, name: &str, flow: impl FnOnce() -> Result<String>) -> bool {
+        if !self.wants(name) {
+            eprintln!("=== {name}: not selected by FERROLB_CLUSTER_FLOWS");
+            return true;
+        }
         eprintln!("=== {name}");
         let started = Instant::now();
         let outcome = flow().map_err(|e| e.to_string());
@@ -53,6 +84,17 @@ impl Report {
         }
         out
     }
+}
+
+/// `result`, with the speakers' and controllers' last log lines added to
+/// an error (the daemons' own tails come with every timeout).
+pub fn with_ferrolb_logs<T>(c: &Cluster, result: Result<T>) -> Result<T> {
+    result.map_err(|e| {
+        LabError::Invalid(format!(
+            "{e}\n--- FerroLB's pods:\n{}",
+            c.kubectl.log_tails(NS, CHART_SELECTOR, 15)
+        ))
+    })
 }
 
 /// An error unless `ok`.

@@ -53,6 +53,12 @@ impl Report {
             eprintln!("=== {name}: not selected by FERROLB_CLUSTER_FLOWS");
             return true;
         }
+        self.run_always(name, flow)
+    }
+
+    /// Runs one flow whatever `FERROLB_CLUSTER_FLOWS` says (the install
+    /// every other flow needs).
+    pub fn run_always(&mut self, name: &str, flow: impl FnOnce() -> Result<String>) -> bool {
         eprintln!("=== {name}");
         let started = Instant::now();
         let outcome = flow().map_err(|e| e.to_string());

@@ -235,6 +235,13 @@ fn all_nodes(c: &Cluster) -> Vec<String> {
     all
 }
 
+/// Prints `kubectl args` and its output, for the walkthrough in
+/// docs/kubernetes.md.
+pub fn show(c: &Cluster, args: &[&str]) {
+    let out = c.kubectl.run(args).unwrap_or_else(|e| e.to_string());
+    eprintln!("$ kubectl {}\n{out}", args.join(" "));
+}
+
 /// The flow; its findings in one line each.
 pub fn flow(c: &Cluster, r: &Routers) -> Result<String> {
     with_ferrolb_logs(c, steps(c, r))
@@ -257,6 +264,17 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
     c.wait_pods_ready("default", "app=web", 1, Duration::from_secs(120))?;
     r.wait_next_hops(c, web, &all)?;
     let reply = c.wait_echo(web, 80, Duration::from_secs(30))?;
+    show(c, &["get", "svc", "web"]);
+    show(c, &["get", "bgpsessionstates.metallb.io", "-n", NS]);
+    show(c, &["get", "servicebgpstatuses.metallb.io", "-n", NS]);
+    for router in [&r.frr_host, &r.bird_host] {
+        let table = router.netns.ip(["route", "show", &web.to_string()]);
+        eprintln!(
+            "$ ip route show {web}   # on {}\n{}",
+            router.name,
+            table.unwrap_or_else(|e| e.to_string())
+        );
+    }
     said.push(format!(
         "ETP Cluster {web}: FRR and BIRD route via {all:?}; pod {} answered",
         reply.pod

@@ -10,7 +10,7 @@ use interop_tests::cluster::probe::HttpProber;
 use interop_tests::cluster::{CHART_SELECTOR, Cluster, chart_dir};
 use interop_tests::{LabError, Probe, Result};
 
-use super::bgp::{Routers, service, spread_deployment};
+use super::bgp::{Routers, service, show, spread_deployment};
 use super::{NS, check, in_range, seed, wait_owner, with_ferrolb_logs};
 
 /// The release every flow installs (seed 001's name).
@@ -254,7 +254,7 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
     })?;
     let upgrade_started = Instant::now();
     let chart = chart_dir().display().to_string();
-    c.helm.run(&[
+    let upgraded = c.helm.run(&[
         "upgrade",
         RELEASE,
         &chart,
@@ -283,6 +283,8 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
         },
     )?;
     let rolled = Instant::now();
+    eprintln!("$ helm upgrade ... --reuse-values --set speaker.logLevel=debug\n{upgraded}");
+    show(c, &["get", "pods", "-n", NS, "-o", "wide"]);
     // Both addresses answered again after the roll, then the gaps.
     c.wait_for(
         "both addresses answered after the roll",
@@ -338,6 +340,24 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
     // left but the CRDs.
     let crds = metallb_crds(c)?;
     uninstall(c)?;
+    show(
+        c,
+        &[
+            "get",
+            "all,secrets,serviceaccounts,roles,rolebindings,leases",
+            "-n",
+            NS,
+        ],
+    );
+    show(
+        c,
+        &[
+            "get",
+            "servicel2statuses,servicebgpstatuses,bgpsessionstates,configurationstates",
+            "-n",
+            NS,
+        ],
+    );
     r.wait_next_hops(c, bgp, &[])?;
     wait_unanswered(c, l2)?;
     // Helm removes the workloads, RBAC, ServiceAccounts and the memberlist
@@ -390,6 +410,7 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
     c.wait_echo(l2, 80, Duration::from_secs(60))?;
     r.wait_next_hops(c, bgp, &all)?;
     c.wait_echo(bgp, 80, Duration::from_secs(30))?;
+    show(c, &["get", "svc"]);
     said.push(format!(
         "reinstall: day2-l2 kept {l2}, day2-bgp kept {bgp}; both reached again"
     ));
@@ -398,7 +419,8 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
 
 /// Flow 1b: seed 001's Bitnami values file (`configInline` pools,
 /// speaker tolerations, controller resources) as the install. The first
-/// node carries the taint the tolerations are for.
+/// node carries the taint the tolerations are for while it runs; the
+/// Bitnami install stays.
 pub fn bitnami(c: &Cluster) -> Result<String> {
     let tainted = c.nodes()[0].name.clone();
     let taint = "node-role.kubernetes.io/master=:NoSchedule";
@@ -407,11 +429,9 @@ pub fn bitnami(c: &Cluster) -> Result<String> {
     let untaint = c
         .kubectl
         .run(&["taint", "node", &tainted, "node-role.kubernetes.io/master-"]);
-    // The later flows get the default install back.
-    let back = super::reset(c).and_then(|()| reinstall(c, &[]));
+    // The Bitnami install stays: the next flow installs as it needs.
     let out = outcome?;
     untaint?;
-    back?;
     Ok(out)
 }
 
@@ -419,6 +439,10 @@ fn bitnami_steps(c: &Cluster, tainted: &str) -> Result<String> {
     let values = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/seeds/001-bitnami-values.yaml");
     let values = values.display().to_string();
     let notes = reinstall(c, &["--values", &values])?;
+    eprintln!(
+        "$ helm install metallb charts/ferrolb --values 001-bitnami-values.yaml ...\n{notes}"
+    );
+    show(c, &["get", "ipaddresspools,l2advertisements", "-n", NS]);
     check(
         notes.contains("configInline was rendered as metallb.io objects"),
         format!("helm's NOTES say where configInline went:\n{notes}"),
@@ -495,6 +519,7 @@ fn bitnami_steps(c: &Cluster, tainted: &str) -> Result<String> {
     c.wait_pods_ready("default", "app=bitnami", 1, Duration::from_secs(120))?;
     let reply = c.wait_echo(ip, 80, Duration::from_secs(30))?;
     let owner = wait_owner(c, "default", "bitnami")?;
+    show(c, &["get", "svc", "bitnami"]);
     let pool = c
         .kubectl
         .service("default", "bitnami")?

@@ -78,19 +78,7 @@ impl HttpProber {
     /// `from` to the first, from the last to `to`. `None` if nothing was
     /// answered in between.
     pub fn longest_gap(&self, from: Instant, to: Instant) -> Option<Duration> {
-        let log = self.log.lock().ok()?;
-        let mut ends: Vec<Instant> = log
-            .iter()
-            .filter(|a| a.answered && a.ended >= from && a.ended <= to)
-            .map(|a| a.ended)
-            .collect();
-        if ends.is_empty() {
-            return None;
-        }
-        ends.sort();
-        ends.insert(0, from);
-        ends.push(to);
-        ends.windows(2).map(|w| w[1].duration_since(w[0])).max()
+        longest_gap(&self.log.lock().ok()?, from, to)
     }
 
     /// How many GETs were answered so far.
@@ -111,6 +99,22 @@ impl Drop for HttpProber {
     }
 }
 
+/// See [`HttpProber::longest_gap`].
+fn longest_gap(log: &[Attempt], from: Instant, to: Instant) -> Option<Duration> {
+    let mut ends: Vec<Instant> = log
+        .iter()
+        .filter(|a| a.answered && a.ended >= from && a.ended <= to)
+        .map(|a| a.ended)
+        .collect();
+    if ends.is_empty() {
+        return None;
+    }
+    ends.sort();
+    ends.insert(0, from);
+    ends.push(to);
+    ends.windows(2).map(|w| w[1].duration_since(w[0])).max()
+}
+
 fn get(target: SocketAddr) -> bool {
     let Ok(mut stream) = TcpStream::connect_timeout(&target, TIMEOUT) else {
         return false;
@@ -123,4 +127,37 @@ fn get(target: SocketAddr) -> bool {
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer);
     answer.starts_with(b"HTTP/1.") && answer.windows(4).any(|w| w == b" 200")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attempt(t0: Instant, start_ms: u64, end_ms: u64, answered: bool) -> Attempt {
+        Attempt {
+            started: t0 + Duration::from_millis(start_ms),
+            ended: t0 + Duration::from_millis(end_ms),
+            answered,
+        }
+    }
+
+    #[test]
+    fn the_longest_gap_is_between_answers_and_counts_the_edges() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // Answers end at 10, 20, 300 (a failed GET between), 310.
+        let log = [
+            attempt(t0, 0, 10, true),
+            attempt(t0, 5, 20, true),
+            attempt(t0, 20, 270, false),
+            attempt(t0, 290, 300, true),
+            attempt(t0, 305, 310, true),
+        ];
+        assert_eq!(longest_gap(&log, t0, t0 + ms(320)), Some(ms(280)));
+        // The edges count: nothing answered from 310 to 1000.
+        assert_eq!(longest_gap(&log, t0, t0 + ms(1000)), Some(ms(690)));
+        // Answers outside the window do not count.
+        assert_eq!(longest_gap(&log, t0 + ms(21), t0 + ms(299)), None);
+        assert_eq!(longest_gap(&[], t0, t0 + ms(5)), None);
+    }
 }

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use interop_tests::LabError;
 use interop_tests::cluster::{
     CHART_SELECTOR, Cluster, ClusterSpec, ECHO_IMAGE, FREE_RANGE, LAN, chart_dir,
+    routers::{BGP_POOL, BIRD_AS, FRR_AS, NODE_AS, Routers},
 };
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::unistd::Pid;
@@ -178,7 +179,7 @@ fn serve(nodes: Result<usize, LabError>) -> Result<(), LabError> {
         .map_err(|e| LabError::io("cannot wait for a signal", e.into()))?;
     println!("{signal}: tearing the cluster down");
     drop(cluster);
-    for f in ["env", "ready", "kubectl", "supervisor.pid"] {
+    for f in ["env", "ready", "kubectl", "bgp.yaml", "supervisor.pid"] {
         let _ = std::fs::remove_file(dir.join(f));
     }
     println!("cluster: removed");
@@ -188,7 +189,7 @@ fn serve(nodes: Result<usize, LabError>) -> Result<(), LabError> {
 fn bring_up(nodes: Result<usize, LabError>, dir: &Path) -> Result<Cluster, LabError> {
     let mut spec = ClusterSpec::new("cluster", nodes?);
     spec.lifetime = LIFETIME;
-    let cluster = Cluster::start(&spec)?;
+    let mut cluster = Cluster::start(&spec)?;
     println!(
         "cluster: control plane ready in {:.1} s, {} nodes Ready {:.1} s later",
         cluster.times.control_plane.as_secs_f64(),
@@ -208,15 +209,23 @@ fn bring_up(nodes: Result<usize, LabError>, dir: &Path) -> Result<Cluster, LabEr
         "cluster: FerroLB installed by Helm and ready in {:.1} s",
         installed.elapsed().as_secs_f64()
     );
+    // The BGP walkthrough's routers (docs/kubernetes.md): idle until a
+    // BGPPeer names them; their daemons live as long as the lab.
+    let routers = Routers::start(&mut cluster)?;
+    let bgp_config = dir.join("bgp.yaml");
+    write(&bgp_config, &routers.config("bgp-pool"))?;
     let client = cluster.client.netns.name().to_string();
     let kubeconfig = cluster.kubectl.kubeconfig().display().to_string();
     let kubectl = cluster.kubectl.binary().display().to_string();
     let env = format!(
-        "KUBECONFIG={kubeconfig}\nKUBECTL={kubectl}\nHELM={helm}\nCLIENT_NETNS={client}\nLAN_CIDR={LAN}\nFREE_RANGE={}-{}\nECHO_IMAGE={ECHO_IMAGE}\nCHART={chart}\n",
+        "KUBECONFIG={kubeconfig}\nKUBECTL={kubectl}\nHELM={helm}\nCLIENT_NETNS={client}\nLAN_CIDR={LAN}\nFREE_RANGE={}-{}\nECHO_IMAGE={ECHO_IMAGE}\nCHART={chart}\nFRR_NETNS={frr}\nBIRD_NETNS={bird}\nBGP_POOL={BGP_POOL}\nBGP_CONFIG={bgp}\n",
         FREE_RANGE.0,
         FREE_RANGE.1,
         helm = cluster.helm.binary().display(),
         chart = chart_dir().display(),
+        frr = routers.frr_host.netns.name(),
+        bird = routers.bird_host.netns.name(),
+        bgp = bgp_config.display(),
     );
     write(&dir.join("env"), &env)?;
     // kubectl as a person would type it: from the client's namespace, the
@@ -257,11 +266,17 @@ The cluster runs until `make cluster-down` (at most 12 hours). As root:
   ip netns exec $CLIENT_NETNS curl http://<EXTERNAL-IP>/   # the echo server answers with the client's address
 
 The client ({client_ip}) and the nodes share the LAN {LAN}; {a}-{b} is free for pools.
+BGP: FRR ({frr_ip}, AS {FRR_AS}) and BIRD ({bird_ip}, AS {BIRD_AS}) peer with every node (AS {NODE_AS});
+the client routes {BGP_POOL} through FRR. $BGP_CONFIG holds their BGPPeers, a pool and a BGPAdvertisement:
+  ip netns exec $CLIENT_NETNS $KUBECTL apply -f $BGP_CONFIG
+  ip netns exec $FRR_NETNS ip route            # an ECMP route per Service address, a next hop per node
 Helm: ip netns exec $CLIENT_NETNS $HELM --kubeconfig $KUBECONFIG list -n metallb-system
 ",
         a = FREE_RANGE.0,
         b = FREE_RANGE.1,
         client_ip = cluster.client.ipv4,
+        frr_ip = routers.frr_host.ipv4,
+        bird_ip = routers.bird_host.ipv4,
     );
     write(&dir.join("ready"), &usage)?;
     Ok(cluster)

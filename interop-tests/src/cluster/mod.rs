@@ -15,6 +15,7 @@ pub mod kubectl;
 pub mod node;
 pub mod pki;
 pub mod probe;
+pub mod routers;
 pub mod tools;
 
 use std::net::{IpAddr, Ipv4Addr};

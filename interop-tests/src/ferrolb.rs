@@ -38,7 +38,9 @@ impl FerroLb {
         FerroLb::start_with(lab, host, config, "ferrolb.log", None, extra)
     }
 
-    fn start_with(
+    /// [`FerroLb::start_logged`] with more `ferrolb run` arguments: a
+    /// restarted node keeps each life's log and its own flags.
+    pub fn start_with(
         lab: &Lab,
         host: &Host,
         config: &Path,

@@ -13,7 +13,7 @@
 //! - and, for contrast, without graceful restart a kill costs a removal.
 
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use interop_tests::ferrolb::FerroLb;
@@ -61,27 +61,6 @@ fn wait_gone(
                 Some(r) => Probe::Pending(format!("via {:?}", r.next_hops)),
             })
         },
-    )
-}
-
-fn start(
-    lab: &Lab,
-    node: &Host,
-    config: &Path,
-    marker: &Path,
-    life: u32,
-    extra: &[&str],
-) -> interop_tests::Result<FerroLb> {
-    let marker = marker.display().to_string();
-    let mut args = vec!["--graceful-restart-state", marker.as_str()];
-    args.extend_from_slice(extra);
-    FerroLb::start_with(
-        lab,
-        node,
-        config,
-        &format!("ferrolb-{life}.log"),
-        Some("info,ferrolb_bgp=debug"),
-        &args,
     )
 }
 
@@ -154,13 +133,20 @@ impl Rig {
         })
     }
 
-    /// Starts life `life` of node `i`'s speaker.
+    /// Starts life `life` of node `i`'s speaker, logging to its own file
+    /// (with the session driver's debug lines: End-of-RIB sent).
     fn start(&self, i: usize, life: u32, extra: &[&str]) -> interop_tests::Result<FerroLb> {
-        let node = &self.nodes[i];
-        let marker = self.marker(i)?;
-        start(&self.lab, node, &self.config, &marker, life, extra)
+        FerroLb::start_with(
+            &self.lab,
+            &self.nodes[i],
+            &self.config,
+            &format!("ferrolb-{life}.log"),
+            Some("info,ferrolb_bgp=debug"),
+            extra,
+        )
     }
 
+    /// Node `i`'s restart marker, where the lab keeps it.
     fn marker(&self, i: usize) -> interop_tests::Result<PathBuf> {
         Ok(self
             .lab

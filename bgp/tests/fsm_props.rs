@@ -49,6 +49,7 @@ fn event() -> impl Strategy<Value = Event> {
         1 => Just(Event::ManualStartPassive),
         1 => Just(Event::AutomaticStart),
         1 => "[a-zé ]{0,8}".prop_map(|reason| Event::ManualStop { reason }),
+        1 => "[a-z]{0,8}".prop_map(|reason| Event::GracefulStop { reason }),
         1 => "[a-z]{0,8}".prop_map(|reason| Event::AdminReset { reason }),
         1 => conn().prop_map(|conn| Event::UpdateSent { conn }),
         3 => conn().prop_map(|conn| Event::TcpConnectionConfirmed { conn }),

@@ -650,11 +650,6 @@ fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
             "BGPPeer default/p: spec.bfdProfile: BFD is not implemented yet (issue 14)",
         ),
         (
-            "enableGracefulRestart: true",
-            peer("p", &format!("{PEER_OK}\n  enableGracefulRestart: true")),
-            "BGPPeer default/p: spec.enableGracefulRestart: graceful restart is not implemented yet (issue 14): routers would keep no route while a speaker restarts; remove enableGracefulRestart",
-        ),
-        (
             "vrf",
             peer("p", &format!("{PEER_OK}\n  vrf: red")),
             "BGPPeer default/p: spec.vrf: VRFs are not supported yet (issue 14); remove vrf",
@@ -713,6 +708,10 @@ fn honoured_bgppeer_fields_compile() {
         (
             "enableGracefulRestart: false",
             "\n  enableGracefulRestart: false",
+        ),
+        (
+            "enableGracefulRestart: true",
+            "\n  enableGracefulRestart: true",
         ),
         (
             "passwordSecret in the peer's namespace",

@@ -38,7 +38,9 @@ impl FerroLb {
         FerroLb::start_with(lab, host, config, "ferrolb.log", None, extra)
     }
 
-    fn start_with(
+    /// [`FerroLb::start_logged`] with more `ferrolb run` arguments: a
+    /// restarted node keeps each life's log and its own flags.
+    pub fn start_with(
         lab: &Lab,
         host: &Host,
         config: &Path,
@@ -62,6 +64,12 @@ impl FerroLb {
             "200ms".into(),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
+        // Each lab node keeps its graceful restart marker in its own state
+        // directory, never in the host's /run.
+        if !extra.contains(&"--graceful-restart-state") {
+            args.push("--graceful-restart-state".into());
+            args.push(dir.join("restart-marker").display().to_string());
+        }
         // `env` execs ferrolb, so the daemon's pid is still ferrolb's own.
         let program = match filter {
             Some(filter) => {

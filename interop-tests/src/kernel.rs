@@ -115,11 +115,15 @@ pub struct RouteMonitor {
     thread: Option<std::thread::JoinHandle<Result<()>>>,
 }
 
-/// When a prefix last appeared and disappeared.
+/// When a prefix last appeared and disappeared, and how many times: a
+/// removal is an RTM_DELROUTE, a moment the kernel did not route it; an
+/// ECMP next hop that comes or goes is an RTM_NEWROUTE, not a removal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RouteEvents {
     pub added: Option<std::time::Instant>,
     pub removed: Option<std::time::Instant>,
+    pub additions: u32,
+    pub removals: u32,
 }
 
 impl RouteMonitor {
@@ -161,7 +165,13 @@ impl RouteMonitor {
                                 && let Ok(mut table) = table.lock()
                             {
                                 let entry: &mut RouteEvents = table.entry(route.prefix).or_default();
-                                if added { entry.added = Some(now) } else { entry.removed = Some(now) }
+                                if added {
+                                    entry.added = Some(now);
+                                    entry.additions += 1;
+                                } else {
+                                    entry.removed = Some(now);
+                                    entry.removals += 1;
+                                }
                             }
                         }
                     }

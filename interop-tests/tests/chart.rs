@@ -224,6 +224,12 @@ fn every_key_renders_what_it_says() -> TestResult {
     assert!(args(controller).contains(&"--lease-name=edge-lb-controller"));
     assert!(args(speaker).contains(&"--log-level=warn"));
     assert!(args(speaker).contains(&"--l2-refresh=30s"));
+    assert!(args(speaker).contains(&"--graceful-restart-time=45s"));
+    assert!(args(speaker).contains(&"--graceful-restart-on-shutdown"));
+    assert_eq!(
+        daemonset["spec"]["template"]["spec"]["volumes"][0]["hostPath"],
+        json!({"path": "/var/run/ferrolb-edge", "type": "DirectoryOrCreate"})
+    );
     assert!(args(speaker).contains(&"--bgp-listen=0.0.0.0:1179"));
     assert!(args(speaker).contains(&"--ml-bind-port=7947"));
     assert!(speaker["ports"].as_array().is_some_and(|ps| {

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use crate::announce::{L2Args, L2ArgsError};
+use crate::announce::{GracefulRestartArgs, L2Args, L2ArgsError};
 use crate::k8s::{Options, RunError, run};
 use crate::metrics::Metrics;
 use clap::Parser;
@@ -55,6 +55,8 @@ struct Args {
     speaker_selector: String,
     #[command(flatten)]
     l2: L2Args,
+    #[command(flatten)]
+    graceful_restart: GracefulRestartArgs,
     /// Address for /metrics, /healthz and /readyz (MetalLB's speaker uses
     /// port 7472).
     #[arg(long, env = "METALLB_ML_METRICS_ADDR", default_value = "0.0.0.0:7472")]
@@ -128,6 +130,7 @@ async fn serve(args: Args) -> Result<(), MainError> {
             bgp_listen,
             speaker_selector: args.speaker_selector,
             l2: args.l2.resolve()?,
+            graceful_restart: args.graceful_restart.resolve(),
         },
         metrics,
         ready,

@@ -6,10 +6,15 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use ferrolb_bgp::fsm::{Family, PeerAs};
+use ferrolb_bgp::peer::GracefulRestartConfig;
 use ferrolb_bgp::transport::{TTL_DIRECT, TTL_MULTIHOP};
 use ferrolb_speaker::announce::{PeerConfigError, peer_config};
 
 const NODE: Option<Ipv4Addr> = Some(Ipv4Addr::new(10, 0, 0, 11));
+const RESTART: GracefulRestartConfig = GracefulRestartConfig {
+    restart_time: 30,
+    restarted_at: None,
+};
 
 fn peer(spec: &str) -> ferrolb_crds::config::Peer {
     let yaml = format!(
@@ -24,6 +29,7 @@ fn an_ebgp_peer_gets_metallb_defaults_and_ttl_1() {
     let c = peer_config(
         &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}"),
         NODE,
+        RESTART,
     )
     .unwrap();
     assert_eq!(c.address, "10.0.0.1:179".parse().unwrap());
@@ -45,6 +51,7 @@ fn every_field_that_matters_reaches_the_session() {
               disableMP: true, connectTime: 5s}",
         ),
         NODE,
+        RESTART,
     )
     .unwrap();
     assert_eq!(c.address, "10.0.0.1:1179".parse().unwrap());
@@ -67,10 +74,22 @@ fn every_field_that_matters_reaches_the_session() {
 }
 
 #[test]
+fn enable_graceful_restart_gives_the_session_the_nodes_restart_parameters() {
+    let c = peer_config(
+        &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, enableGracefulRestart: true}"),
+        NODE,
+        RESTART,
+    )
+    .unwrap();
+    assert_eq!(c.graceful_restart, Some(RESTART));
+}
+
+#[test]
 fn dynamic_asn_and_ibgp_map_to_the_fsm_rules() {
     let ibgp = peer_config(
         &peer("{myASN: 64512, dynamicASN: internal, peerAddress: 10.0.0.1}"),
         NODE,
+        RESTART,
     )
     .unwrap();
     assert_eq!(ibgp.peer_as, PeerAs::Internal);
@@ -78,6 +97,7 @@ fn dynamic_asn_and_ibgp_map_to_the_fsm_rules() {
     let ebgp = peer_config(
         &peer("{myASN: 64512, dynamicASN: external, peerAddress: 10.0.0.1}"),
         NODE,
+        RESTART,
     )
     .unwrap();
     assert_eq!(ebgp.peer_as, PeerAs::External);
@@ -88,6 +108,7 @@ fn what_cannot_run_says_why() {
     let no_id = peer_config(
         &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}"),
         None,
+        RESTART,
     );
     assert!(matches!(no_id, Err(PeerConfigError::NoRouterId { .. })));
     // Unnumbered peers (spec.interface) never get here: the compiler

@@ -60,6 +60,10 @@ pub enum Action {
 pub enum DownReason {
     /// [`Event::ManualStop`](super::Event::ManualStop).
     ManualStop,
+    /// [`Event::GracefulStop`](super::Event::GracefulStop) on a session
+    /// with graceful restart: closed without NOTIFICATION, the peer keeps
+    /// our routes as stale.
+    GracefulStop,
     /// [`Event::AdminReset`](super::Event::AdminReset).
     AdminReset,
     /// The peer stayed silent for the negotiated hold time.

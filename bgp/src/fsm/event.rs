@@ -76,6 +76,16 @@ pub enum Event {
         /// Operator's reason; may be empty.
         reason: String,
     },
+    /// Stop for a planned restart of this speaker (RFC 4724 §4.1): a
+    /// connection whose session negotiated graceful restart is closed
+    /// without NOTIFICATION, so the peer keeps our routes as stale until we
+    /// are back; every other connection gets Cease / Administrative
+    /// Shutdown with this RFC 9003 shutdown communication, as for
+    /// [`Event::ManualStop`]. No automatic restart follows.
+    GracefulStop {
+        /// Operator's reason; may be empty.
+        reason: String,
+    },
     /// Bounce the session: every open connection gets Cease / Administrative
     /// Reset with this RFC 9003 shutdown communication, then the session
     /// starts again after the backoff delay. For configuration changes that
@@ -156,6 +166,7 @@ impl Event {
             Event::ManualStart => "ManualStart",
             Event::ManualStartPassive => "ManualStartPassive",
             Event::ManualStop { .. } => "ManualStop",
+            Event::GracefulStop { .. } => "GracefulStop",
             Event::AdminReset { .. } => "AdminReset",
             Event::AutomaticStart => "AutomaticStart",
             Event::TcpConnectionConfirmed { .. } => "TcpConnectionConfirmed",

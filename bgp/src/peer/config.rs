@@ -3,7 +3,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use std::num::NonZeroU16;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::fsm::{self, BackoffConfig, BgpId, HoldTime, PeerAs, SessionConfig};
 use crate::transport::{ConnectOptions, Password, TTL_DIRECT, TTL_MULTIHOP};
@@ -37,8 +37,8 @@ pub struct PeerConfig {
     pub passive: bool,
     /// Families we offer.
     pub families: Vec<fsm::Family>,
-    /// Advertise graceful restart with this restart time (seconds).
-    pub graceful_restart: Option<u16>,
+    /// Graceful restart as the restarting speaker (RFC 4724); off when `None`.
+    pub graceful_restart: Option<GracefulRestartConfig>,
     /// Offer RFC 8654 extended messages.
     pub extended_message: bool,
     /// NEXT_HOP of IPv4 routes; the session's local IPv4 address when `None`.
@@ -49,6 +49,57 @@ pub struct PeerConfig {
     pub connect_timeout: Duration,
     /// Pacing of reconnections.
     pub backoff: BackoffConfig,
+}
+
+/// Graceful restart (RFC 4724) with this speaker as the restarting side.
+/// The capability lists every family we offer with the Forwarding State bit
+/// set: the node forwards service traffic whether its speaker runs or not
+/// (kube-proxy or the CNI does, never the speaker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GracefulRestartConfig {
+    /// Seconds the peer keeps our routes after the session drops, until a
+    /// new session is up (12 bits: at most 4095).
+    pub restart_time: u16,
+    /// When this speaker started, if it is a restart (its previous life
+    /// left routes behind): the Restart State bit goes out in OPENs until
+    /// the session's first End-of-RIB, and never later than `restart_time`
+    /// after this instant, when the peer has dropped what it kept. The same
+    /// value for every session of a process, so the configuration of a
+    /// session stays equal to itself.
+    pub restarted_at: Option<Instant>,
+}
+
+impl GracefulRestartConfig {
+    /// FRR's and BIRD's default restart time.
+    pub const DEFAULT_RESTART_TIME: u16 = 120;
+    /// The largest restart time the capability carries.
+    pub const MAX_RESTART_TIME: u16 = 4095;
+
+    /// Whether a restart began less than the restart time ago.
+    pub fn within_restart(&self, now: Instant) -> bool {
+        self.restarted_at.is_some_and(|at| {
+            now.saturating_duration_since(at) < Duration::from_secs(u64::from(self.restart_time))
+        })
+    }
+
+    /// The capability, for `families`, with the Restart State bit as given.
+    pub fn capability(&self, families: &[fsm::Family], restart_state: bool) -> Capability {
+        Capability::GracefulRestart(wire::GracefulRestart {
+            restart_state,
+            // No RFC 8538 N bit: a NOTIFICATION always means "forget my
+            // routes"; a planned restart closes without one (ADR 0007).
+            notification: false,
+            restart_time: self.restart_time.min(Self::MAX_RESTART_TIME),
+            families: families
+                .iter()
+                .map(|f| wire::GracefulRestartFamily {
+                    afi: Afi(f.afi),
+                    safi: Safi(f.safi),
+                    forwarding_state: true,
+                })
+                .collect(),
+        })
+    }
 }
 
 impl PeerConfig {
@@ -101,8 +152,9 @@ impl PeerConfig {
     }
 
     /// Our OPEN, advertising exactly what [`Self::session_config`] lets the
-    /// FSM negotiate.
-    pub(super) fn open(&self) -> Open {
+    /// FSM negotiate; `restart_state` sets the graceful restart capability's
+    /// R bit (which negotiation does not look at).
+    pub fn open(&self, restart_state: bool) -> Open {
         let mut capabilities: Vec<Capability> = self
             .families
             .iter()
@@ -116,14 +168,8 @@ impl PeerConfig {
         if self.extended_message {
             capabilities.push(Capability::ExtendedMessage);
         }
-        if let Some(restart_time) = self.graceful_restart {
-            capabilities.push(Capability::GracefulRestart(wire::GracefulRestart {
-                restart_state: false,
-                notification: false,
-                restart_time: restart_time.min(4095),
-                // A load balancer keeps no forwarding state across restarts.
-                families: Vec::new(),
-            }));
+        if let Some(gr) = &self.graceful_restart {
+            capabilities.push(gr.capability(&self.families, restart_state));
         }
         // Both hold time types enforce RFC 4271's 0-or-at-least-3 rule, so
         // the conversion cannot fail.

@@ -30,6 +30,9 @@ enum Command {
     SetRoutes(BTreeMap<IpNet, RouteAttributes>),
     Shutdown {
         reason: String,
+        /// For a planned restart: keep the routes where graceful restart
+        /// was negotiated.
+        restarting: bool,
         done: oneshot::Sender<()>,
     },
 }
@@ -89,10 +92,24 @@ impl Peer {
 
     /// Withdraws every route, closes the session with Cease / Administrative
     /// Shutdown carrying `reason` (RFC 9003), and waits for the task to end.
-    pub async fn shutdown(mut self, reason: &str) {
+    pub async fn shutdown(self, reason: &str) {
+        self.stop(reason, false).await
+    }
+
+    /// Closes the session for a planned restart of this speaker. Where
+    /// graceful restart was negotiated nothing is withdrawn and the
+    /// connection closes without NOTIFICATION: the peer keeps our routes as
+    /// stale for our restart time (RFC 4724 §4.2). Otherwise as
+    /// [`Peer::shutdown`].
+    pub async fn stop_for_restart(self, reason: &str) {
+        self.stop(reason, true).await
+    }
+
+    async fn stop(mut self, reason: &str, restarting: bool) {
         let (done, finished) = oneshot::channel();
         let command = Command::Shutdown {
             reason: reason.to_string(),
+            restarting,
             done,
         };
         if self.commands.send(command).await.is_ok() {
@@ -122,6 +139,12 @@ struct Up {
     eor_pending: bool,
 }
 
+impl Up {
+    fn graceful_restart(&self) -> bool {
+        self.session.graceful_restart.is_some()
+    }
+}
+
 struct Driver {
     config: PeerConfig,
     fsm: Session,
@@ -136,6 +159,12 @@ struct Driver {
     next_inbound: u64,
     rib: AdjRibOut<RouteAttributes>,
     up: Option<Up>,
+    /// The speaker handed us a table: before, an End-of-RIB would tell a
+    /// peer that kept our routes through our restart to drop them all.
+    table_known: bool,
+    /// An End-of-RIB went out: this session's restart, if any, is over and
+    /// our OPENs stop claiming one.
+    restart_done: bool,
     status_tx: watch::Sender<PeerStatus>,
     status: PeerStatus,
     actions: VecDeque<Action>,
@@ -158,7 +187,7 @@ impl Driver {
                     .map_or(0, |d| d.as_nanos() as u64);
         Driver {
             fsm: Session::new(config.session_config(), seed),
-            our_open: config.open(),
+            our_open: config.open(false),
             config,
             origin: Instant::now(),
             connections: BTreeMap::new(),
@@ -170,6 +199,8 @@ impl Driver {
             next_inbound: 0,
             rib: AdjRibOut::new(),
             up: None,
+            table_known: false,
+            restart_done: false,
             status_tx,
             status: PeerStatus::default(),
             actions: VecDeque::new(),
@@ -195,9 +226,7 @@ impl Driver {
         self.handle(start);
         loop {
             self.execute().await;
-            if self.up.is_some()
-                && (self.rib.has_changes() || self.up.as_ref().is_some_and(|u| u.eor_pending))
-            {
+            if self.up.is_some() && (self.rib.has_changes() || self.eor_due()) {
                 self.flush().await;
                 self.execute().await;
             }
@@ -208,14 +237,17 @@ impl Driver {
                 .map(|m| self.origin + Duration::from_millis(m.0));
             tokio::select! {
                 command = self.commands.recv() => match command {
-                    Some(Command::SetRoutes(routes)) => self.rib.replace_all(routes),
-                    Some(Command::Shutdown { reason, done }) => {
-                        self.shutdown(&reason).await;
+                    Some(Command::SetRoutes(routes)) => {
+                        self.table_known = true;
+                        self.rib.replace_all(routes);
+                    }
+                    Some(Command::Shutdown { reason, restarting, done }) => {
+                        self.shutdown(&reason, restarting).await;
                         let _ = done.send(());
                         return;
                     }
                     None => {
-                        self.shutdown("speaker stopped").await;
+                        self.shutdown("speaker stopped", false).await;
                         return;
                     }
                 },
@@ -371,7 +403,11 @@ impl Driver {
                     }
                 }
                 Action::SendOpen { conn } => {
-                    let message = Message::Open(self.our_open.clone());
+                    let restart_state = self.restarting();
+                    if restart_state {
+                        debug!(%conn, "restarted: Restart State bit set");
+                    }
+                    let message = Message::Open(self.config.open(restart_state));
                     self.send_message(conn, &message).await;
                 }
                 Action::SendKeepalive { conn } => {
@@ -393,6 +429,22 @@ impl Driver {
         }
     }
 
+    /// Whether our OPENs say we restarted (RFC 4724 §4.1): this speaker
+    /// restarted less than the restart time ago, and no End-of-RIB has gone
+    /// out since.
+    fn restarting(&self) -> bool {
+        !self.restart_done
+            && self
+                .config
+                .graceful_restart
+                .is_some_and(|gr| gr.within_restart(Instant::now()))
+    }
+
+    /// End-of-RIB is owed and the table it closes is known.
+    fn eor_due(&self) -> bool {
+        self.table_known && self.up.as_ref().is_some_and(|u| u.eor_pending)
+    }
+
     fn session_up(&mut self, conn: ConnectionId, session: NegotiatedSession) {
         let Some(connection) = self.connections.get(&conn) else {
             return;
@@ -403,6 +455,7 @@ impl Driver {
             hold = session.hold_time.seconds(),
             families = ?session.families,
             extended = session.extended_message,
+            graceful_restart = session.graceful_restart.is_some(),
             "session established"
         );
         self.status.established_since = Some(SystemTime::now());
@@ -468,7 +521,8 @@ impl Driver {
             count += 1;
         }
         let conn = up.conn;
-        if up.eor_pending {
+        let eor = self.eor_due();
+        if eor {
             for family in &up.session.families {
                 let Some(family) = wire_family(*family) else {
                     continue;
@@ -491,23 +545,31 @@ impl Driver {
         if self.write(conn, &out).await {
             self.status.messages_sent += count;
             self.status.updates_sent += count;
-            if let Some(up) = &mut self.up {
+            if eor && let Some(up) = &mut self.up {
                 up.eor_pending = false;
+                self.restart_done = true;
+                debug!("End-of-RIB sent");
             }
             self.handle(Event::UpdateSent { conn });
         }
     }
 
-    async fn shutdown(&mut self, reason: &str) {
-        info!(reason, "shutting down");
-        if self.up.is_some() {
+    /// Withdraws and closes; for a planned restart (`restarting`), a
+    /// session with graceful restart keeps its routes and closes silently.
+    async fn shutdown(&mut self, reason: &str, restarting: bool) {
+        let keep = restarting && self.up.as_ref().is_some_and(Up::graceful_restart);
+        info!(reason, keep_routes = keep, "shutting down");
+        if self.up.is_some() && !keep {
             // Withdraw first, so the peer stops forwarding to us at once,
             // whatever it does with the NOTIFICATION.
             self.rib.replace_all(std::iter::empty());
             self.flush().await;
         }
-        self.handle(Event::ManualStop {
-            reason: reason.to_string(),
+        let reason = reason.to_string();
+        self.handle(if restarting {
+            Event::GracefulStop { reason }
+        } else {
+            Event::ManualStop { reason }
         });
         self.execute().await;
         for (_, task) in std::mem::take(&mut self.connecting) {

@@ -33,6 +33,6 @@ mod translate;
 
 pub use acceptor::Acceptor;
 pub use attributes::RouteAttributes;
-pub use config::PeerConfig;
+pub use config::{GracefulRestartConfig, PeerConfig};
 pub use driver::Peer;
 pub use status::PeerStatus;

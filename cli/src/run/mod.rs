@@ -19,7 +19,7 @@ use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
 use ferrolb_controller::reconcile::plan::Desired;
 use ferrolb_crds::service::recorded_addresses;
 use ferrolb_k8s::timer::sleep_until;
-use ferrolb_speaker::announce::{L2Args, L2Settings};
+use ferrolb_speaker::announce::{GracefulRestartArgs, GracefulRestartSettings, L2Args, L2Settings};
 use ferrolb_speaker::decide::ServiceKey;
 use ferrolb_speaker::files::{self, read};
 use ferrolb_speaker::pass::{Change, Settings, Speaker};
@@ -51,6 +51,8 @@ pub struct RunArgs {
     bgp_listen: Listen,
     #[command(flatten)]
     l2: L2Args,
+    #[command(flatten)]
+    graceful_restart: GracefulRestartArgs,
     /// How often to look for changed files.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     interval: Duration,
@@ -94,7 +96,9 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(Standalone::new(args, l2).serve())
+    // Before the first session: the marker says whether this is a restart.
+    let graceful_restart = args.graceful_restart.resolve();
+    runtime.block_on(Standalone::new(args, l2, graceful_restart).serve())
 }
 
 /// The files shell: the controller's allocator and the speaker's pass, fed
@@ -110,12 +114,13 @@ struct Standalone {
 }
 
 impl Standalone {
-    fn new(args: RunArgs, l2: L2Settings) -> Standalone {
+    fn new(args: RunArgs, l2: L2Settings, graceful_restart: GracefulRestartSettings) -> Standalone {
         let speaker = Speaker::new(Settings {
             node: args.node.clone(),
             router_id: args.router_id,
             bgp_listen: args.bgp_listen.0,
             l2,
+            graceful_restart,
             metrics: None,
         });
         Standalone {

@@ -1,6 +1,6 @@
 //! Fields FerroLB parses but cannot honour yet. Each one is refused by
 //! name, with what to do instead: a session that silently lacked what its
-//! BGPPeer asked for (no BFD, no graceful restart, another VRF) would look
+//! BGPPeer asked for (no BFD, another VRF) would look
 //! healthy until the day it mattered. docs/configuration.md lists every
 //! field as honoured or refused.
 
@@ -16,10 +16,6 @@ pub enum Unsupported {
         "BFD is not implemented yet (issue 14); remove bfdProfile: the session detects a dead router with the BGP hold timer (lower holdTime, e.g. 9s, to detect it sooner)"
     )]
     Bfd,
-    #[error(
-        "graceful restart is not implemented yet (issue 14): routers would keep no route while a speaker restarts; remove enableGracefulRestart (a restarting node withdraws its routes, and announces them again when it is back)"
-    )]
-    GracefulRestart,
     #[error(
         "VRFs are not supported yet (issue 14); remove vrf and peer with a router reachable through the node's main routing table"
     )]
@@ -45,13 +41,6 @@ pub(super) fn check_peer(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
     let s = &cr.spec;
     if !s.bfd_profile.is_empty() {
         sink.error(obj, "spec.bfdProfile", Unsupported::Bfd);
-    }
-    if s.enable_graceful_restart {
-        sink.error(
-            obj,
-            "spec.enableGracefulRestart",
-            Unsupported::GracefulRestart,
-        );
     }
     if !s.vrf_name.is_empty() {
         sink.error(obj, "spec.vrf", Unsupported::Vrf);

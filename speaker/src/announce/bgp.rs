@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 
-use ferrolb_bgp::peer::{Acceptor, Peer, PeerConfig, PeerStatus};
+use ferrolb_bgp::peer::{Acceptor, GracefulRestartConfig, Peer, PeerConfig, PeerStatus};
 use ferrolb_crds::config::Config;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -24,6 +24,8 @@ struct Running {
 /// The sessions of this node.
 pub struct BgpAnnouncer {
     node_router_id: Option<Ipv4Addr>,
+    /// What sessions with graceful restart advertise.
+    graceful_restart: GracefulRestartConfig,
     /// Routers' connections to us, when listening.
     acceptor: Option<Acceptor>,
     peers: BTreeMap<String, Running>,
@@ -33,10 +35,15 @@ pub struct BgpAnnouncer {
 
 impl BgpAnnouncer {
     /// An announcer for a node whose router ID, unless a BGPPeer sets
-    /// `routerID`, is `node_router_id` (its IPv4 address).
-    pub fn new(node_router_id: Option<Ipv4Addr>) -> BgpAnnouncer {
+    /// `routerID`, is `node_router_id` (its IPv4 address); BGPPeers with
+    /// enableGracefulRestart advertise `graceful_restart`.
+    pub fn new(
+        node_router_id: Option<Ipv4Addr>,
+        graceful_restart: GracefulRestartConfig,
+    ) -> BgpAnnouncer {
         BgpAnnouncer {
             node_router_id,
+            graceful_restart,
             acceptor: None,
             peers: BTreeMap::new(),
             errors: BTreeMap::new(),
@@ -80,7 +87,7 @@ impl BgpAnnouncer {
             let Some(compiled) = config.peers.get(name) else {
                 continue;
             };
-            let wanted = match peer_config(compiled, self.node_router_id) {
+            let wanted = match peer_config(compiled, self.node_router_id, self.graceful_restart) {
                 Ok(c) => c,
                 Err(e) => {
                     // Not logged here: the pass logs each peer's error once,
@@ -188,13 +195,31 @@ impl BgpAnnouncer {
     /// Withdraws everything and closes every session with Cease /
     /// Administrative Shutdown carrying `reason`.
     pub async fn shutdown(self, reason: &str) {
+        self.stop(reason, false).await
+    }
+
+    /// Stops for a planned restart: sessions that negotiated graceful
+    /// restart close without NOTIFICATION and their routers keep the routes
+    /// as stale until the speaker is back; the others withdraw and close as
+    /// [`BgpAnnouncer::shutdown`] does.
+    pub async fn stop_for_restart(self, reason: &str) {
+        self.stop(reason, true).await
+    }
+
+    async fn stop(self, reason: &str, restarting: bool) {
         // In parallel: every router should stop sending traffic at once.
         let closing: Vec<_> = self
             .peers
             .into_values()
             .map(|r| {
                 let reason = reason.to_string();
-                tokio::spawn(async move { r.peer.shutdown(&reason).await })
+                tokio::spawn(async move {
+                    if restarting {
+                        r.peer.stop_for_restart(&reason).await
+                    } else {
+                        r.peer.shutdown(&reason).await
+                    }
+                })
             })
             .collect();
         for task in closing {

@@ -2,12 +2,14 @@
 //! diffs against what they announced before.
 
 mod bgp;
+mod graceful_restart;
 mod l2;
 mod l2_args;
 mod l2_runtime;
 mod peer_config;
 
 pub use bgp::BgpAnnouncer;
+pub use graceful_restart::{DEFAULT_STATE_FILE, GracefulRestartArgs, GracefulRestartSettings};
 pub use l2::{InterfaceEvent, L2Announcer, L2Options};
 pub use l2_args::{L2Args, L2ArgsError, L2Settings};
 pub use l2_runtime::{L2Error, L2Runtime, L2Setup, address_book, memberlist_key};

@@ -4,7 +4,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroU16;
 
 use ferrolb_bgp::fsm::{Family, HoldTime, PeerAs};
-use ferrolb_bgp::peer::PeerConfig;
+use ferrolb_bgp::peer::{GracefulRestartConfig, PeerConfig};
 use ferrolb_bgp::transport::{Password, TTL_MULTIHOP};
 use ferrolb_bgp::wire::BgpId;
 use ferrolb_crds::api::DynamicASNMode;
@@ -26,10 +26,12 @@ pub enum PeerConfigError {
 }
 
 /// The session to run for `peer` on a node whose own router ID (its IPv4
-/// address) is `node_router_id`.
+/// address) is `node_router_id`, and whose speaker restarts as `restart`
+/// says (for a BGPPeer with enableGracefulRestart).
 pub fn peer_config(
     peer: &Peer,
     node_router_id: Option<Ipv4Addr>,
+    restart: GracefulRestartConfig,
 ) -> Result<PeerConfig, PeerConfigError> {
     let name = || format!("{}/{}", peer.namespace, peer.name);
     let address = match &peer.target {
@@ -72,8 +74,9 @@ pub fn peer_config(
     if peer.ebgp_multi_hop {
         config.ttl = TTL_MULTIHOP;
     }
-    // enableGracefulRestart, bfdProfile and vrf are refused by the compiler
-    // until they are real (crds/src/config/unsupported.rs).
+    config.graceful_restart = peer.graceful_restart.then_some(restart);
+    // bfdProfile and vrf are refused by the compiler until they are real
+    // (crds/src/config/unsupported.rs).
     if peer.disable_mp {
         // The session's own family only: IPv4 unicast alone is what a
         // session without multiprotocol extensions carries (RFC 4760).

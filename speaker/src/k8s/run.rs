@@ -22,7 +22,7 @@ use tracing::{Instrument, info_span, warn};
 use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
-use crate::announce::L2Settings;
+use crate::announce::{GracefulRestartSettings, L2Settings};
 use crate::metrics::Metrics;
 use crate::pass::{Change, Report, Settings, Speaker};
 use crate::report::session_status;
@@ -46,6 +46,8 @@ pub struct Options {
     pub speaker_selector: String,
     /// Layer-2 announcement options and interface rules.
     pub l2: L2Settings,
+    /// Graceful restart (restart time, restart marker, SIGTERM behaviour).
+    pub graceful_restart: GracefulRestartSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,7 @@ pub async fn run(
             router_id: opts.router_id,
             bgp_listen: opts.bgp_listen,
             l2: opts.l2.clone(),
+            graceful_restart: opts.graceful_restart.clone(),
             metrics: Some(metrics),
         });
         let mut shell = Shell {

@@ -179,6 +179,7 @@ fn settings(node: &str) -> Settings {
         router_id: None,
         bgp_listen: None,
         l2: l2.resolve().expect("default Layer-2 settings"),
+        graceful_restart: Default::default(),
         metrics: None,
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
-use crate::announce::L2Settings;
+use crate::announce::{GracefulRestartSettings, L2Settings};
 use crate::decide::{NodeState, ServiceState};
 use crate::metrics::Metrics;
 
@@ -37,6 +37,9 @@ pub struct Settings {
     pub bgp_listen: Option<SocketAddr>,
     /// Layer-2 announcement options and interface rules.
     pub l2: L2Settings,
+    /// Graceful restart: the restart time, whether this is a restart, and
+    /// what SIGTERM does.
+    pub graceful_restart: GracefulRestartSettings,
     /// Where the speaker's metrics go, when served.
     pub metrics: Option<Arc<Metrics>>,
 }

@@ -166,7 +166,8 @@ impl Speaker {
         let plan = bgp_plan(config, &inputs.node, &inputs.services);
         let announcer = self.bgp.get_or_insert_with(|| {
             let router_id = self.settings.router_id.or(inputs.node_ipv4);
-            let mut announcer = BgpAnnouncer::new(router_id);
+            let mut announcer =
+                BgpAnnouncer::new(router_id, self.settings.graceful_restart.session);
             if let Some(addr) = self.settings.bgp_listen
                 && let Err(e) = announcer.listen(addr)
             {
@@ -394,15 +395,26 @@ impl Speaker {
 
     /// Stops both protocols at once: every route withdrawn, every session
     /// closed with Cease / Administrative Shutdown carrying `reason`, every
-    /// address released.
+    /// address released. With graceful restart on shutdown, sessions that
+    /// negotiated graceful restart close silently instead and their routers
+    /// keep the routes until the speaker is back (docs/bgp.md).
     pub async fn shutdown(mut self, reason: &str) {
-        info!("stopping: withdrawing every route and closing every session");
+        let gr = self.settings.graceful_restart.clone();
+        if gr.on_shutdown {
+            info!(
+                "stopping for a restart: routers with graceful restart keep this node's routes; the others see them withdrawn"
+            );
+        } else {
+            info!("stopping: withdrawing every route and closing every session");
+        }
         let bgp = self.bgp.take();
         let l2 = self.l2.take();
         tokio::join!(
             async {
-                if let Some(announcer) = bgp {
-                    announcer.shutdown(reason).await;
+                match bgp {
+                    Some(announcer) if gr.on_shutdown => announcer.stop_for_restart(reason).await,
+                    Some(announcer) => announcer.shutdown(reason).await,
+                    None => {}
                 }
             },
             async {
@@ -411,6 +423,10 @@ impl Speaker {
                 }
             }
         );
+        if !gr.on_shutdown {
+            // Nothing is left at the routers: the next start is a first one.
+            gr.clear_marker();
+        }
     }
 }
 

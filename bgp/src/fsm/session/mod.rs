@@ -148,6 +148,7 @@ impl Session {
             Event::AdminReset { reason } => self.admin_reset(now, &reason, out),
             Event::AutomaticStart => self.start(now, self.mode, out),
             Event::ManualStop { reason } => self.manual_stop(now, &reason, out),
+            Event::GracefulStop { reason } => self.graceful_stop(now, &reason, out),
             Event::TcpConnectionConfirmed { conn } => self.tcp_accepted(now, conn, out),
             Event::TcpConnectionSucceeded { conn } => self.tcp_connected(now, conn, out),
             Event::TcpConnectionFails { conn } => self.tcp_failed(now, conn, out),

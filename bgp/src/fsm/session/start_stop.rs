@@ -61,6 +61,33 @@ impl Session {
         self.restart_deadline = None;
     }
 
+    /// ManualStop, except that a connection whose session negotiated
+    /// graceful restart closes without NOTIFICATION: RFC 4724 keeps routes
+    /// stale only across a TCP termination without one (we do not offer
+    /// RFC 8538's N bit, under which a NOTIFICATION would do too).
+    pub(super) fn graceful_stop(&mut self, now: Millis, reason: &str, out: &mut Vec<Action>) {
+        self.enabled = false;
+        let notification = Notification::administrative_shutdown(reason);
+        let graceful: Vec<(ConnectionId, bool)> = self
+            .conns
+            .iter()
+            .map(|c| {
+                let gr = c.negotiated().is_some_and(|s| s.graceful_restart.is_some());
+                (c.id, gr)
+            })
+            .collect();
+        for (id, graceful) in graceful {
+            let (notification, why) = if graceful {
+                (None, DownReason::GracefulStop)
+            } else {
+                (Some(notification.clone()), DownReason::ManualStop)
+            };
+            self.close(now, id, notification, why, out);
+        }
+        self.stopped();
+        self.restart_deadline = None;
+    }
+
     pub(super) fn admin_reset(&mut self, now: Millis, reason: &str, out: &mut Vec<Action>) {
         if !self.running {
             return;
@@ -86,6 +113,11 @@ impl Session {
             let notification = Some(notification.clone());
             self.close(now, id, notification, reason.clone(), out);
         }
+        self.stopped();
+    }
+
+    /// Idle with a clean ConnectRetryCounter, after every connection closed.
+    fn stopped(&mut self) {
         self.running = false;
         self.connect_retry_deadline = None;
         self.backoff.reset();

@@ -321,6 +321,13 @@ impl Cluster {
     /// their validation rules, so it applies client-side.
     pub fn helm_install(&self, release: &str, namespace: &str, extra: &[&str]) -> Result<String> {
         let chart = chart_dir().display().to_string();
+        // The speakers' graceful-restart marker is a hostPath: the lab's
+        // nodes share the host's filesystem, so it lives in the lab's own
+        // directory (removed with the lab), never in the host's /run.
+        let restart_state = format!(
+            "speaker.gracefulRestart.hostPath={}",
+            self.lab.dir().join("speaker-restart-state").display()
+        );
         let mut args = vec![
             "install",
             release,
@@ -329,6 +336,8 @@ impl Cluster {
             namespace,
             "--create-namespace",
             "--server-side=false",
+            "--set",
+            &restart_state,
         ];
         args.extend(extra);
         self.helm.run(&args)

@@ -84,6 +84,10 @@ pub enum Event {
         /// Operator's reason; may be empty.
         reason: String,
     },
+    /// The BFD session that watches the path to the peer went down (RFC
+    /// 5882 §4.3): every open connection gets Cease / BFD Down (RFC 9384)
+    /// and the session starts again after the backoff delay. Ignored in Idle.
+    BfdDown,
     /// Start again in the last mode (RFC event 3). The FSM generates this
     /// itself after the backoff when automatic restart is on.
     AutomaticStart,
@@ -157,6 +161,7 @@ impl Event {
             Event::ManualStartPassive => "ManualStartPassive",
             Event::ManualStop { .. } => "ManualStop",
             Event::AdminReset { .. } => "AdminReset",
+            Event::BfdDown => "BfdDown",
             Event::AutomaticStart => "AutomaticStart",
             Event::TcpConnectionConfirmed { .. } => "TcpConnectionConfirmed",
             Event::TcpConnectionSucceeded { .. } => "TcpConnectionSucceeded",

@@ -1,8 +1,9 @@
 //! BFD in `ferrolb run` against FRR (bgpd + bfdd) and BIRD (`bfd on`), over
 //! IPv4 and IPv6: the sessions come up, a profile change reaches them
 //! without resetting BGP, a silent link cut takes the routes out of the
-//! routers' kernels long before the 90 s hold timer could, and a frozen
-//! router is noticed by the speaker, which closes its BGP session.
+//! routers' kernels long before the 90 s hold timer could, a frozen
+//! router is noticed by the speaker, which closes its BGP session, and a
+//! frozen speaker is noticed by the routers.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -229,6 +230,8 @@ fn standalone_bfd_with_frr_and_bird_link_cut_and_frozen_router() -> interop_test
     for addr in [v4, v6] {
         wait_frr_bfd(&lab, &frr, addr, |p| p["status"] == "up", "up again")?;
         wait_bird_bfd_up(&lab, &bird, addr)?;
+        // The log line below is written only for an Established session.
+        wait_established(&lab, &bird, addr)?;
     }
 
     // A frozen router: the speaker's BFD session with it goes down and the
@@ -258,5 +261,112 @@ fn standalone_bfd_with_frr_and_bird_link_cut_and_frozen_router() -> interop_test
         wait_frr_bfd(&lab, &frr, addr, |p| p["status"] == "up", "still up")?;
     }
     wait_bird_bfd_up(&lab, &bird, v4)?;
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+
+    // A frozen speaker: both routers stop routing via the node within
+    // their detection time (the hold time is 90 s).
+    speaker.daemon().signal(Signal::SIGSTOP)?;
+    let gone = [&r1, &r2].map(|host| wait_kernel(&lab, host, service, false, DETECT));
+    speaker.daemon().signal(Signal::SIGCONT)?;
+    let [frr_gone, bird_gone] = gone;
+    eprintln!(
+        "frozen speaker -> route gone: FRR {:?}, BIRD {:?}",
+        frr_gone?, bird_gone?
+    );
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+    Ok(())
+}
+
+/// Multihop BFD (RFC 5883, port 4784) for `ebgpMultiHop` peers, with the
+/// profile's `minimumTtl`: FRR and BIRD run it for their `ebgp-multihop` /
+/// `multihop` neighbours on the same LAN. FRR sends TTL 255; BIRD sends its
+/// multihop packets with the system's default TTL (64), so a profile asking
+/// for 250 keeps BIRD's session from coming up until it asks for less.
+#[test]
+fn standalone_multihop_bfd_with_frr_and_bird() -> interop_tests::Result<()> {
+    unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
+    let mut lab = Lab::new("bfdmh")?;
+    let r1 = lab.add_host("r1")?;
+    let r2 = lab.add_host("r2")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let multihop = |asn, me: &Host| {
+        RouterConfig::new(asn, me.ipv4).neighbor(
+            Neighbor::new(n1.ipv4.into(), NODE_AS)
+                .no_export()
+                .bfd()
+                .multihop(2),
+        )
+    };
+    let frr = Frr::start(&lab, &r1, &multihop(64500, &r1))?;
+    let bird = Bird::start(&lab, &r2, &multihop(64501, &r2))?;
+    let dir = lab.dir().join("ferrolb-config");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    let peer = |name: &str, asn: u32, addr: &str, profile: &str| {
+        format!(
+            "---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: {name}, namespace: metallb-system}}\nspec: {{myASN: {NODE_AS}, peerASN: {asn}, peerAddress: \"{addr}\", holdTime: 90s, ebgpMultiHop: true, bfdProfile: {profile}}}\n"
+        )
+    };
+    let config = |bird_profile: &str| {
+        format!(
+            r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: pool, namespace: metallb-system}}
+spec: {{addresses: [198.51.100.10-198.51.100.19]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {{name: adv, namespace: metallb-system}}
+spec: {{ipAddressPools: [pool]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {{name: mh, namespace: metallb-system}}
+spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 250}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {{name: mh-loose, namespace: metallb-system}}
+spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 60}}
+{}{}"#,
+            peer("frr", 64500, "172.31.255.1", "mh"),
+            peer("bird", 64501, "172.31.255.2", bird_profile),
+        )
+    };
+    write(&dir, "config.yaml", &config("mh"));
+    write(
+        &dir,
+        "services.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: 198.51.100.10}}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n",
+    );
+    let _speaker = FerroLb::start(&lab, &n1, &dir)?;
+    let v4: IpAddr = n1.ipv4.into();
+    wait_established(&lab, &frr, v4)?;
+    wait_established(&lab, &bird, v4)?;
+    wait_frr_bfd(
+        &lab,
+        &frr,
+        v4,
+        |p| p["status"] == "up" && p["multihop"] == true,
+        "up, multihop",
+    )?;
+    // BIRD's TTL-64 packets are below minimumTtl 250: dropped, never Up.
+    std::thread::sleep(Duration::from_secs(3));
+    let out = bird.birdc(&["show", "bfd", "sessions"])?;
+    assert!(!out.contains("Up"), "BIRD's session came up: {out}");
+    write(&dir, "config.yaml", &config("mh-loose"));
+    wait_bird_bfd_up(&lab, &bird, v4)?;
+    let service: IpNet = SERVICE.parse().expect("prefix");
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+    lab.cut(&n1)?;
+    let frr_gone = wait_kernel(&lab, &r1, service, false, DETECT)?;
+    let bird_gone = wait_kernel(&lab, &r2, service, false, DETECT)?;
+    eprintln!("multihop: link cut -> route gone: FRR {frr_gone:?}, BIRD {bird_gone:?}");
     Ok(())
 }

@@ -21,12 +21,16 @@ const CONVERGE: Duration = Duration::from_secs(30);
 const DETECT: Duration = Duration::from_secs(10);
 const SERVICE: &str = "198.51.100.10/32";
 
+/// A BGPPeer with a 90 s hold time (BFD must do the detecting) and `extra`
+/// spec fields.
+fn bgp_peer(name: &str, asn: u32, addr: &str, extra: &str) -> String {
+    format!(
+        "---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: {name}, namespace: metallb-system}}\nspec: {{myASN: {NODE_AS}, peerASN: {asn}, peerAddress: \"{addr}\", holdTime: 90s, {extra}}}\n"
+    )
+}
+
 fn config(transmit_ms: u32) -> String {
-    let peer = |name: &str, asn: u32, addr: &str| {
-        format!(
-            "---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: {name}, namespace: metallb-system}}\nspec: {{myASN: {NODE_AS}, peerASN: {asn}, peerAddress: \"{addr}\", holdTime: 90s, bfdProfile: fast}}\n"
-        )
-    };
+    let peer = |name: &str, asn: u32, addr: &str| bgp_peer(name, asn, addr, "bfdProfile: fast");
     format!(
         r#"
 apiVersion: metallb.io/v1beta1
@@ -306,8 +310,11 @@ fn standalone_multihop_bfd_with_frr_and_bird() -> interop_tests::Result<()> {
     let dir = lab.dir().join("ferrolb-config");
     std::fs::create_dir_all(&dir).expect("config dir");
     let peer = |name: &str, asn: u32, addr: &str, profile: &str| {
-        format!(
-            "---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: {name}, namespace: metallb-system}}\nspec: {{myASN: {NODE_AS}, peerASN: {asn}, peerAddress: \"{addr}\", holdTime: 90s, ebgpMultiHop: true, bfdProfile: {profile}}}\n"
+        bgp_peer(
+            name,
+            asn,
+            addr,
+            &format!("ebgpMultiHop: true, bfdProfile: {profile}"),
         )
     };
     let config = |bird_profile: &str| {

@@ -38,6 +38,27 @@ fn wait_up(lab: &Lab, what: &str, handle: &SessionHandle) -> interop_tests::Resu
     })
 }
 
+/// Sends `packet` five times from `host` with IP TTL `ttl`.
+fn send_from(
+    host: &Host,
+    ttl: u32,
+    packet: ControlPacket,
+    to: SocketAddr,
+) -> interop_tests::Result<()> {
+    host.netns.run(move || {
+        let io = |what: &str| {
+            let what = what.to_string();
+            move |e| interop_tests::LabError::io(what, e)
+        };
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0").map_err(io("bind"))?;
+        socket.set_ttl(ttl).map_err(io("ttl"))?;
+        for _ in 0..5 {
+            socket.send_to(&packet.encode(), to).map_err(io("send"))?;
+        }
+        Ok(())
+    })
+}
+
 #[test]
 fn two_ferrolb_nodes_run_bfd_and_drop_forwarded_packets() -> interop_tests::Result<()> {
     let mut lab = Lab::new("bfdshell")?;
@@ -84,35 +105,11 @@ fn two_ferrolb_nodes_run_bfd_and_drop_forwarded_packets() -> interop_tests::Resu
     };
     let to = SocketAddr::new(a.ipv4.into(), 3784);
     let before = ha.counters.ttl_dropped();
-    c.netns.run(move || {
-        let socket = std::net::UdpSocket::bind("0.0.0.0:0")
-            .map_err(|e| interop_tests::LabError::io("bind", e))?;
-        socket
-            .set_ttl(64)
-            .map_err(|e| interop_tests::LabError::io("ttl", e))?;
-        for _ in 0..5 {
-            socket
-                .send_to(&forged.encode(), to)
-                .map_err(|e| interop_tests::LabError::io("send", e))?;
-        }
-        Ok(())
-    })?;
+    send_from(&c, 64, forged, to)?;
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(ha.counters.ttl_dropped(), before, "c's packets are not b's");
     // Now as if from b, but forwarded once (TTL 254): dropped for the TTL.
-    b.netns.run(move || {
-        let socket = std::net::UdpSocket::bind("0.0.0.0:0")
-            .map_err(|e| interop_tests::LabError::io("bind", e))?;
-        socket
-            .set_ttl(254)
-            .map_err(|e| interop_tests::LabError::io("ttl", e))?;
-        for _ in 0..5 {
-            socket
-                .send_to(&forged.encode(), to)
-                .map_err(|e| interop_tests::LabError::io("send", e))?;
-        }
-        Ok(())
-    })?;
+    send_from(&b, 254, forged, to)?;
     lab.wait_for("a to drop b's TTL-254 packets", WAIT, || {
         let dropped = ha.counters.ttl_dropped() - before;
         Ok(if dropped == 5 {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds every fuzz target of a cargo-fuzz workspace and runs each for
 # SECONDS, starting from its committed seeds. Exits non-zero if any target
-# crashes (CI calls this for bgp/fuzz and speaker/fuzz). PROFILE "dev"
+# crashes (CI calls this for bgp/fuzz, bfd/fuzz and speaker/fuzz). PROFILE "dev"
 # builds without optimisation: minutes faster for crates with heavy
 # dependencies, at the price of fewer executions (a smoke run, not a
 # campaign; fuzz for long with the default release build).

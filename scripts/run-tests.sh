@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 # Every parser that reads the network is fuzzed for a bounded time
 # (FUZZ_SECONDS per target); a crash fails the run.
 scripts/fuzz-smoke.sh bgp/fuzz "${FUZZ_SECONDS:-30}"
+scripts/fuzz-smoke.sh bfd/fuzz "${FUZZ_SECONDS:-30}"
 # The speaker pulls the Kubernetes crates: an optimised sanitizer build of
 # them would cost CI minutes, so its smoke run is a dev build.
 scripts/fuzz-smoke.sh speaker/fuzz "${FUZZ_SECONDS:-30}" dev

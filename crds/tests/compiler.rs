@@ -228,9 +228,9 @@ fn every_rule_reports_kind_object_field_and_reason() {
             r#"L2Advertisement default/l2: spec.ipAddressPools[1]: "p" is listed twice"#,
         ),
         (
-            "BFD profile, existing or not",
+            "BFD profile that does not exist",
             peer("p", &format!("{PEER_OK}\n  bfdProfile: fast")),
-            "BGPPeer default/p: spec.bfdProfile: BFD is not implemented yet (issue 14); remove bfdProfile",
+            r#"BGPPeer default/p: spec.bfdProfile: BFDProfile "fast" does not exist"#,
         ),
         (
             "password with passwordSecret",
@@ -638,18 +638,6 @@ fn peer_v1beta1(name: &str, spec: &str) -> String {
 fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
     let table: Vec<(&str, String, &str)> = vec![
         (
-            "v1beta2 bfdProfile",
-            object("BFDProfile", "fast", "  receiveInterval: 50")
-                + &peer("p", &format!("{PEER_OK}\n  bfdProfile: fast")),
-            "BGPPeer default/p: spec.bfdProfile: BFD is not implemented yet (issue 14); remove bfdProfile: the session detects a dead router with the BGP hold timer",
-        ),
-        (
-            "v1beta1 bfdProfile",
-            object("BFDProfile", "fast", "  receiveInterval: 50")
-                + &peer_v1beta1("p", &format!("{PEER_OK}\n  bfdProfile: fast")),
-            "BGPPeer default/p: spec.bfdProfile: BFD is not implemented yet (issue 14)",
-        ),
-        (
             "vrf",
             peer("p", &format!("{PEER_OK}\n  vrf: red")),
             "BGPPeer default/p: spec.vrf: VRFs are not supported yet (issue 14); remove vrf",
@@ -718,6 +706,7 @@ fn honoured_bgppeer_fields_compile() {
             "\n  passwordSecret: {name: s, namespace: default}",
         ),
         ("an unused BFDProfile", ""),
+        ("a BFDProfile", "\n  bfdProfile: unused"),
     ] {
         let yaml = secret.to_string()
             + &object("BFDProfile", "unused", "  receiveInterval: 50")
@@ -725,4 +714,12 @@ fn honoured_bgppeer_fields_compile() {
         let lines = error_lines(&yaml);
         assert!(lines.is_empty(), "{name}: {lines:?}");
     }
+    // v1beta1 carries bfdProfile too.
+    let yaml = object("BFDProfile", "fast", "  receiveInterval: 50")
+        + &peer_v1beta1("p", &format!("{PEER_OK}\n  bfdProfile: fast"));
+    let compiled = compile(&yaml).unwrap_or_else(|e| panic!("{:#?}", e.errors));
+    assert_eq!(
+        compiled.config.peers["p"].bfd_profile.as_deref(),
+        Some("fast")
+    );
 }

@@ -374,6 +374,11 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
         }
         if let Some(ttl) = n.multihop {
             let _ = writeln!(c, "  multihop {ttl};");
+            // BIRD runs multihop BFD only from a given local address; the
+            // lab's routers use their router ID as their IPv4 address.
+            if n.bfd && n.address.is_ipv4() {
+                let _ = writeln!(c, "  local {};", config.router_id);
+            }
         }
         if n.passive {
             c.push_str("  passive on;\n");

@@ -245,6 +245,26 @@ impl Lab {
         Ok(host)
     }
 
+    /// Cuts `host` off the LAN without telling it or anyone: its switch
+    /// port is disabled (STP state 0), so no frame passes either way while
+    /// both ends keep their carrier (a broken path behind a switch, as BFD
+    /// must detect it).
+    pub fn cut(&self, host: &Host) -> Result<()> {
+        self.port_state(host, "0")
+    }
+
+    /// Undoes [`Lab::cut`]: the port forwards again (STP state 3).
+    pub fn mend(&self, host: &Host) -> Result<()> {
+        self.port_state(host, "3")
+    }
+
+    fn port_state(&self, host: &Host, state: &str) -> Result<()> {
+        let port = format!("p-{}", host.name);
+        self.switch
+            .exec("bridge", ["link", "set", "dev", &port, "state", state])?;
+        Ok(())
+    }
+
     /// Makes `host` forward like a router: IPv4/IPv6 forwarding, ECMP hashed
     /// on ports (so one client's connections spread over all next hops), and
     /// no ICMP redirects (hosts on the LAN would learn to bypass it).

@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
 use crate::decide::ServiceKey;
+use crate::pass::BfdState;
 
 type Labels = Vec<(String, String)>;
 
@@ -38,6 +39,11 @@ pub struct Metrics {
     l2_gratuitous: Family<Labels, Counter>,
     l2_conflicts: Family<Labels, Counter>,
     l2_in_conflict: Family<Labels, Gauge>,
+    bfd_up: Family<Labels, Gauge>,
+    bfd_up_events: Family<Labels, Gauge>,
+    bfd_down_events: Family<Labels, Gauge>,
+    bfd_packets_in: Family<Labels, Gauge>,
+    bfd_packets_out: Family<Labels, Gauge>,
     config_loaded: Gauge,
     config_stale: Gauge,
     seen: Mutex<Seen>,
@@ -48,6 +54,7 @@ pub struct Metrics {
 #[derive(Debug, Default)]
 struct Seen {
     updates: BTreeMap<String, u64>,
+    bfd: BTreeSet<String>,
     /// By protocol: each protocol's report replaces only its own.
     announced: BTreeMap<String, BTreeSet<Labels>>,
 }
@@ -101,6 +108,34 @@ impl Metrics {
             "Addresses this node is to answer for on an interface but leaves to another host that holds them",
             m.l2_in_conflict.clone(),
         );
+        // MetalLB's FRR mode exports these without `_total` (bfdd's own
+        // counts); a prometheus-client Counter would add it, so they are
+        // gauges holding the session's counts, under MetalLB's exact names.
+        registry.register(
+            "metallb_bfd_session_up",
+            "BFD session state (1 is up, 0 is down)",
+            m.bfd_up.clone(),
+        );
+        registry.register(
+            "metallb_bfd_session_up_events",
+            "Number of times the BFD session went up",
+            m.bfd_up_events.clone(),
+        );
+        registry.register(
+            "metallb_bfd_session_down_events",
+            "Number of times the BFD session went down",
+            m.bfd_down_events.clone(),
+        );
+        registry.register(
+            "metallb_bfd_control_packet_input",
+            "Number of BFD control packets received",
+            m.bfd_packets_in.clone(),
+        );
+        registry.register(
+            "metallb_bfd_control_packet_output",
+            "Number of BFD control packets sent",
+            m.bfd_packets_out.clone(),
+        );
         registry.register(
             "metallb_k8s_client_config_loaded_bool",
             "1 if the configuration was ever loaded",
@@ -142,6 +177,44 @@ impl Metrics {
             self.updates.remove(&label);
         }
         seen.updates = now;
+    }
+
+    /// BFD gauges, by peer address; sessions that are gone stop being reported.
+    pub fn bfd_sessions<'a>(&self, sessions: impl IntoIterator<Item = (String, &'a BfdState)>) {
+        let mut seen = lock(&self.seen);
+        let mut now = BTreeSet::new();
+        let count = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        for (address, bfd) in sessions {
+            let label = vec![("peer".to_string(), address.clone())];
+            let up = bfd.status.state == ferrolb_bfd::wire::SessionState::Up;
+            self.bfd_up.get_or_create(&label).set(i64::from(up));
+            self.bfd_up_events
+                .get_or_create(&label)
+                .set(count(bfd.status.up_events));
+            self.bfd_down_events
+                .get_or_create(&label)
+                .set(count(bfd.status.down_events));
+            self.bfd_packets_in
+                .get_or_create(&label)
+                .set(count(bfd.packets_in));
+            self.bfd_packets_out
+                .get_or_create(&label)
+                .set(count(bfd.packets_out));
+            now.insert(address);
+        }
+        for gone in seen.bfd.difference(&now) {
+            let label = vec![("peer".to_string(), gone.clone())];
+            for family in [
+                &self.bfd_up,
+                &self.bfd_up_events,
+                &self.bfd_down_events,
+                &self.bfd_packets_in,
+                &self.bfd_packets_out,
+            ] {
+                family.remove(&label);
+            }
+        }
+        seen.bfd = now;
     }
 
     /// `metallb_speaker_announced` for every address `node` announces
@@ -219,6 +292,44 @@ mod tests {
         let mut text = String::new();
         encode(&mut text, registry).unwrap();
         text
+    }
+
+    #[test]
+    fn bfd_sessions_under_metallb_names_and_forgotten_when_gone() {
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry);
+        let mut status = ferrolb_bfd::shell::SessionStatus {
+            state: ferrolb_bfd::wire::SessionState::Up,
+            remote_state: ferrolb_bfd::wire::SessionState::Up,
+            diag: ferrolb_bfd::wire::Diagnostic::NoDiagnostic,
+            local_discriminator: 1,
+            remote_discriminator: 2,
+            up_events: 2,
+            down_events: 1,
+            since: None,
+        };
+        let bfd = BfdState {
+            status: status.clone(),
+            packets_in: 40,
+            packets_out: 41,
+        };
+        m.bfd_sessions([("10.0.0.1".to_string(), &bfd)]);
+        let t = text(&registry);
+        for line in [
+            "metallb_bfd_session_up{peer=\"10.0.0.1\"} 1",
+            "metallb_bfd_session_up_events{peer=\"10.0.0.1\"} 2",
+            "metallb_bfd_session_down_events{peer=\"10.0.0.1\"} 1",
+            "metallb_bfd_control_packet_input{peer=\"10.0.0.1\"} 40",
+            "metallb_bfd_control_packet_output{peer=\"10.0.0.1\"} 41",
+        ] {
+            assert!(t.contains(line), "{line} missing from\n{t}");
+        }
+        status.state = ferrolb_bfd::wire::SessionState::Down;
+        let down = BfdState { status, ..bfd };
+        m.bfd_sessions([("10.0.0.1".to_string(), &down)]);
+        assert!(text(&registry).contains("metallb_bfd_session_up{peer=\"10.0.0.1\"} 0"));
+        m.bfd_sessions([]);
+        assert!(!text(&registry).contains("peer=\"10.0.0.1\""));
     }
 
     #[test]

@@ -94,6 +94,10 @@ pub enum Event {
         /// Operator's reason; may be empty.
         reason: String,
     },
+    /// The BFD session that watches the path to the peer went down (RFC
+    /// 5882 §4.3): every open connection gets Cease / BFD Down (RFC 9384)
+    /// and the session starts again after the backoff delay. Ignored in Idle.
+    BfdDown,
     /// Start again in the last mode (RFC event 3). The FSM generates this
     /// itself after the backoff when automatic restart is on.
     AutomaticStart,
@@ -168,6 +172,7 @@ impl Event {
             Event::ManualStop { .. } => "ManualStop",
             Event::GracefulStop { .. } => "GracefulStop",
             Event::AdminReset { .. } => "AdminReset",
+            Event::BfdDown => "BfdDown",
             Event::AutomaticStart => "AutomaticStart",
             Event::TcpConnectionConfirmed { .. } => "TcpConnectionConfirmed",
             Event::TcpConnectionSucceeded { .. } => "TcpConnectionSucceeded",

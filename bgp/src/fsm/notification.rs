@@ -40,6 +40,8 @@ pub mod cease_subcode {
     pub const ADMINISTRATIVE_RESET: u8 = 4;
     /// Connection Collision Resolution.
     pub const CONNECTION_COLLISION_RESOLUTION: u8 = 7;
+    /// BFD Down (RFC 9384).
+    pub const BFD_DOWN: u8 = 10;
 }
 
 /// RFC 9003 limits the shutdown communication to 255 octets of UTF-8.
@@ -86,6 +88,11 @@ impl Notification {
     /// Cease / Connection Collision Resolution (RFC 4271 §6.8).
     pub fn connection_collision() -> Self {
         Self::new(code::CEASE, cease_subcode::CONNECTION_COLLISION_RESOLUTION)
+    }
+
+    /// Cease / BFD Down (RFC 9384): the forwarding path failed.
+    pub fn bfd_down() -> Self {
+        Self::new(code::CEASE, cease_subcode::BFD_DOWN)
     }
 
     /// Cease / Administrative Shutdown with the RFC 9003 shutdown communication.

@@ -28,6 +28,7 @@ const INPUT_QUEUE: usize = 64;
 
 enum Command {
     SetRoutes(BTreeMap<IpNet, RouteAttributes>),
+    BfdDown,
     Shutdown {
         reason: String,
         /// For a planned restart: keep the routes where graceful restart
@@ -35,6 +36,20 @@ enum Command {
         restarting: bool,
         done: oneshot::Sender<()>,
     },
+}
+
+/// Closes a session the moment the BFD session watching its path goes
+/// down (RFC 5882 §4.3), from wherever that is noticed: it holds only the
+/// session's command queue.
+#[derive(Clone)]
+pub struct BfdDownTrigger(mpsc::Sender<Command>);
+
+impl BfdDownTrigger {
+    /// Closes the session with Cease / BFD Down (RFC 9384); it comes back
+    /// after the backoff delay, as after any reset.
+    pub async fn fire(&self) {
+        let _ = self.0.send(Command::BfdDown).await;
+    }
 }
 
 /// A running session with one peer. Dropping it stops the session without
@@ -67,6 +82,11 @@ impl Peer {
     /// out, whenever the session is up.
     pub async fn set_routes(&self, routes: BTreeMap<IpNet, RouteAttributes>) {
         let _ = self.commands.send(Command::SetRoutes(routes)).await;
+    }
+
+    /// What a BFD session calls to close this session when it goes down.
+    pub fn bfd_down_trigger(&self) -> BfdDownTrigger {
+        BfdDownTrigger(self.commands.clone())
     }
 
     /// Hands over a connection the peer opened to our listener. Returns
@@ -240,6 +260,13 @@ impl Driver {
                     Some(Command::SetRoutes(routes)) => {
                         self.table_known = true;
                         self.rib.replace_all(routes);
+                    }
+                    Some(Command::BfdDown) => {
+                        if self.up.is_some() {
+                            warn!("BFD session down: closing the BGP session");
+                            self.status.last_error = Some("BFD session down".to_string());
+                        }
+                        self.handle(Event::BfdDown);
                     }
                     Some(Command::Shutdown { reason, restarting, done }) => {
                         self.shutdown(&reason, restarting).await;

@@ -34,5 +34,5 @@ mod translate;
 pub use acceptor::Acceptor;
 pub use attributes::RouteAttributes;
 pub use config::{GracefulRestartConfig, PeerConfig};
-pub use driver::Peer;
+pub use driver::{BfdDownTrigger, Peer};
 pub use status::PeerStatus;

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
     printcolumn = r#"{"name": "Node", "type": "string", "jsonPath": ".spec.node"}"#,
     printcolumn = r#"{"name": "Peer", "type": "string", "jsonPath": ".spec.peer"}"#,
     printcolumn = r#"{"name": "State", "type": "string", "jsonPath": ".status.state"}"#,
+    printcolumn = r#"{"name": "BFD", "type": "string", "jsonPath": ".status.bfdStatus"}"#,
     printcolumn = r#"{"name": "Prefixes Sent", "type": "integer", "jsonPath": ".status.prefixesSent"}"#,
     printcolumn = r#"{"name": "Prefixes Received", "type": "integer", "jsonPath": ".status.prefixesReceived"}"#,
     printcolumn = r#"{"name": "Since", "type": "date", "jsonPath": ".status.establishedSince"}"#
@@ -62,6 +63,10 @@ pub struct BGPSessionStateStatus {
     /// Last error, e.g. the NOTIFICATION that closed the session.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub last_error: String,
+    /// State of the BFD session watching the path (`up`, `init`, `down`,
+    /// `admin-down`) when the peer names a `BFDProfile`; empty otherwise.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub bfd_status: String,
 }
 
 /// RFC 4271 §8.2.2 states.

@@ -266,6 +266,7 @@ pub fn compile(input: &Resources) -> Result<Compiled, CompileError> {
         l2_advertisements,
         bgp_advertisements: bgp.into_iter().map(|(_, a)| a).collect(),
     };
+    check_bfd_references(&mut sink, &config);
     check_bfd_echo(&mut sink, &config);
     warn_unannounced_pools(&mut sink, &config);
 
@@ -382,6 +383,25 @@ fn warn_unannounced_pools(sink: &mut Sink, config: &Config) {
             || config.bgp_advertisements_for(&pool.name).next().is_some();
         if !announced {
             sink.warn(&pool.object_ref(), "metadata.name", Problem::NotAnnounced);
+        }
+    }
+}
+
+/// A peer's BFD profile must exist: without it the session would run with
+/// no BFD at all, which is not what the peer asks for.
+fn check_bfd_references(sink: &mut Sink, config: &Config) {
+    for peer in config.peers.values() {
+        if let Some(profile) = &peer.bfd_profile
+            && !config.bfd_profiles.contains_key(profile)
+        {
+            sink.error(
+                &peer.object_ref(),
+                "spec.bfdProfile",
+                Problem::UnknownReference {
+                    kind: Kind::BFDProfile,
+                    name: profile.clone(),
+                },
+            );
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Fields FerroLB parses but cannot honour yet. Each one is refused by
 //! name, with what to do instead: a session that silently lacked what its
-//! BGPPeer asked for (no BFD, another VRF) would look
-//! healthy until the day it mattered. docs/configuration.md lists every
+//! BGPPeer asked for (another VRF) would look healthy
+//! until the day it mattered. docs/configuration.md lists every
 //! field as honoured or refused.
 
 use super::diagnostic::{ObjectRef, Sink};
@@ -12,10 +12,6 @@ use crate::api::{BFDProfile, BGPPeer};
 // Each variant's `#[error]` text is its documentation.
 #[allow(missing_docs)]
 pub enum Unsupported {
-    #[error(
-        "BFD is not implemented yet (issue 14); remove bfdProfile: the session detects a dead router with the BGP hold timer (lower holdTime, e.g. 9s, to detect it sooner)"
-    )]
-    Bfd,
     #[error(
         "VRFs are not supported yet (issue 14); remove vrf and peer with a router reachable through the node's main routing table"
     )]
@@ -39,9 +35,6 @@ pub enum Unsupported {
 /// Refuses every BGPPeer field FerroLB cannot honour.
 pub(super) fn check_peer(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
     let s = &cr.spec;
-    if !s.bfd_profile.is_empty() {
-        sink.error(obj, "spec.bfdProfile", Unsupported::Bfd);
-    }
     if !s.vrf_name.is_empty() {
         sink.error(obj, "spec.vrf", Unsupported::Vrf);
     }
@@ -68,7 +61,7 @@ pub(super) fn check_peer(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
     }
 }
 
-/// Refuses every BFDProfile field FerroLB could not honour even with BFD.
+/// Refuses every BFDProfile field FerroLB cannot honour.
 pub(super) fn check_bfd_profile(sink: &mut Sink, obj: &ObjectRef, cr: &BFDProfile) {
     if cr.spec.echo_mode == Some(true) {
         sink.error(obj, "spec.echoMode", Unsupported::BfdEcho);

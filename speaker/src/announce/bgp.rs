@@ -3,13 +3,18 @@
 //! peer's own parameters restarts that peer's session.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
 
+use ferrolb_bfd::shell::{Bfd, Counters, SessionSpec, SessionStatus};
 use ferrolb_bgp::peer::{Acceptor, GracefulRestartConfig, Peer, PeerConfig, PeerStatus};
 use ferrolb_crds::config::Config;
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use super::bfd::{BfdLink, bfd_spec};
 use super::peer_config::{PeerConfigError, peer_config};
 use crate::decide::BgpPlan;
 
@@ -19,6 +24,8 @@ struct Running {
     /// The session's status, watched for [`BgpAnnouncer::changed`]; `None`
     /// once the session task has ended (its status can change no more).
     status: Option<watch::Receiver<PeerStatus>>,
+    /// The BFD session watching the path, when the peer names a profile.
+    bfd: Option<BfdLink>,
 }
 
 /// The sessions of this node.
@@ -29,6 +36,8 @@ pub struct BgpAnnouncer {
     /// Routers' connections to us, when listening.
     acceptor: Option<Acceptor>,
     peers: BTreeMap<String, Running>,
+    /// Every BFD session, started with the first peer that asks for one.
+    bfd: Option<Bfd>,
     /// Why configured peers are not running, by name.
     errors: BTreeMap<String, PeerConfigError>,
 }
@@ -46,6 +55,7 @@ impl BgpAnnouncer {
             graceful_restart,
             acceptor: None,
             peers: BTreeMap::new(),
+            bfd: None,
             errors: BTreeMap::new(),
         }
     }
@@ -75,10 +85,7 @@ impl BgpAnnouncer {
         for name in gone {
             if let Some(running) = self.peers.remove(&name) {
                 info!(peer = %name, "peer removed from the configuration");
-                self.unregister(&running.config);
-                running
-                    .peer
-                    .shutdown("peer removed from the configuration")
+                self.stop(running, "peer removed from the configuration")
                     .await;
             }
         }
@@ -93,20 +100,20 @@ impl BgpAnnouncer {
                     // Not logged here: the pass logs each peer's error once,
                     // when it changes.
                     if let Some(running) = self.peers.remove(name) {
-                        self.unregister(&running.config);
-                        running
-                            .peer
-                            .shutdown("configuration no longer usable")
-                            .await;
+                        self.stop(running, "configuration no longer usable").await;
                     }
                     self.errors.insert(name.clone(), e);
                     continue;
                 }
             };
+            // The BFD session outlives a restart of the BGP session: only
+            // what it watches changes.
+            let mut kept_bfd = None;
             if self.peers.get(name).is_some_and(|r| r.config != wanted)
-                && let Some(running) = self.peers.remove(name)
+                && let Some(mut running) = self.peers.remove(name)
             {
                 info!(peer = %name, "peer parameters changed: restarting its session");
+                kept_bfd = running.bfd.take();
                 self.unregister(&running.config);
                 running.peer.shutdown("peer configuration changed").await;
             }
@@ -117,12 +124,34 @@ impl BgpAnnouncer {
                 if let Some(acceptor) = &self.acceptor {
                     register(acceptor, name, &wanted, &peer);
                 }
+                if let Some(link) = &mut kept_bfd {
+                    link.rewire(peer.bfd_down_trigger(), name);
+                }
                 self.peers.insert(
                     name.clone(),
                     Running {
                         peer,
                         config: wanted,
                         status,
+                        bfd: kept_bfd,
+                    },
+                );
+            }
+            let wanted_bfd = compiled
+                .bfd_profile
+                .as_ref()
+                .and_then(|p| config.bfd_profiles.get(p))
+                .and_then(|profile| {
+                    let address = self.peers.get(name)?.config.address.ip();
+                    Some(bfd_spec(compiled, address, profile))
+                });
+            if let Err(reason) = self.apply_bfd(name, wanted_bfd).await {
+                warn!(peer = %name, %reason, "BFD cannot run for this peer");
+                self.errors.insert(
+                    name.clone(),
+                    PeerConfigError::Bfd {
+                        peer: format!("{}/{}", compiled.namespace, compiled.name),
+                        reason,
                     },
                 );
             }
@@ -131,6 +160,54 @@ impl BgpAnnouncer {
             };
             running.peer.set_routes(routes.clone()).await;
         }
+    }
+
+    /// Starts, changes or stops the BFD session of peer `name`. A change
+    /// of timers or role reaches the running session (a Poll Sequence), so
+    /// the BGP session is not reset; another address or hop mode is
+    /// another BFD session.
+    async fn apply_bfd(&mut self, name: &str, wanted: Option<SessionSpec>) -> Result<(), String> {
+        let Some(running) = self.peers.get_mut(name) else {
+            return Ok(());
+        };
+        let current = running.bfd.as_ref().map(|l| l.spec);
+        if current == wanted {
+            return Ok(());
+        }
+        if let (Some(old), Some(new)) = (current, wanted)
+            && old.key == new.key
+        {
+            if let (Some(bfd), Some(link)) = (&self.bfd, &mut running.bfd) {
+                info!(peer = %name, "BFD profile changed: new timers on the running session");
+                bfd.update(new).await;
+                link.spec = new;
+            }
+            return Ok(());
+        }
+        if let Some(old) = running.bfd.take()
+            && let Some(bfd) = &self.bfd
+        {
+            bfd.remove(old.spec.key).await;
+        }
+        let Some(spec) = wanted else {
+            info!(peer = %name, "BFD no longer asked for");
+            return Ok(());
+        };
+        let bfd = self.bfd.get_or_insert_with(Bfd::spawn);
+        let link = BfdLink::start(bfd, spec, running.peer.bfd_down_trigger(), name)
+            .await
+            .map_err(|e| e.to_string())?;
+        running.bfd = Some(link);
+        Ok(())
+    }
+
+    /// Closes a session that is no longer wanted, and its BFD session.
+    async fn stop(&self, mut running: Running, reason: &str) {
+        self.unregister(&running.config);
+        if let (Some(link), Some(bfd)) = (running.bfd.take(), &self.bfd) {
+            bfd.remove(link.spec.key).await;
+        }
+        running.peer.shutdown(reason).await;
     }
 
     fn unregister(&self, config: &PeerConfig) {
@@ -147,15 +224,35 @@ impl BgpAnnouncer {
             .collect()
     }
 
-    /// Completes when the status of some session changed (never while no
-    /// session runs): status and metrics follow the sessions as they move,
-    /// with no polling.
+    /// The state and packet counters of every BFD session, by peer name.
+    pub fn bfd_statuses(&self) -> BTreeMap<String, (SessionStatus, Arc<Counters>)> {
+        self.peers
+            .iter()
+            .filter_map(|(n, r)| {
+                let link = r.bfd.as_ref()?;
+                Some((n.clone(), (link.status(), link.handle.counters.clone())))
+            })
+            .collect()
+    }
+
+    /// Completes when the status of some session (BGP or BFD) changed
+    /// (never while no session runs): status and metrics follow the
+    /// sessions as they move, with no polling.
     pub async fn changed(&mut self) {
-        let (names, waits): (Vec<&String>, Vec<_>) = self
-            .peers
-            .iter_mut()
-            .filter_map(|(name, r)| Some((name, Box::pin(r.status.as_mut()?.changed()))))
-            .unzip();
+        type Wait<'a> =
+            Pin<Box<dyn Future<Output = Result<(), watch::error::RecvError>> + Send + 'a>>;
+        let mut names: Vec<(String, bool)> = Vec::new();
+        let mut waits: Vec<Wait<'_>> = Vec::new();
+        for (name, r) in self.peers.iter_mut() {
+            if let Some(status) = r.status.as_mut() {
+                names.push((name.clone(), false));
+                waits.push(Box::pin(status.changed()));
+            }
+            if let Some(link) = r.bfd.as_mut() {
+                names.push((name.clone(), true));
+                waits.push(Box::pin(link.handle.status.changed()));
+            }
+        }
         if waits.is_empty() {
             return std::future::pending().await;
         }
@@ -163,9 +260,13 @@ impl BgpAnnouncer {
         if result.is_err() {
             // The session task ended: stop watching it, rather than wake
             // for ever on its closed channel.
-            let name = names[index].clone();
-            if let Some(r) = self.peers.get_mut(&name) {
-                r.status = None;
+            let (name, bfd) = &names[index];
+            if let Some(r) = self.peers.get_mut(name) {
+                if *bfd {
+                    r.bfd = None;
+                } else {
+                    r.status = None;
+                }
             }
         }
     }
@@ -208,6 +309,7 @@ impl BgpAnnouncer {
 
     async fn stop(self, reason: &str, restarting: bool) {
         // In parallel: every router should stop sending traffic at once.
+        let bfd = self.bfd;
         let closing: Vec<_> = self
             .peers
             .into_values()
@@ -224,6 +326,11 @@ impl BgpAnnouncer {
             .collect();
         for task in closing {
             let _ = task.await;
+        }
+        // After the BGP sessions: AdminDown tells the routers this is no
+        // failure of the path.
+        if let Some(bfd) = bfd {
+            bfd.shutdown().await;
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Announcers: they make the plan of [`crate::decide`] true on the wire, as
 //! diffs against what they announced before.
 
+mod bfd;
 mod bgp;
 mod graceful_restart;
 mod l2;

@@ -23,6 +23,8 @@ pub enum PeerConfigError {
     HoldTime { peer: String, seconds: u64 },
     #[error("BGPPeer {peer}: password: {reason}")]
     Password { peer: String, reason: String },
+    #[error("BGPPeer {peer}: BFD cannot run ({reason}); the BGP session runs without it")]
+    Bfd { peer: String, reason: String },
 }
 
 /// The session to run for `peer` on a node whose own router ID (its IPv4
@@ -75,8 +77,9 @@ pub fn peer_config(
         config.ttl = TTL_MULTIHOP;
     }
     config.graceful_restart = peer.graceful_restart.then_some(restart);
-    // bfdProfile and vrf are refused by the compiler until they are real
-    // (crds/src/config/unsupported.rs).
+    // vrf is refused by the compiler until it is real
+    // (crds/src/config/unsupported.rs); bfdProfile is a session of its own
+    // (announce/bfd.rs).
     if peer.disable_mp {
         // The session's own family only: IPv4 unicast alone is what a
         // session without multiprotocol extensions carries (RFC 4760).

@@ -210,7 +210,7 @@ impl Shell {
             .map(|s| {
                 let session = Session {
                     address: s.address.ip().to_string(),
-                    status: session_status(&s.status),
+                    status: session_status(&s.status, s.bfd.as_ref().map(|b| &b.status)),
                 };
                 (s.peer, session)
             })

@@ -28,7 +28,7 @@ use crate::metrics::Metrics;
 use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses};
 
 pub use inputs::{Inputs, Settings};
-pub use report::{Report, ServiceEvent, ServiceStatuses, Session};
+pub use report::{BfdState, Report, ServiceEvent, ServiceStatuses, Session};
 
 /// What changed between passes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -350,15 +350,22 @@ impl Speaker {
             return Vec::new();
         };
         let addresses = announcer.addresses();
+        let mut bfd = announcer.bfd_statuses();
         let sessions: Vec<Session> = announcer
             .statuses()
             .into_iter()
             .filter_map(|(peer, status)| {
                 let address = *addresses.get(&peer)?;
+                let bfd = bfd.remove(&peer).map(|(status, counters)| BfdState {
+                    status,
+                    packets_in: counters.packets_in(),
+                    packets_out: counters.packets_out(),
+                });
                 Some(Session {
                     peer,
                     address,
                     status,
+                    bfd,
                 })
             })
             .collect();
@@ -388,6 +395,11 @@ impl Speaker {
                 sessions
                     .iter()
                     .map(|s| (s.address.ip().to_string(), &s.status)),
+            );
+            m.bfd_sessions(
+                sessions
+                    .iter()
+                    .filter_map(|s| Some((s.address.ip().to_string(), s.bfd.as_ref()?))),
             );
         }
         sessions

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use ferrolb_bfd::shell::SessionStatus as BfdStatus;
 use ferrolb_bgp::peer::PeerStatus;
 
 use crate::decide::{L2Status, ServiceKey};
@@ -44,4 +45,14 @@ pub struct Session {
     /// The peer's address.
     pub address: SocketAddr,
     pub status: PeerStatus,
+    /// The BFD session watching the path, when the peer names a profile.
+    pub bfd: Option<BfdState>,
+}
+
+/// A BFD session as reported: its state and its packet counts.
+#[derive(Debug, Clone)]
+pub struct BfdState {
+    pub status: BfdStatus,
+    pub packets_in: u64,
+    pub packets_out: u64,
 }

@@ -1,5 +1,6 @@
 //! `BGPSessionState`: the live state of one session, as people read it.
 
+use ferrolb_bfd::shell::SessionStatus as BfdStatus;
 use ferrolb_bgp::fsm::State;
 use ferrolb_bgp::peer::PeerStatus;
 use ferrolb_crds::api::{BGPSessionStateStatus, SessionState};
@@ -10,7 +11,7 @@ use super::statuses::bounded_name;
 /// The status object's content. Message counters move with every
 /// keepalive; callers compare [`BGPSessionStateStatus`] without them to
 /// decide whether a write is worth it.
-pub fn session_status(status: &PeerStatus) -> BGPSessionStateStatus {
+pub fn session_status(status: &PeerStatus, bfd: Option<&BfdStatus>) -> BGPSessionStateStatus {
     BGPSessionStateStatus {
         state: Some(match status.state {
             State::Idle => SessionState::Idle,
@@ -29,6 +30,7 @@ pub fn session_status(status: &PeerStatus) -> BGPSessionStateStatus {
         prefixes_sent: status.prefixes_announced as u64,
         prefixes_received: status.prefixes_received.iter().sum(),
         last_error: status.last_error.clone().unwrap_or_default(),
+        bfd_status: bfd.map(|b| b.state.name().to_string()).unwrap_or_default(),
     }
 }
 
@@ -52,10 +54,10 @@ mod tests {
             prefixes_received: [2, 1],
             ..PeerStatus::default()
         };
-        let s = session_status(&status);
+        let s = session_status(&status, None);
         assert_eq!(s.state, Some(SessionState::Established));
         assert_eq!(s.established_since.as_deref(), Some("2023-11-14T22:13:20Z"));
         assert_eq!((s.prefixes_sent, s.prefixes_received), (3, 3));
-        assert!(s.last_error.is_empty());
+        assert!(s.last_error.is_empty() && s.bfd_status.is_empty());
     }
 }

@@ -146,6 +146,7 @@ impl Session {
             Event::ManualStart => self.manual_start(now, StartMode::Active, out),
             Event::ManualStartPassive => self.manual_start(now, StartMode::Passive, out),
             Event::AdminReset { reason } => self.admin_reset(now, &reason, out),
+            Event::BfdDown => self.bfd_down(now, out),
             Event::AutomaticStart => self.start(now, self.mode, out),
             Event::ManualStop { reason } => self.manual_stop(now, &reason, out),
             Event::GracefulStop { reason } => self.graceful_stop(now, &reason, out),

@@ -89,12 +89,33 @@ impl Session {
     }
 
     pub(super) fn admin_reset(&mut self, now: Millis, reason: &str, out: &mut Vec<Action>) {
+        let notification = Notification::administrative_reset(reason);
+        self.reset(now, notification, DownReason::AdminReset, out);
+    }
+
+    pub(super) fn bfd_down(&mut self, now: Millis, out: &mut Vec<Action>) {
+        let notification = Notification::bfd_down();
+        let reason = DownReason::NotificationSent {
+            code: notification.code,
+            subcode: notification.subcode,
+        };
+        self.reset(now, notification, reason, out);
+    }
+
+    /// Closes every connection with `notification` and starts again after
+    /// the backoff delay.
+    fn reset(
+        &mut self,
+        now: Millis,
+        notification: Notification,
+        reason: DownReason,
+        out: &mut Vec<Action>,
+    ) {
         if !self.running {
             return;
         }
         let enabled = std::mem::replace(&mut self.enabled, false);
-        let notification = Notification::administrative_reset(reason);
-        self.close_all(now, notification, DownReason::AdminReset, out);
+        self.close_all(now, notification, reason, out);
         self.enabled = enabled;
         // A reset is not a failure: come back after the base delay.
         self.restart_deadline = Some(now.after(self.backoff.next_delay()));

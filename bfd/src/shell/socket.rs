@@ -1,0 +1,139 @@
+//! The sockets: one receiver per well-known port and family, with the
+//! TTL of each packet; one sender per session, TTL 255, from a port in
+//! 49152–65535.
+
+use std::io::{self, IoSliceMut};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::os::fd::AsRawFd;
+
+use nix::sys::socket::{
+    ControlMessageOwned, MsgFlags, SockaddrStorage, recvmsg, setsockopt, sockopt,
+};
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::Interest;
+use tokio::net::UdpSocket;
+
+use super::error::ShellError;
+
+/// Every BFD packet leaves with the highest TTL, so that a single-hop
+/// receiver can tell it was not forwarded (RFC 5881 §5).
+const SEND_TTL: u32 = 255;
+/// RFC 5881 §4: the source port range.
+const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
+/// A Control packet is 24 bytes, 26–52 with authentication; anything
+/// longer is read whole and refused by the decoder.
+const RECEIVE_BUFFER: usize = 512;
+
+/// One datagram as the demultiplexer sees it.
+#[derive(Debug)]
+pub(super) struct Datagram {
+    pub from: SocketAddr,
+    /// The IP TTL / hop limit it arrived with, when the kernel said.
+    pub ttl: Option<u8>,
+    pub payload: Vec<u8>,
+}
+
+/// A socket on `port` (3784 or 4784) for one family, every address.
+pub(super) fn listen(ipv6: bool, port: u16) -> Result<UdpSocket, ShellError> {
+    let addr = if ipv6 {
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))
+    } else {
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, port))
+    };
+    let error = |source| ShellError::Listen { addr, source };
+    let socket =
+        Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP)).map_err(error)?;
+    if ipv6 {
+        socket.set_only_v6(true).map_err(error)?;
+        setsockopt(&socket, sockopt::Ipv6RecvHopLimit, &true)
+            .map_err(|e| error(io::Error::from(e)))?;
+    } else {
+        setsockopt(&socket, sockopt::Ipv4RecvTtl, &true).map_err(|e| error(io::Error::from(e)))?;
+    }
+    socket.set_reuse_address(true).map_err(error)?;
+    socket.set_nonblocking(true).map_err(error)?;
+    socket.bind(&addr.into()).map_err(error)?;
+    UdpSocket::from_std(socket.into()).map_err(error)
+}
+
+/// Waits for the next datagram with its TTL.
+pub(super) async fn receive(socket: &UdpSocket) -> io::Result<Datagram> {
+    socket
+        .async_io(Interest::READABLE, || {
+            let mut buf = vec![0u8; RECEIVE_BUFFER];
+            let mut control = nix::cmsg_space!(i32);
+            let (bytes, from, ttl) = {
+                let mut iov = [IoSliceMut::new(&mut buf)];
+                let msg = recvmsg::<SockaddrStorage>(
+                    socket.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut control),
+                    MsgFlags::empty(),
+                )
+                .map_err(io::Error::from)?;
+                let ttl = msg.cmsgs().ok().and_then(|mut cmsgs| {
+                    cmsgs.find_map(|c| match c {
+                        ControlMessageOwned::Ipv4Ttl(t) | ControlMessageOwned::Ipv6HopLimit(t) => {
+                            u8::try_from(t).ok()
+                        }
+                        _ => None,
+                    })
+                });
+                (msg.bytes, msg.address.and_then(socket_addr), ttl)
+            };
+            let from = from.ok_or_else(|| io::Error::other("datagram without a source address"))?;
+            buf.truncate(bytes);
+            Ok(Datagram {
+                from,
+                ttl,
+                payload: buf,
+            })
+        })
+        .await
+}
+
+fn socket_addr(s: SockaddrStorage) -> Option<SocketAddr> {
+    if let Some(v4) = s.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    s.as_sockaddr_in6()
+        .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
+
+/// A session's send socket: from `local` (or whatever address the route
+/// picks), on a free port of the RFC 5881 range, TTL 255.
+pub(super) fn sender(
+    local: Option<IpAddr>,
+    peer: IpAddr,
+    seed: u64,
+) -> Result<UdpSocket, ShellError> {
+    let ip = local.unwrap_or(match peer {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    });
+    let any = SocketAddr::new(ip, 0);
+    let error = |source| ShellError::Send { addr: any, source };
+    let socket =
+        Socket::new(Domain::for_address(any), Type::DGRAM, Some(Protocol::UDP)).map_err(error)?;
+    if ip.is_ipv6() {
+        socket.set_only_v6(true).map_err(error)?;
+        socket.set_unicast_hops_v6(SEND_TTL).map_err(error)?;
+    } else {
+        socket.set_ttl_v4(SEND_TTL).map_err(error)?;
+    }
+    socket.set_nonblocking(true).map_err(error)?;
+    // Walk the range from a seeded start; a port in use moves on.
+    let span = u64::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
+    let mut last = None;
+    for i in 0..span {
+        let port = SOURCE_PORTS.start() + ((seed.wrapping_add(i)) % span) as u16;
+        match socket.bind(&SocketAddr::new(ip, port).into()) {
+            Ok(()) => return UdpSocket::from_std(socket.into()).map_err(error),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(error(e)),
+        }
+    }
+    Err(error(last.unwrap_or_else(|| {
+        io::Error::from(io::ErrorKind::AddrInUse)
+    })))
+}

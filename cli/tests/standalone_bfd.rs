@@ -1,0 +1,379 @@
+//! BFD in `ferrolb run` against FRR (bgpd + bfdd) and BIRD (`bfd on`), over
+//! IPv4 and IPv6: the sessions come up, a profile change reaches them
+//! without resetting BGP, a silent link cut takes the routes out of the
+//! routers' kernels long before the 90 s hold timer could, a frozen
+//! router is noticed by the speaker, which closes its BGP session, and a
+//! frozen speaker is noticed by the routers.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use interop_tests::ferrolb::FerroLb;
+use interop_tests::kernel;
+use interop_tests::{Bird, Frr, Host, Lab, Neighbor, Probe, RouterConfig, wait_established};
+use ipnet::IpNet;
+use nix::sys::signal::Signal;
+
+const NODE_AS: u32 = 64512;
+const CONVERGE: Duration = Duration::from_secs(30);
+/// Far above every detection time here, far below the 90 s hold time.
+const DETECT: Duration = Duration::from_secs(10);
+const SERVICE: &str = "198.51.100.10/32";
+
+/// A BGPPeer with a 90 s hold time (BFD must do the detecting) and `extra`
+/// spec fields.
+fn bgp_peer(name: &str, asn: u32, addr: &str, extra: &str) -> String {
+    format!(
+        "---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: {name}, namespace: metallb-system}}\nspec: {{myASN: {NODE_AS}, peerASN: {asn}, peerAddress: \"{addr}\", holdTime: 90s, {extra}}}\n"
+    )
+}
+
+fn config(transmit_ms: u32) -> String {
+    let peer = |name: &str, asn: u32, addr: &str| bgp_peer(name, asn, addr, "bfdProfile: fast");
+    format!(
+        r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: pool, namespace: metallb-system}}
+spec: {{addresses: [198.51.100.10-198.51.100.19, "2001:db8:100::10-2001:db8:100::19"]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {{name: adv, namespace: metallb-system}}
+spec: {{ipAddressPools: [pool]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {{name: fast, namespace: metallb-system}}
+spec: {{receiveInterval: 100, transmitInterval: {transmit_ms}, detectMultiplier: 3}}
+{}{}{}{}"#,
+        peer("frr", 64500, "172.31.255.1"),
+        peer("frr6", 64500, "fd00:31:255::1"),
+        peer("bird", 64501, "172.31.255.2"),
+        peer("bird6", 64501, "fd00:31:255::2"),
+    )
+}
+
+const SERVICES: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: "198.51.100.10,2001:db8:100::10"}}
+spec: {type: LoadBalancer, ipFamilyPolicy: RequireDualStack, ipFamilies: [IPv4, IPv6], ports: [{port: 80}]}
+"#;
+
+fn write(dir: &Path, file: &str, text: &str) {
+    let tmp = dir.join(format!(".{file}.tmp"));
+    std::fs::write(&tmp, text).expect("write");
+    std::fs::rename(&tmp, dir.join(file)).expect("rename");
+}
+
+fn router(asn: u32, me: &Host, node: &Host) -> RouterConfig {
+    RouterConfig::new(asn, me.ipv4)
+        .neighbor(Neighbor::new(node.ipv4.into(), NODE_AS).no_export().bfd())
+        .neighbor(Neighbor::new(node.ipv6.into(), NODE_AS).no_export().bfd())
+}
+
+/// FRR's bfdd entry for `peer`.
+fn frr_bfd_peer(frr: &Frr, peer: IpAddr) -> interop_tests::Result<Option<serde_json::Value>> {
+    let json = frr.vtysh("show bfd peers json")?;
+    let peers: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap_or_default();
+    Ok(peers
+        .into_iter()
+        .find(|p| p["peer"].as_str() == Some(&peer.to_string())))
+}
+
+fn wait_frr_bfd(
+    lab: &Lab,
+    frr: &Frr,
+    peer: IpAddr,
+    ok: impl Fn(&serde_json::Value) -> bool,
+    what: &str,
+) -> interop_tests::Result<()> {
+    lab.wait_for(&format!("FRR's BFD peer {peer}: {what}"), CONVERGE, || {
+        Ok(match frr_bfd_peer(frr, peer)? {
+            Some(p) if ok(&p) => Probe::Done(()),
+            other => Probe::Pending(format!("{other:?}")),
+        })
+    })
+}
+
+fn wait_bird_bfd_up(lab: &Lab, bird: &Bird, peer: IpAddr) -> interop_tests::Result<()> {
+    lab.wait_for(
+        &format!("BIRD's BFD session with {peer} Up"),
+        CONVERGE,
+        || {
+            let out = bird.birdc(&["show", "bfd", "sessions"])?;
+            let up = out.lines().any(|l| {
+                l.split_whitespace().next() == Some(&peer.to_string()) && l.contains("Up")
+            });
+            Ok(if up {
+                Probe::Done(())
+            } else {
+                Probe::Pending(out)
+            })
+        },
+    )
+}
+
+/// Waits until `host`'s kernel routes `prefix` (or no longer does); returns how long it took.
+fn wait_kernel(
+    lab: &Lab,
+    host: &Host,
+    prefix: IpNet,
+    present: bool,
+    limit: Duration,
+) -> interop_tests::Result<Duration> {
+    let start = Instant::now();
+    lab.wait_for(
+        &format!(
+            "{}'s kernel route for {prefix} present={present}",
+            host.name
+        ),
+        limit,
+        || {
+            let route = kernel::route(&host.netns, prefix)?;
+            Ok(if route.is_some() == present {
+                Probe::Done(start.elapsed())
+            } else {
+                Probe::Pending(format!("{route:?}"))
+            })
+        },
+    )
+}
+
+fn connections(frr: &Frr, node: IpAddr) -> interop_tests::Result<u64> {
+    Ok(frr.neighbor(node)?["connectionsEstablished"]
+        .as_u64()
+        .unwrap_or(0))
+}
+
+#[test]
+fn standalone_bfd_with_frr_and_bird_link_cut_and_frozen_router() -> interop_tests::Result<()> {
+    // The variable is read by FerroLb::start in this process only.
+    unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
+    let mut lab = Lab::new("bfd")?;
+    let r1 = lab.add_host("r1")?;
+    let r2 = lab.add_host("r2")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let frr = Frr::start(&lab, &r1, &router(64500, &r1, &n1))?;
+    let bird = Bird::start(&lab, &r2, &router(64501, &r2, &n1))?;
+    let dir = lab.dir().join("ferrolb-config");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    write(&dir, "config.yaml", &config(100));
+    write(&dir, "services.yaml", SERVICES);
+    let speaker = FerroLb::start(&lab, &n1, &dir)?;
+    let (v4, v6): (IpAddr, IpAddr) = (n1.ipv4.into(), n1.ipv6.into());
+
+    // Up with both routers, both families; the routes reach their kernels.
+    for addr in [v4, v6] {
+        wait_established(&lab, &frr, addr)?;
+        wait_established(&lab, &bird, addr)?;
+        wait_frr_bfd(&lab, &frr, addr, |p| p["status"] == "up", "up")?;
+        wait_bird_bfd_up(&lab, &bird, addr)?;
+    }
+    let service: IpNet = SERVICE.parse().expect("prefix");
+    let service6: IpNet = "2001:db8:100::10/128".parse().expect("prefix");
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+        wait_kernel(&lab, host, service6, true, CONVERGE)?;
+    }
+    // Our timers as bfdd sees them.
+    wait_frr_bfd(
+        &lab,
+        &frr,
+        v4,
+        |p| p["remote-transmit-interval"] == 100 && p["remote-receive-interval"] == 100,
+        "our 100 ms timers",
+    )?;
+
+    // A profile change reaches the running session: no BGP reset.
+    let before = connections(&frr, v4)?;
+    write(&dir, "config.yaml", &config(200));
+    wait_frr_bfd(
+        &lab,
+        &frr,
+        v4,
+        |p| p["remote-transmit-interval"] == 200 && p["status"] == "up",
+        "our new 200 ms transmit interval",
+    )?;
+    assert_eq!(connections(&frr, v4)?, before, "the BGP session was reset");
+    assert_eq!(
+        frr.neighbor(v4)?["bgpState"].as_str(),
+        Some("Established"),
+        "BGP went down on a profile change"
+    );
+
+    // A silent cut: the routers' kernels stop routing via the node within
+    // the detection time, not the 90 s hold time.
+    lab.cut(&n1)?;
+    let frr_gone = wait_kernel(&lab, &r1, service, false, DETECT)?;
+    let bird_gone = wait_kernel(&lab, &r2, service, false, DETECT)?;
+    eprintln!("link cut -> route gone: FRR {frr_gone:?}, BIRD {bird_gone:?} (hold time 90 s)");
+    // Our side tore its BGP sessions down with BFD.
+    lab.wait_for(
+        "the speaker to close its sessions on BFD Down",
+        DETECT,
+        || {
+            let log = speaker.log();
+            let closed = log
+                .lines()
+                .filter(|l| l.contains("BFD session down: closing the BGP session"))
+                .count();
+            Ok(if closed >= 4 {
+                Probe::Done(())
+            } else {
+                Probe::Pending(format!("{closed} sessions closed"))
+            })
+        },
+    )?;
+    lab.mend(&n1)?;
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+    for addr in [v4, v6] {
+        wait_frr_bfd(&lab, &frr, addr, |p| p["status"] == "up", "up again")?;
+        wait_bird_bfd_up(&lab, &bird, addr)?;
+        // The log line below is written only for an Established session.
+        wait_established(&lab, &bird, addr)?;
+    }
+
+    // A frozen router: the speaker's BFD session with it goes down and the
+    // BGP session is closed at once.
+    let closed_before = speaker
+        .log()
+        .lines()
+        .filter(|l| l.contains("BFD session down: closing the BGP session"))
+        .count();
+    bird.daemon().signal(Signal::SIGSTOP)?;
+    let frozen = lab.wait_for("the speaker to notice the frozen BIRD", DETECT, || {
+        let closed = speaker
+            .log()
+            .lines()
+            .filter(|l| l.contains("BFD session down: closing the BGP session"))
+            .count();
+        Ok(if closed >= closed_before + 2 {
+            Probe::Done(())
+        } else {
+            Probe::Pending(format!("{} new", closed - closed_before))
+        })
+    });
+    bird.daemon().signal(Signal::SIGCONT)?;
+    frozen?;
+    // FRR's sessions did not move.
+    for addr in [v4, v6] {
+        wait_frr_bfd(&lab, &frr, addr, |p| p["status"] == "up", "still up")?;
+    }
+    wait_bird_bfd_up(&lab, &bird, v4)?;
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+
+    // A frozen speaker: both routers stop routing via the node within
+    // their detection time (the hold time is 90 s).
+    speaker.daemon().signal(Signal::SIGSTOP)?;
+    let gone = [&r1, &r2].map(|host| wait_kernel(&lab, host, service, false, DETECT));
+    speaker.daemon().signal(Signal::SIGCONT)?;
+    let [frr_gone, bird_gone] = gone;
+    eprintln!(
+        "frozen speaker -> route gone: FRR {:?}, BIRD {:?}",
+        frr_gone?, bird_gone?
+    );
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+    Ok(())
+}
+
+/// Multihop BFD (RFC 5883, port 4784) for `ebgpMultiHop` peers, with the
+/// profile's `minimumTtl`: FRR and BIRD run it for their `ebgp-multihop` /
+/// `multihop` neighbours on the same LAN. FRR sends TTL 255; BIRD sends its
+/// multihop packets with the system's default TTL (64), so a profile asking
+/// for 250 keeps BIRD's session from coming up until it asks for less.
+#[test]
+fn standalone_multihop_bfd_with_frr_and_bird() -> interop_tests::Result<()> {
+    unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
+    let mut lab = Lab::new("bfdmh")?;
+    let r1 = lab.add_host("r1")?;
+    let r2 = lab.add_host("r2")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let multihop = |asn, me: &Host| {
+        RouterConfig::new(asn, me.ipv4).neighbor(
+            Neighbor::new(n1.ipv4.into(), NODE_AS)
+                .no_export()
+                .bfd()
+                .multihop(2),
+        )
+    };
+    let frr = Frr::start(&lab, &r1, &multihop(64500, &r1))?;
+    let bird = Bird::start(&lab, &r2, &multihop(64501, &r2))?;
+    let dir = lab.dir().join("ferrolb-config");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    let peer = |name: &str, asn: u32, addr: &str, profile: &str| {
+        bgp_peer(
+            name,
+            asn,
+            addr,
+            &format!("ebgpMultiHop: true, bfdProfile: {profile}"),
+        )
+    };
+    let config = |bird_profile: &str| {
+        format!(
+            r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: pool, namespace: metallb-system}}
+spec: {{addresses: [198.51.100.10-198.51.100.19]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {{name: adv, namespace: metallb-system}}
+spec: {{ipAddressPools: [pool]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {{name: mh, namespace: metallb-system}}
+spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 250}}
+---
+apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {{name: mh-loose, namespace: metallb-system}}
+spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 60}}
+{}{}"#,
+            peer("frr", 64500, "172.31.255.1", "mh"),
+            peer("bird", 64501, "172.31.255.2", bird_profile),
+        )
+    };
+    write(&dir, "config.yaml", &config("mh"));
+    write(
+        &dir,
+        "services.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: 198.51.100.10}}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n",
+    );
+    let _speaker = FerroLb::start(&lab, &n1, &dir)?;
+    let v4: IpAddr = n1.ipv4.into();
+    wait_established(&lab, &frr, v4)?;
+    wait_established(&lab, &bird, v4)?;
+    wait_frr_bfd(
+        &lab,
+        &frr,
+        v4,
+        |p| p["status"] == "up" && p["multihop"] == true,
+        "up, multihop",
+    )?;
+    // BIRD's TTL-64 packets are below minimumTtl 250: dropped, never Up.
+    std::thread::sleep(Duration::from_secs(3));
+    let out = bird.birdc(&["show", "bfd", "sessions"])?;
+    assert!(!out.contains("Up"), "BIRD's session came up: {out}");
+    write(&dir, "config.yaml", &config("mh-loose"));
+    wait_bird_bfd_up(&lab, &bird, v4)?;
+    let service: IpNet = SERVICE.parse().expect("prefix");
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+    lab.cut(&n1)?;
+    let frr_gone = wait_kernel(&lab, &r1, service, false, DETECT)?;
+    let bird_gone = wait_kernel(&lab, &r2, service, false, DETECT)?;
+    eprintln!("multihop: link cut -> route gone: FRR {frr_gone:?}, BIRD {bird_gone:?}");
+    Ok(())
+}

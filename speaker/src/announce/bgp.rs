@@ -296,7 +296,7 @@ impl BgpAnnouncer {
     /// Withdraws everything and closes every session with Cease /
     /// Administrative Shutdown carrying `reason`.
     pub async fn shutdown(self, reason: &str) {
-        self.stop(reason, false).await
+        self.close_all(reason, false).await
     }
 
     /// Stops for a planned restart: sessions that negotiated graceful
@@ -304,10 +304,10 @@ impl BgpAnnouncer {
     /// as stale until the speaker is back; the others withdraw and close as
     /// [`BgpAnnouncer::shutdown`] does.
     pub async fn stop_for_restart(self, reason: &str) {
-        self.stop(reason, true).await
+        self.close_all(reason, true).await
     }
 
-    async fn stop(self, reason: &str, restarting: bool) {
+    async fn close_all(self, reason: &str, restarting: bool) {
         // In parallel: every router should stop sending traffic at once.
         let bfd = self.bfd;
         let closing: Vec<_> = self

@@ -23,7 +23,7 @@ use crate::l2::probe::ProbeConfig;
 use crate::l2::responder::Counter;
 use crate::l2::socket::{PacketSocket, SocketError};
 use crate::l2::wire::MacAddr;
-use crate::membership::DEFAULT_PORT;
+use crate::membership::{DEFAULT_PORT, ThreadPriority};
 use crate::metrics::{Layer2Count, Metrics};
 use ferrolb_k8s::timer::sleep_until;
 
@@ -36,6 +36,8 @@ pub struct L2Options {
     /// Every speaker's membership port (MetalLB's memberlist port, 7946,
     /// by default): all speakers of a cluster must use the same one.
     pub membership_port: u16,
+    /// The membership thread's scheduling priority.
+    pub membership_priority: ThreadPriority,
 }
 
 impl Default for L2Options {
@@ -45,6 +47,7 @@ impl Default for L2Options {
             probe: ProbeConfig::default(),
             conflict: ConflictConfig::default(),
             membership_port: DEFAULT_PORT,
+            membership_priority: ThreadPriority::default(),
         }
     }
 }

@@ -139,6 +139,7 @@ impl L2Runtime {
                 key,
                 timing: self.setup.timing,
                 bind,
+                priority: self.setup.options.membership_priority,
             },
             book,
         )

@@ -96,6 +96,7 @@ mod core;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hardware;
+pub mod priority;
 mod ring;
 mod swim;
 mod timing;
@@ -103,6 +104,7 @@ pub mod udp;
 pub mod wire;
 
 pub use core::{Input, Membership, Output, Stats, View};
+pub use priority::ThreadPriority;
 pub use timing::{MembershipTiming, MembershipTimingError};
 pub use udp::{AddressBook, DEFAULT_PORT, LeaveError, MembershipService, StartError, UdpConfig};
 pub use wire::Key;

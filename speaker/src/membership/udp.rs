@@ -130,9 +130,12 @@ impl MembershipService {
         let (done, task) = oneshot::channel();
         let probe_every = config.timing.reprobe;
         let priority = config.priority;
+        // The caller's span (the node, the runtime) follows the thread.
+        let span = tracing::Span::current();
         std::thread::Builder::new()
             .name("membership".into())
             .spawn(move || {
+                let _entered = span.enter();
                 let granted = raise_this_thread(priority);
                 info!(%granted, "membership thread priority");
                 let runtime = match tokio::runtime::Builder::new_current_thread()

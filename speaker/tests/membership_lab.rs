@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use ferrolb_speaker::decide::fence::has_quorum;
 use ferrolb_speaker::membership::{
-    AddressBook, DEFAULT_PORT, Key, LeaveError, MembershipService, MembershipTiming,
+    AddressBook, AnswerGate, DEFAULT_PORT, Key, LeaveError, MembershipService, MembershipTiming,
     ThreadPriority, UdpConfig, View,
 };
 use interop_tests::lab::LAN_IFACE;
@@ -63,6 +63,7 @@ impl Node {
             timing: MembershipTiming::default(),
             bind: SocketAddr::new(IpAddr::V4(host.ipv4), DEFAULT_PORT),
             priority: ThreadPriority::Auto,
+            gate: AnswerGate::default(),
         };
         // The socket belongs to the namespace of the thread that opens
         // it: a worker's, not this one (which `block_on` would use).

@@ -23,12 +23,13 @@ use crate::l2::probe::ProbeConfig;
 use crate::l2::responder::Counter;
 use crate::l2::socket::{PacketSocket, SocketError};
 use crate::l2::wire::MacAddr;
-use crate::membership::{DEFAULT_PORT, ThreadPriority};
+use crate::membership::{AnswerGate, DEFAULT_PORT, ThreadPriority};
 use crate::metrics::{Layer2Count, Metrics};
 use ferrolb_k8s::timer::sleep_until;
 
-/// Timings of the link layer, and the membership's UDP port.
-#[derive(Debug, Clone, Copy)]
+/// Timings of the link layer, the membership's UDP port and thread, and
+/// the gate the membership holds shut after a stall.
+#[derive(Debug, Clone)]
 pub struct L2Options {
     pub gratuitous: GratuitousConfig,
     pub probe: ProbeConfig,
@@ -38,6 +39,8 @@ pub struct L2Options {
     pub membership_port: u16,
     /// The membership thread's scheduling priority.
     pub membership_priority: ThreadPriority,
+    /// Shut by the membership after a stall: no answers from a stale plan.
+    pub answer_gate: AnswerGate,
 }
 
 impl Default for L2Options {
@@ -48,6 +51,7 @@ impl Default for L2Options {
             conflict: ConflictConfig::default(),
             membership_port: DEFAULT_PORT,
             membership_priority: ThreadPriority::default(),
+            answer_gate: AnswerGate::default(),
         }
     }
 }
@@ -200,6 +204,7 @@ impl L2Announcer {
                 commands,
                 self.events_tx.clone(),
                 self.metrics.clone(),
+                self.options.answer_gate.clone(),
             )
             .instrument(info_span!("l2", node = %self.node, interface)),
         );
@@ -250,6 +255,7 @@ async fn serve(
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<InterfaceEvent>,
     metrics: Option<Arc<Metrics>>,
+    gate: AnswerGate,
 ) {
     let start = Instant::now();
     let now = || Millis(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
@@ -329,7 +335,9 @@ async fn serve(
                         Counter::ResponsesSent => Layer2Count::Response,
                     });
                 }
+                // Not from a plan that a stall may have made stale.
                 if let Some(reply) = handled.reply
+                    && gate.may_answer(Instant::now())
                     && let Err(e) = socket.send(&reply.to_bytes()).await
                 {
                     debug!(error = %e, "cannot send a reply");

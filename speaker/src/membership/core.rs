@@ -248,6 +248,9 @@ pub struct Membership {
     /// When this node should run next, as it last said: running much
     /// later means it was descheduled ([`Membership::forgive_stall`]).
     expected: Option<Instant>,
+    /// A stall of `stall_fence` or more was found and not yet taken
+    /// ([`Membership::take_fencing_stall`]).
+    fencing_stall: bool,
 }
 
 impl Membership {
@@ -284,6 +287,7 @@ impl Membership {
             leaving: None,
             hardware: Hardware::default(),
             expected: None,
+            fencing_stall: false,
         }
     }
 
@@ -379,6 +383,7 @@ impl Membership {
             .longest_stall_us
             .max(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
         let fence = late >= self.timing.stall_fence();
+        self.fencing_stall |= fence;
         let hold = now + self.timing.suspected_by_hold();
         for peer in self.peers.values_mut() {
             for t in [&mut peer.last_heard, &mut peer.watched_since]
@@ -405,6 +410,14 @@ impl Membership {
                 *t += late;
             }
         }
+    }
+
+    /// Whether this node found, since the last call, that it was stalled
+    /// long enough to have been declared dead: the shell then holds the
+    /// responders back at once (`membership::gate`), before the fence
+    /// closure reaches the announcer.
+    pub fn take_fencing_stall(&mut self) -> bool {
+        std::mem::take(&mut self.fencing_stall)
     }
 
     /// A host probe's outcome: a suspected member whose host is up has a

@@ -112,6 +112,7 @@
 mod core;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gate;
 pub mod hardware;
 pub mod priority;
 mod ring;
@@ -121,6 +122,7 @@ pub mod udp;
 pub mod wire;
 
 pub use core::{Input, Membership, Output, Stats, View};
+pub use gate::AnswerGate;
 pub use priority::ThreadPriority;
 pub use timing::{MembershipTiming, MembershipTimingError};
 pub use udp::{AddressBook, DEFAULT_PORT, LeaveError, MembershipService, StartError, UdpConfig};

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tracing::info;
 
 use super::core::{Input, Membership, Output, Stats, View};
+use super::gate::AnswerGate;
 use super::hardware::Mac;
 use super::priority::{ThreadPriority, raise_this_thread};
 use super::timing::{MembershipTiming, MembershipTimingError};
@@ -50,6 +51,9 @@ pub struct UdpConfig {
     pub bind: SocketAddr,
     /// The driver thread's scheduling priority.
     pub priority: ThreadPriority,
+    /// Ticked on every turn, shut after a stall: the responders' short
+    /// way to the membership's state.
+    pub gate: AnswerGate,
 }
 
 /// Why a graceful leave may not have reached the others. The task is
@@ -130,6 +134,8 @@ impl MembershipService {
         let (done, task) = oneshot::channel();
         let probe_every = config.timing.reprobe;
         let priority = config.priority;
+        let gate = config.gate.clone();
+        let hold = config.timing.settle;
         // The caller's span (the node, the runtime) follows the thread.
         let span = tracing::Span::current();
         std::thread::Builder::new()
@@ -158,6 +164,8 @@ impl MembershipService {
                     let (probed_tx, probed) = mpsc::channel(64);
                     let driver = Driver {
                         core,
+                        gate,
+                        hold,
                         socket,
                         listener,
                         probed,
@@ -262,6 +270,9 @@ impl Drop for MembershipService {
 
 struct Driver {
     core: Membership,
+    gate: AnswerGate,
+    /// How long the gate stays shut after a stall that fences.
+    hold: Duration,
     socket: UdpSocket,
     /// Never read: the kernel completes the peers' host probes on it.
     listener: TcpListener,
@@ -349,6 +360,13 @@ impl Driver {
     }
 
     async fn dispatch(&mut self, outputs: Vec<Output>) {
+        // Shut before the tick: a responder that sees this turn's tick
+        // sees the hold too.
+        let now = Instant::now();
+        if self.core.take_fencing_stall() {
+            self.gate.shut_until(now + self.hold);
+        }
+        self.gate.tick(now);
         for output in outputs {
             match output {
                 Output::Send { to, bytes } => {

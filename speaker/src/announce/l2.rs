@@ -335,7 +335,7 @@ async fn serve(
                         Counter::ResponsesSent => Layer2Count::Response,
                     });
                 }
-                // Not from a plan that a stall may have made stale.
+                // Nothing from a plan that a stall may have made stale.
                 if let Some(reply) = handled.reply
                     && gate.may_answer(Instant::now())
                     && let Err(e) = socket.send(&reply.to_bytes()).await
@@ -351,7 +351,10 @@ async fn serve(
         // announcement goes out in the same turn as the claim.
         let (frames, claimed) = state.poll(now());
         later.extend(claimed);
-        for out in frames {
+        // A defense against a member's claim that queued up while this
+        // speaker was stopped would pull clients back to a stale owner.
+        let open = gate.may_answer(Instant::now());
+        for out in frames.into_iter().filter(|_| open) {
             match socket.send(&out.frame().to_bytes()).await {
                 Err(e) => debug!(error = %e, "cannot send"),
                 // Counted once on the wire, as the metric's name says.

@@ -67,6 +67,13 @@ impl AnswerGate {
             .fetch_max(self.micros(until), Ordering::AcqRel);
     }
 
+    /// The membership stopped (the node is alone, or it is shutting
+    /// down): nothing to wait for any more.
+    pub fn release(&self) {
+        self.inner.tick.store(0, Ordering::Release);
+        self.inner.shut_until.store(0, Ordering::Release);
+    }
+
     /// Whether a responder may answer at `now`.
     pub fn may_answer(&self, now: Instant) -> bool {
         let now = self.micros(now);
@@ -102,5 +109,9 @@ mod tests {
         assert!(!gate.may_answer(t + Duration::from_millis(950)));
         gate.tick(t + Duration::from_millis(1000));
         assert!(gate.may_answer(t + Duration::from_millis(1000)));
+        // A membership that stopped (this node alone) holds nothing back.
+        gate.shut_until(t + Duration::from_secs(5));
+        gate.release();
+        assert!(gate.may_answer(t + Duration::from_secs(9)));
     }
 }

@@ -176,7 +176,9 @@ impl MembershipService {
                         view: view_tx,
                         stats: stats_tx,
                     };
+                    let gate = driver.gate.clone();
                     driver.run(stopped).await;
+                    gate.release();
                 });
                 let _ = done.send(());
             })

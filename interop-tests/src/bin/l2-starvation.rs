@@ -29,9 +29,10 @@ struct Args {
     /// Busy loops per core.
     #[arg(long, default_value_t = 2)]
     per_core: usize,
-    /// The speakers' membership thread priority (`auto` or `normal`).
-    #[arg(long, default_value = "auto")]
-    ml_thread_priority: String,
+    /// The speakers' membership thread priority (`auto` or `normal`);
+    /// unset, the flag is not passed (a build from before it existed).
+    #[arg(long)]
+    ml_thread_priority: Option<String>,
     /// Tracing filter of the speakers (RUST_LOG).
     #[arg(long)]
     ferrolb_log: Option<String>,
@@ -128,13 +129,21 @@ fn run(args: &Args) -> interop_tests::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "L2 starvation: {} window(s) of {} s, {} busy loop(s) on each of {cores} core(s), \
-         membership thread priority {}",
-        args.windows, args.seconds, args.per_core, args.ml_thread_priority
+         membership thread priority {}, ferrolb {}",
+        args.windows,
+        args.seconds,
+        args.per_core,
+        args.ml_thread_priority
+            .as_deref()
+            .unwrap_or("(flag not passed)"),
+        std::env::var("FERROLB_BIN").unwrap_or_else(|_| "next to this binary".into())
     );
     println!("machine: {}", machine());
     let lan = L2Lan::new("l2starve", Family::Ipv4, 3)?;
-    let mut ferrolb =
-        FerroLbL2::new().with_args(&["--ml-thread-priority", &args.ml_thread_priority]);
+    let mut ferrolb = match &args.ml_thread_priority {
+        Some(p) => FerroLbL2::new().with_args(&["--ml-thread-priority", p]),
+        None => FerroLbL2::new(),
+    };
     if let Some(filter) = &args.ferrolb_log {
         ferrolb = ferrolb.with_log_filter(filter.clone());
     }

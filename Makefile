@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-l2 cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-l2 bench-l2-starvation cluster cluster-down
 
 CARGO ?= cargo
 
@@ -53,6 +53,13 @@ bench-speaker: deps
 bench-l2: deps
 	$(CARGO) build --quiet --release --locked -p ferrolb-cli
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-failover -- $(BENCH_L2_ARGS)
+
+# Layer 2 under CPU starvation (issue 17): busy loops on every core, no
+# failure; gaps, dual answers, owner changes per window.
+# make bench-l2-starvation BENCH_L2_STARVATION_ARGS="--windows 1 --seconds 60"
+bench-l2-starvation: deps
+	$(CARGO) build --quiet --release --locked -p ferrolb-cli
+	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-starvation -- $(BENCH_L2_STARVATION_ARGS)
 
 # A real Kubernetes 1.20 cluster in the lab (3 nodes, a client, FerroLB
 # installed by Helm from charts/ferrolb and the image `make image` builds),

@@ -32,6 +32,18 @@ impl FerroLb {
         FerroLb::start_with(lab, host, config, log_name, filter, &[])
     }
 
+    /// [`FerroLb::start_logged`] with more `ferrolb run` arguments.
+    pub fn start_logged_args(
+        lab: &Lab,
+        host: &Host,
+        config: &Path,
+        log_name: &str,
+        filter: Option<&str>,
+        extra: &[&str],
+    ) -> Result<FerroLb> {
+        FerroLb::start_with(lab, host, config, log_name, filter, extra)
+    }
+
     /// [`FerroLb::start`] with more `ferrolb run` arguments, e.g.
     /// `["--bgp-listen", "0.0.0.0:179"]`.
     pub fn start_args(lab: &Lab, host: &Host, config: &Path, extra: &[&str]) -> Result<FerroLb> {

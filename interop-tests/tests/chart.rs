@@ -202,6 +202,33 @@ fn seed_001_renders_what_it_says() -> TestResult {
     Ok(())
 }
 
+/// The speaker is scheduled as node-critical and requests CPU by
+/// default (a starved speaker looks dead to the others); MetalLB's own
+/// values keep their meaning: `""` sets no class, any `resources` replace
+/// the default whole.
+#[test]
+fn the_speaker_is_node_critical_and_requests_cpu_unless_told_otherwise() -> TestResult {
+    let helm = Helm::new()?;
+    let speaker_pod = |release: &Release| -> TestResult<(Value, Value)> {
+        let docs = helm.render(release)?;
+        let ds = one(&docs, "DaemonSet");
+        Ok((
+            ds["spec"]["template"]["spec"]["priorityClassName"].clone(),
+            container(ds, "speaker")["resources"].clone(),
+        ))
+    };
+    let (class, resources) = speaker_pod(&release(None))?;
+    assert_eq!(class, "system-node-critical");
+    assert_eq!(resources, json!({"requests": {"cpu": "100m"}}));
+    let metallb = release(None)
+        .set("speaker.priorityClassName=")
+        .set("speaker.resources.limits.memory=100Mi");
+    let (class, resources) = speaker_pod(&metallb)?;
+    assert_eq!(class, Value::Null);
+    assert_eq!(resources, json!({"limits": {"memory": "100Mi"}}));
+    Ok(())
+}
+
 #[test]
 fn every_key_renders_what_it_says() -> TestResult {
     let docs = Helm::new()?.render(&every_key())?;
@@ -259,7 +286,7 @@ fn every_key_renders_what_it_says() -> TestResult {
     );
     assert_eq!(
         speaker["securityContext"]["capabilities"],
-        json!({"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "NET_RAW"]})
+        json!({"drop": ["ALL"], "add": ["NET_BIND_SERVICE", "NET_RAW", "SYS_NICE"]})
     );
     assert_eq!(
         container(daemonset, "tcpdump")["image"],

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use ferrolb_speaker::decide::fence::has_quorum;
 use ferrolb_speaker::membership::{
-    AddressBook, DEFAULT_PORT, Key, LeaveError, MembershipService, MembershipTiming, UdpConfig,
-    View,
+    AddressBook, AnswerGate, DEFAULT_PORT, Key, LeaveError, MembershipService, MembershipTiming,
+    ThreadPriority, UdpConfig, View,
 };
 use interop_tests::lab::LAN_IFACE;
 use interop_tests::{Host, Lab};
@@ -62,6 +62,8 @@ impl Node {
             key: Key::new(b"lab cluster key".to_vec()),
             timing: MembershipTiming::default(),
             bind: SocketAddr::new(IpAddr::V4(host.ipv4), DEFAULT_PORT),
+            priority: ThreadPriority::Auto,
+            gate: AnswerGate::default(),
         };
         // The socket belongs to the namespace of the thread that opens
         // it: a worker's, not this one (which `block_on` would use).

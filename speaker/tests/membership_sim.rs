@@ -1,6 +1,8 @@
 //! The membership core on a simulated network, with deterministic time:
-//! drops, delays, partitions and heals, checked against the timing the
-//! fence relies on.
+//! drops, delays, partitions and heals, one-way cuts and asymmetric loss,
+//! nodes descheduled for a while (their datagrams wait unread, their
+//! timers fire late), checked against the timing the fence relies on and
+//! against the one invariant that matters: no address has two owners.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -28,6 +30,12 @@ impl Rng {
     }
 }
 
+/// What the simulated network delivers to a node.
+enum Delivery {
+    Datagram(Vec<u8>),
+    HostProbed { name: String, answered: bool },
+}
+
 struct Net {
     now: Instant,
     timing: MembershipTiming,
@@ -40,7 +48,16 @@ struct Net {
     /// Delays are uniform in `[min_delay, max_delay]`.
     min_delay: Duration,
     max_delay: Duration,
-    queue: Vec<(Instant, String, Vec<u8>)>,
+    queue: Vec<(Instant, String, Delivery)>,
+    /// Datagrams from the first to the second are lost (a one-way cut).
+    one_way: BTreeSet<(String, String)>,
+    /// Per-mille of datagrams lost from the first to the second.
+    link_loss: BTreeMap<(String, String), u64>,
+    /// Descheduled nodes: from, until. Nothing runs on them meanwhile.
+    stalls: Vec<(String, Instant, Instant)>,
+    crashed_at: BTreeMap<String, Instant>,
+    /// Every notice sent: when, by whom, naming whom.
+    notices: Vec<(Instant, String, Vec<String>)>,
     rng: Rng,
     /// Every view change, per node, with its time.
     history: BTreeMap<String, Vec<(Instant, View)>>,
@@ -73,6 +90,11 @@ impl Net {
             min_delay: Duration::from_micros(100),
             max_delay: 2 * MS,
             queue: Vec::new(),
+            one_way: BTreeSet::new(),
+            link_loss: BTreeMap::new(),
+            stalls: Vec::new(),
+            crashed_at: BTreeMap::new(),
+            notices: Vec::new(),
             rng: Rng(seed),
             history: BTreeMap::new(),
             known: known.clone(),
@@ -94,19 +116,80 @@ impl Net {
         self.nodes[name].view()
     }
 
+    /// Whether a datagram from `from` to `to` may arrive.
+    fn link(&self, from: &str, to: &str) -> bool {
+        self.side.get(from) == self.side.get(to)
+            && !self.one_way.contains(&(from.to_string(), to.to_string()))
+    }
+
+    fn delay(&mut self) -> Duration {
+        let span = (self.max_delay - self.min_delay).as_micros() as u64;
+        self.min_delay + Duration::from_micros(self.rng.below(span + 1))
+    }
+
+    fn stalled(&self, name: &str, at: Instant) -> bool {
+        self.stalls
+            .iter()
+            .any(|(n, from, until)| n == name && *from <= at && at < *until)
+    }
+
+    /// When `name` runs again (now if it is not stalled).
+    fn resumes(&self, name: &str, at: Instant) -> Instant {
+        self.stalls
+            .iter()
+            .filter(|(n, from, until)| n == name && *from <= at && at < *until)
+            .map(|s| s.2)
+            .max()
+            .unwrap_or(at)
+    }
+
+    /// Deschedules `name` from now for `d`.
+    fn stall(&mut self, name: &str, d: Duration) {
+        self.stalls.push((name.to_string(), self.now, self.now + d));
+    }
+
+    fn crash(&mut self, name: &str) {
+        self.crashed.insert(name.to_string());
+        self.crashed_at.insert(name.to_string(), self.now);
+    }
+
     fn route(&mut self, from: &str, out: Vec<Output>) {
         for o in out {
             match o {
                 Output::Send { to, bytes } => {
-                    if self.crashed.contains(from) || self.side.get(from) != self.side.get(&to) {
+                    if self.crashed.contains(from) || !self.link(from, &to) {
                         continue;
                     }
-                    if self.rng.below(1000) < self.loss {
+                    let key = Key::new(b"cluster secret".to_vec());
+                    if let Ok(d) = ferrolb_speaker::membership::wire::Datagram::open(&key, &bytes)
+                        && let ferrolb_speaker::membership::wire::Body::Suspect { entries } = d.body
+                    {
+                        let named = entries.into_iter().map(|e| e.member).collect();
+                        self.notices.push((self.now, from.to_string(), named));
+                    }
+                    let loss = self.link_loss.get(&(from.to_string(), to.clone()));
+                    let loss = self.loss.max(loss.copied().unwrap_or(0));
+                    if self.rng.below(1000) < loss {
                         continue;
                     }
-                    let span = (self.max_delay - self.min_delay).as_micros() as u64;
-                    let delay = self.min_delay + Duration::from_micros(self.rng.below(span + 1));
-                    self.queue.push((self.now + delay, to, bytes));
+                    let delay = self.delay();
+                    self.queue
+                        .push((self.now + delay, to, Delivery::Datagram(bytes)));
+                }
+                // A TCP handshake with the member's host: its kernel
+                // answers, stalled speaker or not; a crashed speaker's
+                // port refuses; a cut answers nothing.
+                Output::ProbeHost { to } => {
+                    if !self.link(from, &to) || !self.link(&to, from) {
+                        continue;
+                    }
+                    let answered = !self.crashed.contains(&to);
+                    let delay = self.delay() + self.delay();
+                    self.queue.push((
+                        self.now + delay,
+                        from.to_string(),
+                        Delivery::HostProbed { name: to, answered },
+                    ));
                 }
                 Output::View(view) => self
                     .history
@@ -117,15 +200,16 @@ impl Net {
         }
     }
 
-    /// Runs every event up to `until`.
+    /// Runs every event up to `until`. A stalled node's datagrams wait
+    /// (in arrival order) and its timers fire when it runs again.
     fn run_until(&mut self, until: Instant) {
         loop {
-            let next_packet = self.queue.iter().map(|q| q.0).min();
+            let next_packet = self.queue.iter().map(|q| self.resumes(&q.1, q.0)).min();
             let next_timer = self
                 .nodes
                 .iter()
                 .filter(|(n, _)| !self.crashed.contains(*n))
-                .filter_map(|(_, m)| m.next_deadline())
+                .filter_map(|(n, m)| Some(self.resumes(n, m.next_deadline()?)))
                 .min();
             let Some(next) = [next_packet, next_timer].into_iter().flatten().min() else {
                 break;
@@ -135,22 +219,27 @@ impl Net {
             }
             self.now = next.max(self.now);
             // Packets first, then timers, at this instant.
-            let (due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
+            let now = self.now;
+            let (mut due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
                 .into_iter()
-                .partition(|q| q.0 <= self.now);
+                .partition(|q| q.0 <= now && !self.stalled(&q.1, now));
             self.queue = rest;
-            for (_, to, bytes) in due {
+            due.sort_by_key(|q| q.0);
+            for (_, to, delivery) in due {
                 // A datagram in flight across a new cut is lost.
                 if self.crashed.contains(&to) {
                     continue;
                 }
-                let now = self.now;
-                let out = self.node(&to).handle(now, Input::Received(bytes));
+                let input = match delivery {
+                    Delivery::Datagram(bytes) => Input::Received(bytes),
+                    Delivery::HostProbed { name, answered } => Input::HostProbed { name, answered },
+                };
+                let out = self.node(&to).handle(now, input);
                 self.route(&to, out);
             }
             let names: Vec<String> = self.nodes.keys().cloned().collect();
             for name in names {
-                if self.crashed.contains(&name) {
+                if self.crashed.contains(&name) || self.stalled(&name, now) {
                     continue;
                 }
                 if self.nodes[&name]
@@ -238,7 +327,7 @@ impl Net {
             .iter()
             .filter_map(|o| match o {
                 Output::Send { to, bytes } => Some((to.clone(), bytes.clone())),
-                Output::View(_) => None,
+                Output::View(_) | Output::ProbeHost { .. } => None,
             })
             .collect();
         self.route(name, out);
@@ -338,7 +427,7 @@ fn a_crashed_node_is_suspected_by_all_and_dead_no_sooner_than_promised() {
     net.run_for(Duration::from_millis(300));
     let fence = net.timing.fence_timing();
     let t0 = net.now;
-    net.crashed.insert("node-2".into());
+    net.crash("node-2");
     net.run_for(Duration::from_millis(300));
     for observer in ["node-0", "node-1", "node-3", "node-4"] {
         let suspected = net
@@ -429,7 +518,7 @@ fn a_suspected_node_refutes_with_a_newer_incarnation() {
     net.converge(Duration::from_millis(200)).expect("converged");
     let before = net.nodes["node-1"].incarnation();
     // node-1 stalls for longer than its watchers' silence, then resumes.
-    net.crashed.insert("node-1".into());
+    net.crash("node-1");
     let t0 = net.now;
     net.run_for(net.timing.silence + 4 * MS);
     net.crashed.remove("node-1");
@@ -592,7 +681,7 @@ fn leaves_are_authenticated_and_end_only_the_life_they_name() {
     let out = take(&mut m, start, from("b", 5, 3, Body::Leave));
     let left = out.iter().find_map(|o| match o {
         Output::View(v) => Some(v.clone()),
-        Output::Send { .. } => None,
+        Output::Send { .. } | Output::ProbeHost { .. } => None,
     });
     let left = left.expect("a view without b");
     assert!(!left.reachable.contains("b") && !left.alive.contains("b"));
@@ -618,6 +707,10 @@ fn leaves_are_authenticated_and_end_only_the_life_they_name() {
     // Its next life comes back at once; the old leave is a replay.
     take(&mut m, later, from("b", 6, 1, Body::Alive { reply: true }));
     take(&mut m, later, from("b", 5, 3, Body::Leave));
+    // The jump of a second was a stall of this node: it counts nobody
+    // for its quorum for a moment, whatever they say.
+    assert!(m.view().alive.contains("b"));
+    let _ = m.poll(later + Duration::from_millis(40));
     assert!(m.view().reachable.contains("b") && m.view().alive.contains("b"));
     assert_eq!(m.stats().replayed, 1);
 
@@ -807,5 +900,374 @@ proptest! {
         net.loss = 0;
         let took = net.converge(Duration::from_millis(300));
         prop_assert!(took.is_some(), "views: {:?}", net.known.iter().map(|k| net.view(k).clone()).collect::<Vec<_>>());
+    }
+}
+
+/// The owner of `key` among `alive`: the lowest hash of name and key, as
+/// `decide::l2_plan` chooses (rendezvous hashing; any fixed hash will do
+/// for the invariant).
+fn owner<'a>(alive: &'a BTreeSet<String>, key: &str) -> Option<&'a String> {
+    use std::hash::{Hash, Hasher};
+    alive.iter().min_by_key(|name| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (name.as_str(), "#", key).hash(&mut h);
+        h.finish()
+    })
+}
+
+impl Net {
+    /// When `name` announced `key`, as spans `[from, to)`: its fence open
+    /// (a quorum of `reachable`, held for `settle`), itself the owner by
+    /// its `alive`, running (not stalled, not crashed). A span that ends
+    /// with a view change lasts `react` longer (the announcer's budget to
+    /// apply it); one that ends because the node stops running ends then.
+    fn claims(&self, name: &str, key: &str, end: Instant) -> Vec<(Instant, Instant)> {
+        let settle = self.timing.settle;
+        let react = self.timing.react;
+        let mut spans = Vec::new();
+        let Some(history) = self.history.get(name) else {
+            return spans;
+        };
+        let mut quorate_since: Option<Instant> = None;
+        for (i, (at, view)) in history.iter().enumerate() {
+            let until = history.get(i + 1).map_or(end, |(t, _)| *t);
+            if has_quorum(name, &view.reachable, &self.known) {
+                quorate_since.get_or_insert(*at);
+            } else {
+                quorate_since = None;
+            }
+            let Some(since) = quorate_since else { continue };
+            let from = (*at).max(since + settle);
+            if from >= until || owner(&view.alive, key) != Some(&name.to_string()) {
+                continue;
+            }
+            // A node that resumes takes in what it missed before it
+            // answers anything: no `react` for the view it stalled with.
+            let resumed = self.stalls.iter().any(|s| s.0 == name && s.2 == until);
+            spans.push((from, if resumed { until } else { until + react }));
+        }
+        // Not running: stalled or crashed.
+        let mut off: Vec<(Instant, Instant)> = self
+            .stalls
+            .iter()
+            .filter(|s| s.0 == name)
+            .map(|s| (s.1, s.2))
+            .collect();
+        if let Some(t) = self.crashed_at.get(name) {
+            off.push((*t, end + react));
+        }
+        for (a, b) in off {
+            spans = spans
+                .into_iter()
+                .flat_map(|(from, to)| {
+                    let mut pieces = Vec::new();
+                    if from < a {
+                        pieces.push((from, to.min(a)));
+                    }
+                    // After the stall it answers from the view it had:
+                    // until that view changes (plus `react`).
+                    if to > b {
+                        pieces.push((from.max(b), to));
+                    }
+                    pieces
+                })
+                .filter(|(from, to)| from < to)
+                .collect();
+        }
+        spans
+    }
+
+    /// Two nodes that announced one address at once: `(key, a, b, from)`.
+    fn dual_owners(&self, keys: usize) -> Vec<(String, String, String, Duration)> {
+        let end = self.now;
+        let mut found = Vec::new();
+        for k in 0..keys {
+            let key = format!("10.0.0.{k}");
+            let spans: Vec<(String, Vec<(Instant, Instant)>)> = self
+                .known
+                .iter()
+                .map(|n| (n.clone(), self.claims(n, &key, end)))
+                .collect();
+            for (i, (a, sa)) in spans.iter().enumerate() {
+                for (b, sb) in &spans[i + 1..] {
+                    for (fa, ta) in sa {
+                        for (fb, tb) in sb {
+                            if fa < tb && fb < ta {
+                                let from = (*fa).max(*fb);
+                                found.push((
+                                    key.clone(),
+                                    a.clone(),
+                                    b.clone(),
+                                    from - self.start(),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    fn start(&self) -> Instant {
+        self.history
+            .values()
+            .filter_map(|h| h.first().map(|f| f.0))
+            .min()
+            .unwrap_or(self.now)
+    }
+
+    /// Every instant `observer` saw `member` leave `alive` after `since`.
+    fn deaths(&self, observer: &str, member: &str, since: Instant) -> usize {
+        let Some(h) = self.history.get(observer) else {
+            return 0;
+        };
+        h.windows(2)
+            .filter(|w| {
+                w[1].0 >= since && w[0].1.alive.contains(member) && !w[1].1.alive.contains(member)
+            })
+            .count()
+    }
+}
+
+/// The owner of the first address, once the cluster has converged.
+fn owner_of_first(net: &Net) -> String {
+    owner(&net.known, "10.0.0.0").cloned().expect("a member")
+}
+
+#[test]
+fn a_stalled_node_forgives_its_peers_the_silence_of_its_own_stall() {
+    let mut net = Net::new(3, 5);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.run_for(Duration::from_millis(500));
+    let t0 = net.now;
+    // 30 ms: shorter than the others' death verdict, longer than the
+    // silence after which it would suspect them.
+    net.stall("node-1", Duration::from_millis(30));
+    net.run_for(Duration::from_millis(400));
+    let stats = net.nodes["node-1"].stats();
+    assert_eq!(stats.stalls, 1, "{stats:?}");
+    assert!(stats.longest_stall_us >= 25_000, "{stats:?}");
+    for other in ["node-0", "node-2"] {
+        assert_eq!(net.first_loss("node-1", other, t0, true), None);
+    }
+    // The others suspected it (it was silent for longer than `S`); it
+    // suspected nobody.
+    let named: Vec<_> = net
+        .notices
+        .iter()
+        .filter(|(at, from, named)| *at >= t0 && from == "node-1" && !named.is_empty())
+        .collect();
+    assert_eq!(named, Vec::<&(Instant, String, Vec<String>)>::new());
+    assert!(net.converged(false));
+}
+
+/// The owner's speaker descheduled (SIGSTOP, starvation) while its host
+/// runs: for 50 and 200 ms nobody declares it dead; for 1 s everyone
+/// does, once, and it comes back.
+#[test]
+fn a_stalled_owner_keeps_its_addresses_below_stalled_dead_after() {
+    for (stall, dies) in [(50, false), (200, false), (1000, true)] {
+        let mut net = Net::new(3, 77 + stall);
+        net.converge(Duration::from_millis(200)).expect("converged");
+        net.run_for(Duration::from_millis(500));
+        let owner = owner_of_first(&net);
+        let t0 = net.now;
+        net.stall(&owner, Duration::from_millis(stall));
+        net.run_for(Duration::from_millis(stall + 1500));
+        for other in net.known.iter().filter(|n| **n != owner) {
+            let deaths = net.deaths(other, &owner, t0);
+            assert_eq!(
+                deaths,
+                usize::from(dies),
+                "{other} declared {owner} dead {deaths} times after a {stall} ms stall"
+            );
+        }
+        assert!(net.converged(false), "{stall} ms: not whole again");
+        assert_eq!(net.dual_owners(8), Vec::new(), "{stall} ms");
+    }
+}
+
+/// A crash still fails over as fast as before: the port refuses, so the
+/// host probe does not put the verdict off.
+#[test]
+fn a_crashed_speaker_is_dead_after_dead_after_whatever_its_host_says() {
+    let mut net = Net::new(3, 8);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.run_for(Duration::from_millis(300));
+    let t0 = net.now;
+    net.crash("node-1");
+    net.run_for(Duration::from_millis(300));
+    let t = net.timing;
+    for o in ["node-0", "node-2"] {
+        let dead = net
+            .first_loss(o, "node-1", t0, true)
+            .expect("declared dead");
+        assert!(
+            dead - t0 <= t.heartbeat + t.jitter + t.dead_after + 2 * MS,
+            "{o}: {:?}",
+            dead - t0
+        );
+    }
+}
+
+/// One direction of one link fails: `node-1` hears nothing from
+/// `node-0`, everyone else hears everyone. The others vouch for `node-0`,
+/// so `node-1` never declares it dead (nor anybody else), and no address
+/// ever has two owners.
+#[test]
+fn a_member_one_peer_cannot_hear_is_vouched_for_not_declared_dead() {
+    for n in [3, 4, 5] {
+        let mut net = Net::new(n, 21);
+        net.converge(Duration::from_millis(200)).expect("converged");
+        net.run_for(Duration::from_millis(300));
+        let t0 = net.now;
+        net.one_way.insert(("node-0".into(), "node-1".into()));
+        net.run_for(Duration::from_millis(2000));
+        for o in net.known.clone() {
+            assert_eq!(
+                net.deaths(&o, "node-0", t0),
+                0,
+                "n={n}: {o} declared node-0 dead"
+            );
+        }
+        assert!(net.nodes["node-1"].stats().vouched > 0, "n={n}");
+        assert_eq!(net.dual_owners(8), Vec::new(), "n={n}");
+        net.one_way.clear();
+        assert!(net.converge(Duration::from_millis(500)).is_some(), "n={n}");
+    }
+}
+
+/// One scheduled disturbance of a seeded run.
+#[derive(Debug, Clone)]
+enum Trouble {
+    Stall {
+        node: usize,
+        ms: u64,
+    },
+    OneWay {
+        from: usize,
+        to: usize,
+        ms: u64,
+    },
+    Lossy {
+        from: usize,
+        to: usize,
+        permille: u64,
+        ms: u64,
+    },
+    Partition {
+        mask: u8,
+        ms: u64,
+    },
+}
+
+fn trouble() -> impl Strategy<Value = (u64, Trouble)> {
+    let at = 0u64..3000;
+    let node = 0usize..6;
+    prop_oneof![
+        (
+            at.clone(),
+            node.clone(),
+            prop_oneof![5u64..60, 60u64..400, 400u64..1500]
+        )
+            .prop_map(|(at, node, ms)| (at, Trouble::Stall { node, ms })),
+        (at.clone(), node.clone(), node.clone(), 10u64..1500)
+            .prop_map(|(at, from, to, ms)| (at, Trouble::OneWay { from, to, ms })),
+        (
+            at.clone(),
+            node.clone(),
+            node.clone(),
+            100u64..900,
+            10u64..1500
+        )
+            .prop_map(|(at, from, to, permille, ms)| (
+                at,
+                Trouble::Lossy {
+                    from,
+                    to,
+                    permille,
+                    ms
+                }
+            )),
+        (at, any::<u8>(), 10u64..800)
+            .prop_map(|(at, mask, ms)| (at, Trouble::Partition { mask, ms })),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// The invariant, over seeded runs of three seconds of trouble:
+    /// stalls of any length, one-way cuts, asymmetric loss, partitions,
+    /// alone or together: no address is ever announced by two nodes.
+    ///
+    /// Ignored: it finds counterexamples, kept in the regressions file
+    /// (three nodes: a 245 ms stall, a partition of one node, then a
+    /// one-way cut between the other two; four nodes: a one-way cut during
+    /// two partitions), two owners for 7-15 ms. The targeted cases above
+    /// pass; the general claim of docs/l2-mode.md does not hold yet. Run
+    /// it with `--ignored` while fixing the detector.
+    #[test]
+    #[ignore = "finds two owners under stall + partition + one-way cut: issue 17 open"]
+    fn no_address_ever_has_two_owners(seed: u64, n in 3usize..6, mut plan in proptest::collection::vec(trouble(), 1..5)) {
+        let mut net = Net::new(n, seed);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
+        net.run_for(Duration::from_millis(300));
+        plan.sort_by_key(|p| p.0);
+        let t0 = net.now;
+        let name = |i: usize| format!("node-{}", i % n);
+        // (when, what to undo)
+        let mut undo: Vec<(Instant, Trouble)> = Vec::new();
+        for (at, what) in plan {
+            let at = t0 + Duration::from_millis(at);
+            // Undo what is over first.
+            undo.sort_by_key(|u| u.0);
+            while let Some((when, _)) = undo.first() && *when <= at {
+                let (when, done) = undo.remove(0);
+                net.run_until(when);
+                heal_one(&mut net, &done, n);
+            }
+            net.run_until(at);
+            match &what {
+                Trouble::Stall { node, ms } => net.stall(&name(*node), Duration::from_millis(*ms)),
+                Trouble::OneWay { from, to, ms } => {
+                    net.one_way.insert((name(*from), name(*to)));
+                    undo.push((at + Duration::from_millis(*ms), what.clone()));
+                }
+                Trouble::Lossy { from, to, permille, ms } => {
+                    net.link_loss.insert((name(*from), name(*to)), *permille);
+                    undo.push((at + Duration::from_millis(*ms), what.clone()));
+                }
+                Trouble::Partition { mask, ms } => {
+                    let minority: BTreeSet<String> = (0..n).filter(|i| mask & (1 << i) != 0).map(name).collect();
+                    net.partition(&minority);
+                    undo.push((at + Duration::from_millis(*ms), what.clone()));
+                }
+            }
+        }
+        undo.sort_by_key(|u| u.0);
+        for (when, done) in undo {
+            net.run_until(when.max(net.now));
+            heal_one(&mut net, &done, n);
+        }
+        net.run_for(Duration::from_millis(2000));
+        let dual = net.dual_owners(8);
+        prop_assert!(dual.is_empty(), "{dual:?}\nnotices: {:?}", net.notices.iter().map(|(t, f, m)| (*t - t0, f, m)).collect::<Vec<_>>());
+        prop_assert!(net.converge(Duration::from_millis(1000)).is_some(), "not whole again");
+    }
+}
+
+fn heal_one(net: &mut Net, done: &Trouble, n: usize) {
+    let name = |i: usize| format!("node-{}", i % n);
+    match done {
+        Trouble::Stall { .. } => {}
+        Trouble::OneWay { from, to, .. } => {
+            net.one_way.remove(&(name(*from), name(*to)));
+        }
+        Trouble::Lossy { from, to, .. } => {
+            net.link_loss.remove(&(name(*from), name(*to)));
+        }
+        Trouble::Partition { .. } => net.heal(),
     }
 }

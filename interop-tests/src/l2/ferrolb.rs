@@ -38,6 +38,8 @@ const REJOIN: Duration = Duration::from_secs(10);
 pub struct FerroLbL2 {
     /// The tracing filter of every speaker (`RUST_LOG`).
     filter: Option<String>,
+    /// More `ferrolb run` arguments for every speaker.
+    args: Vec<String>,
     config: Option<PathBuf>,
     speakers: Vec<Option<FerroLb>>,
     /// Starts so far: each life of a speaker gets its own log.
@@ -57,6 +59,7 @@ impl FerroLbL2 {
     pub fn new() -> FerroLbL2 {
         FerroLbL2 {
             filter: None,
+            args: Vec::new(),
             config: None,
             speakers: Vec::new(),
             starts: 0,
@@ -68,6 +71,13 @@ impl FerroLbL2 {
     /// to see the membership's and the announcer's timestamps.
     pub fn with_log_filter(mut self, filter: impl Into<String>) -> FerroLbL2 {
         self.filter = Some(filter.into());
+        self
+    }
+
+    /// Every speaker runs with these more `ferrolb run` arguments, e.g.
+    /// `--ml-thread-priority normal`.
+    pub fn with_args(mut self, args: &[&str]) -> FerroLbL2 {
+        self.args = args.iter().map(|a| a.to_string()).collect();
         self
     }
 
@@ -127,12 +137,14 @@ impl FerroLbL2 {
     fn start_on(&mut self, lan: &L2Lan, id: NodeId) -> Result<()> {
         let config = self.config()?.clone();
         self.starts += 1;
-        let speaker = FerroLb::start_logged(
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let speaker = FerroLb::start_logged_args(
             lan.lab(),
             lan.node(id)?,
             &config,
             &format!("ferrolb-{}.log", self.starts),
             self.filter.as_deref(),
+            &args,
         )?;
         if let Some(slot) = self.speakers.get_mut(id) {
             *slot = Some(speaker);

@@ -23,12 +23,13 @@ use crate::l2::probe::ProbeConfig;
 use crate::l2::responder::Counter;
 use crate::l2::socket::{PacketSocket, SocketError};
 use crate::l2::wire::MacAddr;
-use crate::membership::DEFAULT_PORT;
+use crate::membership::{AnswerGate, DEFAULT_PORT, ThreadPriority};
 use crate::metrics::{Layer2Count, Metrics};
 use ferrolb_k8s::timer::sleep_until;
 
-/// Timings of the link layer, and the membership's UDP port.
-#[derive(Debug, Clone, Copy)]
+/// Timings of the link layer, the membership's UDP port and thread, and
+/// the gate the membership holds shut after a stall.
+#[derive(Debug, Clone)]
 pub struct L2Options {
     pub gratuitous: GratuitousConfig,
     pub probe: ProbeConfig,
@@ -36,6 +37,10 @@ pub struct L2Options {
     /// Every speaker's membership port (MetalLB's memberlist port, 7946,
     /// by default): all speakers of a cluster must use the same one.
     pub membership_port: u16,
+    /// The membership thread's scheduling priority.
+    pub membership_priority: ThreadPriority,
+    /// Shut by the membership after a stall: no answers from a stale plan.
+    pub answer_gate: AnswerGate,
 }
 
 impl Default for L2Options {
@@ -45,6 +50,8 @@ impl Default for L2Options {
             probe: ProbeConfig::default(),
             conflict: ConflictConfig::default(),
             membership_port: DEFAULT_PORT,
+            membership_priority: ThreadPriority::default(),
+            answer_gate: AnswerGate::default(),
         }
     }
 }
@@ -197,6 +204,7 @@ impl L2Announcer {
                 commands,
                 self.events_tx.clone(),
                 self.metrics.clone(),
+                self.options.answer_gate.clone(),
             )
             .instrument(info_span!("l2", node = %self.node, interface)),
         );
@@ -247,6 +255,7 @@ async fn serve(
     mut commands: mpsc::UnboundedReceiver<Command>,
     events: mpsc::UnboundedSender<InterfaceEvent>,
     metrics: Option<Arc<Metrics>>,
+    gate: AnswerGate,
 ) {
     let start = Instant::now();
     let now = || Millis(u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX));
@@ -326,7 +335,9 @@ async fn serve(
                         Counter::ResponsesSent => Layer2Count::Response,
                     });
                 }
+                // Nothing from a plan that a stall may have made stale.
                 if let Some(reply) = handled.reply
+                    && gate.may_answer(Instant::now())
                     && let Err(e) = socket.send(&reply.to_bytes()).await
                 {
                     debug!(error = %e, "cannot send a reply");
@@ -340,7 +351,10 @@ async fn serve(
         // announcement goes out in the same turn as the claim.
         let (frames, claimed) = state.poll(now());
         later.extend(claimed);
-        for out in frames {
+        // A defense against a member's claim that queued up while this
+        // speaker was stopped would pull clients back to a stale owner.
+        let open = gate.may_answer(Instant::now());
+        for out in frames.into_iter().filter(|_| open) {
             match socket.send(&out.frame().to_bytes()).await {
                 Err(e) => debug!(error = %e, "cannot send"),
                 // Counted once on the wire, as the metric's name says.

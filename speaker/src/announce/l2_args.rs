@@ -7,7 +7,7 @@ use clap::Args;
 use super::l2::L2Options;
 use crate::decide::InterfaceRules;
 use crate::l2::gratuitous::GratuitousConfig;
-use crate::membership::DEFAULT_PORT;
+use crate::membership::{DEFAULT_PORT, ThreadPriority};
 
 /// Layer-2 mode's command-line options.
 #[derive(Debug, Clone, Args)]
@@ -30,6 +30,12 @@ pub struct L2Args {
     /// every node (MetalLB's memberlist port by default).
     #[arg(long, env = "METALLB_ML_BIND_PORT", default_value_t = DEFAULT_PORT)]
     pub ml_bind_port: u16,
+    /// Scheduling priority of the membership's thread: `auto` takes
+    /// real-time (SCHED_FIFO) with CAP_SYS_NICE, else a raised nice value,
+    /// so that a node at 100 % CPU still heart-beats on time; `normal`
+    /// leaves it as every other thread.
+    #[arg(long, value_enum, default_value_t = ThreadPriority::Auto)]
+    pub ml_thread_priority: ThreadPriority,
 }
 
 /// Layer-2 mode's settings for this node, from the command line.
@@ -67,6 +73,7 @@ impl L2Args {
                 ..GratuitousConfig::default()
             },
             membership_port: self.ml_bind_port,
+            membership_priority: self.ml_thread_priority,
             ..L2Options::default()
         };
         Ok(L2Settings {
@@ -118,6 +125,12 @@ mod tests {
         let settings = none.l2.resolve().unwrap();
         assert_eq!(settings.options.gratuitous.refresh, None);
         assert_eq!(settings.options.membership_port, 7946);
+        assert_eq!(settings.options.membership_priority, ThreadPriority::Auto);
+        let normal = Cli::parse_from(["x", "--ml-thread-priority", "normal"]);
+        assert_eq!(
+            normal.l2.resolve().unwrap().options.membership_priority,
+            ThreadPriority::Normal
+        );
         let all = Cli::parse_from(["x", "--l2-no-exclude-interfaces"]);
         let rules = all.l2.resolve().unwrap().interface_rules;
         let links = [Link::ethernet("veth0"), Link::ethernet("eth0")];

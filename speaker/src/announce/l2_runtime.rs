@@ -80,7 +80,11 @@ impl L2Runtime {
     pub async fn start(setup: L2Setup) -> Result<L2Runtime, L2Error> {
         let (links_tx, links) = watch::channel(links::links().await?);
         let link_reader = AbortOnDrop(tokio::spawn(read_links(links::changes()?, links_tx)));
-        let announcer = L2Announcer::new(setup.node.clone(), setup.options, setup.metrics.clone());
+        let announcer = L2Announcer::new(
+            setup.node.clone(),
+            setup.options.clone(),
+            setup.metrics.clone(),
+        );
         let fence = Fence::new(setup.node.clone(), setup.timing.settle, Instant::now());
         Ok(L2Runtime {
             setup,
@@ -139,6 +143,8 @@ impl L2Runtime {
                 key,
                 timing: self.setup.timing,
                 bind,
+                priority: self.setup.options.membership_priority,
+                gate: self.setup.options.answer_gate.clone(),
             },
             book,
         )

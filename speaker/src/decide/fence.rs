@@ -59,9 +59,12 @@
 //!
 //! and [`Timing::check`] holds the membership layer to making that zero:
 //! `dead_not_before >= suspect_within + react_within` and
-//! `settle >= alive_within + react_within`. The bound assumes reachability
-//! is transitive within each side (SWIM's indirect probes make it so when
-//! any member relays), and covers only the membership view: speakers that
+//! `settle >= alive_within + react_within`. Where reachability is not
+//! transitive, the membership aims to keep the bound by counting for `reachable`
+//! only members that also see this node, and by declaring a member dead
+//! only when no member it reaches vouches for it (docs/l2-mode.md, "The
+//! bound when views are not transitive"). It covers only the membership
+//! view: speakers that
 //! see a config, label or endpoint change at different moments disagree for
 //! as long as the API server's watches lag between them.
 

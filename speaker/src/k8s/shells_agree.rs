@@ -173,6 +173,7 @@ fn settings(node: &str) -> Settings {
         l2_exclude_interface: Vec::new(),
         l2_no_exclude_interfaces: false,
         ml_bind_port: crate::membership::DEFAULT_PORT,
+        ml_thread_priority: crate::membership::ThreadPriority::Auto,
     };
     Settings {
         node: node.to_string(),

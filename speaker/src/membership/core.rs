@@ -9,7 +9,7 @@ use super::ring;
 use super::swim::{Swim, SwimEffects};
 use super::timing::MembershipTiming;
 use super::wire::{
-    Body, Datagram, Header, Key, MAC_LEN, MAX_DATAGRAM, Suspicion, WireError, valid_name,
+    Body, Datagram, Header, Key, MAC_LEN, MAX_DATAGRAM, Sighting, Suspicion, WireError, valid_name,
 };
 
 /// What the membership says now.
@@ -35,12 +35,26 @@ pub enum Input {
     SetKnown(BTreeSet<String>),
     /// The MACs this node answers ARP/NDP from, for the others.
     SetHardware(BTreeSet<Mac>),
+    /// What became of an [`Output::ProbeHost`]: `answered`, the member's
+    /// host completed a TCP handshake on its membership port (its kernel
+    /// runs and its speaker's socket is open); not `answered`, the port
+    /// refused (the speaker is gone). No answer at all is not reported.
+    HostProbed { name: String, answered: bool },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Output {
-    Send { to: String, bytes: Vec<u8> },
+    Send {
+        to: String,
+        bytes: Vec<u8>,
+    },
     View(View),
+    /// Is the host of this suspected member up? Answer with
+    /// [`Input::HostProbed`]: a host that is up but whose speaker is
+    /// silent has a descheduled speaker, and gets `stalled_dead_after`.
+    ProbeHost {
+        to: String,
+    },
 }
 
 /// Counters of what was received and dropped.
@@ -61,6 +75,16 @@ pub struct Stats {
     /// From a name not in `known`, or claiming to be this node.
     pub unknown_sender: u64,
     pub swim_errors: u64,
+    /// This node ran later than its own timers asked, by more than the
+    /// jitter: it was descheduled, and forgave its peers that long.
+    pub stalls: u64,
+    /// The longest such stall, in microseconds.
+    pub longest_stall_us: u64,
+    /// Vouches (a member heard by another after it may have failed, by
+    /// this node's account) that put off a death verdict.
+    pub vouched: u64,
+    /// Suspected members whose host answered a probe.
+    pub hosts_up: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +96,12 @@ enum State {
         /// The latest instant it may have failed; dead `dead_after` later.
         failed_by: Instant,
         dead: bool,
+        /// Its host answered a probe during this suspicion: dead only
+        /// `stalled_dead_after` after `failed_by`.
+        host_up: bool,
+        /// Another member vouched for it during this suspicion: this node
+        /// asks again every `R` while it lasts.
+        vouched: bool,
     },
     /// It left gracefully at this incarnation: out of `reachable` and
     /// `alive` at once, until it speaks at a newer one (it restarted).
@@ -84,12 +114,35 @@ enum State {
 struct Peer {
     incarnation: u64,
     replay: ReplayWindow,
+    /// Where its silence is counted from: when it was last heard, moved
+    /// forward by this node's own stalls since.
     last_heard: Option<Instant>,
+    /// When it was really last heard (what this node vouches for).
+    heard_at: Option<Instant>,
     /// Since when this node watches it (it is among the ring predecessors).
     watched_since: Option<Instant>,
     /// When it was last told it is suspected.
     last_told: Option<Instant>,
+    /// It told this node it suspects it: until then it does not count for
+    /// this node's quorum (a node may announce only with a quorum that
+    /// also sees it).
+    suspects_me_until: Option<Instant>,
+    /// Members whose notice about it this node took on hearsay: told as
+    /// soon as it is heard from again (the relay of an indirect probe).
+    asked_by: BTreeSet<String>,
     state: State,
+}
+
+impl State {
+    fn suspected(incarnation: Option<u64>, failed_by: Instant) -> State {
+        State::Suspect {
+            incarnation,
+            failed_by,
+            dead: false,
+            host_up: false,
+            vouched: false,
+        }
+    }
 }
 
 impl Peer {
@@ -98,13 +151,12 @@ impl Peer {
             incarnation: 0,
             replay: ReplayWindow::default(),
             last_heard: None,
+            heard_at: None,
             watched_since: None,
             last_told: None,
-            state: State::Suspect {
-                incarnation: None,
-                failed_by: now,
-                dead: false,
-            },
+            suspects_me_until: None,
+            asked_by: BTreeSet::new(),
+            state: State::suspected(None, now),
         }
     }
 
@@ -193,6 +245,12 @@ pub struct Membership {
     stats: Stats,
     leaving: Option<Leaving>,
     hardware: Hardware,
+    /// When this node should run next, as it last said: running much
+    /// later means it was descheduled ([`Membership::forgive_stall`]).
+    expected: Option<Instant>,
+    /// A stall of `stall_fence` or more was found and not yet taken
+    /// ([`Membership::take_fencing_stall`]).
+    fencing_stall: bool,
 }
 
 impl Membership {
@@ -228,6 +286,8 @@ impl Membership {
             stats: Stats::default(),
             leaving: None,
             hardware: Hardware::default(),
+            expected: None,
+            fencing_stall: false,
         }
     }
 
@@ -270,7 +330,9 @@ impl Membership {
             return self.poll(now);
         }
         let mut out = Vec::new();
+        self.forgive_stall(now);
         match input {
+            Input::HostProbed { name, answered } => self.host_probed(&name, answered),
             Input::Received(bytes) => self.receive(now, &bytes, &mut out),
             Input::SetKnown(known) => self.set_known(now, known, &mut out),
             Input::SetHardware(macs) => {
@@ -280,7 +342,8 @@ impl Membership {
             }
         }
         self.run_timers(now, &mut out);
-        self.publish(&mut out);
+        self.publish(now, &mut out);
+        self.expected = self.next_deadline();
         out
     }
 
@@ -291,9 +354,109 @@ impl Membership {
             self.send_leave(now, &mut out);
             return out;
         }
+        self.forgive_stall(now);
         self.run_timers(now, &mut out);
-        self.publish(&mut out);
+        self.publish(now, &mut out);
+        self.expected = self.next_deadline();
         out
+    }
+
+    /// This node runs `late` after its own timers asked: it was
+    /// descheduled (CPU starvation, SIGSTOP, a paused VM). What its peers
+    /// sent meanwhile waits unread in its socket, so their silence during
+    /// the stall is its own: every silence, sweep and death timer moves
+    /// forward by the stall. A stall long enough that the others may have
+    /// declared this node dead ([`MembershipTiming::stall_fence`]) closes
+    /// its fence at once (no member counts for its quorum for a moment):
+    /// it settles again before it answers from a view that may be stale.
+    fn forgive_stall(&mut self, now: Instant) {
+        let Some(expected) = self.expected else {
+            return;
+        };
+        let late = now.saturating_duration_since(expected);
+        if late <= self.timing.jitter {
+            return;
+        }
+        self.stats.stalls += 1;
+        self.stats.longest_stall_us = self
+            .stats
+            .longest_stall_us
+            .max(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
+        let fence = late >= self.timing.stall_fence();
+        self.fencing_stall |= fence;
+        let hold = now + self.timing.suspected_by_hold();
+        for peer in self.peers.values_mut() {
+            for t in [&mut peer.last_heard, &mut peer.watched_since]
+                .into_iter()
+                .flatten()
+            {
+                *t = (*t + late).min(now);
+            }
+            if let State::Suspect {
+                failed_by,
+                dead: false,
+                ..
+            } = &mut peer.state
+            {
+                *failed_by += late;
+            }
+            if fence {
+                peer.suspects_me_until = Some(hold);
+            }
+        }
+        for sweep in &mut self.sweeps {
+            sweep.deadline += late;
+            if let Some(t) = &mut sweep.resend_at {
+                *t += late;
+            }
+        }
+    }
+
+    /// Whether this node found, since the last call, that it was stalled
+    /// long enough to have been declared dead: the shell then holds the
+    /// responders back at once (`membership::gate`), before the fence
+    /// closure reaches the announcer.
+    pub fn take_fencing_stall(&mut self) -> bool {
+        std::mem::take(&mut self.fencing_stall)
+    }
+
+    /// A host probe's outcome: a suspected member whose host is up has a
+    /// descheduled speaker, not a dead one.
+    fn host_probed(&mut self, name: &str, answered: bool) {
+        let Some(peer) = self.peers.get_mut(name) else {
+            return;
+        };
+        if let State::Suspect {
+            host_up,
+            dead: false,
+            ..
+        } = &mut peer.state
+        {
+            if answered && !*host_up {
+                self.stats.hosts_up += 1;
+            }
+            *host_up = answered;
+        }
+    }
+
+    /// When a suspected member is declared dead.
+    fn dead_at(&self, state: &State) -> Option<Instant> {
+        match *state {
+            State::Suspect {
+                failed_by,
+                dead: false,
+                host_up,
+                ..
+            } => Some(
+                failed_by
+                    + if host_up {
+                        self.timing.stalled_dead_after
+                    } else {
+                        self.timing.dead_after
+                    },
+            ),
+            _ => None,
+        }
     }
 
     /// Leaves the cluster gracefully: every known member drops this node
@@ -364,17 +527,18 @@ impl Membership {
         let mut next = Some(self.next_beat);
         let mut at = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
         for (name, peer) in &self.peers {
+            if let Some(t) = peer.suspects_me_until {
+                at(t);
+            }
             match peer.state {
                 State::Alive => {
                     if let Some(t) = self.silence_deadline(name, peer) {
                         at(t);
                     }
                 }
-                State::Suspect {
-                    failed_by, dead, ..
-                } => {
-                    if !dead {
-                        at(failed_by + self.timing.dead_after);
+                State::Suspect { failed_by, .. } => {
+                    if let Some(t) = self.dead_at(&peer.state) {
+                        at(t);
                     }
                     at(peer
                         .last_told
@@ -480,6 +644,7 @@ impl Membership {
             State::Suspect { .. } | State::Alive => {}
         }
         peer.last_heard = Some(now);
+        peer.heard_at = Some(now);
         peer.incarnation = peer.incarnation.max(incarnation);
         let still_suspected = matches!(peer.state, State::Suspect { .. });
 
@@ -497,11 +662,18 @@ impl Membership {
                 // A member we cannot reach speaks from the other side of a
                 // cut (or from before a heal): what it suspects says
                 // nothing about our side. What it says about us we refute.
-                let entries = entries
+                let entries: Vec<Suspicion> = entries
                     .into_iter()
                     .filter(|e| !still_suspected || e.member == self.me)
                     .collect();
+                let entries = self.vouch(now, &sender, entries, out);
                 self.apply_suspicions(now, &sender, entries, out);
+            }
+            Body::Vouch { entries } => {
+                // From a member we cannot reach, it proves nothing here.
+                if !still_suspected {
+                    self.vouched(now, entries);
+                }
             }
             Body::Ack { sequence } => {
                 for sweep in &mut self.sweeps {
@@ -523,6 +695,99 @@ impl Membership {
         if still_suspected {
             self.tell(now, &sender, out);
         }
+        self.relay(&sender, out);
+    }
+
+    /// Answers a notice about members this node heard from itself after
+    /// the instant the notice says they may have failed: they are alive,
+    /// only not for the sender (a one-way or partial cut, its own loss),
+    /// and this node vouches for them instead of taking the suspicion on
+    /// hearsay. Returns the entries it cannot vouch for.
+    fn vouch(
+        &mut self,
+        now: Instant,
+        from: &str,
+        entries: Vec<Suspicion>,
+        out: &mut Vec<Output>,
+    ) -> Vec<Suspicion> {
+        let mut seen = Vec::new();
+        let mut rest = Vec::new();
+        for entry in entries {
+            let failed_by = now
+                .checked_sub(Duration::from_millis(entry.age_ms.into()))
+                .unwrap_or(now);
+            let sighting = self.peers.get(&entry.member).and_then(|p| {
+                let heard = p.heard_at.filter(|h| *h > failed_by)?;
+                (p.state == State::Alive).then(|| Sighting {
+                    member: entry.member.clone(),
+                    incarnation: p.incarnation,
+                    age_ms: millis(now.saturating_duration_since(heard)),
+                })
+            });
+            match sighting {
+                Some(s) => seen.push(s),
+                None => rest.push(entry),
+            }
+        }
+        if !seen.is_empty() {
+            self.send(out, from, Body::Vouch { entries: seen });
+        }
+        rest
+    }
+
+    /// Another member heard these members after this node began to
+    /// suspect them: each may have failed only after that, so its death
+    /// waits (and a member declared dead meanwhile is alive again).
+    fn vouched(&mut self, now: Instant, entries: Vec<Sighting>) {
+        let after = self.timing.failed_by_after_last_heartbeat();
+        for entry in entries {
+            let Some(peer) = self.peers.get_mut(&entry.member) else {
+                continue;
+            };
+            let heard = now
+                .checked_sub(Duration::from_millis(entry.age_ms.into()))
+                .unwrap_or(now);
+            if let State::Suspect {
+                failed_by,
+                dead,
+                vouched,
+                ..
+            } = &mut peer.state
+                && heard + after > *failed_by
+            {
+                *failed_by = heard + after;
+                *dead = false;
+                *vouched = true;
+                self.stats.vouched += 1;
+            }
+            peer.incarnation = peer.incarnation.max(entry.incarnation);
+        }
+    }
+
+    /// Tells the members that asked about `sender` (and whose suspicion
+    /// this node took on hearsay) that it was just heard from.
+    fn relay(&mut self, sender: &str, out: &mut Vec<Output>) {
+        let Some(peer) = self.peers.get_mut(sender) else {
+            return;
+        };
+        if peer.state != State::Alive || peer.asked_by.is_empty() {
+            return;
+        }
+        let askers = std::mem::take(&mut peer.asked_by);
+        let sighting = Sighting {
+            member: sender.to_string(),
+            incarnation: peer.incarnation,
+            age_ms: 0,
+        };
+        for to in askers {
+            self.send(
+                out,
+                &to,
+                Body::Vouch {
+                    entries: vec![sighting.clone()],
+                },
+            );
+        }
     }
 
     fn apply_suspicions(
@@ -534,6 +799,12 @@ impl Membership {
     ) {
         let mut refute = false;
         let mut hearsay = Vec::new();
+        let hold = now + self.timing.suspected_by_hold();
+        if let Some(peer) = self.peers.get_mut(from)
+            && entries.iter().any(|e| e.member == self.me)
+        {
+            peer.suspects_me_until = Some(hold);
+        }
         for entry in entries {
             if entry.member == self.me {
                 if entry.incarnation >= self.incarnation {
@@ -549,36 +820,27 @@ impl Membership {
             let Some(peer) = self.peers.get_mut(&entry.member) else {
                 continue;
             };
+            if from != entry.member {
+                peer.asked_by.insert(from.to_string());
+            }
             // The sender's instant keeps everyone's dead timers together
             // after a failure; capped, so that an old suspicion (one that
             // crossed a heal) leaves the member time to refute it.
             let age = Duration::from_millis(entry.age_ms.into()).min(self.timing.silence);
             let failed_by = now.checked_sub(age).unwrap_or(now);
-            let suspect = State::Suspect {
-                incarnation: Some(entry.incarnation),
-                failed_by,
-                dead: false,
-            };
-            match peer.state {
+            let suspect = State::suspected(Some(entry.incarnation), failed_by);
+            match &mut peer.state {
                 State::Alive if entry.incarnation >= peer.incarnation => {
                     peer.state = suspect;
                     hearsay.push(entry.member.clone());
                 }
-                State::Suspect {
-                    incarnation: None,
-                    failed_by,
-                    dead,
-                } => {
-                    peer.state = State::Suspect {
-                        incarnation: Some(entry.incarnation),
-                        failed_by,
-                        dead,
-                    }
+                State::Suspect { incarnation, .. } if incarnation.is_none() => {
+                    *incarnation = Some(entry.incarnation);
                 }
                 State::Suspect {
                     incarnation: Some(s),
                     ..
-                } if entry.incarnation > s => peer.state = suspect,
+                } if entry.incarnation > *s => peer.state = suspect,
                 _ => {}
             }
             peer.incarnation = peer.incarnation.max(entry.incarnation);
@@ -663,12 +925,16 @@ impl Membership {
 
         // Dead, and reprobes of the suspected.
         let mut reprobe = Vec::new();
+        let mut ask_again = false;
+        let deaths: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| self.dead_at(&p.state).is_some_and(|t| now >= t))
+            .map(|(n, _)| n.clone())
+            .collect();
         for (name, peer) in &mut self.peers {
-            if let State::Suspect {
-                failed_by, dead, ..
-            } = &mut peer.state
-            {
-                if now >= *failed_by + self.timing.dead_after {
+            if let State::Suspect { dead, vouched, .. } = &mut peer.state {
+                if deaths.contains(name) {
                     *dead = true;
                 }
                 if peer
@@ -676,11 +942,27 @@ impl Membership {
                     .is_none_or(|t| now >= t + self.timing.reprobe)
                 {
                     reprobe.push(name.clone());
+                    ask_again |= *vouched && !*dead;
                 }
             }
         }
         for name in reprobe {
             self.tell(now, &name, out);
+        }
+        // Someone still hears a member this node cannot: ask everyone
+        // again (an indirect probe), so that its death waits as long as
+        // somebody hears it.
+        if ask_again {
+            let body = self.notice(now);
+            let alive: Vec<String> = self
+                .peers
+                .iter()
+                .filter(|(_, p)| p.state == State::Alive)
+                .map(|(n, _)| n.clone())
+                .collect();
+            for to in alive {
+                self.send(out, &to, body.clone());
+            }
         }
 
         if now >= self.next_beat {
@@ -725,11 +1007,7 @@ impl Membership {
     ) {
         for (name, failed_by) in newly {
             if let Some(peer) = self.peers.get_mut(&name) {
-                peer.state = State::Suspect {
-                    incarnation: Some(peer.incarnation),
-                    failed_by,
-                    dead: false,
-                };
+                peer.state = State::suspected(Some(peer.incarnation), failed_by);
             }
         }
         let body = self.notice(now);
@@ -764,6 +1042,12 @@ impl Membership {
             return;
         }
         peer.last_told = Some(now);
+        // Is its host up? Then its speaker is descheduled, not gone.
+        if matches!(peer.state, State::Suspect { dead: false, .. }) {
+            out.push(Output::ProbeHost {
+                to: name.to_string(),
+            });
+        }
         self.notify(now, name, out);
     }
 
@@ -884,14 +1168,18 @@ impl Membership {
         members
     }
 
-    fn publish(&mut self, out: &mut Vec<Output>) {
+    fn publish(&mut self, now: Instant, out: &mut Vec<Output>) {
         let mut view = View {
             reachable: BTreeSet::from([self.me.clone()]),
             alive: BTreeSet::from([self.me.clone()]),
             hardware: self.hardware.peers().clone(),
         };
-        for (name, peer) in &self.peers {
-            if peer.state == State::Alive {
+        for (name, peer) in &mut self.peers {
+            // A node may count only members that also see it.
+            if peer.suspects_me_until.is_some_and(|t| now >= t) {
+                peer.suspects_me_until = None;
+            }
+            if peer.state == State::Alive && peer.suspects_me_until.is_none() {
                 view.reachable.insert(name.clone());
             }
             if !peer.is_dead() {
@@ -903,6 +1191,10 @@ impl Membership {
             out.push(Output::View(view));
         }
     }
+}
+
+fn millis(d: Duration) -> u32 {
+    u32::try_from(d.as_millis()).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

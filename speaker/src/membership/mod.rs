@@ -58,6 +58,23 @@
 //! the gap) but still receive heartbeats from their predecessor, so a
 //! healed partition is noticed within one heartbeat.
 //!
+//! # Slow is not dead
+//!
+//! - A node that runs later than its own timers asked was descheduled: it
+//!   moves every silence and death timer forward by the stall, and after a
+//!   stall long enough to have been declared dead it closes its fence and
+//!   settles again.
+//! - A suspect's host is probed ([`Output::ProbeHost`], a TCP handshake on
+//!   the membership port, which the kernel completes for a stopped or
+//!   starved speaker): one that answers dies only after
+//!   `stalled_dead_after`.
+//! - A member that heard the suspect after the suspected failure instant
+//!   vouches for it (an indirect probe), which moves the verdict.
+//! - A member that tells this node it suspects it does not count for this
+//!   node's quorum: a node claims only with a quorum that also sees it.
+//! - The shell runs on a thread of its own with a raised priority
+//!   ([`priority`]).
+//!
 //! # Leaving
 //!
 //! A node that stops gracefully sends a *leave* ([`Membership::leave`]) to
@@ -95,7 +112,9 @@
 mod core;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gate;
 pub mod hardware;
+pub mod priority;
 mod ring;
 mod swim;
 mod timing;
@@ -103,6 +122,8 @@ pub mod udp;
 pub mod wire;
 
 pub use core::{Input, Membership, Output, Stats, View};
+pub use gate::AnswerGate;
+pub use priority::ThreadPriority;
 pub use timing::{MembershipTiming, MembershipTimingError};
 pub use udp::{AddressBook, DEFAULT_PORT, LeaveError, MembershipService, StartError, UdpConfig};
 pub use wire::Key;

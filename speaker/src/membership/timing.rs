@@ -28,6 +28,14 @@ pub struct MembershipTiming {
     /// it can have failed, before it is declared dead and its addresses
     /// move: the fence's `dead_not_before`.
     pub dead_after: Duration,
+    /// How long a suspected member whose host still completes a TCP
+    /// handshake on the membership port stays suspected before it is
+    /// declared dead: its kernel runs and its speaker's socket is open,
+    /// so its speaker is descheduled (CPU starvation, SIGSTOP), not gone,
+    /// and the node still carries the traffic its clients' ARP/NDP caches
+    /// send it. A crash (the port refuses) or a cut (no answer) keeps
+    /// `dead_after`.
+    pub stalled_dead_after: Duration,
     /// The announcer's budget to apply a new plan (`react_within`).
     pub react: Duration,
     /// The fence's settle time.
@@ -57,6 +65,7 @@ impl Default for MembershipTiming {
             jitter: ms(4),
             reprobe: ms(25),
             dead_after: ms(50),
+            stalled_dead_after: ms(500),
             react: ms(5),
             settle: ms(100),
             swim_probe_period: ms(500),
@@ -120,6 +129,11 @@ impl MembershipTiming {
         if self.reprobe < self.heartbeat {
             return Err(Invalid("reprobe must not be shorter than the heartbeat"));
         }
+        // Waiting longer is always safe; shorter would make a live host
+        // die sooner than a cut one.
+        if self.stalled_dead_after < self.dead_after {
+            return Err(Invalid("stalled_dead_after must not be below dead_after"));
+        }
         if self.swim_probe_rtt.is_zero() || self.swim_probe_period <= self.swim_probe_rtt {
             return Err(Invalid("swim_probe_period must exceed swim_probe_rtt > 0"));
         }
@@ -158,6 +172,21 @@ impl MembershipTiming {
     /// fall back on the crash path, which is slower, never unsafe.
     pub fn leave_within(&self) -> Duration {
         self.leave_span() + 4 * self.jitter
+    }
+
+    /// A stall of this node this long means the others may have declared
+    /// it dead meanwhile (from its last heartbeat, `H + J + dead_after`,
+    /// less the announcer's reaction): it fences itself at once and
+    /// settles again rather than answer from a view that may be stale.
+    pub(super) fn stall_fence(&self) -> Duration {
+        (self.dead_after + self.heartbeat).saturating_sub(self.react + 2 * self.jitter)
+    }
+
+    /// How long a member that told this node it suspects it stops counting
+    /// for this node's quorum: until its next telling (every `R`) could
+    /// have arrived.
+    pub(super) fn suspected_by_hold(&self) -> Duration {
+        self.reprobe + 2 * self.jitter
     }
 
     /// The latest instant a member may have failed, relative to the last

@@ -3,6 +3,15 @@
 //! server or the configuration), feeds the core datagrams, address-book
 //! changes and its deadlines, and publishes the [`View`].
 //!
+//! The driver runs on a thread of its own, with a raised priority where
+//! the process may ([`super::priority`]): a starved runtime must not make
+//! this node's heartbeats late, nor its peers' unread. Next to the UDP
+//! socket it listens on TCP on the same port, never reading: a peer that
+//! suspects this node connects to it ([`Output::ProbeHost`]), and the
+//! kernel completes that handshake even while the speaker is descheduled,
+//! so the peer tells a stalled speaker (handshake) from a dead one (the
+//! port refuses) or a cut host (no answer).
+//!
 //! Two ways to stop: [`MembershipService::leave`], the graceful one (the
 //! others drop this node at once), and [`MembershipService::shutdown`],
 //! which goes silent like a crash. `leave` is a separate, consuming call
@@ -15,12 +24,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tokio::net::UdpSocket;
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinHandle;
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{mpsc, oneshot, watch};
+use tracing::info;
 
 use super::core::{Input, Membership, Output, Stats, View};
+use super::gate::AnswerGate;
 use super::hardware::Mac;
+use super::priority::{ThreadPriority, raise_this_thread};
 use super::timing::{MembershipTiming, MembershipTimingError};
 use super::wire::{Key, MAX_DATAGRAM};
 
@@ -38,6 +49,11 @@ pub struct UdpConfig {
     pub timing: MembershipTiming,
     /// Where to listen: `0.0.0.0:7946`, `[::]:7946`, or a node address.
     pub bind: SocketAddr,
+    /// The driver thread's scheduling priority.
+    pub priority: ThreadPriority,
+    /// Ticked on every turn, shut after a stall: the responders' short
+    /// way to the membership's state.
+    pub gate: AnswerGate,
 }
 
 /// Why a graceful leave may not have reached the others. The task is
@@ -60,6 +76,8 @@ pub enum StartError {
         bind: SocketAddr,
         source: std::io::Error,
     },
+    #[error("cannot start the membership thread: {0}")]
+    Thread(std::io::Error),
 }
 
 /// A running membership. Dropping it stops the task.
@@ -72,7 +90,8 @@ pub struct MembershipService {
     /// [`MembershipTiming::leave_within`].
     leave_within: Duration,
     stop: Option<oneshot::Sender<Stop>>,
-    task: Option<JoinHandle<()>>,
+    /// Fires when the driver thread has stopped.
+    task: Option<oneshot::Receiver<()>>,
 }
 
 /// How the task ends.
@@ -83,24 +102,24 @@ enum Stop {
 }
 
 impl MembershipService {
-    /// Binds the socket (on the calling runtime, hence in its network
+    /// Binds the sockets (on the calling thread, hence in its network
     /// namespace) and starts the membership with `book` as the known
-    /// members.
+    /// members, on a thread of its own.
     pub async fn start(
         config: UdpConfig,
         book: AddressBook,
     ) -> Result<MembershipService, StartError> {
         config.timing.check()?;
-        let socket = UdpSocket::bind(config.bind)
-            .await
-            .map_err(|source| StartError::Bind {
-                bind: config.bind,
-                source,
-            })?;
-        let local = socket.local_addr().map_err(|source| StartError::Bind {
+        let bind_error = |source| StartError::Bind {
             bind: config.bind,
             source,
-        })?;
+        };
+        let socket = std::net::UdpSocket::bind(config.bind).map_err(bind_error)?;
+        let local = socket.local_addr().map_err(bind_error)?;
+        // The same port on TCP, for the peers' host probes.
+        let listener = std::net::TcpListener::bind(local).map_err(bind_error)?;
+        socket.set_nonblocking(true).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
         // Above every incarnation of an earlier run of this node.
         let boot = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -112,15 +131,58 @@ impl MembershipService {
         let (book_tx, book_rx) = watch::channel(book);
         let (hardware_tx, hardware_rx) = watch::channel(None);
         let (stop, stopped) = oneshot::channel();
-        let driver = Driver {
-            core,
-            socket,
-            book: book_rx,
-            hardware: hardware_rx,
-            view: view_tx,
-            stats: stats_tx,
-        };
-        let task = tokio::spawn(driver.run(stopped));
+        let (done, task) = oneshot::channel();
+        let probe_every = config.timing.reprobe;
+        let priority = config.priority;
+        let gate = config.gate.clone();
+        let hold = config.timing.settle;
+        // The caller's span (the node, the runtime) follows the thread.
+        let span = tracing::Span::current();
+        std::thread::Builder::new()
+            .name("membership".into())
+            .spawn(move || {
+                let _entered = span.enter();
+                let granted = raise_this_thread(priority);
+                info!(%granted, "membership thread priority");
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the membership runtime");
+                        return;
+                    }
+                };
+                runtime.block_on(async move {
+                    let (Ok(socket), Ok(listener)) =
+                        (UdpSocket::from_std(socket), TcpListener::from_std(listener))
+                    else {
+                        tracing::error!("cannot register the membership sockets");
+                        return;
+                    };
+                    let (probed_tx, probed) = mpsc::channel(64);
+                    let driver = Driver {
+                        core,
+                        gate,
+                        hold,
+                        socket,
+                        listener,
+                        probed,
+                        probed_tx,
+                        probe_within: probe_every,
+                        book: book_rx,
+                        hardware: hardware_rx,
+                        view: view_tx,
+                        stats: stats_tx,
+                    };
+                    let gate = driver.gate.clone();
+                    driver.run(stopped).await;
+                    gate.release();
+                });
+                let _ = done.send(());
+            })
+            .map_err(StartError::Thread)?;
         Ok(MembershipService {
             view,
             stats,
@@ -189,31 +251,37 @@ impl MembershipService {
         if stop.send(Stop::Leave).is_err() {
             return Err(LeaveError::Stopped);
         }
-        // The whole wait is bounded, the task's current step included; a
-        // task still running at the bound is aborted (on drop).
-        let mut task = task;
-        match tokio::time::timeout(self.leave_within, &mut task).await {
+        // The whole wait is bounded, the thread's current step included;
+        // past the bound it stops on its own (the leave was its last task).
+        match tokio::time::timeout(self.leave_within, task).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(_)) => Err(LeaveError::Stopped),
-            Err(_) => {
-                task.abort();
-                Err(LeaveError::Timeout(self.leave_within))
-            }
+            Err(_) => Err(LeaveError::Timeout(self.leave_within)),
         }
     }
 }
 
 impl Drop for MembershipService {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        // The driver stops silently once its stop sender is gone.
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(Stop::Silently);
         }
     }
 }
 
 struct Driver {
     core: Membership,
+    gate: AnswerGate,
+    /// How long the gate stays shut after a stall that fences.
+    hold: Duration,
     socket: UdpSocket,
+    /// Never read: the kernel completes the peers' host probes on it.
+    listener: TcpListener,
+    probed: mpsc::Receiver<(String, bool)>,
+    probed_tx: mpsc::Sender<(String, bool)>,
+    /// How long a host probe may wait for its handshake.
+    probe_within: Duration,
     book: watch::Receiver<AddressBook>,
     hardware: watch::Receiver<Option<BTreeSet<Mac>>>,
     view: watch::Sender<View>,
@@ -255,6 +323,15 @@ impl Driver {
                     let known = self.known();
                     self.core.handle(Instant::now(), Input::SetKnown(known))
                 }
+                Some((name, answered)) = self.probed.recv() => {
+                    self.core.handle(Instant::now(), Input::HostProbed { name, answered })
+                }
+                // Probes of this host by its peers: the handshake was the
+                // answer; close at once.
+                accepted = self.listener.accept() => {
+                    drop(accepted);
+                    Vec::new()
+                }
                 Ok(()) = self.hardware.changed() => {
                     let macs = self.hardware.borrow_and_update().clone();
                     match macs {
@@ -285,6 +362,13 @@ impl Driver {
     }
 
     async fn dispatch(&mut self, outputs: Vec<Output>) {
+        // Shut before the tick: a responder that sees this turn's tick
+        // sees the hold too.
+        let now = Instant::now();
+        if self.core.take_fencing_stall() {
+            self.gate.shut_until(now + self.hold);
+        }
+        self.gate.tick(now);
         for output in outputs {
             match output {
                 Output::Send { to, bytes } => {
@@ -297,6 +381,25 @@ impl Driver {
                 }
                 Output::View(view) => {
                     self.view.send_replace(view);
+                }
+                Output::ProbeHost { to: name } => {
+                    let Some(to) = self.book.borrow().get(&name).copied() else {
+                        continue;
+                    };
+                    let answers = self.probed_tx.clone();
+                    let within = self.probe_within;
+                    tokio::spawn(async move {
+                        let answered =
+                            match tokio::time::timeout(within, TcpStream::connect(to)).await {
+                                Ok(Ok(_)) => true,
+                                Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                                    false
+                                }
+                                // No answer (a cut, a dead host) says nothing new.
+                                _ => return,
+                            };
+                        let _ = answers.try_send((name, answered));
+                    });
                 }
             }
         }

@@ -17,6 +17,7 @@
 //! | 5 swim | a foca datagram, to the end |
 //! | 6 leave | empty: the sender stops at this incarnation |
 //! | 7 hardware | count u8, then 6 bytes per MAC: the link-layer addresses the sender answers ARP/NDP from |
+//! | 8 vouch | as suspect, per entry: a member the sender heard itself, at that incarnation, that many ms ago |
 //!
 //! The MAC covers everything before it; it is checked (in constant time)
 //! before anything else is parsed. `(incarnation, sequence)` grows with
@@ -39,6 +40,7 @@ const KIND_ACK: u8 = 4;
 const KIND_SWIM: u8 = 5;
 const KIND_LEAVE: u8 = 6;
 const KIND_HARDWARE: u8 = 7;
+const KIND_VOUCH: u8 = 8;
 /// The most MACs a hardware datagram carries.
 pub const MAX_HARDWARE: usize = 64;
 
@@ -105,6 +107,23 @@ pub enum Body {
     Hardware {
         macs: Vec<[u8; 6]>,
     },
+    /// The answer to a notice about members the sender heard from itself
+    /// after the instant the notice says they may have failed: an
+    /// indirect probe's answer (SWIM's ping-req), so that a member only
+    /// the suspecter cannot reach is not declared dead.
+    Vouch {
+        entries: Vec<Sighting>,
+    },
+}
+
+/// A member the sender heard from itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sighting {
+    pub member: String,
+    /// The incarnation it spoke at.
+    pub incarnation: u64,
+    /// How long ago, at sending, the sender last heard it.
+    pub age_ms: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,6 +156,13 @@ impl Suspicion {
     }
 }
 
+impl Sighting {
+    /// Its size in a vouch body.
+    pub fn encoded_len(&self) -> usize {
+        1 + self.member.len() + 8 + 4
+    }
+}
+
 impl Datagram {
     /// Its size on the wire, MAC included.
     pub fn encoded_len(&self) -> usize {
@@ -149,6 +175,7 @@ impl Datagram {
             Body::Ack { .. } => 8,
             Body::Swim(bytes) => bytes.len(),
             Body::Hardware { macs } => 1 + 6 * macs.len().min(MAX_HARDWARE),
+            Body::Vouch { entries } => 1 + entries.iter().map(Sighting::encoded_len).sum::<usize>(),
         };
         3 + self.header.sender.len() + 16 + body + MAC_LEN
     }
@@ -165,6 +192,7 @@ impl Datagram {
             Body::Swim(_) => KIND_SWIM,
             Body::Leave => KIND_LEAVE,
             Body::Hardware { .. } => KIND_HARDWARE,
+            Body::Vouch { .. } => KIND_VOUCH,
         };
         out.extend([VERSION, kind]);
         put_name(&mut out, &self.header.sender);
@@ -173,14 +201,18 @@ impl Datagram {
         match &self.body {
             Body::Heartbeat | Body::Leave => {}
             Body::Alive { reply } => out.push(u8::from(*reply)),
-            Body::Suspect { entries } => {
-                out.push(u8::try_from(entries.len()).unwrap_or(u8::MAX));
-                for e in entries.iter().take(usize::from(u8::MAX)) {
-                    put_name(&mut out, &e.member);
-                    out.extend(e.incarnation.to_be_bytes());
-                    out.extend(e.age_ms.to_be_bytes());
-                }
-            }
+            Body::Suspect { entries } => put_entries(
+                &mut out,
+                entries
+                    .iter()
+                    .map(|e| (&*e.member, e.incarnation, e.age_ms)),
+            ),
+            Body::Vouch { entries } => put_entries(
+                &mut out,
+                entries
+                    .iter()
+                    .map(|e| (&*e.member, e.incarnation, e.age_ms)),
+            ),
             Body::Ack { sequence } => out.extend(sequence.to_be_bytes()),
             Body::Swim(bytes) => out.extend(bytes),
             Body::Hardware { macs } => {
@@ -228,19 +260,20 @@ impl Datagram {
             KIND_ALIVE => Body::Alive {
                 reply: r.u8()? & 1 == 1,
             },
-            KIND_SUSPECT => {
-                let count = r.u8()?;
-                let entries = (0..count)
-                    .map(|_| {
-                        Ok(Suspicion {
-                            member: r.name()?,
-                            incarnation: r.u64()?,
-                            age_ms: r.u32()?,
-                        })
-                    })
-                    .collect::<Result<_, WireError>>()?;
-                Body::Suspect { entries }
-            }
+            KIND_SUSPECT => Body::Suspect {
+                entries: r.entries(|member, incarnation, age_ms| Suspicion {
+                    member,
+                    incarnation,
+                    age_ms,
+                })?,
+            },
+            KIND_VOUCH => Body::Vouch {
+                entries: r.entries(|member, incarnation, age_ms| Sighting {
+                    member,
+                    incarnation,
+                    age_ms,
+                })?,
+            },
             KIND_ACK => Body::Ack { sequence: r.u64()? },
             KIND_SWIM => Body::Swim(r.rest().to_vec()),
             KIND_LEAVE => Body::Leave,
@@ -288,6 +321,17 @@ fn put_name(out: &mut Vec<u8>, name: &str) {
     out.extend(&name.as_bytes()[..cut]);
 }
 
+/// A count, then per entry: name, incarnation u64, age in ms u32 (the
+/// layout of suspect and vouch bodies).
+fn put_entries<'a>(out: &mut Vec<u8>, entries: impl ExactSizeIterator<Item = (&'a str, u64, u32)>) {
+    out.push(u8::try_from(entries.len()).unwrap_or(u8::MAX));
+    for (member, incarnation, age_ms) in entries.take(usize::from(u8::MAX)) {
+        put_name(out, member);
+        out.extend(incarnation.to_be_bytes());
+        out.extend(age_ms.to_be_bytes());
+    }
+}
+
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
@@ -329,6 +373,14 @@ impl<'a> Reader<'a> {
             .filter(|n| valid_name(n))
             .map(str::to_string)
             .ok_or(WireError::Name(at))
+    }
+
+    /// The entries [`put_entries`] wrote.
+    fn entries<T>(&mut self, entry: impl Fn(String, u64, u32) -> T) -> Result<Vec<T>, WireError> {
+        let count = self.u8()?;
+        (0..count)
+            .map(|_| Ok(entry(self.name()?, self.u64()?, self.u32()?)))
+            .collect()
     }
 
     fn rest(&mut self) -> &'a [u8] {
@@ -463,6 +515,8 @@ mod tests {
         let mut bytes = vec![1, 9, 1, b'a'];
         bytes.extend([0; 16]);
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(9)));
+        bytes[1] = 8;
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::Truncated(20)));
         bytes[1] = 0;
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(0)));
         bytes[1] = 1;
@@ -494,6 +548,17 @@ mod tests {
             Just(Body::Leave),
             proptest::collection::vec(any::<[u8; 6]>(), 0..=MAX_HARDWARE)
                 .prop_map(|macs| Body::Hardware { macs }),
+            proptest::collection::vec(
+                (name(), any::<u64>(), any::<u32>()).prop_map(|(member, incarnation, age_ms)| {
+                    Sighting {
+                        member,
+                        incarnation,
+                        age_ms,
+                    }
+                }),
+                0..20
+            )
+            .prop_map(|entries| Body::Vouch { entries }),
         ]
     }
 

@@ -235,7 +235,7 @@ impl Speaker {
                 node: self.settings.node.clone(),
                 key: self.memberlist_key.clone(),
                 timing: MembershipTiming::default(),
-                options: self.settings.l2.options,
+                options: self.settings.l2.options.clone(),
                 interface_rules: self.settings.l2.interface_rules.clone(),
                 metrics: self.settings.metrics.clone(),
             };

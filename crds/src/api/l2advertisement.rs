@@ -36,4 +36,10 @@ pub struct L2AdvertisementSpec {
     /// Interfaces to answer ARP/NDP on; none means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<String>,
+    /// Services announced, by label (any one selector matching); none
+    /// means every Service of the pools. A Service with
+    /// `allow-shared-ip` is not announced in layer 2 when one of the
+    /// advertisements that select it has service selectors (MetalLB).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
 }

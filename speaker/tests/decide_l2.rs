@@ -570,3 +570,51 @@ fn the_timing_rules_make_two_owners_impossible_or_say_for_how_long() {
         Err(TimingError::RejoinBeforeRelease { overlap, .. }) if overlap == ms(30)
     ));
 }
+
+fn labelled(name: &str, address: &str, labels: &[(&str, &str)]) -> ServiceState {
+    let mut svc = cluster_svc(name, &[address]);
+    svc.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    svc
+}
+
+#[test]
+fn service_selectors_limit_what_an_l2_advertisement_announces() {
+    let config = advertise_web_with("  serviceSelectors: [{matchLabels: {tier: frontend}}]");
+    let front = labelled("front", "198.51.100.10", &[("tier", "frontend")]);
+    let back = labelled("back", "198.51.100.11", &[("tier", "backend")]);
+    let view = cluster(&["n1"]);
+    let plan = l2_plan(&config, &local("n1"), &view, [&front, &back]);
+    assert_eq!(
+        plan.addresses.keys().copied().collect::<Vec<_>>(),
+        [addr("198.51.100.10")]
+    );
+    assert_eq!(
+        reason(&plan, 0),
+        Reason::ServiceNotSelected {
+            pool: "web".into(),
+            bgp: false
+        }
+    );
+}
+
+/// MetalLB's rule: a Service with `allow-shared-ip` is not announced in
+/// layer 2 when an advertisement that selects it has service selectors,
+/// even if another one without selectors selects it too.
+#[test]
+fn shared_ip_services_are_not_announced_by_selecting_l2_advertisements() {
+    let config = config(&format!(
+        "{ADVERTISE_WEB}  serviceSelectors: [{{matchLabels: {{tier: frontend}}}}]\n---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: all, namespace: metallb-system}}\n"
+    ));
+    let mut shared = labelled("shared", "198.51.100.10", &[("tier", "frontend")]);
+    shared.shares_ip = true;
+    let mut shared_elsewhere = labelled("shared2", "198.51.100.11", &[("tier", "backend")]);
+    shared_elsewhere.shares_ip = true;
+    let view = cluster(&["n1"]);
+    let plan = l2_plan(&config, &local("n1"), &view, [&shared, &shared_elsewhere]);
+    assert_eq!(reason(&plan, 0), Reason::SharedIpWithServiceSelectors);
+    // Only the advertisement without selectors selects it: announced.
+    assert!(plan.addresses.contains_key(&addr("198.51.100.11")));
+}

@@ -85,6 +85,8 @@ pub fn service(
         pool: None,
         traffic_policy: policy,
         endpoints,
+        labels: Default::default(),
+        shares_ip: false,
     }
 }
 
@@ -118,6 +120,8 @@ pub fn services(
                     TrafficPolicy::Cluster
                 },
                 endpoints,
+                labels: Default::default(),
+                shares_ip: false,
             })
             .collect()
     })

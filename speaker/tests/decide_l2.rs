@@ -572,12 +572,7 @@ fn the_timing_rules_make_two_owners_impossible_or_say_for_how_long() {
 }
 
 fn labelled(name: &str, address: &str, labels: &[(&str, &str)]) -> ServiceState {
-    let mut svc = cluster_svc(name, &[address]);
-    svc.labels = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    svc
+    common::with_labels(cluster_svc(name, &[address]), labels)
 }
 
 #[test]

@@ -23,19 +23,10 @@ apiVersion: metallb.io/v1beta2
 kind: BGPPeer
 metadata: {name: tor, namespace: metallb-system}
 spec: {myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: front, namespace: metallb-system}
-spec:
-  ipAddressPools: [web]
-  serviceSelectors:
-  - matchLabels: {tier: frontend}
-  - matchExpressions: [{key: env, operator: In, values: [prod]}]
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: front, namespace: metallb-system}
+"#;
+
+/// The spec of both advertisements, `front`.
+const FRONT: &str = r#"
 spec:
   ipAddressPools: [web]
   serviceSelectors:
@@ -72,8 +63,19 @@ fn services() -> impl Strategy<Value = Vec<ServiceState>> {
     })
 }
 
-static COMPILED: std::sync::LazyLock<ferrolb_crds::config::Config> =
-    std::sync::LazyLock::new(|| common::compile_yaml(CONFIG));
+static COMPILED: std::sync::LazyLock<ferrolb_crds::config::Config> = std::sync::LazyLock::new(
+    || {
+        let advertisement = |kind: &str| {
+            format!(
+                "---\napiVersion: metallb.io/v1beta1\nkind: {kind}\nmetadata: {{name: front, namespace: metallb-system}}{FRONT}"
+            )
+        };
+        let yaml = CONFIG.to_string()
+            + &advertisement("BGPAdvertisement")
+            + &advertisement("L2Advertisement");
+        common::compile_yaml(&yaml)
+    },
+);
 
 fn selected(s: &ServiceState) -> bool {
     s.labels.get("tier").is_some_and(|t| t == "frontend")

@@ -90,6 +90,16 @@ pub fn service(
     }
 }
 
+/// `svc` with these labels.
+#[allow(dead_code)]
+pub fn with_labels(mut svc: ServiceState, labels: &[(&str, &str)]) -> ServiceState {
+    svc.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    svc
+}
+
 /// Up to `most` Services of namespace `default`, each holding one or two
 /// addresses, with either traffic policy and up to three endpoints.
 #[allow(dead_code)]

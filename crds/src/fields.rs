@@ -33,10 +33,23 @@ pub struct NewerField {
     pub since: &'static str,
 }
 
-/// MetalLB's fields FerroLB does not implement yet (none today: every
-/// field of MetalLB v0.16's CRDs is in the API types). A field listed here
-/// gets "not supported by FerroLB yet" instead of "unknown field".
-pub const NEWER_METALLB_FIELDS: &[NewerField] = &[];
+/// MetalLB's fields FerroLB does not implement yet: each gets "not
+/// supported by FerroLB yet" instead of "unknown field". A test compares
+/// this list with MetalLB's CRDs (`tests/metallb-fields.txt`).
+pub const NEWER_METALLB_FIELDS: &[NewerField] = &[
+    NewerField {
+        version: "v1beta2",
+        kind: "BGPPeer",
+        path: "spec.localASN",
+        since: "v0.16.0",
+    },
+    NewerField {
+        version: "v1beta1",
+        kind: "L2Advertisement",
+        path: "spec.preferredNodeSelectors",
+        since: "main (after v0.16.1)",
+    },
+];
 
 /// One field the schema does not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,6 +115,37 @@ static SCHEMAS: LazyLock<BTreeMap<(String, String), Value>> = LazyLock::new(|| {
 /// schema does not have. Empty for a kind FerroLB does not serve.
 pub fn unknown_fields(version: &str, kind: &str, object: &Value) -> Vec<UnknownField> {
     unknown_fields_with(version, kind, object, NEWER_METALLB_FIELDS)
+}
+
+/// Whether FerroLB's schema for `version` `kind` has the field at `path`
+/// (dotted, list indices left out), or names it as a newer MetalLB field.
+/// `status` is never checked in manifests, so it counts as served.
+pub fn served(version: &str, kind: &str, path: &str) -> bool {
+    if path == "status" || path.starts_with("status.") {
+        return true;
+    }
+    let newer = NEWER_METALLB_FIELDS.iter().any(|f| {
+        f.version == version
+            && f.kind == kind
+            && (path == f.path || path.starts_with(&format!("{}.", f.path)))
+    });
+    let Some(mut schema) = SCHEMAS.get(&(version.to_string(), kind.to_string())) else {
+        return newer;
+    };
+    for segment in path.split('.') {
+        while let Some(items) = schema.get("items") {
+            schema = items;
+        }
+        let next = schema
+            .get("properties")
+            .and_then(|p| p.get(segment))
+            .or_else(|| schema.get("additionalProperties").filter(|a| a.is_object()));
+        match next {
+            Some(next) => schema = next,
+            None => return newer,
+        }
+    }
+    true
 }
 
 fn unknown_fields_with(
@@ -298,6 +342,17 @@ mod tests {
             ["spec.frobnicate: unknown field"]
         );
         assert!(paths("v1", "Unserved", json!({"spec": {"x": 1}})).is_empty());
+    }
+
+    #[test]
+    fn metallb_fields_not_implemented_yet_are_named() {
+        let peer = json!({"spec": {"myASN": 64500, "localASN": 64999}});
+        assert_eq!(
+            paths("v1beta2", "BGPPeer", peer),
+            ["spec.localASN: a field of MetalLB v0.16.0, not supported by FerroLB yet; remove it"]
+        );
+        let l2 = json!({"spec": {"preferredNodeSelectors": [{"weight": 1, "preference": {}}]}});
+        assert_eq!(paths("v1beta1", "L2Advertisement", l2).len(), 1);
     }
 
     #[test]

@@ -705,6 +705,18 @@ fn peer_v1beta1(name: &str, spec: &str) -> String {
     peer(name, spec).replacen("v1beta2", "v1beta1", 1)
 }
 
+/// MetalLB's v1beta1 BGPPeer takes 4-byte ASNs (its served schema's
+/// maximum is 4294967295); the compiler and FerroLB's CRD agree.
+#[test]
+fn v1beta1_peers_take_four_byte_asns_as_in_metallb() {
+    let yaml = peer_v1beta1(
+        "p",
+        "  myASN: 4200000000\n  peerASN: 4200000001\n  peerAddress: 10.0.0.1",
+    );
+    let compiled = compile(&yaml).expect("compiles");
+    assert_eq!(compiled.config.peers["p"].my_asn, 4_200_000_000);
+}
+
 #[test]
 fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
     let table: Vec<(&str, String, &str)> = vec![

@@ -2,6 +2,7 @@
 //! diffs against what they announced before.
 
 mod bgp;
+pub mod excludel2;
 mod l2;
 mod l2_args;
 mod l2_runtime;

@@ -78,7 +78,7 @@ pub fn run(args: RunArgs) -> ExitCode {
     // Refused before anything starts, not when Layer-2 mode first runs.
     // The `metallb-excludel2` ConfigMap comes from the files, read once at
     // start as MetalLB's speaker reads its mount.
-    let l2 = match excludel2(&args.config).and_then(|list| Ok(args.l2.resolve_with(list)?)) {
+    let l2 = match excludel2(&args.config).and_then(|list| args.l2.resolve_with(list)) {
         Ok(l2) => l2,
         Err(e) => {
             eprintln!("ferrolb run: {e}");

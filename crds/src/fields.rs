@@ -36,20 +36,12 @@ pub struct NewerField {
 /// MetalLB's fields FerroLB does not implement yet: each gets "not
 /// supported by FerroLB yet" instead of "unknown field". A test compares
 /// this list with MetalLB's CRDs (`tests/metallb-fields.txt`).
-pub const NEWER_METALLB_FIELDS: &[NewerField] = &[
-    NewerField {
-        version: "v1beta2",
-        kind: "BGPPeer",
-        path: "spec.localASN",
-        since: "v0.16.0",
-    },
-    NewerField {
-        version: "v1beta1",
-        kind: "L2Advertisement",
-        path: "spec.preferredNodeSelectors",
-        since: "main (after v0.16.1)",
-    },
-];
+pub const NEWER_METALLB_FIELDS: &[NewerField] = &[NewerField {
+    version: "v1beta1",
+    kind: "L2Advertisement",
+    path: "spec.preferredNodeSelectors",
+    since: "main (after v0.16.1)",
+}];
 
 /// One field the schema does not have.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -346,11 +338,6 @@ mod tests {
 
     #[test]
     fn metallb_fields_not_implemented_yet_are_named() {
-        let peer = json!({"spec": {"myASN": 64500, "localASN": 64999}});
-        assert_eq!(
-            paths("v1beta2", "BGPPeer", peer),
-            ["spec.localASN: a field of MetalLB v0.16.0, not supported by FerroLB yet; remove it"]
-        );
         let l2 = json!({"spec": {"preferredNodeSelectors": [{"weight": 1, "preference": {}}]}});
         assert_eq!(paths("v1beta1", "L2Advertisement", l2).len(), 1);
     }

@@ -810,3 +810,21 @@ fn honoured_bgppeer_fields_compile() {
         assert!(lines.is_empty(), "{name}: {lines:?}");
     }
 }
+
+#[test]
+fn local_asn_replaces_my_asn_for_the_session_and_decides_ibgp() {
+    let ok = peer(
+        "p",
+        "  myASN: 64512\n  localASN: 65001\n  peerASN: 64500\n  peerAddress: 10.0.0.1",
+    );
+    let compiled = compile(&ok).expect("compiles");
+    assert_eq!(compiled.config.peers["p"].my_asn, 65001);
+    let multihop_ibgp = peer(
+        "p",
+        "  myASN: 64512\n  localASN: 64500\n  peerASN: 64500\n  peerAddress: 10.0.0.1\n  ebgpMultiHop: true",
+    );
+    assert_eq!(
+        error_lines(&multihop_ibgp),
+        ["BGPPeer default/p: spec.ebgpMultiHop: ebgpMultiHop is set on an iBGP peer"]
+    );
+}

@@ -828,3 +828,29 @@ fn local_asn_replaces_my_asn_for_the_session_and_decides_ibgp() {
         ["BGPPeer default/p: spec.ebgpMultiHop: ebgpMultiHop is set on an iBGP peer"]
     );
 }
+
+#[test]
+fn preferred_node_selectors_compile_with_metallbs_weight_range() {
+    let pools = pool("p", &["10.0.0.0/24"]);
+    let good = object(
+        "L2Advertisement",
+        "l2",
+        "  preferredNodeSelectors:\n  - {weight: 100, preference: {matchLabels: {zone: a}}}",
+    );
+    let compiled = compile(&(pools.clone() + &good)).expect("compiles");
+    assert_eq!(
+        compiled.config.l2_advertisements[0].preferred_nodes.len(),
+        1
+    );
+    let bad = object(
+        "L2Advertisement",
+        "l2",
+        "  preferredNodeSelectors:\n  - {weight: 0, preference: {}}",
+    );
+    assert_eq!(
+        error_lines(&(pools + &bad)),
+        [
+            "L2Advertisement default/l2: spec.preferredNodeSelectors[0].weight: 0 is out of range 1..=100"
+        ]
+    );
+}

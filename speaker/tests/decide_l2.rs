@@ -613,3 +613,29 @@ fn shared_ip_services_are_not_announced_by_selecting_l2_advertisements() {
     // Only the advertisement without selectors selects it: announced.
     assert!(plan.addresses.contains_key(&addr("198.51.100.11")));
 }
+
+/// MetalLB's `preferredNodeSelectors`: the highest score wins; the digest
+/// decides among equal scores (for 198.51.100.10 it prefers n3, then n1,
+/// then n2: see the digests above).
+#[test]
+fn preferred_node_selectors_outrank_the_digest() {
+    let config = advertise_web_with(
+        "  preferredNodeSelectors:\n  - {weight: 50, preference: {matchLabels: {zone: a}}}\n  - {weight: 10, preference: {matchLabels: {disk: ssd}}}",
+    );
+    let view = ClusterView::new([
+        node("n1", &[("zone", "a")]),
+        node("n2", &[("zone", "a"), ("disk", "ssd")]),
+        node("n3", &[]),
+    ]);
+    let svc = cluster_svc("www", &["198.51.100.10"]);
+    let owner = |view: &ClusterView| {
+        l2_plan(&config, &local("n1"), view, [&svc]).owners[&addr("198.51.100.10")].clone()
+    };
+    assert_eq!(owner(&view), "n2", "60 beats 50 beats 0");
+    // Without n2, n1's 50 beats n3's digest.
+    let view = ClusterView::new([node("n1", &[("zone", "a")]), node("n3", &[])]);
+    assert_eq!(owner(&view), "n1");
+    // Equal scores: the digest, as without preferences.
+    let view = ClusterView::new([node("n1", &[]), node("n3", &[])]);
+    assert_eq!(owner(&view), "n3");
+}

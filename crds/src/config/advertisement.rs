@@ -23,6 +23,8 @@ pub struct L2Advertisement {
     pub interfaces: Vec<String>,
     /// Services announced (any one matching); empty means every Service.
     pub service_selectors: Vec<LabelSelector>,
+    /// Weighted soft preferences among the nodes that may announce.
+    pub preferred_nodes: Vec<(u32, LabelSelector)>,
 }
 
 /// A validated BGP advertisement.
@@ -62,6 +64,20 @@ impl L2Advertisement {
     /// Whether a Service with these labels is announced by it.
     pub fn selects_service(&self, service_labels: &crate::selector::Labels) -> bool {
         selects_service(&self.service_selectors, service_labels)
+    }
+
+    /// A node's preference score: the weights of the preferences that
+    /// match it, 0 for a node the advertisement does not allow (MetalLB
+    /// scores eligible nodes only).
+    pub fn preference(&self, node_labels: &crate::selector::Labels) -> u64 {
+        if !self.selects_node(node_labels) {
+            return 0;
+        }
+        self.preferred_nodes
+            .iter()
+            .filter(|(_, s)| s.matches(node_labels))
+            .map(|(w, _)| u64::from(*w))
+            .sum()
     }
 }
 
@@ -153,7 +169,28 @@ pub(crate) fn compile_l2(
             "spec.serviceSelectors",
             &s.service_selectors,
         ),
+        preferred_nodes: preferred_nodes(sink, obj, &s.preferred_node_selectors),
     }
+}
+
+fn preferred_nodes(
+    sink: &mut Sink,
+    obj: &ObjectRef,
+    preferred: &[api::PreferredNodeSelector],
+) -> Vec<(u32, LabelSelector)> {
+    let mut out = Vec::new();
+    for (i, p) in preferred.iter().enumerate() {
+        let field = format!("spec.preferredNodeSelectors[{i}]");
+        let weight = length(sink, obj, &format!("{field}.weight"), p.weight, 1..=100);
+        let selector = selectors::check(
+            sink,
+            obj,
+            &format!("{field}.preference"),
+            std::slice::from_ref(&p.preference),
+        );
+        out.extend(selector.into_iter().map(|s| (u32::from(weight), s)));
+    }
+    out
 }
 
 /// What a BGP advertisement needs to know besides pools.

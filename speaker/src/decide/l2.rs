@@ -108,7 +108,7 @@ pub fn l2_plan<'a>(
         .flat_map(|s| s.addresses.iter().map(move |&a| (*s, a)))
         .map(|(s, a)| (s, a, eligible.entry(s, a)))
         .collect();
-    let owners = owners(&services, &entries);
+    let owners = owners(&services, &entries, cluster);
 
     let mut plan = L2Plan::default();
     for (service, address, entry) in entries {
@@ -241,9 +241,15 @@ impl<'a> Eligible<'a> {
 /// The owner of every address some Service wants announced: the first
 /// by [`owner::owner`] among the nodes fit for *every* such Service,
 /// keyed on the first address of the first Service holding the address.
+///
+/// With `preferredNodeSelectors`, nodes are ranked first by their
+/// preference score under the advertisements that select the first
+/// Service holding the address (MetalLB scores per Service; one Service
+/// decides, so every Service sharing the address agrees).
 fn owners<'a>(
     services: &[&ServiceState],
     entries: &[(&ServiceState, IpAddr, Entry<'a>)],
+    cluster: &ClusterView,
 ) -> BTreeMap<IpAddr, &'a str> {
     let mut keys: BTreeMap<IpAddr, IpAddr> = BTreeMap::new();
     for service in services {
@@ -254,10 +260,17 @@ fn owners<'a>(
         }
     }
     let mut candidates: BTreeMap<IpAddr, BTreeSet<&'a str>> = BTreeMap::new();
+    let mut preferring: BTreeMap<IpAddr, &[&L2Advertisement]> = BTreeMap::new();
     for (_, address, entry) in entries {
-        let Entry::Candidates { nodes, .. } = entry else {
+        let Entry::Candidates {
+            nodes,
+            advertisements,
+            ..
+        } = entry
+        else {
             continue;
         };
+        preferring.entry(*address).or_insert(advertisements);
         candidates
             .entry(*address)
             .and_modify(|common| common.retain(|n| nodes.contains(n)))
@@ -267,7 +280,13 @@ fn owners<'a>(
         .into_iter()
         .filter_map(|(address, nodes)| {
             let key = keys.get(&address).copied().unwrap_or(address);
-            owner::owner(key, nodes).map(|o| (address, o))
+            let advertisements = preferring.get(&address).copied().unwrap_or_default();
+            let score = |node: &str| {
+                cluster.get(node).map_or(0, |n| {
+                    advertisements.iter().map(|a| a.preference(&n.labels)).sum()
+                })
+            };
+            owner::owner_preferring(key, nodes, score).map(|o| (address, o))
         })
         .collect()
 }

@@ -2,6 +2,8 @@
 //! `ferrolb-speaker` (a link to it, as in the container image), it is that
 //! program instead.
 
+mod legacy;
+mod migrate;
 mod multicall;
 mod run;
 mod validate;
@@ -24,6 +26,9 @@ enum Command {
     /// Check MetalLB/FerroLB manifests with the same compiler the controller
     /// and speakers use; exits 1 when the configuration has errors.
     Validate(validate::ValidateArgs),
+    /// Print MetalLB's legacy configuration (ConfigMap, its config text, or
+    /// a values file with configInline) as the equivalent metallb.io objects.
+    Migrate(migrate::MigrateArgs),
     /// Standalone mode: assign addresses and announce them from this host,
     /// configured by YAML files instead of Kubernetes.
     Run(run::RunArgs),
@@ -50,5 +55,6 @@ fn ferrolb() -> ExitCode {
     match args.command {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(args),
+        Command::Migrate(args) => migrate::run(&args),
     }
 }

@@ -45,6 +45,7 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 continue;
             }
         };
+        read_errors += report_legacy(&shown, &text);
         let mut from_file = Resources::default();
         let (summary, errors) = read_yaml(&text, &mut from_file);
         skipped += summary.skipped;
@@ -89,6 +90,27 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Legacy configuration is not skipped as "other documents": it would
+/// configure nothing. Says what it is and how to convert it; the count.
+fn report_legacy(shown: &str, text: &str) -> usize {
+    let mut found = 0;
+    for (i, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
+        // Syntax errors are reported by the manifest reader.
+        let Ok(value) = <serde_json::Value as serde::Deserialize>::deserialize(doc) else {
+            break;
+        };
+        if let Some(legacy) = crate::legacy::detect(&value) {
+            found += 1;
+            eprintln!(
+                "{shown}: error: document {}: {}, which FerroLB (like MetalLB since v0.13) does not read; convert it with `ferrolb migrate {shown}` and apply the printed objects",
+                i + 1,
+                legacy.shape.describe()
+            );
+        }
+    }
+    found
 }
 
 fn read(path: &PathBuf) -> std::io::Result<String> {

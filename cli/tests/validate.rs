@@ -97,3 +97,45 @@ fn the_user_guide_manifests_validate() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The issue's three slips: each would have changed what the object
+/// means without a word (no MD5, a 90 s hold time, every pool announced).
+#[test]
+fn unknown_fields_are_refused_with_their_path_and_the_field_meant() {
+    let yaml = r#"
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: p, namespace: metallb-system}
+spec: {addresses: [10.0.0.0/24]}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: tor, namespace: metallb-system}
+spec:
+  myASN: 64500
+  peerASN: 64501
+  peerAddress: 10.0.0.1
+  pasword: secret
+  holdtime: 3s
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: l2, namespace: metallb-system}
+spec:
+  ipAddressPool: [p]
+"#;
+    let out = ferrolb()
+        .args(["validate", "-"])
+        .write_stdin(yaml)
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    for line in [
+        r#"-: error: document 2 (BGPPeer tor): spec.holdtime: unknown field; did you mean "holdTime"?"#,
+        r#"-: error: document 2 (BGPPeer tor): spec.pasword: unknown field; did you mean "password"?"#,
+        r#"-: error: document 3 (L2Advertisement l2): spec.ipAddressPool: unknown field; did you mean "ipAddressPools"?"#,
+    ] {
+        assert!(stderr.contains(line), "missing {line:?} in:\n{stderr}");
+    }
+}

@@ -10,6 +10,7 @@ pub mod community;
 pub mod config;
 pub mod crdgen;
 pub mod duration;
+pub mod fields;
 pub mod manifest;
 pub mod selector;
 pub mod service;

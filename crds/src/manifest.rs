@@ -27,6 +27,13 @@ pub enum ManifestError {
         path: String,
         source: serde_json::Error,
     },
+    #[error("document {index} ({kind} {name}): {field}")]
+    UnknownField {
+        index: usize,
+        kind: String,
+        name: String,
+        field: crate::fields::UnknownField,
+    },
     #[error("document {index}: unknown metallb.io kind or version {api_version} {kind}")]
     UnknownKind {
         index: usize,
@@ -60,6 +67,12 @@ pub fn read_yaml(text: &str, into: &mut Resources) -> (ReadSummary, Vec<Manifest
                 break;
             }
         };
+        let unknown = unknown_fields(&value, index);
+        if !unknown.is_empty() {
+            // The object would not mean what its author wrote: refuse it.
+            errors.extend(unknown);
+            continue;
+        }
         match add_object(value, index, into) {
             Ok(true) => summary.read += 1,
             Ok(false) => summary.skipped += 1,
@@ -67,6 +80,28 @@ pub fn read_yaml(text: &str, into: &mut Resources) -> (ReadSummary, Vec<Manifest
         }
     }
     (summary, errors)
+}
+
+/// The fields of a `metallb.io` object its CRD schema does not have.
+fn unknown_fields(value: &Value, index: usize) -> Vec<ManifestError> {
+    let api_version = str_at(value, "apiVersion");
+    let Some(version) = api_version.strip_prefix("metallb.io/") else {
+        return Vec::new();
+    };
+    let kind = str_at(value, "kind");
+    let name = value
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    crate::fields::unknown_fields(version, &kind, value)
+        .into_iter()
+        .map(|field| ManifestError::UnknownField {
+            index,
+            kind: kind.clone(),
+            name: name.to_string(),
+            field,
+        })
+        .collect()
 }
 
 /// Adds one object; `Ok(false)` when it is not one the compiler reads.

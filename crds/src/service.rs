@@ -97,6 +97,22 @@ pub fn recorded_pool(svc: &Service) -> Option<&str> {
         .map(String::as_str)
 }
 
+/// `metallb.io/allow-shared-ip` and its older name: the key under which
+/// Services share an address.
+pub const ALLOW_SHARED_IP: [&str; 2] = [
+    "metallb.io/allow-shared-ip",
+    "metallb.universe.tf/allow-shared-ip",
+];
+
+/// Whether the Service carries an `allow-shared-ip` annotation, whatever
+/// its value (MetalLB's speaker tests presence only).
+pub fn asks_to_share_ip(svc: &Service) -> bool {
+    svc.metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| ALLOW_SHARED_IP.iter().any(|k| a.contains_key(*k)))
+}
+
 /// Whether a Service with `spec.loadBalancerClass = service_class` belongs to
 /// a controller started with `--lb-class = our_class`, as MetalLB decides: a
 /// controller without a class takes exactly the Services without one; a

@@ -444,6 +444,77 @@ fn local_prefs_may_differ_when_metallb_allows_it() {
     }
 }
 
+/// MetalLB compares aggregation lengths only for the families the pool
+/// has, and leaves advertisements with service selectors out of the rule.
+#[test]
+fn local_pref_rule_compares_the_pools_families_only() {
+    let transit = object(
+        "BGPAdvertisement",
+        "local",
+        "  aggregationLength: 32\n  localPref: 100",
+    ) + &object("BGPAdvertisement", "external", "  aggregationLength: 24");
+    // MetalLB's documented example: an IPv4-only pool.
+    let v4_only = pool("p", &["198.51.100.0/24"]) + &transit;
+    assert_eq!(error_lines(&v4_only), Vec::<String>::new());
+    // An IPv6-only pool: only aggregationLengthV6 counts.
+    let v6 = object(
+        "BGPAdvertisement",
+        "a1",
+        "  aggregationLengthV6: 128\n  localPref: 100",
+    ) + &object("BGPAdvertisement", "a2", "  aggregationLengthV6: 64");
+    assert!(error_lines(&(pool("p6", &["fc00::/64"]) + &v6)).is_empty());
+    // The IPv4 lengths differ but the pool is IPv6-only: same routes.
+    assert_eq!(
+        error_lines(&(pool("p6", &["fc00::/64"]) + &transit)).len(),
+        1,
+        "both announce each IPv6 address as a /128"
+    );
+    // A dual-stack pool: the IPv6 routes would still collide.
+    assert_eq!(
+        error_lines(&(pool("p", &["198.51.100.0/24", "fc00::/120"]) + &transit)),
+        vec![
+            "BGPAdvertisement default/local: spec.localPref: localPref 100 conflicts with localPref 0 of BGPAdvertisement default/external for IPAddressPool default/p (same aggregation for the pool's families, peers and nodes)"
+        ]
+    );
+}
+
+#[test]
+fn local_pref_rule_skips_advertisements_with_service_selectors() {
+    let yaml = pool("p", &["198.51.100.0/24"])
+        + &object(
+            "BGPAdvertisement",
+            "production",
+            "  localPref: 200\n  serviceSelectors: [{matchLabels: {environment: production}}]",
+        )
+        + &object(
+            "BGPAdvertisement",
+            "staging",
+            "  localPref: 100\n  serviceSelectors: [{matchLabels: {environment: staging}}]",
+        )
+        + &object("BGPAdvertisement", "plain", "  localPref: 50");
+    assert_eq!(error_lines(&yaml), Vec::<String>::new());
+}
+
+#[test]
+fn metallbs_documented_local_pref_examples_compile() {
+    for file in [
+        "metallb-doc-bgp-aggregation-localpref.yaml",
+        "metallb-doc-bgp-service-selectors.yaml",
+    ] {
+        let path = format!("{}/tests/manifests/good/{file}", env!("CARGO_MANIFEST_DIR"));
+        let yaml = std::fs::read_to_string(&path).expect("read example");
+        let compiled = compile(&yaml).unwrap_or_else(|e| panic!("{file}: {:?}", e.errors));
+        let prefs: Vec<Option<u32>> = compiled
+            .config
+            .bgp_advertisements
+            .iter()
+            .map(|a| a.local_pref)
+            .collect();
+        assert_eq!(prefs.len(), 2, "{file}");
+        assert!(prefs.iter().any(Option::is_some), "{file}");
+    }
+}
+
 #[test]
 fn compiles_typed_values_with_metallb_defaults() {
     let yaml = std::fs::read_to_string(concat!(
@@ -634,6 +705,18 @@ fn peer_v1beta1(name: &str, spec: &str) -> String {
     peer(name, spec).replacen("v1beta2", "v1beta1", 1)
 }
 
+/// MetalLB's v1beta1 BGPPeer takes 4-byte ASNs (its served schema's
+/// maximum is 4294967295); the compiler and FerroLB's CRD agree.
+#[test]
+fn v1beta1_peers_take_four_byte_asns_as_in_metallb() {
+    let yaml = peer_v1beta1(
+        "p",
+        "  myASN: 4200000000\n  peerASN: 4200000001\n  peerAddress: 10.0.0.1",
+    );
+    let compiled = compile(&yaml).expect("compiles");
+    assert_eq!(compiled.config.peers["p"].my_asn, 4_200_000_000);
+}
+
 #[test]
 fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
     let table: Vec<(&str, String, &str)> = vec![
@@ -721,5 +804,49 @@ fn honoured_bgppeer_fields_compile() {
     assert_eq!(
         compiled.config.peers["p"].bfd_profile.as_deref(),
         Some("fast")
+    );
+}
+
+#[test]
+fn local_asn_replaces_my_asn_for_the_session_and_decides_ibgp() {
+    let ok = peer(
+        "p",
+        "  myASN: 64512\n  localASN: 65001\n  peerASN: 64500\n  peerAddress: 10.0.0.1",
+    );
+    let compiled = compile(&ok).expect("compiles");
+    assert_eq!(compiled.config.peers["p"].my_asn, 65001);
+    let multihop_ibgp = peer(
+        "p",
+        "  myASN: 64512\n  localASN: 64500\n  peerASN: 64500\n  peerAddress: 10.0.0.1\n  ebgpMultiHop: true",
+    );
+    assert_eq!(
+        error_lines(&multihop_ibgp),
+        ["BGPPeer default/p: spec.ebgpMultiHop: ebgpMultiHop is set on an iBGP peer"]
+    );
+}
+
+#[test]
+fn preferred_node_selectors_compile_with_metallbs_weight_range() {
+    let pools = pool("p", &["10.0.0.0/24"]);
+    let good = object(
+        "L2Advertisement",
+        "l2",
+        "  preferredNodeSelectors:\n  - {weight: 100, preference: {matchLabels: {zone: a}}}",
+    );
+    let compiled = compile(&(pools.clone() + &good)).expect("compiles");
+    assert_eq!(
+        compiled.config.l2_advertisements[0].preferred_nodes.len(),
+        1
+    );
+    let bad = object(
+        "L2Advertisement",
+        "l2",
+        "  preferredNodeSelectors:\n  - {weight: 0, preference: {}}",
+    );
+    assert_eq!(
+        error_lines(&(pools + &bad)),
+        [
+            "L2Advertisement default/l2: spec.preferredNodeSelectors[0].weight: 0 is out of range 1..=100"
+        ]
     );
 }

@@ -145,7 +145,14 @@ fn bgppeer_serves_both_versions_without_a_webhook() {
         );
     }
     let v1 = &schema(&peers, "v1beta1")["properties"]["spec"];
-    assert_eq!(v1["properties"]["myASN"]["maximum"], 65535.0);
+    // MetalLB's served v1beta1 schema takes 4-byte ASNs, as the compiler
+    // does: one set of rules, and MetalLB's v1beta1 manifests apply.
+    for version in ["v1beta1", "v1beta2"] {
+        let spec = &schema(&peers, version)["properties"]["spec"]["properties"];
+        for field in ["myASN", "peerASN"] {
+            assert_eq!(spec[field]["maximum"], 4294967295.0, "{version} {field}");
+        }
+    }
     assert_eq!(
         v1["required"],
         serde_json::json!(["myASN", "peerASN", "peerAddress"])

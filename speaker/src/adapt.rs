@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use ferrolb_crds::service::{LbView, lb_view, recorded_addresses, recorded_pool};
+use ferrolb_crds::service::{LbView, asks_to_share_ip, lb_view, recorded_addresses, recorded_pool};
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
@@ -80,6 +80,8 @@ fn service_state(
         pool: recorded_pool(svc).map(str::to_string),
         traffic_policy,
         endpoints,
+        labels: svc.metadata.labels.clone().unwrap_or_default(),
+        shares_ip: asks_to_share_ip(svc),
     })
 }
 
@@ -149,4 +151,32 @@ pub fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {
             })
     };
     v4("InternalIP").or_else(|| v4("ExternalIP"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `serviceSelectors` and the shared-IP rule read reaches the
+    /// decision, from either annotation name.
+    #[test]
+    fn labels_and_the_shared_ip_annotation_reach_the_decision() {
+        let svc: Service = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "web", "namespace": "shop",
+                "labels": {"tier": "frontend"},
+                "annotations": {"metallb.universe.tf/allow-shared-ip": "k"}
+            },
+            "spec": {"type": "LoadBalancer"},
+            "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.10"}]}}
+        }))
+        .expect("service");
+        let key = ServiceKey::new("shop", "web");
+        let states = service_states([(&key, &svc)], [], None, WithoutSlices::NoEndpoints);
+        assert_eq!(
+            states[0].labels.get("tier").map(String::as_str),
+            Some("frontend")
+        );
+        assert!(states[0].shares_ip);
+    }
 }

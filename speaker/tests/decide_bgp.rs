@@ -349,3 +349,106 @@ spec: {{myASN: 64512, peerASN: 64503, peerAddress: 10.0.0.3, dualStackAddressFam
         [net("198.51.100.10/32"), net("2001:db8:1::10/128")]
     );
 }
+
+/// A Service with these labels.
+fn labelled(
+    name: &str,
+    address: &str,
+    labels: &[(&str, &str)],
+) -> ferrolb_speaker::decide::ServiceState {
+    let mut svc = service(name, &[address], TrafficPolicy::Cluster, ready("n1"));
+    svc.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    svc
+}
+
+/// MetalLB's documented example: production Services with localPref 200,
+/// staging Services with localPref 100, other Services not at all.
+#[test]
+fn service_selectors_choose_the_advertisement_of_each_service() {
+    let config = config(
+        r#"
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: production-services, namespace: metallb-system}
+spec:
+  ipAddressPools: [web]
+  localPref: 200
+  serviceSelectors: [{matchLabels: {environment: production}}]
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: staging-services, namespace: metallb-system}
+spec:
+  ipAddressPools: [web]
+  localPref: 100
+  serviceSelectors: [{matchLabels: {environment: staging}}]
+"#,
+    );
+    let prod = labelled("prod", "198.51.100.10", &[("environment", "production")]);
+    let staging = labelled("staging", "198.51.100.11", &[("environment", "staging")]);
+    let other = labelled("other", "198.51.100.12", &[("tier", "backend")]);
+    let plan = bgp_plan(&config, &node("n1", &[]), [&prod, &staging, &other]);
+    assert_eq!(
+        routes_to(&plan, "tor-a"),
+        [net("198.51.100.10/32"), net("198.51.100.11/32")]
+    );
+    let pref = |p: &str| plan.peers["tor-a"][&net(p)].local_pref();
+    assert_eq!(pref("198.51.100.10/32"), Some(200));
+    assert_eq!(pref("198.51.100.11/32"), Some(100));
+    let other_verdict = &plan
+        .explanations
+        .iter()
+        .find(|e| e.service.name == "other")
+        .expect("explained")
+        .verdict;
+    assert_eq!(
+        other_verdict,
+        &Verdict::NotAnnounced(Reason::ServiceNotSelected {
+            pool: "web".into(),
+            bgp: true
+        })
+    );
+}
+
+/// Two selecting advertisements that give one Service two LOCAL_PREFs:
+/// MetalLB's speaker refuses the Service; so does FerroLB's.
+#[test]
+fn a_service_two_advertisements_give_two_local_prefs_is_refused() {
+    let config = config(
+        r#"
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: gold, namespace: metallb-system}
+spec:
+  ipAddressPools: [web]
+  localPref: 200
+  serviceSelectors: [{matchLabels: {tier: frontend}}]
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: silver, namespace: metallb-system}
+spec:
+  ipAddressPools: [web]
+  localPref: 100
+  serviceSelectors: [{matchLabels: {env: prod}}]
+"#,
+    );
+    let both = labelled(
+        "both",
+        "198.51.100.10",
+        &[("tier", "frontend"), ("env", "prod")],
+    );
+    let one = labelled("one", "198.51.100.11", &[("tier", "frontend")]);
+    let plan = bgp_plan(&config, &node("n1", &[]), [&both, &one]);
+    assert_eq!(routes_to(&plan, "tor-a"), [net("198.51.100.11/32")]);
+    assert_eq!(
+        plan.explanations[0].verdict,
+        Verdict::NotAnnounced(Reason::ConflictingLocalPref {
+            first: "gold".into(),
+            second: "silver".into()
+        })
+    );
+}

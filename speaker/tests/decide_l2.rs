@@ -570,3 +570,72 @@ fn the_timing_rules_make_two_owners_impossible_or_say_for_how_long() {
         Err(TimingError::RejoinBeforeRelease { overlap, .. }) if overlap == ms(30)
     ));
 }
+
+fn labelled(name: &str, address: &str, labels: &[(&str, &str)]) -> ServiceState {
+    common::with_labels(cluster_svc(name, &[address]), labels)
+}
+
+#[test]
+fn service_selectors_limit_what_an_l2_advertisement_announces() {
+    let config = advertise_web_with("  serviceSelectors: [{matchLabels: {tier: frontend}}]");
+    let front = labelled("front", "198.51.100.10", &[("tier", "frontend")]);
+    let back = labelled("back", "198.51.100.11", &[("tier", "backend")]);
+    let view = cluster(&["n1"]);
+    let plan = l2_plan(&config, &local("n1"), &view, [&front, &back]);
+    assert_eq!(
+        plan.addresses.keys().copied().collect::<Vec<_>>(),
+        [addr("198.51.100.10")]
+    );
+    assert_eq!(
+        reason(&plan, 0),
+        Reason::ServiceNotSelected {
+            pool: "web".into(),
+            bgp: false
+        }
+    );
+}
+
+/// MetalLB's rule: a Service with `allow-shared-ip` is not announced in
+/// layer 2 when an advertisement that selects it has service selectors,
+/// even if another one without selectors selects it too.
+#[test]
+fn shared_ip_services_are_not_announced_by_selecting_l2_advertisements() {
+    let config = config(&format!(
+        "{ADVERTISE_WEB}  serviceSelectors: [{{matchLabels: {{tier: frontend}}}}]\n---\napiVersion: metallb.io/v1beta1\nkind: L2Advertisement\nmetadata: {{name: all, namespace: metallb-system}}\n"
+    ));
+    let mut shared = labelled("shared", "198.51.100.10", &[("tier", "frontend")]);
+    shared.shares_ip = true;
+    let mut shared_elsewhere = labelled("shared2", "198.51.100.11", &[("tier", "backend")]);
+    shared_elsewhere.shares_ip = true;
+    let view = cluster(&["n1"]);
+    let plan = l2_plan(&config, &local("n1"), &view, [&shared, &shared_elsewhere]);
+    assert_eq!(reason(&plan, 0), Reason::SharedIpWithServiceSelectors);
+    // Only the advertisement without selectors selects it: announced.
+    assert!(plan.addresses.contains_key(&addr("198.51.100.11")));
+}
+
+/// MetalLB's `preferredNodeSelectors`: the highest score wins; the digest
+/// decides among equal scores (for 198.51.100.10 it prefers n3, then n1,
+/// then n2: see the digests above).
+#[test]
+fn preferred_node_selectors_outrank_the_digest() {
+    let config = advertise_web_with(
+        "  preferredNodeSelectors:\n  - {weight: 50, preference: {matchLabels: {zone: a}}}\n  - {weight: 10, preference: {matchLabels: {disk: ssd}}}",
+    );
+    let view = ClusterView::new([
+        node("n1", &[("zone", "a")]),
+        node("n2", &[("zone", "a"), ("disk", "ssd")]),
+        node("n3", &[]),
+    ]);
+    let svc = cluster_svc("www", &["198.51.100.10"]);
+    let owner = |view: &ClusterView| {
+        l2_plan(&config, &local("n1"), view, [&svc]).owners[&addr("198.51.100.10")].clone()
+    };
+    assert_eq!(owner(&view), "n2", "60 beats 50 beats 0");
+    // Without n2, n1's 50 beats n3's digest.
+    let view = ClusterView::new([node("n1", &[("zone", "a")]), node("n3", &[])]);
+    assert_eq!(owner(&view), "n1");
+    // Equal scores: the digest, as without preferences.
+    let view = ClusterView::new([node("n1", &[]), node("n3", &[])]);
+    assert_eq!(owner(&view), "n3");
+}

@@ -216,6 +216,8 @@ proptest! {
             pool: None,
             traffic_policy: TrafficPolicy::Cluster,
             endpoints: vec![Endpoint::ready_on("anywhere")],
+            labels: Default::default(),
+            shares_ip: false,
         }).collect();
         let owners = |names: &BTreeSet<String>| {
             let view = ClusterView::new(names.iter().map(|n| {

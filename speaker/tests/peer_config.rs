@@ -114,3 +114,20 @@ fn what_cannot_run_says_why() {
     // Unnumbered peers (spec.interface) never get here: the compiler
     // refuses them (crds/tests/compiler.rs).
 }
+
+/// MetalLB v0.16's `localASN`: the session presents it instead of `myASN`
+/// (FRR's `local-as no-prepend replace-as`), and iBGP follows it: a
+/// multi-hop eBGP session by myASN is iBGP by localASN, which the
+/// compiler refuses as it refuses any multi-hop iBGP peer.
+#[test]
+fn local_asn_is_the_sessions_own_as() {
+    let c = peer_config(
+        &peer("{myASN: 64512, localASN: 4200000000, peerASN: 64500, peerAddress: 10.0.0.1}"),
+        NODE,
+    )
+    .unwrap();
+    assert_eq!(c.local_as, 4_200_000_000);
+    assert_eq!(c.peer_as, PeerAs::Exact(64500));
+    let ibgp = peer("{myASN: 64512, localASN: 64500, peerASN: 64500, peerAddress: 10.0.0.1}");
+    assert!(ibgp.peer_asn.is_internal(ibgp.my_asn));
+}

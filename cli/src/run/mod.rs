@@ -19,7 +19,9 @@ use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
 use ferrolb_controller::reconcile::plan::Desired;
 use ferrolb_crds::service::recorded_addresses;
 use ferrolb_k8s::timer::sleep_until;
-use ferrolb_speaker::announce::{GracefulRestartArgs, GracefulRestartSettings, L2Args, L2Settings};
+use ferrolb_speaker::announce::{
+    GracefulRestartArgs, GracefulRestartSettings, L2Args, L2ArgsError, L2Settings, excludel2,
+};
 use ferrolb_speaker::decide::ServiceKey;
 use ferrolb_speaker::files::{self, read};
 use ferrolb_speaker::pass::{Change, Settings, Speaker};
@@ -78,7 +80,9 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub fn run(args: RunArgs) -> ExitCode {
     // Refused before anything starts, not when Layer-2 mode first runs.
-    let l2 = match args.l2.resolve() {
+    // The `metallb-excludel2` ConfigMap comes from the files, read once at
+    // start as MetalLB's speaker reads its mount.
+    let l2 = match excludel2(&args.config).and_then(|list| args.l2.resolve_with(list)) {
         Ok(l2) => l2,
         Err(e) => {
             eprintln!("ferrolb run: {e}");
@@ -99,6 +103,23 @@ pub fn run(args: RunArgs) -> ExitCode {
     // Before the first session: the marker says whether this is a restart.
     let graceful_restart = args.graceful_restart.resolve();
     runtime.block_on(Standalone::new(args, l2, graceful_restart).serve())
+}
+
+/// The `metallb-excludel2` list of the configuration files, with the file
+/// that holds it.
+fn excludel2(config: &std::path::Path) -> Result<Option<(String, Vec<String>)>, L2ArgsError> {
+    let files = read::files(config).unwrap_or_default();
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            // Unreadable files are reported by the configuration reader.
+            continue;
+        };
+        let origin = file.display().to_string();
+        if let Some(list) = excludel2::from_documents(&text, &origin)? {
+            return Ok(Some((origin, list)));
+        }
+    }
+    Ok(None)
 }
 
 /// The files shell: the controller's allocator and the speaker's pass, fed

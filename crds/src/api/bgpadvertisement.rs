@@ -22,6 +22,9 @@ use crate::selector::LabelSelector;
     printcolumn = r#"{"name": "Node Selectors", "type": "string", "jsonPath": ".spec.nodeSelectors", "priority": 10}"#
 )]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("x-kubernetes-validations" = [
+    {"rule": "!has(self.serviceSelectors) || self.serviceSelectors.size() == 0 || ((!has(self.aggregationLength) || self.aggregationLength == 32) && (!has(self.aggregationLengthV6) || self.aggregationLengthV6 == 128))", "message": "serviceSelectors and aggregationLength are mutually exclusive, can only be used together with default aggregationLength (32) and aggregationLengthV6 (128)"}
+]))]
 pub struct BGPAdvertisementSpec {
     /// IPv4 prefix length the service addresses are rolled up to.
     #[serde(default = "default_aggregation_v4")]
@@ -49,6 +52,11 @@ pub struct BGPAdvertisementSpec {
     /// `BGPPeer` names to announce to; none means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub peers: Vec<String>,
+    /// Services announced, by label (any one selector matching); none
+    /// means every Service of the pools. Only with the default
+    /// aggregation lengths (/32, /128).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
 }
 
 impl Default for BGPAdvertisementSpec {
@@ -62,6 +70,7 @@ impl Default for BGPAdvertisementSpec {
             ip_address_pool_selectors: Vec::new(),
             node_selectors: Vec::new(),
             peers: Vec::new(),
+            service_selectors: Vec::new(),
         }
     }
 }

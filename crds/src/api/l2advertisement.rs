@@ -36,4 +36,27 @@ pub struct L2AdvertisementSpec {
     /// Interfaces to answer ARP/NDP on; none means all.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub interfaces: Vec<String>,
+    /// Services announced, by label (any one selector matching); none
+    /// means every Service of the pools. A Service with
+    /// `allow-shared-ip` is not announced in layer 2 when one of the
+    /// advertisements that select it has service selectors (MetalLB).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service_selectors: Vec<LabelSelector>,
+    /// Soft preferences in the choice of the announcing node: a node's
+    /// score is the sum of the weights whose selector matches it, and the
+    /// highest score wins (MetalLB, after v0.16.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub preferred_node_selectors: Vec<PreferredNodeSelector>,
+}
+
+/// A weighted soft preference for nodes (Kubernetes'
+/// `PreferredSchedulingTerm` pattern, as MetalLB).
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+pub struct PreferredNodeSelector {
+    /// 1..=100; weights of selectors that all match a node add up.
+    #[schemars(range(min = 1, max = 100))]
+    pub weight: i32,
+    /// The nodes that get the weight; empty matches every node. Only nodes
+    /// the advertisement's `nodeSelectors` allow are scored.
+    pub preference: LabelSelector,
 }

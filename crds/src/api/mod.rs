@@ -29,7 +29,7 @@ pub use bgpsessionstate::{
 pub use community::{Community, CommunityAlias, CommunitySpec};
 pub use configurationstate::{ConfigurationResult, ConfigurationState, ConfigurationStateStatus};
 pub use ipaddresspool::{IPAddressPool, IPAddressPoolSpec, IPAddressPoolStatus, ServiceAllocation};
-pub use l2advertisement::{L2Advertisement, L2AdvertisementSpec};
+pub use l2advertisement::{L2Advertisement, L2AdvertisementSpec, PreferredNodeSelector};
 pub use servicebgpstatus::{ServiceBGPStatus, ServiceBGPStatusStatus};
 pub use servicel2status::{InterfaceInfo, ServiceL2Status, ServiceL2StatusStatus};
 

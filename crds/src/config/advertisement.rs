@@ -21,6 +21,10 @@ pub struct L2Advertisement {
     pub node_selectors: Vec<LabelSelector>,
     /// Interfaces to announce on; empty means all.
     pub interfaces: Vec<String>,
+    /// Services announced (any one matching); empty means every Service.
+    pub service_selectors: Vec<LabelSelector>,
+    /// Weighted soft preferences among the nodes that may announce.
+    pub preferred_nodes: Vec<(u32, LabelSelector)>,
 }
 
 /// A validated BGP advertisement.
@@ -42,6 +46,8 @@ pub struct BgpAdvertisement {
     pub node_selectors: Vec<LabelSelector>,
     /// `BGPPeer` names to announce to; empty means every peer.
     pub peers: BTreeSet<String>,
+    /// Services announced (any one matching); empty means every Service.
+    pub service_selectors: Vec<LabelSelector>,
 }
 
 impl L2Advertisement {
@@ -54,6 +60,30 @@ impl L2Advertisement {
     pub fn allows_interface(&self, interface: &str) -> bool {
         self.interfaces.is_empty() || self.interfaces.iter().any(|i| i == interface)
     }
+
+    /// Whether a Service with these labels is announced by it.
+    pub fn selects_service(&self, service_labels: &crate::selector::Labels) -> bool {
+        selects_service(&self.service_selectors, service_labels)
+    }
+
+    /// A node's preference score: the weights of the preferences that
+    /// match it, 0 for a node the advertisement does not allow (MetalLB
+    /// scores eligible nodes only).
+    pub fn preference(&self, node_labels: &crate::selector::Labels) -> u64 {
+        if !self.selects_node(node_labels) {
+            return 0;
+        }
+        self.preferred_nodes
+            .iter()
+            .filter(|(_, s)| s.matches(node_labels))
+            .map(|(w, _)| u64::from(*w))
+            .sum()
+    }
+}
+
+/// No selector selects every Service; else any one matching does.
+fn selects_service(selectors: &[LabelSelector], labels: &crate::selector::Labels) -> bool {
+    selectors.is_empty() || selectors.iter().any(|s| s.matches(labels))
 }
 
 impl BgpAdvertisement {
@@ -65,6 +95,11 @@ impl BgpAdvertisement {
     /// Whether the advertisement goes to the peer of this name.
     pub fn selects_peer(&self, peer: &str) -> bool {
         self.peers.is_empty() || self.peers.contains(peer)
+    }
+
+    /// Whether a Service with these labels is announced by it.
+    pub fn selects_service(&self, service_labels: &crate::selector::Labels) -> bool {
+        selects_service(&self.service_selectors, service_labels)
     }
 }
 
@@ -128,7 +163,34 @@ pub(crate) fn compile_l2(
         pools: resolve_pools(sink, obj, &choice, pools),
         node_selectors: selectors::check(sink, obj, "spec.nodeSelectors", &s.node_selectors),
         interfaces: s.interfaces.clone(),
+        service_selectors: selectors::check(
+            sink,
+            obj,
+            "spec.serviceSelectors",
+            &s.service_selectors,
+        ),
+        preferred_nodes: preferred_nodes(sink, obj, &s.preferred_node_selectors),
     }
+}
+
+fn preferred_nodes(
+    sink: &mut Sink,
+    obj: &ObjectRef,
+    preferred: &[api::PreferredNodeSelector],
+) -> Vec<(u32, LabelSelector)> {
+    let mut out = Vec::new();
+    for (i, p) in preferred.iter().enumerate() {
+        let field = format!("spec.preferredNodeSelectors[{i}]");
+        let weight = length(sink, obj, &format!("{field}.weight"), p.weight, 1..=100);
+        let selector = selectors::check(
+            sink,
+            obj,
+            &format!("{field}.preference"),
+            std::slice::from_ref(&p.preference),
+        );
+        out.extend(selector.into_iter().map(|s| (u32::from(weight), s)));
+    }
+    out
 }
 
 /// What a BGP advertisement needs to know besides pools.
@@ -177,6 +239,31 @@ pub(crate) fn compile_bgp(
             );
         }
     }
+    if !s.service_selectors.is_empty() {
+        // MetalLB's rule (its CRD validation and its config parser): an
+        // aggregated route stands for many Services, so it cannot be
+        // chosen per Service.
+        if aggregation_length_v4 != 32 {
+            sink.error(
+                obj,
+                "spec.aggregationLength",
+                Problem::ServiceSelectorsWithAggregation {
+                    length: aggregation_length_v4,
+                    default: 32,
+                },
+            );
+        }
+        if aggregation_length_v6 != 128 {
+            sink.error(
+                obj,
+                "spec.aggregationLengthV6",
+                Problem::ServiceSelectorsWithAggregation {
+                    length: aggregation_length_v6,
+                    default: 128,
+                },
+            );
+        }
+    }
     sink.duplicates(obj, "spec.communities", &s.communities);
     let mut communities = BTreeSet::new();
     for (i, text) in s.communities.iter().enumerate() {
@@ -209,6 +296,12 @@ pub(crate) fn compile_bgp(
         communities,
         node_selectors: selectors::check(sink, obj, "spec.nodeSelectors", &s.node_selectors),
         peers: s.peers.iter().cloned().collect(),
+        service_selectors: selectors::check(
+            sink,
+            obj,
+            "spec.serviceSelectors",
+            &s.service_selectors,
+        ),
     }
 }
 
@@ -282,23 +375,31 @@ fn community(
 
 /// Two advertisements of one pool with different LOCAL_PREFs would send one
 /// prefix with two LOCAL_PREFs. MetalLB allows it when the aggregation
-/// lengths both differ, the peer lists are disjoint, or the node sets are
-/// disjoint. With the node list the node sets are exact (MetalLB's check);
-/// without it, only advertisements whose node selectors are the same (hence
-/// select the same nodes) are reported.
+/// lengths differ for every family the pool has, the peer lists are
+/// disjoint, or the node sets are disjoint. With the node list the node
+/// sets are exact (MetalLB's check); without it, only advertisements whose
+/// node selectors are the same (hence select the same nodes) are reported.
+///
+/// Advertisements with service selectors are left out, as MetalLB leaves
+/// them out: which Services they share is known only when Services exist,
+/// so the decision refuses a Service two of them give different
+/// LOCAL_PREFs (see [`local_prefs_compatible`]).
 pub(crate) fn check_local_prefs(
     sink: &mut Sink,
     advs: &[(ObjectRef, BgpAdvertisement)],
     pools: &BTreeMap<String, Pool>,
     nodes: Option<&[super::Node]>,
 ) {
-    for (i, (obj, adv)) in advs.iter().enumerate() {
-        for (other_obj, other) in &advs[..i] {
-            if adv.local_pref == other.local_pref || !collide(adv, other, nodes) {
-                continue;
-            }
-            let shared = adv.pools.intersection(&other.pools).next();
-            if let Some(pool) = shared.and_then(|p| pools.get(p)) {
+    let plain = |a: &&(ObjectRef, BgpAdvertisement)| a.1.service_selectors.is_empty();
+    let advs: Vec<&(ObjectRef, BgpAdvertisement)> = advs.iter().filter(plain).collect();
+    for (i, (obj, adv)) in advs.iter().map(|a| (&a.0, &a.1)).enumerate() {
+        for (other_obj, other) in advs[..i].iter().map(|a| (&a.0, &a.1)) {
+            let conflict = adv
+                .pools
+                .intersection(&other.pools)
+                .filter_map(|p| pools.get(p))
+                .find(|pool| !compatible(adv, other, pool, nodes));
+            if let Some(pool) = conflict {
                 sink.error(
                     obj,
                     "spec.localPref",
@@ -314,11 +415,20 @@ pub(crate) fn check_local_prefs(
     }
 }
 
-fn collide(a: &BgpAdvertisement, b: &BgpAdvertisement, nodes: Option<&[super::Node]>) -> bool {
-    let aggregation_differs = a.aggregation_length_v4 != b.aggregation_length_v4
-        && a.aggregation_length_v6 != b.aggregation_length_v6;
-    let peers_disjoint =
-        !a.peers.is_empty() && !b.peers.is_empty() && a.peers.is_disjoint(&b.peers);
+/// Whether two advertisements that both announce one Service of `pool`
+/// from one node may do so (MetalLB's rule, which its speaker applies per
+/// Service): same LOCAL_PREF, or a difference that keeps their routes
+/// apart.
+pub fn local_prefs_compatible(a: &BgpAdvertisement, b: &BgpAdvertisement, pool: &Pool) -> bool {
+    a.local_pref == b.local_pref || routes_apart(a, b, pool)
+}
+
+fn compatible(
+    a: &BgpAdvertisement,
+    b: &BgpAdvertisement,
+    pool: &Pool,
+    nodes: Option<&[super::Node]>,
+) -> bool {
     let same_nodes = match nodes {
         Some(nodes) => nodes.iter().any(|n| {
             crate::selector::matches_any(&a.node_selectors, &n.labels)
@@ -326,5 +436,17 @@ fn collide(a: &BgpAdvertisement, b: &BgpAdvertisement, nodes: Option<&[super::No
         }),
         None => selectors::same_set(&a.node_selectors, &b.node_selectors),
     };
-    !aggregation_differs && !peers_disjoint && same_nodes
+    local_prefs_compatible(a, b, pool) || !same_nodes
+}
+
+/// Different prefixes for every family the pool has, or disjoint peers.
+fn routes_apart(a: &BgpAdvertisement, b: &BgpAdvertisement, pool: &Pool) -> bool {
+    let has_v4 = pool.ranges.iter().any(|r| r.is_ipv4());
+    let has_v6 = pool.ranges.iter().any(|r| !r.is_ipv4());
+    let v4_differs = a.aggregation_length_v4 != b.aggregation_length_v4;
+    let v6_differs = a.aggregation_length_v6 != b.aggregation_length_v6;
+    let aggregation_differs = (!has_v4 || v4_differs) && (!has_v6 || v6_differs);
+    let peers_disjoint =
+        !a.peers.is_empty() && !b.peers.is_empty() && a.peers.is_disjoint(&b.peers);
+    aggregation_differs || peers_disjoint
 }

@@ -149,7 +149,7 @@ pub enum Problem {
         pool: ObjectRef,
     },
     #[error(
-        "localPref {local_pref} conflicts with localPref {other_pref} of {other} for {pool} (same aggregation, peers and nodes)"
+        "localPref {local_pref} conflicts with localPref {other_pref} of {other} for {pool} (same aggregation for the pool's families, peers and nodes)"
     )]
     LocalPrefConflict {
         local_pref: u32,
@@ -157,6 +157,10 @@ pub enum Problem {
         other: ObjectRef,
         pool: ObjectRef,
     },
+    #[error(
+        "serviceSelectors need the default aggregation length (/{default}), not /{length}: an aggregated route stands for many Services"
+    )]
+    ServiceSelectorsWithAggregation { length: u8, default: u8 },
     #[error("{value:?}: {source}")]
     Community {
         value: String,

@@ -23,7 +23,7 @@ mod unsupported;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use advertisement::{BgpAdvertisement, L2Advertisement};
+pub use advertisement::{BgpAdvertisement, L2Advertisement, local_prefs_compatible};
 pub use bfd::BfdProfile;
 pub use diagnostic::{Diagnostic, Kind, ObjectRef, Problem, SecretProblem};
 pub use peer::{BgpTimers, Password, Peer, PeerAsn, PeerTarget};

@@ -20,7 +20,10 @@ pub struct Peer {
     pub name: String,
     /// `metadata.namespace`.
     pub namespace: String,
-    /// Local AS number (never 0).
+    /// The session's local AS (never 0): `localASN` when set, else
+    /// `myASN`. With `localASN` the speaker presents that AS alone, in the
+    /// OPEN and the AS_PATH, as FRR's `local-as no-prepend replace-as`
+    /// does for MetalLB, so `myASN` never reaches this peer.
     pub my_asn: u32,
     /// The AS the peer must have.
     pub peer_asn: PeerAsn,
@@ -188,7 +191,12 @@ pub(crate) fn compile(
             PeerAsn::Fixed(asn)
         }
     };
-    if s.ebgp_multi_hop && peer_asn.is_internal(s.my_asn) {
+    let my_asn = if s.local_asn != 0 {
+        s.local_asn
+    } else {
+        s.my_asn
+    };
+    if s.ebgp_multi_hop && peer_asn.is_internal(my_asn) {
         sink.error(obj, "spec.ebgpMultiHop", Problem::MultiHopOnIbgp);
     }
     let target = match (s.peer_address.is_empty(), s.interface.is_empty()) {
@@ -260,7 +268,7 @@ pub(crate) fn compile(
     Peer {
         name: obj.name.clone(),
         namespace: obj.namespace.clone(),
-        my_asn: s.my_asn,
+        my_asn,
         peer_asn,
         target,
         port: s.peer_port,

@@ -18,14 +18,19 @@ pub struct L2Args {
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub l2_refresh: Option<Duration>,
     /// Interfaces never used for ARP/NDP when an L2Advertisement names none,
-    /// as regular expressions (repeat the flag); replaces the default list
-    /// (MetalLB's: docker, cbr, veth, cali, flannel, kube-ipvs, lxc, ...).
+    /// as regular expressions (repeat the flag); overrides the
+    /// `metallb-excludel2` ConfigMap and the default list (MetalLB's:
+    /// docker, cbr, veth, cali, flannel, kube-ipvs, lxc, ...).
     #[arg(long, value_name = "REGEX")]
     pub l2_exclude_interface: Vec<String>,
     /// Exclude no interface by name: every suitable link answers when an
     /// L2Advertisement names none (MetalLB without its exclusion list).
     #[arg(long, conflicts_with = "l2_exclude_interface")]
     pub l2_no_exclude_interfaces: bool,
+    /// MetalLB's `metallb-excludel2` ConfigMap key (`excludel2.yaml`), as
+    /// mounted; used when it exists and no --l2-exclude-interface is given.
+    #[arg(long, value_name = "FILE", default_value = super::excludel2::MOUNT_PATH)]
+    pub l2_exclude_config: std::path::PathBuf,
     /// UDP port of the speakers' membership (Layer-2 mode), the same on
     /// every node (MetalLB's memberlist port by default).
     #[arg(long, env = "METALLB_ML_BIND_PORT", default_value_t = DEFAULT_PORT)]
@@ -48,24 +53,50 @@ pub struct L2Settings {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("--l2-exclude-interface {pattern:?}: {reason}")]
-pub struct L2ArgsError {
-    pattern: String,
-    reason: String,
+pub enum L2ArgsError {
+    #[error("--l2-exclude-interface {pattern:?}: {reason}")]
+    Pattern { pattern: String, reason: String },
+    #[error("{origin}: {pattern:?}: {reason}")]
+    ConfigPattern {
+        origin: String,
+        pattern: String,
+        reason: String,
+    },
+    #[error("{0}")]
+    Config(#[from] super::excludel2::ExcludeL2Error),
 }
 
 impl L2Args {
-    /// The announcer's options and the interface rules these flags ask for.
+    /// The announcer's options and the interface rules these flags ask for,
+    /// with the `metallb-excludel2` list read from `--l2-exclude-config`
+    /// (the Kubernetes speaker's mount).
     pub fn resolve(&self) -> Result<L2Settings, L2ArgsError> {
+        let mounted = super::excludel2::read_mounted(&self.l2_exclude_config)?;
+        let origin = self.l2_exclude_config.display().to_string();
+        self.resolve_with(mounted.map(|list| (origin, list)))
+    }
+
+    /// As [`L2Args::resolve`], with the `metallb-excludel2` list found
+    /// elsewhere (`ferrolb run`'s files), and where it came from.
+    pub fn resolve_with(
+        &self,
+        configured: Option<(String, Vec<String>)>,
+    ) -> Result<L2Settings, L2ArgsError> {
         let rules = if self.l2_no_exclude_interfaces {
             InterfaceRules::none()
-        } else if self.l2_exclude_interface.is_empty() {
-            InterfaceRules::standard()
-        } else {
-            InterfaceRules::new(&self.l2_exclude_interface).map_err(|e| L2ArgsError {
+        } else if !self.l2_exclude_interface.is_empty() {
+            InterfaceRules::new(&self.l2_exclude_interface).map_err(|e| L2ArgsError::Pattern {
                 pattern: e.pattern,
                 reason: e.reason,
             })?
+        } else if let Some((origin, list)) = configured {
+            InterfaceRules::new(&list).map_err(|e| L2ArgsError::ConfigPattern {
+                origin,
+                pattern: e.pattern,
+                reason: e.reason,
+            })?
+        } else {
+            InterfaceRules::standard()
         };
         let options = L2Options {
             gratuitous: GratuitousConfig {
@@ -145,5 +176,43 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    /// The `metallb-excludel2` list replaces the default one, and
+    /// `--l2-exclude-interface` overrides it.
+    #[test]
+    fn the_excludel2_list_is_used_unless_flags_override_it() {
+        let links = [Link::ethernet("veth0"), Link::ethernet("eth9")];
+        let eligible = |settings: L2Settings| {
+            choose(
+                &links,
+                &settings.interface_rules,
+                &Wanted::All,
+                "10.0.0.1".parse().unwrap(),
+            )
+            .eligible
+        };
+        let list = Some(("cm".to_string(), vec!["^eth9$".to_string()]));
+        let plain = Cli::parse_from(["x"]);
+        let from_list = eligible(plain.l2.resolve_with(list.clone()).unwrap());
+        assert_eq!(from_list.into_iter().collect::<Vec<_>>(), ["veth0"]);
+        let flagged = Cli::parse_from(["x", "--l2-exclude-interface", "^veth"]);
+        let from_flag = eligible(flagged.l2.resolve_with(list).unwrap());
+        assert_eq!(from_flag.into_iter().collect::<Vec<_>>(), ["eth9"]);
+        let bad = plain
+            .l2
+            .resolve_with(Some(("cm".into(), vec!["((".into()])))
+            .unwrap_err();
+        assert!(bad.to_string().starts_with("cm: \"((\""), "{bad}");
+
+        let dir = std::env::temp_dir().join(format!("ferrolb-excludel2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = dir.join("excludel2.yaml");
+        std::fs::write(&mounted, "announcedInterfacesToExclude: [\"^eth9$\"]\n").unwrap();
+        let path = mounted.display().to_string();
+        let cli = Cli::parse_from(["x", "--l2-exclude-config", path.as_str()]);
+        let from_mount = eligible(cli.l2.resolve().unwrap());
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(from_mount.into_iter().collect::<Vec<_>>(), ["veth0"]);
     }
 }

@@ -3,6 +3,7 @@
 
 mod bfd;
 mod bgp;
+pub mod excludel2;
 mod graceful_restart;
 mod l2;
 mod l2_args;

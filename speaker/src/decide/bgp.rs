@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use ferrolb_bgp::peer::RouteAttributes;
 use ferrolb_bgp::wire::{Community, LargeCommunity};
 use ferrolb_crds::community::BgpCommunity;
-use ferrolb_crds::config::{BgpAdvertisement, Config, PeerTarget};
+use ferrolb_crds::config::{BgpAdvertisement, Config, PeerTarget, local_prefs_compatible};
 use ipnet::IpNet;
 
 use super::endpoints::{TrafficPolicy, has_usable_endpoint};
@@ -141,6 +141,19 @@ fn announce_address(
             pool: pool.to_string(),
         });
     }
+    let for_node: Vec<&BgpAdvertisement> = for_node
+        .into_iter()
+        .filter(|a| a.selects_service(&service.labels))
+        .collect();
+    if for_node.is_empty() {
+        return Verdict::NotAnnounced(Reason::ServiceNotSelected {
+            pool: pool.to_string(),
+            bgp: true,
+        });
+    }
+    if let Some(reason) = conflicting_local_prefs(config, pool, &for_node) {
+        return Verdict::NotAnnounced(reason);
+    }
     let mut announced_to = BTreeSet::new();
     let mut any_peer = false;
     for advertisement in for_node {
@@ -185,6 +198,26 @@ fn announce_address(
             peers: announced_to,
         }
     }
+}
+
+/// Two advertisements that select one Service with different LOCAL_PREFs
+/// for the same routes: the compiler cannot see it when service selectors
+/// decide, so MetalLB's speaker refuses the Service, and so does this.
+fn conflicting_local_prefs(
+    config: &Config,
+    pool: &str,
+    advertisements: &[&BgpAdvertisement],
+) -> Option<Reason> {
+    let pool = config.pools.get(pool)?;
+    advertisements.iter().enumerate().find_map(|(i, a)| {
+        advertisements[..i]
+            .iter()
+            .find(|b| !local_prefs_compatible(a, b, pool))
+            .map(|b| Reason::ConflictingLocalPref {
+                first: b.name.clone(),
+                second: a.name.clone(),
+            })
+    })
 }
 
 /// MetalLB announces a prefix to a peer over the peer's own address family

@@ -42,4 +42,9 @@ pub struct ServiceState {
     pub traffic_policy: TrafficPolicy,
     /// From the Service's EndpointSlices.
     pub endpoints: Vec<Endpoint>,
+    /// `metadata.labels`: what advertisements' `serviceSelectors` match.
+    pub labels: Labels,
+    /// Carries `allow-shared-ip`, which layer-2 advertisements with
+    /// `serviceSelectors` refuse (MetalLB's rule).
+    pub shares_ip: bool,
 }

@@ -108,20 +108,24 @@ pub fn l2_plan<'a>(
         .flat_map(|s| s.addresses.iter().map(move |&a| (*s, a)))
         .map(|(s, a)| (s, a, eligible.entry(s, a)))
         .collect();
-    let owners = owners(&services, &entries);
+    let owners = owners(&services, &entries, cluster);
 
     let mut plan = L2Plan::default();
     for (service, address, entry) in entries {
         let verdict = match entry {
             Entry::Blocked(reason) => L2Verdict::NotAnnounced(reason),
-            Entry::Candidates { pool, .. } => match owners.get(&address) {
+            Entry::Candidates {
+                pool,
+                advertisements,
+                ..
+            } => match owners.get(&address) {
                 None => L2Verdict::NotAnnounced(Reason::NoCommonCandidate),
                 Some(owner) if *owner != this_node.name => {
                     L2Verdict::NotAnnounced(Reason::OwnedBy {
                         node: owner.to_string(),
                     })
                 }
-                Some(_) => announce(config, this_node, cluster, pool, address),
+                Some(_) => announce(this_node, cluster, pool, &advertisements, address),
             },
         };
         if let L2Verdict::Announced { interfaces } = &verdict {
@@ -154,14 +158,18 @@ enum Entry<'a> {
     Candidates {
         pool: &'a str,
         nodes: BTreeSet<&'a str>,
+        /// The pool's advertisements that select the Service.
+        advertisements: Vec<&'a L2Advertisement>,
     },
 }
 
-/// The nodes that may announce each pool, before endpoints are looked at.
+/// The nodes that may announce for each set of advertisements (a pool's,
+/// or those of its advertisements that select a Service), before endpoints
+/// are looked at.
 struct Eligible<'a> {
     config: &'a Config,
     cluster: &'a ClusterView,
-    by_pool: BTreeMap<&'a str, BTreeSet<&'a str>>,
+    by_advertisements: BTreeMap<Vec<&'a str>, BTreeSet<&'a str>>,
 }
 
 impl<'a> Eligible<'a> {
@@ -169,7 +177,7 @@ impl<'a> Eligible<'a> {
         Eligible {
             config,
             cluster,
-            by_pool: BTreeMap::new(),
+            by_advertisements: BTreeMap::new(),
         }
     }
 
@@ -179,14 +187,31 @@ impl<'a> Eligible<'a> {
         };
         let pool_name = || pool.to_string();
         let (config, cluster) = (self.config, self.cluster);
-        let advertisements: Vec<&L2Advertisement> = config.l2_advertisements_for(pool).collect();
-        if advertisements.is_empty() {
+        let mut advertisements = config.l2_advertisements_for(pool).peekable();
+        if advertisements.peek().is_none() {
             return Entry::Blocked(Reason::PoolNotL2Advertised { pool: pool_name() });
+        }
+        let advertisements: Vec<&L2Advertisement> = advertisements
+            .filter(|a| a.selects_service(&service.labels))
+            .collect();
+        if advertisements.is_empty() {
+            return Entry::Blocked(Reason::ServiceNotSelected {
+                pool: pool_name(),
+                bgp: false,
+            });
+        }
+        if service.shares_ip
+            && advertisements
+                .iter()
+                .any(|a| !a.service_selectors.is_empty())
+        {
+            return Entry::Blocked(Reason::SharedIpWithServiceSelectors);
         }
         if !service.endpoints.iter().any(Endpoint::takes_traffic) {
             return Entry::Blocked(Reason::NoReadyEndpoint);
         }
-        let nodes = self.by_pool.entry(pool).or_insert_with(|| {
+        let key: Vec<&str> = advertisements.iter().map(|a| a.name.as_str()).collect();
+        let nodes = self.by_advertisements.entry(key).or_insert_with(|| {
             cluster
                 .members()
                 .filter(|n| Reason::node_blocked(n).is_none())
@@ -205,16 +230,26 @@ impl<'a> Eligible<'a> {
         if nodes.is_empty() {
             return Entry::Blocked(Reason::NoCandidateWithLocalEndpoint { pool: pool_name() });
         }
-        Entry::Candidates { pool, nodes }
+        Entry::Candidates {
+            pool,
+            nodes,
+            advertisements,
+        }
     }
 }
 
 /// The owner of every address some Service wants announced: the first
 /// by [`owner::owner`] among the nodes fit for *every* such Service,
 /// keyed on the first address of the first Service holding the address.
+///
+/// With `preferredNodeSelectors`, nodes are ranked first by their
+/// preference score under the advertisements that select the first
+/// Service holding the address (MetalLB scores per Service; one Service
+/// decides, so every Service sharing the address agrees).
 fn owners<'a>(
     services: &[&ServiceState],
     entries: &[(&ServiceState, IpAddr, Entry<'a>)],
+    cluster: &ClusterView,
 ) -> BTreeMap<IpAddr, &'a str> {
     let mut keys: BTreeMap<IpAddr, IpAddr> = BTreeMap::new();
     for service in services {
@@ -225,10 +260,17 @@ fn owners<'a>(
         }
     }
     let mut candidates: BTreeMap<IpAddr, BTreeSet<&'a str>> = BTreeMap::new();
+    let mut preferring: BTreeMap<IpAddr, &[&L2Advertisement]> = BTreeMap::new();
     for (_, address, entry) in entries {
-        let Entry::Candidates { nodes, .. } = entry else {
+        let Entry::Candidates {
+            nodes,
+            advertisements,
+            ..
+        } = entry
+        else {
             continue;
         };
+        preferring.entry(*address).or_insert(advertisements);
         candidates
             .entry(*address)
             .and_modify(|common| common.retain(|n| nodes.contains(n)))
@@ -238,25 +280,32 @@ fn owners<'a>(
         .into_iter()
         .filter_map(|(address, nodes)| {
             let key = keys.get(&address).copied().unwrap_or(address);
-            owner::owner(key, nodes).map(|o| (address, o))
+            let advertisements = preferring.get(&address).copied().unwrap_or_default();
+            let score = |node: &str| {
+                cluster.get(node).map_or(0, |n| {
+                    advertisements.iter().map(|a| a.preference(&n.labels)).sum()
+                })
+            };
+            owner::owner_preferring(key, nodes, score).map(|o| (address, o))
         })
         .collect()
 }
 
-/// The verdict for an address this node owns.
+/// The verdict for an address this node owns, announced for
+/// `advertisements` (those of its pool that select its Service).
 fn announce(
-    config: &Config,
     this_node: &LocalNode,
     cluster: &ClusterView,
     pool: &str,
+    advertisements: &[&L2Advertisement],
     address: IpAddr,
 ) -> L2Verdict {
     if !this_node.fence.may_announce() {
         return L2Verdict::NotAnnounced(Reason::Fenced);
     }
     let labels = cluster.get(&this_node.name).map(|n| &n.labels);
-    let advertisements = config
-        .l2_advertisements_for(pool)
+    let advertisements = advertisements
+        .iter()
         .filter(|a| labels.is_some_and(|l| a.selects_node(l)));
     let mut listed = BTreeSet::new();
     let mut all = false;

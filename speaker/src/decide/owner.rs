@@ -67,6 +67,21 @@ pub fn owner<'a>(key: IpAddr, candidates: impl IntoIterator<Item = &'a str>) -> 
         .map(|(_, node)| node)
 }
 
+/// The owner of `key` with MetalLB's `preferredNodeSelectors`: the
+/// highest `score` wins, and [`owner`]'s rule among equal scores (MetalLB
+/// sorts by score, then by the digest). All scores 0 is [`owner`].
+pub fn owner_preferring<'a>(
+    key: IpAddr,
+    candidates: impl IntoIterator<Item = &'a str>,
+    score: impl Fn(&str) -> u64,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|node| (std::cmp::Reverse(score(node)), weight(node, key), node))
+        .min()
+        .map(|(_, _, node)| node)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

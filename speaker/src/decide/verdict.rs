@@ -54,6 +54,15 @@ pub enum Reason {
     /// The advertisements that select this node name no peer that applies
     /// to this node.
     NoPeer { pool: String },
+    /// The pool's advertisements that apply here all have
+    /// `serviceSelectors`, and none matches the Service's labels.
+    ServiceNotSelected { pool: String, bgp: bool },
+    /// Two BGPAdvertisements select the Service with different LOCAL_PREFs
+    /// for the same routes.
+    ConflictingLocalPref { first: String, second: String },
+    /// The Service has `allow-shared-ip` and an L2Advertisement that
+    /// selects it has `serviceSelectors` (MetalLB refuses the pair).
+    SharedIpWithServiceSelectors,
     /// The peers selected are all of the other address family, and none has
     /// `dualStackAddressFamily`.
     NoPeerOfFamily { pool: String, ipv6: bool },
@@ -109,6 +118,25 @@ impl fmt::Display for Reason {
             Reason::NodeNotSelected { pool } => write!(
                 f,
                 "the BGPAdvertisements of pool {pool} do not select this node"
+            ),
+            Reason::ServiceNotSelected { pool, bgp } => {
+                let kind = if *bgp {
+                    "BGPAdvertisements"
+                } else {
+                    "L2Advertisements"
+                };
+                write!(
+                    f,
+                    "the serviceSelectors of the {kind} of pool {pool} do not select this service"
+                )
+            }
+            Reason::ConflictingLocalPref { first, second } => write!(
+                f,
+                "BGPAdvertisements {first} and {second} both select this service with different localPref"
+            ),
+            Reason::SharedIpWithServiceSelectors => write!(
+                f,
+                "the service has allow-shared-ip, which L2Advertisements with serviceSelectors do not announce"
             ),
             Reason::NoPeerOfFamily { pool, ipv6 } => {
                 let (mine, other) = if *ipv6 {

@@ -235,6 +235,24 @@ mod tests {
         (spec.ip_families.unwrap_or_default(), spec.ip_family_policy)
     }
 
+    /// `ferrolb run` refuses a misspelt field as `ferrolb validate` does:
+    /// a peer without the MD5 password its author set must not start.
+    #[test]
+    fn a_misspelt_field_is_a_problem_that_refuses_the_files() {
+        let path = std::env::temp_dir().join(format!("ferrolb-read-{}.yaml", std::process::id()));
+        let peer = "apiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {name: tor}\nspec: {myASN: 64500, peerASN: 64501, peerAddress: 10.0.0.1, pasword: x}\n";
+        std::fs::write(&path, peer).expect("write");
+        let (inputs, errors) = read(std::slice::from_ref(&path));
+        let _ = std::fs::remove_file(&path);
+        assert!(inputs.resources.peers.is_empty(), "{errors:?}");
+        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].ends_with(r#"spec.pasword: unknown field; did you mean "password"?"#),
+            "{text:?}"
+        );
+    }
+
     #[test]
     fn services_get_the_families_an_api_server_would_give() {
         let plain = service("metadata: {name: a}\nspec: {type: LoadBalancer}");

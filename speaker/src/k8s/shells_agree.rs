@@ -172,6 +172,7 @@ fn settings(node: &str) -> Settings {
         l2_refresh: None,
         l2_exclude_interface: Vec::new(),
         l2_no_exclude_interfaces: false,
+        l2_exclude_config: crate::announce::excludel2::MOUNT_PATH.into(),
         ml_bind_port: crate::membership::DEFAULT_PORT,
         ml_thread_priority: crate::membership::ThreadPriority::Auto,
     };
@@ -179,7 +180,8 @@ fn settings(node: &str) -> Settings {
         node: node.to_string(),
         router_id: None,
         bgp_listen: None,
-        l2: l2.resolve().expect("default Layer-2 settings"),
+        // Both shells alike, whatever this host has mounted.
+        l2: l2.resolve_with(None).expect("default Layer-2 settings"),
         graceful_restart: Default::default(),
         metrics: None,
     }

@@ -95,7 +95,11 @@ impl Notices {
 fn is_failure(reason: &Reason) -> bool {
     matches!(
         reason,
-        Reason::NotInAnyPool | Reason::NoPeer { .. } | Reason::NoPeerOfFamily { .. }
+        Reason::NotInAnyPool
+            | Reason::NoPeer { .. }
+            | Reason::NoPeerOfFamily { .. }
+            | Reason::ConflictingLocalPref { .. }
+            | Reason::SharedIpWithServiceSelectors
     )
 }
 

@@ -85,7 +85,19 @@ pub fn service(
         pool: None,
         traffic_policy: policy,
         endpoints,
+        labels: Default::default(),
+        shares_ip: false,
     }
+}
+
+/// `svc` with these labels.
+#[allow(dead_code)]
+pub fn with_labels(mut svc: ServiceState, labels: &[(&str, &str)]) -> ServiceState {
+    svc.labels = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    svc
 }
 
 /// Up to `most` Services of namespace `default`, each holding one or two
@@ -118,6 +130,8 @@ pub fn services(
                     TrafficPolicy::Cluster
                 },
                 endpoints,
+                labels: Default::default(),
+                shares_ip: false,
             })
             .collect()
     })

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::selector::LabelSelector;
 
-/// `BGPPeer.spec` (v1beta1): 16-bit ASNs, address-only peers.
+/// `BGPPeer.spec` (v1beta1): address-only peers. ASNs are 32-bit, as in
+/// MetalLB's served v1beta1 schema.
 #[derive(
     CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema,
 )]
@@ -29,11 +30,9 @@ use crate::selector::LabelSelector;
 pub struct BGPPeerSpec {
     /// Local AS number.
     #[serde(rename = "myASN")]
-    #[schemars(range(max = 65535))]
     pub my_asn: u32,
     /// Remote AS number.
     #[serde(rename = "peerASN")]
-    #[schemars(range(max = 65535))]
     pub peer_asn: u32,
     /// Address to connect to.
     pub peer_address: String,

@@ -34,6 +34,12 @@ pub struct BGPPeerSpec {
     /// Local AS number.
     #[serde(rename = "myASN")]
     pub my_asn: u32,
+    /// The AS this session presents instead of `myASN` (MetalLB v0.16:
+    /// FRR's `local-as <ASN> no-prepend replace-as`): the OPEN and the
+    /// AS_PATH carry it alone, and iBGP/eBGP follows it.
+    #[serde(default, rename = "localASN", skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 1))]
+    pub local_asn: u32,
     /// Remote AS number; exclusive with `dynamicASN`.
     #[serde(default, rename = "peerASN", skip_serializing_if = "is_zero")]
     pub peer_asn: u32,
@@ -115,6 +121,7 @@ impl Default for BGPPeerSpec {
     fn default() -> Self {
         Self {
             my_asn: 0,
+            local_asn: 0,
             peer_asn: 0,
             dynamic_asn: None,
             peer_address: String::new(),

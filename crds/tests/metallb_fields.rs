@@ -1,0 +1,87 @@
+//! Every field of MetalLB's CRDs is served by FerroLB's, or refused by name
+//! as a field FerroLB does not implement yet: none falls through as an
+//! "unknown field", and none is accepted and ignored.
+
+use ferrolb_crds::fields::{NEWER_METALLB_FIELDS, served};
+
+#[test]
+fn every_metallb_field_is_served_or_named_as_not_supported_yet() {
+    let list = include_str!("metallb-fields.txt");
+    let mut missing = Vec::new();
+    let mut count = 0;
+    for line in list
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let parts: Vec<&str> = line.split(' ').collect();
+        let [version, kind, path] = parts[..] else {
+            panic!("malformed line {line:?}");
+        };
+        count += 1;
+        if !served(version, kind, path) {
+            missing.push(line);
+        }
+    }
+    assert!(count > 100, "only {count} fields read");
+    assert!(
+        missing.is_empty(),
+        "MetalLB fields neither served nor named: {missing:#?}"
+    );
+    // Each "not supported yet" entry is a real MetalLB field.
+    for f in NEWER_METALLB_FIELDS {
+        let line = format!("{} {} {}", f.version, f.kind, f.path);
+        assert!(
+            list.lines().any(|l| l == line),
+            "{line} is not a MetalLB field"
+        );
+    }
+}
+
+/// docs/configuration.md's section of each kind names every `spec` field
+/// FerroLB serves (its tables say honoured, refused or extension), so the
+/// compatibility tables cannot fall behind the API types.
+#[test]
+fn the_configuration_reference_names_every_served_field() {
+    let docs = include_str!("../../docs/configuration.md");
+    let mut missing = Vec::new();
+    for generated in ferrolb_crds::crdgen::all().expect("CRDs") {
+        let kind = &generated.crd.spec.names.kind;
+        let Some(start) = docs.find(&format!("\n## {kind}\n")) else {
+            // Status kinds are documented together.
+            continue;
+        };
+        let rest = &docs[start + 1..];
+        let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3)];
+        for version in &generated.crd.spec.versions {
+            let schema = serde_json::to_value(
+                version
+                    .schema
+                    .as_ref()
+                    .and_then(|s| s.open_api_v3_schema.as_ref())
+                    .expect("schema"),
+            )
+            .expect("json");
+            let fields = schema["properties"]["spec"]["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            for field in fields.keys() {
+                let named = [
+                    format!("`spec.{field}`"),
+                    format!("`spec.{field}["),
+                    format!("`spec.{field}."),
+                    format!("`{field}`"),
+                ]
+                .iter()
+                .any(|n| section.contains(n.as_str()));
+                if !named {
+                    missing.push(format!("{kind} {} spec.{field}", version.name));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not in docs/configuration.md: {missing:#?}"
+    );
+}

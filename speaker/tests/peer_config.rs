@@ -124,6 +124,7 @@ fn local_asn_is_the_sessions_own_as() {
     let c = peer_config(
         &peer("{myASN: 64512, localASN: 4200000000, peerASN: 64500, peerAddress: 10.0.0.1}"),
         NODE,
+        RESTART,
     )
     .unwrap();
     assert_eq!(c.local_as, 4_200_000_000);

@@ -3,8 +3,9 @@
 //!
 //! [`decide`] is the pure core: from the compiled configuration, the
 //! services with their assigned addresses and endpoints, and this node, it
-//! computes what to announce to each peer and why. [`membership`] says which
-//! speakers are reachable and alive, for layer-2 mode's fence and owners.
+//! computes what to announce to each peer and why. The Layer-2 stack
+//! (ARP/NDP, the membership that says which speakers are reachable and
+//! alive) lives in [`ferrolb_l2`], re-exported here as [`l2`].
 
 pub mod adapt;
 pub mod announce;
@@ -12,8 +13,6 @@ pub mod command;
 pub mod decide;
 pub mod files;
 pub mod k8s;
-pub mod l2;
-pub mod membership;
 pub mod metrics;
 pub mod pass;
 pub mod report;

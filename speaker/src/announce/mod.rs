@@ -5,6 +5,7 @@ mod bgp;
 mod l2;
 mod l2_args;
 mod l2_runtime;
+mod links;
 mod peer_config;
 
 pub use bgp::BgpAnnouncer;

@@ -172,7 +172,7 @@ fn settings(node: &str) -> Settings {
         l2_refresh: None,
         l2_exclude_interface: Vec::new(),
         l2_no_exclude_interfaces: false,
-        ml_bind_port: crate::membership::DEFAULT_PORT,
+        ml_bind_port: ferrolb_l2::membership::DEFAULT_PORT,
     };
     Settings {
         node: node.to_string(),

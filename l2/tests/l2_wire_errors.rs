@@ -5,7 +5,7 @@ mod l2_vectors;
 
 use std::net::Ipv6Addr;
 
-use ferrolb_speaker::l2::wire::{
+use ferrolb_l2::wire::{
     ErrorKind, Frame, MacAddr, NdpMessage, ParseError, Payload, dad_solicit, parse_frame,
     unsolicited_advert,
 };

@@ -12,8 +12,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ferrolb_speaker::decide::fence::has_quorum;
-use ferrolb_speaker::membership::{
+use ferrolb_l2::fence::has_quorum;
+use ferrolb_l2::membership::{
     AddressBook, DEFAULT_PORT, Key, LeaveError, MembershipService, MembershipTiming, UdpConfig,
     View,
 };

@@ -7,7 +7,7 @@
 //! is the fence's `reachable`; [`View::alive`] (known members not dead)
 //! selects the Nodes of the `ClusterView` that decides owners. `known` is
 //! given ([`Input::SetKnown`]) from the API server or the configuration,
-//! never derived from this detector (see `decide::fence`).
+//! never derived from this detector (see [`crate::fence`]).
 //!
 //! # Two layers
 //!

@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use ferrolb_speaker::decide::fence::has_quorum;
-use ferrolb_speaker::membership::{Input, Key, Membership, MembershipTiming, Output, View};
+use ferrolb_l2::fence::has_quorum;
+use ferrolb_l2::membership::{Input, Key, Membership, MembershipTiming, Output, View};
 use proptest::prelude::*;
 
 const MS: Duration = Duration::from_millis(1);
@@ -320,7 +320,7 @@ fn every_member_learns_the_others_macs_after_a_loss_and_a_restart() {
         macs_seen(&net, "node-0")["node-1"],
         BTreeSet::from([mac(1)])
     );
-    net.run_for(ferrolb_speaker::membership::hardware::REFRESH);
+    net.run_for(ferrolb_l2::membership::hardware::REFRESH);
     let changed = Some((1, [2, 0, 0, 0, 1, 1]));
     assert_eq!(macs_seen(&net, "node-0"), others(0, changed));
     // A restarted node learns everyone's at once (they answer its alive),
@@ -391,7 +391,7 @@ fn a_node_whose_link_is_cut_fences_itself() {
 
 #[test]
 fn forged_replayed_and_stranger_datagrams_are_dropped_and_counted() {
-    use ferrolb_speaker::membership::wire::{Body, Datagram, Header};
+    use ferrolb_l2::membership::wire::{Body, Datagram, Header};
     let start = Instant::now();
     let key = Key::new(b"cluster secret".to_vec());
     let mut m = Membership::new("a", key.clone(), MembershipTiming::default(), start, 1);
@@ -557,7 +557,7 @@ fn leaves_lower_reachable_but_not_known() {
 
 #[test]
 fn leaves_are_authenticated_and_end_only_the_life_they_name() {
-    use ferrolb_speaker::membership::wire::{Body, Datagram, Header, Suspicion};
+    use ferrolb_l2::membership::wire::{Body, Datagram, Header, Suspicion};
     let start = Instant::now();
     let key = Key::new(b"cluster secret".to_vec());
     let mut m = Membership::new("a", key.clone(), MembershipTiming::default(), start, 1);
@@ -646,7 +646,7 @@ fn leaves_are_authenticated_and_end_only_the_life_they_name() {
 
 #[test]
 fn the_leaver_sends_its_copies_apart_then_falls_silent() {
-    use ferrolb_speaker::membership::wire::{Body, Datagram};
+    use ferrolb_l2::membership::wire::{Body, Datagram};
     let start = Instant::now();
     let key = Key::new(b"cluster secret".to_vec());
     let timing = MembershipTiming::default();

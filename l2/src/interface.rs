@@ -470,7 +470,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::l2::wire::{arp_announcement, arp_reply};
+    use crate::wire::{arp_announcement, arp_reply};
 
     const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
     const OTHER: MacAddr = MacAddr([2, 0, 0, 0, 0, 9]);

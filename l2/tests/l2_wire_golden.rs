@@ -8,7 +8,7 @@ mod l2_vectors;
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ferrolb_speaker::l2::wire::{
+use ferrolb_l2::wire::{
     ArpOp, Frame, MacAddr, NdpMessage, Payload, VlanTag, arp_announcement, arp_probe, arp_reply,
     dad_solicit, neighbor_solicit, parse_frame, solicited_advert, unsolicited_advert,
 };

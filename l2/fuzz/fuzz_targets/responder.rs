@@ -8,12 +8,12 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ferrolb_bgp::fsm::Millis;
-use ferrolb_speaker::l2::probe::{Probe, ProbeConfig};
-use ferrolb_speaker::l2::responder::{Outcome, Responder};
-use ferrolb_speaker::l2::wire::{MacAddr, parse_frame};
+use ferrolb_l2::probe::{Probe, ProbeConfig};
+use ferrolb_l2::responder::{Outcome, Responder};
+use ferrolb_l2::wire::{MacAddr, parse_frame};
 use libfuzzer_sys::fuzz_target;
 
-/// The lab's node and client MACs (tests/l2_vectors), and one nobody uses.
+/// The lab's node and client MACs (l2/tests/l2_vectors), and one nobody uses.
 const MACS: [MacAddr; 3] = [
     MacAddr([0x02, 0x00, 0x5e, 0x00, 0x00, 0x0a]),
     MacAddr([0x02, 0x00, 0x5e, 0x00, 0x00, 0x0b]),

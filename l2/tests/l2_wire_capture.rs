@@ -11,7 +11,7 @@ mod l2_netns;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ferrolb_speaker::l2::wire::{ArpOp, NdpMessage, Payload, parse_frame};
+use ferrolb_l2::wire::{ArpOp, NdpMessage, Payload, parse_frame};
 use l2_netns::{Lan, Ns};
 
 fn out_dir() -> PathBuf {

@@ -6,8 +6,8 @@ mod l2_vectors;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ferrolb_speaker::l2::responder::{Counter, Ignored, Outcome, Responder};
-use ferrolb_speaker::l2::wire::{
+use ferrolb_l2::responder::{Counter, Ignored, Outcome, Responder};
+use ferrolb_l2::wire::{
     self, ErrorKind, MacAddr, VlanTag, arp_announcement, arp_reply, parse_frame,
     solicited_node_mac, unsolicited_advert,
 };

@@ -1,5 +1,5 @@
 //! One input through the whole receive path, for the fuzz target
-//! (`speaker/fuzz/fuzz_targets/membership_datagram.rs`) and the property
+//! (`l2/fuzz/fuzz_targets/membership_datagram.rs`) and the property
 //! tests: nothing may panic, and what parses must seal and open back to
 //! itself.
 

@@ -8,8 +8,8 @@ mod l2_vectors;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use ferrolb_speaker::l2::responder::{Outcome, Responder};
-use ferrolb_speaker::l2::wire::{
+use ferrolb_l2::responder::{Outcome, Responder};
+use ferrolb_l2::wire::{
     Frame, MacAddr, VlanTag, arp_announcement, arp_probe, arp_reply, dad_solicit, neighbor_solicit,
     parse_frame, solicited_advert, unsolicited_advert,
 };

@@ -8,13 +8,13 @@
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 
-use ferrolb_speaker::l2::wire::icmpv6_checksum;
+use ferrolb_l2::wire::icmpv6_checksum;
 
 /// The MACs and addresses of the captures (see `l2_wire_capture`).
 pub mod lab {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
-    use ferrolb_speaker::l2::wire::MacAddr;
+    use ferrolb_l2::wire::MacAddr;
 
     pub const NODE_MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x00, 0x00, 0x0a]);
     pub const CLIENT_MAC: MacAddr = MacAddr([0x02, 0x00, 0x5e, 0x00, 0x00, 0x0b]);

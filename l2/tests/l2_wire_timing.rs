@@ -7,9 +7,9 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use ferrolb_bgp::fsm::Millis;
-use ferrolb_speaker::l2::gratuitous::{GratuitousConfig, GratuitousSchedule, announcement};
-use ferrolb_speaker::l2::probe::{Probe, ProbeConfig, ProbeOutcome};
-use ferrolb_speaker::l2::wire::{
+use ferrolb_l2::gratuitous::{GratuitousConfig, GratuitousSchedule, announcement};
+use ferrolb_l2::probe::{Probe, ProbeConfig, ProbeOutcome};
+use ferrolb_l2::wire::{
     Frame, arp_announcement, arp_probe, dad_solicit, parse_frame, unsolicited_advert,
 };
 use l2_vectors::captured;

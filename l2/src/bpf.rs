@@ -55,7 +55,7 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     use super::*;
-    use crate::l2::wire::{self, EthernetHeader, MacAddr, VlanTag};
+    use crate::wire::{self, EthernetHeader, MacAddr, VlanTag};
 
     /// Runs the program the way the kernel would over `frame`, with
     /// `tagged` standing for an out-of-band VLAN tag.

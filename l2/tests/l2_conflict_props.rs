@@ -19,11 +19,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use ferrolb_bgp::fsm::Millis;
-use ferrolb_speaker::l2::conflict::ConflictConfig;
-use ferrolb_speaker::l2::gratuitous::GratuitousConfig;
-use ferrolb_speaker::l2::interface::{Claim, InterfaceState, Outgoing};
-use ferrolb_speaker::l2::probe::ProbeConfig;
-use ferrolb_speaker::l2::wire::{MacAddr, arp_announcement, arp_reply, unsolicited_advert};
+use ferrolb_l2::conflict::ConflictConfig;
+use ferrolb_l2::gratuitous::GratuitousConfig;
+use ferrolb_l2::interface::{Claim, InterfaceState, Outgoing};
+use ferrolb_l2::probe::ProbeConfig;
+use ferrolb_l2::wire::{MacAddr, arp_announcement, arp_reply, unsolicited_advert};
 use proptest::prelude::*;
 
 const OWNER: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);

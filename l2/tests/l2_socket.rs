@@ -12,11 +12,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use ferrolb_bgp::fsm::Millis;
-use ferrolb_speaker::l2::gratuitous::{GratuitousConfig, GratuitousSchedule};
-use ferrolb_speaker::l2::probe::{Probe, ProbeConfig, ProbeOutcome};
-use ferrolb_speaker::l2::responder::{Ignored, Outcome, Responder};
-use ferrolb_speaker::l2::socket::{PacketSocket, SocketError};
-use ferrolb_speaker::l2::wire::{MacAddr, ParseError, parse_frame};
+use ferrolb_l2::gratuitous::{GratuitousConfig, GratuitousSchedule};
+use ferrolb_l2::probe::{Probe, ProbeConfig, ProbeOutcome};
+use ferrolb_l2::responder::{Ignored, Outcome, Responder};
+use ferrolb_l2::socket::{PacketSocket, SocketError};
+use ferrolb_l2::wire::{MacAddr, ParseError, parse_frame};
 use l2_netns::{CLIENT_MAC, Lan, NODE_MAC};
 use tokio::sync::oneshot;
 use tokio::time::{Instant, sleep_until, timeout};
@@ -357,7 +357,7 @@ fn solicited_node_groups_are_joined_and_left() {
         let lan = Lan::new("mca");
         let groups = lan.node.block_on(async {
             let socket = PacketSocket::open("eth0").expect("open eth0");
-            let group = ferrolb_speaker::l2::wire::solicited_node_mac(OWNED_V6);
+            let group = ferrolb_l2::wire::solicited_node_mac(OWNED_V6);
             let maddr = || {
                 let out = std::process::Command::new("ip")
                     .args(["maddr", "show", "dev", "eth0"])

@@ -6,5 +6,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    ferrolb_speaker::membership::fuzzing::exercise(data);
+    ferrolb_l2::membership::fuzzing::exercise(data);
 });

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::decide::fence::{Timing, TimingError};
+use crate::fence::{Timing, TimingError};
 
 /// The membership layer's timers. `J` below is [`MembershipTiming::jitter`]:
 /// how late a timer may fire or a datagram may arrive on a loaded node.

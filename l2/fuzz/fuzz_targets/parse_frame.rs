@@ -3,7 +3,7 @@
 //! the same value.
 #![no_main]
 
-use ferrolb_speaker::l2::wire::parse_frame;
+use ferrolb_l2::wire::parse_frame;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,9 +3,10 @@
 //!
 //! [`decide`] is the pure core: from the compiled configuration, the
 //! services with their assigned addresses and endpoints, and this node, it
-//! computes what to announce to each peer and why. The Layer-2 stack
-//! (ARP/NDP, the membership that says which speakers are reachable and
-//! alive) lives in [`ferrolb_l2`], re-exported here as [`l2`].
+//! computes what to announce to each peer and why. [`announce`] makes it
+//! true over the BGP stack ([`ferrolb_bgp`]) and the Layer-2 stack
+//! ([`ferrolb_l2`]: ARP/NDP, and the membership that says which speakers
+//! are reachable and alive).
 
 pub mod adapt;
 pub mod announce;

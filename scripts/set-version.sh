@@ -26,7 +26,7 @@ mv Cargo.toml.new Cargo.toml
 
 # Any unlocked cargo command rewrites the path packages' versions in a lock
 # file and nothing else; the fuzz workspaces have lock files of their own.
-for manifest in Cargo.toml bfd/fuzz/Cargo.toml bgp/fuzz/Cargo.toml speaker/fuzz/Cargo.toml; do
+for manifest in Cargo.toml bfd/fuzz/Cargo.toml bgp/fuzz/Cargo.toml l2/fuzz/Cargo.toml; do
   cargo update --workspace --quiet --manifest-path "$manifest"
 done
 

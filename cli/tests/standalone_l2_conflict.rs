@@ -12,10 +12,10 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use ferrolb_speaker::l2::conflict::ConflictConfig;
-use ferrolb_speaker::l2::gratuitous::announcement;
-use ferrolb_speaker::l2::socket::PacketSocket;
-use ferrolb_speaker::l2::wire::MacAddr;
+use ferrolb_l2::conflict::ConflictConfig;
+use ferrolb_l2::gratuitous::announcement;
+use ferrolb_l2::socket::PacketSocket;
+use ferrolb_l2::wire::MacAddr;
 use interop_tests::l2::ferrolb::{CONFLICT, claims};
 use interop_tests::l2::{FerroLbL2, Jitter, L2Lan, L2Subject, settle};
 use interop_tests::lab::Host;

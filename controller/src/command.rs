@@ -4,8 +4,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::leader::LeaseOptions;
@@ -13,11 +11,7 @@ use crate::metrics::Metrics;
 use crate::reconcile::Options;
 use crate::replica;
 use clap::Parser;
-use ferrolb_k8s::http::{self, Endpoint, ListenError};
-use ferrolb_k8s::process::{
-    self, ClientError, LogFormat, client, init_logging, run_main, shutdown_signal,
-};
-use prometheus_client::registry::Registry;
+use ferrolb_k8s::process::{self, LogFormat, StartError, init_logging, run_main, start};
 use tracing::info;
 
 /// FerroLB controller: assigns LoadBalancer addresses (MetalLB-compatible).
@@ -62,11 +56,7 @@ struct Args {
 #[derive(Debug, thiserror::Error)]
 enum MainError {
     #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Listen(#[from] ListenError),
-    #[error("cannot install the signal handler: {0}")]
-    Signal(std::io::Error),
+    Start(#[from] StartError),
     #[error(transparent)]
     Replica(#[from] replica::ReplicaError),
 }
@@ -82,23 +72,16 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), MainError> {
-    let client = client(args.kubeconfig.as_deref()).await?;
-    let mut registry = Registry::default();
-    let metrics = Arc::new(Metrics::register(&mut registry));
-    let ready = Arc::new(AtomicBool::new(false));
-    let server = http::start(
+    let started = start(
+        args.kubeconfig.as_deref(),
         args.metrics_addr,
-        Endpoint {
-            registry: Arc::new(registry),
-            ready: ready.clone(),
-        },
+        Metrics::register,
     )
     .await?;
     let identity = args.identity.clone().unwrap_or_else(hostname);
     info!(namespace = %args.namespace, lb_class = ?args.lb_class, identity = %identity, "starting");
-    let shutdown = shutdown_signal().map_err(MainError::Signal)?;
     let result = replica::run(
-        client,
+        started.client,
         Options {
             namespace: args.namespace.clone(),
             lb_class: args.lb_class.clone(),
@@ -111,12 +94,12 @@ async fn run(args: Args) -> Result<(), MainError> {
             duration: Duration::from_secs(args.lease_duration),
             grace: Duration::from_secs(args.lease_grace),
         },
-        metrics,
-        ready,
-        shutdown,
+        started.metrics,
+        started.ready,
+        started.shutdown,
     )
     .await;
-    server.abort();
+    started.server.abort();
     Ok(result?)
 }
 

@@ -1,15 +1,23 @@
-//! What every FerroLB process does first: logging and the API client.
+//! What every FerroLB process does first: logging, the API client, the
+//! metrics and health endpoint, and the shutdown signal.
 
 use std::fmt::Display;
 use std::future::Future;
 use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use clap::ValueEnum;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
+use prometheus_client::registry::Registry;
+use tokio::task::JoinHandle;
 use tracing::{error, info};
+
+use crate::http::{self, Endpoint, ListenError};
 
 /// `--log-format`.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -100,5 +108,62 @@ pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
             _ = sigterm.recv() => info!("SIGTERM: shutting down"),
             _ = tokio::signal::ctrl_c() => info!("interrupt: shutting down"),
         }
+    })
+}
+
+/// Why a Kubernetes program could not start serving.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Listen(#[from] ListenError),
+    #[error("cannot install the signal handler: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+/// What the controller and the speaker hold once [`start`]ed.
+pub struct Started<M, S> {
+    pub client: Client,
+    /// The program's metrics, registered in the endpoint's registry.
+    pub metrics: Arc<M>,
+    /// Served as `/readyz`; false until the program says it is ready.
+    pub ready: Arc<AtomicBool>,
+    /// The `/metrics` `/healthz` `/readyz` task, for the caller to abort
+    /// when its program ends.
+    pub server: JoinHandle<()>,
+    /// Completes on SIGTERM or SIGINT ([`shutdown_signal`]).
+    pub shutdown: S,
+}
+
+/// The start every Kubernetes program shares: the API client (from
+/// `kubeconfig`, see [`client`]), its metrics (`register` adds them to a
+/// fresh registry), the endpoint on `metrics_addr`, not ready yet, and the
+/// shutdown signal, installed before the program does anything that a
+/// signal should interrupt.
+pub async fn start<M>(
+    kubeconfig: Option<&Path>,
+    metrics_addr: SocketAddr,
+    register: impl FnOnce(&mut Registry) -> M,
+) -> Result<Started<M, impl Future<Output = ()>>, StartError> {
+    let client = client(kubeconfig).await?;
+    let mut registry = Registry::default();
+    let metrics = Arc::new(register(&mut registry));
+    let ready = Arc::new(AtomicBool::new(false));
+    let server = http::start(
+        metrics_addr,
+        Endpoint {
+            registry: Arc::new(registry),
+            ready: ready.clone(),
+        },
+    )
+    .await?;
+    let shutdown = shutdown_signal().map_err(StartError::Signal)?;
+    Ok(Started {
+        client,
+        metrics,
+        ready,
+        server,
+        shutdown,
     })
 }

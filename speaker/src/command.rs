@@ -4,18 +4,12 @@
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use crate::announce::{GracefulRestartArgs, L2Args, L2ArgsError};
 use crate::k8s::{Options, RunError, run};
 use crate::metrics::Metrics;
 use clap::Parser;
-use ferrolb_k8s::http::{self, Endpoint, ListenError};
-use ferrolb_k8s::process::{
-    ClientError, LogFormat, client, init_logging, run_main, shutdown_signal,
-};
-use prometheus_client::registry::Registry;
+use ferrolb_k8s::process::{LogFormat, StartError, init_logging, run_main, start};
 use tracing::info;
 
 /// FerroLB speaker: announces LoadBalancer addresses (MetalLB-compatible).
@@ -72,16 +66,12 @@ struct Args {
 #[derive(Debug, thiserror::Error)]
 enum MainError {
     #[error(transparent)]
-    Client(#[from] ClientError),
-    #[error(transparent)]
-    Listen(#[from] ListenError),
+    Start(#[from] StartError),
     #[error("bad --bgp-listen {value:?}: {source}")]
     BgpListen {
         value: String,
         source: std::net::AddrParseError,
     },
-    #[error("cannot install the signal handler: {0}")]
-    Signal(std::io::Error),
     #[error(transparent)]
     Run(#[from] RunError),
     #[error(transparent)]
@@ -106,22 +96,15 @@ async fn serve(args: Args) -> Result<(), MainError> {
             source,
         })?),
     };
-    let client = client(args.kubeconfig.as_deref()).await?;
-    let mut registry = Registry::default();
-    let metrics = Arc::new(Metrics::register(&mut registry));
-    let ready = Arc::new(AtomicBool::new(false));
-    let server = http::start(
+    let started = start(
+        args.kubeconfig.as_deref(),
         args.metrics_addr,
-        Endpoint {
-            registry: Arc::new(registry),
-            ready: ready.clone(),
-        },
+        Metrics::register,
     )
     .await?;
     info!(node = %args.node_name, namespace = %args.namespace, lb_class = ?args.lb_class, "starting");
-    let shutdown = shutdown_signal().map_err(MainError::Signal)?;
     let result = run(
-        client,
+        started.client,
         Options {
             namespace: args.namespace,
             node: args.node_name,
@@ -132,11 +115,11 @@ async fn serve(args: Args) -> Result<(), MainError> {
             l2: args.l2.resolve()?,
             graceful_restart: args.graceful_restart.resolve(),
         },
-        metrics,
-        ready,
-        shutdown,
+        started.metrics,
+        started.ready,
+        started.shutdown,
     )
     .await;
-    server.abort();
+    started.server.abort();
     Ok(result?)
 }

@@ -1,11 +1,10 @@
 //! The per-peer task: state machine, connections, Adj-RIB-Out.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::BytesMut;
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::IpNet;
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -14,12 +13,13 @@ use tracing::{Instrument, debug, info, warn};
 use super::attributes::RouteAttributes;
 use super::config::PeerConfig;
 use super::connection::{Connection, Input};
+use super::outbound::Outbound;
 use super::status::PeerStatus;
 use super::translate;
-use crate::adj_rib_out::{AdjRibOut, Changes};
+use crate::adj_rib_out::AdjRibOut;
 use crate::fsm::{Action, ConnectionId, Event, Millis, NegotiatedSession, Session};
 use crate::transport;
-use crate::wire::{self, Codec, Ipv6NextHop, Message, Nlri, Update, pack};
+use crate::wire::{self, Message};
 
 /// Commands are few and small; a caller that outruns the session waits.
 const COMMAND_QUEUE: usize = 16;
@@ -152,17 +152,12 @@ impl Drop for Peer {
 /// The Established session.
 struct Up {
     conn: ConnectionId,
-    session: NegotiatedSession,
-    send: Codec,
-    local: IpAddr,
+    /// How this session's routes are encoded.
+    outbound: Outbound,
     /// End-of-RIB is owed after the first full table.
     eor_pending: bool,
-}
-
-impl Up {
-    fn graceful_restart(&self) -> bool {
-        self.session.graceful_restart.is_some()
-    }
+    /// Both sides negotiated graceful restart (RFC 4724).
+    graceful_restart: bool,
 }
 
 struct Driver {
@@ -490,10 +485,14 @@ impl Driver {
         self.status.last_error = None;
         self.up = Some(Up {
             conn,
-            send: connection.send_codec(),
-            local: connection.local.ip(),
-            session,
+            outbound: Outbound::for_session(
+                &session,
+                connection.send_codec(),
+                connection.local.ip(),
+                &self.config,
+            ),
             eor_pending: true,
+            graceful_restart: session.graceful_restart.is_some(),
         });
         // Whatever the peer had from an earlier session is gone with it.
         self.rib.session_down();
@@ -536,7 +535,7 @@ impl Driver {
             return;
         };
         let changes = self.rib.take_changes();
-        let (messages, skipped) = encode_changes(&changes, up, &self.config);
+        let (messages, skipped) = up.outbound.encode(&changes);
         if let Some(why) = skipped {
             warn!("{why}");
             self.status.last_error = Some(why);
@@ -550,11 +549,8 @@ impl Driver {
         let conn = up.conn;
         let eor = self.eor_due();
         if eor {
-            for family in &up.session.families {
-                let Some(family) = wire_family(*family) else {
-                    continue;
-                };
-                match Message::Update(Update::end_of_rib(family)).to_bytes(&up.send) {
+            for eor in up.outbound.end_of_rib() {
+                match eor {
                     Ok(bytes) => out.extend_from_slice(&bytes),
                     Err(e) => warn!(error = %e, "cannot encode End-of-RIB"),
                 }
@@ -584,7 +580,7 @@ impl Driver {
     /// Withdraws and closes; for a planned restart (`restarting`), a
     /// session with graceful restart keeps its routes and closes silently.
     async fn shutdown(&mut self, reason: &str, restarting: bool) {
-        let keep = restarting && self.up.as_ref().is_some_and(Up::graceful_restart);
+        let keep = restarting && self.up.as_ref().is_some_and(|u| u.graceful_restart);
         info!(reason, keep_routes = keep, "shutting down");
         if self.up.is_some() && !keep {
             // Withdraw first, so the peer stops forwarding to us at once,
@@ -619,109 +615,6 @@ impl Driver {
             self.status_tx.send_replace(self.status.clone());
         }
     }
-}
-
-fn wire_family(f: crate::fsm::Family) -> Option<wire::Family> {
-    match (f.afi, f.safi) {
-        (1, 1) => Some(wire::Family::Ipv4Unicast),
-        (2, 1) => Some(wire::Family::Ipv6Unicast),
-        _ => None,
-    }
-}
-
-/// Packs the changes into UPDATEs for this session. Routes of a family the
-/// session cannot carry (not negotiated, or no next hop of that family) are
-/// left out and reported.
-fn encode_changes(
-    changes: &Changes<RouteAttributes>,
-    up: &Up,
-    config: &PeerConfig,
-) -> (Vec<bytes::Bytes>, Option<String>) {
-    let has = |f: crate::fsm::Family| up.session.families.contains(&f);
-    let v4_ok = has(crate::fsm::Family::IPV4_UNICAST);
-    let v6_ok = has(crate::fsm::Family::IPV6_UNICAST);
-    let next_hop_v4: Option<Ipv4Addr> = config.next_hop_v4.or(match up.local {
-        IpAddr::V4(a) => Some(a),
-        IpAddr::V6(_) => None,
-    });
-    let next_hop_v6: Option<Ipv6Addr> = config.next_hop_v6.or(match up.local {
-        IpAddr::V6(a) if !is_link_local(a) => Some(a),
-        _ => None,
-    });
-    let mut skipped: Option<String> = None;
-    let mut messages = Vec::new();
-    let mut record = |r: Result<Vec<bytes::Bytes>, wire::EncodeError>| match r {
-        Ok(m) => messages.extend(m),
-        Err(e) => skipped = Some(format!("cannot encode UPDATE: {e}")),
-    };
-
-    let (w4, w6) = split(changes.withdrawn.iter().copied());
-    if v4_ok && !w4.is_empty() {
-        record(pack::withdraw_ipv4(&up.send, &w4));
-    }
-    if v6_ok && !w6.is_empty() {
-        record(pack::withdraw_ipv6(&up.send, &w6));
-    }
-    let mut missing = Vec::new();
-    for (attrs, prefixes) in &changes.announced {
-        let (a4, a6) = split(prefixes.iter().copied());
-        if !a4.is_empty() {
-            match (v4_ok, next_hop_v4) {
-                (true, Some(nh)) => record(pack::announce_ipv4(
-                    &up.send,
-                    &attrs.path_attributes(config.local_as, up.session.internal, Some(nh)),
-                    &a4,
-                )),
-                (false, _) => missing.push("IPv4 unicast was not negotiated"),
-                (true, None) => missing.push("no IPv4 next hop (set next_hop_v4)"),
-            }
-        }
-        if !a6.is_empty() {
-            match (v6_ok, next_hop_v6) {
-                (true, Some(global)) => {
-                    let nh = Ipv6NextHop {
-                        global,
-                        link_local: None,
-                    };
-                    record(pack::announce_ipv6(
-                        &up.send,
-                        &attrs.path_attributes(config.local_as, up.session.internal, None),
-                        &nh,
-                        &a6,
-                    ))
-                }
-                (false, _) => missing.push("IPv6 unicast was not negotiated"),
-                (true, None) => missing.push("no IPv6 next hop (set next_hop_v6)"),
-            }
-        }
-    }
-    missing.dedup();
-    if !missing.is_empty() {
-        skipped = Some(format!("routes not sent: {}", missing.join("; ")));
-    }
-    (messages, skipped)
-}
-
-fn is_link_local(a: Ipv6Addr) -> bool {
-    a.segments()[0] & 0xffc0 == 0xfe80
-}
-
-fn split(prefixes: impl Iterator<Item = IpNet>) -> (Vec<Nlri<Ipv4Net>>, Vec<Nlri<Ipv6Net>>) {
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
-    for p in prefixes {
-        match p {
-            IpNet::V4(p) => v4.push(Nlri {
-                path_id: None,
-                prefix: p,
-            }),
-            IpNet::V6(p) => v6.push(Nlri {
-                path_id: None,
-                prefix: p,
-            }),
-        }
-    }
-    (v4, v6)
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

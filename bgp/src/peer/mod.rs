@@ -28,6 +28,7 @@ mod attributes;
 mod config;
 mod connection;
 mod driver;
+mod outbound;
 mod status;
 mod translate;
 
@@ -35,4 +36,5 @@ pub use acceptor::Acceptor;
 pub use attributes::RouteAttributes;
 pub use config::{GracefulRestartConfig, PeerConfig};
 pub use driver::{BfdDownTrigger, Peer};
+pub use outbound::Outbound;
 pub use status::PeerStatus;

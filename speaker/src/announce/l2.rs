@@ -16,16 +16,16 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::decide::L2Plan;
-use crate::l2::conflict::{Claimant, ConflictConfig};
-use crate::l2::gratuitous::GratuitousConfig;
-use crate::l2::interface::{Claim, InterfaceState, L2Event, Outgoing};
-use crate::l2::probe::ProbeConfig;
-use crate::l2::responder::Counter;
-use crate::l2::socket::{PacketSocket, SocketError};
-use crate::l2::wire::MacAddr;
-use crate::membership::{AnswerGate, DEFAULT_PORT, ThreadPriority};
 use crate::metrics::{Layer2Count, Metrics};
 use ferrolb_k8s::timer::sleep_until;
+use ferrolb_l2::conflict::{Claimant, ConflictConfig};
+use ferrolb_l2::gratuitous::GratuitousConfig;
+use ferrolb_l2::interface::{Claim, InterfaceState, L2Event, Outgoing};
+use ferrolb_l2::membership::{AnswerGate, DEFAULT_PORT, ThreadPriority};
+use ferrolb_l2::probe::ProbeConfig;
+use ferrolb_l2::responder::Counter;
+use ferrolb_l2::socket::{PacketSocket, SocketError};
+use ferrolb_l2::wire::MacAddr;
 
 /// Timings of the link layer, the membership's UDP port and thread, and
 /// the gate the membership holds shut after a stall.

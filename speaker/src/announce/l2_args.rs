@@ -6,8 +6,8 @@ use clap::Args;
 
 use super::l2::L2Options;
 use crate::decide::InterfaceRules;
-use crate::l2::gratuitous::GratuitousConfig;
-use crate::membership::{DEFAULT_PORT, ThreadPriority};
+use ferrolb_l2::gratuitous::GratuitousConfig;
+use ferrolb_l2::membership::{DEFAULT_PORT, ThreadPriority};
 
 /// Layer-2 mode's command-line options.
 #[derive(Debug, Clone, Args)]

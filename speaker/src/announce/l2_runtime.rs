@@ -17,18 +17,18 @@ use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::l2::{InterfaceEvent, L2Announcer, L2Options};
+use super::links::{self, AbortOnDrop, LinksError};
 use crate::decide::interfaces::answering_macs;
 use crate::decide::{
     ClusterView, Fence, FenceState, InterfaceRules, L2Plan, Link, LocalNode, NodeState,
     ServiceState, l2_plan,
 };
-use crate::l2::links::{self, AbortOnDrop, LinksError};
-use crate::l2::wire::MacAddr;
-use crate::membership::{
-    AddressBook, Key, MembershipService, MembershipTiming, StartError, UdpConfig, View,
-};
 use crate::metrics::Metrics;
 use ferrolb_k8s::timer::sleep_until;
+use ferrolb_l2::membership::{
+    AddressBook, Key, MembershipService, MembershipTiming, StartError, UdpConfig, View,
+};
+use ferrolb_l2::wire::MacAddr;
 
 /// What Layer-2 mode needs to start.
 pub struct L2Setup {

@@ -8,6 +8,7 @@ mod graceful_restart;
 mod l2;
 mod l2_args;
 mod l2_runtime;
+mod links;
 mod peer_config;
 
 pub use bgp::BgpAnnouncer;

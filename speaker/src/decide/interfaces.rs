@@ -242,7 +242,7 @@ pub fn choose(
 /// some address: up, neither loopback nor enslaved, ARP or NDP capable,
 /// and either not excluded by `rules` or named in `listed` (an
 /// advertisement's `interfaces`). The other speakers take claims from
-/// these for this node's ([`crate::l2::conflict`]).
+/// these for this node's ([`ferrolb_l2::conflict`]).
 pub fn answering_macs<'a>(
     links: &[Link],
     rules: &InterfaceRules,

@@ -10,7 +10,6 @@
 
 mod bgp;
 mod endpoints;
-pub mod fence;
 mod input;
 pub mod interfaces;
 mod l2;
@@ -20,6 +19,9 @@ mod verdict;
 pub use bgp::{BgpPlan, bgp_plan};
 pub use endpoints::{Endpoint, TrafficPolicy};
 pub use fence::{Fence, FenceState};
+/// The quorum fence lives beside the membership that feeds it, in the
+/// kube-free Layer-2 crate; the decision reads its state.
+pub use ferrolb_l2::fence;
 pub use input::{EXCLUDE_LABEL, NodeState, ServiceKey, ServiceState};
 pub use interfaces::{InterfaceRules, Link};
 pub use l2::{ClusterView, L2Plan, L2Status, LocalNode, l2_plan};

@@ -173,8 +173,8 @@ fn settings(node: &str) -> Settings {
         l2_exclude_interface: Vec::new(),
         l2_no_exclude_interfaces: false,
         l2_exclude_config: crate::announce::excludel2::MOUNT_PATH.into(),
-        ml_bind_port: crate::membership::DEFAULT_PORT,
-        ml_thread_priority: crate::membership::ThreadPriority::Auto,
+        ml_bind_port: ferrolb_l2::membership::DEFAULT_PORT,
+        ml_thread_priority: ferrolb_l2::membership::ThreadPriority::Auto,
     };
     Settings {
         node: node.to_string(),

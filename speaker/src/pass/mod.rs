@@ -22,10 +22,10 @@ use tracing::{error, info, warn};
 
 use crate::announce::{BgpAnnouncer, L2Runtime, L2Setup, address_book, memberlist_key};
 use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
-use crate::l2::interface::L2Event;
-use crate::membership::{Key, MembershipTiming};
 use crate::metrics::Metrics;
 use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses};
+use ferrolb_l2::interface::L2Event;
+use ferrolb_l2::membership::{Key, MembershipTiming};
 
 pub use inputs::{Inputs, Settings};
 pub use report::{BfdState, Report, ServiceEvent, ServiceStatuses, Session};

@@ -5,7 +5,7 @@ use ferrolb_crds::config::{Config, Resources, compile};
 use ferrolb_crds::manifest::read_yaml;
 use std::net::IpAddr;
 
-use ferrolb_speaker::decide::{Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy};
+use ferrolb_speaker::decide::{Endpoint, Link, NodeState, ServiceKey, ServiceState, TrafficPolicy};
 use proptest::prelude::*;
 
 /// Two pools for the decision tests: `web` (IPv4 and IPv6) and `quiet`.
@@ -45,6 +45,7 @@ spec: {addresses: ["198.51.100.128/26"]}
 "#;
 
 /// Compiles `yaml`, failing the test on any manifest or compiler error.
+#[allow(dead_code)]
 pub fn compile_yaml(yaml: &str) -> Config {
     let mut resources = Resources::default();
     let (_, errors) = read_yaml(yaml, &mut resources);
@@ -56,6 +57,20 @@ pub fn compile_yaml(yaml: &str) -> Config {
 }
 
 // Not every test crate uses every helper below.
+
+/// An Ethernet interface that is up and answers ARP and NDP.
+#[allow(dead_code)]
+pub fn lan_link(name: &str, mac: Option<[u8; 6]>) -> Link {
+    Link {
+        name: name.into(),
+        up: true,
+        loopback: false,
+        enslaved: false,
+        arp: true,
+        ndp: true,
+        mac,
+    }
+}
 
 /// A node with these labels.
 #[allow(dead_code)]

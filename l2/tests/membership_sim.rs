@@ -1,0 +1,1273 @@
+//! The membership core on a simulated network, with deterministic time:
+//! drops, delays, partitions and heals, one-way cuts and asymmetric loss,
+//! nodes descheduled for a while (their datagrams wait unread, their
+//! timers fire late), checked against the timing the fence relies on and
+//! against the one invariant that matters: no address has two owners.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use ferrolb_l2::fence::has_quorum;
+use ferrolb_l2::membership::{Input, Key, Membership, MembershipTiming, Output, View};
+use proptest::prelude::*;
+
+const MS: Duration = Duration::from_millis(1);
+
+/// A small deterministic generator for delays and losses.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// What the simulated network delivers to a node.
+enum Delivery {
+    Datagram(Vec<u8>),
+    HostProbed { name: String, answered: bool },
+}
+
+struct Net {
+    now: Instant,
+    timing: MembershipTiming,
+    nodes: BTreeMap<String, Membership>,
+    /// Side of each node: datagrams cross only within a side.
+    side: BTreeMap<String, u8>,
+    crashed: BTreeSet<String>,
+    /// Per-mille of datagrams lost.
+    loss: u64,
+    /// Delays are uniform in `[min_delay, max_delay]`.
+    min_delay: Duration,
+    max_delay: Duration,
+    queue: Vec<(Instant, String, Delivery)>,
+    /// Datagrams from the first to the second are lost (a one-way cut).
+    one_way: BTreeSet<(String, String)>,
+    /// Per-mille of datagrams lost from the first to the second.
+    link_loss: BTreeMap<(String, String), u64>,
+    /// Descheduled nodes: from, until. Nothing runs on them meanwhile.
+    stalls: Vec<(String, Instant, Instant)>,
+    crashed_at: BTreeMap<String, Instant>,
+    /// Every notice sent: when, by whom, naming whom.
+    notices: Vec<(Instant, String, Vec<String>)>,
+    rng: Rng,
+    /// Every view change, per node, with its time.
+    history: BTreeMap<String, Vec<(Instant, View)>>,
+    known: BTreeSet<String>,
+}
+
+impl Net {
+    fn new(n: usize, seed: u64) -> Net {
+        let start = Instant::now();
+        let timing = MembershipTiming::default();
+        let known: BTreeSet<String> = (0..n).map(|i| format!("node-{i}")).collect();
+        let nodes = known
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let key = Key::new(b"cluster secret".to_vec());
+                (
+                    name.clone(),
+                    Membership::new(name.clone(), key, timing, start, 1000 + i as u64),
+                )
+            })
+            .collect();
+        let mut net = Net {
+            now: start,
+            timing,
+            nodes,
+            side: known.iter().map(|n| (n.clone(), 0)).collect(),
+            crashed: BTreeSet::new(),
+            loss: 0,
+            min_delay: Duration::from_micros(100),
+            max_delay: 2 * MS,
+            queue: Vec::new(),
+            one_way: BTreeSet::new(),
+            link_loss: BTreeMap::new(),
+            stalls: Vec::new(),
+            crashed_at: BTreeMap::new(),
+            notices: Vec::new(),
+            rng: Rng(seed),
+            history: BTreeMap::new(),
+            known: known.clone(),
+        };
+        for name in known.clone() {
+            let out = net
+                .node(&name)
+                .handle(start, Input::SetKnown(known.clone()));
+            net.route(&name, out);
+        }
+        net
+    }
+
+    fn node(&mut self, name: &str) -> &mut Membership {
+        self.nodes.get_mut(name).expect("a simulated node")
+    }
+
+    fn view(&self, name: &str) -> &View {
+        self.nodes[name].view()
+    }
+
+    /// Whether a datagram from `from` to `to` may arrive.
+    fn link(&self, from: &str, to: &str) -> bool {
+        self.side.get(from) == self.side.get(to)
+            && !self.one_way.contains(&(from.to_string(), to.to_string()))
+    }
+
+    fn delay(&mut self) -> Duration {
+        let span = (self.max_delay - self.min_delay).as_micros() as u64;
+        self.min_delay + Duration::from_micros(self.rng.below(span + 1))
+    }
+
+    fn stalled(&self, name: &str, at: Instant) -> bool {
+        self.stalls
+            .iter()
+            .any(|(n, from, until)| n == name && *from <= at && at < *until)
+    }
+
+    /// When `name` runs again (now if it is not stalled).
+    fn resumes(&self, name: &str, at: Instant) -> Instant {
+        self.stalls
+            .iter()
+            .filter(|(n, from, until)| n == name && *from <= at && at < *until)
+            .map(|s| s.2)
+            .max()
+            .unwrap_or(at)
+    }
+
+    /// Deschedules `name` from now for `d`.
+    fn stall(&mut self, name: &str, d: Duration) {
+        self.stalls.push((name.to_string(), self.now, self.now + d));
+    }
+
+    fn crash(&mut self, name: &str) {
+        self.crashed.insert(name.to_string());
+        self.crashed_at.insert(name.to_string(), self.now);
+    }
+
+    fn route(&mut self, from: &str, out: Vec<Output>) {
+        for o in out {
+            match o {
+                Output::Send { to, bytes } => {
+                    if self.crashed.contains(from) || !self.link(from, &to) {
+                        continue;
+                    }
+                    let key = Key::new(b"cluster secret".to_vec());
+                    if let Ok(d) = ferrolb_l2::membership::wire::Datagram::open(&key, &bytes)
+                        && let ferrolb_l2::membership::wire::Body::Suspect { entries } = d.body
+                    {
+                        let named = entries.into_iter().map(|e| e.member).collect();
+                        self.notices.push((self.now, from.to_string(), named));
+                    }
+                    let loss = self.link_loss.get(&(from.to_string(), to.clone()));
+                    let loss = self.loss.max(loss.copied().unwrap_or(0));
+                    if self.rng.below(1000) < loss {
+                        continue;
+                    }
+                    let delay = self.delay();
+                    self.queue
+                        .push((self.now + delay, to, Delivery::Datagram(bytes)));
+                }
+                // A TCP handshake with the member's host: its kernel
+                // answers, stalled speaker or not; a crashed speaker's
+                // port refuses; a cut answers nothing.
+                Output::ProbeHost { to } => {
+                    if !self.link(from, &to) || !self.link(&to, from) {
+                        continue;
+                    }
+                    let answered = !self.crashed.contains(&to);
+                    let delay = self.delay() + self.delay();
+                    self.queue.push((
+                        self.now + delay,
+                        from.to_string(),
+                        Delivery::HostProbed { name: to, answered },
+                    ));
+                }
+                Output::View(view) => self
+                    .history
+                    .entry(from.to_string())
+                    .or_default()
+                    .push((self.now, view)),
+            }
+        }
+    }
+
+    /// Runs every event up to `until`. A stalled node's datagrams wait
+    /// (in arrival order) and its timers fire when it runs again.
+    fn run_until(&mut self, until: Instant) {
+        loop {
+            let next_packet = self.queue.iter().map(|q| self.resumes(&q.1, q.0)).min();
+            let next_timer = self
+                .nodes
+                .iter()
+                .filter(|(n, _)| !self.crashed.contains(*n))
+                .filter_map(|(n, m)| Some(self.resumes(n, m.next_deadline()?)))
+                .min();
+            let Some(next) = [next_packet, next_timer].into_iter().flatten().min() else {
+                break;
+            };
+            if next > until {
+                break;
+            }
+            self.now = next.max(self.now);
+            // Packets first, then timers, at this instant.
+            let now = self.now;
+            let (mut due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.queue)
+                .into_iter()
+                .partition(|q| q.0 <= now && !self.stalled(&q.1, now));
+            self.queue = rest;
+            due.sort_by_key(|q| q.0);
+            for (_, to, delivery) in due {
+                // A datagram in flight across a new cut is lost.
+                if self.crashed.contains(&to) {
+                    continue;
+                }
+                let input = match delivery {
+                    Delivery::Datagram(bytes) => Input::Received(bytes),
+                    Delivery::HostProbed { name, answered } => Input::HostProbed { name, answered },
+                };
+                let out = self.node(&to).handle(now, input);
+                self.route(&to, out);
+            }
+            let names: Vec<String> = self.nodes.keys().cloned().collect();
+            for name in names {
+                if self.crashed.contains(&name) || self.stalled(&name, now) {
+                    continue;
+                }
+                if self.nodes[&name]
+                    .next_deadline()
+                    .is_some_and(|d| d <= self.now)
+                {
+                    let now = self.now;
+                    let out = self.node(&name).poll(now);
+                    self.route(&name, out);
+                }
+            }
+        }
+        self.now = until;
+    }
+
+    fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.run_until(until);
+    }
+
+    fn partition(&mut self, minority: &BTreeSet<String>) {
+        for (name, side) in &mut self.side {
+            *side = u8::from(minority.contains(name));
+        }
+        // In-flight datagrams between the sides are lost with the link.
+        let side = self.side.clone();
+        self.queue
+            .retain(|(_, to, _)| side[to] == 0 || minority.contains(to));
+    }
+
+    fn heal(&mut self) {
+        for side in self.side.values_mut() {
+            *side = 0;
+        }
+    }
+
+    fn converged(&self, only_alive: bool) -> bool {
+        self.nodes
+            .keys()
+            .filter(|n| !self.crashed.contains(*n))
+            .all(|n| {
+                self.view(n).alive == self.known
+                    && (only_alive || self.view(n).reachable == self.known)
+            })
+    }
+
+    /// Runs until every node sees every node (reachable and alive), at
+    /// most `limit`; how long that took.
+    fn converge(&mut self, limit: Duration) -> Option<Duration> {
+        self.converge_on(limit, false)
+    }
+
+    fn converge_on(&mut self, limit: Duration, only_alive: bool) -> Option<Duration> {
+        let from = self.now;
+        while self.now < from + limit {
+            if self.converged(only_alive) {
+                return Some(self.now - from);
+            }
+            self.run_for(MS);
+        }
+        self.converged(only_alive).then(|| self.now - from)
+    }
+
+    /// When `observer` first saw `member` leave its reachable (or alive)
+    /// set after `since`.
+    fn first_loss(
+        &self,
+        observer: &str,
+        member: &str,
+        since: Instant,
+        alive: bool,
+    ) -> Option<Instant> {
+        self.history.get(observer)?.iter().find_map(|(t, v)| {
+            let set = if alive { &v.alive } else { &v.reachable };
+            (*t >= since && !set.contains(member)).then_some(*t)
+        })
+    }
+
+    /// `name` leaves gracefully now; the datagrams its first copy of the
+    /// leave went out in, for replays.
+    fn leave(&mut self, name: &str) -> Vec<(String, Vec<u8>)> {
+        let now = self.now;
+        let out = self.node(name).leave(now);
+        let sent = out
+            .iter()
+            .filter_map(|o| match o {
+                Output::Send { to, bytes } => Some((to.clone(), bytes.clone())),
+                Output::View(_) | Output::ProbeHost { .. } => None,
+            })
+            .collect();
+        self.route(name, out);
+        sent
+    }
+
+    /// `name` starts again, at a newer incarnation (its boot clock moved).
+    fn restart(&mut self, name: &str) {
+        let boot = self.nodes[name].incarnation() + 1000;
+        let key = Key::new(b"cluster secret".to_vec());
+        let now = self.now;
+        self.nodes.insert(
+            name.to_string(),
+            Membership::new(name, key, self.timing, now, boot),
+        );
+        let known = self.known.clone();
+        let out = self.node(name).handle(now, Input::SetKnown(known));
+        self.route(name, out);
+    }
+
+    fn fenced_at(&self, observer: &str, since: Instant) -> Option<Instant> {
+        self.history.get(observer)?.iter().find_map(|(t, v)| {
+            (*t >= since && !has_quorum(observer, &v.reachable, &self.known)).then_some(*t)
+        })
+    }
+}
+
+#[test]
+fn members_find_each_other() {
+    let mut net = Net::new(5, 1);
+    let took = net.converge(Duration::from_millis(200));
+    assert!(took.is_some(), "no convergence: {:?}", net.view("node-0"));
+    assert!(net.nodes.values().all(|m| m.stats().unauthenticated == 0));
+}
+
+/// The MACs `observer` knows the other members answer ARP/NDP from.
+fn macs_seen(net: &Net, observer: &str) -> BTreeMap<String, BTreeSet<[u8; 6]>> {
+    net.view(observer).hardware.clone()
+}
+
+fn set_mac(net: &mut Net, name: &str, mac: [u8; 6]) {
+    let now = net.now;
+    let out = net
+        .node(name)
+        .handle(now, Input::SetHardware(BTreeSet::from([mac])));
+    net.route(name, out);
+}
+
+#[test]
+fn every_member_learns_the_others_macs_after_a_loss_and_a_restart() {
+    let mut net = Net::new(4, 9);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    let mac = |i: u8| [2, 0, 0, 0, 0, i];
+    for i in 0..4u8 {
+        set_mac(&mut net, &format!("node-{i}"), mac(i));
+    }
+    net.run_for(Duration::from_millis(20));
+    let others = |me: u8, changed: Option<(u8, [u8; 6])>| -> BTreeMap<String, BTreeSet<[u8; 6]>> {
+        (0..4u8)
+            .filter(|i| *i != me)
+            .map(|i| {
+                let m = match changed {
+                    Some((who, m)) if who == i => m,
+                    _ => mac(i),
+                };
+                (format!("node-{i}"), BTreeSet::from([m]))
+            })
+            .collect()
+    };
+    for i in 0..4u8 {
+        assert_eq!(macs_seen(&net, &format!("node-{i}")), others(i, None));
+    }
+    // A change whose every datagram is lost: the periodic repeat carries it.
+    net.loss = 1000;
+    set_mac(&mut net, "node-1", [2, 0, 0, 0, 1, 1]);
+    net.loss = 0;
+    net.run_for(Duration::from_millis(20));
+    assert_eq!(
+        macs_seen(&net, "node-0")["node-1"],
+        BTreeSet::from([mac(1)])
+    );
+    net.run_for(ferrolb_l2::membership::hardware::REFRESH);
+    let changed = Some((1, [2, 0, 0, 0, 1, 1]));
+    assert_eq!(macs_seen(&net, "node-0"), others(0, changed));
+    // A restarted node learns everyone's at once (they answer its alive),
+    // long before the next repeat.
+    net.restart("node-2");
+    set_mac(&mut net, "node-2", mac(2));
+    net.run_for(Duration::from_millis(20));
+    assert_eq!(macs_seen(&net, "node-2"), others(2, changed));
+}
+
+#[test]
+fn a_crashed_node_is_suspected_by_all_and_dead_no_sooner_than_promised() {
+    let mut net = Net::new(5, 2);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.run_for(Duration::from_millis(300));
+    let fence = net.timing.fence_timing();
+    let t0 = net.now;
+    net.crash("node-2");
+    net.run_for(Duration::from_millis(300));
+    for observer in ["node-0", "node-1", "node-3", "node-4"] {
+        let suspected = net
+            .first_loss(observer, "node-2", t0, false)
+            .expect("suspected");
+        assert!(
+            suspected - t0 <= fence.suspect_within,
+            "{observer} after {:?}",
+            suspected - t0
+        );
+        let dead = net.first_loss(observer, "node-2", t0, true).expect("dead");
+        assert!(
+            dead - t0 >= fence.dead_not_before,
+            "{observer} dead after {:?}",
+            dead - t0
+        );
+        assert!(
+            dead - t0 <= net.timing.heartbeat + 2 * net.timing.jitter + fence.dead_not_before,
+            "{observer} dead after {:?}",
+            dead - t0
+        );
+    }
+}
+
+#[test]
+fn a_node_whose_link_is_cut_fences_itself() {
+    let mut net = Net::new(3, 3);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    let t0 = net.now;
+    net.partition(&BTreeSet::from(["node-1".to_string()]));
+    net.run_for(Duration::from_millis(200));
+    let fence = net.timing.fence_timing();
+    let fenced = net.fenced_at("node-1", t0).expect("fenced");
+    assert!(
+        fenced - t0 <= fence.suspect_within,
+        "fenced after {:?}",
+        fenced - t0
+    );
+    assert_eq!(
+        net.view("node-1").reachable,
+        BTreeSet::from(["node-1".to_string()])
+    );
+    net.heal();
+    let took = net
+        .converge_on(Duration::from_millis(500), true)
+        .expect("alive again");
+    assert!(took <= fence.alive_within, "alive again after {took:?}");
+    net.converge(Duration::from_millis(300)).expect("healed");
+}
+
+#[test]
+fn forged_replayed_and_stranger_datagrams_are_dropped_and_counted() {
+    use ferrolb_l2::membership::wire::{Body, Datagram, Header};
+    let start = Instant::now();
+    let key = Key::new(b"cluster secret".to_vec());
+    let mut m = Membership::new("a", key.clone(), MembershipTiming::default(), start, 1);
+    m.handle(
+        start,
+        Input::SetKnown(BTreeSet::from(["a".into(), "b".into()])),
+    );
+    let from = |sender: &str, sequence| Datagram {
+        header: Header {
+            sender: sender.into(),
+            incarnation: 5,
+            sequence,
+        },
+        body: Body::Alive { reply: false },
+    };
+    let forged = from("b", 1).seal(&Key::new(b"guess".to_vec()));
+    m.handle(start, Input::Received(forged));
+    assert_eq!(m.stats().unauthenticated, 1);
+    assert!(!m.reachable().contains("b"));
+
+    let genuine = from("b", 1).seal(&key);
+    m.handle(start, Input::Received(genuine.clone()));
+    assert!(m.reachable().contains("b"));
+    m.handle(start, Input::Received(genuine));
+    assert_eq!(m.stats().replayed, 1);
+
+    m.handle(start, Input::Received(from("c", 1).seal(&key)));
+    m.handle(start, Input::Received(from("a", 9).seal(&key)));
+    assert_eq!(m.stats().unknown_sender, 2);
+}
+
+#[test]
+fn a_suspected_node_refutes_with_a_newer_incarnation() {
+    let mut net = Net::new(3, 4);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    let before = net.nodes["node-1"].incarnation();
+    // node-1 stalls for longer than its watchers' silence, then resumes.
+    net.crash("node-1");
+    let t0 = net.now;
+    net.run_for(net.timing.silence + 4 * MS);
+    net.crashed.remove("node-1");
+    let took = net.converge(Duration::from_millis(200)).expect("refuted");
+    assert!(net.nodes["node-1"].incarnation() > before);
+    assert!(
+        net.first_loss("node-0", "node-1", t0, false).is_some(),
+        "was suspected"
+    );
+    assert!(
+        net.first_loss("node-0", "node-1", t0, true).is_none(),
+        "never dead"
+    );
+    assert!(took < net.timing.dead_after, "refuted after {took:?}");
+}
+
+fn without(set: &BTreeSet<String>, gone: &[&str]) -> BTreeSet<String> {
+    set.iter()
+        .filter(|n| !gone.contains(&n.as_str()))
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn a_graceful_leave_is_seen_by_every_member_within_one_network_delay() {
+    let mut net = Net::new(5, 5);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.run_for(Duration::from_millis(300));
+    let t0 = net.now;
+    let old_leave = net.leave("node-2");
+    let sent = net.nodes["node-2"].stats().sent;
+    net.run_for(net.max_delay);
+    let others = without(&net.known, &["node-2"]);
+    for observer in &others {
+        let view = net.view(observer);
+        assert_eq!(view.reachable, others, "{observer}");
+        assert_eq!(
+            view.alive, others,
+            "{observer}: gone at once, no dead_after"
+        );
+        // Both sets in the same view change: addresses move at once.
+        let reachable = net.first_loss(observer, "node-2", t0, false);
+        assert_eq!(reachable, net.first_loss(observer, "node-2", t0, true));
+        assert!(reachable.is_some_and(|t| t - t0 <= net.max_delay));
+        assert!(has_quorum(observer, &view.reachable, &net.known));
+    }
+
+    // The leaver goes quiet after its copies; nobody brings it back, nor
+    // suspects anyone else, while it is gone.
+    let timing = net.timing;
+    net.run_for(timing.leave_span());
+    let sent_after_copies = net.nodes["node-2"].stats().sent;
+    assert_eq!(
+        sent_after_copies - sent,
+        u64::from(timing.leave_copies - 1) * 4,
+        "the other copies, to each of the four others"
+    );
+    assert_eq!(net.nodes["node-2"].next_deadline(), None);
+    net.run_for(Duration::from_millis(500));
+    assert_eq!(net.nodes["node-2"].stats().sent, sent_after_copies);
+    for observer in &others {
+        assert_eq!(net.view(observer).reachable, others, "{observer}");
+        assert_eq!(net.view(observer).alive, others, "{observer}");
+    }
+
+    // It restarts at a newer incarnation: back everywhere.
+    net.restart("node-2");
+    let took = net.converge(Duration::from_millis(200)).expect("back");
+    assert!(
+        took <= timing.fence_timing().alive_within,
+        "back after {took:?}"
+    );
+
+    // Its old leave, replayed, changes nothing.
+    let replayed = net.nodes["node-0"].stats().replayed;
+    let (to, bytes) = old_leave
+        .into_iter()
+        .find(|(to, _)| to == "node-0")
+        .expect("a leave to node-0");
+    let now = net.now;
+    let out = net.node(&to).handle(now, Input::Received(bytes));
+    assert!(out.iter().all(|o| !matches!(o, Output::View(_))), "{out:?}");
+    assert_eq!(net.nodes["node-0"].stats().replayed, replayed + 1);
+    net.run_for(Duration::from_millis(100));
+    assert!(net.converged(false));
+}
+
+#[test]
+fn leaves_lower_reachable_but_not_known() {
+    // Three: one leaves, two of three reach a majority; a second leaves,
+    // and the last one is fenced.
+    let mut net = Net::new(3, 6);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.leave("node-0");
+    net.run_for(Duration::from_millis(50));
+    for n in ["node-1", "node-2"] {
+        assert!(has_quorum(n, &net.view(n).reachable, &net.known), "{n}");
+    }
+    net.leave("node-1");
+    net.run_for(Duration::from_millis(50));
+    let last = net.view("node-2").reachable.clone();
+    assert_eq!(last, BTreeSet::from(["node-2".to_string()]));
+    assert!(!has_quorum("node-2", &last, &net.known));
+
+    // Two: exactly half remains; the tiebreaker keeps the lower name.
+    let mut net = Net::new(2, 7);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.leave("node-1");
+    net.run_for(Duration::from_millis(50));
+    assert!(has_quorum(
+        "node-0",
+        &net.view("node-0").reachable,
+        &net.known
+    ));
+    let mut net = Net::new(2, 8);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.leave("node-0");
+    net.run_for(Duration::from_millis(50));
+    assert!(!has_quorum(
+        "node-1",
+        &net.view("node-1").reachable,
+        &net.known
+    ));
+}
+
+#[test]
+fn leaves_are_authenticated_and_end_only_the_life_they_name() {
+    use ferrolb_l2::membership::wire::{Body, Datagram, Header, Suspicion};
+    let start = Instant::now();
+    let key = Key::new(b"cluster secret".to_vec());
+    let mut m = Membership::new("a", key.clone(), MembershipTiming::default(), start, 1);
+    m.handle(
+        start,
+        Input::SetKnown(BTreeSet::from(["a".into(), "b".into(), "c".into()])),
+    );
+    let from = |sender: &str, incarnation, sequence, body| {
+        Datagram {
+            header: Header {
+                sender: sender.into(),
+                incarnation,
+                sequence,
+            },
+            body,
+        }
+        .seal(&key)
+    };
+    let take = |m: &mut Membership, now, bytes| m.handle(now, Input::Received(bytes));
+    take(&mut m, start, from("b", 5, 1, Body::Alive { reply: false }));
+
+    let forged = Datagram {
+        header: Header {
+            sender: "b".into(),
+            incarnation: 5,
+            sequence: 2,
+        },
+        body: Body::Leave,
+    }
+    .seal(&Key::new(b"guess".to_vec()));
+    take(&mut m, start, forged);
+    let out = take(&mut m, start, from("b", 5, 3, Body::Leave));
+    let left = out.iter().find_map(|o| match o {
+        Output::View(v) => Some(v.clone()),
+        Output::Send { .. } | Output::ProbeHost { .. } => None,
+    });
+    let left = left.expect("a view without b");
+    assert!(!left.reachable.contains("b") && !left.alive.contains("b"));
+
+    // Sent before the leave, overtaken by it: stale, not a resurrection.
+    take(&mut m, start, from("b", 5, 2, Body::Heartbeat));
+    take(&mut m, start, from("b", 5, 4, Body::Alive { reply: true }));
+    // Nothing scheduled for a member that left: no dead timer, no
+    // reprobe, and nothing brings it back.
+    let later = start + Duration::from_secs(1);
+    let out = m.poll(later);
+    let told_b = out.iter().any(|o| match o {
+        Output::Send { to, bytes } if to == "b" => {
+            Datagram::open(&key, bytes).is_ok_and(|d| matches!(d.body, Body::Suspect { .. }))
+        }
+        _ => false,
+    });
+    assert!(!told_b, "a member that left is not told it is suspected");
+    assert_eq!(m.stats().unauthenticated, 1, "the forged leave");
+    assert_eq!(m.stats().stale, 2);
+    assert!(!m.view().alive.contains("b"));
+
+    // Its next life comes back at once; the old leave is a replay.
+    take(&mut m, later, from("b", 6, 1, Body::Alive { reply: true }));
+    take(&mut m, later, from("b", 5, 3, Body::Leave));
+    // The jump of a second was a stall of this node: it counts nobody
+    // for its quorum for a moment, whatever they say.
+    assert!(m.view().alive.contains("b"));
+    let _ = m.poll(later + Duration::from_millis(40));
+    assert!(m.view().reachable.contains("b") && m.view().alive.contains("b"));
+    assert_eq!(m.stats().replayed, 1);
+
+    // c heard b at incarnation 7 and suspects it: a leave of life 6 that
+    // arrives now ends a life already over. Stale, and b stays alive.
+    take(
+        &mut m,
+        later,
+        from(
+            "c",
+            3,
+            1,
+            Body::Suspect {
+                entries: vec![Suspicion {
+                    member: "b".into(),
+                    incarnation: 7,
+                    age_ms: 0,
+                }],
+            },
+        ),
+    );
+    take(&mut m, later, from("b", 6, 2, Body::Leave));
+    assert_eq!(m.stats().stale, 3);
+    assert!(m.view().alive.contains("b"));
+}
+
+#[test]
+fn the_leaver_sends_its_copies_apart_then_falls_silent() {
+    use ferrolb_l2::membership::wire::{Body, Datagram};
+    let start = Instant::now();
+    let key = Key::new(b"cluster secret".to_vec());
+    let timing = MembershipTiming::default();
+    let known = BTreeSet::from(["a".to_string(), "b".to_string(), "c".to_string()]);
+    let mut a = Membership::new("a", key.clone(), timing, start, 1);
+    let mut b = Membership::new("b", key.clone(), timing, start, 2);
+    a.handle(start, Input::SetKnown(known.clone()));
+    b.handle(start, Input::SetKnown(known.clone()));
+    let sends = |out: Vec<Output>, to: &str| -> Vec<Vec<u8>> {
+        out.into_iter()
+            .filter_map(|o| match o {
+                Output::Send { to: t, bytes } if t == to => Some(bytes),
+                _ => None,
+            })
+            .collect()
+    };
+    // b hears from a once, then a leaves.
+    let hello = sends(a.poll(start + timing.heartbeat), "b");
+    for bytes in hello {
+        b.handle(start, Input::Received(bytes));
+    }
+    assert!(b.view().alive.contains("a"));
+    let t0 = start + 10 * MS;
+    let mut copies = Vec::new();
+    let is_leave =
+        |bytes: &Vec<u8>| Datagram::open(&key, bytes).is_ok_and(|d| d.body == Body::Leave);
+    let first = a.leave(t0);
+    let leaves: Vec<&Output> = first
+        .iter()
+        .filter(|o| matches!(o, Output::Send { bytes, .. } if is_leave(bytes)))
+        .collect();
+    assert_eq!(leaves.len(), 2, "to b and c, at once: {first:?}");
+    copies.push(sends(first, "b").into_iter().filter(is_leave).collect());
+    let mut at = t0;
+    while let Some(next) = a.next_deadline() {
+        assert_eq!(next, at + timing.leave_spacing);
+        at = next;
+        copies.push(sends(a.poll(at), "b"));
+    }
+    assert_eq!(copies.len(), usize::from(timing.leave_copies));
+    assert!(copies.iter().all(|c| c.len() == 1 && is_leave(&c[0])));
+    assert!(a.leave(at).is_empty(), "once");
+
+    // The first copy lost: the second does it.
+    for bytes in copies.remove(1) {
+        b.handle(at, Input::Received(bytes));
+    }
+    assert!(!b.view().alive.contains("a"));
+    assert!(!b.view().reachable.contains("a"));
+    // The third, a copy of the same leave, is not a replay.
+    for bytes in copies.remove(1) {
+        b.handle(at, Input::Received(bytes));
+    }
+    assert_eq!(b.stats().replayed, 0);
+    assert_eq!(b.stats().stale, 0);
+
+    // Deaf and mute from now on.
+    let late = at + Duration::from_secs(1);
+    let to_a = sends(b.poll(late), "a");
+    assert!(!to_a.is_empty(), "b still heart-beats a member that left");
+    for bytes in to_a {
+        assert!(a.handle(late, Input::Received(bytes)).is_empty());
+    }
+    assert!(a.poll(late + Duration::from_secs(1)).is_empty());
+    assert_eq!(a.view().alive, known, "its last view, kept");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// No loss, delays within the jitter: nobody is ever suspected.
+    #[test]
+    fn no_false_suspicion_without_loss(seed: u64, n in 2usize..7) {
+        let mut net = Net::new(n, seed);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
+        let t = net.now;
+        net.run_for(Duration::from_millis(1500));
+        for name in net.known.clone() {
+            prop_assert!(net.history.get(&name).is_none_or(|h| h.iter().all(|(at, v)| *at < t || v.reachable == net.known)));
+        }
+    }
+
+    /// A partition: the minority fences within `suspect_within`; the
+    /// majority declares it dead no sooner than `dead_not_before`; after
+    /// the heal everyone is alive everywhere within `alive_within`, and
+    /// soon reachable too (a sweep cut short by the heal may still raise
+    /// a suspicion, refuted at once).
+    #[test]
+    fn partitions_fence_the_minority_then_heal(seed: u64, n in 3usize..8, phase in 0u64..5000, minority_mask: u8, hold in 10u64..400) {
+        let mut net = Net::new(n, seed);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
+        net.run_for(Duration::from_micros(phase));
+        let names: Vec<String> = net.known.iter().cloned().collect();
+        let mut minority: BTreeSet<String> = names.iter().enumerate().filter(|(i, _)| minority_mask & (1 << i) != 0).map(|(_, n)| n.clone()).collect();
+        if minority.is_empty() { minority.insert(names[0].clone()); }
+        if minority.len() == n { minority.remove(&names[0]); }
+        let majority: BTreeSet<String> = net.known.difference(&minority).cloned().collect();
+        let fence = net.timing.fence_timing();
+        let t0 = net.now;
+        net.partition(&minority);
+        net.run_for(Duration::from_millis(hold));
+        let held = Duration::from_millis(hold);
+        // Whichever side lost quorum stops in time; nobody on the other
+        // side declares it dead before that.
+        for side in [&minority, &majority] {
+            let quorate = side.iter().any(|m| has_quorum(m, side, &net.known));
+            for m in side {
+                if !quorate && held >= fence.suspect_within {
+                    let fenced = net.fenced_at(m, t0);
+                    prop_assert!(fenced.is_some_and(|f| f - t0 <= fence.suspect_within), "{m} fenced at {:?}", fenced.map(|f| f - t0));
+                }
+                let other = if side == &minority { &majority } else { &minority };
+                for o in other {
+                    if let Some(dead) = net.first_loss(o, m, t0, true) {
+                        prop_assert!(dead - t0 >= fence.dead_not_before, "{o} declared {m} dead after {:?}", dead - t0);
+                    }
+                }
+            }
+        }
+        net.heal();
+        let took = net.converge_on(Duration::from_millis(500), true);
+        prop_assert!(took.is_some_and(|t| t <= fence.alive_within), "alive again after {took:?}");
+        let took = net.converge(Duration::from_millis(300));
+        prop_assert!(took.is_some(), "not reachable again after 300 ms");
+    }
+
+    /// A leave, at any phase of the heartbeats, is taken by every other
+    /// member within one network delay, and raises no suspicion of
+    /// anyone else.
+    #[test]
+    fn leaves_are_taken_at_once(seed: u64, n in 2usize..7, phase in 0u64..5000, who in 0usize..7) {
+        let mut net = Net::new(n, seed);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
+        net.run_for(Duration::from_micros(phase));
+        let leaver = format!("node-{}", who % n);
+        let t0 = net.now;
+        net.leave(&leaver);
+        net.run_for(Duration::from_millis(300));
+        let others = without(&net.known, &[leaver.as_str()]);
+        for o in &others {
+            let gone = net.first_loss(o, &leaver, t0, true);
+            prop_assert!(gone.is_some_and(|t| t - t0 <= net.max_delay), "{o}: {:?}", gone.map(|t| t - t0));
+            prop_assert_eq!(&net.view(o).reachable, &others);
+            prop_assert_eq!(&net.view(o).alive, &others);
+            prop_assert!(net.history.get(o).is_none_or(|h| h.iter().all(|(at, v)| *at < t0 || v.reachable.is_superset(&others))), "{o} suspected someone");
+        }
+        net.restart(&leaver);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
+    }
+
+    /// Losses cause at most transient suspicions; once they stop, the
+    /// cluster converges.
+    #[test]
+    fn after_losses_everyone_converges(seed: u64, n in 2usize..7, loss in 0u64..300) {
+        let mut net = Net::new(n, seed);
+        net.loss = loss;
+        net.run_for(Duration::from_millis(800));
+        net.loss = 0;
+        let took = net.converge(Duration::from_millis(300));
+        prop_assert!(took.is_some(), "views: {:?}", net.known.iter().map(|k| net.view(k).clone()).collect::<Vec<_>>());
+    }
+}
+
+/// The owner of `key` among `alive`: the lowest hash of name and key, as
+/// `decide::l2_plan` chooses (rendezvous hashing; any fixed hash will do
+/// for the invariant).
+fn owner<'a>(alive: &'a BTreeSet<String>, key: &str) -> Option<&'a String> {
+    use std::hash::{Hash, Hasher};
+    alive.iter().min_by_key(|name| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        (name.as_str(), "#", key).hash(&mut h);
+        h.finish()
+    })
+}
+
+impl Net {
+    /// When `name` announced `key`, as spans `[from, to)`: its fence open
+    /// (a quorum of `reachable`, held for `settle`), itself the owner by
+    /// its `alive`, running (not stalled, not crashed). A span that ends
+    /// with a view change lasts `react` longer (the announcer's budget to
+    /// apply it); one that ends because the node stops running ends then.
+    fn claims(&self, name: &str, key: &str, end: Instant) -> Vec<(Instant, Instant)> {
+        let settle = self.timing.settle;
+        let react = self.timing.react;
+        let mut spans = Vec::new();
+        let Some(history) = self.history.get(name) else {
+            return spans;
+        };
+        let mut quorate_since: Option<Instant> = None;
+        for (i, (at, view)) in history.iter().enumerate() {
+            let until = history.get(i + 1).map_or(end, |(t, _)| *t);
+            if has_quorum(name, &view.reachable, &self.known) {
+                quorate_since.get_or_insert(*at);
+            } else {
+                quorate_since = None;
+            }
+            let Some(since) = quorate_since else { continue };
+            let from = (*at).max(since + settle);
+            if from >= until || owner(&view.alive, key) != Some(&name.to_string()) {
+                continue;
+            }
+            // A node that resumes takes in what it missed before it
+            // answers anything: no `react` for the view it stalled with.
+            let resumed = self.stalls.iter().any(|s| s.0 == name && s.2 == until);
+            spans.push((from, if resumed { until } else { until + react }));
+        }
+        // Not running: stalled or crashed.
+        let mut off: Vec<(Instant, Instant)> = self
+            .stalls
+            .iter()
+            .filter(|s| s.0 == name)
+            .map(|s| (s.1, s.2))
+            .collect();
+        if let Some(t) = self.crashed_at.get(name) {
+            off.push((*t, end + react));
+        }
+        for (a, b) in off {
+            spans = spans
+                .into_iter()
+                .flat_map(|(from, to)| {
+                    let mut pieces = Vec::new();
+                    if from < a {
+                        pieces.push((from, to.min(a)));
+                    }
+                    // After the stall it answers from the view it had:
+                    // until that view changes (plus `react`).
+                    if to > b {
+                        pieces.push((from.max(b), to));
+                    }
+                    pieces
+                })
+                .filter(|(from, to)| from < to)
+                .collect();
+        }
+        spans
+    }
+
+    /// Two nodes that announced one address at once: `(key, a, b, from)`.
+    fn dual_owners(&self, keys: usize) -> Vec<(String, String, String, Duration)> {
+        let end = self.now;
+        let mut found = Vec::new();
+        for k in 0..keys {
+            let key = format!("10.0.0.{k}");
+            let spans: Vec<(String, Vec<(Instant, Instant)>)> = self
+                .known
+                .iter()
+                .map(|n| (n.clone(), self.claims(n, &key, end)))
+                .collect();
+            for (i, (a, sa)) in spans.iter().enumerate() {
+                for (b, sb) in &spans[i + 1..] {
+                    for (fa, ta) in sa {
+                        for (fb, tb) in sb {
+                            if fa < tb && fb < ta {
+                                let from = (*fa).max(*fb);
+                                found.push((
+                                    key.clone(),
+                                    a.clone(),
+                                    b.clone(),
+                                    from - self.start(),
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    fn start(&self) -> Instant {
+        self.history
+            .values()
+            .filter_map(|h| h.first().map(|f| f.0))
+            .min()
+            .unwrap_or(self.now)
+    }
+
+    /// Every instant `observer` saw `member` leave `alive` after `since`.
+    fn deaths(&self, observer: &str, member: &str, since: Instant) -> usize {
+        let Some(h) = self.history.get(observer) else {
+            return 0;
+        };
+        h.windows(2)
+            .filter(|w| {
+                w[1].0 >= since && w[0].1.alive.contains(member) && !w[1].1.alive.contains(member)
+            })
+            .count()
+    }
+}
+
+/// The owner of the first address, once the cluster has converged.
+fn owner_of_first(net: &Net) -> String {
+    owner(&net.known, "10.0.0.0").cloned().expect("a member")
+}
+
+#[test]
+fn a_stalled_node_forgives_its_peers_the_silence_of_its_own_stall() {
+    let mut net = Net::new(3, 5);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.run_for(Duration::from_millis(500));
+    let t0 = net.now;
+    // 30 ms: shorter than the others' death verdict, longer than the
+    // silence after which it would suspect them.
+    net.stall("node-1", Duration::from_millis(30));
+    net.run_for(Duration::from_millis(400));
+    let stats = net.nodes["node-1"].stats();
+    assert_eq!(stats.stalls, 1, "{stats:?}");
+    assert!(stats.longest_stall_us >= 25_000, "{stats:?}");
+    for other in ["node-0", "node-2"] {
+        assert_eq!(net.first_loss("node-1", other, t0, true), None);
+    }
+    // The others suspected it (it was silent for longer than `S`); it
+    // suspected nobody.
+    let named: Vec<_> = net
+        .notices
+        .iter()
+        .filter(|(at, from, named)| *at >= t0 && from == "node-1" && !named.is_empty())
+        .collect();
+    assert_eq!(named, Vec::<&(Instant, String, Vec<String>)>::new());
+    assert!(net.converged(false));
+}
+
+/// The owner's speaker descheduled (SIGSTOP, starvation) while its host
+/// runs: for 50 and 200 ms nobody declares it dead; for 1 s everyone
+/// does, once, and it comes back.
+#[test]
+fn a_stalled_owner_keeps_its_addresses_below_stalled_dead_after() {
+    for (stall, dies) in [(50, false), (200, false), (1000, true)] {
+        let mut net = Net::new(3, 77 + stall);
+        net.converge(Duration::from_millis(200)).expect("converged");
+        net.run_for(Duration::from_millis(500));
+        let owner = owner_of_first(&net);
+        let t0 = net.now;
+        net.stall(&owner, Duration::from_millis(stall));
+        net.run_for(Duration::from_millis(stall + 1500));
+        for other in net.known.iter().filter(|n| **n != owner) {
+            let deaths = net.deaths(other, &owner, t0);
+            assert_eq!(
+                deaths,
+                usize::from(dies),
+                "{other} declared {owner} dead {deaths} times after a {stall} ms stall"
+            );
+        }
+        assert!(net.converged(false), "{stall} ms: not whole again");
+        assert_eq!(net.dual_owners(8), Vec::new(), "{stall} ms");
+    }
+}
+
+/// A crash still fails over as fast as before: the port refuses, so the
+/// host probe does not put the verdict off.
+#[test]
+fn a_crashed_speaker_is_dead_after_dead_after_whatever_its_host_says() {
+    let mut net = Net::new(3, 8);
+    net.converge(Duration::from_millis(200)).expect("converged");
+    net.run_for(Duration::from_millis(300));
+    let t0 = net.now;
+    net.crash("node-1");
+    net.run_for(Duration::from_millis(300));
+    let t = net.timing;
+    for o in ["node-0", "node-2"] {
+        let dead = net
+            .first_loss(o, "node-1", t0, true)
+            .expect("declared dead");
+        assert!(
+            dead - t0 <= t.heartbeat + t.jitter + t.dead_after + 2 * MS,
+            "{o}: {:?}",
+            dead - t0
+        );
+    }
+}
+
+/// One direction of one link fails: `node-1` hears nothing from
+/// `node-0`, everyone else hears everyone. The others vouch for `node-0`,
+/// so `node-1` never declares it dead (nor anybody else), and no address
+/// ever has two owners.
+#[test]
+fn a_member_one_peer_cannot_hear_is_vouched_for_not_declared_dead() {
+    for n in [3, 4, 5] {
+        let mut net = Net::new(n, 21);
+        net.converge(Duration::from_millis(200)).expect("converged");
+        net.run_for(Duration::from_millis(300));
+        let t0 = net.now;
+        net.one_way.insert(("node-0".into(), "node-1".into()));
+        net.run_for(Duration::from_millis(2000));
+        for o in net.known.clone() {
+            assert_eq!(
+                net.deaths(&o, "node-0", t0),
+                0,
+                "n={n}: {o} declared node-0 dead"
+            );
+        }
+        assert!(net.nodes["node-1"].stats().vouched > 0, "n={n}");
+        assert_eq!(net.dual_owners(8), Vec::new(), "n={n}");
+        net.one_way.clear();
+        assert!(net.converge(Duration::from_millis(500)).is_some(), "n={n}");
+    }
+}
+
+/// One scheduled disturbance of a seeded run.
+#[derive(Debug, Clone)]
+enum Trouble {
+    Stall {
+        node: usize,
+        ms: u64,
+    },
+    OneWay {
+        from: usize,
+        to: usize,
+        ms: u64,
+    },
+    Lossy {
+        from: usize,
+        to: usize,
+        permille: u64,
+        ms: u64,
+    },
+    Partition {
+        mask: u8,
+        ms: u64,
+    },
+}
+
+fn trouble() -> impl Strategy<Value = (u64, Trouble)> {
+    let at = 0u64..3000;
+    let node = 0usize..6;
+    prop_oneof![
+        (
+            at.clone(),
+            node.clone(),
+            prop_oneof![5u64..60, 60u64..400, 400u64..1500]
+        )
+            .prop_map(|(at, node, ms)| (at, Trouble::Stall { node, ms })),
+        (at.clone(), node.clone(), node.clone(), 10u64..1500)
+            .prop_map(|(at, from, to, ms)| (at, Trouble::OneWay { from, to, ms })),
+        (
+            at.clone(),
+            node.clone(),
+            node.clone(),
+            100u64..900,
+            10u64..1500
+        )
+            .prop_map(|(at, from, to, permille, ms)| (
+                at,
+                Trouble::Lossy {
+                    from,
+                    to,
+                    permille,
+                    ms
+                }
+            )),
+        (at, any::<u8>(), 10u64..800)
+            .prop_map(|(at, mask, ms)| (at, Trouble::Partition { mask, ms })),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 12, ..ProptestConfig::default() })]
+
+    /// The invariant, over seeded runs of three seconds of trouble:
+    /// stalls of any length, one-way cuts, asymmetric loss, partitions,
+    /// alone or together: no address is ever announced by two nodes.
+    ///
+    /// Ignored: it finds counterexamples, kept in the regressions file
+    /// (three nodes: a 245 ms stall, a partition of one node, then a
+    /// one-way cut between the other two; four nodes: a one-way cut during
+    /// two partitions), two owners for 7-15 ms. The targeted cases above
+    /// pass; the general claim of docs/l2-mode.md does not hold yet. Run
+    /// it with `--ignored` while fixing the detector.
+    #[test]
+    #[ignore = "finds two owners under stall + partition + one-way cut: issue 17 open"]
+    fn no_address_ever_has_two_owners(seed: u64, n in 3usize..6, mut plan in proptest::collection::vec(trouble(), 1..5)) {
+        let mut net = Net::new(n, seed);
+        prop_assert!(net.converge(Duration::from_millis(200)).is_some());
+        net.run_for(Duration::from_millis(300));
+        plan.sort_by_key(|p| p.0);
+        let t0 = net.now;
+        let name = |i: usize| format!("node-{}", i % n);
+        // (when, what to undo)
+        let mut undo: Vec<(Instant, Trouble)> = Vec::new();
+        for (at, what) in plan {
+            let at = t0 + Duration::from_millis(at);
+            // Undo what is over first.
+            undo.sort_by_key(|u| u.0);
+            while let Some((when, _)) = undo.first() && *when <= at {
+                let (when, done) = undo.remove(0);
+                net.run_until(when);
+                heal_one(&mut net, &done, n);
+            }
+            net.run_until(at);
+            match &what {
+                Trouble::Stall { node, ms } => net.stall(&name(*node), Duration::from_millis(*ms)),
+                Trouble::OneWay { from, to, ms } => {
+                    net.one_way.insert((name(*from), name(*to)));
+                    undo.push((at + Duration::from_millis(*ms), what.clone()));
+                }
+                Trouble::Lossy { from, to, permille, ms } => {
+                    net.link_loss.insert((name(*from), name(*to)), *permille);
+                    undo.push((at + Duration::from_millis(*ms), what.clone()));
+                }
+                Trouble::Partition { mask, ms } => {
+                    let minority: BTreeSet<String> = (0..n).filter(|i| mask & (1 << i) != 0).map(name).collect();
+                    net.partition(&minority);
+                    undo.push((at + Duration::from_millis(*ms), what.clone()));
+                }
+            }
+        }
+        undo.sort_by_key(|u| u.0);
+        for (when, done) in undo {
+            net.run_until(when.max(net.now));
+            heal_one(&mut net, &done, n);
+        }
+        net.run_for(Duration::from_millis(2000));
+        let dual = net.dual_owners(8);
+        prop_assert!(dual.is_empty(), "{dual:?}\nnotices: {:?}", net.notices.iter().map(|(t, f, m)| (*t - t0, f, m)).collect::<Vec<_>>());
+        prop_assert!(net.converge(Duration::from_millis(1000)).is_some(), "not whole again");
+    }
+}
+
+fn heal_one(net: &mut Net, done: &Trouble, n: usize) {
+    let name = |i: usize| format!("node-{}", i % n);
+    match done {
+        Trouble::Stall { .. } => {}
+        Trouble::OneWay { from, to, .. } => {
+            net.one_way.remove(&(name(*from), name(*to)));
+        }
+        Trouble::Lossy { from, to, .. } => {
+            net.link_loss.remove(&(name(*from), name(*to)));
+        }
+        Trouble::Partition { .. } => net.heal(),
+    }
+}

@@ -376,7 +376,12 @@ impl Driver {
                     if let Some(to) = to {
                         // A down link or an unreachable peer is what
                         // the detector is there to notice: not an error.
-                        let _ = self.socket.send_to(&bytes, to).await;
+                        // Never wait for the socket: datagrams the kernel
+                        // queues for a neighbour it cannot resolve (a cut
+                        // peer) fill the send buffer, and waiting would
+                        // stall the heartbeats to every other peer. A
+                        // dropped heartbeat is replaced by the next one.
+                        let _ = self.socket.try_send_to(&bytes, to);
                     }
                 }
                 Output::View(view) => {

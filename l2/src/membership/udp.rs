@@ -381,7 +381,11 @@ impl Driver {
                         // peer) fill the send buffer, and waiting would
                         // stall the heartbeats to every other peer. A
                         // dropped heartbeat is replaced by the next one.
-                        let _ = self.socket.try_send_to(&bytes, to);
+                        // The non-blocking syscall itself, not tokio's
+                        // `try_send_to`, which drops every datagram until
+                        // the reactor first reports the socket writable
+                        // (the one-time hardware datagram among them).
+                        let _ = socket2::SockRef::from(&self.socket).send_to(&bytes, &to.into());
                     }
                 }
                 Output::View(view) => {

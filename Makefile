@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-l2 bench-l2-starvation cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-l2 bench-l2-starvation faults-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -60,6 +60,13 @@ bench-l2: deps
 bench-l2-starvation: deps
 	$(CARGO) build --quiet --release --locked -p ferrolb-cli
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-starvation -- $(BENCH_L2_STARVATION_ARGS)
+
+# Issue 18's fault scenarios with their long variants (needs root; about
+# 6 minutes): routers killed and down 30 s, link flaps for 2 minutes, a
+# speaker of three killed (docs/reliability.md). CI runs the short ones.
+faults-long: deps
+	$(CARGO) build --quiet --locked -p ferrolb-cli
+	FERROLB_FAULTS_LONG=1 $(CARGO) nextest run --locked -p ferrolb-cli --test standalone_faults --no-capture
 
 # A real Kubernetes 1.20 cluster in the lab (3 nodes, a client, FerroLB
 # installed by Helm from charts/ferrolb and the image `make image` builds),

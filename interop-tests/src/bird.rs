@@ -62,6 +62,14 @@ impl Bird {
         self.wait_ready(lab)
     }
 
+    /// Starts BIRD again after [`LabRouter::kill_bgp`](crate::routers::LabRouter::kill_bgp),
+    /// with the same configuration: a SIGKILL left its control socket and
+    /// pid file behind, which BIRD replaces.
+    pub fn start_again(&mut self, lab: &Lab) -> Result<()> {
+        self.daemon = spawn(lab, &self.host, &self.dir)?;
+        self.wait_ready(lab)
+    }
+
     fn wait_ready(&self, lab: &Lab) -> Result<()> {
         lab.wait_for(
             &format!("BIRD on {} to answer birdc", self.host.name),

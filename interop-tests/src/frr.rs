@@ -78,6 +78,13 @@ impl Frr {
         self.wait_ready(lab)
     }
 
+    /// Starts bgpd again after [`LabRouter::kill_bgp`](crate::routers::LabRouter::kill_bgp),
+    /// with the same configuration, and waits until it answers vtysh.
+    pub fn start_bgpd(&mut self, lab: &Lab) -> Result<()> {
+        self.daemons[1] = self.spawn(lab, "bgpd")?;
+        self.wait_ready(lab)
+    }
+
     /// Replaces bgpd's configuration and restarts bgpd with it, as an
     /// operator's edit would reset the sessions it touches.
     pub fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {

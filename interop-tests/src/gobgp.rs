@@ -91,6 +91,13 @@ impl Gobgp {
         self.wait_ready(lab)
     }
 
+    /// Starts gobgpd again after [`LabRouter::kill_bgp`](crate::routers::LabRouter::kill_bgp),
+    /// with the same configuration.
+    pub fn start_again(&mut self, lab: &Lab) -> Result<()> {
+        self.daemon = spawn(lab, &self.host, &self.dir, &self.socket)?;
+        self.wait_ready(lab)
+    }
+
     fn wait_ready(&self, lab: &Lab) -> Result<()> {
         lab.wait_for(
             &format!("gobgpd on {} to answer", self.host.name),

@@ -36,8 +36,10 @@ pub mod l2;
 pub mod lab;
 pub mod netns;
 pub mod prereq;
+pub mod procfs;
 pub mod route;
 pub mod routers;
+pub mod syns;
 pub mod traffic;
 pub mod wait;
 

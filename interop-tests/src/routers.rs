@@ -2,6 +2,9 @@
 //! run the same scenario against FRR, BIRD and GoBGP.
 
 use std::net::IpAddr;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
 
 use crate::config::RouterConfig;
 use crate::daemon::Daemon;
@@ -16,6 +19,15 @@ pub trait LabRouter: Router {
     fn bgp_daemon(&self) -> &Daemon;
     /// Stops the BGP daemon and starts it again with the same configuration.
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()>;
+    /// Kills the BGP daemon with SIGKILL (a crash: no NOTIFICATION, no
+    /// withdrawal; the kernel closes its sockets) and waits until it is gone.
+    fn kill_bgp(&self, lab: &Lab) -> Result<()> {
+        self.bgp_daemon().signal(Signal::SIGKILL)?;
+        lab.wait_exited(self.bgp_daemon(), Duration::from_secs(10))
+    }
+    /// Starts the BGP daemon again after [`LabRouter::kill_bgp`], with the
+    /// same configuration, and waits until it answers its CLI.
+    fn start_bgp(&mut self, lab: &Lab) -> Result<()>;
     /// Applies a new configuration: BIRD reloads it, FRR's bgpd and gobgpd
     /// restart with it.
     fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()>;
@@ -61,6 +73,9 @@ impl LabRouter for Frr {
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
         Frr::restart(self, lab)
     }
+    fn start_bgp(&mut self, lab: &Lab) -> Result<()> {
+        Frr::start_bgpd(self, lab)
+    }
     fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {
         Frr::reconfigure(self, lab, config)
     }
@@ -76,6 +91,9 @@ impl LabRouter for Bird {
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
         Bird::restart(self, lab)
     }
+    fn start_bgp(&mut self, lab: &Lab) -> Result<()> {
+        Bird::start_again(self, lab)
+    }
     fn reconfigure(&mut self, _lab: &Lab, config: &RouterConfig) -> Result<()> {
         Bird::reconfigure(self, config)
     }
@@ -90,6 +108,9 @@ impl LabRouter for Gobgp {
     }
     fn restart_bgp(&mut self, lab: &Lab) -> Result<()> {
         Gobgp::restart(self, lab)
+    }
+    fn start_bgp(&mut self, lab: &Lab) -> Result<()> {
+        Gobgp::start_again(self, lab)
     }
     fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {
         Gobgp::reconfigure(self, lab, config)

@@ -3,6 +3,7 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -11,7 +12,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::fsm::ConnectionId;
+use crate::fsm::{ConnectionId, HoldTime};
 use crate::transport::canonical_ip;
 use crate::wire::{self, Codec, DecodeError, take_frame};
 
@@ -45,6 +46,8 @@ pub(super) struct Connection {
     pub local: SocketAddr,
     /// Codecs negotiated once the peer's OPEN arrived on this connection.
     pub negotiated: Option<wire::Negotiated>,
+    /// How long a write may wait without the peer taking a single byte.
+    stall_limit: Option<Duration>,
 }
 
 impl Connection {
@@ -66,6 +69,7 @@ impl Connection {
             reader,
             local,
             negotiated: None,
+            stall_limit: HoldTime::OPEN_SENT.duration(),
         })
     }
 
@@ -84,8 +88,43 @@ impl Connection {
         self.negotiated.as_ref().map(|n| n.send).unwrap_or_default()
     }
 
+    /// Sets how long a write may wait without progress: the session's
+    /// negotiated hold time once it is up (`None` when the hold time is
+    /// disabled: TCP's own timeout then). Before that, the 240 s the FSM
+    /// gives a peer to answer our OPEN.
+    pub fn set_stall_limit(&mut self, limit: Option<Duration>) {
+        self.stall_limit = limit;
+    }
+
+    /// Writes `bytes`, failing with `TimedOut` when the peer takes nothing
+    /// for the stall limit. The driver awaits this, timers included: a peer
+    /// that stopped reading (its link cut, its process frozen) with a large
+    /// table in flight would otherwise hold the session Established, and
+    /// its hold timer unfired, until TCP itself gives up (about 15 minutes
+    /// of retransmissions).
     pub async fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.writer.write_all(bytes).await
+        let Some(limit) = self.stall_limit else {
+            return self.writer.write_all(bytes).await;
+        };
+        let mut written = 0;
+        while written < bytes.len() {
+            match tokio::time::timeout(limit, self.writer.write(&bytes[written..])).await {
+                Ok(Ok(0)) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(Ok(n)) => written += n,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!(
+                            "the peer took no data for {limit:?} ({} of {} bytes written)",
+                            written,
+                            bytes.len()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Flushes what was written and closes both directions.

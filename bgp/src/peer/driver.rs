@@ -468,9 +468,13 @@ impl Driver {
     }
 
     fn session_up(&mut self, conn: ConnectionId, session: NegotiatedSession) {
-        let Some(connection) = self.connections.get(&conn) else {
+        let Some(connection) = self.connections.get_mut(&conn) else {
             return;
         };
+        // A peer that takes nothing for a hold time is as dead as one
+        // that sends nothing for a hold time.
+        connection.set_stall_limit(session.hold_time.duration());
+        let connection = &*connection;
         info!(
             %conn,
             peer_as = session.peer_as,

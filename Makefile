@@ -62,7 +62,7 @@ bench-l2-starvation: deps
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-starvation -- $(BENCH_L2_STARVATION_ARGS)
 
 # Issue 18's fault scenarios with their long variants (needs root; about
-# 6 minutes): routers killed and down 30 s, link flaps for 2 minutes, a
+# 4 minutes): routers killed and down 30 s, link flaps for 2 minutes, a
 # speaker of three killed (docs/reliability.md). CI runs the short ones.
 faults-long: deps
 	$(CARGO) build --quiet --locked -p ferrolb-cli

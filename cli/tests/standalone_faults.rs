@@ -531,9 +531,21 @@ fn speaker_kill(tag: &str, timers: Timers) -> interop_tests::Result<String> {
 
     // 3. The node dies: nothing reaches the routers, the hold timer (or
     //    BFD) has to notice. The bound is the protocol's: the hold time,
-    //    or the BFD detection time (300 ms) rounded up to a second for a
-    //    loaded machine.
+    //    or BFD's detection time, 900 ms with FRR (its bfdd asks for 300 ms
+    //    receive intervals, times our multiplier of 3), rounded up to 1 s.
     let bound = if timers.bfd {
+        // Both BFD sessions of the restarted speaker up, and a second for
+        // the Poll Sequence that leaves the 1 s slow-start intervals.
+        rig.lab
+            .wait_for("the restarted speaker's BFD sessions up", CONVERGE, || {
+                let up = speakers[0].log().matches("BFD session up").count();
+                Ok(if up >= 2 {
+                    Probe::Done(())
+                } else {
+                    Probe::Pending(format!("{up} up"))
+                })
+            })?;
+        std::thread::sleep(Duration::from_secs(1));
         Duration::from_secs(1)
     } else {
         hold

@@ -161,8 +161,8 @@ fn connect_retry_backs_off_exponentially_up_to_the_cap() {
     assert!(delays[11] > 45_000, "capped near 60 s: {delays:?}");
 }
 
-#[test]
-fn backoff_resets_once_established() {
+/// Six refused attempts, then a session that comes up on the seventh.
+fn established_after_six_failures() -> (Harness, ConnectionId) {
     let mut h = Harness::new(config());
     let mut conn = h.connect();
     for _ in 0..6 {
@@ -176,11 +176,65 @@ fn backoff_resets_once_established() {
         open: peer_open(),
     });
     h.ev(Event::KeepaliveReceived { conn });
-    assert_eq!(h.s.stats().connect_retry_counter, 0);
-    h.ev(Event::TcpConnectionFails { conn });
+    assert_eq!(h.s.state(), State::Established);
+    (h, conn)
+}
+
+#[test]
+fn backoff_is_forgotten_once_a_session_has_lasted() {
+    let (mut h, conn) = established_after_six_failures();
+    let forget = u64::try_from(config().backoff.forget_after.as_millis()).unwrap();
+    // The peer stays alive for the whole period (its KEEPALIVEs every 30 s).
+    for _ in 0..forget / 30_000 {
+        h.run_for(30_000);
+        h.ev(Event::KeepaliveReceived { conn });
+    }
+    h.ev(Event::NotificationReceived {
+        conn,
+        code: 6,
+        subcode: 2,
+    });
     assert_eq!(h.s.state(), State::Idle);
-    // One failure since Established: the restart waits about the base delay.
+    assert_eq!(h.s.stats().connect_retry_counter, 1);
+    // One failure since a healthy session: the restart waits about the base delay.
     assert_jittered(millis(h.now, h.s.next_deadline()), 1);
+}
+
+#[test]
+fn a_network_fault_brings_the_session_back_at_the_base_delay() {
+    // A flapping link must not delay the session once the path is back.
+    let (mut h, conn) = established_after_six_failures();
+    h.ev(Event::TcpConnectionFails { conn });
+    assert_eq!(h.s.stats().connect_retry_counter, 1);
+    assert_jittered(millis(h.now, h.s.next_deadline()), 1);
+}
+
+#[test]
+fn a_session_refused_at_once_keeps_backing_off() {
+    // A peer that accepts and rejects at once (a prefix limit, a policy)
+    // must not earn a reconnect and a full table every second.
+    let (mut h, mut conn) = established_after_six_failures();
+    for failures in 7..10u32 {
+        h.ev(Event::NotificationReceived {
+            conn,
+            code: 6,
+            subcode: 2,
+        });
+        assert_eq!(h.s.stats().connect_retry_counter, failures);
+        assert_jittered(millis(h.now, h.s.next_deadline()), failures);
+        let restarted = h.fire_next_deadline();
+        let [Action::Connect { conn: next }] = restarted.as_slice() else {
+            panic!("expected a restart, got {restarted:?}");
+        };
+        conn = *next;
+        h.ev(Event::TcpConnectionSucceeded { conn });
+        h.ev(Event::OpenReceived {
+            conn,
+            open: peer_open(),
+        });
+        h.ev(Event::KeepaliveReceived { conn });
+        assert_eq!(h.s.state(), State::Established);
+    }
 }
 
 #[test]

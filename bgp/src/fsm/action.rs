@@ -89,6 +89,20 @@ pub enum DownReason {
     PeerRestarted,
 }
 
+impl DownReason {
+    /// The peer refused the session, or the session broke on a protocol
+    /// error: trying again at once would meet the same answer. A network
+    /// fault (silence, a broken connection, BFD) or a local decision is not
+    /// one: the session should come back as soon as the path does.
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Self::NotificationReceived { .. } => true,
+            Self::NotificationSent { code, .. } => *code != crate::fsm::notification::code::CEASE,
+            _ => false,
+        }
+    }
+}
+
 /// What the two speakers agreed in their OPENs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NegotiatedSession {

@@ -39,6 +39,15 @@ impl Backoff {
         self.failures = 0;
     }
 
+    /// A session that was up for `uptime` was refused by the peer: if it
+    /// was up long enough to count as healthy, the failures before it are
+    /// forgotten; if not, the refusal counts as one more failure.
+    pub(crate) fn session_ended(&mut self, uptime: Duration) {
+        if uptime >= self.config.forget_after {
+            self.reset();
+        }
+    }
+
     /// The delay before the next attempt: `base * 2^(failures-1)`, capped,
     /// then scaled by a jitter factor. Never zero, so a timer always moves
     /// time forward.

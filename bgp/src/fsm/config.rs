@@ -92,6 +92,14 @@ pub struct BackoffConfig {
     pub cap: Duration,
     /// Lower bound of the jitter factor, in percent (at most 100).
     pub min_jitter_percent: u8,
+    /// How long a session must stay Established before the failures before
+    /// it are forgotten, when it ends in a refusal (a NOTIFICATION from the
+    /// peer, or a protocol error). A peer that accepts the session and
+    /// rejects it at once (a prefix limit, a policy) otherwise earns a
+    /// reconnect and a full table every `base` forever; like BIRD's "error
+    /// forget time". Network faults (hold timer, TCP, BFD) come back at the
+    /// base delay: the session must return as soon as the path does.
+    pub forget_after: Duration,
 }
 
 impl Default for BackoffConfig {
@@ -100,6 +108,7 @@ impl Default for BackoffConfig {
             base: Duration::from_secs(1),
             cap: Duration::from_secs(60),
             min_jitter_percent: 75,
+            forget_after: Duration::from_secs(60),
         }
     }
 }

@@ -21,8 +21,9 @@ impl Session {
         match conn.state() {
             State::OpenConfirm => {
                 if let Some(session) = conn.establish(now) {
-                    // Up again: the next failure starts the backoff from the base.
-                    self.backoff.reset();
+                    // The backoff is forgotten only once the session has
+                    // lasted (`Backoff::session_ended`), not on coming up.
+                    self.up_since = Some(now);
                     self.stats.established += 1;
                     out.push(Action::SessionUp { conn: id, session });
                 }

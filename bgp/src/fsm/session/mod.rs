@@ -61,6 +61,8 @@ pub struct Session {
     connect_retry_deadline: Option<Millis>,
     restart_deadline: Option<Millis>,
     backoff: Backoff,
+    /// When the current Established connection came up.
+    up_since: Option<Millis>,
     next_outbound: u64,
     stats: SessionStats,
 }
@@ -79,6 +81,7 @@ impl Session {
             connect_retry_deadline: None,
             restart_deadline: None,
             backoff,
+            up_since: None,
             next_outbound: 0,
             stats: SessionStats::default(),
         }

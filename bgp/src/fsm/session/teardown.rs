@@ -34,6 +34,11 @@ impl Session {
         }
         out.push(Action::Disconnect { conn: id });
         if matches!(conn.stage, Stage::Established(_)) {
+            let uptime = self.up_since.take().map(|up| now.since(up));
+            match uptime {
+                Some(uptime) if reason.is_refusal() => self.backoff.session_ended(uptime),
+                _ => self.backoff.reset(),
+            }
             self.stats.flaps += 1;
             out.push(Action::SessionDown {
                 conn: id,

@@ -170,6 +170,12 @@ fn established_after_six_failures() -> (Harness, ConnectionId) {
         conn = out(conn.seq() + 1);
     }
     assert_eq!(h.s.stats().connect_retry_counter, 6);
+    bring_up(&mut h, conn);
+    (h, conn)
+}
+
+/// The attempt `conn` connects and the session comes up on it.
+fn bring_up(h: &mut Harness, conn: ConnectionId) {
     h.ev(Event::TcpConnectionSucceeded { conn });
     h.ev(Event::OpenReceived {
         conn,
@@ -177,7 +183,6 @@ fn established_after_six_failures() -> (Harness, ConnectionId) {
     });
     h.ev(Event::KeepaliveReceived { conn });
     assert_eq!(h.s.state(), State::Established);
-    (h, conn)
 }
 
 #[test]
@@ -227,13 +232,7 @@ fn a_session_refused_at_once_keeps_backing_off() {
             panic!("expected a restart, got {restarted:?}");
         };
         conn = *next;
-        h.ev(Event::TcpConnectionSucceeded { conn });
-        h.ev(Event::OpenReceived {
-            conn,
-            open: peer_open(),
-        });
-        h.ev(Event::KeepaliveReceived { conn });
-        assert_eq!(h.s.state(), State::Established);
+        bring_up(&mut h, conn);
     }
 }
 

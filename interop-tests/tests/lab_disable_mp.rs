@@ -45,6 +45,14 @@ fn router_config(r: &Host, n: &Host) -> RouterConfig {
     )
 }
 
+/// A router `r` and a node `n` on one LAN.
+fn lab(tag: &str) -> interop_tests::Result<(Lab, Host, Host)> {
+    let mut lab = Lab::new(tag)?;
+    let r = lab.add_host("r")?;
+    let n = lab.add_host("n")?;
+    Ok((lab, r, n))
+}
+
 /// Runs a session with and then without multiprotocol for the other
 /// family; `ipv6_negotiated` asks the router whether IPv6 unicast was
 /// negotiated with the node.
@@ -85,9 +93,7 @@ fn scenario(
 
 #[test]
 fn disable_mp_negotiates_the_sessions_own_family_alone_with_frr() -> interop_tests::Result<()> {
-    let mut lab = Lab::new("nompfrr")?;
-    let r = lab.add_host("r")?;
-    let n = lab.add_host("n")?;
+    let (lab, r, n) = lab("nompfrr")?;
     let frr = Frr::start(&lab, &r, &router_config(&r, &n))?;
     let ipv6 = || {
         let neighbor = frr.neighbor(n.ipv4.into())?;
@@ -101,9 +107,7 @@ fn disable_mp_negotiates_the_sessions_own_family_alone_with_frr() -> interop_tes
 
 #[test]
 fn disable_mp_negotiates_the_sessions_own_family_alone_with_bird() -> interop_tests::Result<()> {
-    let mut lab = Lab::new("nompbird")?;
-    let r = lab.add_host("r")?;
-    let n = lab.add_host("n")?;
+    let (lab, r, n) = lab("nompbird")?;
     let bird = Bird::start(&lab, &r, &router_config(&r, &n))?;
     let name = bird
         .protocol(n.ipv4.into())

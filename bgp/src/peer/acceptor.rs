@@ -231,3 +231,70 @@ async fn accept_loop(listener: Arc<Listener>, registry: Registry, device: Option
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::PeerAs;
+    use crate::wire::BgpId;
+    use std::net::Ipv4Addr;
+    use std::time::Duration;
+
+    const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+
+    fn config(vrf: Option<&str>) -> PeerConfig {
+        let id = BgpId::new(1).expect("non-zero");
+        let mut c = PeerConfig::new("p", LOCALHOST, 64512, id, PeerAs::Exact(64500));
+        c.vrf = vrf.map(str::to_string);
+        c
+    }
+
+    async fn arrives(rx: &mut mpsc::Receiver<TcpStream>) -> bool {
+        tokio::time::timeout(Duration::from_millis(500), rx.recv())
+            .await
+            .is_ok_and(|s| s.is_some())
+    }
+
+    /// `lo` stands in for a VRF device: connections from 127.0.0.1 arrive
+    /// on it.
+    #[tokio::test]
+    async fn connections_go_to_the_peer_of_the_device_they_arrived_on() {
+        let acceptor = Acceptor::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = acceptor.local_addr().unwrap().port();
+        let dial = || TcpStream::connect((LOCALHOST, port));
+        let (in_vrf, mut vrf_rx) = mpsc::channel(4);
+        let (in_default, mut default_rx) = mpsc::channel(4);
+        acceptor
+            .register_inbound(&config(Some("lo")), in_vrf)
+            .unwrap();
+        acceptor
+            .register_inbound(&config(None), in_default)
+            .unwrap();
+
+        let _first = dial().await.unwrap();
+        assert!(arrives(&mut vrf_rx).await, "the VRF peer's session");
+        assert!(
+            !arrives(&mut default_rx).await,
+            "the same address in the default VRF is another peer"
+        );
+
+        // Its last peer gone, the VRF's listener closes: lo's connections
+        // reach the default listener again.
+        acceptor.unregister(&config(Some("lo")));
+        // The aborted accept task drops the socket when next polled.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _second = dial().await.unwrap();
+        assert!(arrives(&mut default_rx).await);
+        assert!(!arrives(&mut vrf_rx).await);
+    }
+
+    #[tokio::test]
+    async fn a_vrf_without_a_device_is_an_error_that_names_it() {
+        let acceptor = Acceptor::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let (tx, _rx) = mpsc::channel(1);
+        let e = acceptor
+            .register_inbound(&config(Some("ferrolb-none0")), tx)
+            .unwrap_err();
+        assert!(e.to_string().contains("in VRF ferrolb-none0"), "{e}");
+    }
+}

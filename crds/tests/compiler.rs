@@ -700,6 +700,22 @@ fn with_nodes_local_pref_conflicts_use_the_selected_nodes() {
     assert!(error_lines(&(base + &disjoint_nodes)).is_empty());
 }
 
+#[test]
+fn a_vrf_is_honoured_when_it_can_name_a_device() {
+    let compiled = compile(&peer("p", &format!("{PEER_OK}\n  vrf: red"))).expect("compiles");
+    assert_eq!(compiled.config.peers["p"].vrf.as_deref(), Some("red"));
+    for bad in ["a/b", "vrf-name-too-long", "\"a b\"", "x:y", ".."] {
+        let lines = error_lines(&peer("p", &format!("{PEER_OK}\n  vrf: {bad}")));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("BGPPeer default/p: spec.vrf: ")
+                    && l.contains("cannot name a VRF device")),
+            "{bad}: {lines:?}"
+        );
+    }
+}
+
 /// A v1beta1 BGPPeer (16-bit ASNs, no v1beta2-only fields).
 fn peer_v1beta1(name: &str, spec: &str) -> String {
     peer(name, spec).replacen("v1beta2", "v1beta1", 1)
@@ -721,9 +737,10 @@ fn v1beta1_peers_take_four_byte_asns_as_in_metallb() {
 fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
     let table: Vec<(&str, String, &str)> = vec![
         (
-            "vrf",
-            peer("p", &format!("{PEER_OK}\n  vrf: red")),
-            "BGPPeer default/p: spec.vrf: VRFs are not supported yet (issue 14); remove vrf",
+            "bfdProfile in a VRF",
+            peer("p", &format!("{PEER_OK}\n  vrf: red\n  bfdProfile: b"))
+                + &object("BFDProfile", "b", "  detectMultiplier: 3"),
+            r#"BGPPeer default/p: spec.bfdProfile: BFD inside a VRF is not supported yet (issue 14): its packets would not be bound to VRF "red"; remove bfdProfile, or vrf"#,
         ),
         (
             "interface (unnumbered)",

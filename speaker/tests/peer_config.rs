@@ -48,7 +48,7 @@ fn every_field_that_matters_reaches_the_session() {
         &peer(
             "{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, peerPort: 1179, sourceAddress: 10.0.0.11,
               holdTime: 9s, keepaliveTime: 3s, password: s3cret, ebgpMultiHop: true, routerID: 192.0.2.1,
-              disableMP: true, connectTime: 5s}",
+              disableMP: true, connectTime: 5s, vrf: red}",
         ),
         NODE,
         RESTART,
@@ -56,6 +56,11 @@ fn every_field_that_matters_reaches_the_session() {
     .unwrap();
     assert_eq!(c.address, "10.0.0.1:1179".parse().unwrap());
     assert_eq!(c.source, Some("10.0.0.11".parse().unwrap()));
+    assert_eq!(
+        c.vrf.as_deref(),
+        Some("red"),
+        "sockets bound to the VRF device"
+    );
     assert_eq!(c.hold_time.seconds(), 9);
     assert_eq!(c.keepalive.map(|k| k.get()), Some(3));
     assert_eq!(

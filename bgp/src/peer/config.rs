@@ -19,6 +19,10 @@ pub struct PeerConfig {
     pub address: SocketAddr,
     /// Our address for the session; the kernel's choice when `None`.
     pub source: Option<IpAddr>,
+    /// The VRF device the session lives in (its sockets are bound to it,
+    /// both ways); the default VRF when `None`. Any device works: tests
+    /// bind to an ordinary interface.
+    pub vrf: Option<String>,
     /// Our AS.
     pub local_as: u32,
     /// Our BGP identifier (non-zero by construction).
@@ -121,6 +125,7 @@ impl PeerConfig {
             name: name.into(),
             address: SocketAddr::new(address, 179),
             source: None,
+            vrf: None,
             local_as,
             router_id,
             peer_as,
@@ -181,6 +186,7 @@ impl PeerConfig {
         ConnectOptions {
             peer: self.address,
             source: self.source,
+            device: self.vrf.clone(),
             password: self.password.clone(),
             ttl: self.ttl,
             timeout: self.connect_timeout,

@@ -96,7 +96,7 @@ impl Peer {
     }
 
     /// Where an acceptor sends this peer's inbound connections.
-    pub(super) fn inbound(&self) -> mpsc::Sender<TcpStream> {
+    pub fn inbound(&self) -> mpsc::Sender<TcpStream> {
         self.inbound.clone()
     }
 

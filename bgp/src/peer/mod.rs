@@ -32,7 +32,7 @@ mod outbound;
 mod status;
 mod translate;
 
-pub use acceptor::Acceptor;
+pub use acceptor::{Acceptor, RegisterError};
 pub use attributes::RouteAttributes;
 pub use config::{GracefulRestartConfig, PeerConfig};
 pub use driver::{BfdDownTrigger, Peer};

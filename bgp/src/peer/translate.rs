@@ -36,7 +36,11 @@ pub(super) fn peer_open(open: &Open) -> PeerOpen {
                         .collect(),
                 })
             }
-            Capability::AddPath(_) | Capability::Unknown { .. } => {}
+            // Extended next hop is not offered (unnumbered peering is refused),
+            // so never negotiated.
+            Capability::AddPath(_)
+            | Capability::ExtendedNextHop(_)
+            | Capability::Unknown { .. } => {}
         }
     }
     PeerOpen {

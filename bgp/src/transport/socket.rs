@@ -25,6 +25,10 @@ pub struct ConnectOptions {
     pub peer: SocketAddr,
     /// Bind to this local address before connecting.
     pub source: Option<IpAddr>,
+    /// Bind the socket to this device (SO_BINDTODEVICE): a VRF, whose
+    /// routing table then chooses the path and the source address, or any
+    /// interface. The connection never leaves through another device.
+    pub device: Option<String>,
     /// TCP MD5 key, if the session is signed.
     pub password: Option<Password>,
     /// IP TTL / hop limit of our packets.
@@ -35,7 +39,21 @@ pub struct ConnectOptions {
 
 /// Opens a TCP connection to a BGP peer.
 pub async fn connect(options: &ConnectOptions) -> io::Result<TcpStream> {
+    match &options.device {
+        // The device named in every error: "Network is unreachable" alone
+        // would not say that the main table was never consulted.
+        Some(device) => connect_inner(options)
+            .await
+            .map_err(|e| io::Error::new(e.kind(), format!("bound to device {device}: {e}"))),
+        None => connect_inner(options).await,
+    }
+}
+
+async fn connect_inner(options: &ConnectOptions) -> io::Result<TcpStream> {
     let socket = new_socket(options.peer.ip())?;
+    if let Some(device) = &options.device {
+        socket.bind_device(Some(device.as_bytes()))?;
+    }
     set_ttl(&socket, options.peer.ip(), options.ttl)?;
     if let Some(source) = options.source {
         socket.bind(&SockAddr::from(SocketAddr::new(source, 0)))?;
@@ -72,11 +90,26 @@ impl Listener {
     /// Listens on `addr`: `[::]:179` takes IPv4 and IPv6, `0.0.0.0:179`
     /// IPv4 only, one IPv6 address IPv6 only.
     pub fn bind(addr: SocketAddr) -> io::Result<Listener> {
+        Listener::bind_device(addr, None)
+    }
+
+    /// Listens on `addr` for connections that arrive through `device` only
+    /// (SO_BINDTODEVICE), or through any device when `None`. Listeners on
+    /// the same port for other devices can coexist (SO_REUSEPORT): the
+    /// kernel hands a connection to the listener bound to the device it
+    /// arrived on, and to the unbound one only when no such listener exists.
+    pub fn bind_device(addr: SocketAddr, device: Option<&str>) -> io::Result<Listener> {
         // An IPv4-mapped address takes IPv4 connections only: bind it as
         // IPv4, so that keys and families stay simple.
         let addr = SocketAddr::new(canonical_ip(addr.ip()), addr.port());
         let socket = new_socket(addr.ip())?;
         socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        if let Some(device) = device {
+            socket.bind_device(Some(device.as_bytes())).map_err(|e| {
+                io::Error::new(e.kind(), format!("cannot bind to device {device}: {e}"))
+            })?;
+        }
         if addr.is_ipv6() {
             socket.set_only_v6(false)?;
         }
@@ -174,6 +207,7 @@ mod tests {
         ConnectOptions {
             peer: SocketAddr::new(LOCALHOST, port),
             source: Some(LOCALHOST),
+            device: None,
             password: password.map(|p| Password::new(p).unwrap()),
             ttl: TTL_DIRECT,
             timeout: Duration::from_millis(1500),
@@ -218,6 +252,7 @@ mod tests {
         let options = |password: &str| ConnectOptions {
             peer: SocketAddr::new(v6, port),
             source: Some(v6),
+            device: None,
             password: Some(Password::new(password).unwrap()),
             ttl: TTL_DIRECT,
             timeout: Duration::from_millis(1500),
@@ -312,5 +347,44 @@ mod tests {
         let (_, peer) = listener.accept().await.unwrap();
         assert_eq!(peer, client.local_addr().unwrap());
         assert!(peer.is_ipv4());
+    }
+
+    #[tokio::test]
+    async fn a_socket_bound_to_a_device_connects_through_it_and_names_it_when_it_cannot() {
+        let listener = Listener::bind_device(SocketAddr::new(LOCALHOST, 0), Some("lo")).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut through_lo = options(port, None);
+        through_lo.device = Some("lo".into());
+        let stream = connect(&through_lo).await.unwrap();
+        let (_, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer, stream.local_addr().unwrap());
+
+        let mut missing = options(port, None);
+        missing.device = Some("ferrolb-none0".into());
+        let e = connect(&missing).await.unwrap_err();
+        assert!(
+            e.to_string().starts_with("bound to device ferrolb-none0: "),
+            "{e}"
+        );
+        let e = Listener::bind_device(SocketAddr::new(LOCALHOST, port), Some("ferrolb-none0"))
+            .err()
+            .expect("no such device");
+        assert!(e.to_string().contains("ferrolb-none0"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn listeners_for_other_devices_share_the_port() {
+        let any = Listener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = any.local_addr().unwrap().port();
+        let lo = Listener::bind_device(SocketAddr::new(LOCALHOST, port), Some("lo"))
+            .expect("a device-bound listener beside the unbound one");
+        // Arriving on lo, the connection goes to lo's listener, not the
+        // unbound one.
+        let stream = connect(&options(port, None)).await.unwrap();
+        let (_, peer) = tokio::time::timeout(Duration::from_secs(2), lo.accept())
+            .await
+            .expect("the device's listener gets the connection")
+            .unwrap();
+        assert_eq!(peer, stream.local_addr().unwrap());
     }
 }

@@ -13,6 +13,8 @@ pub mod code {
     pub const MULTIPROTOCOL: u8 = 1;
     /// Route refresh (RFC 2918).
     pub const ROUTE_REFRESH: u8 = 2;
+    /// Extended next hop encoding (RFC 8950).
+    pub const EXTENDED_NEXT_HOP: u8 = 5;
     /// Extended message (RFC 8654).
     pub const EXTENDED_MESSAGE: u8 = 6;
     /// Graceful restart (RFC 4724).
@@ -47,6 +49,10 @@ pub enum Capability {
     FourOctetAs(Asn),
     /// Path identifiers per family and direction.
     AddPath(Vec<AddPathFamily>),
+    /// RFC 8950: routes of these families may carry a next hop of another
+    /// address family (IPv4 unicast with an IPv6 next hop, for unnumbered
+    /// peering).
+    ExtendedNextHop(Vec<ExtendedNextHopFamily>),
     /// A capability this codec does not interpret, kept verbatim.
     Unknown {
         /// Capability code.
@@ -79,6 +85,17 @@ pub struct GracefulRestartFamily {
     pub safi: Safi,
     /// F bit: forwarding state was preserved across the restart.
     pub forwarding_state: bool,
+}
+
+/// One entry of the extended next hop capability (RFC 8950 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ExtendedNextHopFamily {
+    /// NLRI address family (two octets here, unlike elsewhere).
+    pub afi: Afi,
+    /// NLRI subsequent address family, carried in two octets.
+    pub safi: u16,
+    /// The address family of the next hop.
+    pub next_hop_afi: Afi,
 }
 
 /// Direction of ADD-PATH for one family (RFC 7911 §4).
@@ -181,6 +198,7 @@ fn parse_capability(cap_code: u8, value: &[u8]) -> PResult<'_, Capability> {
         }
         code::GRACEFUL_RESTART => parse_graceful_restart(value)?.1,
         code::ADD_PATH => parse_add_path(value),
+        code::EXTENDED_NEXT_HOP => parse_extended_next_hop(value),
         _ => Capability::Unknown {
             code: cap_code,
             value: Bytes::copy_from_slice(value),
@@ -245,6 +263,28 @@ fn parse_add_path(value: &[u8]) -> Capability {
     }
 }
 
+/// Parses the extended next hop capability: 6-octet entries (NLRI AFI,
+/// NLRI SAFI, next hop AFI). RFC 8950 says nothing of a malformed value:
+/// like ADD-PATH, a value that is not whole entries is kept as unknown,
+/// so the capability is not negotiated rather than the session refused.
+fn parse_extended_next_hop(value: &[u8]) -> Capability {
+    match records::<6>(value) {
+        Some(entries) => Capability::ExtendedNextHop(
+            entries
+                .map(|[a, b, c, d, e, f]| ExtendedNextHopFamily {
+                    afi: Afi(u16::from_be_bytes([a, b])),
+                    safi: u16::from_be_bytes([c, d]),
+                    next_hop_afi: Afi(u16::from_be_bytes([e, f])),
+                })
+                .collect(),
+        ),
+        None => Capability::Unknown {
+            code: code::EXTENDED_NEXT_HOP,
+            value: Bytes::copy_from_slice(value),
+        },
+    }
+}
+
 impl Capability {
     /// The capability code.
     pub fn code(&self) -> u8 {
@@ -256,6 +296,7 @@ impl Capability {
             Capability::GracefulRestart(_) => code::GRACEFUL_RESTART,
             Capability::FourOctetAs(_) => code::FOUR_OCTET_AS,
             Capability::AddPath(_) => code::ADD_PATH,
+            Capability::ExtendedNextHop(_) => code::EXTENDED_NEXT_HOP,
             Capability::Unknown { code, .. } => *code,
         }
     }
@@ -293,6 +334,13 @@ impl Capability {
                     value.put_u16(f.afi.0);
                     value.put_u8(f.safi.0);
                     value.put_u8(f.mode as u8);
+                }
+            }
+            Capability::ExtendedNextHop(entries) => {
+                for e in entries {
+                    value.put_u16(e.afi.0);
+                    value.put_u16(e.safi);
+                    value.put_u16(e.next_hop_afi.0);
                 }
             }
             Capability::Unknown { value: v, .. } => value.put_slice(v),

@@ -36,8 +36,8 @@ pub use as_path::{AsPath, Segment, SegmentType};
 pub use as4::add_as4_attributes;
 pub use attribute::{Aggregator, PathAttribute, RawAttribute, flags as attribute_flags, type_code};
 pub use capability::{
-    AddPathFamily, AddPathMode, Capability, GracefulRestart, GracefulRestartFamily,
-    code as capability_code,
+    AddPathFamily, AddPathMode, Capability, ExtendedNextHopFamily, GracefulRestart,
+    GracefulRestartFamily, code as capability_code,
 };
 pub use codec::{AddPath, Codec, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN};
 pub use community::{Community, ExtendedCommunity, LargeCommunity};

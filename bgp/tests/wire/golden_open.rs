@@ -3,8 +3,8 @@
 
 use bytes::Bytes;
 use ferrolb_bgp::wire::{
-    AddPathFamily, AddPathMode, Afi, Asn, BgpId, Capability, Codec, GracefulRestart,
-    GracefulRestartFamily, HoldTime, Message, Open, Safi, decode_open,
+    AddPathFamily, AddPathMode, Afi, Asn, BgpId, Capability, Codec, ExtendedNextHopFamily,
+    GracefulRestart, GracefulRestartFamily, HoldTime, Message, Open, Safi, decode_open,
 };
 
 use super::{MARKER, decode, golden, hex, open_capabilities};
@@ -105,6 +105,67 @@ fn open_with_every_capability() {
     assert_eq!(open.asn(), Asn(4_200_000_000));
     golden(&bytes, &Codec::default(), &Message::Open(open.clone()));
     assert_eq!(decode_open(&bytes).unwrap(), Some(open));
+}
+
+/// RFC 8950 §3: IPv4 unicast and IPv4 VPN (SAFI 128, two octets here)
+/// with IPv6 next hops, as FRR sends it for `neighbor IFACE interface`.
+#[test]
+fn extended_next_hop_capability() {
+    let bytes = hex(&[
+        MARKER,
+        "002d",     // length 45
+        "01",       // type OPEN
+        "04",       // version
+        "fde9",     // my AS 65001
+        "005a",     // hold time 90
+        "0a000001", // BGP identifier
+        "10",       // optional parameters length 16
+        // param 2, length 14: code 5, length 12, two entries of
+        // NLRI AFI (2), NLRI SAFI (2), next hop AFI (2)
+        "02 0e  05 0c  0001 0001 0002  0001 0080 0002",
+    ]);
+    let open = Open::new(
+        Asn(65001),
+        HoldTime::DEFAULT,
+        id(10, 0, 0, 1),
+        vec![Capability::ExtendedNextHop(vec![
+            ExtendedNextHopFamily {
+                afi: Afi::IPV4,
+                safi: 1,
+                next_hop_afi: Afi::IPV6,
+            },
+            ExtendedNextHopFamily {
+                afi: Afi::IPV4,
+                safi: 128,
+                next_hop_afi: Afi::IPV6,
+            },
+        ])],
+    );
+    golden(&bytes, &Codec::default(), &Message::Open(open));
+}
+
+/// A value that is not whole 6-octet entries is not understood: kept as
+/// unknown (never negotiated), not a reason to refuse the session.
+#[test]
+fn a_malformed_extended_next_hop_capability_is_kept_as_unknown() {
+    for value in ["", "0001 0001 00"] {
+        let len = value.replace(' ', "").len() / 2;
+        let bytes = hex(&[
+            MARKER,
+            &format!("{:04x}", 29 + 4 + len),
+            "01 04 fde9 005a 0a000001",
+            &format!("{:02x} 02 {:02x} 05 {:02x}", 4 + len, 2 + len, len),
+            value,
+        ]);
+        assert_eq!(
+            open_capabilities(&bytes),
+            vec![Capability::Unknown {
+                code: 5,
+                value: Bytes::from(hex(&[value])),
+            }],
+            "{value:?}"
+        );
+    }
 }
 
 #[test]

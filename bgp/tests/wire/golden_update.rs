@@ -244,6 +244,59 @@ fn ipv4_mp_reach_with_ipv4_and_ipv6_next_hops() {
     assert_eq!(decode(&encoded, &Codec::default()).message, v6nh);
 }
 
+/// RFC 8950 §4 byte for byte: a service /32 carried in MP_REACH_NLRI with
+/// an IPv6 next hop, global and link-local (32 bytes) as on a shared link,
+/// and link-local alone (16 bytes) as on an unnumbered one.
+#[test]
+fn ipv4_routes_with_an_ipv6_next_hop() {
+    // The same UPDATE around next hops of 32 and 16 bytes: every length
+    // field follows from the next hop's.
+    let update = |next_hop: &[&str]| {
+        let nh_len = next_hop.concat().len() / 2;
+        let attr_len = 2 + 1 + 1 + nh_len + 1 + 5;
+        let mut parts = vec![
+            MARKER.to_string(),
+            format!("{:04x}", 19 + 2 + 2 + 3 + attr_len), // message length
+            "02".into(),                                  // type UPDATE
+            "0000".into(),                                // no withdrawn routes
+            format!("{:04x}", 3 + attr_len),              // total path attribute length
+            format!("80 0e {attr_len:02x}"),              // MP_REACH_NLRI
+            "0001 01".into(),                             // AFI IPv4, SAFI unicast
+            format!("{nh_len:02x}"),                      // next hop length
+        ];
+        parts.extend(next_hop.iter().map(|s| s.to_string()));
+        parts.push("00".into()); // reserved
+        parts.push("20 c6336410".into()); // 198.51.100.16/32
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        hex(&parts)
+    };
+    let both = update(&[
+        "20010db8000000000000000000000001", // global 2001:db8::1
+        "fe800000000000000000000000000001", // link-local fe80::1
+    ]);
+    assert_eq!(both.len(), 68);
+    let link_local_only = update(&["fe800000000000000000000000000011"]); // fe80::11
+    assert_eq!(link_local_only.len(), 52);
+    let reach = |global, link_local| {
+        Message::Update(Update {
+            attributes: vec![PathAttribute::MpReach(MpReach::Ipv4Unicast {
+                next_hop: NextHop::V6(Ipv6NextHop { global, link_local }),
+                nlri: vec![v4("198.51.100.16/32")],
+            })],
+            ..Update::default()
+        })
+    };
+    // Only the attribute is under test: without ORIGIN and AS_PATH the
+    // routes decode as RFC 7606 treat-as-withdraw, so compare messages.
+    for (bytes, msg) in [
+        (both, reach(ip6("2001:db8::1"), Some(ip6("fe80::1")))),
+        (link_local_only, reach(ip6("fe80::11"), None)),
+    ] {
+        assert_eq!(decode(&bytes, &Codec::default()).message, msg);
+        assert_eq!(msg.to_bytes(&Codec::default()).unwrap().as_ref(), bytes);
+    }
+}
+
 #[test]
 fn ipv6_mp_unreach() {
     let bytes = hex(&[

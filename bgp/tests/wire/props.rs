@@ -5,10 +5,10 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use bytes::Bytes;
 use ferrolb_bgp::wire::{
     AddPath, AddPathFamily, AddPathMode, Afi, Aggregator, AsPath, Asn, BgpId, Capability, Codec,
-    Community, ExtendedCommunity, GracefulRestart, GracefulRestartFamily, HoldTime, Ipv6NextHop,
-    LargeCommunity, Message, MpReach, MpUnreach, NextHop, Nlri, Notification, Open, Origin,
-    PathAttribute, RawAttribute, RefreshSubtype, RouteRefresh, Safi, Segment, SegmentType, Update,
-    decode_message,
+    Community, ExtendedCommunity, ExtendedNextHopFamily, GracefulRestart, GracefulRestartFamily,
+    HoldTime, Ipv6NextHop, LargeCommunity, Message, MpReach, MpUnreach, NextHop, Nlri,
+    Notification, Open, Origin, PathAttribute, RawAttribute, RefreshSubtype, RouteRefresh, Safi,
+    Segment, SegmentType, Update, decode_message,
 };
 use ipnet::{Ipv4Net, Ipv6Net};
 use proptest::collection::vec;
@@ -247,6 +247,17 @@ fn capability() -> impl Strategy<Value = Capability> {
                 .map(|((afi, safi), mode)| AddPathFamily { afi, safi, mode })
                 .collect()
         )),
+        vec((any::<u16>(), any::<u16>(), any::<u16>()), 1..5).prop_map(|v| {
+            Capability::ExtendedNextHop(
+                v.into_iter()
+                    .map(|(afi, safi, nh)| ExtendedNextHopFamily {
+                        afi: Afi(afi),
+                        safi,
+                        next_hop_afi: Afi(nh),
+                    })
+                    .collect(),
+            )
+        }),
         (100u8..=250, vec(any::<u8>(), 0..40)).prop_map(|(code, v)| Capability::Unknown {
             code,
             value: Bytes::from(v)

@@ -202,6 +202,10 @@ pub enum Problem {
     #[error("{0:?} is not an IPv4 address (a BGP identifier is 32 bits)")]
     InvalidRouterId(String),
     #[error(
+        "{0:?} cannot name a VRF device: Linux device names are 1 to 15 bytes, without '/', ':' or whitespace, and not \".\" or \"..\""
+    )]
+    InvalidVrfName(String),
+    #[error(
         "peer {address} is already defined by {other} (same address, port and VRF on the same nodes)"
     )]
     DuplicatePeer { address: String, other: ObjectRef },

@@ -74,6 +74,18 @@ impl Peer {
     }
 }
 
+/// Whether Linux accepts `name` as a network device name (IFNAMSIZ 16 with
+/// the NUL; `dev_valid_name` in the kernel).
+pub fn is_device_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() < 16
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace())
+}
+
 /// The remote AS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PeerAsn {
@@ -230,6 +242,12 @@ pub(crate) fn compile(
         );
     }
     let source_address = optional_ip(sink, obj, "spec.sourceAddress", &s.source_address);
+    // The session's sockets are bound to this device by name
+    // (SO_BINDTODEVICE): a name the kernel cannot hold is a typo caught now,
+    // not a session that never connects.
+    if !s.vrf_name.is_empty() && !is_device_name(&s.vrf_name) {
+        sink.error(obj, "spec.vrf", Problem::InvalidVrfName(s.vrf_name.clone()));
+    }
     let router_id = match s.router_id.as_str() {
         "" => None,
         text => match text.parse::<Ipv4Addr>() {

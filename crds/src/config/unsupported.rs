@@ -1,6 +1,6 @@
 //! Fields FerroLB parses but cannot honour yet. Each one is refused by
 //! name, with what to do instead: a session that silently lacked what its
-//! BGPPeer asked for (another VRF) would look healthy
+//! BGPPeer asked for (unnumbered peering) would look healthy
 //! until the day it mattered. docs/configuration.md lists every
 //! field as honoured or refused.
 
@@ -13,9 +13,9 @@ use crate::api::{BFDProfile, BGPPeer};
 #[allow(missing_docs)]
 pub enum Unsupported {
     #[error(
-        "VRFs are not supported yet (issue 14); remove vrf and peer with a router reachable through the node's main routing table"
+        "BFD inside a VRF is not supported yet (issue 14): its packets would not be bound to VRF {vrf:?}; remove bfdProfile, or vrf"
     )]
-    Vrf,
+    BfdInVrf { vrf: String },
     #[error(
         "unnumbered peering is not supported yet (issue 14); remove interface and set peerAddress to the router's address on that link"
     )]
@@ -35,8 +35,14 @@ pub enum Unsupported {
 /// Refuses every BGPPeer field FerroLB cannot honour.
 pub(super) fn check_peer(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
     let s = &cr.spec;
-    if !s.vrf_name.is_empty() {
-        sink.error(obj, "spec.vrf", Unsupported::Vrf);
+    if !s.vrf_name.is_empty() && !s.bfd_profile.is_empty() {
+        sink.error(
+            obj,
+            "spec.bfdProfile",
+            Unsupported::BfdInVrf {
+                vrf: s.vrf_name.clone(),
+            },
+        );
     }
     if !s.interface.is_empty() && s.peer_address.is_empty() {
         sink.error(obj, "spec.interface", Unsupported::Unnumbered);

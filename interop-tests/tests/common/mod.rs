@@ -91,13 +91,35 @@ impl Node {
     pub fn acceptor(
         &self,
         addr: std::net::SocketAddr,
-    ) -> std::io::Result<ferrolb_bgp::peer::Acceptor> {
+    ) -> std::io::Result<std::sync::Arc<ferrolb_bgp::peer::Acceptor>> {
         // A socket belongs to the namespace of the thread that creates it:
         // bind on one of the runtime's threads, not the test's.
         let task = self
             .runtime
             .spawn(async move { ferrolb_bgp::peer::Acceptor::bind(addr) });
-        self.runtime.block_on(task).map_err(std::io::Error::other)?
+        self.runtime
+            .block_on(task)
+            .map_err(std::io::Error::other)?
+            .map(std::sync::Arc::new)
+    }
+
+    /// Routes `peer`'s inbound connections through `acceptor`, on one of
+    /// the runtime's threads: a VRF's listener is opened there, in the
+    /// host's namespace.
+    pub fn register(
+        &self,
+        acceptor: &std::sync::Arc<ferrolb_bgp::peer::Acceptor>,
+        config: &PeerConfig,
+        peer: &ferrolb_bgp::peer::Peer,
+    ) -> interop_tests::Result<()> {
+        let (acceptor, config, inbound) = (acceptor.clone(), config.clone(), peer.inbound());
+        let task = self
+            .runtime
+            .spawn(async move { acceptor.register_inbound(&config, inbound) });
+        self.runtime
+            .block_on(task)
+            .map_err(|e| interop_tests::LabError::Invalid(e.to_string()))?
+            .map_err(|e| interop_tests::LabError::Invalid(format!("register the peer: {e}")))
     }
 
     /// Replaces what `peer` announces.

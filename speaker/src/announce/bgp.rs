@@ -212,7 +212,7 @@ impl BgpAnnouncer {
 
     fn unregister(&self, config: &PeerConfig) {
         if let Some(acceptor) = &self.acceptor {
-            acceptor.unregister(config.address.ip());
+            acceptor.unregister(config);
         }
     }
 

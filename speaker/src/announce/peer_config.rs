@@ -53,6 +53,10 @@ pub fn peer_config(
     let mut config = PeerConfig::new(peer.name.clone(), address, peer.my_asn, router_id, peer_as);
     config.address = SocketAddr::new(address, peer.port);
     config.source = peer.source_address;
+    // The session's sockets are bound to the VRF device: the kernel then
+    // routes, and picks our source address (the next hop we announce), in
+    // the VRF's table alone.
+    config.vrf = peer.vrf.clone();
     let hold = peer.timers.hold_time().as_secs();
     config.hold_time = u16::try_from(hold)
         .ok()
@@ -77,9 +81,7 @@ pub fn peer_config(
         config.ttl = TTL_MULTIHOP;
     }
     config.graceful_restart = peer.graceful_restart.then_some(restart);
-    // vrf is refused by the compiler until it is real
-    // (crds/src/config/unsupported.rs); bfdProfile is a session of its own
-    // (announce/bfd.rs).
+    // bfdProfile is a session of its own (announce/bfd.rs).
     if peer.disable_mp {
         // The session's own family only: IPv4 unicast alone is what a
         // session without multiprotocol extensions carries (RFC 4760).

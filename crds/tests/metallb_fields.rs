@@ -85,3 +85,48 @@ fn the_configuration_reference_names_every_served_field() {
         "not in docs/configuration.md: {missing:#?}"
     );
 }
+
+/// The other direction: every `spec.` row of a kind's tables in
+/// docs/configuration.md names a field the kind really has (in some served
+/// version), so the tables hold no invented or misspelt field.
+#[test]
+fn every_field_the_configuration_reference_tabulates_is_real() {
+    let docs = include_str!("../../docs/configuration.md");
+    let mut invented = Vec::new();
+    let mut rows = 0;
+    for generated in ferrolb_crds::crdgen::all().expect("CRDs") {
+        let kind = &generated.crd.spec.names.kind;
+        let Some(start) = docs.find(&format!("\n## {kind}\n")) else {
+            continue;
+        };
+        let rest = &docs[start + 1..];
+        let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3)];
+        for line in section.lines() {
+            let Some(cell) = line.strip_prefix("| `spec.") else {
+                continue;
+            };
+            let Some(end) = cell.find('`') else {
+                continue;
+            };
+            // `spec.peers[]`, `spec.x.y`: the field's path without indices.
+            let path = format!("spec.{}", &cell[..end]).replace("[]", "");
+            rows += 1;
+            let real = generated
+                .crd
+                .spec
+                .versions
+                .iter()
+                .any(|v| served(&v.name, kind, &path));
+            if !real {
+                invented.push(format!("{kind} {path}"));
+            }
+        }
+    }
+    assert!(rows > 50, "only {rows} table rows read");
+    // The check can tell: a misspelt field is no field.
+    assert!(!served("v1beta1", "IPAddressPool", "spec.autoAsign"));
+    assert!(
+        invented.is_empty(),
+        "docs/configuration.md tabulates fields the API types lack: {invented:#?}"
+    );
+}

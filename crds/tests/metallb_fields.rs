@@ -37,21 +37,31 @@ fn every_metallb_field_is_served_or_named_as_not_supported_yet() {
     }
 }
 
+/// Each kind with a section of its own in docs/configuration.md (status
+/// kinds are documented together), with that section.
+fn documented_kinds() -> Vec<(ferrolb_crds::crdgen::GeneratedCrd, &'static str)> {
+    let docs = include_str!("../../docs/configuration.md");
+    ferrolb_crds::crdgen::all()
+        .expect("CRDs")
+        .into_iter()
+        .filter_map(|generated| {
+            let kind = &generated.crd.spec.names.kind;
+            let start = docs.find(&format!("\n## {kind}\n"))?;
+            let rest = &docs[start + 1..];
+            let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3)];
+            Some((generated, section))
+        })
+        .collect()
+}
+
 /// docs/configuration.md's section of each kind names every `spec` field
 /// FerroLB serves (its tables say honoured, refused or extension), so the
 /// compatibility tables cannot fall behind the API types.
 #[test]
 fn the_configuration_reference_names_every_served_field() {
-    let docs = include_str!("../../docs/configuration.md");
     let mut missing = Vec::new();
-    for generated in ferrolb_crds::crdgen::all().expect("CRDs") {
+    for (generated, section) in documented_kinds() {
         let kind = &generated.crd.spec.names.kind;
-        let Some(start) = docs.find(&format!("\n## {kind}\n")) else {
-            // Status kinds are documented together.
-            continue;
-        };
-        let rest = &docs[start + 1..];
-        let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3)];
         for version in &generated.crd.spec.versions {
             let schema = serde_json::to_value(
                 version
@@ -91,16 +101,10 @@ fn the_configuration_reference_names_every_served_field() {
 /// version), so the tables hold no invented or misspelt field.
 #[test]
 fn every_field_the_configuration_reference_tabulates_is_real() {
-    let docs = include_str!("../../docs/configuration.md");
     let mut invented = Vec::new();
     let mut rows = 0;
-    for generated in ferrolb_crds::crdgen::all().expect("CRDs") {
+    for (generated, section) in documented_kinds() {
         let kind = &generated.crd.spec.names.kind;
-        let Some(start) = docs.find(&format!("\n## {kind}\n")) else {
-            continue;
-        };
-        let rest = &docs[start + 1..];
-        let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3)];
         for line in section.lines() {
             let Some(cell) = line.strip_prefix("| `spec.") else {
                 continue;

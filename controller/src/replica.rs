@@ -35,9 +35,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ReplicaError> {
     // Standing by is ready: the replica is healthy and would take over.
-    let standby = || ready.store(true, Ordering::Release);
+    let standby = || {
+        ready.store(true, Ordering::Release);
+        metrics.standby();
+    };
     let work = || {
         ready.store(false, Ordering::Release);
+        metrics.client.awaiting();
         reconcile::run(client.clone(), opts.clone(), metrics.clone(), ready.clone())
     };
     run_while_leader(client.clone(), lease, shutdown, standby, work).await??;

@@ -12,8 +12,9 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use ferrolb_crds::api::IPAddressPool;
 use k8s_openapi::api::coordination::v1::Lease;
-use kube::api::Api;
+use kube::api::{Api, PostParams};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use support::*;
@@ -77,14 +78,53 @@ fn the_binary_serves_reports_and_stops_on_sigterm() -> TestResult {
 
         create(&admin, lb_service("web", &[], 80)).await?;
         assert_eq!(ingress(&wait_assigned(&admin, "web").await?), ["192.0.2.0"]);
-        wait_for("metrics", Duration::from_secs(10), || async {
+        let has_all = |m: &str, lines: &[&str]| lines.iter().all(|l| m.lines().any(|x| x == *l));
+        let metrics = wait_for("metrics", Duration::from_secs(10), || async {
             let m = get(port, "/metrics")?;
-            Ok(
-                m.contains("metallb_allocator_addresses_in_use_total{pool=\"p\"} 1")
-                    .then_some(()),
+            Ok(has_all(
+                &m,
+                &[
+                    "metallb_allocator_addresses_in_use_total{pool=\"p\"} 1",
+                    "metallb_allocator_ipv4_addresses_in_use_total{pool=\"p\"} 1",
+                    "metallb_allocator_ipv6_addresses_in_use_total{pool=\"p\"} 0",
+                    "metallb_allocator_addresses_total{pool=\"p\"} 4",
+                    "metallb_allocator_ipv4_addresses_total{pool=\"p\"} 4",
+                    "metallb_k8s_client_config_loaded_bool{} 1",
+                    "metallb_k8s_client_config_stale_bool{} 0",
+                    "metallb_k8s_client_update_errors_total 0",
+                ],
             )
+            .then_some(m))
         })
         .await?;
+        // The pool, the advertisement, the Service and its writes came as
+        // watch events.
+        let updates = |m: &str| -> Option<u64> {
+            m.lines()
+                .find_map(|l| l.strip_prefix("metallb_k8s_client_updates_total "))?
+                .parse()
+                .ok()
+        };
+        let before = updates(&metrics).ok_or("no metallb_k8s_client_updates_total")?;
+        assert!(before >= 3, "{metrics}");
+
+        // A pool overlapping "p": refused, the last good one stays; stale.
+        Api::<IPAddressPool>::namespaced(admin.clone(), NS)
+            .create(&PostParams::default(), &pool("q", &["192.0.2.1/32"]))
+            .await?;
+        let metrics = wait_for("stale config", Duration::from_secs(10), || async {
+            let m = get(port, "/metrics")?;
+            Ok(has_all(
+                &m,
+                &[
+                    "metallb_k8s_client_config_loaded_bool{} 1",
+                    "metallb_k8s_client_config_stale_bool{} 1",
+                ],
+            )
+            .then_some(m))
+        })
+        .await?;
+        assert!(updates(&metrics) > Some(before), "{metrics}");
         let leases: Api<Lease> = Api::namespaced(admin.clone(), NS);
         let holder = |l: Lease| l.spec.and_then(|s| s.holder_identity);
         assert_eq!(

@@ -37,21 +37,31 @@ fn every_metallb_field_is_served_or_named_as_not_supported_yet() {
     }
 }
 
+/// Each kind with a section of its own in docs/configuration.md (status
+/// kinds are documented together), with that section.
+fn documented_kinds() -> Vec<(ferrolb_crds::crdgen::GeneratedCrd, &'static str)> {
+    let docs = include_str!("../../docs/configuration.md");
+    ferrolb_crds::crdgen::all()
+        .expect("CRDs")
+        .into_iter()
+        .filter_map(|generated| {
+            let kind = &generated.crd.spec.names.kind;
+            let start = docs.find(&format!("\n## {kind}\n"))?;
+            let rest = &docs[start + 1..];
+            let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3)];
+            Some((generated, section))
+        })
+        .collect()
+}
+
 /// docs/configuration.md's section of each kind names every `spec` field
 /// FerroLB serves (its tables say honoured, refused or extension), so the
 /// compatibility tables cannot fall behind the API types.
 #[test]
 fn the_configuration_reference_names_every_served_field() {
-    let docs = include_str!("../../docs/configuration.md");
     let mut missing = Vec::new();
-    for generated in ferrolb_crds::crdgen::all().expect("CRDs") {
+    for (generated, section) in documented_kinds() {
         let kind = &generated.crd.spec.names.kind;
-        let Some(start) = docs.find(&format!("\n## {kind}\n")) else {
-            // Status kinds are documented together.
-            continue;
-        };
-        let rest = &docs[start + 1..];
-        let section = &rest[..rest[3..].find("\n## ").map_or(rest.len(), |e| e + 3)];
         for version in &generated.crd.spec.versions {
             let schema = serde_json::to_value(
                 version
@@ -83,5 +93,44 @@ fn the_configuration_reference_names_every_served_field() {
     assert!(
         missing.is_empty(),
         "not in docs/configuration.md: {missing:#?}"
+    );
+}
+
+/// The other direction: every `spec.` row of a kind's tables in
+/// docs/configuration.md names a field the kind really has (in some served
+/// version), so the tables hold no invented or misspelt field.
+#[test]
+fn every_field_the_configuration_reference_tabulates_is_real() {
+    let mut invented = Vec::new();
+    let mut rows = 0;
+    for (generated, section) in documented_kinds() {
+        let kind = &generated.crd.spec.names.kind;
+        for line in section.lines() {
+            let Some(cell) = line.strip_prefix("| `spec.") else {
+                continue;
+            };
+            let Some(end) = cell.find('`') else {
+                continue;
+            };
+            // `spec.peers[]`, `spec.x.y`: the field's path without indices.
+            let path = format!("spec.{}", &cell[..end]).replace("[]", "");
+            rows += 1;
+            let real = generated
+                .crd
+                .spec
+                .versions
+                .iter()
+                .any(|v| served(&v.name, kind, &path));
+            if !real {
+                invented.push(format!("{kind} {path}"));
+            }
+        }
+    }
+    assert!(rows > 50, "only {rows} table rows read");
+    // The check can tell: a misspelt field is no field.
+    assert!(!served("v1beta1", "IPAddressPool", "spec.autoAsign"));
+    assert!(
+        invented.is_empty(),
+        "docs/configuration.md tabulates fields the API types lack: {invented:#?}"
     );
 }

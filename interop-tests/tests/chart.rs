@@ -410,7 +410,7 @@ fn exported_metrics() -> TestResult<BTreeSet<String>> {
     ] {
         speaker.layer2(ip, kind);
     }
-    speaker.config(true, false);
+    speaker.client.config_loaded();
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry)?;
     Ok(text

@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod cache;
+pub mod client_metrics;
 pub mod config_view;
 pub mod http;
 pub mod process;

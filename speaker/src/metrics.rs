@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use ferrolb_bgp::fsm::State;
 use ferrolb_bgp::peer::PeerStatus;
+use ferrolb_k8s::client_metrics::ClientMetrics;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -44,8 +45,8 @@ pub struct Metrics {
     bfd_down_events: Family<Labels, Gauge>,
     bfd_packets_in: Family<Labels, Gauge>,
     bfd_packets_out: Family<Labels, Gauge>,
-    config_loaded: Gauge,
-    config_stale: Gauge,
+    /// MetalLB's `metallb_k8s_client_*` (configuration and object events).
+    pub client: ClientMetrics,
     seen: Mutex<Seen>,
 }
 
@@ -136,17 +137,10 @@ impl Metrics {
             "Number of BFD control packets sent",
             m.bfd_packets_out.clone(),
         );
-        registry.register(
-            "metallb_k8s_client_config_loaded_bool",
-            "1 if the configuration was ever loaded",
-            m.config_loaded.clone(),
-        );
-        registry.register(
-            "metallb_k8s_client_config_stale_bool",
-            "1 if running on a stale configuration, because the latest one is invalid",
-            m.config_stale.clone(),
-        );
-        m
+        let client = ClientMetrics::register(registry);
+        // The speaker always handles the configuration.
+        client.awaiting();
+        Metrics { client, ..m }
     }
 
     /// Session gauges and counters, by peer address; peers that are gone
@@ -269,12 +263,6 @@ impl Metrics {
             let count = i64::try_from(count).unwrap_or(i64::MAX);
             self.l2_in_conflict.get_or_create(&label).set(count);
         }
-    }
-
-    /// Whether a configuration is loaded, and whether a newer one was refused.
-    pub fn config(&self, loaded: bool, stale: bool) {
-        self.config_loaded.set(i64::from(loaded));
-        self.config_stale.set(i64::from(stale));
     }
 }
 

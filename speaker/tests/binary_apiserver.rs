@@ -128,9 +128,23 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
                 r1.ipv4
             ),
             "service=\"apps/web\"} 1".to_string(),
+            "metallb_k8s_client_config_loaded_bool{} 1".to_string(),
+            "metallb_k8s_client_config_stale_bool{} 0".to_string(),
         ] {
             assert!(metrics.contains(&want), "{want} missing:\n{metrics}");
         }
+        let updates: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("metallb_k8s_client_updates_total "))
+            .ok_or("no metallb_k8s_client_updates_total")?
+            .parse()?;
+        // At least the Node, the peer, the pool, the advertisement, the
+        // Service and its EndpointSlice.
+        assert!(updates >= 6, "{metrics}");
+        assert!(
+            metrics.contains("# TYPE metallb_k8s_client_update_errors counter"),
+            "{metrics}"
+        );
 
         // No ready endpoint: withdrawn, and its status goes.
         set_endpoint(&admin, "n1", false).await?;

@@ -82,6 +82,8 @@ pub(super) struct Reconciler {
     /// decisions.
     pool_status_at: Option<Instant>,
     pool_status_due: bool,
+    /// A configuration was put in force once (`config_loaded_bool`).
+    loaded: bool,
 }
 
 /// Runs the reconciler until the watch streams end or the future is
@@ -104,6 +106,7 @@ pub async fn run(
         let timer_fired = tokio::select! {
             i = inputs.next() => {
                 views.apply(i.ok_or(RunError::StreamsEnded)?);
+                r.metrics.client.processed(1);
                 false
             }
             () = sleep_until(retry), if retry.is_some() => true,
@@ -113,7 +116,12 @@ pub async fn run(
             }
         };
         // One pass per batch, not per event.
-        drain_ready(&mut inputs, |i| views.apply(i));
+        let mut events = 0;
+        drain_ready(&mut inputs, |i| {
+            views.apply(i);
+            events += 1;
+        });
+        r.metrics.client.processed(events);
         if !views.synced() {
             continue;
         }
@@ -140,6 +148,7 @@ impl Reconciler {
             retry_at: None,
             pool_status_at: None,
             pool_status_due: false,
+            loaded: false,
         }
     }
 
@@ -180,11 +189,16 @@ impl Reconciler {
             Some(pools) => {
                 info!(pools = pools.pools().len(), "configuration loaded");
                 self.core.set_pools(pools);
+                self.loaded = true;
+                self.metrics.client.config_loaded();
             }
-            None => warn!(
-                errors = %verdict.status.error_summary,
-                "configuration refused; keeping the last valid one"
-            ),
+            None => {
+                warn!(
+                    errors = %verdict.status.error_summary,
+                    "configuration refused; keeping the last valid one"
+                );
+                self.metrics.client.config_refused(self.loaded);
+            }
         }
         let told = self.reported.as_ref();
         if told.is_some_and(|(s, f)| *s == verdict.status && *f == verdict.findings) {
@@ -204,6 +218,7 @@ impl Reconciler {
             Ok(()) => self.reported = Some((verdict.status, verdict.findings)),
             Err(e) => {
                 warn!(error = %e, "cannot write ConfigurationState; retrying");
+                self.metrics.client.failed();
                 self.reported = None;
                 views.config_dirty = true;
                 self.schedule_retry();
@@ -293,6 +308,7 @@ impl Reconciler {
                 }
                 Err(e) => {
                     warn!(service = %key, error = %e, "status write failed; retrying");
+                    self.metrics.client.failed();
                     self.schedule_retry();
                 }
             }
@@ -333,6 +349,7 @@ impl Reconciler {
                 Err(WriteError::Gone { .. }) => {}
                 Err(e) => {
                     warn!(pool = %s.pool, error = %e, "cannot write pool status; retrying");
+                    self.metrics.client.failed();
                     self.schedule_retry();
                 }
             }

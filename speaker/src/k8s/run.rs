@@ -80,6 +80,7 @@ pub async fn run(
         if let Err(e) = writer.load().await {
             warn!(error = %e, "cannot list this node's status objects; stale ones stay until rewritten");
         }
+        let client_metrics = Arc::clone(&metrics);
         let mut speaker = Speaker::new(Settings {
             node: opts.node.clone(),
             router_id: opts.router_id,
@@ -99,7 +100,12 @@ pub async fn run(
             tokio::select! {
                 input = inputs.next() => {
                     views.apply(input.ok_or(RunError::StreamsEnded)?);
-                    drain_ready(&mut inputs, |i| views.apply(i));
+                    let mut events = 1;
+                    drain_ready(&mut inputs, |i| {
+                        views.apply(i);
+                        events += 1;
+                    });
+                    client_metrics.client.processed(events);
                     if views.synced() {
                         shell.pass(&mut speaker, &mut views).await;
                         ready.store(true, Ordering::Release);
@@ -119,6 +125,8 @@ pub async fn run(
                 () = &mut shutdown => break,
             }
             if !shell.written && retry_at.is_none() {
+                // A round of status writes failed (once per retry round).
+                client_metrics.client.failed();
                 retry_at = Some(Instant::now() + RETRY_AFTER);
             }
         }

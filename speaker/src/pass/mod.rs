@@ -116,6 +116,11 @@ impl Speaker {
         }
         if let Err(e) = accept(&compiled.config) {
             error!("{e}");
+            // A valid configuration this speaker cannot put in force: a
+            // failed reconcile, as MetalLB counts its handler's errors.
+            if let Some(m) = &self.settings.metrics {
+                m.client.failed();
+            }
             self.refused(1);
             return false;
         }
@@ -126,7 +131,7 @@ impl Speaker {
         );
         self.config = Some(compiled.config);
         if let Some(m) = &self.settings.metrics {
-            m.config(true, false);
+            m.client.config_loaded();
         }
         true
     }
@@ -144,7 +149,7 @@ impl Speaker {
             );
         }
         if let Some(m) = &self.settings.metrics {
-            m.config(self.config.is_some(), true);
+            m.client.config_refused(self.config.is_some());
         }
     }
 

@@ -44,14 +44,14 @@ fn main() -> ExitCode {
 
 fn ferrolb() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // `ferrolb run` is a daemon and takes the daemons' logging flags; the
+    // one-shot commands log text at info (RUST_LOG wins).
+    match &args.command {
+        Command::Run(run) => run.log.init(),
+        _ => {
+            ferrolb_k8s::logging::init_logging(ferrolb_k8s::logging::LogFormat::Text, "info", None)
+        }
+    }
     match args.command {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(args),

@@ -36,6 +36,7 @@ pub mod l2;
 pub mod lab;
 pub mod netns;
 pub mod prereq;
+pub mod promql;
 pub mod route;
 pub mod routers;
 pub mod traffic;

@@ -9,6 +9,7 @@ pub mod batch;
 pub mod cache;
 pub mod config_view;
 pub mod http;
+pub mod logging;
 pub mod process;
 pub mod timer;
 pub mod watch;

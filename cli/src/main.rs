@@ -31,7 +31,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Standalone mode: assign addresses and announce them from this host,
     /// configured by YAML files instead of Kubernetes.
-    Run(run::RunArgs),
+    // Boxed: its flags dwarf the other commands'.
+    Run(Box<run::RunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -54,7 +55,7 @@ fn ferrolb() -> ExitCode {
     }
     match args.command {
         Command::Validate(args) => validate::run(&args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Migrate(args) => migrate::run(&args),
     }
 }

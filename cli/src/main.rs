@@ -31,7 +31,8 @@ enum Command {
     Migrate(migrate::MigrateArgs),
     /// Standalone mode: assign addresses and announce them from this host,
     /// configured by YAML files instead of Kubernetes.
-    Run(run::RunArgs),
+    // Boxed: its flags dwarf the other commands'.
+    Run(Box<run::RunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -44,17 +45,17 @@ fn main() -> ExitCode {
 
 fn ferrolb() -> ExitCode {
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    // `ferrolb run` is a daemon and takes the daemons' logging flags; the
+    // one-shot commands log text at info (RUST_LOG wins).
+    match &args.command {
+        Command::Run(run) => run.log.init(),
+        _ => {
+            ferrolb_k8s::logging::init_logging(ferrolb_k8s::logging::LogFormat::Text, "info", None)
+        }
+    }
     match args.command {
         Command::Validate(args) => validate::run(&args),
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Migrate(args) => migrate::run(&args),
     }
 }

@@ -11,7 +11,8 @@ use crate::metrics::Metrics;
 use crate::reconcile::Options;
 use crate::replica;
 use clap::Parser;
-use ferrolb_k8s::process::{self, LogFormat, StartError, init_logging, run_main, start};
+use ferrolb_k8s::logging::LogArgs;
+use ferrolb_k8s::process::{self, StartError, run_main, start};
 use tracing::info;
 
 /// FerroLB controller: assigns LoadBalancer addresses (MetalLB-compatible).
@@ -29,12 +30,8 @@ struct Args {
     /// without a class).
     #[arg(long)]
     lb_class: Option<String>,
-    /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-    /// Log filter (tracing-subscriber EnvFilter syntax); RUST_LOG wins.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    #[command(flatten)]
+    log: LogArgs,
     /// Address for /metrics, /healthz and /readyz (MetalLB's controller
     /// uses port 7472).
     #[arg(long, default_value = "0.0.0.0:7472")]
@@ -67,7 +64,7 @@ enum MainError {
 /// binary (started under that name) both call it.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format, &args.log_level);
+    args.log.init();
     run_main("ferrolb-controller", run(args))
 }
 

@@ -1,9 +1,11 @@
 //! Prometheus metrics, with MetalLB's names so existing dashboards and
-//! alerts keep working.
+//! alerts keep working, and FerroLB's own (`ferrolb_*`) for what MetalLB
+//! does not count: assignments and failures.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -55,11 +57,13 @@ impl PoolGauges {
 }
 
 /// The controller's metrics: the allocator's gauges per pool and per
-/// family, and MetalLB's `metallb_k8s_client_*`.
+/// family, MetalLB's `metallb_k8s_client_*`, and the assignment counters.
 #[derive(Debug, Default)]
 pub struct Metrics {
     in_use: PoolGauges,
     total: PoolGauges,
+    assignments: Counter,
+    failures: Counter,
     pools: Mutex<BTreeSet<String>>,
     /// Configuration loaded / stale, object events, failed reconciles.
     pub client: ClientMetrics,
@@ -81,6 +85,16 @@ impl Metrics {
             "_in_use_total",
             "Number of {} addresses in use, per pool",
         );
+        registry.register(
+            "ferrolb_controller_address_assignments",
+            "Addresses given to Services (one per IPAllocated event)",
+            m.assignments.clone(),
+        );
+        registry.register(
+            "ferrolb_controller_address_assignment_failures",
+            "Services refused an address (one per AllocationFailed event: a new reason, not every retry)",
+            m.failures.clone(),
+        );
         Metrics {
             client: ClientMetrics::register(registry),
             ..m
@@ -92,6 +106,16 @@ impl Metrics {
     pub fn standby(&self) {
         self.update(&[]);
         self.client.standby();
+    }
+
+    /// Counts one assignment (an `IPAllocated` event).
+    pub fn assigned(&self) {
+        self.assignments.inc();
+    }
+
+    /// Counts one refusal (an `AllocationFailed` event).
+    pub fn assignment_failed(&self) {
+        self.failures.inc();
     }
 
     /// Sets the gauges from the allocator's statistics; pools that are gone
@@ -121,6 +145,7 @@ fn saturate(v: u128) -> i64 {
 fn label(pool: &str) -> PoolLabel {
     vec![("pool".to_string(), pool.to_string())]
 }
+
 
 #[cfg(test)]
 mod tests {
@@ -194,5 +219,22 @@ mod tests {
         let mut text = String::new();
         encode(&mut text, &registry).unwrap();
         assert!(!text.contains("dual"), "{text}");
+    }
+
+    #[test]
+    fn assignment_counters() {
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry);
+        m.assigned();
+        m.assigned();
+        m.assignment_failed();
+        let mut text = String::new();
+        encode(&mut text, &registry).unwrap();
+        for want in [
+            "ferrolb_controller_address_assignments_total 2",
+            "ferrolb_controller_address_assignment_failures_total 1",
+        ] {
+            assert!(text.contains(want), "{want} missing:\n{text}");
+        }
     }
 }

@@ -37,6 +37,7 @@ pub mod lab;
 pub mod netns;
 pub mod prereq;
 pub mod procfs;
+pub mod promql;
 pub mod route;
 pub mod routers;
 pub mod syns;

@@ -247,9 +247,43 @@ fn every_key_renders_what_it_says() -> TestResult {
             json!({"name": "metrics", "containerPort": 9120})
         );
     }
-    assert!(args(controller).contains(&"--log-level=debug"));
+    // The levels go to a ConfigMap each component reads again at run time
+    // (a change needs no restart), not to the pods' arguments.
+    let levels = named(&docs, "ConfigMap", "edge-lb-log-level");
+    assert_eq!(
+        levels["data"],
+        json!({"controller": "debug", "speaker": "warn"})
+    );
+    for (c, name, pod) in [
+        (controller, "controller", deployment),
+        (speaker, "speaker", daemonset),
+    ] {
+        let file = format!("--log-level-file=/etc/ferrolb/log-level/{name}");
+        assert!(args(c).contains(&file.as_str()), "{c}");
+        assert!(args(c).contains(&"--log-format=json"), "{c}");
+        assert!(
+            !args(c).iter().any(|a| a.starts_with("--log-level=")),
+            "{c}"
+        );
+        let volumes = pod["spec"]["template"]["spec"]["volumes"].as_array();
+        assert!(
+            volumes
+                .into_iter()
+                .flatten()
+                .any(|v| v["configMap"]["name"] == "edge-lb-log-level"
+                    && v["configMap"]["optional"] == true),
+            "{pod}"
+        );
+        assert!(
+            c["volumeMounts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["mountPath"] == "/etc/ferrolb/log-level"),
+            "{c}"
+        );
+    }
     assert!(args(controller).contains(&"--lease-name=edge-lb-controller"));
-    assert!(args(speaker).contains(&"--log-level=warn"));
     assert!(args(speaker).contains(&"--l2-refresh=30s"));
     assert!(args(speaker).contains(&"--graceful-restart-time=45s"));
     assert!(args(speaker).contains(&"--graceful-restart-on-shutdown"));
@@ -456,6 +490,51 @@ fn every_metric_the_alerts_use_is_exported() -> TestResult {
     Ok(())
 }
 
+/// The dashboard: off by default; on, a ConfigMap carrying the sidecar's
+/// label and the checked-in JSON verbatim, where the values say.
+#[test]
+fn the_grafana_dashboard_ships_as_a_sidecar_configmap_when_asked() -> TestResult {
+    let helm = Helm::new()?;
+    let configmaps = |docs: &[Value]| -> Vec<Value> {
+        of_kind(docs, "ConfigMap")
+            .into_iter()
+            .filter(|c| c["data"].get("ferrolb.json").is_some())
+            .cloned()
+            .collect()
+    };
+    assert!(configmaps(&helm.render(&release(None))?).is_empty());
+    let docs = helm.render(
+        &release(None)
+            .set("grafanaDashboard.enabled=true")
+            .set("grafanaDashboard.namespace=monitoring")
+            .set("grafanaDashboard.annotations.grafana_folder=Network")
+            .set("grafanaDashboard.additionalLabels.team=net"),
+    )?;
+    let found = configmaps(&docs);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let cm = &found[0];
+    assert_eq!(cm["metadata"]["namespace"], "monitoring");
+    assert_eq!(cm["metadata"]["labels"]["grafana_dashboard"], "1");
+    assert_eq!(cm["metadata"]["labels"]["team"], "net");
+    assert_eq!(cm["metadata"]["annotations"]["grafana_folder"], "Network");
+    let shipped: Value = serde_json::from_str(cm["data"]["ferrolb.json"].as_str().unwrap_or(""))?;
+    let checked_in: Value = serde_json::from_str(&std::fs::read_to_string(
+        interop_tests::helm::chart_dir().join("dashboards/ferrolb.json"),
+    )?)?;
+    assert_eq!(shipped, checked_in);
+    let relabelled = helm.render(
+        &release(None)
+            .set("grafanaDashboard.enabled=true")
+            .set("grafanaDashboard.label=dashboards")
+            .set("grafanaDashboard.labelValue=ferrolb"),
+    )?;
+    assert_eq!(
+        configmaps(&relabelled)[0]["metadata"]["labels"]["dashboards"],
+        "ferrolb"
+    );
+    Ok(())
+}
+
 #[test]
 fn unknown_keys_and_machinery_ferrolb_lacks_are_refused() -> TestResult {
     let helm = Helm::new()?;
@@ -468,6 +547,7 @@ fn unknown_keys_and_machinery_ferrolb_lacks_are_refused() -> TestResult {
         "additional properties 'tolerationz' not allowed",
     );
     refused("controller.imagee.tag=x", "'imagee' not allowed");
+    refused("grafanaDashboard.enable=true", "'enable' not allowed");
     refused("prometheus.podMonitor.enable=true", "'enable' not allowed");
     refused("speaker.logLevel=verbose", "logLevel");
     refused("speaker.frr.enabled=true", "runs no FRR container");

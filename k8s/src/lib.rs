@@ -10,6 +10,7 @@ pub mod cache;
 pub mod client_metrics;
 pub mod config_view;
 pub mod http;
+pub mod logging;
 pub mod process;
 pub mod timer;
 pub mod watch;

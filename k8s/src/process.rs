@@ -3,14 +3,12 @@
 
 use std::fmt::Display;
 use std::future::Future;
-use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use clap::ValueEnum;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use prometheus_client::registry::Registry;
@@ -18,28 +16,6 @@ use tokio::task::JoinHandle;
 use tracing::{error, info};
 
 use crate::http::{self, Endpoint, ListenError};
-
-/// `--log-format`.
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum LogFormat {
-    Json,
-    Text,
-}
-
-/// Logs to stderr through `level` (EnvFilter syntax); `RUST_LOG` wins.
-pub fn init_logging(format: LogFormat, level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    // Colours only for people at a terminal, not in log files.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -91,6 +67,11 @@ pub fn run_main<E: Display>(name: &str, serve: impl Future<Output = Result<(), E
             return ExitCode::FAILURE;
         }
     };
+    {
+        // The watcher's task and signal handler belong to this runtime.
+        let _entered = runtime.enter();
+        crate::logging::watch_level_file();
+    }
     match runtime.block_on(serve) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -9,8 +9,9 @@ use crate::announce::{GracefulRestartArgs, L2Args, L2ArgsError};
 use crate::k8s::{Options, RunError, run};
 use crate::metrics::Metrics;
 use clap::Parser;
-use ferrolb_k8s::process::{LogFormat, StartError, init_logging, run_main, start};
-use tracing::info;
+use ferrolb_k8s::logging::LogArgs;
+use ferrolb_k8s::process::{StartError, run_main, start};
+use tracing::{Instrument, info};
 
 /// FerroLB speaker: announces LoadBalancer addresses (MetalLB-compatible).
 #[derive(Parser, Debug)]
@@ -55,12 +56,8 @@ struct Args {
     /// port 7472).
     #[arg(long, env = "METALLB_ML_METRICS_ADDR", default_value = "0.0.0.0:7472")]
     metrics_addr: SocketAddr,
-    /// Log format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    log_format: LogFormat,
-    /// Log filter (tracing-subscriber EnvFilter syntax); RUST_LOG wins.
-    #[arg(long, default_value = "info")]
-    log_level: String,
+    #[command(flatten)]
+    log: LogArgs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +81,7 @@ enum MainError {
 /// binary (started under that name) both call it.
 pub fn main() -> ExitCode {
     let args = Args::parse();
-    init_logging(args.log_format, &args.log_level);
+    args.log.init();
     run_main("ferrolb-speaker", serve(args))
 }
 
@@ -103,6 +100,9 @@ async fn serve(args: Args) -> Result<(), MainError> {
     )
     .await?;
     info!(node = %args.node_name, namespace = %args.namespace, lb_class = ?args.lb_class, "starting");
+    // Every line names its node, also once collected from every pod into
+    // one place; the sessions' and interfaces' spans nest under it.
+    let span = tracing::info_span!("speaker", node = %args.node_name);
     let result = run(
         started.client,
         Options {
@@ -119,6 +119,7 @@ async fn serve(args: Args) -> Result<(), MainError> {
         started.ready,
         started.shutdown,
     )
+    .instrument(span)
     .await;
     started.server.abort();
     Ok(result?)

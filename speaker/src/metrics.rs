@@ -28,6 +28,26 @@ pub enum Layer2Count {
     Conflict,
 }
 
+/// The protocol name of Layer-2 announcements in `metallb_speaker_announced`.
+pub const LAYER2: &str = "layer2";
+
+/// Which way an address's Layer-2 ownership moved on this node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OwnershipChange {
+    Taken,
+    Released,
+}
+
+impl OwnershipChange {
+    fn label(self) -> Labels {
+        let change = match self {
+            OwnershipChange::Taken => "taken",
+            OwnershipChange::Released => "released",
+        };
+        vec![("change".to_string(), change.to_string())]
+    }
+}
+
 /// The speaker's metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -40,6 +60,7 @@ pub struct Metrics {
     l2_gratuitous: Family<Labels, Counter>,
     l2_conflicts: Family<Labels, Counter>,
     l2_in_conflict: Family<Labels, Gauge>,
+    l2_ownership: Family<Labels, Counter>,
     bfd_up: Family<Labels, Gauge>,
     bfd_up_events: Family<Labels, Gauge>,
     bfd_down_events: Family<Labels, Gauge>,
@@ -109,6 +130,16 @@ impl Metrics {
             "Addresses this node is to answer for on an interface but leaves to another host that holds them",
             m.l2_in_conflict.clone(),
         );
+        registry.register(
+            "ferrolb_layer2_ownership_changes",
+            "Addresses this node took (change=taken: a new Service, or a failover to it) or gave up (change=released) answering ARP/NDP for",
+            m.l2_ownership.clone(),
+        );
+        // Both series exist from the start, so that `rate()` and
+        // `increase()` see the first change.
+        for change in [OwnershipChange::Taken, OwnershipChange::Released] {
+            m.l2_ownership.get_or_create(&change.label()).inc_by(0);
+        }
         // MetalLB's FRR mode exports these without `_total` (bfdd's own
         // counts); a prometheus-client Counter would add it, so they are
         // gauges holding the session's counts, under MetalLB's exact names.
@@ -234,6 +265,17 @@ impl Metrics {
         let before = seen.announced.entry(protocol.to_string()).or_default();
         for gone in before.difference(&now) {
             self.announced.remove(gone);
+        }
+        if protocol == LAYER2 {
+            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+            let taken = count(now.difference(before).count());
+            let released = count(before.difference(&now).count());
+            for (change, n) in [
+                (OwnershipChange::Taken, taken),
+                (OwnershipChange::Released, released),
+            ] {
+                self.l2_ownership.get_or_create(&change.label()).inc_by(n);
+            }
         }
         for label in &now {
             self.announced.get_or_create(label).set(1);
@@ -363,6 +405,44 @@ mod tests {
         );
         m.announced("n1", "bgp", []);
         assert!(!text(&registry).contains("shop/web"));
+    }
+
+    #[test]
+    fn layer2_ownership_changes_count_each_address_taken_and_released() {
+        let mut registry = Registry::default();
+        let m = Metrics::register(&mut registry);
+        let count = |change: &str| {
+            let t = text(&registry);
+            let prefix = format!("ferrolb_layer2_ownership_changes_total{{change=\"{change}\"}} ");
+            t.lines()
+                .find_map(|l| l.strip_prefix(prefix.as_str()))
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| panic!("no {prefix}in\n{t}"))
+        };
+        // Exported before any change, so that rate() sees the first one.
+        assert_eq!(
+            (count("taken"), count("released")),
+            ("0".into(), "0".into())
+        );
+        let (web, db) = (
+            ServiceKey::new("shop", "web"),
+            ServiceKey::new("shop", "db"),
+        );
+        let (a, b) = ("10.1.0.1".parse().unwrap(), "10.1.0.2".parse().unwrap());
+        m.announced("n1", LAYER2, [(&web, a), (&db, b)]);
+        m.announced("n1", LAYER2, [(&web, a), (&db, b)]);
+        assert_eq!(
+            (count("taken"), count("released")),
+            ("2".into(), "0".into())
+        );
+        m.announced("n1", LAYER2, [(&web, a)]);
+        // BGP announcements are no Layer-2 ownership.
+        m.announced("n1", "bgp", [(&db, b)]);
+        m.announced("n1", "bgp", []);
+        assert_eq!(
+            (count("taken"), count("released")),
+            ("2".into(), "1".into())
+        );
     }
 
     #[test]

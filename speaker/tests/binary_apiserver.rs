@@ -10,6 +10,9 @@ mod cluster;
 
 use std::time::Duration;
 
+use cluster::lab_nodes::{
+    apply, create_node, create_speaker_pod, log_tails, speaker_service_account,
+};
 use cluster::*;
 use ferrolb_crds::api::{
     BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, ServiceBGPStatus, ServiceL2Status,
@@ -20,7 +23,7 @@ use interop_tests::daemon::DaemonSpec;
 use interop_tests::forward::Forward;
 use interop_tests::l2::L2Lan;
 use interop_tests::{Bird, Host, Lab, RouterConfig, wait_paths};
-use k8s_openapi::api::core::v1::{Node, Pod, Service, ServiceAccount};
+use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
@@ -207,23 +210,6 @@ async fn configure_bgp(admin: &Client, router: &Host) -> TestResult {
     Ok(())
 }
 
-/// The Node object of a lab host, with its address as InternalIP (the
-/// speaker's default router ID).
-async fn create_node(admin: &Client, host: &Host) -> TestResult {
-    let node: Node = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": host.name, "labels": {"kubernetes.io/hostname": host.name}},
-    }))?;
-    let api: Api<Node> = Api::all(admin.clone());
-    api.create(&PostParams::default(), &node).await?;
-    let status = json!({"status": {"addresses": [
-        {"type": "InternalIP", "address": host.ipv4.to_string()}
-    ]}});
-    api.patch_status(&host.name, &PatchParams::default(), &Patch::Merge(&status))
-        .await?;
-    Ok(())
-}
-
 /// Writes the address into the Service's status, as the controller does.
 async fn record_address(admin: &Client, svc: &Service, ip: &str) -> TestResult {
     let name = svc.metadata.name.clone().unwrap_or_default();
@@ -299,76 +285,27 @@ fn layer2_speakers_elect_one_owner_and_fail_over() -> TestResult {
         .iter()
         .map(|n| Ok(lan.lab().state_dir(n, "speaker")?.join("speaker.log")))
         .collect::<TestResult<_>>()?;
-    let tails = || {
-        logs.iter()
-            .map(|l| {
-                let text = std::fs::read_to_string(l).unwrap_or_default();
-                let tail: Vec<&str> = text.lines().rev().take(15).collect();
-                format!(
-                    "--- {} ---\n{}",
-                    l.display(),
-                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let tails = || log_tails(&logs, 15);
     let outcome = block_on(async {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
         let pp = PostParams::default();
-        // No controller-manager: the Pods' ServiceAccount is made by hand.
-        let sa: ServiceAccount = serde_json::from_value(json!({
-            "apiVersion": "v1", "kind": "ServiceAccount",
-            "metadata": {"name": "default", "namespace": NS}
-        }))?;
-        Api::<ServiceAccount>::namespaced(admin.clone(), NS)
-            .create(&pp, &sa)
-            .await?;
+        speaker_service_account(&admin).await?;
         for n in lan.nodes() {
             create_node(&admin, n).await?;
             create_speaker_pod(&admin, n).await?;
         }
-        for (kind, object) in [
-            (
-                "Secret",
-                json!({"apiVersion": "v1", "kind": "Secret",
+        for object in [
+            json!({"apiVersion": "v1", "kind": "Secret",
                 "metadata": {"name": "memberlist", "namespace": NS},
                 "stringData": {"secretkey": "lab-shared-key"}}),
-            ),
-            (
-                "IPAddressPool",
-                json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
                 "metadata": {"name": "lan", "namespace": NS},
                 "spec": {"addresses": [format!("{vip}/32")]}}),
-            ),
-            (
-                "L2Advertisement",
-                json!({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+            json!({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
                 "metadata": {"name": "lan", "namespace": NS}, "spec": {}}),
-            ),
         ] {
-            let name = object["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let (group, version) = match object["apiVersion"]
-                .as_str()
-                .unwrap_or_default()
-                .split_once('/')
-            {
-                Some((g, v)) => (g.to_string(), v.to_string()),
-                None => (String::new(), "v1".to_string()),
-            };
-            let gvk = GroupVersionKind::gvk(&group, &version, kind);
-            let api: Api<DynamicObject> =
-                Api::namespaced_with(admin.clone(), NS, &ApiResource::from_gvk(&gvk));
-            api.patch(
-                &name,
-                &PatchParams::apply("test").force(),
-                &Patch::Apply(&object),
-            )
-            .await?;
+            apply(&admin, NS, &object).await?;
         }
         let web = services(&admin)
             .create(&pp, &lb_service("web", &[], 80))
@@ -438,23 +375,4 @@ fn layer2_speakers_elect_one_owner_and_fail_over() -> TestResult {
         Ok(())
     });
     outcome.map_err(|e| format!("{e}\n{}", tails()).into())
-}
-
-/// A speaker Pod on `host` as the DaemonSet makes it, with the node's
-/// address (host network) as its IP.
-async fn create_speaker_pod(admin: &Client, host: &Host) -> TestResult {
-    let name = format!("speaker-{}", host.name);
-    let pod: Pod = serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": name, "namespace": NS, "labels": {
-            "app.kubernetes.io/name": "ferrolb", "app.kubernetes.io/component": "speaker"}},
-        "spec": {"nodeName": host.name, "hostNetwork": true, "automountServiceAccountToken": false,
-                 "containers": [{"name": "speaker", "image": "ferrolb"}]}
-    }))?;
-    let api: Api<Pod> = Api::namespaced(admin.clone(), NS);
-    api.create(&PostParams::default(), &pod).await?;
-    let status = json!({"status": {"podIP": host.ipv4.to_string()}});
-    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
-        .await?;
-    Ok(())
 }

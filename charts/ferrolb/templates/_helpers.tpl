@@ -70,6 +70,17 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
+The log-level ConfigMap as a volume; optional, so that a deleted ConfigMap
+means --log-level's default (info), not a pod that cannot start.
+*/}}
+{{- define "ferrolb.logLevelVolume" -}}
+- name: log-level
+  configMap:
+    name: {{ include "ferrolb.fullname" . }}-log-level
+    optional: true
+{{- end }}
+
+{{/*
 One HTTP probe on the metrics port: (dict "probe" .Values.X.livenessProbe
 "path" "/healthz").
 */}}

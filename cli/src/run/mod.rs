@@ -26,7 +26,7 @@ use ferrolb_speaker::decide::ServiceKey;
 use ferrolb_speaker::files::{self, read};
 use ferrolb_speaker::pass::{Change, Settings, Speaker};
 use tokio::signal::unix::{SignalKind, signal};
-use tracing::{error, info, warn};
+use tracing::{Instrument, error, info, warn};
 
 /// Arguments of `ferrolb run`.
 #[derive(Debug, Args)]
@@ -58,6 +58,8 @@ pub struct RunArgs {
     /// How often to look for changed files.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     interval: Duration,
+    #[command(flatten)]
+    pub log: ferrolb_k8s::logging::LogArgs,
 }
 
 /// `--bgp-listen`: an address, or off.
@@ -102,7 +104,13 @@ pub fn run(args: RunArgs) -> ExitCode {
     };
     // Before the first session: the marker says whether this is a restart.
     let graceful_restart = args.graceful_restart.resolve();
-    runtime.block_on(Standalone::new(args, l2, graceful_restart).serve())
+    // Every line names this host's node (as the speaker's do).
+    let span = tracing::info_span!("ferrolb_run", node = %args.node);
+    runtime.block_on(
+        Standalone::new(args, l2, graceful_restart)
+            .serve()
+            .instrument(span),
+    )
 }
 
 /// The `metallb-excludel2` list of the configuration files, with the file
@@ -164,6 +172,7 @@ impl Standalone {
                 return ExitCode::FAILURE;
             }
         };
+        ferrolb_k8s::logging::watch_level_file();
         info!(node = %self.args.node, config = %self.args.config.display(), "ferrolb run started");
         let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
         // Kept alive for the whole run: dropping it stops the notifications.

@@ -21,7 +21,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 
 use super::config::{Finding, evaluate};
 use super::core::{Core, Scope, Snapshot};
-use super::plan::{Desired, Plan};
+use super::plan::{Desired, Plan, Reason};
 use super::views::{self, Views};
 use super::writer::{WriteError, Writer, reference};
 use crate::ipam::{PoolStats, ServiceKey};
@@ -248,6 +248,11 @@ impl Reconciler {
             jobs.entry(key).or_default().write = Some(desired);
         }
         for note in plan.notes {
+            match note.reason {
+                Reason::IpAllocated => self.metrics.assigned(),
+                Reason::AllocationFailed => self.metrics.assignment_failed(),
+                _ => {}
+            }
             info!(service = %note.key, reason = note.reason.as_str(), message = %note.message, "event");
             jobs.entry(note.key.clone()).or_default().notes.push(note);
         }

@@ -256,7 +256,12 @@ impl Writer {
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&event, regarding).await {
-            warn!(error = %e, reason = kind.reason(), "cannot publish Event");
+            let service = format!(
+                "{}/{}",
+                regarding.namespace.as_deref().unwrap_or_default(),
+                regarding.name.as_deref().unwrap_or_default()
+            );
+            warn!(%service, error = %e, reason = kind.reason(), "cannot publish Event");
         }
     }
 

@@ -287,7 +287,13 @@ impl Speaker {
         let l2_announced = |v: &L2Verdict| matches!(v, L2Verdict::Announced { .. });
         self.l2_verdicts.log(&plan.explanations, l2_announced);
         if let Some(m) = &self.settings.metrics {
-            announced_metric(m, node, "layer2", &plan.explanations, l2_announced);
+            announced_metric(
+                m,
+                node,
+                crate::metrics::LAYER2,
+                &plan.explanations,
+                l2_announced,
+            );
         }
         for service in plan.statuses.keys() {
             if !self.l2_plan.statuses.contains_key(service) {

@@ -1,0 +1,105 @@
+//! Lab hosts as the test cluster's Nodes, with speaker Pods as the
+//! DaemonSet makes them, for the tests that run real speakers in lab
+//! namespaces against the test API server; and what those tests share
+//! around them (server-side apply of any object, their daemons' log tails).
+
+use interop_tests::Host;
+use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
+use kube::Client;
+use kube::api::{
+    Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
+};
+use serde_json::{Value, json};
+
+use super::{NS, TestResult};
+
+/// The Node object of a lab host, with its address as InternalIP (the
+/// speaker's default router ID).
+pub async fn create_node(admin: &Client, host: &Host) -> TestResult {
+    let node: Node = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": host.name, "labels": {"kubernetes.io/hostname": host.name}},
+    }))?;
+    let api: Api<Node> = Api::all(admin.clone());
+    api.create(&PostParams::default(), &node).await?;
+    let status = json!({"status": {"addresses": [
+        {"type": "InternalIP", "address": host.ipv4.to_string()}
+    ]}});
+    api.patch_status(&host.name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
+
+/// The namespace's `default` ServiceAccount, which speaker Pods need: the
+/// test cluster runs no controller-manager to make it.
+pub async fn speaker_service_account(admin: &Client) -> TestResult {
+    let sa: ServiceAccount = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": NS}
+    }))?;
+    Api::<ServiceAccount>::namespaced(admin.clone(), NS)
+        .create(&PostParams::default(), &sa)
+        .await?;
+    Ok(())
+}
+
+/// A speaker Pod on `host` as the DaemonSet makes it, with the node's
+/// address (host network) as its IP: Layer-2 mode's membership.
+pub async fn create_speaker_pod(admin: &Client, host: &Host) -> TestResult {
+    let name = format!("speaker-{}", host.name);
+    let pod: Pod = serde_json::from_value(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": NS, "labels": {
+            "app.kubernetes.io/name": "ferrolb", "app.kubernetes.io/component": "speaker"}},
+        "spec": {"nodeName": host.name, "hostNetwork": true, "automountServiceAccountToken": false,
+                 "containers": [{"name": "speaker", "image": "ferrolb"}]}
+    }))?;
+    let api: Api<Pod> = Api::namespaced(admin.clone(), NS);
+    api.create(&PostParams::default(), &pod).await?;
+    let status = json!({"status": {"podIP": host.ipv4.to_string()}});
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await?;
+    Ok(())
+}
+
+/// Server-side apply of `object` (any kind, from its apiVersion and kind)
+/// in namespace `ns`.
+pub async fn apply(admin: &Client, ns: &str, object: &Value) -> TestResult {
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let (group, version) = match object["apiVersion"]
+        .as_str()
+        .unwrap_or_default()
+        .split_once('/')
+    {
+        Some((g, v)) => (g.to_string(), v.to_string()),
+        None => (String::new(), "v1".to_string()),
+    };
+    let gvk = GroupVersionKind::gvk(&group, &version, kind);
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(admin.clone(), ns, &ApiResource::from_gvk(&gvk));
+    api.patch(
+        name,
+        &PatchParams::apply("test").force(),
+        &Patch::Apply(object),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The last `lines` lines of each log, headed by its path, for a failed
+/// test's message.
+pub fn log_tails(logs: &[std::path::PathBuf], lines: usize) -> String {
+    logs.iter()
+        .map(|l| {
+            let text = std::fs::read_to_string(l).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(lines).collect();
+            format!(
+                "--- {} ---\n{}",
+                l.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}

@@ -6,6 +6,7 @@ mod legacy;
 mod migrate;
 mod multicall;
 mod run;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
@@ -32,6 +33,9 @@ enum Command {
     /// Standalone mode: assign addresses and announce them from this host,
     /// configured by YAML files instead of Kubernetes.
     Run(run::RunArgs),
+    /// Where each LoadBalancer Service stands and why: addresses, pools,
+    /// announcing nodes, BGP sessions (also `kubectl ferrolb status`).
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
@@ -56,5 +60,6 @@ fn ferrolb() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(args),
         Command::Migrate(args) => migrate::run(&args),
+        Command::Status(args) => status::run(&args),
     }
 }

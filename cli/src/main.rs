@@ -11,7 +11,7 @@ mod validate;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use multicall::Program;
 
 /// FerroLB: load balancer for bare-metal Kubernetes.
@@ -42,12 +42,19 @@ fn main() -> ExitCode {
     match Program::invoked_as(std::env::args_os().next().as_deref()) {
         Program::Controller => ferrolb_controller::command::main(),
         Program::Speaker => ferrolb_speaker::command::main(),
-        Program::Ferrolb => ferrolb(),
+        Program::Ferrolb => ferrolb(Args::parse()),
+        // Usage and errors name the command as the user typed it.
+        Program::KubectlPlugin => {
+            let matches = Args::command().bin_name("kubectl ferrolb").get_matches();
+            match Args::from_arg_matches(&matches) {
+                Ok(args) => ferrolb(args),
+                Err(e) => e.exit(),
+            }
+        }
     }
 }
 
-fn ferrolb() -> ExitCode {
-    let args = Args::parse();
+fn ferrolb(args: Args) -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

@@ -123,3 +123,19 @@ fn the_speaker_still_refuses_a_missing_node_name() {
         "{stderr}"
     );
 }
+
+#[test]
+fn as_kubectl_ferrolb_it_is_the_kubectl_plugin() {
+    // kubectl runs `kubectl-ferrolb status ...` for `kubectl ferrolb
+    // status ...`: the ferrolb command, named as the user typed it.
+    let dir = links("kubectl", &["kubectl-ferrolb"]);
+    let help = run(&dir.join("kubectl-ferrolb"), &["status", "--help"]);
+    assert!(
+        help.contains("Usage: kubectl ferrolb status [OPTIONS] [COMMAND]"),
+        "{help}"
+    );
+    for option in ["--kubeconfig", "--context", "--all-namespaces", "--output"] {
+        assert!(help.contains(option), "{option}: {help}");
+    }
+    assert!(!help.contains("--node-name"), "{help}");
+}

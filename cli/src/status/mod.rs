@@ -8,12 +8,13 @@
 //! (pure), [`render`] prints text; JSON and YAML serialise the views.
 
 mod cluster;
-mod objects;
+pub(crate) mod objects;
 mod pools;
 mod render;
 mod services;
 mod sessions;
 mod snapshot;
+mod standalone;
 mod view;
 mod why;
 
@@ -50,6 +51,15 @@ pub struct StatusArgs {
     /// Namespace FerroLB runs in (its pools, peers and status objects).
     #[arg(long, global = true, default_value = "metallb-system")]
     ferrolb_namespace: String,
+    /// Read a standalone `ferrolb run` through its --status-socket instead
+    /// of a cluster.
+    #[arg(
+        long,
+        global = true,
+        value_name = "SOCKET",
+        conflicts_with_all = ["kubeconfig", "context", "all_namespaces", "ferrolb_namespace"]
+    )]
+    standalone: Option<PathBuf>,
     /// Output format.
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Text)]
     output: Format,
@@ -80,6 +90,8 @@ enum Format {
 pub enum StatusError {
     #[error(transparent)]
     Cluster(#[from] cluster::ClusterError),
+    #[error(transparent)]
+    Standalone(#[from] standalone::StandaloneError),
     #[error("no LoadBalancer Service {0}")]
     NoSuchService(String),
     #[error("cannot encode the output: {0}")]
@@ -104,6 +116,20 @@ fn print(args: &StatusArgs) -> Result<(), StatusError> {
         .build()
         .map_err(StatusError::Runtime)?;
     let (snapshot, namespace) = runtime.block_on(async {
+        if let Some(socket) = &args.standalone {
+            // One host: every Service it serves, or those of -n.
+            let mut objects = standalone::read(socket).await?;
+            if let Some(ns) = &args.namespace {
+                objects
+                    .services
+                    .retain(|s| s.metadata.namespace.as_deref() == Some(ns.as_str()));
+            }
+            let namespace = args.namespace.clone().unwrap_or_else(|| "default".into());
+            return Ok((
+                objects.snapshot(k8s_openapi::jiff::Timestamp::now()),
+                namespace,
+            ));
+        }
         let (client, default_ns) =
             cluster::connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
         let namespace = args.namespace.clone().unwrap_or(default_ns);

@@ -52,6 +52,43 @@ pub struct Objects {
 }
 
 impl Objects {
+    /// Objects from a list of documents (a `List`'s items, or the
+    /// documents of a YAML file), by `kind`; other kinds are skipped.
+    pub fn from_items(items: Vec<serde_json::Value>) -> Result<Objects, String> {
+        fn push<T: serde::de::DeserializeOwned>(
+            to: &mut Vec<T>,
+            doc: serde_json::Value,
+        ) -> Result<(), String> {
+            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+            let name = doc["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            to.push(serde_json::from_value(doc).map_err(|e| format!("{kind} {name}: {e}"))?);
+            Ok(())
+        }
+        let mut o = Objects::default();
+        for doc in items {
+            let kind = doc["kind"].as_str().unwrap_or_default().to_string();
+            match kind.as_str() {
+                "Service" => push(&mut o.services, doc)?,
+                "Event" => push(&mut o.events, doc)?,
+                "IPAddressPool" => push(&mut o.pools, doc)?,
+                "L2Advertisement" => push(&mut o.l2_advertisements, doc)?,
+                "BGPAdvertisement" => push(&mut o.bgp_advertisements, doc)?,
+                "BGPPeer" => push(&mut o.peers, doc)?,
+                "BFDProfile" => push(&mut o.bfd_profiles, doc)?,
+                "Community" => push(&mut o.communities, doc)?,
+                "ServiceBGPStatus" => push(&mut o.bgp_statuses, doc)?,
+                "ServiceL2Status" => push(&mut o.l2_statuses, doc)?,
+                "BGPSessionState" => push(&mut o.sessions, doc)?,
+                "ConfigurationState" => push(&mut o.configuration_states, doc)?,
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+
     /// The snapshot these objects make at `now`.
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
         let (config, config_errors) = match compile(&self.resources()) {

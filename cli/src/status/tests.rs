@@ -15,32 +15,12 @@ use super::*;
 /// The moment every scenario is read at.
 const NOW: &str = "2026-01-01T12:00:00Z";
 
-/// Objects from a multi-document YAML file, by `kind`.
+/// Objects from a multi-document YAML file.
 pub fn objects_from_yaml(text: &str) -> Objects {
-    fn push<T: serde::de::DeserializeOwned>(to: &mut Vec<T>, doc: serde_json::Value) {
-        to.push(serde_json::from_value(doc).expect("scenario object"));
-    }
-    let mut o = Objects::default();
-    for doc in serde_norway::Deserializer::from_str(text) {
-        let doc = serde_json::Value::deserialize(doc).expect("scenario YAML");
-        let kind = doc["kind"].as_str().unwrap_or_default().to_string();
-        match kind.as_str() {
-            "Service" => push(&mut o.services, doc),
-            "Event" => push(&mut o.events, doc),
-            "IPAddressPool" => push(&mut o.pools, doc),
-            "L2Advertisement" => push(&mut o.l2_advertisements, doc),
-            "BGPAdvertisement" => push(&mut o.bgp_advertisements, doc),
-            "BGPPeer" => push(&mut o.peers, doc),
-            "BFDProfile" => push(&mut o.bfd_profiles, doc),
-            "Community" => push(&mut o.communities, doc),
-            "ServiceBGPStatus" => push(&mut o.bgp_statuses, doc),
-            "ServiceL2Status" => push(&mut o.l2_statuses, doc),
-            "BGPSessionState" => push(&mut o.sessions, doc),
-            "ConfigurationState" => push(&mut o.configuration_states, doc),
-            other => panic!("scenario kind {other} not read by ferrolb status"),
-        }
-    }
-    o
+    let docs = serde_norway::Deserializer::from_str(text)
+        .map(|doc| serde_json::Value::deserialize(doc).expect("scenario YAML"))
+        .collect();
+    Objects::from_items(docs).expect("scenario objects")
 }
 
 fn testdata(name: &str) -> PathBuf {

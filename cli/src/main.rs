@@ -6,11 +6,12 @@ mod legacy;
 mod migrate;
 mod multicall;
 mod run;
+mod status;
 mod validate;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use multicall::Program;
 
 /// FerroLB: load balancer for bare-metal Kubernetes.
@@ -33,18 +34,28 @@ enum Command {
     /// configured by YAML files instead of Kubernetes.
     // Boxed: its flags dwarf the other commands'.
     Run(Box<run::RunArgs>),
+    /// Where each LoadBalancer Service stands and why: addresses, pools,
+    /// announcing nodes, BGP sessions (also `kubectl ferrolb status`).
+    Status(status::StatusArgs),
 }
 
 fn main() -> ExitCode {
     match Program::invoked_as(std::env::args_os().next().as_deref()) {
         Program::Controller => ferrolb_controller::command::main(),
         Program::Speaker => ferrolb_speaker::command::main(),
-        Program::Ferrolb => ferrolb(),
+        Program::Ferrolb => ferrolb(Args::parse()),
+        // Usage and errors name the command as the user typed it.
+        Program::KubectlPlugin => {
+            let matches = Args::command().bin_name("kubectl ferrolb").get_matches();
+            match Args::from_arg_matches(&matches) {
+                Ok(args) => ferrolb(args),
+                Err(e) => e.exit(),
+            }
+        }
     }
 }
 
-fn ferrolb() -> ExitCode {
-    let args = Args::parse();
+fn ferrolb(args: Args) -> ExitCode {
     // `ferrolb run` is a daemon and takes the daemons' logging flags; the
     // one-shot commands log text at info (RUST_LOG wins).
     match &args.command {
@@ -57,5 +68,6 @@ fn ferrolb() -> ExitCode {
         Command::Validate(args) => validate::run(&args),
         Command::Run(args) => run::run(*args),
         Command::Migrate(args) => migrate::run(&args),
+        Command::Status(args) => status::run(&args),
     }
 }

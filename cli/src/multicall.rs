@@ -1,6 +1,7 @@
 //! One binary behind three names: the container image ships `ferrolb` once
 //! and links `ferrolb-controller` and `ferrolb-speaker` to it (as busybox
 //! does), so the three programs share one copy of their common code.
+//! Linked as `kubectl-ferrolb` on the `PATH`, it is the kubectl plugin.
 
 use std::ffi::OsStr;
 use std::path::Path;
@@ -14,6 +15,9 @@ pub enum Program {
     Controller,
     /// `ferrolb-speaker`: the Kubernetes speaker.
     Speaker,
+    /// `kubectl-ferrolb`: the `ferrolb` command run by kubectl as a plugin
+    /// (`kubectl ferrolb status`).
+    KubectlPlugin,
 }
 
 impl Program {
@@ -24,6 +28,7 @@ impl Program {
         match argv0.and_then(|a| Path::new(a).file_name()) {
             Some(name) if name == "ferrolb-controller" => Program::Controller,
             Some(name) if name == "ferrolb-speaker" => Program::Speaker,
+            Some(name) if name == "kubectl-ferrolb" => Program::KubectlPlugin,
             _ => Program::Ferrolb,
         }
     }
@@ -47,6 +52,10 @@ mod tests {
         assert_eq!(program("./ferrolb-speaker"), Program::Speaker);
         assert_eq!(program("/usr/local/bin/ferrolb-speaker"), Program::Speaker);
         assert_eq!(program("/usr/local/bin/ferrolb"), Program::Ferrolb);
+        assert_eq!(
+            program("/home/me/bin/kubectl-ferrolb"),
+            Program::KubectlPlugin
+        );
     }
 
     #[test]

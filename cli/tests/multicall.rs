@@ -112,14 +112,61 @@ fn the_speaker_still_refuses_a_missing_node_name() {
     // Running as the speaker means the speaker's own argument checks, not
     // the ferrolb command's.
     let dir = links("refuse", &["ferrolb-speaker"]);
-    let out = Command::new(dir.join("ferrolb-speaker"))
+    let stderr = fails(&dir.join("ferrolb-speaker"), &[]);
+    assert!(
+        stderr.contains("--node-name <NODE_NAME>") && stderr.contains("ferrolb-speaker"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn as_kubectl_ferrolb_it_is_the_kubectl_plugin() {
+    // kubectl runs `kubectl-ferrolb status ...` for `kubectl ferrolb
+    // status ...`: the ferrolb command, named as the user typed it.
+    let dir = links("kubectl", &["kubectl-ferrolb"]);
+    let help = run(&dir.join("kubectl-ferrolb"), &["status", "--help"]);
+    assert!(
+        help.contains("Usage: kubectl ferrolb status [OPTIONS] [COMMAND]"),
+        "{help}"
+    );
+    for option in ["--kubeconfig", "--context", "--all-namespaces", "--output"] {
+        assert!(help.contains(option), "{option}: {help}");
+    }
+    assert!(!help.contains("--node-name"), "{help}");
+}
+
+/// `PROGRAM ARGS`, which must fail: its stderr.
+fn fails(program: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
         .env_clear()
         .output()
         .expect("run");
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("--node-name <NODE_NAME>") && stderr.contains("ferrolb-speaker"),
+        !out.status.success(),
+        "{} {args:?} succeeded",
+        program.display()
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn status_refuses_cluster_options_with_standalone() {
+    let ferrolb = links("standalone-options", &["ferrolb"]).join("ferrolb");
+    let stderr = fails(
+        &ferrolb,
+        &[
+            "status",
+            "--standalone",
+            "/nonexistent.sock",
+            "--context",
+            "prod",
+        ],
+    );
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+    let stderr = fails(&ferrolb, &["status", "--standalone", "/nonexistent.sock"]);
+    assert!(
+        stderr.contains("cannot reach ferrolb run on /nonexistent.sock"),
         "{stderr}"
     );
 }

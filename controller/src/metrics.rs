@@ -146,7 +146,6 @@ fn label(pool: &str) -> PoolLabel {
     vec![("pool".to_string(), pool.to_string())]
 }
 
-
 #[cfg(test)]
 mod tests {
     use prometheus_client::encoding::text::encode;

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use prometheus_client::registry::Registry;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tracing::debug;
 
@@ -56,9 +56,16 @@ pub async fn serve(listener: TcpListener, endpoint: Endpoint) {
 }
 
 async fn answer(mut stream: TcpStream, endpoint: &Endpoint) -> std::io::Result<()> {
+    let path = request_path(&mut stream).await?;
+    let (status, content_type, body) = route(&path, endpoint);
+    respond(&mut stream, status, content_type, &body).await
+}
+
+/// The path of a `GET` request read from `stream` (empty for anything
+/// else). Only the request line matters; bounded in size and time.
+pub async fn request_path<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<String> {
     let mut buf = vec![0u8; 4096];
     let mut len = 0;
-    // Only the request line matters; bounded in size and time.
     let read = async {
         while len < buf.len() && !buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
             let n = stream.read(&mut buf[len..]).await?;
@@ -73,13 +80,22 @@ async fn answer(mut stream: TcpStream, endpoint: &Endpoint) -> std::io::Result<(
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "request timed out"))??;
     let request = String::from_utf8_lossy(&buf[..len]);
-    let path = request
+    Ok(request
         .lines()
         .next()
         .and_then(|l| l.strip_prefix("GET "))
         .and_then(|l| l.split_whitespace().next())
-        .unwrap_or("");
-    let (status, content_type, body) = route(path, endpoint);
+        .unwrap_or("")
+        .to_string())
+}
+
+/// Writes a whole response and closes the stream.
+pub async fn respond<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    status: &str,
+    content_type: &str,
+    body: &str,
+) -> std::io::Result<()> {
     let head = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()

@@ -25,9 +25,7 @@ use interop_tests::l2::L2Lan;
 use interop_tests::{Bird, Host, Lab, RouterConfig, wait_paths};
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
-use kube::api::{
-    Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams, PostParams,
-};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
 const NODE_AS: u32 = 64512;
@@ -60,7 +58,7 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
             .create(&PostParams::default(), &lb_service("web", &[], 80))
             .await?;
         record_address(&admin, &web, VIP).await?;
-        set_endpoint(&admin, "n1", true).await?;
+        set_endpoint(&admin, "web", "n1", true).await?;
 
         // The speaker reaches the API server on its namespace's loopback.
         let _forward = Forward::start(
@@ -150,13 +148,13 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
         );
 
         // No ready endpoint: withdrawn, and its status goes.
-        set_endpoint(&admin, "n1", false).await?;
+        set_endpoint(&admin, "web", "n1", false).await?;
         wait_paths(&lab, &bird, vip(), 0, CONVERGE)?;
         wait_for("ServiceBGPStatus deleted", CONVERGE, || async {
             Ok(statuses.list(&mine).await?.items.is_empty().then_some(()))
         })
         .await?;
-        set_endpoint(&admin, "n1", true).await?;
+        set_endpoint(&admin, "web", "n1", true).await?;
         wait_paths(&lab, &bird, vip(), 1, CONVERGE)?;
 
         // SIGTERM: withdrawn at once, sessions closed, objects deleted.
@@ -217,26 +215,6 @@ async fn record_address(admin: &Client, svc: &Service, ip: &str) -> TestResult {
     services(admin)
         .patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
         .await?;
-    Ok(())
-}
-
-/// The Service's one endpoint, on `node`, ready or not: a v1beta1
-/// EndpointSlice as Kubernetes 1.20's EndpointSlice controller writes it.
-async fn set_endpoint(admin: &Client, node: &str, ready: bool) -> TestResult {
-    let gvk = GroupVersionKind::gvk("discovery.k8s.io", "v1beta1", "EndpointSlice");
-    let api: Api<DynamicObject> =
-        Api::namespaced_with(admin.clone(), APPS, &ApiResource::from_gvk(&gvk));
-    let slice = json!({
-        "apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
-        "metadata": {"name": "web-1", "namespace": APPS,
-                     "labels": {"kubernetes.io/service-name": "web"}},
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": ready},
-                       "topology": {"kubernetes.io/hostname": node}}],
-        "ports": [{"port": 80, "protocol": "TCP"}]
-    });
-    let params = PatchParams::apply("test").force();
-    api.patch("web-1", &params, &Patch::Apply(&slice)).await?;
     Ok(())
 }
 
@@ -311,7 +289,7 @@ fn layer2_speakers_elect_one_owner_and_fail_over() -> TestResult {
             .create(&pp, &lb_service("web", &[], 80))
             .await?;
         record_address(&admin, &web, &vip).await?;
-        set_endpoint(&admin, "n1", true).await?;
+        set_endpoint(&admin, "web", "n1", true).await?;
 
         let port = cluster.server.port();
         let mut forwards = Vec::new();

@@ -6,6 +6,7 @@
 //! configuration stays in force.
 
 mod services;
+mod status_socket;
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -60,6 +61,10 @@ pub struct RunArgs {
     interval: Duration,
     #[command(flatten)]
     pub log: ferrolb_k8s::logging::LogArgs,
+    /// Serve `ferrolb status --standalone PATH` on this Unix socket (mode
+    /// 0660; docs/adr/0009-standalone-status-socket.md). Off unless given.
+    #[arg(long, value_name = "PATH")]
+    status_socket: Option<PathBuf>,
 }
 
 /// `--bgp-listen`: an address, or off.
@@ -140,6 +145,9 @@ struct Standalone {
     /// keeps them in Service status.
     recorded: BTreeMap<ServiceKey, Desired>,
     fingerprint: Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>,
+    /// What `ferrolb status --standalone` is told, and where it is sent.
+    status: status_socket::StatusObjects,
+    published: Option<tokio::sync::watch::Sender<String>>,
 }
 
 impl Standalone {
@@ -153,6 +161,8 @@ impl Standalone {
             metrics: None,
         });
         Standalone {
+            status: status_socket::StatusObjects::new(&args.node),
+            published: None,
             core: Core::new(args.lb_class.clone()),
             speaker,
             recorded: BTreeMap::new(),
@@ -173,6 +183,22 @@ impl Standalone {
             }
         };
         ferrolb_k8s::logging::watch_level_file();
+        let _status_task = match &self.args.status_socket {
+            Some(path) => {
+                let (tx, rx) = tokio::sync::watch::channel(self.status.document().to_string());
+                match status_socket::start(path, rx) {
+                    Ok(task) => {
+                        self.published = Some(tx);
+                        Some(AbortOnDrop(task))
+                    }
+                    Err(e) => {
+                        eprintln!("ferrolb run: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            }
+            None => None,
+        };
         info!(node = %self.args.node, config = %self.args.config.display(), "ferrolb run started");
         let (changed_tx, mut changed) = tokio::sync::mpsc::channel::<()>(1);
         // Kept alive for the whole run: dropping it stops the notifications.
@@ -194,10 +220,15 @@ impl Standalone {
                 // verdicts, and logs each session's state as it changes.
                 change = self.speaker.changed() => match change {
                     Change::Layer2 => {
-                        self.speaker.apply_l2();
+                        let report = self.speaker.apply_l2();
+                        self.publish_speaker(&report);
                     }
                     Change::Sessions => {
-                        self.speaker.sessions();
+                        let sessions = self.speaker.sessions();
+                        if self.published.is_some() {
+                            self.status.set_sessions(&sessions);
+                            self.publish();
+                        }
                     }
                 },
                 () = sleep_until(settling) => {
@@ -245,8 +276,14 @@ impl Standalone {
             pool_set(config).map(|pools| core.set_pools(pools))
         });
         if self.speaker.config().is_none() {
+            self.status.configuration = Some(Err(
+                "the configuration files were refused (see the log)".into(),
+            ));
+            self.publish();
             return;
         }
+        self.status.configuration = Some(Ok(()));
+        self.status.resources = input.resources.clone();
 
         // The controller's part: assign addresses, as the reconciler does.
         let mut services = input.services;
@@ -271,6 +308,13 @@ impl Standalone {
             } else {
                 info!(service = %note.key, reason = note.reason.as_str(), "{}", note.message);
             }
+            self.status.event(
+                &note.key,
+                true,
+                note.reason.as_str(),
+                note.reason.is_warning(),
+                &note.message,
+            );
         }
         for (key, desired) in plan.writes {
             if let Some(svc) = services.get_mut(&key) {
@@ -288,8 +332,44 @@ impl Standalone {
             &input.nodes,
         );
         inputs.node_ipv4 = inputs.node_ipv4.or_else(host_ipv4);
-        // Events are for an API server; the pass logged the verdicts.
-        self.speaker.pass(inputs).await;
+        // The pass logged the verdicts; its Events go to the status socket.
+        let report = self.speaker.pass(inputs).await;
+        self.status.services = services;
+        self.status.pool_stats = self.core.pool_stats();
+        self.publish_speaker(&report);
+    }
+
+    /// Records a pass's Events and statuses for the status socket.
+    fn publish_speaker(&mut self, report: &ferrolb_speaker::pass::Report) {
+        if self.published.is_none() {
+            return;
+        }
+        for e in &report.events {
+            self.status.event(
+                &e.service,
+                false,
+                e.kind.reason(),
+                e.kind.is_warning(),
+                &e.note,
+            );
+        }
+        self.status.statuses = self.speaker.service_statuses();
+        self.publish();
+    }
+
+    fn publish(&self) {
+        if let Some(tx) = &self.published {
+            tx.send_replace(self.status.document().to_string());
+        }
+    }
+}
+
+/// Stops the status server with the run.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

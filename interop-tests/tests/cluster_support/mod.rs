@@ -19,7 +19,10 @@ use k8s_openapi::api::core::v1::{Namespace, Service, ServicePort, ServiceSpec};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding, Subject};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, ObjectMeta, PostParams};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ObjectMeta, Patch,
+    PatchParams, PostParams,
+};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::{await_condition, conditions};
 use kube::{Client, Config};
@@ -319,4 +322,26 @@ pub fn block_on<F: Future<Output = TestResult>>(f: F) -> TestResult {
         .enable_all()
         .build()?
         .block_on(f)
+}
+
+/// The one endpoint of Service `service` (in [`APPS`]), on `node`, ready or
+/// not: a v1beta1 EndpointSlice as Kubernetes 1.20's EndpointSlice
+/// controller writes it.
+pub async fn set_endpoint(admin: &Client, service: &str, node: &str, ready: bool) -> TestResult {
+    let gvk = GroupVersionKind::gvk("discovery.k8s.io", "v1beta1", "EndpointSlice");
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(admin.clone(), APPS, &ApiResource::from_gvk(&gvk));
+    let name = format!("{service}-1");
+    let slice = serde_json::json!({
+        "apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
+        "metadata": {"name": name, "namespace": APPS,
+                     "labels": {"kubernetes.io/service-name": service}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": ready},
+                       "topology": {"kubernetes.io/hostname": node}}],
+        "ports": [{"port": 80, "protocol": "TCP"}]
+    });
+    let params = PatchParams::apply("test").force();
+    api.patch(&name, &params, &Patch::Apply(&slice)).await?;
+    Ok(())
 }

@@ -1,0 +1,361 @@
+//! `ferrolb status` against the real test API server, with the real
+//! controller and a real speaker (the `ferrolb` binary under both names, as
+//! in the container image) peering with BIRD in a lab: a Service assigned
+//! and announced, two pending for different reasons (pool exhausted, an
+//! address outside every pool), then the BGP session down. The text and
+//! JSON outputs are compared with golden files (tests/status_golden/),
+//! uptimes normalised; regenerate with
+//!   UPDATE_GOLDEN=1 cargo nextest run -p ferrolb-cli --test status_apiserver
+
+#[path = "../../interop-tests/tests/cluster_support/mod.rs"]
+mod cluster;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cluster::*;
+use cluster::lab_nodes::create_node;
+use ferrolb_crds::api::{BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, SessionState};
+use interop_tests::daemon::{Daemon, DaemonSpec};
+use interop_tests::forward::Forward;
+use interop_tests::{Bird, Host, Lab, RouterConfig, wait_paths};
+use kube::Client;
+use kube::api::{Api, ListParams, PostParams};
+use serde_json::json;
+
+const NODE_AS: u32 = 64512;
+const ROUTER_AS: u32 = 64500;
+const CONVERGE: Duration = Duration::from_secs(30);
+
+#[test]
+fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
+    let mut lab = Lab::new("k8sstat")?;
+    let r1 = lab.add_host("r1")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let bird = Bird::start(
+        &lab,
+        &r1,
+        &RouterConfig::facing_speakers(ROUTER_AS, &r1, &[&n1], NODE_AS),
+    )?;
+    let bin = programs(&lab)?;
+    let logs = [
+        lab.state_dir(&n1, "speaker")?.join("speaker.log"),
+        lab.dir().join("controller.log"),
+    ];
+    let outcome = block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        let kubeconfig = cluster.server.admin_kubeconfig();
+        configure(&admin, &r1).await?;
+        create_node(&admin, &n1).await?;
+        create(&admin, lb_service("web", &[], 80)).await?;
+        set_endpoint(&admin, "web", "n1", true).await?;
+
+        let _controller = start(
+            &lab,
+            &bin,
+            "ferrolb-controller",
+            None,
+            &logs[1],
+            &[
+                "--kubeconfig",
+                &cluster.controller_kubeconfig.display().to_string(),
+                "--namespace",
+                NS,
+                "--identity",
+                "controller-0",
+                "--metrics-addr",
+                "127.0.0.1:0",
+            ],
+        )?;
+        // The speaker reaches the API server on its namespace's loopback.
+        let _forward = Forward::start(
+            &n1.netns,
+            format!("127.0.0.1:{}", cluster.server.port()).parse()?,
+        )?;
+        let _speaker = start(
+            &lab,
+            &bin,
+            "ferrolb-speaker",
+            Some(&n1),
+            &logs[0],
+            &[
+                "--kubeconfig",
+                &cluster.speaker_kubeconfig.display().to_string(),
+                "--node-name",
+                &n1.name,
+                "--namespace",
+                NS,
+                "--bgp-listen",
+                "off",
+                "--metrics-addr",
+                "127.0.0.1:7472",
+            ],
+        )?;
+
+        // web takes the pool's only address; db finds it exhausted; wanted
+        // asks for an address in no pool.
+        wait_assigned(&admin, "web").await?;
+        create(&admin, lb_service("db", &[], 5432)).await?;
+        create(
+            &admin,
+            lb_service("wanted", &[("metallb.io/loadBalancerIPs", "10.9.9.9")], 80),
+        )
+        .await?;
+        wait_event(&admin, APPS, "db", "AllocationFailed").await?;
+        wait_event(&admin, APPS, "wanted", "AllocationFailed").await?;
+        wait_paths(&lab, &bird, "198.51.100.10/32".parse()?, 1, CONVERGE)?;
+        wait_session(&admin, true).await?;
+        wait_event(&admin, APPS, "web", "nodeAssigned").await?;
+
+        let status = |args: &[&str]| ferrolb_status(&kubeconfig, args);
+        golden(
+            "up.txt",
+            &[
+                ("status -A", status(&["-A"])?),
+                ("status sessions", status(&["sessions"])?),
+                ("status pools -A", status(&["pools", "-A"])?),
+                ("status why apps/web", status(&["why", "apps/web"])?),
+                (
+                    "status why db -n apps",
+                    status(&["why", "db", "-n", "apps"])?,
+                ),
+                ("status why apps/wanted", status(&["why", "apps/wanted"])?),
+            ],
+        )?;
+        golden(
+            "up.json",
+            &[
+                ("status -A -o json", status(&["-A", "-o", "json"])?),
+                (
+                    "status sessions -o json",
+                    status(&["sessions", "-o", "json"])?,
+                ),
+                (
+                    "status pools -A -o json",
+                    status(&["pools", "-A", "-o", "json"])?,
+                ),
+                (
+                    "status why apps/web -o json",
+                    status(&["why", "apps/web", "-o", "json"])?,
+                ),
+            ],
+        )?;
+        let yaml = status(&["-A", "-o", "yaml"])?;
+        assert!(yaml.contains("apiVersion: status.ferrolb.io/v1"), "{yaml}");
+
+        // The router goes: the session leaves Established, and the views say
+        // so with the speaker's error (its exact state and text depend on
+        // timing, so this part is checked by content, not by golden).
+        bird.daemon().stop(Duration::from_secs(5));
+        wait_session(&admin, false).await?;
+        let sessions = status(&["sessions"])?;
+        let row = sessions
+            .lines()
+            .find(|l| l.starts_with("n1"))
+            .ok_or("no session row")?;
+        assert!(!row.contains("Established"), "{sessions}");
+        let services = status(&["-A"])?;
+        let web = services
+            .lines()
+            .find(|l| l.starts_with("apps/web"))
+            .ok_or("no web row")?;
+        assert!(web.contains("peer r1 session"), "{services}");
+        assert!(web.contains("on n1"), "{services}");
+        let why = status(&["why", "apps/web"])?;
+        assert!(why.contains("! session       n1 → r1: "), "{why}");
+
+        // A Service that does not exist is an error, not an empty answer.
+        let out = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+            .args(["status", "why", "apps/nope", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .output()?;
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no LoadBalancer Service apps/nope"),
+            "{out:?}"
+        );
+        Ok(())
+    });
+    outcome.map_err(|e| {
+        let tails: Vec<String> = logs
+            .iter()
+            .map(|l| {
+                let text = std::fs::read_to_string(l).unwrap_or_default();
+                let tail: Vec<&str> = text.lines().rev().take(30).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                format!("--- {} ---\n{}", l.display(), tail.join("\n"))
+            })
+            .collect();
+        format!("{e}\n{}", tails.join("\n")).into()
+    })
+}
+
+/// One address, announced by BGP to the lab's router.
+async fn configure(admin: &Client, router: &Host) -> TestResult {
+    let pp = PostParams::default();
+    let pool: IPAddressPool = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": "public", "namespace": NS},
+        "spec": {"addresses": ["198.51.100.10/32"]}
+    }))?;
+    Api::<IPAddressPool>::namespaced(admin.clone(), NS)
+        .create(&pp, &pool)
+        .await?;
+    let peer: BGPPeer = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "r1", "namespace": NS},
+        "spec": {"myASN": NODE_AS, "peerASN": ROUTER_AS,
+                 "peerAddress": router.ipv4.to_string(), "holdTime": "9s",
+                 "connectTime": "1s"}
+    }))?;
+    Api::<BGPPeer>::namespaced(admin.clone(), NS)
+        .create(&pp, &peer)
+        .await?;
+    let adv: BGPAdvertisement = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
+        "metadata": {"name": "all", "namespace": NS}, "spec": {}
+    }))?;
+    Api::<BGPAdvertisement>::namespaced(admin.clone(), NS)
+        .create(&pp, &adv)
+        .await?;
+    Ok(())
+}
+
+/// Waits until n1's session to r1 is (or is no longer) Established.
+async fn wait_session(admin: &Client, established: bool) -> TestResult {
+    let api: Api<BGPSessionState> = Api::namespaced(admin.clone(), NS);
+    wait_for("BGPSessionState", CONVERGE, || async {
+        Ok(api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .iter()
+            .any(|s| {
+                let state = s.status.as_ref().and_then(|st| st.state);
+                s.spec.node == "n1"
+                    && (state == Some(SessionState::Established)) == established
+                    && state.is_some()
+            })
+            .then_some(()))
+    })
+    .await
+}
+
+/// A directory with `ferrolb-controller` and `ferrolb-speaker` linked to
+/// the `ferrolb` binary, as the container image ships them.
+fn programs(lab: &Lab) -> TestResult<PathBuf> {
+    let dir = lab.dir().join("bin");
+    std::fs::create_dir_all(&dir)?;
+    for name in ["ferrolb-controller", "ferrolb-speaker"] {
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ferrolb"), dir.join(name))?;
+    }
+    Ok(dir)
+}
+
+fn start(
+    lab: &Lab,
+    bin: &Path,
+    program: &str,
+    host: Option<&Host>,
+    log: &Path,
+    args: &[&str],
+) -> TestResult<Arc<Daemon>> {
+    let path = bin.join(program).display().to_string();
+    Ok(lab.start_daemon(DaemonSpec {
+        name: format!("{}/{program}", host.map_or("host", |h| h.name.as_str())),
+        netns: host.map(|h| &h.netns),
+        program: &path,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        output: log.to_path_buf(),
+        logs: Vec::new(),
+        lifetime: lab.lifetime(),
+    })?)
+}
+
+/// `ferrolb status ARGS` with the admin's kubeconfig; its stdout.
+fn ferrolb_status(kubeconfig: &Path, args: &[&str]) -> TestResult<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_ferrolb"))
+        .arg("status")
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .env_remove("NO_COLOR")
+        .output()?;
+    if !out.status.success() {
+        return Err(format!(
+            "ferrolb status {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+        .into());
+    }
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Uptimes vary from run to run: `4s`, `1m2s` and `"uptimeSeconds": 7`
+/// become `<uptime>`; text columns are aligned to the widest cell, so runs
+/// of blanks become one.
+fn normalise(text: &str) -> String {
+    let is_duration = |t: &str| {
+        let t = t.trim_end_matches(',');
+        !t.is_empty()
+            && t.chars().next().is_some_and(|c| c.is_ascii_digit())
+            && t.chars().last().is_some_and(|c| "smhd".contains(c))
+            && t.chars().all(|c| c.is_ascii_digit() || "smhd".contains(c))
+    };
+    text.lines()
+        .map(|line| {
+            if line.contains("\"uptimeSeconds\": ") && !line.contains("null") {
+                return "\"uptimeSeconds\": \"<uptime>\",".to_string();
+            }
+            line.split_whitespace()
+                .map(|t| {
+                    if is_duration(t) {
+                        t.replace(t.trim_end_matches(','), "<uptime>")
+                    } else {
+                        t.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+fn golden(file: &str, sections: &[(&str, String)]) -> TestResult {
+    let actual: String = sections
+        .iter()
+        .map(|(title, text)| format!("==== {title}\n{}", normalise(text)))
+        .collect();
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/status_golden")
+        .join(file);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &actual)?;
+        return Ok(());
+    }
+    let expected = std::fs::read_to_string(&path)
+        .map_err(|e| format!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()))?;
+    if actual != expected {
+        return Err(format!(
+            "{} differs; regenerate with UPDATE_GOLDEN=1 and review the diff:\n{actual}",
+            path.display()
+        )
+        .into());
+    }
+    Ok(())
+}
+
+#[test]
+fn normalise_hides_uptimes_only() {
+    assert_eq!(
+        normalise(
+            "n1  r1  Established  1m2s  1\n  \"uptimeSeconds\": 62,\n  \"uptimeSeconds\": null,\n✓ session n1 → r1: Established for 4s, 1 prefixes sent"
+        ),
+        "n1 r1 Established <uptime> 1\n\"uptimeSeconds\": \"<uptime>\",\n\"uptimeSeconds\": null,\n✓ session n1 → r1: Established for <uptime>, 1 prefixes sent\n"
+    );
+}

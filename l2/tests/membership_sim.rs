@@ -1312,6 +1312,25 @@ fn a_death_verdict_drawn_behind_a_cut_does_not_outlive_it() {
                 (1967, Trouble::Stall { node: 2, ms: 245 }),
             ],
         ),
+        // Four nodes: `node-2 -> node-0` cut, then `node-2` stalls; its
+        // death at `node-0` makes `node-0` watch `node-1`, which (seeing
+        // `node-2` alive) does not heart-beat it: `node-0` declared it dead
+        // at once, counting from an old hearing.
+        (
+            13963741597902,
+            4,
+            vec![
+                (808, Trouble::Stall { node: 2, ms: 672 }),
+                (
+                    87,
+                    Trouble::OneWay {
+                        from: 2,
+                        to: 0,
+                        ms: 1201,
+                    },
+                ),
+            ],
+        ),
         (
             1357692064901139525,
             4,

@@ -934,11 +934,19 @@ impl Membership {
                 && let Some(deadline) = self.silence_deadline(name, peer)
                 && now >= deadline
             {
-                let last = peer.last_heard.unwrap_or(now);
-                silent.push((
-                    name.clone(),
-                    last + self.timing.failed_by_after_last_heartbeat(),
-                ));
+                // Heart-beaten since this node watches it: it may have
+                // failed only after its last heartbeat. Not heard since
+                // (the ring just changed, and it may not have seen the
+                // change yet): nothing says when, so no sooner than now.
+                // Counting from an old hearing declared a member dead the
+                // instant a death elsewhere made this node its watcher.
+                let failed_by = match (peer.last_heard, peer.watched_since) {
+                    (Some(last), Some(since)) if last >= since => {
+                        last + self.timing.failed_by_after_last_heartbeat()
+                    }
+                    _ => now,
+                };
+                silent.push((name.clone(), failed_by));
             }
         }
         if !silent.is_empty() {

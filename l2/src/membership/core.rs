@@ -127,10 +127,33 @@ struct Peer {
     /// this node's quorum (a node may announce only with a quorum that
     /// also sees it).
     suspects_me_until: Option<Instant>,
+    /// Whether it counts for this node's quorum (see [`Admission`]).
+    admission: Admission,
     /// Members whose notice about it this node took on hearsay: told as
     /// soon as it is heard from again (the relay of an indirect probe).
     asked_by: BTreeSet<String>,
     state: State,
+}
+
+/// How a member that can count for this node's quorum (alive, and not
+/// telling this node it suspects it) comes to count: a member that comes
+/// back while this node suspects others is first told what this node
+/// suspects, so that it vouches for those it hears (or relays a vouch as
+/// soon as it does). Without it a death verdict reached behind a cut
+/// outlives the cut: this node, back in a quorum through that member,
+/// would claim the addresses of a member that the same quorum sees alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Admission {
+    /// Not eligible (suspected, or suspecting this node).
+    Out,
+    /// Told this node's suspicions in the datagram with this sequence
+    /// (or a later copy); counts once it acknowledges.
+    Checking { sequence: u64 },
+    /// Counts from this instant: the acknowledgement, plus `J` for a vouch
+    /// sent with it to arrive.
+    From(Instant),
+    /// Counts.
+    In,
 }
 
 impl State {
@@ -155,6 +178,7 @@ impl Peer {
             watched_since: None,
             last_told: None,
             suspects_me_until: None,
+            admission: Admission::Out,
             asked_by: BTreeSet::new(),
             state: State::suspected(None, now),
         }
@@ -530,6 +554,9 @@ impl Membership {
             if let Some(t) = peer.suspects_me_until {
                 at(t);
             }
+            if let Admission::From(t) = peer.admission {
+                at(t);
+            }
             match peer.state {
                 State::Alive => {
                     if let Some(t) = self.silence_deadline(name, peer) {
@@ -646,6 +673,20 @@ impl Membership {
         peer.last_heard = Some(now);
         peer.heard_at = Some(now);
         peer.incarnation = peer.incarnation.max(incarnation);
+        // Heard from itself: it runs, whatever this node concluded
+        // behind a cut that has healed one way. Its death waits as after
+        // a vouch (a member declared dead is alive again), or this node
+        // would claim its addresses while it, and the members that hear
+        // it, hold them (a death verdict must not outlive the silence it
+        // was drawn from). It stays suspected (out of `reachable`) until
+        // it refutes.
+        if let State::Suspect {
+            failed_by, dead, ..
+        } = &mut peer.state
+        {
+            *failed_by = (*failed_by).max(now + self.timing.failed_by_after_last_heartbeat());
+            *dead = false;
+        }
         let still_suspected = matches!(peer.state, State::Suspect { .. });
 
         match datagram.body {
@@ -676,10 +717,19 @@ impl Membership {
                 }
             }
             Body::Ack { sequence } => {
+                // Any acknowledgement of a notice sent since the sweep
+                // began (its resend has a sequence of its own) shows the
+                // member reachable both ways.
                 for sweep in &mut self.sweeps {
-                    if sweep.sequence == sequence {
+                    if sweep.sequence <= sequence {
                         sweep.pending.remove(&sender);
                     }
+                }
+                if let Some(peer) = self.peers.get_mut(&sender)
+                    && let Admission::Checking { sequence: asked } = peer.admission
+                    && sequence >= asked
+                {
+                    peer.admission = Admission::From(now + self.timing.jitter);
                 }
             }
             Body::Swim(data) => {
@@ -884,11 +934,19 @@ impl Membership {
                 && let Some(deadline) = self.silence_deadline(name, peer)
                 && now >= deadline
             {
-                let last = peer.last_heard.unwrap_or(now);
-                silent.push((
-                    name.clone(),
-                    last + self.timing.failed_by_after_last_heartbeat(),
-                ));
+                // Heart-beaten since this node watches it: it may have
+                // failed only after its last heartbeat. Not heard since
+                // (the ring just changed, and it may not have seen the
+                // change yet): nothing says when, so no sooner than now.
+                // Counting from an old hearing declared a member dead the
+                // instant a death elsewhere made this node its watcher.
+                let failed_by = match (peer.last_heard, peer.watched_since) {
+                    (Some(last), Some(since)) if last >= since => {
+                        last + self.timing.failed_by_after_last_heartbeat()
+                    }
+                    _ => now,
+                };
+                silent.push((name.clone(), failed_by));
             }
         }
         if !silent.is_empty() {
@@ -1168,18 +1226,57 @@ impl Membership {
         members
     }
 
+    /// Moves every member along its [`Admission`]: a member that becomes
+    /// eligible (alive, and not suspecting this node) counts at once if
+    /// this node suspects nobody; otherwise it is first sent this node's
+    /// notice, as a sweep of one (resent once, suspected if it stays
+    /// silent), and counts `J` after it acknowledges.
+    fn admit(&mut self, now: Instant, out: &mut Vec<Output>) {
+        let body = self.notice(now);
+        let suspects_any = matches!(&body, Body::Suspect { entries } if !entries.is_empty());
+        let mut check = Vec::new();
+        for (name, peer) in &mut self.peers {
+            // A member may count only while it also sees this node.
+            if peer.suspects_me_until.is_some_and(|t| now >= t) {
+                peer.suspects_me_until = None;
+            }
+            let eligible = peer.state == State::Alive && peer.suspects_me_until.is_none();
+            peer.admission = match peer.admission {
+                _ if !eligible => Admission::Out,
+                Admission::Out if suspects_any => {
+                    check.push(name.clone());
+                    continue;
+                }
+                Admission::Out => Admission::In,
+                Admission::From(t) if now >= t => Admission::In,
+                other => other,
+            };
+        }
+        for name in check {
+            self.sequence += 1;
+            let sequence = self.sequence;
+            self.seal_to(out, &name, sequence, body.clone());
+            self.sweeps.push(Sweep {
+                sequence,
+                resend_at: Some(now + self.timing.ack_timeout / 2),
+                deadline: now + self.timing.ack_timeout,
+                pending: BTreeSet::from([name.clone()]),
+            });
+            if let Some(peer) = self.peers.get_mut(&name) {
+                peer.admission = Admission::Checking { sequence };
+            }
+        }
+    }
+
     fn publish(&mut self, now: Instant, out: &mut Vec<Output>) {
+        self.admit(now, out);
         let mut view = View {
             reachable: BTreeSet::from([self.me.clone()]),
             alive: BTreeSet::from([self.me.clone()]),
             hardware: self.hardware.peers().clone(),
         };
-        for (name, peer) in &mut self.peers {
-            // A node may count only members that also see it.
-            if peer.suspects_me_until.is_some_and(|t| now >= t) {
-                peer.suspects_me_until = None;
-            }
-            if peer.state == State::Alive && peer.suspects_me_until.is_none() {
+        for (name, peer) in &self.peers {
+            if peer.admission == Admission::In {
                 view.reachable.insert(name.clone());
             }
             if !peer.is_dead() {

@@ -72,6 +72,10 @@
 //!   vouches for it (an indirect probe), which moves the verdict.
 //! - A member that tells this node it suspects it does not count for this
 //!   node's quorum: a node claims only with a quorum that also sees it.
+//! - A member that comes back while this node suspects others counts for
+//!   its quorum only once it acknowledged this node's notice (so it
+//!   vouches for those it hears), and a suspect heard directly is not
+//!   dead: a death verdict drawn behind a cut does not outlive the cut.
 //! - The shell runs on a thread of its own with a raised priority
 //!   ([`priority`]).
 //!

@@ -15,8 +15,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster::*;
 use cluster::lab_nodes::create_node;
+use cluster::*;
 use ferrolb_crds::api::{BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, SessionState};
 use interop_tests::daemon::{Daemon, DaemonSpec};
 use interop_tests::forward::Forward;

@@ -39,6 +39,12 @@ struct Args {
     /// This replica's identity in the Lease and in Events.
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
+    /// The controller's Deployment (in --namespace): owner of the
+    /// ConfigurationState and the Lease, so they are deleted with it. Read
+    /// at start (RBAC: get on that Deployment). Without it, nothing is
+    /// owned.
+    #[arg(long, env = "METALLB_DEPLOYMENT")]
+    deployment: Option<String>,
     /// Name of the leader-election Lease.
     #[arg(long, default_value = "ferrolb-controller")]
     lease_name: String,
@@ -56,6 +62,8 @@ enum MainError {
     Start(#[from] StartError),
     #[error(transparent)]
     Replica(#[from] replica::ReplicaError),
+    #[error(transparent)]
+    Owner(#[from] ferrolb_k8s::owner::OwnerError),
 }
 
 /// The `ferrolb-controller` program: parses the process's arguments (argv[0]
@@ -76,6 +84,13 @@ async fn run(args: Args) -> Result<(), MainError> {
     )
     .await?;
     let identity = args.identity.clone().unwrap_or_else(hostname);
+    let owner = match &args.deployment {
+        Some(name) => Some(
+            ferrolb_k8s::owner::fetch_deployment(started.client.clone(), &args.namespace, name)
+                .await?,
+        ),
+        None => None,
+    };
     info!(namespace = %args.namespace, lb_class = ?args.lb_class, identity = %identity, "starting");
     let result = replica::run(
         started.client,
@@ -83,6 +98,7 @@ async fn run(args: Args) -> Result<(), MainError> {
             namespace: args.namespace.clone(),
             lb_class: args.lb_class.clone(),
             instance: identity.clone(),
+            owner: owner.clone(),
         },
         LeaseOptions {
             namespace: args.namespace.clone(),
@@ -90,6 +106,7 @@ async fn run(args: Args) -> Result<(), MainError> {
             identity,
             duration: Duration::from_secs(args.lease_duration),
             grace: Duration::from_secs(args.lease_grace),
+            owner,
         },
         started.metrics,
         started.ready,

@@ -7,9 +7,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use k8s_openapi::jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
 use kube::{Api, Client};
 use kube_lease_manager::{LeaseManagerBuilder, LeaseManagerError};
+use serde_json::json;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -27,6 +30,9 @@ pub struct LeaseOptions {
     pub duration: Duration,
     /// How long before expiry the holder renews.
     pub grace: Duration,
+    /// Owner of the Lease (the controller's Deployment, so that the Lease
+    /// goes with it: [`ferrolb_k8s::owner`]); `None` outside a Deployment.
+    pub owner: Option<OwnerReference>,
 }
 
 /// Why leader election stopped.
@@ -41,6 +47,16 @@ pub enum LeaderError {
         name: String,
         /// Why.
         source: LeaseManagerError,
+    },
+    /// The Lease could not be given its owner.
+    #[error("cannot set the owner of the lease {namespace}/{name}: {source}")]
+    Owner {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// Why.
+        source: kube::Error,
     },
     /// The lease times cannot work (the lease manager would panic on them).
     #[error(
@@ -91,6 +107,20 @@ where
             name: opts.name.clone(),
             source,
         })?;
+    if let Some(owner) = &opts.owner {
+        // The lease manager created the Lease (or found it) without owner;
+        // its server-side applies never touch ownerReferences, so this
+        // merge patch (the list replaced whole) stays.
+        let patch = json!({ "metadata": { "ownerReferences": [owner] } });
+        leases
+            .patch(&opts.name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+            .map_err(|source| LeaderError::Owner {
+                namespace: opts.namespace.clone(),
+                name: opts.name.clone(),
+                source,
+            })?;
+    }
     let (mut leading, election) = manager.watch().await;
     tokio::pin!(shutdown);
     let outcome = loop {

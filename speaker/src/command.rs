@@ -20,6 +20,14 @@ struct Args {
     /// This node's name; in a pod, from the downward API (spec.nodeName).
     #[arg(long, env = "METALLB_NODE_NAME")]
     node_name: String,
+    /// This speaker's Pod (the downward API's metadata.name): with
+    /// --pod-uid, the owner of the status objects it writes, so they are
+    /// deleted with it. Without both, nothing is owned.
+    #[arg(long, env = "METALLB_POD_NAME", requires = "pod_uid")]
+    pod_name: Option<String>,
+    /// This speaker's Pod UID (the downward API's metadata.uid).
+    #[arg(long, env = "METALLB_POD_UID", requires = "pod_name")]
+    pod_uid: Option<String>,
     /// Kubeconfig file; without it, the in-cluster service account (or
     /// $KUBECONFIG / ~/.kube/config).
     #[arg(long)]
@@ -73,6 +81,8 @@ enum MainError {
     Run(#[from] RunError),
     #[error(transparent)]
     L2(#[from] L2ArgsError),
+    #[error("bad --pod-name/--pod-uid: {0}")]
+    Owner(#[from] ferrolb_k8s::owner::OwnerError),
 }
 
 /// The `ferrolb-speaker` program: parses the process's arguments (argv[0]
@@ -93,13 +103,17 @@ async fn serve(args: Args) -> Result<(), MainError> {
             source,
         })?),
     };
+    let owner = match (&args.pod_name, &args.pod_uid) {
+        (Some(name), Some(uid)) => Some(ferrolb_k8s::owner::pod(name, uid)?),
+        _ => None,
+    };
     let started = start(
         args.kubeconfig.as_deref(),
         args.metrics_addr,
         Metrics::register,
     )
     .await?;
-    info!(node = %args.node_name, namespace = %args.namespace, lb_class = ?args.lb_class, "starting");
+    info!(node = %args.node_name, namespace = %args.namespace, lb_class = ?args.lb_class, pod = ?args.pod_name, "starting");
     // Every line names its node, also once collected from every pod into
     // one place; the sessions' and interfaces' spans nest under it.
     let span = tracing::info_span!("speaker", node = %args.node_name);
@@ -114,6 +128,7 @@ async fn serve(args: Args) -> Result<(), MainError> {
             speaker_selector: args.speaker_selector,
             l2: args.l2.resolve()?,
             graceful_restart: args.graceful_restart.resolve(),
+            owner,
         },
         started.metrics,
         started.ready,

@@ -71,7 +71,8 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
         let paths = wait_paths(&lab, &bird, vip(), 1, CONVERGE)?;
         assert_eq!(paths[0].as_sequence(), [NODE_AS], "{paths:?}");
 
-        // Reported: status objects, owned by the Node, and an Event.
+        // Reported: status objects, owned by the speaker's Pod, and an
+        // Event.
         let statuses: Api<ServiceBGPStatus> = Api::namespaced(admin.clone(), NS);
         let mine = ListParams::default().labels("metallb.io/node=n1");
         // The object is created, then its status written: wait for both.
@@ -95,11 +96,11 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
         );
         assert_eq!(s.peers, ["r1"]);
         let owners = status.metadata.owner_references.clone().unwrap_or_default();
-        assert_eq!(
-            owners.first().map(|o| o.kind.as_str()),
-            Some("Node"),
-            "{owners:?}"
-        );
+        let owners: Vec<_> = owners
+            .iter()
+            .map(|o| (o.kind.as_str(), o.name.as_str(), o.uid.clone()))
+            .collect();
+        assert_eq!(owners, [("Pod", "speaker-n1", pod_uid(&n1))]);
         let sessions: Api<BGPSessionState> = Api::namespaced(admin.clone(), NS);
         let session = wait_for("BGPSessionState Established", CONVERGE, || async {
             Ok(sessions.list(&mine).await?.items.into_iter().find(|s| {
@@ -218,6 +219,11 @@ async fn record_address(admin: &Client, svc: &Service, ip: &str) -> TestResult {
     Ok(())
 }
 
+/// The UID the speaker on `host` is told its Pod has.
+fn pod_uid(host: &Host) -> String {
+    format!("00000000-0000-4000-8000-{:012}", host.index)
+}
+
 /// `ferrolb-speaker` on `host`, with the speaker's identity, logging to
 /// `log`.
 fn start_speaker(
@@ -241,6 +247,13 @@ fn start_speaker(
             "off",
             "--metrics-addr",
             "127.0.0.1:7472",
+            // As the chart's downward API gives them: the Pod owns the
+            // status objects (this API server runs no garbage collector,
+            // so the Pod need not exist).
+            "--pod-name",
+            &format!("speaker-{}", host.name),
+            "--pod-uid",
+            &pod_uid(host),
         ]
         .iter()
         .map(|s| s.to_string())

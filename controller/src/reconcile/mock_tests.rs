@@ -5,8 +5,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use ferrolb_crds::api::ConfigurationStateStatus;
 use http::{Request, Response};
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use kube::api::ObjectMeta;
 use kube::client::Body;
@@ -22,10 +24,14 @@ use crate::metrics::Metrics;
 type Handle = mock::Handle<Request<Body>, Response<Body>>;
 
 fn mock_writer() -> (Writer, Handle) {
+    owned_writer(None)
+}
+
+fn owned_writer(owner: Option<OwnerReference>) -> (Writer, Handle) {
     let (service, handle) = mock::pair::<Request<Body>, Response<Body>>();
     let client = Client::new(service, "default");
     (
-        Writer::new(client, "metallb-system".into(), "test".into()),
+        Writer::new(client, "metallb-system".into(), "test".into(), owner),
         handle,
     )
 }
@@ -172,4 +178,95 @@ async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
             .is_err(),
         "a write was repeated"
     );
+}
+
+fn deployment_owner() -> OwnerReference {
+    OwnerReference {
+        api_version: "apps/v1".into(),
+        kind: "Deployment".into(),
+        name: "metallb-ferrolb-controller".into(),
+        uid: "d-uid".into(),
+        ..Default::default()
+    }
+}
+
+fn configuration_state_json() -> Value {
+    json!({"apiVersion": "metallb.io/v1beta1", "kind": "ConfigurationState",
+           "metadata": {"name": "controller", "namespace": "metallb-system"}})
+}
+
+const STATE_PATH: &str =
+    "/apis/metallb.io/v1beta1/namespaces/metallb-system/configurationstates/controller";
+
+#[tokio::test]
+async fn the_configuration_state_is_created_owned_by_the_deployment() {
+    let (writer, mut handle) = owned_writer(Some(deployment_owner()));
+    let server = tokio::spawn(async move {
+        let (m, _, sent) = answer(&mut handle, 201, configuration_state_json()).await;
+        assert_eq!(m, "POST");
+        assert_eq!(
+            sent["metadata"]["ownerReferences"],
+            json!([{"apiVersion": "apps/v1", "kind": "Deployment",
+                    "name": "metallb-ferrolb-controller", "uid": "d-uid"}])
+        );
+        let (m, path, _) = answer(&mut handle, 200, configuration_state_json()).await;
+        assert_eq!(
+            (m.as_str(), path),
+            ("PATCH", format!("{STATE_PATH}/status"))
+        );
+        handle
+    });
+    let state = ConfigurationStateStatus::default();
+    writer.configuration_state(&state).await.unwrap();
+    let mut handle = server.await.unwrap();
+    // Created by this process with its owner: the next write is only the
+    // status.
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 409, status(409, "AlreadyExists")).await;
+        let (_, path, _) = answer(&mut handle, 200, configuration_state_json()).await;
+        assert_eq!(path, format!("{STATE_PATH}/status"));
+    });
+    writer.configuration_state(&state).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unowned_configuration_state_left_behind_is_given_the_owner_once() {
+    let (writer, mut handle) = owned_writer(Some(deployment_owner()));
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 409, status(409, "AlreadyExists")).await;
+        let (m, path, sent) = answer(&mut handle, 200, configuration_state_json()).await;
+        assert_eq!((m.as_str(), path.as_str()), ("PATCH", STATE_PATH));
+        assert_eq!(sent["metadata"]["ownerReferences"][0]["uid"], "d-uid");
+        assert_eq!(
+            sent["metadata"]["ownerReferences"].as_array().map(Vec::len),
+            Some(1)
+        );
+        let (_, path, _) = answer(&mut handle, 200, configuration_state_json()).await;
+        assert_eq!(path, format!("{STATE_PATH}/status"));
+        // Second write: exists, owner already patched.
+        answer(&mut handle, 409, status(409, "AlreadyExists")).await;
+        let (_, path, _) = answer(&mut handle, 200, configuration_state_json()).await;
+        assert_eq!(path, format!("{STATE_PATH}/status"));
+    });
+    let state = ConfigurationStateStatus::default();
+    writer.configuration_state(&state).await.unwrap();
+    writer.configuration_state(&state).await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn without_a_deployment_nothing_is_owned() {
+    let (writer, mut handle) = mock_writer();
+    let server = tokio::spawn(async move {
+        let (_, _, sent) = answer(&mut handle, 409, status(409, "AlreadyExists")).await;
+        assert!(sent["metadata"].get("ownerReferences").is_none(), "{sent}");
+        let (_, path, _) = answer(&mut handle, 200, configuration_state_json()).await;
+        assert_eq!(path, format!("{STATE_PATH}/status"));
+    });
+    writer
+        .configuration_state(&ConfigurationStateStatus::default())
+        .await
+        .unwrap();
+    server.await.unwrap();
 }

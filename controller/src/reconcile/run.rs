@@ -15,6 +15,7 @@ use ferrolb_k8s::timer::sleep_until;
 use futures::StreamExt;
 use futures::stream;
 use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info, info_span, warn};
@@ -36,6 +37,9 @@ pub struct Options {
     pub lb_class: Option<String>,
     /// This replica's name, in Events.
     pub instance: String,
+    /// The controller's Deployment, owner of the `ConfigurationState`
+    /// ([`ferrolb_k8s::owner`]); `None` outside a Deployment.
+    pub owner: Option<OwnerReference>,
 }
 
 /// Why the reconciler stopped.
@@ -98,7 +102,7 @@ pub async fn run(
     let ns = opts.namespace.clone();
     let mut inputs = views::inputs(&client, &ns);
     let mut views = Views::new();
-    let writer = Writer::new(client, ns, opts.instance.clone());
+    let writer = Writer::new(client, ns, opts.instance.clone(), opts.owner.clone());
     let mut r = Reconciler::new(writer, opts, metrics);
     loop {
         let retry = r.retry_at;
@@ -369,6 +373,7 @@ impl Reconciler {
             namespace: "metallb-system".into(),
             lb_class: None,
             instance: "test".into(),
+            owner: None,
         };
         Reconciler::new(writer, opts, metrics)
     }

@@ -7,7 +7,11 @@ use ferrolb_crds::api::{
     ConfigurationState, ConfigurationStateStatus, IPAddressPool, IPAddressPoolStatus,
 };
 use ferrolb_crds::config::{Kind, ObjectRef};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
@@ -70,6 +74,11 @@ pub struct Writer {
     client: Client,
     recorder: Recorder,
     namespace: String,
+    /// Owner of the `ConfigurationState` (the controller's Deployment).
+    owner: Option<OwnerReference>,
+    /// The `ConfigurationState` names `owner` (created so by this process,
+    /// or patched once when an earlier one left it without).
+    owner_written: Arc<AtomicBool>,
 }
 
 /// The field manager FerroLB's writes are recorded under.
@@ -77,8 +86,14 @@ pub const FIELD_MANAGER: &str = "ferrolb-controller";
 
 impl Writer {
     /// A writer for a controller whose configuration lives in `namespace`;
-    /// `instance` names this replica in Events.
-    pub fn new(client: Client, namespace: String, instance: String) -> Self {
+    /// `instance` names this replica in Events; `owner` owns the
+    /// `ConfigurationState`.
+    pub fn new(
+        client: Client,
+        namespace: String,
+        instance: String,
+        owner: Option<OwnerReference>,
+    ) -> Self {
         let recorder = Recorder::new(
             client.clone(),
             Reporter {
@@ -90,6 +105,8 @@ impl Writer {
             client,
             recorder,
             namespace,
+            owner_written: Arc::new(AtomicBool::new(owner.is_none())),
+            owner,
         }
     }
 
@@ -239,10 +256,25 @@ impl Writer {
         let api: Api<ConfigurationState> = Api::namespaced(self.client.clone(), &self.namespace);
         let mut object = ConfigurationState::new(CONFIGURATION_STATE, Default::default());
         object.metadata.namespace = Some(self.namespace.clone());
+        object.metadata.owner_references = self.owner.clone().map(|o| vec![o]);
         match api.create(&PostParams::default(), &object).await {
-            Ok(_) => {}
+            Ok(_) => self.owner_written.store(true, Ordering::Release),
             Err(kube::Error::Api(s)) if s.code == 409 => {}
             Err(e) => return Err(WriteError::from_kube(what(), e)),
+        }
+        if !self.owner_written.load(Ordering::Acquire) {
+            // Left by a controller that set no owner (or another
+            // Deployment's): the list is replaced whole, so only this
+            // Deployment owns it from now on.
+            let patch = json!({ "metadata": { "ownerReferences": [&self.owner] } });
+            api.patch(
+                CONFIGURATION_STATE,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .map_err(|e| WriteError::from_kube(what(), e))?;
+            self.owner_written.store(true, Ordering::Release);
         }
         // Merge patch replaces `errorSummary` and drops it when empty
         // (explicit null, since the serializer skips empty strings).

@@ -121,16 +121,33 @@ pub fn leftovers(c: &Cluster) -> Result<Vec<String>> {
     Ok(left)
 }
 
-/// The kinds of what FerroLB writes while it runs (not its configuration).
-const RECORDS: &str = "servicel2statuses.metallb.io,servicebgpstatuses.metallb.io,bgpsessionstates.metallb.io,configurationstates.metallb.io";
+/// The kinds of what FerroLB writes while it runs (not its configuration),
+/// and Leases.
+const RECORDS: &str = "servicel2statuses.metallb.io,servicebgpstatuses.metallb.io,bgpsessionstates.metallb.io,configurationstates.metallb.io,leases.coordination.k8s.io";
 
-/// A status object or the controller's Lease, as `kind/name`.
-fn is_record(object: &str) -> bool {
-    let kind = object.split('/').next().unwrap_or_default();
-    matches!(
-        kind,
-        "ServiceL2Status" | "ServiceBGPStatus" | "BGPSessionState" | "ConfigurationState"
-    ) || object == format!("Lease/{RELEASE}-ferrolb-controller")
+/// What FerroLB wrote while it ran (status objects, Leases), in every
+/// namespace, as `kind/namespace/name`: its owner references hand them to
+/// the garbage collector when the speakers' Pods and the controller's
+/// Deployment go. Leases of Kubernetes' own (kube-node-lease's heartbeats)
+/// are not FerroLB's.
+fn records(c: &Cluster) -> Result<Vec<String>> {
+    let list = c.kubectl.get_json(&[RECORDS, "-A"])?;
+    let mut left: Vec<String> = list["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|o| {
+            let m = &o["metadata"];
+            let ns = m["namespace"].as_str().unwrap_or_default();
+            let kind = o["kind"].as_str().unwrap_or_default();
+            (kind, ns, m["name"].as_str().unwrap_or_default())
+        })
+        .filter(|(kind, ns, _)| !(*kind == "Lease" && *ns == "kube-node-lease"))
+        .map(|(kind, ns, name)| format!("{kind}/{ns}/{name}"))
+        .collect();
+    left.sort();
+    Ok(left)
 }
 
 /// The default ServiceAccount and its token, and the root CA ConfigMap,
@@ -202,6 +219,92 @@ fn speaker_names(c: &Cluster) -> Result<BTreeSet<String>> {
         .into_iter()
         .map(|p| p.name)
         .collect())
+}
+
+/// The controller's Deployment, as JSON.
+fn controller_deployment(c: &Cluster) -> Result<serde_json::Value> {
+    let list = c.kubectl.get_json(&[
+        "deployment",
+        "-n",
+        NS,
+        "-l",
+        "app.kubernetes.io/component=controller",
+    ])?;
+    Ok(list["items"][0].clone())
+}
+
+/// An object (`kind/name`) and its owners (kind, UID).
+type Owned = (String, Vec<(String, String)>);
+
+/// After the speakers rolled: every status object a speaker wrote names a
+/// running speaker Pod as its only owner (rewritten by the new Pod, not
+/// left to be collected with the old one), and the controller's
+/// ConfigurationState and Lease name its Deployment.
+fn owners_after_roll(c: &Cluster) -> Result<()> {
+    let pods: BTreeSet<String> = c.kubectl.get_json(&["pods", "-n", NS, "-l", SPEAKERS])?["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p["metadata"]["uid"].as_str().map(str::to_string))
+        .collect();
+    let owners = |kinds: &str| -> Result<Vec<Owned>> {
+        let list = c.kubectl.get_json(&[kinds, "-n", NS])?;
+        Ok(list["items"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .map(|o| {
+                let name = format!("{}/{}", o["kind"], o["metadata"]["name"]);
+                let refs = o["metadata"]["ownerReferences"]
+                    .as_array()
+                    .map(Vec::as_slice)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|r| {
+                        let kind = r["kind"].as_str().unwrap_or_default().to_string();
+                        (kind, r["uid"].as_str().unwrap_or_default().to_string())
+                    })
+                    .collect();
+                (name, refs)
+            })
+            .collect())
+    };
+    // The roll is over when the last speaker is ready; its first writes
+    // may still be on their way.
+    c.wait_for(
+        "the speakers' status objects owned by the new Pods",
+        Duration::from_secs(30),
+        |_| {
+            let speakers = owners(
+                "servicel2statuses.metallb.io,servicebgpstatuses.metallb.io,bgpsessionstates.metallb.io",
+            )?;
+            let by_running_pod =
+                |refs: &[(String, String)]| matches!(refs, [(kind, uid)] if kind == "Pod" && pods.contains(uid));
+            let wrong: Vec<_> = speakers.iter().filter(|(_, refs)| !by_running_pod(refs)).collect();
+            Ok(if !speakers.is_empty() && wrong.is_empty() {
+                Probe::Done(())
+            } else {
+                let n = speakers.len();
+                Probe::Pending(format!("{n} objects, not owned by a running speaker: {wrong:?}"))
+            })
+        },
+    )?;
+    let uid = controller_deployment(c)?["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let controller = owners("configurationstates.metallb.io,leases.coordination.k8s.io")?;
+    check(
+        !controller.is_empty()
+            && controller
+                .iter()
+                .all(|(_, refs)| refs == &[("Deployment".to_string(), uid.clone())]),
+        format!(
+            "the ConfigurationState and the Lease owned by the controller's Deployment {uid}: {controller:?}"
+        ),
+    )
 }
 
 /// Flow 8.
@@ -327,6 +430,7 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
             format!("{name} kept {ip} over the upgrade: {now:?}"),
         )?;
     }
+    owners_after_roll(c)?;
     let upgrade = format!(
         "helm upgrade (speaker.logLevel=debug): {want} speakers rolled in {:.1} s; longest gap seen by the client: Layer 2 {l2} {:.0} ms, BGP {bgp} {:.0} ms",
         rolled.duration_since(upgrade_started).as_secs_f64(),
@@ -361,41 +465,33 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
     r.wait_next_hops(c, bgp, &[])?;
     wait_unanswered(c, l2)?;
     // Helm removes the workloads, RBAC, ServiceAccounts and the memberlist
-    // Secret. The records FerroLB wrote (status objects, the leader's
-    // Lease) outlive its pods: the speakers' deletes on the way out race
-    // Helm's removal of their RBAC, and nothing owns them that Helm
-    // deletes. docs/operations.md gives the command that removes them.
-    let left = leftovers(c)?;
-    let (records, other): (Vec<String>, Vec<String>) = left.into_iter().partition(|o| is_record(o));
-    check(
-        other.is_empty(),
-        format!("nothing of FerroLB's but its records is left: {other:?}"),
+    // Secret; the garbage collector removes what FerroLB wrote (owned by
+    // the speakers' Pods and the controller's Deployment).
+    let collected = Instant::now();
+    c.wait_for(
+        "helm uninstall to leave nothing of FerroLB's but the CRDs",
+        Duration::from_secs(90),
+        |c| {
+            let mut left = leftovers(c)?;
+            left.extend(records(c)?);
+            Ok(if left.is_empty() {
+                Probe::Done(())
+            } else {
+                Probe::Pending(format!("left: {left:?}"))
+            })
+        },
     )?;
-    eprintln!("left after helm uninstall: {records:?}");
-    c.kubectl.run(&["delete", RECORDS, "--all", "-n", NS])?;
-    c.kubectl.run(&[
-        "delete",
-        "lease",
-        "-n",
-        NS,
-        &format!("{RELEASE}-ferrolb-controller"),
-        "--ignore-not-found",
-    ])?;
-    let left = leftovers(c)?;
-    check(
-        left.is_empty(),
-        format!("nothing left after the documented cleanup: {left:?}"),
-    )?;
+    let collected = collected.elapsed();
+    show(c, &["get", RECORDS, "-A"]);
     let crds_after = metallb_crds(c)?;
     check(
         crds_after == crds && crds == chart_crds()?,
         format!("the CRDs stay: {crds_after:?}, were {crds:?}"),
     )?;
     said.push(format!(
-        "helm uninstall: both addresses unannounced (no route in FRR's or BIRD's kernel, no ARP answer); left: {} CRDs and {} record(s) ({})",
+        "helm uninstall: both addresses unannounced (no route in FRR's or BIRD's kernel, no ARP answer); left: the {} CRDs only (records collected {:.1} s after the routes and ARP answers were gone)",
         crds_after.len(),
-        records.len(),
-        records.join(", ")
+        collected.as_secs_f64()
     ));
 
     // Reinstall: every Service keeps its address, announced again.
@@ -479,15 +575,8 @@ fn bitnami_steps(c: &Cluster, tainted: &str) -> Result<String> {
         speakers.iter().any(|p| p.node == tainted && p.ready),
         format!("a ready speaker on {tainted} (tainted master:NoSchedule): {speakers:?}"),
     )?;
-    let controller = c.kubectl.get_json(&[
-        "deployment",
-        "-n",
-        NS,
-        "-l",
-        "app.kubernetes.io/component=controller",
-    ])?;
-    let resources =
-        &controller["items"][0]["spec"]["template"]["spec"]["containers"][0]["resources"];
+    let controller = controller_deployment(c)?;
+    let resources = &controller["spec"]["template"]["spec"]["containers"][0]["resources"];
     check(
         resources["limits"]["cpu"] == "200m"
             && resources["limits"]["memory"] == "256Mi"

@@ -23,6 +23,9 @@ pub struct Report {
     /// `FERROLB_CLUSTER_FLOWS`: words of the flows to run (comma-separated;
     /// empty: all), so that one flow can be worked on without the others.
     only: Vec<String>,
+    /// Every flow offered, run or not: a word that names none of them is
+    /// a typo, which must not pass as a run of nothing.
+    offered: Vec<String>,
 }
 
 impl Default for Report {
@@ -36,6 +39,7 @@ impl Default for Report {
         Report {
             flows: Vec::new(),
             only,
+            offered: Vec::new(),
         }
     }
 }
@@ -49,6 +53,7 @@ impl Report {
     /// Runs one flow, prints and records its outcome; true if it passed
     /// (or was not selected).
     pub fn run(&mut self, name: &str, flow: impl FnOnce() -> Result<String>) -> bool {
+        self.offered.push(name.to_string());
         if !self.wants(name) {
             eprintln!("=== {name}: not selected by FERROLB_CLUSTER_FLOWS");
             return true;
@@ -73,11 +78,26 @@ impl Report {
     }
 
     pub fn all_passed(&self) -> bool {
-        self.flows.iter().all(|(_, _, o)| o.is_ok())
+        self.flows.iter().all(|(_, _, o)| o.is_ok()) && self.unmatched().is_empty()
+    }
+
+    /// Words of `FERROLB_CLUSTER_FLOWS` that select no flow.
+    fn unmatched(&self) -> Vec<&str> {
+        self.only
+            .iter()
+            .filter(|w| !self.offered.iter().any(|n| n.contains(w.as_str())))
+            .map(String::as_str)
+            .collect()
     }
 
     pub fn summary(&self) -> String {
         let mut out = String::from("flows:\n");
+        let unmatched = self.unmatched();
+        if !unmatched.is_empty() {
+            out.push_str(&format!(
+                "    FAIL: FERROLB_CLUSTER_FLOWS words that select no flow: {unmatched:?}\n"
+            ));
+        }
         for (name, took, outcome) in &self.flows {
             let verdict = match outcome {
                 Ok(_) => "PASS".to_string(),

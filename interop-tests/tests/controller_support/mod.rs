@@ -55,6 +55,7 @@ impl Replica {
                         namespace: NS.into(),
                         lb_class: None,
                         instance: id.clone(),
+                        owner: None,
                     },
                     LeaseOptions {
                         namespace: NS.into(),
@@ -62,6 +63,7 @@ impl Replica {
                         identity: id,
                         duration: lease,
                         grace: lease / 2,
+                        owner: None,
                     },
                     m,
                     r,

@@ -14,6 +14,7 @@ use std::time::Duration;
 use ferrolb_k8s::batch::drain_ready;
 use ferrolb_k8s::timer::sleep_until;
 use futures::StreamExt;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::{Client, Resource};
 use serde_json::json;
 use tokio::time::Instant;
@@ -48,6 +49,9 @@ pub struct Options {
     pub l2: L2Settings,
     /// Graceful restart (restart time, restart marker, SIGTERM behaviour).
     pub graceful_restart: GracefulRestartSettings,
+    /// The speaker's Pod, owner of its status objects; `None` outside a
+    /// Pod.
+    pub owner: Option<OwnerReference>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -76,7 +80,12 @@ pub async fn run(
         let version = served_version(&client).await;
         let mut inputs = inputs(&client, &opts.namespace, &opts.speaker_selector, version);
         let mut views = Views::new();
-        let mut writer = Writer::new(client.clone(), opts.namespace.clone(), opts.node.clone());
+        let mut writer = Writer::new(
+            client.clone(),
+            opts.namespace.clone(),
+            opts.node.clone(),
+            opts.owner.clone(),
+        );
         if let Err(e) = writer.load().await {
             warn!(error = %e, "cannot list this node's status objects; stale ones stay until rewritten");
         }
@@ -157,7 +166,6 @@ impl Shell {
             views.config_dirty = false;
             speaker.configure(&views.config.resources(&self.opts.namespace));
         }
-        self.writer.set_owner(views.node(&self.opts.node));
         let inputs = views.pass_inputs(&self.opts.node, self.opts.lb_class.as_deref());
         let report = speaker.pass(inputs).await;
         self.publish(speaker, views, report).await;

@@ -1,15 +1,18 @@
 //! Writes what the speaker reports: its ServiceBGPStatus and BGPSessionState
 //! objects (diffs against what it last wrote, never a rewrite of
-//! everything), and Events on Services. The objects carry the Node as owner,
-//! so deleting a node deletes them.
+//! everything), and Events on Services. The objects carry the speaker's Pod
+//! as owner ([`ferrolb_k8s::owner`]), so the garbage collector deletes them
+//! when the Pod goes, however it goes (`helm uninstall`, eviction, a deleted
+//! node).
 
 use std::collections::BTreeMap;
 
 use ferrolb_crds::api::{
     BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, ServiceBGPStatus, ServiceL2Status,
 };
+use ferrolb_k8s::owner::owned_only_by;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Node, ObjectReference};
+use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
@@ -83,7 +86,13 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    pub(super) fn new(client: Client, namespace: String, node: String) -> Self {
+    /// `owner`: the speaker's Pod, `None` when it runs outside one.
+    pub(super) fn new(
+        client: Client,
+        namespace: String,
+        node: String,
+        owner: Option<OwnerReference>,
+    ) -> Self {
         let recorder = Recorder::new(
             client.clone(),
             Reporter {
@@ -96,56 +105,67 @@ impl Writer {
             namespace,
             node,
             recorder,
-            owner: None,
+            owner,
             services: BTreeMap::new(),
             sessions: BTreeMap::new(),
         }
     }
 
     /// Learns what a previous run of this speaker left, so that what is no
-    /// longer true gets deleted.
+    /// longer true gets deleted. An object this Pod does not own alone (an
+    /// earlier Pod of this node's speaker, not yet collected, or the Node
+    /// older versions named) is remembered with unknown content: rewritten
+    /// with this Pod as owner if still true (else the collector would delete
+    /// it when that owner goes), deleted if not.
     pub(super) async fn load(&mut self) -> Result<(), kube::Error> {
         let params =
             ListParams::default().labels(&format!("{NODE_LABEL}={}", label_value(&self.node)));
         // Labels are cut at 63 characters: the node's full name decides.
+        let owner = self.owner.clone();
+        let known = |meta: &kube::api::ObjectMeta, status: serde_json::Value| {
+            if owned_only_by(meta, owner.as_ref()) {
+                status
+            } else {
+                serde_json::Value::Null
+            }
+        };
         for s in self.bgp_api().list(&params).await? {
-            let status = s.status.unwrap_or_default();
+            let status = s.status.clone().unwrap_or_default();
             if status.node != self.node {
                 continue;
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
-            self.services.insert((StatusKind::Bgp, key), json!(status));
+            let value = known(&s.metadata, json!(status));
+            self.services.insert((StatusKind::Bgp, key), value);
         }
         for s in self.l2_api().list(&params).await? {
-            let status = s.status.unwrap_or_default();
+            let status = s.status.clone().unwrap_or_default();
             if status.node != self.node {
                 continue;
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
-            self.services.insert((StatusKind::L2, key), json!(status));
+            let value = known(&s.metadata, json!(status));
+            self.services.insert((StatusKind::L2, key), value);
         }
         for s in self.session_api().list(&params).await? {
             if s.spec.node != self.node {
                 continue;
             }
+            // No peer has an empty address: unknown content, rewritten.
+            let address = if owned_only_by(&s.metadata, owner.as_ref()) {
+                s.spec.peer_address.clone()
+            } else {
+                String::new()
+            };
             self.sessions.insert(
                 s.spec.peer.clone(),
                 Session {
-                    address: s.spec.peer_address.clone(),
+                    address,
                     status: s.status.unwrap_or_default(),
                 },
             );
         }
         Ok(())
-    }
-
-    /// The Node whose deletion deletes this speaker's objects.
-    pub(super) fn set_owner(&mut self, node: Option<&Node>) {
-        self.owner = node.and_then(|n| n.controller_owner_ref(&()));
-        if let Some(owner) = &mut self.owner {
-            owner.controller = Some(false);
-            owner.block_owner_deletion = None;
-        }
     }
 
     /// Makes this node's status objects of `kind` say `desired` (each

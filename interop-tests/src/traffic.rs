@@ -143,6 +143,15 @@ pub fn http_get_path(
 /// The MAC address that answers an ARP request for `addr` sent by `client`,
 /// or `None` if nobody answers within a second.
 pub fn arp_who_has(client: &Host, addr: std::net::Ipv4Addr) -> Result<Option<String>> {
+    arp_who_has_on(client, LAN_IFACE, addr)
+}
+
+/// [`arp_who_has`] out of `client`'s interface `interface`.
+pub fn arp_who_has_on(
+    client: &Host,
+    interface: &str,
+    addr: std::net::Ipv4Addr,
+) -> Result<Option<String>> {
     prereq::require_program("arping", "arping")?;
     let mut command = client.netns.command("arping");
     command.args([
@@ -152,7 +161,7 @@ pub fn arp_who_has(client: &Host, addr: std::net::Ipv4Addr) -> Result<Option<Str
         "-w",
         "1",
         "-i",
-        LAN_IFACE,
+        interface,
         &addr.to_string(),
     ]);
     let out = command

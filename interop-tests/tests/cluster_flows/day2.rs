@@ -341,8 +341,10 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
     r.wait_next_hops(c, bgp, &all)?;
     c.wait_echo(bgp, 80, Duration::from_secs(30))?;
 
-    // helm upgrade with a changed value: the speakers roll, one node at a
-    // time, while the client probes both addresses.
+    // helm upgrade with a changed value of the pod template: the speakers
+    // roll, one node at a time, while the client probes both addresses.
+    // (`logLevel` would not roll them: it reaches the pods through a
+    // mounted ConfigMap, ADR 0010.)
     let old = speaker_names(c)?;
     let probers = [
         HttpProber::start(&c.client, l2, 80)?,
@@ -365,7 +367,7 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
         NS,
         "--reuse-values",
         "--set",
-        "speaker.logLevel=debug",
+        "speaker.logFormat=text",
         "--server-side=false",
     ])?;
     let want = c.nodes().len();
@@ -386,7 +388,7 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
         },
     )?;
     let rolled = Instant::now();
-    eprintln!("$ helm upgrade ... --reuse-values --set speaker.logLevel=debug\n{upgraded}");
+    eprintln!("$ helm upgrade ... --reuse-values --set speaker.logFormat=text\n{upgraded}");
     show(c, &["get", "pods", "-n", NS, "-o", "wide"]);
     // Both addresses answered again after the roll, then the gaps.
     c.wait_for(
@@ -420,8 +422,8 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
         "app.kubernetes.io/component=speaker",
     ])?;
     check(
-        args.to_string().contains("--log-level=debug"),
-        "the speakers run with the upgraded value (--log-level=debug)".into(),
+        args.to_string().contains("--log-format=text"),
+        "the speakers run with the upgraded value (--log-format=text)".into(),
     )?;
     for (name, ip) in [("day2-l2", l2), ("day2-bgp", bgp)] {
         let now = c.kubectl.service("default", name)?.ingress;
@@ -432,7 +434,7 @@ fn steps(c: &Cluster, r: &Routers) -> Result<String> {
     }
     owners_after_roll(c)?;
     let upgrade = format!(
-        "helm upgrade (speaker.logLevel=debug): {want} speakers rolled in {:.1} s; longest gap seen by the client: Layer 2 {l2} {:.0} ms, BGP {bgp} {:.0} ms",
+        "helm upgrade (speaker.logFormat=text): {want} speakers rolled in {:.1} s; longest gap seen by the client: Layer 2 {l2} {:.0} ms, BGP {bgp} {:.0} ms",
         rolled.duration_since(upgrade_started).as_secs_f64(),
         gaps[0].as_secs_f64() * 1000.0,
         gaps[1].as_secs_f64() * 1000.0

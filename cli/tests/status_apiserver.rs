@@ -15,30 +15,21 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cluster::lab_nodes::create_node;
+use cluster::lab_nodes::{NODE_AS, ROUTER_AS, bird_facing_one_node, create_node};
 use cluster::*;
 use ferrolb_crds::api::{BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, SessionState};
 use interop_tests::daemon::{Daemon, DaemonSpec};
 use interop_tests::forward::Forward;
-use interop_tests::{Bird, Host, Lab, RouterConfig, wait_paths};
+use interop_tests::{Host, Lab, wait_paths};
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
 
-const NODE_AS: u32 = 64512;
-const ROUTER_AS: u32 = 64500;
 const CONVERGE: Duration = Duration::from_secs(30);
 
 #[test]
 fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
-    let mut lab = Lab::new("k8sstat")?;
-    let r1 = lab.add_host("r1")?;
-    let n1 = lab.add_host_at("n1", 11)?;
-    let bird = Bird::start(
-        &lab,
-        &r1,
-        &RouterConfig::facing_speakers(ROUTER_AS, &r1, &[&n1], NODE_AS),
-    )?;
+    let (lab, r1, n1, bird) = bird_facing_one_node("k8sstat")?;
     let bin = programs(&lab)?;
     let logs = [
         lab.state_dir(&n1, "speaker")?.join("speaker.log"),

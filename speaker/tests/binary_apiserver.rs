@@ -11,7 +11,8 @@ mod cluster;
 use std::time::Duration;
 
 use cluster::lab_nodes::{
-    apply, create_node, create_speaker_pod, log_tails, speaker_service_account,
+    NODE_AS, ROUTER_AS, apply, bird_facing_one_node, create_node, create_speaker_pod, log_tails,
+    speaker_service_account,
 };
 use cluster::*;
 use ferrolb_crds::api::{
@@ -22,14 +23,12 @@ use interop_tests::Family;
 use interop_tests::daemon::DaemonSpec;
 use interop_tests::forward::Forward;
 use interop_tests::l2::L2Lan;
-use interop_tests::{Bird, Host, Lab, RouterConfig, wait_paths};
+use interop_tests::{Host, Lab, wait_paths};
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-const NODE_AS: u32 = 64512;
-const ROUTER_AS: u32 = 64500;
 const VIP: &str = "198.51.100.10";
 const CONVERGE: Duration = Duration::from_secs(30);
 
@@ -39,14 +38,7 @@ fn vip() -> ipnet::IpNet {
 
 #[test]
 fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigterm() -> TestResult {
-    let mut lab = Lab::new("k8sspk")?;
-    let r1 = lab.add_host("r1")?;
-    let n1 = lab.add_host_at("n1", 11)?;
-    let bird = Bird::start(
-        &lab,
-        &r1,
-        &RouterConfig::facing_speakers(ROUTER_AS, &r1, &[&n1], NODE_AS),
-    )?;
+    let (lab, r1, n1, bird) = bird_facing_one_node("k8sspk")?;
     let log = lab.state_dir(&n1, "speaker")?.join("speaker.log");
     let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
     let outcome = block_on(async {

@@ -13,6 +13,26 @@ use serde_json::{Value, json};
 
 use super::{NS, TestResult};
 
+/// The speakers' AS and the router's, in the BGP labs of these tests.
+pub const NODE_AS: u32 = 64512;
+pub const ROUTER_AS: u32 = 64500;
+
+/// A lab (`tag`) with one node, `n1`, peering with BIRD on `r1`: the lab,
+/// the router's host, the node and BIRD.
+pub fn bird_facing_one_node(
+    tag: &str,
+) -> TestResult<(interop_tests::Lab, Host, Host, interop_tests::Bird)> {
+    let mut lab = interop_tests::Lab::new(tag)?;
+    let r1 = lab.add_host("r1")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let bird = interop_tests::Bird::start(
+        &lab,
+        &r1,
+        &interop_tests::RouterConfig::facing_speakers(ROUTER_AS, &r1, &[&n1], NODE_AS),
+    )?;
+    Ok((lab, r1, n1, bird))
+}
+
 /// The Node object of a lab host, with its address as InternalIP (the
 /// speaker's default router ID).
 pub async fn create_node(admin: &Client, host: &Host) -> TestResult {

@@ -53,7 +53,7 @@ fn service(i: usize) -> Service {
             let key = format!("pair-{pair}");
             let requested = format!("172.16.250.{}", (pair / 2) % 250);
             let mut annotations = vec![("metallb.io/allow-shared-ip", key.as_str())];
-            if pair % 2 == 0 {
+            if pair.is_multiple_of(2) {
                 annotations.push(("metallb.io/loadBalancerIPs", requested.as_str()));
             }
             lb_service(&name, &annotations, 80 + (i % 10) as i32)

@@ -12,13 +12,13 @@ mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use cluster::lab_nodes::{NODE_AS, ROUTER_AS, bird_facing_one_node, create_node};
+use cluster::lab_nodes::{
+    NODE_AS, ROUTER_AS, bird_facing_one_node, create_node, multicall_programs, start_program,
+};
 use cluster::*;
 use ferrolb_crds::api::{BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, SessionState};
-use interop_tests::daemon::{Daemon, DaemonSpec};
 use interop_tests::forward::Forward;
 use interop_tests::{Host, Lab, wait_paths};
 use kube::Client;
@@ -44,7 +44,7 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
         create(&admin, lb_service("web", &[], 80)).await?;
         set_endpoint(&admin, "web", "n1", true).await?;
 
-        let _controller = start(
+        let _controller = start_program(
             &lab,
             &bin,
             "ferrolb-controller",
@@ -66,7 +66,7 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
             &n1.netns,
             format!("127.0.0.1:{}", cluster.server.port()).parse()?,
         )?;
-        let _speaker = start(
+        let _speaker = start_program(
             &lab,
             &bin,
             "ferrolb-speaker",
@@ -235,35 +235,9 @@ async fn wait_session(admin: &Client, established: bool) -> TestResult {
     .await
 }
 
-/// A directory with `ferrolb-controller` and `ferrolb-speaker` linked to
-/// the `ferrolb` binary, as the container image ships them.
+/// `ferrolb-controller` and `ferrolb-speaker` as the image ships them.
 fn programs(lab: &Lab) -> TestResult<PathBuf> {
-    let dir = lab.dir().join("bin");
-    std::fs::create_dir_all(&dir)?;
-    for name in ["ferrolb-controller", "ferrolb-speaker"] {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ferrolb"), dir.join(name))?;
-    }
-    Ok(dir)
-}
-
-fn start(
-    lab: &Lab,
-    bin: &Path,
-    program: &str,
-    host: Option<&Host>,
-    log: &Path,
-    args: &[&str],
-) -> TestResult<Arc<Daemon>> {
-    let path = bin.join(program).display().to_string();
-    Ok(lab.start_daemon(DaemonSpec {
-        name: format!("{}/{program}", host.map_or("host", |h| h.name.as_str())),
-        netns: host.map(|h| &h.netns),
-        program: &path,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        output: log.to_path_buf(),
-        logs: Vec::new(),
-        lifetime: lab.lifetime(),
-    })?)
+    multicall_programs(lab, Path::new(env!("CARGO_BIN_EXE_ferrolb")))
 }
 
 /// `ferrolb status ARGS` with the admin's kubeconfig; its stdout.

@@ -234,7 +234,8 @@ impl Shell {
         );
         for event in &events {
             // A peer deleted since has no object to carry the Event.
-            if let Some(peer) = views.config.peers().items().get(&event.peer) {
+            let key = format!("{}/{}", self.opts.namespace, event.peer);
+            if let Some(peer) = views.config.peers().items().get(&key) {
                 self.writer.bfd_event(&peer.object_ref(&()), event).await;
             }
         }

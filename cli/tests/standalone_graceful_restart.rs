@@ -120,7 +120,8 @@ impl Rig {
         if family == Family::Ipv6 {
             let peers = config.join("config.yaml");
             let mut yaml = std::fs::read_to_string(&peers).expect("read config");
-            for r in [&r1, &r2] {
+            for r in &routers {
+                let r = &r.host;
                 yaml = yaml.replace(
                     &format!("peerAddress: {}", r.ipv4),
                     &format!("peerAddress: \"{}\"", r.ipv6),

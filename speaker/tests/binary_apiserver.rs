@@ -162,12 +162,7 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
         assert!(statuses.list(&mine).await?.items.is_empty());
         Ok(())
     });
-    outcome.map_err(|e| {
-        let log = log_text();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("{e}\n--- speaker log (tail) ---\n{}", tail.join("\n")).into()
-    })
+    with_log_tail(outcome, &log_text())
 }
 
 /// BFD on Kubernetes: the speaker's BFD session with a router tells its
@@ -241,12 +236,7 @@ fn bfd_transitions_are_events_on_the_bgp_peer() -> TestResult {
         );
         Ok(())
     });
-    outcome.map_err(|e| {
-        let log = log_text();
-        let tail: Vec<&str> = log.lines().rev().take(40).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        format!("{e}\n--- speaker log (tail) ---\n{}", tail.join("\n")).into()
-    })
+    with_log_tail(outcome, &log_text())
 }
 
 /// "reason/type" of every Event about `name` in [`NS`].
@@ -266,6 +256,15 @@ async fn event_types(admin: &Client, name: &str) -> TestResult<Vec<String>> {
             )
         })
         .collect())
+}
+
+/// A failure with the last 40 lines of the speaker's log.
+fn with_log_tail(outcome: TestResult, log: &str) -> TestResult {
+    outcome.map_err(|e| {
+        let tail: Vec<&str> = log.lines().rev().take(40).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        format!("{e}\n--- speaker log (tail) ---\n{}", tail.join("\n")).into()
+    })
 }
 
 async fn configure_bgp(admin: &Client, router: &Host) -> TestResult {

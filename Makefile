@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-l2 bench-l2-starvation faults-long cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-bfd bench-l2 bench-l2-starvation faults-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -44,6 +44,16 @@ deps:
 bench-speaker: deps
 	$(CARGO) build --quiet --locked --release -p ferrolb-cli -p interop-tests --bins
 	target/release/speaker-bench
+
+# Issue 14's BFD detection benchmark (needs root; about 12 minutes): link
+# cut -> route gone from FRR's and BIRD's kernels with BFD 50 ms x 3,
+# 300 ms x 3 and the 3 s hold timer alone, 20 cuts each, then the CPU cost
+# of 100 BFD sessions at 50 ms against FRR's bfdd (docs/benchmarks.md).
+# A subset with, e.g.,
+# make bench-bfd BENCH_BFD_ARGS="--runs 5 --mode bfd-50ms --sessions 0"
+bench-bfd: deps
+	$(CARGO) build --quiet --release --locked -p ferrolb-cli
+	$(CARGO) run --quiet --release --locked -p interop-tests --bin bfd-detection -- $(BENCH_BFD_ARGS)
 
 # Issue 7's Layer-2 failover benchmark (needs root; about 12 minutes): the
 # floor, keepalived VRRPv3 (1 s, 100 ms, 10 ms adverts) and FerroLB's L2 mode

@@ -22,6 +22,11 @@ pub struct RouterConfig {
     /// its neighbours' port 179, but a node dialling the router is refused:
     /// every session is one the router opened.
     pub listen_port: Option<u16>,
+    /// BFD timers the router asks for (FRR: a bfdd profile; BIRD: `protocol
+    /// bfd` interface and multihop options), in ms, with multiplier 3. The
+    /// daemons' defaults (FRR 300 ms, BIRD 10 ms rx / 100 ms tx, ×5) when
+    /// `None`.
+    pub bfd_interval_ms: Option<u32>,
 }
 
 impl RouterConfig {
@@ -33,6 +38,7 @@ impl RouterConfig {
             maximum_paths: 8,
             graceful_restart: false,
             listen_port: None,
+            bfd_interval_ms: None,
         }
     }
 
@@ -60,6 +66,13 @@ impl RouterConfig {
     /// Listens on `port` instead of 179 (see [`RouterConfig::listen_port`]).
     pub fn listen_port(mut self, port: u16) -> RouterConfig {
         self.listen_port = Some(port);
+        self
+    }
+
+    /// Runs BFD with `ms` × 3 on this router's side (see
+    /// [`RouterConfig::bfd_interval_ms`]).
+    pub fn bfd_interval(mut self, ms: u32) -> RouterConfig {
+        self.bfd_interval_ms = Some(ms);
         self
     }
 
@@ -94,6 +107,9 @@ pub struct Neighbor {
     pub bfd: bool,
     /// eBGP multihop TTL.
     pub multihop: Option<u8>,
+    /// The router's own address for this session (BIRD `local`), which
+    /// BIRD needs to run multihop BFD; for IPv4 the router ID serves.
+    pub local: Option<IpAddr>,
     /// Wait for the neighbour to connect; never connect out.
     pub passive: bool,
     /// Send nothing to this neighbour (FRR would echo routes back to a
@@ -115,6 +131,7 @@ impl Neighbor {
             families: vec![Family::of(address)],
             bfd: false,
             multihop: None,
+            local: None,
             passive: false,
             no_export: false,
             extended_messages: false,
@@ -149,6 +166,12 @@ impl Neighbor {
 
     pub fn multihop(mut self, ttl: u8) -> Neighbor {
         self.multihop = Some(ttl);
+        self
+    }
+
+    /// Sets [`Neighbor::local`].
+    pub fn local(mut self, address: IpAddr) -> Neighbor {
+        self.local = Some(address);
         self
     }
 

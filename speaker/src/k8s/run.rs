@@ -26,7 +26,7 @@ use super::writer::{Session, StatusKind, Writer};
 use crate::announce::{GracefulRestartSettings, L2Settings};
 use crate::metrics::Metrics;
 use crate::pass::{Change, Report, Settings, Speaker};
-use crate::report::session_status;
+use crate::report::{BfdEvents, session_status};
 
 /// How the speaker runs.
 #[derive(Debug, Clone)]
@@ -102,6 +102,7 @@ pub async fn run(
             opts,
             writer,
             written: true,
+            bfd_events: BfdEvents::default(),
         };
         let mut retry_at: Option<Instant> = None;
         let mut shutdown = std::pin::pin!(shutdown);
@@ -125,11 +126,11 @@ pub async fn run(
                         let report = speaker.apply_l2();
                         shell.publish(&speaker, &views, report).await;
                     }
-                    Change::Sessions => shell.write_sessions(&mut speaker).await,
+                    Change::Sessions => shell.write_sessions(&mut speaker, &views).await,
                 },
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
-                    shell.write_all(&mut speaker).await;
+                    shell.write_all(&mut speaker, &views).await;
                 }
                 () = &mut shutdown => break,
             }
@@ -151,12 +152,14 @@ pub async fn run(
     .await
 }
 
-/// What only the Kubernetes shell holds: the writer and its retry state.
+/// What only the Kubernetes shell holds: the writer, its retry state and
+/// the BFD transitions already told.
 struct Shell {
     opts: Options,
     writer: Writer,
     /// The last status writes all succeeded.
     written: bool,
+    bfd_events: BfdEvents,
 }
 
 impl Shell {
@@ -171,13 +174,13 @@ impl Shell {
         self.publish(speaker, views, report).await;
         // Peers may have come or gone with the configuration, which no
         // session's status tells.
-        self.write_sessions(speaker).await;
+        self.write_sessions(speaker, views).await;
     }
 
-    async fn write_all(&mut self, speaker: &mut Speaker) {
+    async fn write_all(&mut self, speaker: &mut Speaker, views: &Views) {
         self.write_services(speaker).await;
         let services_written = self.written;
-        self.write_sessions(speaker).await;
+        self.write_sessions(speaker, views).await;
         self.written &= services_written;
     }
 
@@ -218,10 +221,25 @@ impl Shell {
         self.written = bgp_ok && l2_ok;
     }
 
-    /// `BGPSessionState` objects (written on a change that matters).
-    async fn write_sessions(&mut self, speaker: &mut Speaker) {
-        let desired: BTreeMap<String, Session> = speaker
-            .sessions()
+    /// Events on BFD transitions, then the `BGPSessionState` objects
+    /// (written on a change that matters).
+    async fn write_sessions(&mut self, speaker: &mut Speaker, views: &Views) {
+        let sessions = speaker.sessions();
+        let events = self.bfd_events.update(
+            &self.opts.node,
+            std::time::Instant::now(),
+            sessions
+                .iter()
+                .filter_map(|s| Some((s.peer.as_str(), s.address.ip(), &s.bfd.as_ref()?.status))),
+        );
+        for event in &events {
+            // A peer deleted since has no object to carry the Event.
+            let key = format!("{}/{}", self.opts.namespace, event.peer);
+            if let Some(peer) = views.config.peers().items().get(&key) {
+                self.writer.bfd_event(&peer.object_ref(&()), event).await;
+            }
+        }
+        let desired: BTreeMap<String, Session> = sessions
             .into_iter()
             .map(|s| {
                 let session = Session {

@@ -21,7 +21,7 @@ use serde_json::json;
 use tracing::{debug, warn};
 
 use crate::decide::ServiceKey;
-use crate::report::{NoticeKind, service_status_name, session_state_name};
+use crate::report::{BfdEvent, NoticeKind, service_status_name, session_state_name};
 
 /// The field manager and Event reporter of the speaker's writes.
 pub const FIELD_MANAGER: &str = "ferrolb-speaker";
@@ -264,24 +264,36 @@ impl Writer {
 
     /// Publishes an Event about a Service.
     pub(super) async fn event(&self, regarding: &ObjectReference, kind: NoticeKind, note: &str) {
+        self.publish(regarding, kind.is_warning(), kind.reason(), note)
+            .await;
+    }
+
+    /// Publishes an Event about a BGPPeer's BFD session.
+    pub(super) async fn bfd_event(&self, regarding: &ObjectReference, event: &BfdEvent) {
+        self.publish(regarding, event.is_warning(), event.reason(), &event.note)
+            .await;
+    }
+
+    async fn publish(&self, regarding: &ObjectReference, warning: bool, reason: &str, note: &str) {
         let event = Event {
-            type_: if kind.is_warning() {
+            type_: if warning {
                 EventType::Warning
             } else {
                 EventType::Normal
             },
-            reason: kind.reason().into(),
+            reason: reason.into(),
             note: Some(note.chars().take(1000).collect()),
-            action: kind.reason().into(),
+            action: reason.into(),
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&event, regarding).await {
-            let service = format!(
-                "{}/{}",
+            let object = format!(
+                "{}/{}/{}",
+                regarding.kind.as_deref().unwrap_or_default(),
                 regarding.namespace.as_deref().unwrap_or_default(),
                 regarding.name.as_deref().unwrap_or_default()
             );
-            warn!(%service, error = %e, reason = kind.reason(), "cannot publish Event");
+            warn!(%object, error = %e, reason, "cannot publish Event");
         }
     }
 

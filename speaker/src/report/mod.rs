@@ -3,11 +3,13 @@
 //! Event or a log line. The Kubernetes writer and standalone mode's logs
 //! both read these.
 
+mod bfd_events;
 mod notices;
 mod sessions;
 mod statuses;
 mod verdict_log;
 
+pub use bfd_events::{BfdEvent, BfdEvents};
 pub use notices::{Notice, NoticeKind, Notices};
 pub use sessions::{session_state_name, session_status};
 pub use statuses::{bgp_service_statuses, service_status_name};

@@ -1491,3 +1491,40 @@ fn overlapping_stalls_of_one_node_end_with_the_last() {
     assert_eq!(net.dual_owners(8), Vec::new());
     assert!(net.converge(Duration::from_millis(1000)).is_some());
 }
+
+/// The third counterexample, found after the first two were fixed (seed
+/// 4242, 230 cases in): three nodes, `node-1 -> node-0` cut one way for
+/// 785 ms, 38 % loss on `node-1 -> node-2`. `node-0` suspected `node-1`,
+/// `node-2` vouched; then `node-2`, losing `node-1`'s heartbeats, suspected
+/// it too, at the newer incarnation `node-1` had refuted with. `node-0`
+/// replaced its suspicion with that one: the vouch and the re-asks were
+/// gone, the failure instant moved back, and `node-0` declared `node-1`
+/// dead while `node-2` heard it again; both claimed.
+#[test]
+fn a_suspicion_of_a_newer_life_keeps_what_vouches_said() {
+    let (mut net, _) = run_plan(
+        0,
+        3,
+        vec![
+            (
+                2248,
+                Trouble::Lossy {
+                    from: 1,
+                    to: 2,
+                    permille: 382,
+                    ms: 645,
+                },
+            ),
+            (
+                1883,
+                Trouble::OneWay {
+                    from: 4,
+                    to: 3,
+                    ms: 785,
+                },
+            ),
+        ],
+    );
+    assert_eq!(net.dual_owners(8), Vec::new());
+    assert!(net.converge(Duration::from_millis(1000)).is_some());
+}

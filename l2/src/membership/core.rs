@@ -887,10 +887,21 @@ impl Membership {
                 State::Suspect { incarnation, .. } if incarnation.is_none() => {
                     *incarnation = Some(entry.incarnation);
                 }
+                // A suspicion of a newer life, taken on hearsay too: swept,
+                // and never failed earlier than this node already knew (a
+                // vouch moved that instant). Replacing it outright dropped
+                // the vouch and the re-asks: the verdict fell while the
+                // member that had vouched heard the suspect again (issue
+                // 17, `a_suspicion_of_a_newer_life_keeps_what_vouches_said`).
                 State::Suspect {
                     incarnation: Some(s),
+                    failed_by: known,
                     ..
-                } if entry.incarnation > *s => peer.state = suspect,
+                } if entry.incarnation > *s => {
+                    let known = *known;
+                    peer.state = State::suspected(Some(entry.incarnation), failed_by.max(known));
+                    hearsay.push(entry.member.clone());
+                }
                 _ => {}
             }
             peer.incarnation = peer.incarnation.max(entry.incarnation);

@@ -126,6 +126,10 @@ pub async fn run(
                         shell.publish(&speaker, &views, report).await;
                     }
                     Change::Sessions => shell.write_sessions(&mut speaker).await,
+                    Change::LinkPeer => {
+                        speaker.apply_bgp().await;
+                        shell.write_sessions(&mut speaker).await;
+                    }
                 },
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;

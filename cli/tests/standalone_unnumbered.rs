@@ -6,7 +6,10 @@
 //! IPv6 next hop. Proven in the router's kernel (`198.51.100.30 via inet6
 //! fe80::11 dev unnum0`, and the IPv6 /128 via the same next hop) and by
 //! HTTP from a client on the LAN behind the router, whose only way to the
-//! service address is that route.
+//! service address is that route. Each router also runs listening on
+//! another port than 179, so that the node cannot dial it: the session
+//! is then the one the router opened to the node's listener, from its
+//! link-local address on the link.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::Path;
@@ -25,6 +28,8 @@ const NODE_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11);
 const ROUTER_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
 const VIP4: &str = "198.51.100.30/32";
 const VIP6: &str = "2001:db8:100::30/128";
+/// Where the routers listen in the inbound cases: the node dials 179.
+const ROUTER_PORT: u16 = 1179;
 
 fn use_this_build() {
     if std::env::var_os("FERROLB_BIN").is_none() {
@@ -168,12 +173,14 @@ fn scenario(t: &Topology) -> interop_tests::Result<()> {
     Ok(())
 }
 
-#[test]
-fn an_unnumbered_session_with_frr_carries_ipv4_with_an_ipv6_next_hop() -> interop_tests::Result<()>
-{
+fn with_frr(tag: &str, router_port: Option<u16>) -> interop_tests::Result<()> {
     use_this_build();
-    let t = topology("unnfrr")?;
-    let frr = Frr::start(&t.lab, &t.r, &RouterConfig::new(ROUTER_AS, t.r.ipv4))?;
+    let t = topology(tag)?;
+    let mut router = RouterConfig::new(ROUTER_AS, t.r.ipv4);
+    if let Some(port) = router_port {
+        router = router.listen_port(port);
+    }
+    let frr = Frr::start(&t.lab, &t.r, &router)?;
     // As MetalLB's FRR mode configures it: the neighbour is the interface;
     // FRR offers the extended next hop capability by itself there.
     frr.configure(&[
@@ -200,23 +207,21 @@ fn an_unnumbered_session_with_frr_carries_ipv4_with_an_ipv6_next_hop() -> intero
     result
 }
 
-#[test]
-fn an_unnumbered_session_with_bird_carries_ipv4_with_an_ipv6_next_hop() -> interop_tests::Result<()>
-{
+fn with_bird(tag: &str, router_port: Option<u16>) -> interop_tests::Result<()> {
     use_this_build();
-    let t = topology("unnbird")?;
-    // BIRD names the node's link-local address on the link, and takes
-    // IPv4 routes with an IPv6 next hop in its IPv4 channel.
-    let bird = Bird::start(
-        &t.lab,
-        &t.r,
-        &RouterConfig::new(ROUTER_AS, t.r.ipv4).neighbor(
-            Neighbor::new(NODE_LL.into(), NODE_AS)
-                .link_local(LINK)
-                .families(&[interop_tests::Family::Ipv4, interop_tests::Family::Ipv6])
-                .extended_next_hop(),
-        ),
-    )?;
+    let t = topology(tag)?;
+    let mut router = RouterConfig::new(ROUTER_AS, t.r.ipv4).neighbor(
+        // BIRD names the node's link-local address on the link, and takes
+        // IPv4 routes with an IPv6 next hop in its IPv4 channel.
+        Neighbor::new(NODE_LL.into(), NODE_AS)
+            .link_local(LINK)
+            .families(&[interop_tests::Family::Ipv4, interop_tests::Family::Ipv6])
+            .extended_next_hop(),
+    );
+    if let Some(port) = router_port {
+        router = router.listen_port(port);
+    }
+    let bird = Bird::start(&t.lab, &t.r, &router)?;
     let result = scenario(&t);
     if result.is_err() {
         eprintln!(
@@ -226,4 +231,26 @@ fn an_unnumbered_session_with_bird_carries_ipv4_with_an_ipv6_next_hop() -> inter
         );
     }
     result
+}
+
+#[test]
+fn an_unnumbered_session_with_frr_carries_ipv4_with_an_ipv6_next_hop() -> interop_tests::Result<()>
+{
+    with_frr("unnfrr", None)
+}
+
+#[test]
+fn an_unnumbered_session_with_bird_carries_ipv4_with_an_ipv6_next_hop() -> interop_tests::Result<()>
+{
+    with_bird("unnbird", None)
+}
+
+#[test]
+fn frr_dialling_the_node_over_the_link_gets_the_unnumbered_session() -> interop_tests::Result<()> {
+    with_frr("unnfrrin", Some(ROUTER_PORT))
+}
+
+#[test]
+fn bird_dialling_the_node_over_the_link_gets_the_unnumbered_session() -> interop_tests::Result<()> {
+    with_bird("unnbirdin", Some(ROUTER_PORT))
 }

@@ -414,11 +414,12 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
             c.push_str("  enable extended messages on;\n");
         }
         for family in &n.families {
-            let afi = match family {
-                Family::Ipv4 => "ipv4",
-                Family::Ipv6 => "ipv6",
+            let (afi, extra) = match family {
+                Family::Ipv4 if n.extended_next_hop => ("ipv4", " extended next hop on;"),
+                Family::Ipv4 => ("ipv4", ""),
+                Family::Ipv6 => ("ipv6", ""),
             };
-            let _ = writeln!(c, "  {afi} {{ import all; export none; }};");
+            let _ = writeln!(c, "  {afi} {{ import all; export none;{extra} }};");
         }
         c.push_str("}\n");
     }

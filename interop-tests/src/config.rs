@@ -118,6 +118,10 @@ pub struct Neighbor {
     /// RFC 8654 extended messages (BIRD needs it switched on; FRR always
     /// offers it; GoBGP 3.10 lacks it).
     pub extended_messages: bool,
+    /// RFC 8950: IPv4 routes with an IPv6 next hop (BIRD's `extended next
+    /// hop on` in the IPv4 channel; FRR offers it by itself on an
+    /// interface neighbour).
+    pub extended_next_hop: bool,
 }
 
 impl Neighbor {
@@ -135,6 +139,7 @@ impl Neighbor {
             passive: false,
             no_export: false,
             extended_messages: false,
+            extended_next_hop: false,
         }
     }
 
@@ -182,6 +187,11 @@ impl Neighbor {
 
     pub fn no_export(mut self) -> Neighbor {
         self.no_export = true;
+        self
+    }
+
+    pub fn extended_next_hop(mut self) -> Neighbor {
+        self.extended_next_hop = true;
         self
     }
 

@@ -223,7 +223,10 @@ impl Standalone {
                         let report = self.speaker.apply_l2();
                         self.publish_speaker(&report);
                     }
-                    Change::Sessions => {
+                    Change::Sessions | Change::LinkPeer => {
+                        if change == Change::LinkPeer {
+                            self.speaker.apply_bgp().await;
+                        }
                         let sessions = self.speaker.sessions();
                         if self.published.is_some() {
                             self.status.set_sessions(&sessions);

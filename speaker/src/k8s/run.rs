@@ -127,6 +127,10 @@ pub async fn run(
                         shell.publish(&speaker, &views, report).await;
                     }
                     Change::Sessions => shell.write_sessions(&mut speaker, &views).await,
+                    Change::LinkPeer => {
+                        speaker.apply_bgp().await;
+                        shell.write_sessions(&mut speaker, &views).await;
+                    }
                 },
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;

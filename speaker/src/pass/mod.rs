@@ -20,7 +20,7 @@ use ferrolb_bgp::fsm::State;
 use ferrolb_crds::config::{Config, Resources, compile};
 use tracing::{error, info, warn};
 
-use crate::announce::{BgpAnnouncer, L2Runtime, L2Setup, address_book, memberlist_key};
+use crate::announce::{BgpAnnouncer, BgpChange, L2Runtime, L2Setup, address_book, memberlist_key};
 use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
 use crate::metrics::Metrics;
 use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses};
@@ -37,6 +37,9 @@ pub enum Change {
     Layer2,
     /// Some session's status: [`Speaker::sessions`].
     Sessions,
+    /// A router was found on an unnumbered interface: apply the BGP plan
+    /// again ([`Speaker::apply_bgp`]), then publish the sessions.
+    LinkPeer,
 }
 
 /// One node's speaker: what it announces, and the sessions and responders
@@ -271,7 +274,19 @@ impl Speaker {
     pub async fn changed(&mut self) -> Change {
         tokio::select! {
             () = L2Runtime::changed_if_any(&mut self.l2) => Change::Layer2,
-            () = BgpAnnouncer::changed_if_any(&mut self.bgp) => Change::Sessions,
+            change = BgpAnnouncer::changed_if_any(&mut self.bgp) => match change {
+                BgpChange::Sessions => Change::Sessions,
+                BgpChange::LinkPeer => Change::LinkPeer,
+            },
+        }
+    }
+
+    /// Applies the last BGP plan again: a router found on an unnumbered
+    /// interface gets its session (nothing else changes, being a diff).
+    pub async fn apply_bgp(&mut self) {
+        if let (Some(announcer), Some(config)) = (&mut self.bgp, &self.config) {
+            announcer.apply(config, &self.bgp_plan).await;
+            log_peer_errors(&mut self.peer_errors, announcer);
         }
     }
 

@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 
+use super::coalesce::Coalesce;
 use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
@@ -62,6 +63,9 @@ pub enum RunError {
 
 /// Delay before retrying failed status writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// At most one `NodeAnnouncementState` write per node in this time: the
+/// reasons of a busy cluster change with every endpoint that moves.
+const REASONS_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a graceful stop may spend deleting status objects.
 const CLEAR_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -102,6 +106,7 @@ pub async fn run(
             opts,
             writer,
             written: true,
+            reasons: Coalesce::new(REASONS_INTERVAL),
         };
         let mut retry_at: Option<Instant> = None;
         let mut shutdown = std::pin::pin!(shutdown);
@@ -127,6 +132,9 @@ pub async fn run(
                     }
                     Change::Sessions => shell.write_sessions(&mut speaker).await,
                 },
+                () = sleep_until(shell.reasons.due()), if shell.reasons.due().is_some() => {
+                    shell.write_reasons(&speaker).await;
+                }
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
                     shell.write_all(&mut speaker).await;
@@ -157,6 +165,8 @@ struct Shell {
     writer: Writer,
     /// The last status writes all succeeded.
     written: bool,
+    /// When this node's `NodeAnnouncementState` may be written next.
+    reasons: Coalesce,
 }
 
 impl Shell {
@@ -191,6 +201,27 @@ impl Shell {
             }
         }
         self.write_services(speaker).await;
+        self.reasons_changed(speaker).await;
+    }
+
+    /// Writes the node's reasons now, or later if it wrote them lately.
+    async fn reasons_changed(&mut self, speaker: &Speaker) {
+        if self
+            .writer
+            .announcement_differs(&speaker.announcement_state())
+            && self.reasons.changed(Instant::now())
+        {
+            self.write_reasons(speaker).await;
+        }
+    }
+
+    /// Writes the node's latest reasons (`NodeAnnouncementState`).
+    async fn write_reasons(&mut self, speaker: &Speaker) {
+        let ok = self
+            .writer
+            .announcement_state(&speaker.announcement_state())
+            .await;
+        self.reasons.wrote(Instant::now(), ok);
     }
 
     async fn write_services(&mut self, speaker: &Speaker) {

@@ -23,7 +23,10 @@ use tracing::{error, info, warn};
 use crate::announce::{BgpAnnouncer, L2Runtime, L2Setup, address_book, memberlist_key};
 use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
 use crate::metrics::Metrics;
-use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses};
+use crate::report::{
+    Conflict, NoticeKind, Notices, VerdictLog, announcement_state, bgp_service_statuses,
+};
+use ferrolb_crds::api::NodeAnnouncementStateStatus;
 use ferrolb_l2::interface::L2Event;
 use ferrolb_l2::membership::{Key, MembershipTiming};
 
@@ -64,6 +67,9 @@ pub struct Speaker {
     peer_errors: BTreeMap<String, String>,
     /// Each session's state as last logged.
     session_states: BTreeMap<String, State>,
+    /// Addresses this node owns that another host holds on the LAN, from
+    /// the responders' conflict until they reclaim it.
+    conflicts: BTreeMap<std::net::IpAddr, Conflict>,
 }
 
 impl Speaker {
@@ -82,6 +88,7 @@ impl Speaker {
             l2_verdicts: VerdictLog::default(),
             peer_errors: BTreeMap::new(),
             session_states: BTreeMap::new(),
+            conflicts: BTreeMap::new(),
         }
     }
 
@@ -232,6 +239,7 @@ impl Speaker {
                 info!("no L2Advertisement any more: Layer-2 mode stops");
                 l2.shutdown().await;
                 self.l2_plan = L2Plan::default();
+                self.conflicts.clear();
             }
             return;
         }
@@ -306,6 +314,21 @@ impl Speaker {
         }
         for e in l2.events() {
             info!(interface = %e.interface, event = ?e.event, "layer 2");
+            match &e.event {
+                L2Event::Conflict { ip, mac } => {
+                    self.conflicts.insert(
+                        *ip,
+                        Conflict {
+                            interface: e.interface.clone(),
+                            holder: mac.to_string(),
+                        },
+                    );
+                }
+                L2Event::Reclaimed { ip, .. } => {
+                    self.conflicts.remove(ip);
+                }
+                _ => {}
+            }
             let (ip, kind, note) = match e.event {
                 L2Event::Conflict { ip, mac } => (
                     ip,
@@ -333,6 +356,10 @@ impl Speaker {
                 });
             }
         }
+        // A conflict on an address this node no longer answers for is
+        // none of its business any more.
+        self.conflicts
+            .retain(|ip, _| plan.addresses.contains_key(ip));
         self.l2_plan = plan;
         report
     }
@@ -352,6 +379,21 @@ impl Speaker {
         ServiceStatuses {
             bgp: bgp_service_statuses(&self.bgp_plan.explanations),
             l2: self.l2_plan.statuses.clone(),
+        }
+    }
+
+    /// Why this node does not announce what it does not (its
+    /// `NodeAnnouncementState`), from the last BGP and Layer-2 decisions;
+    /// empty before a configuration has compiled.
+    pub fn announcement_state(&self) -> NodeAnnouncementStateStatus {
+        match &self.config {
+            Some(config) => announcement_state(
+                config,
+                &self.bgp_plan.explanations,
+                &self.l2_plan.explanations,
+                &self.conflicts,
+            ),
+            None => NodeAnnouncementStateStatus::default(),
         }
     }
 

@@ -4,11 +4,13 @@
 //! both read these.
 
 mod notices;
+mod reasons;
 mod sessions;
 mod statuses;
 mod verdict_log;
 
 pub use notices::{Notice, NoticeKind, Notices};
+pub use reasons::{ADDRESS_IN_USE, BGP, Conflict, LAYER2, MAX_LISTED, announcement_state};
 pub use sessions::{session_state_name, session_status};
 pub use statuses::{bgp_service_statuses, service_status_name};
 pub use verdict_log::VerdictLog;

@@ -87,6 +87,10 @@ pub(super) struct Writer {
     /// This node's `NodeAnnouncementState` as last written; `None` until
     /// the first write (a previous run's object is overwritten then).
     announcement: Option<NodeAnnouncementStateStatus>,
+    /// The error each failing write last logged (`Kind/name`): a write
+    /// retried every 2 s through an API outage is logged again only when
+    /// its error changes.
+    failures: BTreeMap<String, String>,
 }
 
 impl Writer {
@@ -113,6 +117,7 @@ impl Writer {
             services: BTreeMap::new(),
             sessions: BTreeMap::new(),
             announcement: None,
+            failures: BTreeMap::new(),
         }
     }
 
@@ -209,6 +214,7 @@ impl Writer {
             match result {
                 Ok(()) => match status {
                     Some(status) => {
+                        self.failures.remove(&format!("{}/{key}", kind.kind()));
                         self.services.insert((kind, key), status);
                     }
                     None => {
@@ -216,7 +222,9 @@ impl Writer {
                     }
                 },
                 Err(e) => {
-                    warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying");
+                    if self.failing(format!("{}/{key}", kind.kind()), &e) {
+                        warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying every 2 s");
+                    }
                     ok = false;
                 }
             }
@@ -256,10 +264,13 @@ impl Writer {
             }
             match self.write_session(peer, session).await {
                 Ok(()) => {
+                    self.failures.remove(&format!("BGPSessionState/{peer}"));
                     self.sessions.insert(peer.clone(), session.clone());
                 }
                 Err(e) => {
-                    warn!(peer, error = %e, "cannot write BGPSessionState; retrying");
+                    if self.failing(format!("BGPSessionState/{peer}"), &e) {
+                        warn!(peer, error = %e, "cannot write BGPSessionState; retrying every 2 s");
+                    }
                     ok = false;
                 }
             }
@@ -306,17 +317,32 @@ impl Writer {
             .await
         {
             Ok(()) => {
+                self.failures.remove("NodeAnnouncementState");
                 self.announcement = Some(desired.clone());
                 true
             }
             Err(e) => {
-                warn!(
-                    error = %e,
-                    "cannot write NodeAnnouncementState (why this node does not announce); retrying"
-                );
+                if self.failing("NodeAnnouncementState".into(), &e) {
+                    warn!(
+                        error = %e,
+                        "cannot write NodeAnnouncementState (why this node does not announce); retrying"
+                    );
+                }
                 false
             }
         }
+    }
+
+    /// Records that the write of `what` failed with `e`; true when that is
+    /// news worth a log line (first failure, or a different error).
+    fn failing(&mut self, what: String, e: &kube::Error) -> bool {
+        let text = e.to_string();
+        if self.failures.get(&what) == Some(&text) {
+            debug!(%what, error = %text, "write still failing");
+            return false;
+        }
+        self.failures.insert(what, text);
+        true
     }
 
     /// Publishes an Event about a Service.

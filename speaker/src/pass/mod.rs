@@ -70,6 +70,8 @@ pub struct Speaker {
     /// Addresses this node owns that another host holds on the LAN, from
     /// the responders' conflict until they reclaim it.
     conflicts: BTreeMap<std::net::IpAddr, Conflict>,
+    /// Layer-2 mode's failure as last logged (retried on every pass).
+    l2_error: Option<String>,
 }
 
 impl Speaker {
@@ -89,6 +91,7 @@ impl Speaker {
             peer_errors: BTreeMap::new(),
             session_states: BTreeMap::new(),
             conflicts: BTreeMap::new(),
+            l2_error: None,
         }
     }
 
@@ -255,7 +258,12 @@ impl Speaker {
             match L2Runtime::start(setup).await {
                 Ok(l2) => self.l2 = Some(l2),
                 Err(e) => {
-                    error!(error = %e, "cannot start Layer-2 mode");
+                    // Retried on every pass: said once per distinct error.
+                    let e = e.to_string();
+                    if self.l2_error.as_deref() != Some(&e) {
+                        error!(error = %e, "cannot start Layer-2 mode; retrying on every change");
+                        self.l2_error = Some(e);
+                    }
                     return;
                 }
             }
@@ -266,10 +274,17 @@ impl Speaker {
             speakers.iter().map(|(n, a)| (n.as_str(), *a)),
             self.settings.l2.options.membership_port,
         );
-        if let Some(l2) = &mut self.l2
-            && let Err(e) = l2.set_members(book, nodes).await
-        {
-            error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+        if let Some(l2) = &mut self.l2 {
+            match l2.set_members(book, nodes).await {
+                Ok(()) => self.l2_error = None,
+                Err(e) => {
+                    let e = e.to_string();
+                    if self.l2_error.as_deref() != Some(&e) {
+                        error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+                        self.l2_error = Some(e);
+                    }
+                }
+            }
         }
     }
 

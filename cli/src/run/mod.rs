@@ -357,6 +357,7 @@ impl Standalone {
             );
         }
         self.status.statuses = self.speaker.service_statuses();
+        self.status.announcement = self.speaker.announcement_state();
         self.publish();
     }
 

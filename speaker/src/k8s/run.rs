@@ -20,6 +20,7 @@ use serde_json::json;
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 
+use super::coalesce::Coalesce;
 use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
@@ -62,6 +63,9 @@ pub enum RunError {
 
 /// Delay before retrying failed status writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// At most one `NodeAnnouncementState` write per node in this time: the
+/// reasons of a busy cluster change with every endpoint that moves.
+const REASONS_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a graceful stop may spend deleting status objects.
 const CLEAR_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -103,6 +107,7 @@ pub async fn run(
             writer,
             written: true,
             bfd_events: BfdEvents::default(),
+            reasons: Coalesce::new(REASONS_INTERVAL),
         };
         let mut retry_at: Option<Instant> = None;
         let mut shutdown = std::pin::pin!(shutdown);
@@ -132,6 +137,9 @@ pub async fn run(
                         shell.write_sessions(&mut speaker, &views).await;
                     }
                 },
+                () = sleep_until(shell.reasons.due()), if shell.reasons.due().is_some() => {
+                    shell.write_reasons(&speaker).await;
+                }
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
                     shell.write_all(&mut speaker, &views).await;
@@ -164,6 +172,8 @@ struct Shell {
     /// The last status writes all succeeded.
     written: bool,
     bfd_events: BfdEvents,
+    /// When this node's `NodeAnnouncementState` may be written next.
+    reasons: Coalesce,
 }
 
 impl Shell {
@@ -198,6 +208,27 @@ impl Shell {
             }
         }
         self.write_services(speaker).await;
+        self.reasons_changed(speaker).await;
+    }
+
+    /// Writes the node's reasons now, or later if it wrote them lately.
+    async fn reasons_changed(&mut self, speaker: &Speaker) {
+        if self
+            .writer
+            .announcement_differs(&speaker.announcement_state())
+            && self.reasons.changed(Instant::now())
+        {
+            self.write_reasons(speaker).await;
+        }
+    }
+
+    /// Writes the node's latest reasons (`NodeAnnouncementState`).
+    async fn write_reasons(&mut self, speaker: &Speaker) {
+        let ok = self
+            .writer
+            .announcement_state(&speaker.announcement_state())
+            .await;
+        self.reasons.wrote(Instant::now(), ok);
     }
 
     async fn write_services(&mut self, speaker: &Speaker) {

@@ -1,5 +1,5 @@
-//! Writes what the speaker reports: its ServiceBGPStatus and BGPSessionState
-//! objects (diffs against what it last wrote, never a rewrite of
+//! Writes what the speaker reports: its ServiceBGPStatus, ServiceL2Status,
+//! BGPSessionState and NodeAnnouncementState objects (diffs against what it last wrote, never a rewrite of
 //! everything), and Events on Services. The objects carry the speaker's Pod
 //! as owner ([`ferrolb_k8s::owner`]), so the garbage collector deletes them
 //! when the Pod goes, however it goes (`helm uninstall`, eviction, a deleted
@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use ferrolb_crds::api::{
-    BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, ServiceBGPStatus, ServiceL2Status,
+    BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, NodeAnnouncementState,
+    NodeAnnouncementStateSpec, NodeAnnouncementStateStatus, ServiceBGPStatus, ServiceL2Status,
 };
 use ferrolb_k8s::owner::owned_only_by;
 use futures::StreamExt;
@@ -83,6 +84,13 @@ pub(super) struct Writer {
     /// What the API holds, as far as this speaker knows.
     services: BTreeMap<(StatusKind, ServiceKey), serde_json::Value>,
     sessions: BTreeMap<String, Session>,
+    /// This node's `NodeAnnouncementState` as last written; `None` until
+    /// the first write (a previous run's object is overwritten then).
+    announcement: Option<NodeAnnouncementStateStatus>,
+    /// The error each failing write last logged (`Kind/name`): a write
+    /// retried every 2 s through an API outage is logged again only when
+    /// its error changes.
+    failures: BTreeMap<String, String>,
 }
 
 impl Writer {
@@ -108,6 +116,8 @@ impl Writer {
             owner,
             services: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            announcement: None,
+            failures: BTreeMap::new(),
         }
     }
 
@@ -204,6 +214,7 @@ impl Writer {
             match result {
                 Ok(()) => match status {
                     Some(status) => {
+                        self.failures.remove(&format!("{}/{key}", kind.kind()));
                         self.services.insert((kind, key), status);
                     }
                     None => {
@@ -211,7 +222,9 @@ impl Writer {
                     }
                 },
                 Err(e) => {
-                    warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying");
+                    if self.failing(format!("{}/{key}", kind.kind()), &e) {
+                        warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying every 2 s");
+                    }
                     ok = false;
                 }
             }
@@ -251,15 +264,85 @@ impl Writer {
             }
             match self.write_session(peer, session).await {
                 Ok(()) => {
+                    self.failures.remove(&format!("BGPSessionState/{peer}"));
                     self.sessions.insert(peer.clone(), session.clone());
                 }
                 Err(e) => {
-                    warn!(peer, error = %e, "cannot write BGPSessionState; retrying");
+                    if self.failing(format!("BGPSessionState/{peer}"), &e) {
+                        warn!(peer, error = %e, "cannot write BGPSessionState; retrying every 2 s");
+                    }
                     ok = false;
                 }
             }
         }
         ok
+    }
+
+    /// Whether `desired` differs from the `NodeAnnouncementState` written.
+    pub(super) fn announcement_differs(&self, desired: &NodeAnnouncementStateStatus) -> bool {
+        self.announcement.as_ref() != Some(desired)
+    }
+
+    /// Makes this node's `NodeAnnouncementState` say `desired`. False if
+    /// the write failed.
+    pub(super) async fn announcement_state(
+        &mut self,
+        desired: &NodeAnnouncementStateStatus,
+    ) -> bool {
+        if !self.announcement_differs(desired) {
+            return true;
+        }
+        let name = self.announcement_name();
+        let object = json!({
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "NodeAnnouncementState",
+            "metadata": {
+                "name": name,
+                "labels": { NODE_LABEL: label_value(&self.node) },
+                "ownerReferences": self.owner.iter().collect::<Vec<_>>(),
+            },
+            "spec": NodeAnnouncementStateSpec { node: self.node.clone() },
+        });
+        // A merge patch would keep list entries of the last write: the
+        // status is replaced whole (`reasons: null` clears it).
+        let mut status = json!(desired);
+        for key in ["reasons", "omitted"] {
+            if status.get(key).is_none() {
+                status[key] = serde_json::Value::Null;
+            }
+        }
+        let api = self.announcement_api();
+        match self
+            .apply(&api, &name, object, json!({ "status": status }))
+            .await
+        {
+            Ok(()) => {
+                self.failures.remove("NodeAnnouncementState");
+                self.announcement = Some(desired.clone());
+                true
+            }
+            Err(e) => {
+                if self.failing("NodeAnnouncementState".into(), &e) {
+                    warn!(
+                        error = %e,
+                        "cannot write NodeAnnouncementState (why this node does not announce); retrying"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Records that the write of `what` failed with `e`; true when that is
+    /// news worth a log line (first failure, or a different error).
+    fn failing(&mut self, what: String, e: &kube::Error) -> bool {
+        let text = e.to_string();
+        if self.failures.get(&what) == Some(&text) {
+            debug!(%what, error = %text, "write still failing");
+            return false;
+        }
+        self.failures.insert(what, text);
+        true
     }
 
     /// Publishes an Event about a Service.
@@ -305,6 +388,14 @@ impl Writer {
         self.service_statuses(StatusKind::L2, &BTreeMap::new())
             .await;
         self.sessions(&BTreeMap::new()).await;
+        let deleted = self
+            .announcement_api()
+            .delete(&self.announcement_name(), &DeleteParams::default())
+            .await
+            .map(drop);
+        if let Err(e) = ignore_missing(deleted) {
+            warn!(error = %e, "cannot delete NodeAnnouncementState");
+        }
     }
 
     async fn write_service(
@@ -391,6 +482,16 @@ impl Writer {
 
     fn session_name(&self, peer: &str) -> String {
         session_state_name(&self.node, peer)
+    }
+
+    /// One object per node, named after it (a Node's name is a valid
+    /// object name).
+    fn announcement_name(&self) -> String {
+        self.node.clone()
+    }
+
+    fn announcement_api(&self) -> Api<NodeAnnouncementState> {
+        Api::namespaced(self.client.clone(), &self.namespace)
     }
 
     fn bgp_api(&self) -> Api<ServiceBGPStatus> {

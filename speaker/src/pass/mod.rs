@@ -23,7 +23,10 @@ use tracing::{error, info, warn};
 use crate::announce::{BgpAnnouncer, BgpChange, L2Runtime, L2Setup, address_book, memberlist_key};
 use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
 use crate::metrics::Metrics;
-use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses};
+use crate::report::{
+    Conflict, NoticeKind, Notices, VerdictLog, announcement_state, bgp_service_statuses,
+};
+use ferrolb_crds::api::NodeAnnouncementStateStatus;
 use ferrolb_l2::interface::L2Event;
 use ferrolb_l2::membership::{Key, MembershipTiming};
 
@@ -67,6 +70,11 @@ pub struct Speaker {
     peer_errors: BTreeMap<String, String>,
     /// Each session's state as last logged.
     session_states: BTreeMap<String, State>,
+    /// Addresses this node owns that another host holds on the LAN, from
+    /// the responders' conflict until they reclaim it.
+    conflicts: BTreeMap<std::net::IpAddr, Conflict>,
+    /// Layer-2 mode's failure as last logged (retried on every pass).
+    l2_error: Option<String>,
 }
 
 impl Speaker {
@@ -85,6 +93,8 @@ impl Speaker {
             l2_verdicts: VerdictLog::default(),
             peer_errors: BTreeMap::new(),
             session_states: BTreeMap::new(),
+            conflicts: BTreeMap::new(),
+            l2_error: None,
         }
     }
 
@@ -235,6 +245,7 @@ impl Speaker {
                 info!("no L2Advertisement any more: Layer-2 mode stops");
                 l2.shutdown().await;
                 self.l2_plan = L2Plan::default();
+                self.conflicts.clear();
             }
             return;
         }
@@ -250,7 +261,12 @@ impl Speaker {
             match L2Runtime::start(setup).await {
                 Ok(l2) => self.l2 = Some(l2),
                 Err(e) => {
-                    error!(error = %e, "cannot start Layer-2 mode");
+                    // Retried on every pass: said once per distinct error.
+                    let e = e.to_string();
+                    if self.l2_error.as_deref() != Some(&e) {
+                        error!(error = %e, "cannot start Layer-2 mode; retrying on every change");
+                        self.l2_error = Some(e);
+                    }
                     return;
                 }
             }
@@ -261,10 +277,17 @@ impl Speaker {
             speakers.iter().map(|(n, a)| (n.as_str(), *a)),
             self.settings.l2.options.membership_port,
         );
-        if let Some(l2) = &mut self.l2
-            && let Err(e) = l2.set_members(book, nodes).await
-        {
-            error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+        if let Some(l2) = &mut self.l2 {
+            match l2.set_members(book, nodes).await {
+                Ok(()) => self.l2_error = None,
+                Err(e) => {
+                    let e = e.to_string();
+                    if self.l2_error.as_deref() != Some(&e) {
+                        error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+                        self.l2_error = Some(e);
+                    }
+                }
+            }
         }
     }
 
@@ -321,6 +344,21 @@ impl Speaker {
         }
         for e in l2.events() {
             info!(interface = %e.interface, event = ?e.event, "layer 2");
+            match &e.event {
+                L2Event::Conflict { ip, mac } => {
+                    self.conflicts.insert(
+                        *ip,
+                        Conflict {
+                            interface: e.interface.clone(),
+                            holder: mac.to_string(),
+                        },
+                    );
+                }
+                L2Event::Reclaimed { ip, .. } => {
+                    self.conflicts.remove(ip);
+                }
+                _ => {}
+            }
             let (ip, kind, note) = match e.event {
                 L2Event::Conflict { ip, mac } => (
                     ip,
@@ -348,6 +386,10 @@ impl Speaker {
                 });
             }
         }
+        // A conflict on an address this node no longer answers for is
+        // none of its business any more.
+        self.conflicts
+            .retain(|ip, _| plan.addresses.contains_key(ip));
         self.l2_plan = plan;
         report
     }
@@ -367,6 +409,21 @@ impl Speaker {
         ServiceStatuses {
             bgp: bgp_service_statuses(&self.bgp_plan.explanations),
             l2: self.l2_plan.statuses.clone(),
+        }
+    }
+
+    /// Why this node does not announce what it does not (its
+    /// `NodeAnnouncementState`), from the last BGP and Layer-2 decisions;
+    /// empty before a configuration has compiled.
+    pub fn announcement_state(&self) -> NodeAnnouncementStateStatus {
+        match &self.config {
+            Some(config) => announcement_state(
+                config,
+                &self.bgp_plan.explanations,
+                &self.l2_plan.explanations,
+                &self.conflicts,
+            ),
+            None => NodeAnnouncementStateStatus::default(),
         }
     }
 

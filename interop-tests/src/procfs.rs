@@ -61,6 +61,43 @@ pub fn open_fds(pid: Pid) -> Result<usize> {
         .count())
 }
 
+/// CPU time `pid` has used so far (user + system), from `/proc/PID/stat`:
+/// what a fault test reports to show a process did not spin.
+pub fn cpu_time(pid: Pid) -> Result<std::time::Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| LabError::io(format!("cannot read {path}"), e))?;
+    // The command name (field 2) may hold spaces and parentheses: the
+    // fields after it start past the last ')'. utime and stime are fields
+    // 14 and 15, the 12th and 13th after it.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| LabError::Invalid(format!("{path}: no field {} in {text:?}", i + 3)))
+    };
+    // SAFETY: sysconf only reads a constant of the C library.
+    let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+        .ok()
+        .filter(|&h| h > 0)
+        .unwrap_or(100);
+    let total = ticks(11)? + ticks(12)?;
+    Ok(std::time::Duration::from_millis(total * 1000 / hz))
+}
+
+/// Resident memory of `pid` in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: Pid) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| LabError::io(format!("cannot read {path}"), e))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| LabError::Invalid(format!("{path}: no VmRSS")))
+}
+
 /// The TCP sockets `pid` holds a descriptor for (both families), read from
 /// its own namespace's tables.
 pub fn tcp_sockets(pid: Pid) -> Result<Vec<TcpSocket>> {

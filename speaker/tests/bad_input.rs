@@ -478,8 +478,11 @@ fn bad_input_at_every_door_is_refused_clearly_and_disturbs_nothing() -> TestResu
         .await?;
         let summary = wait_config(&admin, ConfigurationResult::Invalid).await?;
         assert!(summary.contains("overlaps"), "{summary}");
-        let note = wait_event(&admin, NS, "everything-v4", "InvalidConfig").await?;
-        println!("  0.0.0.0/0: InvalidConfig: {note}");
+        // The overlap is told on the pool named second of the two
+        // ("main"), as MetalLB names the later CIDR.
+        let note = wait_event(&admin, NS, "main", "InvalidConfig").await?;
+        println!("  0.0.0.0/0: InvalidConfig on main: {note}");
+        assert!(note.contains("0.0.0.0/0"), "{note}");
         pools
             .delete("everything-v4", &DeleteParams::default())
             .await?;

@@ -231,6 +231,10 @@ impl ApiServer {
             // Dual-stack Services are alpha in 1.20, behind this gate.
             "--feature-gates=IPv6DualStack=true".into(),
             "--service-cluster-ip-range=10.96.0.0/16,fd00:96::/108".into(),
+            // Every LoadBalancer Service takes a node port per port: the
+            // default 2,768 would cap the scale tests (10,000 Services,
+            // one with 1,000 ports). Nothing binds them here.
+            "--service-node-port-range=30000-62767".into(),
             "--service-account-issuer=https://kubernetes.default.svc".into(),
             format!("--service-account-key-file={}", file("sa.pub")),
             format!("--service-account-signing-key-file={}", file("sa.key")),

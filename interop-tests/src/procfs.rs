@@ -92,6 +92,17 @@ pub fn open_fds(pid: Pid) -> Result<usize> {
         .count())
 }
 
+/// Resident memory of `pid` in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: Pid) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| LabError::io(format!("cannot read {path}"), e))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| LabError::Invalid(format!("{path}: no VmRSS")))
+}
+
 /// The TCP sockets `pid` holds a descriptor for (both families), read from
 /// its own namespace's tables.
 pub fn tcp_sockets(pid: Pid) -> Result<Vec<TcpSocket>> {

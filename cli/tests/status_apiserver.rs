@@ -17,13 +17,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use cluster::lab_nodes::{
-    NODE_AS, ROUTER_AS, bird_facing_one_node, create_node, multicall_programs, start_program,
+    NODE_AS, ROUTER_AS, bird_facing_one_node, create_node, layer2_cluster, log_tails,
+    multicall_programs, set_speaker_ready, start_program,
 };
 use cluster::*;
 use ferrolb_crds::api::{
-    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, NodeAnnouncementState, SessionState,
+    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, NodeAnnouncementState,
+    ServiceL2Status, SessionState,
 };
+use interop_tests::Family;
 use interop_tests::forward::Forward;
+use interop_tests::l2::L2Lan;
 use interop_tests::{Host, Lab, wait_paths};
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
@@ -48,23 +52,7 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
         create(&admin, lb_service("web", &[], 80)).await?;
         set_endpoint(&admin, "web", "n1", true).await?;
 
-        let _controller = start_program(
-            &lab,
-            &bin,
-            "ferrolb-controller",
-            None,
-            &logs[1],
-            &[
-                "--kubeconfig",
-                &cluster.controller_kubeconfig.display().to_string(),
-                "--namespace",
-                NS,
-                "--identity",
-                "controller-0",
-                "--metrics-addr",
-                "127.0.0.1:0",
-            ],
-        )?;
+        let _controller = start_controller(&lab, &bin, &cluster, &logs[1])?;
         // The speaker reaches the API server on its namespace's loopback.
         let _forward = Forward::start(
             &n1.netns,
@@ -216,6 +204,145 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
     })
 }
 
+/// Layer 2 with two speakers (membership from their Pods): `status` names
+/// the node that answers ARP for the address and its interface, `status
+/// why` says the same node by node, and both follow the owner when its
+/// speaker is killed and another node takes over.
+#[test]
+fn status_follows_the_layer2_owner_when_it_moves() -> TestResult {
+    let lan = L2Lan::new("k8sstl2", Family::Ipv4, 2)?;
+    let vip = lan.vip().to_string();
+    let bin = programs(lan.lab())?;
+    let mut logs: Vec<PathBuf> = lan
+        .nodes()
+        .iter()
+        .map(|n| Ok(lan.lab().state_dir(n, "speaker")?.join("speaker.log")))
+        .collect::<TestResult<_>>()?;
+    logs.push(lan.lab().dir().join("controller.log"));
+    let outcome = block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        let kubeconfig = cluster.server.admin_kubeconfig();
+        layer2_cluster(&admin, lan.nodes(), &vip).await?;
+        create(&admin, lb_service("web", &[], 80)).await?;
+        set_endpoint(&admin, "web", "n1", true).await?;
+        let _controller = start_controller(lan.lab(), &bin, &cluster, &logs[2])?;
+        let port = cluster.server.port();
+        let mut forwards = Vec::new();
+        let mut speakers = Vec::new();
+        for (n, log) in lan.nodes().iter().zip(&logs) {
+            forwards.push(Forward::start(
+                &n.netns,
+                format!("127.0.0.1:{port}").parse()?,
+            )?);
+            let pod = format!("speaker-{}", n.name);
+            let uid = format!("00000000-0000-4000-8000-{:012}", n.index);
+            speakers.push(start_program(
+                lan.lab(),
+                &bin,
+                "ferrolb-speaker",
+                Some(n),
+                log,
+                &[
+                    "--kubeconfig",
+                    &cluster.speaker_kubeconfig.display().to_string(),
+                    "--node-name",
+                    &n.name,
+                    "--namespace",
+                    NS,
+                    "--bgp-listen",
+                    "off",
+                    "--metrics-addr",
+                    "127.0.0.1:7472",
+                    "--pod-name",
+                    &pod,
+                    "--pod-uid",
+                    &uid,
+                ],
+            )?);
+        }
+        wait_assigned(&admin, "web").await?;
+        let status = |args: &[&str]| ferrolb_status(&kubeconfig, args);
+
+        let owner = wait_l2_owner(&admin, None).await?;
+        let (row, why) = owner_views(&status, &vip, &owner).await?;
+        let index = lan
+            .nodes()
+            .iter()
+            .position(|n| n.name == owner)
+            .ok_or("the owner is a node")?;
+        speakers[index].signal(nix::sys::signal::Signal::SIGKILL)?;
+        // A dead speaker withdraws nothing: its ServiceL2Status stays, and
+        // its kubelet reports the Pod not ready (played here).
+        set_speaker_ready(&admin, &owner, false).await?;
+        let next = wait_l2_owner(&admin, Some(&owner)).await?;
+        let (moved_row, moved_why) = owner_views(&status, &vip, &next).await?;
+        assert!(
+            !moved_row.contains(&format!("{owner}@")),
+            "the old owner still shown: {moved_row}"
+        );
+        assert!(
+            moved_row.contains(&format!("stale ServiceL2Status of {owner}")),
+            "{moved_row}"
+        );
+        assert!(
+            moved_why.contains(&format!("{owner}: its speaker is not ready")),
+            "{moved_why}"
+        );
+        eprintln!("before:\n{row}\n{why}\nafter {owner} was killed:\n{moved_row}\n{moved_why}");
+        drop(forwards);
+        Ok(())
+    });
+    outcome.map_err(|e| format!("{e}\n{}", log_tails(&logs, 20)).into())
+}
+
+/// Waits until a ServiceL2Status names an owner (another than `not`), and
+/// the ARP answers agree; the owner's node name.
+async fn wait_l2_owner(admin: &Client, not: Option<&str>) -> TestResult<String> {
+    let api: Api<ServiceL2Status> = Api::namespaced(admin.clone(), NS);
+    wait_for("a ServiceL2Status naming the owner", CONVERGE, || async {
+        Ok(api
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .filter_map(|o| o.status)
+            .find(|s| {
+                !s.node.is_empty() && !s.interfaces.is_empty() && Some(s.node.as_str()) != not
+            })
+            .map(|s| s.node))
+    })
+    .await
+}
+
+/// `status` and `status why` once they name `owner` as the Layer-2
+/// announcer of apps/web (the speakers' status objects settle in a few
+/// seconds after a move): the Service's row and the why.
+async fn owner_views(
+    status: &impl Fn(&[&str]) -> TestResult<String>,
+    vip: &str,
+    owner: &str,
+) -> TestResult<(String, String)> {
+    wait_for(
+        &format!("status to name {owner} for apps/web"),
+        CONVERGE,
+        || async {
+            let services = status(&["-A"])?;
+            let Some(row) = services.lines().find(|l| l.starts_with("apps/web")) else {
+                return Ok(None);
+            };
+            let why = status(&["why", "apps/web"])?;
+            let named = row.contains(vip)
+                && row.contains(" L2 ")
+                && row.contains(" announced ")
+                && row.contains(&format!("{owner}@"))
+                && why.contains(owner);
+            Ok(named.then(|| (row.to_string(), why)))
+        },
+    )
+    .await
+}
+
 /// One address, announced by BGP to the lab's router.
 async fn configure(admin: &Client, router: &Host) -> TestResult {
     let pp = PostParams::default();
@@ -294,6 +421,32 @@ async fn wait_session(admin: &Client, established: bool) -> TestResult {
             .then_some(()))
     })
     .await
+}
+
+/// The controller (one replica) against the test API server.
+fn start_controller(
+    lab: &Lab,
+    bin: &Path,
+    cluster: &Cluster,
+    log: &Path,
+) -> TestResult<std::sync::Arc<interop_tests::daemon::Daemon>> {
+    start_program(
+        lab,
+        bin,
+        "ferrolb-controller",
+        None,
+        log,
+        &[
+            "--kubeconfig",
+            &cluster.controller_kubeconfig.display().to_string(),
+            "--namespace",
+            NS,
+            "--identity",
+            "controller-0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ],
+    )
 }
 
 /// `ferrolb-controller` and `ferrolb-speaker` as the image ships them.

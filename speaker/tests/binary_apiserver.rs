@@ -11,8 +11,7 @@ mod cluster;
 use std::time::Duration;
 
 use cluster::lab_nodes::{
-    NODE_AS, ROUTER_AS, apply, bird_facing_one_node, create_node, create_speaker_pod, log_tails,
-    speaker_service_account,
+    NODE_AS, ROUTER_AS, apply, bird_facing_one_node, create_node, layer2_cluster, log_tails,
 };
 use cluster::*;
 use ferrolb_crds::api::{
@@ -370,23 +369,7 @@ fn layer2_speakers_elect_one_owner_and_fail_over() -> TestResult {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
         let pp = PostParams::default();
-        speaker_service_account(&admin).await?;
-        for n in lan.nodes() {
-            create_node(&admin, n).await?;
-            create_speaker_pod(&admin, n).await?;
-        }
-        for object in [
-            json!({"apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": "memberlist", "namespace": NS},
-                "stringData": {"secretkey": "lab-shared-key"}}),
-            json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-                "metadata": {"name": "lan", "namespace": NS},
-                "spec": {"addresses": [format!("{vip}/32")]}}),
-            json!({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
-                "metadata": {"name": "lan", "namespace": NS}, "spec": {}}),
-        ] {
-            apply(&admin, NS, &object).await?;
-        }
+        layer2_cluster(&admin, lan.nodes(), &vip).await?;
         let web = services(&admin)
             .create(&pp, &lb_service("web", &[], 80))
             .await?;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -81,6 +81,9 @@ where
         })
 }
 
+/// The chart's label on the speakers' Pods.
+const SPEAKER_PODS: &str = "app.kubernetes.io/component=speaker";
+
 /// Every object the views use: Services and Events in `scope`, FerroLB's
 /// objects in `ferrolb_namespace`.
 pub async fn read(
@@ -121,8 +124,22 @@ pub async fn read(
         }) if e.code == 404 => Vec::new(),
         other => other?,
     };
+    // Optional too: a reader the speakers' Pods are hidden from sees every
+    // record as current.
+    let pods: Api<Pod> = Api::namespaced(ours(client), ns);
+    let speaker_pods = match pods.list(&ListParams::default().labels(SPEAKER_PODS)).await {
+        Ok(list) => list.items,
+        Err(kube::Error::Api(e)) if e.code == 403 => Vec::new(),
+        Err(source) => {
+            return Err(ClusterError::List {
+                what: pods.resource_url().to_string(),
+                source,
+            });
+        }
+    };
     Ok(Objects {
         announcement_states,
+        speaker_pods,
         services,
         events,
         pools,

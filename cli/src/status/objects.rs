@@ -2,7 +2,7 @@
 //! [`Snapshot`]. Pure: the cluster reader fills [`Objects`] and the tests
 //! build them from YAML, so both go through the same reduction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use ferrolb_crds::api::{
     BFDProfile, BGPAdvertisement, BGPPeer, BGPSessionState, Community, ConfigurationState,
@@ -10,6 +10,7 @@ use ferrolb_crds::api::{
 };
 use ferrolb_crds::config::{Resources, compile};
 use ferrolb_crds::service::{recorded_addresses, recorded_pool};
+use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::api::core::v1::Service as KubeService;
 use k8s_openapi::api::events::v1::Event as KubeEvent;
 use k8s_openapi::jiff::Timestamp;
@@ -53,6 +54,8 @@ pub struct Objects {
     /// Why each node does not announce (empty from an installation whose
     /// CRDs predate the kind).
     pub announcement_states: Vec<NodeAnnouncementState>,
+    /// The speakers' Pods (empty when the reader may not list Pods).
+    pub speaker_pods: Vec<Pod>,
 }
 
 impl Objects {
@@ -88,6 +91,7 @@ impl Objects {
                 "BGPSessionState" => push(&mut o.sessions, doc)?,
                 "ConfigurationState" => push(&mut o.configuration_states, doc)?,
                 "NodeAnnouncementState" => push(&mut o.announcement_states, doc)?,
+                "Pod" => push(&mut o.speaker_pods, doc)?,
                 _ => {}
             }
         }
@@ -165,6 +169,7 @@ impl Objects {
                 .filter(|o| o.status.as_ref().is_some_and(|s| s.omitted > 0))
                 .map(|o| o.spec.node.clone())
                 .collect(),
+            silent_speakers: silent_speakers(&self.speaker_pods),
         }
     }
 
@@ -324,4 +329,27 @@ fn event(e: &KubeEvent) -> Option<Event> {
         warning: e.type_.as_deref() == Some("Warning"),
         time,
     })
+}
+
+/// Nodes whose every speaker Pod is known not to be ready: Kubernetes says
+/// the speaker stopped (killed, crashing, its node gone), so what it
+/// recorded may be stale. A Pod with no Ready condition yet says nothing.
+fn silent_speakers(pods: &[Pod]) -> BTreeSet<String> {
+    let mut live: BTreeMap<String, bool> = BTreeMap::new();
+    for pod in pods {
+        let Some(node) = pod.spec.as_ref().and_then(|s| s.node_name.clone()) else {
+            continue;
+        };
+        let not_ready = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"))
+            .is_some_and(|c| c.status == "False");
+        *live.entry(node).or_default() |= !not_ready;
+    }
+    live.into_iter()
+        .filter(|(_, live)| !live)
+        .map(|(node, _)| node)
+        .collect()
 }

@@ -51,6 +51,7 @@ pub fn row(snap: &Snapshot, svc: &Service) -> ServiceRow {
         .bgp_statuses
         .iter()
         .filter(|s| s.namespace == svc.namespace && s.service == svc.name && !s.peers.is_empty())
+        .filter(|s| !snap.silent_speakers.contains(&s.node))
         .map(|s| BgpAnnouncer {
             node: s.node.clone(),
             peers: s.peers.clone(),
@@ -60,6 +61,7 @@ pub fn row(snap: &Snapshot, svc: &Service) -> ServiceRow {
         .l2_statuses
         .iter()
         .filter(|s| s.namespace == svc.namespace && s.service == svc.name)
+        .filter(|s| !snap.silent_speakers.contains(&s.node))
         .map(|s| L2Announcer {
             node: s.node.clone(),
             interfaces: s.interfaces.clone(),
@@ -187,6 +189,13 @@ fn not_announced_reason(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Strin
     if let Some((node, message)) = failures.iter().next() {
         return format!("{node}: {message}");
     }
+    let stale = stale_l2_owners(snap, svc);
+    if !stale.is_empty() {
+        return format!(
+            "its layer-2 owner {}'s speaker is not ready, and no other node has taken it over",
+            stale.join(", ")
+        );
+    }
     let recorded = node_reasons_of(snap, svc);
     if !recorded.is_empty() {
         let summary = summarise(&recorded);
@@ -285,6 +294,13 @@ fn degraded_reason(
     l2: &[L2Announcer],
 ) -> Option<String> {
     let mut problems = Vec::new();
+    let stale = stale_l2_owners(snap, svc);
+    if !stale.is_empty() {
+        problems.push(format!(
+            "stale ServiceL2Status of {}: the speaker is not ready",
+            stale.join(", ")
+        ));
+    }
     if l2.len() > 1 {
         let nodes: Vec<&str> = l2.iter().map(|a| a.node.as_str()).collect();
         problems.push(format!(
@@ -312,4 +328,15 @@ fn degraded_reason(
         });
     problems.extend(down);
     (!problems.is_empty()).then(|| problems.join("; "))
+}
+
+/// Nodes whose `ServiceL2Status` names `svc` but whose speaker Kubernetes
+/// reports not ready: a record a dead speaker could not withdraw.
+fn stale_l2_owners<'a>(snap: &'a Snapshot, svc: &Service) -> Vec<&'a str> {
+    snap.l2_statuses
+        .iter()
+        .filter(|s| s.namespace == svc.namespace && s.service == svc.name)
+        .map(|s| s.node.as_str())
+        .filter(|n| snap.silent_speakers.contains(*n))
+        .collect()
 }

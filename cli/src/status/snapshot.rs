@@ -3,7 +3,7 @@
 //! views use. The views are computed from a snapshot without I/O, so every
 //! reason they print is tested on scenarios built in memory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ferrolb_crds::config::Config;
@@ -38,6 +38,10 @@ pub struct Snapshot {
     pub node_reasons: Vec<NodeReason>,
     /// Nodes whose record left Services out (too many to list).
     pub omitted_reasons: Vec<String>,
+    /// Nodes whose speaker Kubernetes reports not ready: their records
+    /// may be stale (a SIGKILLed speaker or a dead node cannot withdraw
+    /// its `ServiceL2Status`).
+    pub silent_speakers: BTreeSet<String>,
 }
 
 /// One node's reason for not announcing a Service (or one address of it).

@@ -102,6 +102,11 @@ fn golden_node_reasons_and_layer_2_owners() {
 }
 
 #[test]
+fn golden_stale_records_of_a_speaker_not_ready() {
+    golden("stale");
+}
+
+#[test]
 fn golden_nothing_running() {
     golden("nothing");
 }

@@ -8,7 +8,7 @@ use super::services::{
     allocation_failure, events_of, node_reasons_of, row, short_failure, speaker_failures,
 };
 use super::sessions::human_duration;
-use super::snapshot::{NodeReason, Reporter, Service, Snapshot};
+use super::snapshot::{ADDRESS_IN_USE, NodeReason, Reporter, Service, Snapshot};
 use super::view::{API_VERSION, Mode, Outcome, ServiceState, Step, WhyView};
 
 /// Recorded reasons that mean something is wrong, not a node rightly
@@ -199,6 +199,7 @@ fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
         .iter()
         .filter(|s| mine(&s.namespace, &s.service))
         .map(|s| s.node.as_str())
+        .filter(|n| !snap.silent_speakers.contains(*n))
         .collect();
     let nodes: BTreeSet<&str> = snap
         .bgp_statuses
@@ -225,6 +226,15 @@ fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
             outcome,
             detail,
         };
+        if snap.silent_speakers.contains(node) {
+            // Whatever it recorded is what it last did, not what it does.
+            steps.push(node_step(
+                Outcome::Failed,
+                "its speaker is not ready: it announces nothing, and what it recorded is stale"
+                    .into(),
+            ));
+            continue;
+        }
         let bgp = snap
             .bgp_statuses
             .iter()
@@ -270,7 +280,19 @@ fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
                 ),
             ));
         }
-        let mine: Vec<&&NodeReason> = recorded.iter().filter(|r| r.node == node).collect();
+        // A status object is written at once, the reasons at most every
+        // few seconds: a node seen announcing by one protocol has a newer
+        // word on it than an older reason for that protocol. Another host
+        // on the address is the exception: the owner keeps its record and
+        // says why it does not answer.
+        let announcing = |r: &NodeReason| match r.protocol.as_str() {
+            "bgp" => bgp.is_some(),
+            _ => l2.is_some() && r.reason != ADDRESS_IN_USE,
+        };
+        let mine: Vec<&&NodeReason> = recorded
+            .iter()
+            .filter(|r| r.node == node && !announcing(r))
+            .collect();
         for r in &mine {
             let outcome = if FAILURES.contains(&r.reason.as_str()) {
                 Outcome::Failed

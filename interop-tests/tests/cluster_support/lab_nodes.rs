@@ -86,6 +86,46 @@ pub async fn create_speaker_pod(admin: &Client, host: &Host) -> TestResult {
     Ok(())
 }
 
+/// A Layer-2 cluster on `nodes`: the speakers' ServiceAccount, a Node and
+/// a speaker Pod per host, the memberlist Secret, and one pool of `vip`
+/// that an L2Advertisement with no spec announces.
+pub async fn layer2_cluster(admin: &Client, nodes: &[Host], vip: &str) -> TestResult {
+    speaker_service_account(admin).await?;
+    for n in nodes {
+        create_node(admin, n).await?;
+        create_speaker_pod(admin, n).await?;
+    }
+    for object in [
+        json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "memberlist", "namespace": NS},
+            "stringData": {"secretkey": "lab-shared-key"}}),
+        json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+            "metadata": {"name": "lan", "namespace": NS},
+            "spec": {"addresses": [format!("{vip}/32")]}}),
+        json!({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
+            "metadata": {"name": "lan", "namespace": NS}, "spec": {}}),
+    ] {
+        apply(admin, NS, &object).await?;
+    }
+    Ok(())
+}
+
+/// Marks the speaker Pod on `node` ready or not, as its kubelet would when
+/// the container starts or dies.
+pub async fn set_speaker_ready(admin: &Client, node: &str, ready: bool) -> TestResult {
+    let status = json!({"status": {"conditions": [
+        {"type": "Ready", "status": if ready { "True" } else { "False" }}
+    ]}});
+    Api::<Pod>::namespaced(admin.clone(), NS)
+        .patch_status(
+            &format!("speaker-{node}"),
+            &PatchParams::default(),
+            &Patch::Merge(&status),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Server-side apply of `object` (any kind, from its apiVersion and kind)
 /// in namespace `ns`.
 pub async fn apply(admin: &Client, ns: &str, object: &Value) -> TestResult {

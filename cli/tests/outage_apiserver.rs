@@ -28,10 +28,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cluster::lab_nodes::{
-    NODE_AS, ROUTER_AS, create_node, log_tails, multicall_programs, start_program,
+    NODE_AS, ROUTER_AS, configure_bgp, create_node, log_tails, multicall_programs, start_program,
 };
 use cluster::*;
-use ferrolb_crds::api::{BGPAdvertisement, BGPPeer, IPAddressPool};
 use futures::StreamExt;
 use interop_tests::apiserver::Part;
 use interop_tests::daemon::Daemon;
@@ -40,8 +39,6 @@ use interop_tests::kernel::{self, RouteEvents, RouteMonitor};
 use interop_tests::{Bird, Family, Host, Lab, Probe, Router, RouterConfig};
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
-use kube::api::{Api, PostParams};
-use serde_json::json;
 
 /// Services announced through the outage.
 const SERVICES: usize = 20;
@@ -128,7 +125,7 @@ async fn scenario(s: &Setup) -> TestResult {
     let bin = multicall_programs(&s.lab, Path::new(env!("CARGO_BIN_EXE_ferrolb")))?;
     let cluster = Cluster::start().await?;
     let admin = cluster.admin.clone();
-    configure(&admin, &s.r1).await?;
+    configure_bgp(&admin, &s.r1, "198.51.100.0/24", Some("1s")).await?;
     for n in &s.nodes {
         create_node(&admin, n).await?;
     }
@@ -378,36 +375,5 @@ fn wait_table(s: &Setup, prefixes: &[ipnet::IpNet], gateways: &[IpAddr]) -> Test
         }
         Ok(Probe::Done(()))
     })?;
-    Ok(())
-}
-
-/// The pool, the router as BGPPeer, and an advertisement of every pool.
-async fn configure(admin: &Client, router: &Host) -> TestResult {
-    let pp = PostParams::default();
-    let pool: IPAddressPool = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-        "metadata": {"name": "public", "namespace": NS},
-        "spec": {"addresses": ["198.51.100.0/24"]}
-    }))?;
-    Api::<IPAddressPool>::namespaced(admin.clone(), NS)
-        .create(&pp, &pool)
-        .await?;
-    let peer: BGPPeer = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "r1", "namespace": NS},
-        "spec": {"myASN": NODE_AS, "peerASN": ROUTER_AS,
-                 "peerAddress": router.ipv4.to_string(), "holdTime": "9s",
-                 "connectTime": "1s"}
-    }))?;
-    Api::<BGPPeer>::namespaced(admin.clone(), NS)
-        .create(&pp, &peer)
-        .await?;
-    let adv: BGPAdvertisement = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-        "metadata": {"name": "all", "namespace": NS}, "spec": {}
-    }))?;
-    Api::<BGPAdvertisement>::namespaced(admin.clone(), NS)
-        .create(&pp, &adv)
-        .await?;
     Ok(())
 }

@@ -17,18 +17,17 @@ use std::process::Command;
 use std::time::Duration;
 
 use cluster::lab_nodes::{
-    NODE_AS, ROUTER_AS, bird_facing_one_node, create_node, layer2_cluster, log_tails,
+    bird_facing_one_node, configure_bgp, create_node, layer2_cluster, log_tails,
     multicall_programs, set_speaker_ready, start_program,
 };
 use cluster::*;
 use ferrolb_crds::api::{
-    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, NodeAnnouncementState,
-    ServiceL2Status, SessionState,
+    BGPSessionState, IPAddressPool, NodeAnnouncementState, ServiceL2Status, SessionState,
 };
 use interop_tests::Family;
 use interop_tests::forward::Forward;
 use interop_tests::l2::L2Lan;
-use interop_tests::{Host, Lab, wait_paths};
+use interop_tests::{Lab, wait_paths};
 use kube::Client;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::json;
@@ -47,7 +46,7 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
         let kubeconfig = cluster.server.admin_kubeconfig();
-        configure(&admin, &r1).await?;
+        configure_bgp(&admin, &r1, "198.51.100.10/32", Some("1s")).await?;
         create_node(&admin, &n1).await?;
         create(&admin, lb_service("web", &[], 80)).await?;
         set_endpoint(&admin, "web", "n1", true).await?;
@@ -296,8 +295,8 @@ fn status_follows_the_layer2_owner_when_it_moves() -> TestResult {
     outcome.map_err(|e| format!("{e}\n{}", log_tails(&logs, 20)).into())
 }
 
-/// Waits until a ServiceL2Status names an owner (another than `not`), and
-/// the ARP answers agree; the owner's node name.
+/// Waits until a ServiceL2Status names an owner (another than `not`); the
+/// owner's node name.
 async fn wait_l2_owner(admin: &Client, not: Option<&str>) -> TestResult<String> {
     let api: Api<ServiceL2Status> = Api::namespaced(admin.clone(), NS);
     wait_for("a ServiceL2Status naming the owner", CONVERGE, || async {
@@ -341,37 +340,6 @@ async fn owner_views(
         },
     )
     .await
-}
-
-/// One address, announced by BGP to the lab's router.
-async fn configure(admin: &Client, router: &Host) -> TestResult {
-    let pp = PostParams::default();
-    let pool: IPAddressPool = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-        "metadata": {"name": "public", "namespace": NS},
-        "spec": {"addresses": ["198.51.100.10/32"]}
-    }))?;
-    Api::<IPAddressPool>::namespaced(admin.clone(), NS)
-        .create(&pp, &pool)
-        .await?;
-    let peer: BGPPeer = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "r1", "namespace": NS},
-        "spec": {"myASN": NODE_AS, "peerASN": ROUTER_AS,
-                 "peerAddress": router.ipv4.to_string(), "holdTime": "9s",
-                 "connectTime": "1s"}
-    }))?;
-    Api::<BGPPeer>::namespaced(admin.clone(), NS)
-        .create(&pp, &peer)
-        .await?;
-    let adv: BGPAdvertisement = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-        "metadata": {"name": "all", "namespace": NS}, "spec": {}
-    }))?;
-    Api::<BGPAdvertisement>::namespaced(admin.clone(), NS)
-        .create(&pp, &adv)
-        .await?;
-    Ok(())
 }
 
 /// A second pool, taken only on request, for the Local Service.

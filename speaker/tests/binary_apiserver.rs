@@ -11,13 +11,11 @@ mod cluster;
 use std::time::Duration;
 
 use cluster::lab_nodes::{
-    NODE_AS, ROUTER_AS, apply, bird_facing_one_node, create_node, layer2_cluster, log_tails,
+    NODE_AS, ROUTER_AS, apply, bird_facing_one_node, configure_bgp, create_node, layer2_cluster,
+    log_tails,
 };
 use cluster::*;
-use ferrolb_crds::api::{
-    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, ServiceBGPStatus, ServiceL2Status,
-    SessionState,
-};
+use ferrolb_crds::api::{BGPSessionState, ServiceBGPStatus, ServiceL2Status, SessionState};
 use interop_tests::Family;
 use interop_tests::daemon::DaemonSpec;
 use interop_tests::forward::Forward;
@@ -43,7 +41,7 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
     let outcome = block_on(async {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
-        configure_bgp(&admin, &r1).await?;
+        configure_bgp(&admin, &r1, "198.51.100.0/24", None).await?;
         create_node(&admin, &n1).await?;
         let web = services(&admin)
             .create(&PostParams::default(), &lb_service("web", &[], 80))
@@ -264,37 +262,6 @@ fn with_log_tail(outcome: TestResult, log: &str) -> TestResult {
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         format!("{e}\n--- speaker log (tail) ---\n{}", tail.join("\n")).into()
     })
-}
-
-async fn configure_bgp(admin: &Client, router: &Host) -> TestResult {
-    let pp = PostParams::default();
-    let mut p: IPAddressPool = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-        "metadata": {"name": "public", "namespace": NS},
-        "spec": {"addresses": ["198.51.100.0/24"]}
-    }))?;
-    p.metadata.namespace = Some(NS.into());
-    Api::<IPAddressPool>::namespaced(admin.clone(), NS)
-        .create(&pp, &p)
-        .await?;
-    let peer: BGPPeer = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
-        "metadata": {"name": "r1", "namespace": NS},
-        "spec": {"myASN": NODE_AS, "peerASN": ROUTER_AS,
-                 "peerAddress": router.ipv4.to_string(), "holdTime": "9s"}
-    }))?;
-    Api::<BGPPeer>::namespaced(admin.clone(), NS)
-        .create(&pp, &peer)
-        .await?;
-    let adv: BGPAdvertisement = serde_json::from_value(json!({
-        "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
-        "metadata": {"name": "all", "namespace": NS},
-        "spec": {}
-    }))?;
-    Api::<BGPAdvertisement>::namespaced(admin.clone(), NS)
-        .create(&pp, &adv)
-        .await?;
-    Ok(())
 }
 
 /// Writes the address into the Service's status, as the controller does.

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ferrolb_crds::api::{BGPAdvertisement, BGPPeer, IPAddressPool};
 use interop_tests::daemon::{Daemon, DaemonSpec};
 use interop_tests::{Host, Lab};
 use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
@@ -122,6 +123,47 @@ pub async fn set_speaker_ready(admin: &Client, node: &str, ready: bool) -> TestR
             &PatchParams::default(),
             &Patch::Merge(&status),
         )
+        .await?;
+    Ok(())
+}
+
+/// One pool of `cidr` announced by BGP to `router` (BGPPeer `r1`, hold
+/// time 9 s, and `connectTime` when given) through a BGPAdvertisement of
+/// every pool.
+pub async fn configure_bgp(
+    admin: &Client,
+    router: &Host,
+    cidr: &str,
+    connect_time: Option<&str>,
+) -> TestResult {
+    let pp = PostParams::default();
+    let pool: IPAddressPool = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": "public", "namespace": NS},
+        "spec": {"addresses": [cidr]}
+    }))?;
+    Api::<IPAddressPool>::namespaced(admin.clone(), NS)
+        .create(&pp, &pool)
+        .await?;
+    let mut spec = json!({"myASN": NODE_AS, "peerASN": ROUTER_AS,
+                          "peerAddress": router.ipv4.to_string(), "holdTime": "9s"});
+    if let Some(t) = connect_time {
+        spec["connectTime"] = json!(t);
+    }
+    let peer: BGPPeer = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+        "metadata": {"name": "r1", "namespace": NS},
+        "spec": spec
+    }))?;
+    Api::<BGPPeer>::namespaced(admin.clone(), NS)
+        .create(&pp, &peer)
+        .await?;
+    let adv: BGPAdvertisement = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "BGPAdvertisement",
+        "metadata": {"name": "all", "namespace": NS}, "spec": {}
+    }))?;
+    Api::<BGPAdvertisement>::namespaced(admin.clone(), NS)
+        .create(&pp, &adv)
         .await?;
     Ok(())
 }

@@ -42,6 +42,13 @@ pub struct Identity {
 impl ApiServer {
     /// Builds (once per machine) and starts the API server.
     pub fn start() -> Result<ApiServer> {
+        ApiServer::start_with(&[])
+    }
+
+    /// [`ApiServer::start`] with more kube-apiserver flags (later flags
+    /// win), e.g. a wider `--service-node-port-range` for a benchmark that
+    /// creates tens of thousands of LoadBalancer Services.
+    pub fn start_with(extra_args: &[&str]) -> Result<ApiServer> {
         prereq::require_program("etcd", "etcd-server")?;
         prereq::require_program("openssl", "openssl")?;
         prereq::require_program("curl", "curl")?;
@@ -110,7 +117,10 @@ impl ApiServer {
                 "--endpoint-reconciler-type=none".into(),
                 "--profiling=false".into(),
                 "--v=1".into(),
-            ],
+            ]
+            .into_iter()
+            .chain(extra_args.iter().map(|a| a.to_string()))
+            .collect(),
             output: dir.join("kube-apiserver.log"),
             logs: vec![],
             lifetime,

@@ -47,7 +47,12 @@ pub struct Cluster {
 impl Cluster {
     /// Starts the server and installs CRDs, namespaces and RBAC.
     pub async fn start() -> TestResult<Cluster> {
-        let server = tokio::task::spawn_blocking(ApiServer::start).await??;
+        Cluster::start_with(&[]).await
+    }
+
+    /// [`Cluster::start`] with more kube-apiserver flags.
+    pub async fn start_with(extra_args: &'static [&'static str]) -> TestResult<Cluster> {
+        let server = tokio::task::spawn_blocking(|| ApiServer::start_with(extra_args)).await??;
         let admin = client(&server.admin_kubeconfig()).await?;
         install_crds(&admin).await?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());

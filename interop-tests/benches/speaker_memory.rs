@@ -563,7 +563,7 @@ fn plot(samples: &[Sample], before: &[Sample], svg: &Path) -> TestResult {
         if !now.is_empty() {
             chart
                 .draw_series(LineSeries::new(now.clone(), colour.stroke_width(2)))?
-                .label(format!("{shell}"))
+                .label(shell.to_string())
                 .legend(move |(x, y)| {
                     PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2))
                 });

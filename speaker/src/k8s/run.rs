@@ -15,7 +15,7 @@ use ferrolb_k8s::batch::drain_ready;
 use ferrolb_k8s::timer::sleep_until;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::{Client, Resource};
+use kube::Client;
 use serde_json::json;
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
@@ -24,6 +24,7 @@ use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
 use crate::announce::{GracefulRestartSettings, L2Settings};
+use crate::memory::Trim;
 use crate::metrics::Metrics;
 use crate::pass::{Change, Report, Settings, Speaker};
 use crate::report::session_status;
@@ -104,6 +105,7 @@ pub async fn run(
             written: true,
         };
         let mut retry_at: Option<Instant> = None;
+        let mut trim = Trim::default();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
@@ -119,6 +121,9 @@ pub async fn run(
                         shell.pass(&mut speaker, &mut views).await;
                         ready.store(true, Ordering::Release);
                     }
+                    // Decoding the events (and a relist above all) freed
+                    // far more than the views keep.
+                    trim.after_work();
                 }
                 change = speaker.changed() => match change {
                     Change::Layer2 => {
@@ -127,6 +132,7 @@ pub async fn run(
                     }
                     Change::Sessions => shell.write_sessions(&mut speaker).await,
                 },
+                () = sleep_until(trim.due()), if trim.due().is_some() => trim.run(),
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
                     shell.write_all(&mut speaker).await;
@@ -186,7 +192,7 @@ impl Shell {
         for event in &report.events {
             if let Some(svc) = views.service(&event.service) {
                 self.writer
-                    .event(&svc.object_ref(&()), event.kind, &event.note)
+                    .event(&svc.object_ref(), event.kind, &event.note)
                     .await;
             }
         }

@@ -32,6 +32,8 @@ const SERVICE_NAMESPACE_LABEL: &str = "metallb.io/service-namespace";
 const PEER_LABEL: &str = "metallb.io/peer";
 /// Writes in flight at once.
 const CONCURRENCY: usize = 16;
+/// Events published through one recorder before it is replaced.
+const EVENTS_PER_RECORDER: usize = 1024;
 
 /// The per-Service status objects a speaker writes, one per Service and
 /// node.
@@ -80,8 +82,14 @@ pub(super) struct Writer {
     node: String,
     recorder: Recorder,
     owner: Option<OwnerReference>,
-    /// What the API holds, as far as this speaker knows.
-    services: BTreeMap<(StatusKind, ServiceKey), serde_json::Value>,
+    /// What the API holds, as far as this speaker knows: each status as
+    /// its JSON text (a few dozen bytes, where the tree took a kilobyte
+    /// per Service); `null` for content not known.
+    services: BTreeMap<(StatusKind, ServiceKey), Box<str>>,
+    /// Events published through `recorder`: it keeps every Event it
+    /// published for six minutes, until its next publish, so it is
+    /// replaced after [`EVENTS_PER_RECORDER`] (see [`Writer::event`]).
+    published: usize,
     sessions: BTreeMap<String, Session>,
 }
 
@@ -93,13 +101,7 @@ impl Writer {
         node: String,
         owner: Option<OwnerReference>,
     ) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: FIELD_MANAGER.into(),
-                instance: Some(node.clone()),
-            },
-        );
+        let recorder = Writer::recorder(&client, &node);
         Writer {
             client,
             namespace,
@@ -108,7 +110,18 @@ impl Writer {
             owner,
             services: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            published: 0,
         }
+    }
+
+    fn recorder(client: &Client, node: &str) -> Recorder {
+        Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance: Some(node.to_string()),
+            },
+        )
     }
 
     /// Learns what a previous run of this speaker left, so that what is no
@@ -136,7 +149,7 @@ impl Writer {
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
             let value = known(&s.metadata, json!(status));
-            self.services.insert((StatusKind::Bgp, key), value);
+            self.services.insert((StatusKind::Bgp, key), text(&value));
         }
         for s in self.l2_api().list(&params).await? {
             let status = s.status.clone().unwrap_or_default();
@@ -145,7 +158,7 @@ impl Writer {
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
             let value = known(&s.metadata, json!(status));
-            self.services.insert((StatusKind::L2, key), value);
+            self.services.insert((StatusKind::L2, key), text(&value));
         }
         for s in self.session_api().list(&params).await? {
             if s.spec.node != self.node {
@@ -178,8 +191,9 @@ impl Writer {
     ) -> bool {
         let mut jobs = Vec::new();
         for (key, status) in desired {
-            if self.services.get(&(kind, key.clone())) != Some(status) {
-                jobs.push((key.clone(), Some(status.clone())));
+            let status = text(status);
+            if self.services.get(&(kind, key.clone())) != Some(&status) {
+                jobs.push((key.clone(), Some(status)));
             }
         }
         for (k, key) in self.services.keys() {
@@ -191,7 +205,7 @@ impl Writer {
         let results: Vec<_> = futures::stream::iter(jobs)
             .map(|(key, status)| async move {
                 let result = match &status {
-                    Some(status) => this.write_service(kind, &key, status).await,
+                    Some(_) => this.write_service(kind, &key, &desired[&key]).await,
                     None => this.delete_service(kind, &key).await,
                 };
                 (key, status, result)
@@ -262,8 +276,25 @@ impl Writer {
         ok
     }
 
-    /// Publishes an Event about a Service.
-    pub(super) async fn event(&self, regarding: &ObjectReference, kind: NoticeKind, note: &str) {
+    /// Publishes an Event about a Service. kube's recorder keeps each
+    /// Event it published (to count repeats within six minutes into one
+    /// Event's series) until a publish six minutes later: after the first
+    /// pass of a large cluster, one Event per Service for good, and a walk
+    /// of all of them per publish. A fresh recorder after
+    /// [`EVENTS_PER_RECORDER`] bounds both, as client-go's recorder bounds
+    /// its cache (an LRU of 4,096): a repeat across the change is a new
+    /// Event instead of a count.
+    pub(super) async fn event(
+        &mut self,
+        regarding: &ObjectReference,
+        kind: NoticeKind,
+        note: &str,
+    ) {
+        if self.published >= EVENTS_PER_RECORDER {
+            self.recorder = Writer::recorder(&self.client, &self.node);
+            self.published = 0;
+        }
+        self.published += 1;
         let event = Event {
             type_: if kind.is_warning() {
                 EventType::Warning
@@ -401,6 +432,12 @@ fn label_value(s: &str) -> String {
         v.pop();
     }
     v
+}
+
+/// A status as the writer remembers it. serde_json's maps are sorted (its
+/// `preserve_order` feature is off), so equal statuses give equal text.
+fn text(status: &serde_json::Value) -> Box<str> {
+    status.to_string().into_boxed_str()
 }
 
 fn ignore_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> {

@@ -23,7 +23,7 @@ use tracing::{error, info, warn};
 use crate::announce::{BgpAnnouncer, L2Runtime, L2Setup, address_book, memberlist_key};
 use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
 use crate::metrics::Metrics;
-use crate::report::{NoticeKind, Notices, VerdictLog, bgp_service_statuses};
+use crate::report::{NoticeKind, bgp_service_statuses, log_verdicts, notices};
 use ferrolb_l2::interface::L2Event;
 use ferrolb_l2::membership::{Key, MembershipTiming};
 
@@ -57,9 +57,6 @@ pub struct Speaker {
     services: Vec<ServiceState>,
     bgp_plan: BgpPlan,
     l2_plan: L2Plan,
-    notices: Notices,
-    bgp_verdicts: VerdictLog,
-    l2_verdicts: VerdictLog,
     /// Why configured peers cannot run, as last logged.
     peer_errors: BTreeMap<String, String>,
     /// Each session's state as last logged.
@@ -77,9 +74,6 @@ impl Speaker {
             services: Vec::new(),
             bgp_plan: BgpPlan::default(),
             l2_plan: L2Plan::default(),
-            notices: Notices::default(),
-            bgp_verdicts: VerdictLog::default(),
-            l2_verdicts: VerdictLog::default(),
             peer_errors: BTreeMap::new(),
             session_states: BTreeMap::new(),
         }
@@ -184,11 +178,17 @@ impl Speaker {
         log_peer_errors(&mut self.peer_errors, announcer);
 
         let bgp_announced = |v: &Verdict| matches!(v, Verdict::Announced { .. });
-        self.bgp_verdicts.log(&plan.explanations, bgp_announced);
+        // The last plan is what changed against: notices and log lines
+        // keep no copy of it.
+        log_verdicts(
+            &self.bgp_plan.explanations,
+            &plan.explanations,
+            bgp_announced,
+        );
         if let Some(m) = &self.settings.metrics {
             announced_metric(m, node, "bgp", &plan.explanations, bgp_announced);
         }
-        for notice in self.notices.update(&plan.explanations) {
+        for notice in notices(&self.bgp_plan.explanations, &plan.explanations) {
             let Some(kind) = notice.event else {
                 continue;
             };
@@ -285,7 +285,7 @@ impl Speaker {
         let node = &self.settings.node;
         let plan = l2.apply(config, &self.services);
         let l2_announced = |v: &L2Verdict| matches!(v, L2Verdict::Announced { .. });
-        self.l2_verdicts.log(&plan.explanations, l2_announced);
+        log_verdicts(&self.l2_plan.explanations, &plan.explanations, l2_announced);
         if let Some(m) = &self.settings.metrics {
             announced_metric(
                 m,

@@ -8,7 +8,7 @@ mod sessions;
 mod statuses;
 mod verdict_log;
 
-pub use notices::{Notice, NoticeKind, Notices};
+pub use notices::{Notice, NoticeKind, notices};
 pub use sessions::{session_state_name, session_status};
 pub use statuses::{bgp_service_statuses, service_status_name};
-pub use verdict_log::VerdictLog;
+pub use verdict_log::log_verdicts;

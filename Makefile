@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-l2 bench-l2-starvation faults-long cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation faults-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -57,6 +57,16 @@ bench-speaker-memory: deps
 	$(CARGO) bench --quiet --locked -p interop-tests --bench speaker_memory -- \
 		--before $(CURDIR)/docs/img/speaker-memory-before.tsv $(BENCH_SPEAKER_MEMORY_ARGS)
 
+# Issue 14's BFD detection benchmark (needs root; about 12 minutes): link
+# cut -> route gone from FRR's and BIRD's kernels with BFD 50 ms x 3,
+# 300 ms x 3 and the 3 s hold timer alone, 20 cuts each, then the CPU cost
+# of 100 BFD sessions at 50 ms against FRR's bfdd (docs/benchmarks.md).
+# A subset with, e.g.,
+# make bench-bfd BENCH_BFD_ARGS="--runs 5 --mode bfd-50ms --sessions 0"
+bench-bfd: deps
+	$(CARGO) build --quiet --release --locked -p ferrolb-cli
+	$(CARGO) run --quiet --release --locked -p interop-tests --bin bfd-detection -- $(BENCH_BFD_ARGS)
+
 # Issue 7's Layer-2 failover benchmark (needs root; about 12 minutes): the
 # floor, keepalived VRRPv3 (1 s, 100 ms, 10 ms adverts) and FerroLB's L2 mode
 # (ferrolb run, built here in release next to the benchmark) under link cut,
@@ -74,11 +84,14 @@ bench-l2-starvation: deps
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-starvation -- $(BENCH_L2_STARVATION_ARGS)
 
 # Issue 18's fault scenarios with their long variants (needs root; about
-# 4 minutes): routers killed and down 30 s, link flaps for 2 minutes, a
-# speaker of three killed (docs/reliability.md). CI runs the short ones.
+# 10 minutes): routers killed and down 30 s, link flaps for 2 minutes, a
+# speaker of three killed, a controller leader killed during a burst of
+# 1,000 Services, the API server and etcd down 60 s each
+# (docs/reliability.md). CI runs the short ones.
 faults-long: deps
 	$(CARGO) build --quiet --locked -p ferrolb-cli
 	FERROLB_FAULTS_LONG=1 $(CARGO) nextest run --locked -p ferrolb-cli --test standalone_faults --no-capture
+	FERROLB_BURST_SERVICES=1000 FERROLB_OUTAGE_SECS=60 $(CARGO) nextest run --locked -p ferrolb-cli --test burst_apiserver --test outage_apiserver --no-capture
 
 # A real Kubernetes 1.20 cluster in the lab (3 nodes, a client, FerroLB
 # installed by Helm from charts/ferrolb and the image `make image` builds),

@@ -25,6 +25,7 @@ pub fn peer_open() -> PeerOpen {
             route_refresh: true,
             extended_message: false,
             graceful_restart: None,
+            extended_next_hop_ipv4: false,
         },
     }
 }
@@ -42,6 +43,7 @@ pub fn negotiated() -> NegotiatedSession {
         route_refresh: true,
         extended_message: false,
         graceful_restart: None,
+        extended_next_hop: false,
     }
 }
 

@@ -288,34 +288,55 @@ fn standalone_bfd_with_frr_and_bird_link_cut_and_frozen_router() -> interop_test
 /// Multihop BFD (RFC 5883, port 4784) for `ebgpMultiHop` peers, with the
 /// profile's `minimumTtl`: FRR and BIRD run it for their `ebgp-multihop` /
 /// `multihop` neighbours on the same LAN. FRR sends TTL 255; BIRD sends its
-/// multihop packets with the system's default TTL (64), so a profile asking
-/// for 250 keeps BIRD's session from coming up until it asks for less.
+/// multihop packets with the system's default TTL / hop limit (64), so a
+/// profile asking for 250 keeps BIRD's session from coming up until it asks
+/// for less.
 #[test]
 fn standalone_multihop_bfd_with_frr_and_bird() -> interop_tests::Result<()> {
+    multihop_bfd("bfdmh", false)
+}
+
+/// The same over IPv6: sessions to the routers' IPv6 addresses, the hop
+/// limit checked against `minimumTtl`, an IPv6 service.
+#[test]
+fn standalone_multihop_bfd_over_ipv6_with_frr_and_bird() -> interop_tests::Result<()> {
+    multihop_bfd("bfdmh6", true)
+}
+
+fn multihop_bfd(tag: &str, ipv6: bool) -> interop_tests::Result<()> {
     unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
-    let mut lab = Lab::new("bfdmh")?;
+    let mut lab = Lab::new(tag)?;
     let r1 = lab.add_host("r1")?;
     let r2 = lab.add_host("r2")?;
     let n1 = lab.add_host_at("n1", 11)?;
+    let ip = |h: &Host| -> IpAddr { if ipv6 { h.ipv6.into() } else { h.ipv4.into() } };
+    let node = ip(&n1);
     let multihop = |asn, me: &Host| {
-        RouterConfig::new(asn, me.ipv4).neighbor(
-            Neighbor::new(n1.ipv4.into(), NODE_AS)
-                .no_export()
-                .bfd()
-                .multihop(2),
-        )
+        let neighbor = Neighbor::new(node, NODE_AS).no_export().bfd().multihop(2);
+        let neighbor = if ipv6 {
+            neighbor.local(ip(me))
+        } else {
+            neighbor
+        };
+        RouterConfig::new(asn, me.ipv4).neighbor(neighbor)
     };
     let frr = Frr::start(&lab, &r1, &multihop(64500, &r1))?;
     let bird = Bird::start(&lab, &r2, &multihop(64501, &r2))?;
     let dir = lab.dir().join("ferrolb-config");
     std::fs::create_dir_all(&dir).expect("config dir");
-    let peer = |name: &str, asn: u32, addr: &str, profile: &str| {
+    let peer = |name: &str, asn: u32, addr: IpAddr, profile: &str| {
         bgp_peer(
             name,
             asn,
-            addr,
+            &addr.to_string(),
             &format!("ebgpMultiHop: true, bfdProfile: {profile}"),
         )
+    };
+    let (frr_addr, bird_addr) = (ip(&r1), ip(&r2));
+    let (range, vip) = if ipv6 {
+        ("\"2001:db8:100::10-2001:db8:100::19\"", "2001:db8:100::10")
+    } else {
+        ("198.51.100.10-198.51.100.19", "198.51.100.10")
     };
     let config = |bird_profile: &str| {
         format!(
@@ -323,7 +344,7 @@ fn standalone_multihop_bfd_with_frr_and_bird() -> interop_tests::Result<()> {
 apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {{name: pool, namespace: metallb-system}}
-spec: {{addresses: [198.51.100.10-198.51.100.19]}}
+spec: {{addresses: [{range}]}}
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
@@ -340,24 +361,26 @@ kind: BFDProfile
 metadata: {{name: mh-loose, namespace: metallb-system}}
 spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 60}}
 {}{}"#,
-            peer("frr", 64500, "172.31.255.1", "mh"),
-            peer("bird", 64501, "172.31.255.2", bird_profile),
+            peer("frr", 64500, frr_addr, "mh"),
+            peer("bird", 64501, bird_addr, bird_profile),
         )
     };
     write(&dir, "config.yaml", &config("mh"));
+    let family = if ipv6 { "IPv6" } else { "IPv4" };
     write(
         &dir,
         "services.yaml",
-        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: 198.51.100.10}}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n",
+        &format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: web, namespace: default, annotations: {{metallb.io/loadBalancerIPs: \"{vip}\"}}}}\nspec: {{type: LoadBalancer, ipFamilies: [{family}], ports: [{{port: 80}}]}}\n"
+        ),
     );
     let _speaker = FerroLb::start(&lab, &n1, &dir)?;
-    let v4: IpAddr = n1.ipv4.into();
-    wait_established(&lab, &frr, v4)?;
-    wait_established(&lab, &bird, v4)?;
+    wait_established(&lab, &frr, node)?;
+    wait_established(&lab, &bird, node)?;
     wait_frr_bfd(
         &lab,
         &frr,
-        v4,
+        node,
         |p| p["status"] == "up" && p["multihop"] == true,
         "up, multihop",
     )?;
@@ -366,14 +389,14 @@ spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 60}}
     let out = bird.birdc(&["show", "bfd", "sessions"])?;
     assert!(!out.contains("Up"), "BIRD's session came up: {out}");
     write(&dir, "config.yaml", &config("mh-loose"));
-    wait_bird_bfd_up(&lab, &bird, v4)?;
-    let service: IpNet = SERVICE.parse().expect("prefix");
+    wait_bird_bfd_up(&lab, &bird, node)?;
+    let service: IpNet = IpNet::from(vip.parse::<IpAddr>().expect("address literal"));
     for host in [&r1, &r2] {
         wait_kernel(&lab, host, service, true, CONVERGE)?;
     }
     lab.cut(&n1)?;
     let frr_gone = wait_kernel(&lab, &r1, service, false, DETECT)?;
     let bird_gone = wait_kernel(&lab, &r2, service, false, DETECT)?;
-    eprintln!("multihop: link cut -> route gone: FRR {frr_gone:?}, BIRD {bird_gone:?}");
+    eprintln!("multihop {family}: link cut -> route gone: FRR {frr_gone:?}, BIRD {bird_gone:?}");
     Ok(())
 }

@@ -18,7 +18,9 @@ use std::time::{Duration, Instant};
 
 use interop_tests::ferrolb::FerroLb;
 use interop_tests::kernel::RouteMonitor;
-use interop_tests::{Bird, Frr, Host, Lab, Probe, RouterConfig, kernel, wait_kernel_route};
+use interop_tests::{
+    Bird, Family, Frr, Host, Lab, Neighbor, Probe, RouterConfig, kernel, wait_kernel_route,
+};
 use ipnet::IpNet;
 use nix::sys::signal::Signal;
 
@@ -78,6 +80,12 @@ struct Rig {
 
 impl Rig {
     fn new(tag: &str, count: u8, gr: bool) -> interop_tests::Result<Rig> {
+        Rig::with_family(tag, count, gr, Family::Ipv4)
+    }
+
+    /// With the sessions over `family`: for IPv6, the BGPPeers name the
+    /// routers' IPv6 addresses and the one service, `web`, is IPv6 only.
+    fn with_family(tag: &str, count: u8, gr: bool, family: Family) -> interop_tests::Result<Rig> {
         // SAFETY-free: the variable is read by FerroLb::start in this process.
         unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
         let mut lab = Lab::new(tag)?;
@@ -87,16 +95,14 @@ impl Rig {
             .map(|i| lab.add_host_at(&format!("n{i}"), 10 + i))
             .collect::<Result<_, _>>()?;
         let refs: Vec<&Host> = nodes.iter().collect();
-        let frr = Frr::start(
-            &lab,
-            &r1,
-            &RouterConfig::facing_speakers(64500, &r1, &refs, NODE_AS).graceful_restart(),
-        )?;
-        let bird = Bird::start(
-            &lab,
-            &r2,
-            &RouterConfig::facing_speakers(64501, &r2, &refs, NODE_AS).graceful_restart(),
-        )?;
+        let facing = |asn: u32, me: &Host| match family {
+            Family::Ipv4 => RouterConfig::facing_speakers(asn, me, &refs, NODE_AS),
+            Family::Ipv6 => refs.iter().fold(RouterConfig::new(asn, me.ipv4), |c, n| {
+                c.neighbor(Neighbor::new(n.ipv6.into(), NODE_AS).no_export())
+            }),
+        };
+        let frr = Frr::start(&lab, &r1, &facing(64500, &r1).graceful_restart())?;
+        let bird = Bird::start(&lab, &r2, &facing(64501, &r2).graceful_restart())?;
         let routers = vec![
             Watched {
                 name: "FRR",
@@ -111,6 +117,19 @@ impl Rig {
         ];
         let config = lab.dir().join("ferrolb-config");
         interop_tests::ferrolb::copy_example(&config)?;
+        if family == Family::Ipv6 {
+            let peers = config.join("config.yaml");
+            let mut yaml = std::fs::read_to_string(&peers).expect("read config");
+            for r in &routers {
+                let r = &r.host;
+                yaml = yaml.replace(
+                    &format!("peerAddress: {}", r.ipv4),
+                    &format!("peerAddress: \"{}\"", r.ipv6),
+                );
+            }
+            std::fs::write(&peers, yaml).expect("IPv6 peers");
+            std::fs::write(config.join("services.yaml"), WEB6).expect("IPv6 service");
+        }
         if gr {
             let peers = config.join("config.yaml");
             let yaml = std::fs::read_to_string(&peers).expect("read config");
@@ -162,6 +181,9 @@ impl Rig {
         Ok(())
     }
 }
+
+/// The IPv6 rig's one service.
+const WEB6: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: \"2001:db8:100::10\"}}\nspec: {type: LoadBalancer, ipFamilies: [IPv6], ports: [{port: 80}]}\n";
 
 fn kill(lab: &Lab, speaker: &FerroLb) -> interop_tests::Result<()> {
     speaker.daemon().signal(Signal::SIGKILL)?;
@@ -365,6 +387,45 @@ fn a_rolling_restart_of_two_nodes_keeps_both_next_hops() -> interop_tests::Resul
             r.removals(web),
             0,
             "{}: {web} never left the kernel during the rollout",
+            r.name
+        );
+    }
+    Ok(())
+}
+
+/// Graceful restart over IPv6 sessions with an IPv6 service: killed and
+/// back within the restart time, the routers' kernels never drop the route;
+/// FRR saw the F bit for IPv6 unicast and, after the restart, the R bit.
+#[test]
+fn frr_and_bird_keep_ipv6_routes_through_a_speaker_restart() -> interop_tests::Result<()> {
+    let rig = Rig::with_family("gr6", 1, true, Family::Ipv6)?;
+    let n1 = &rig.nodes[0];
+    let web6 = net("2001:db8:100::10/128");
+    let via: Vec<IpAddr> = vec![n1.ipv6.into()];
+    let keep = ["--graceful-restart-time", LONG_RESTART];
+    let life1 = rig.start(0, 1, &keep)?;
+    rig.wait_routed(web6, &via)?;
+    let gr = rig.frr.neighbor(n1.ipv6.into())?["gracefulRestartInfo"].take();
+    assert_eq!(gr["remoteGrMode"], "Restart", "{gr}");
+    assert_eq!(gr["ipv6Unicast"]["fBit"], true, "{gr}");
+    kill(&rig.lab, &life1)?;
+    let life2 = rig.start(0, 2, &keep)?;
+    rig.lab
+        .wait_for("life 2 to send its End-of-RIB", CONVERGE, || {
+            Ok(if life2.log().contains("End-of-RIB sent") {
+                Probe::Done(())
+            } else {
+                Probe::Pending("not yet".into())
+            })
+        })?;
+    rig.wait_routed(web6, &via)?;
+    let n = rig.frr.neighbor(n1.ipv6.into())?;
+    assert_eq!(n["gracefulRestartInfo"]["rBit"], true, "{n}");
+    for r in &rig.routers {
+        assert_eq!(
+            r.removals(web6),
+            0,
+            "{}: {web6} never left the kernel while the speaker restarted",
             r.name
         );
     }

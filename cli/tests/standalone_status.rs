@@ -70,6 +70,23 @@ apiVersion: v1
 kind: Service
 metadata: {{name: worker, namespace: apps}}
 spec: {{type: LoadBalancer, ports: [{{port: 5432}}]}}
+---
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {{name: local, namespace: metallb-system}}
+spec: {{addresses: [198.51.100.20/32], autoAssign: false}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: local, namespace: apps, annotations: {{metallb.io/address-pool: local}}}}
+spec: {{type: LoadBalancer, externalTrafficPolicy: Local, ports: [{{port: 80}}]}}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {{name: local-1, namespace: apps, labels: {{kubernetes.io/service-name: local}}}}
+addressType: IPv4
+endpoints: [{{addresses: [10.244.1.5], conditions: {{ready: true}}, nodeName: n2}}]
+ports: [{{port: 80, protocol: TCP}}]
 ",
         r1.ipv4
     );
@@ -126,6 +143,13 @@ spec: {{type: LoadBalancer, ports: [{{port: 5432}}]}}
     assert!(
         json.contains("\"apiVersion\": \"status.ferrolb.io/v1\""),
         "{json}"
+    );
+    // The same reason the Kubernetes speaker records, from the same
+    // function: the Local Service's only endpoint runs on another node.
+    let why = status(&socket, &["why", "apps/local"])?;
+    assert!(
+        why.contains("n1: does not announce it by BGP: externalTrafficPolicy is Local and no ready endpoint runs on this node"),
+        "{why}"
     );
     let why = status(&socket, &["why", "apps/web"])?;
     assert!(

@@ -2,7 +2,9 @@
 //! controller and a real speaker (the `ferrolb` binary under both names, as
 //! in the container image) peering with BIRD in a lab: a Service assigned
 //! and announced, two pending for different reasons (pool exhausted, an
-//! address outside every pool), then the BGP session down. The text and
+//! address outside every pool), a Local Service the node does not announce
+//! (its reason, from the speaker's NodeAnnouncementState), then the BGP
+//! session down. The text and
 //! JSON outputs are compared with golden files (tests/status_golden/),
 //! uptimes normalised; regenerate with
 //!   UPDATE_GOLDEN=1 cargo nextest run -p ferrolb-cli --test status_apiserver
@@ -12,13 +14,15 @@ mod cluster;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
-use cluster::lab_nodes::{NODE_AS, ROUTER_AS, bird_facing_one_node, create_node};
+use cluster::lab_nodes::{
+    NODE_AS, ROUTER_AS, bird_facing_one_node, create_node, multicall_programs, start_program,
+};
 use cluster::*;
-use ferrolb_crds::api::{BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, SessionState};
-use interop_tests::daemon::{Daemon, DaemonSpec};
+use ferrolb_crds::api::{
+    BGPAdvertisement, BGPPeer, BGPSessionState, IPAddressPool, NodeAnnouncementState, SessionState,
+};
 use interop_tests::forward::Forward;
 use interop_tests::{Host, Lab, wait_paths};
 use kube::Client;
@@ -44,7 +48,7 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
         create(&admin, lb_service("web", &[], 80)).await?;
         set_endpoint(&admin, "web", "n1", true).await?;
 
-        let _controller = start(
+        let _controller = start_program(
             &lab,
             &bin,
             "ferrolb-controller",
@@ -66,7 +70,7 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
             &n1.netns,
             format!("127.0.0.1:{}", cluster.server.port()).parse()?,
         )?;
-        let _speaker = start(
+        let _speaker = start_program(
             &lab,
             &bin,
             "ferrolb-speaker",
@@ -136,6 +140,34 @@ fn status_tells_assigned_pending_and_bgp_up_and_down() -> TestResult {
         )?;
         let yaml = status(&["-A", "-o", "yaml"])?;
         assert!(yaml.contains("apiVersion: status.ferrolb.io/v1"), "{yaml}");
+
+        // A Local Service whose only endpoint runs on another node: n1's
+        // speaker records why it stays silent (NodeAnnouncementState), and
+        // `status` and `status why` print it node by node.
+        create_local_pool(&admin).await?;
+        let mut local = lb_service("local", &[("metallb.io/address-pool", "local")], 8080);
+        if let Some(spec) = local.spec.as_mut() {
+            spec.external_traffic_policy = Some("Local".into());
+        }
+        create(&admin, local).await?;
+        set_endpoint(&admin, "local", "n2", true).await?;
+        wait_assigned(&admin, "local").await?;
+        wait_reason(&admin, "apps/local").await?;
+        let reason = "externalTrafficPolicy is Local and no ready endpoint runs on this node";
+        let why = status(&["why", "apps/local"])?;
+        assert!(
+            why.contains(&format!("n1: does not announce it by BGP: {reason}")),
+            "{why}"
+        );
+        let services = status(&["-A"])?;
+        let row = services
+            .lines()
+            .find(|l| l.starts_with("apps/local"))
+            .ok_or("no local row")?;
+        assert!(
+            row.contains("not announced") && row.contains(&format!("{reason} (n1)")),
+            "{services}"
+        );
 
         // The router goes: the session leaves Established, and the views say
         // so with the speaker's error (its exact state and text depend on
@@ -215,6 +247,35 @@ async fn configure(admin: &Client, router: &Host) -> TestResult {
     Ok(())
 }
 
+/// A second pool, taken only on request, for the Local Service.
+async fn create_local_pool(admin: &Client) -> TestResult {
+    let pool: IPAddressPool = serde_json::from_value(json!({
+        "apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
+        "metadata": {"name": "local", "namespace": NS},
+        "spec": {"addresses": ["198.51.100.20/32"], "autoAssign": false}
+    }))?;
+    Api::<IPAddressPool>::namespaced(admin.clone(), NS)
+        .create(&PostParams::default(), &pool)
+        .await?;
+    Ok(())
+}
+
+/// Waits until n1's NodeAnnouncementState names `service`.
+async fn wait_reason(admin: &Client, service: &str) -> TestResult {
+    let api: Api<NodeAnnouncementState> = Api::namespaced(admin.clone(), NS);
+    wait_for("NodeAnnouncementState", CONVERGE, || async {
+        let listed = api.list(&ListParams::default()).await?.items;
+        Ok(listed
+            .iter()
+            .filter(|o| o.spec.node == "n1")
+            .filter_map(|o| o.status.as_ref())
+            .flat_map(|s| &s.reasons)
+            .any(|r| r.services.iter().any(|s| s == service))
+            .then_some(()))
+    })
+    .await
+}
+
 /// Waits until n1's session to r1 is (or is no longer) Established.
 async fn wait_session(admin: &Client, established: bool) -> TestResult {
     let api: Api<BGPSessionState> = Api::namespaced(admin.clone(), NS);
@@ -235,35 +296,9 @@ async fn wait_session(admin: &Client, established: bool) -> TestResult {
     .await
 }
 
-/// A directory with `ferrolb-controller` and `ferrolb-speaker` linked to
-/// the `ferrolb` binary, as the container image ships them.
+/// `ferrolb-controller` and `ferrolb-speaker` as the image ships them.
 fn programs(lab: &Lab) -> TestResult<PathBuf> {
-    let dir = lab.dir().join("bin");
-    std::fs::create_dir_all(&dir)?;
-    for name in ["ferrolb-controller", "ferrolb-speaker"] {
-        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_ferrolb"), dir.join(name))?;
-    }
-    Ok(dir)
-}
-
-fn start(
-    lab: &Lab,
-    bin: &Path,
-    program: &str,
-    host: Option<&Host>,
-    log: &Path,
-    args: &[&str],
-) -> TestResult<Arc<Daemon>> {
-    let path = bin.join(program).display().to_string();
-    Ok(lab.start_daemon(DaemonSpec {
-        name: format!("{}/{program}", host.map_or("host", |h| h.name.as_str())),
-        netns: host.map(|h| &h.netns),
-        program: &path,
-        args: args.iter().map(|s| s.to_string()).collect(),
-        output: log.to_path_buf(),
-        logs: Vec::new(),
-        lifetime: lab.lifetime(),
-    })?)
+    multicall_programs(lab, Path::new(env!("CARGO_BIN_EXE_ferrolb")))
 }
 
 /// `ferrolb status ARGS` with the admin's kubeconfig; its stdout.

@@ -185,8 +185,12 @@ async fn fence(leases: &Api<Lease>, opts: &LeaseOptions) {
     let mut valid_until = Instant::now() + opts.duration.saturating_sub(opts.grace);
     loop {
         tokio::time::sleep(FENCE_EVERY).await;
-        match leases.get(&opts.name).await {
-            Ok(lease) => {
+        // A read may hang (an API server that accepts and never answers,
+        // a partition that drops packets; the client has no read timeout):
+        // it must not keep the fence open past the lease.
+        let left = valid_until.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, leases.get(&opts.name)).await {
+            Ok(Ok(lease)) => {
                 let spec = lease.spec.unwrap_or_default();
                 match remaining(&spec, &opts.identity, Timestamp::now()) {
                     Some(left) => {
@@ -195,7 +199,8 @@ async fn fence(leases: &Api<Lease>, opts: &LeaseOptions) {
                     None => return,
                 }
             }
-            Err(e) => debug!(error = %e, "cannot read the lease"),
+            Ok(Err(e)) => debug!(error = %e, "cannot read the lease"),
+            Err(_) => debug!("no answer to the lease read before the lease ran out"),
         }
         if Instant::now() >= valid_until {
             return;

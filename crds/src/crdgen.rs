@@ -44,6 +44,7 @@ pub fn all() -> Result<Vec<GeneratedCrd>, CrdGenError> {
         (api::ConfigurationState::crd(), SpecRule::Required),
         (api::IPAddressPool::crd(), SpecRule::Required),
         (api::L2Advertisement::crd(), SpecRule::DefaultEmpty),
+        (api::NodeAnnouncementState::crd(), SpecRule::Required),
         (api::ServiceBGPStatus::crd(), SpecRule::DefaultEmpty),
         (api::ServiceL2Status::crd(), SpecRule::DefaultEmpty),
     ];

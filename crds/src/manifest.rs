@@ -159,7 +159,11 @@ pub fn add_object(
         // Status kinds carry no configuration.
         (
             "v1beta1",
-            "ServiceL2Status" | "ServiceBGPStatus" | "ConfigurationState" | "BGPSessionState",
+            "ServiceL2Status"
+            | "ServiceBGPStatus"
+            | "ConfigurationState"
+            | "BGPSessionState"
+            | "NodeAnnouncementState",
         ) => {
             return Ok(false);
         }

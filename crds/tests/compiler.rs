@@ -735,6 +735,7 @@ fn v1beta1_peers_take_four_byte_asns_as_in_metallb() {
 
 #[test]
 fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
+    const UNNUMBERED: &str = "  myASN: 64500\n  dynamicASN: external\n  interface: eth0";
     let table: Vec<(&str, String, &str)> = vec![
         (
             "bfdProfile in a VRF",
@@ -743,12 +744,38 @@ fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
             r#"BGPPeer default/p: spec.bfdProfile: BFD inside a VRF is not supported yet (issue 14): its packets would not be bound to VRF "red"; remove bfdProfile, or vrf"#,
         ),
         (
-            "interface (unnumbered)",
+            "interface with vrf",
+            peer("p", &format!("{UNNUMBERED}\n  vrf: red")),
+            "BGPPeer default/p: spec.vrf: vrf is not supported together with interface (unnumbered peering) yet",
+        ),
+        (
+            "interface with bfdProfile",
+            peer("p", &format!("{UNNUMBERED}\n  bfdProfile: b"))
+                + &object("BFDProfile", "b", "  detectMultiplier: 3"),
+            "BGPPeer default/p: spec.bfdProfile: bfdProfile is not supported together with interface (unnumbered peering) yet: BFD does not run to link-local addresses",
+        ),
+        (
+            "interface with password",
+            peer("p", &format!("{UNNUMBERED}\n  password: s")),
+            "BGPPeer default/p: spec.password: password is not supported together with interface",
+        ),
+        (
+            "interface with sourceAddress",
+            peer("p", &format!("{UNNUMBERED}\n  sourceAddress: 10.0.0.11")),
+            "BGPPeer default/p: spec.sourceAddress: sourceAddress is not supported together with interface",
+        ),
+        (
+            "interface with disableMP",
+            peer("p", &format!("{UNNUMBERED}\n  disableMP: true")),
+            "BGPPeer default/p: spec.disableMP: disableMP is not supported together with interface",
+        ),
+        (
+            "interface that cannot name a device",
             peer(
                 "p",
-                "  myASN: 64500\n  dynamicASN: external\n  interface: eth0",
+                "  myASN: 64500\n  dynamicASN: external\n  interface: a/b",
             ),
-            "BGPPeer default/p: spec.interface: unnumbered peering is not supported yet (issue 14); remove interface and set peerAddress",
+            r#"BGPPeer default/p: spec.interface: "a/b" cannot name an interface"#,
         ),
         (
             "disableMP with dualStackAddressFamily",
@@ -821,6 +848,21 @@ fn honoured_bgppeer_fields_compile() {
     assert_eq!(
         compiled.config.peers["p"].bfd_profile.as_deref(),
         Some("fast")
+    );
+}
+
+/// Unnumbered peering (`interface`) compiles, alone and with what it can
+/// honour (multihop TTL, timers, both families, graceful restart).
+#[test]
+fn an_unnumbered_peer_compiles_with_what_it_can_honour() {
+    let yaml = peer(
+        "p",
+        "  myASN: 64500\n  dynamicASN: external\n  interface: eth0\n  ebgpMultiHop: true\n  holdTime: 9s\n  dualStackAddressFamily: true\n  enableGracefulRestart: true",
+    );
+    let compiled = compile(&yaml).unwrap_or_else(|e| panic!("{:#?}", e.errors));
+    assert_eq!(
+        compiled.config.peers["p"].target,
+        PeerTarget::Interface("eth0".to_string())
     );
 }
 

@@ -10,7 +10,7 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::cmd;
@@ -19,13 +19,22 @@ use crate::error::{LabError, Result};
 use crate::prereq;
 use crate::wait::{self, Probe};
 
-/// etcd + kube-apiserver, alive until dropped.
+/// etcd + kube-apiserver, alive until dropped. Either can be stopped and
+/// started again ([`ApiServer::stop`], [`ApiServer::start_again`]) with the
+/// same data directory, ports and certificates, as after a crash or an
+/// upgrade: clients that keep their kubeconfig reconnect to the same place.
 pub struct ApiServer {
     dir: PathBuf,
     port: u16,
+    etcd_client: u16,
+    etcd_peer: u16,
+    binary: PathBuf,
+    /// Flags after the defaults (kube-apiserver takes the last value of a
+    /// flag), kept for every restart.
+    extra_args: Vec<String>,
     // Field order is drop order: the API server goes before its etcd.
-    apiserver: Arc<Daemon>,
-    etcd: Arc<Daemon>,
+    apiserver: Mutex<Running>,
+    etcd: Mutex<Running>,
 }
 
 /// A client identity: certificate and key signed by the test CA.
@@ -39,6 +48,37 @@ pub struct Identity {
     pub kubeconfig: PathBuf,
 }
 
+/// One of the two daemons, for [`ApiServer::stop`] and
+/// [`ApiServer::start_again`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Etcd,
+    KubeApiserver,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Etcd => "etcd",
+            Part::KubeApiserver => "kube-apiserver",
+        }
+    }
+}
+
+/// A part's daemon while it runs, and how many times it was started (each
+/// start logs to its own file, so a restart keeps the earlier log).
+struct Running {
+    daemon: Option<Arc<Daemon>>,
+    starts: u32,
+}
+
+/// How long a daemon lives at most (it is killed by `timeout` if the test
+/// process dies without dropping it).
+/// The user of [`ApiServer::admin_kubeconfig`], and its group.
+const ADMIN: (&str, &str) = ("admin", "system:masters");
+
+const LIFETIME: Duration = Duration::from_secs(1800);
+
 impl ApiServer {
     /// Builds (once per machine) and starts the API server.
     pub fn start() -> Result<ApiServer> {
@@ -46,8 +86,9 @@ impl ApiServer {
     }
 
     /// [`ApiServer::start`] with more kube-apiserver flags (later flags
-    /// win), e.g. a wider `--service-node-port-range` for a benchmark that
-    /// creates tens of thousands of LoadBalancer Services.
+    /// win, on every restart too), e.g. a wider `--service-node-port-range`
+    /// for a benchmark that creates tens of thousands of LoadBalancer
+    /// Services.
     pub fn start_with(extra_args: &[&str]) -> Result<ApiServer> {
         prereq::require_program("etcd", "etcd-server")?;
         prereq::require_program("openssl", "openssl")?;
@@ -62,88 +103,177 @@ impl ApiServer {
             .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
         make_certificates(&dir)?;
         let [etcd_client, etcd_peer, port] = free_ports()?;
-
-        let lifetime = Duration::from_secs(1800);
-        let etcd = Arc::new(Daemon::start(DaemonSpec {
-            name: "etcd".into(),
-            netns: None,
-            program: "etcd",
-            args: vec![
-                "--data-dir".into(),
-                dir.join("etcd").display().to_string(),
-                "--name".into(),
-                "test".into(),
-                "--listen-client-urls".into(),
-                format!("http://127.0.0.1:{etcd_client}"),
-                "--advertise-client-urls".into(),
-                format!("http://127.0.0.1:{etcd_client}"),
-                "--listen-peer-urls".into(),
-                format!("http://127.0.0.1:{etcd_peer}"),
-                "--initial-advertise-peer-urls".into(),
-                format!("http://127.0.0.1:{etcd_peer}"),
-                "--initial-cluster".into(),
-                format!("test=http://127.0.0.1:{etcd_peer}"),
-                "--log-level".into(),
-                "warn".into(),
-            ],
-            output: dir.join("etcd.log"),
-            logs: vec![],
-            lifetime,
-        })?);
-        let file = |f: &str| dir.join(f).display().to_string();
-        let apiserver = Arc::new(Daemon::start(DaemonSpec {
-            name: "kube-apiserver".into(),
-            netns: None,
-            program: binary
-                .to_str()
-                .ok_or_else(|| LabError::Invalid("non-UTF-8 binary path".into()))?,
-            args: vec![
-                format!("--etcd-servers=http://127.0.0.1:{etcd_client}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                format!("--secure-port={port}"),
-                "--insecure-port=0".into(),
-                format!("--tls-cert-file={}", file("server.crt")),
-                format!("--tls-private-key-file={}", file("server.key")),
-                format!("--client-ca-file={}", file("ca.crt")),
-                "--authorization-mode=Node,RBAC".into(),
-                // Dual-stack Services are alpha in 1.20, behind this gate.
-                "--feature-gates=IPv6DualStack=true".into(),
-                "--service-cluster-ip-range=10.96.0.0/16,fd00:96::/108".into(),
-                "--service-account-issuer=https://kubernetes.default.svc".into(),
-                format!("--service-account-key-file={}", file("sa.pub")),
-                format!("--service-account-signing-key-file={}", file("sa.key")),
-                // Without a network it loops on a loopback-endpoint error.
-                "--endpoint-reconciler-type=none".into(),
-                "--profiling=false".into(),
-                "--v=1".into(),
-            ]
-            .into_iter()
-            .chain(extra_args.iter().map(|a| a.to_string()))
-            .collect(),
-            output: dir.join("kube-apiserver.log"),
-            logs: vec![],
-            lifetime,
-        })?);
+        let stopped = || {
+            Mutex::new(Running {
+                daemon: None,
+                starts: 0,
+            })
+        };
         let server = ApiServer {
             dir,
             port,
-            apiserver,
-            etcd,
+            etcd_client,
+            etcd_peer,
+            binary,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            apiserver: stopped(),
+            etcd: stopped(),
         };
-        let admin = server.identity("admin", &["system:masters"])?;
-        let logs = |s: &ApiServer| format!("{}{}", s.etcd.log_tail(10), s.apiserver.log_tail(20));
+        server.identity(ADMIN.0, &[ADMIN.1])?;
+        server.start_again(Part::Etcd)?;
+        server.start_again(Part::KubeApiserver)?;
+        Ok(server)
+    }
+
+    /// Stops `part` (SIGTERM, SIGKILL after 10 s) and waits until it has
+    /// exited: its port is free, its data stays. Stopping a stopped part
+    /// does nothing.
+    pub fn stop(&self, part: Part) {
+        let daemon = self.running(part).daemon.take();
+        if let Some(d) = daemon {
+            d.stop(Duration::from_secs(10));
+        }
+    }
+
+    /// Starts `part` again with the same data directory, ports and
+    /// certificates; for kube-apiserver, returns once `/readyz` says ok
+    /// (which needs etcd). Starting a running part is an error.
+    pub fn start_again(&self, part: Part) -> Result<()> {
+        let mut running = self.running(part);
+        if running.daemon.is_some() {
+            return Err(LabError::Invalid(format!("{} is running", part.name())));
+        }
+        running.starts += 1;
+        let output = match running.starts {
+            1 => self.dir.join(format!("{}.log", part.name())),
+            n => self.dir.join(format!("{}.{n}.log", part.name())),
+        };
+        let binary = self.binary.display().to_string();
+        let spec = match part {
+            Part::Etcd => DaemonSpec {
+                name: "etcd".into(),
+                netns: None,
+                program: "etcd",
+                args: self.etcd_args(),
+                output,
+                logs: vec![],
+                lifetime: LIFETIME,
+            },
+            Part::KubeApiserver => DaemonSpec {
+                name: "kube-apiserver".into(),
+                netns: None,
+                program: &binary,
+                args: self.apiserver_args(),
+                output,
+                logs: vec![],
+                lifetime: LIFETIME,
+            },
+        };
+        running.daemon = Some(Arc::new(Daemon::start(spec)?));
+        drop(running);
+        if part == Part::KubeApiserver {
+            self.wait_ready()?;
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to `part`: SIGSTOP freezes it (its port still accepts
+    /// connections, nothing answers them: a hung server, or one behind a
+    /// partition that drops packets), SIGCONT thaws it. A frozen part is
+    /// thawed before it is stopped, on every exit path.
+    pub fn signal(&self, part: Part, signal: nix::sys::signal::Signal) -> Result<()> {
+        match &self.running(part).daemon {
+            Some(d) => d.signal(signal),
+            None => Err(LabError::Invalid(format!("{} is stopped", part.name()))),
+        }
+    }
+
+    /// Whether `part` runs (started and not exited).
+    pub fn is_running(&self, part: Part) -> bool {
+        self.running(part)
+            .daemon
+            .as_ref()
+            .is_some_and(|d| !d.has_exited())
+    }
+
+    fn running(&self, part: Part) -> std::sync::MutexGuard<'_, Running> {
+        let lock = match part {
+            Part::Etcd => &self.etcd,
+            Part::KubeApiserver => &self.apiserver,
+        };
+        // A test that panicked while holding it leaves the state usable.
+        lock.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn etcd_args(&self) -> Vec<String> {
+        let (client, peer) = (self.etcd_client, self.etcd_peer);
+        vec![
+            "--data-dir".into(),
+            self.dir.join("etcd").display().to_string(),
+            "--name".into(),
+            "test".into(),
+            "--listen-client-urls".into(),
+            format!("http://127.0.0.1:{client}"),
+            "--advertise-client-urls".into(),
+            format!("http://127.0.0.1:{client}"),
+            "--listen-peer-urls".into(),
+            format!("http://127.0.0.1:{peer}"),
+            "--initial-advertise-peer-urls".into(),
+            format!("http://127.0.0.1:{peer}"),
+            "--initial-cluster".into(),
+            format!("test=http://127.0.0.1:{peer}"),
+            "--log-level".into(),
+            "warn".into(),
+        ]
+    }
+
+    fn apiserver_args(&self) -> Vec<String> {
+        let file = |f: &str| self.dir.join(f).display().to_string();
+        vec![
+            format!("--etcd-servers=http://127.0.0.1:{}", self.etcd_client),
+            "--bind-address=127.0.0.1".into(),
+            "--advertise-address=127.0.0.1".into(),
+            format!("--secure-port={}", self.port),
+            "--insecure-port=0".into(),
+            format!("--tls-cert-file={}", file("server.crt")),
+            format!("--tls-private-key-file={}", file("server.key")),
+            format!("--client-ca-file={}", file("ca.crt")),
+            "--authorization-mode=Node,RBAC".into(),
+            // Dual-stack Services are alpha in 1.20, behind this gate.
+            "--feature-gates=IPv6DualStack=true".into(),
+            "--service-cluster-ip-range=10.96.0.0/16,fd00:96::/108".into(),
+            // Every LoadBalancer Service takes a node port per port: the
+            // default 2,768 would cap the scale tests (10,000 Services,
+            // one with 1,000 ports). Nothing binds them here.
+            "--service-node-port-range=30000-62767".into(),
+            "--service-account-issuer=https://kubernetes.default.svc".into(),
+            format!("--service-account-key-file={}", file("sa.pub")),
+            format!("--service-account-signing-key-file={}", file("sa.key")),
+            // Without a network it loops on a loopback-endpoint error.
+            "--endpoint-reconciler-type=none".into(),
+            "--profiling=false".into(),
+            "--v=1".into(),
+        ]
+        .into_iter()
+        .chain(self.extra_args.iter().cloned())
+        .collect()
+    }
+
+    /// Waits (bounded) until kube-apiserver's `/readyz` says ok.
+    fn wait_ready(&self) -> Result<()> {
+        let admin = self.admin_identity();
         wait::poll(
             "kube-apiserver /readyz to answer ok",
             Duration::from_secs(90),
             || {
-                if server.apiserver.has_exited() {
+                if !self.is_running(Part::KubeApiserver) {
                     return Err(LabError::Invalid(format!(
                         "kube-apiserver exited:\n{}",
-                        logs(&server)
+                        self.log_tail(20)
                     )));
                 }
-                Ok(match server.get("/readyz", &admin) {
+                Ok(match self.get("/readyz", &admin) {
                     Ok(body) if body.trim() == "ok" => Probe::Done(()),
                     Ok(body) => Probe::Pending(body),
                     Err(e) => Probe::Pending(e.to_string()),
@@ -160,11 +290,15 @@ impl ApiServer {
                 expected,
                 seen,
                 waited,
-                logs: logs(&server),
+                logs: self.log_tail(20),
             },
             other => other,
-        })?;
-        Ok(server)
+        })
+    }
+
+    /// The identity `start` made for the admin kubeconfig.
+    fn admin_identity(&self) -> Identity {
+        self.identity_files(ADMIN.0, &[ADMIN.1])
     }
 
     /// The port it listens on, on 127.0.0.1.
@@ -185,18 +319,13 @@ impl ApiServer {
     /// A client certificate for `user` in `groups`, and a kubeconfig for it.
     /// Tests use it to run components with exactly the RBAC they ship.
     pub fn identity(&self, user: &str, groups: &[&str]) -> Result<Identity> {
-        let safe: String = user
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-        let cert = self.dir.join(format!("{safe}.crt"));
-        let key = self.dir.join(format!("{safe}.key"));
+        let identity = self.identity_files(user, groups);
+        let (cert, key) = (&identity.cert, &identity.key);
         let subject: String = std::iter::once(format!("/CN={user}"))
             .chain(groups.iter().map(|g| format!("/O={g}")))
             .collect();
         // X.509 v3 with client-auth usage: rustls refuses v1 certificates.
-        sign(&self.dir, &key, &cert, &subject, Some("client.ext"))?;
-        let kubeconfig = self.dir.join(format!("{safe}.kubeconfig"));
+        sign(&self.dir, key, cert, &subject, Some("client.ext"))?;
         let text = format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: {url}\n    certificate-authority: {ca}\nusers:\n- name: {user}\n  user:\n    client-certificate: {cert}\n    client-key: {key}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: {user}\ncurrent-context: test\n",
             url = self.url(),
@@ -204,15 +333,24 @@ impl ApiServer {
             cert = cert.display(),
             key = key.display(),
         );
-        std::fs::write(&kubeconfig, text)
+        std::fs::write(&identity.kubeconfig, text)
             .map_err(|e| LabError::io("cannot write a kubeconfig", e))?;
-        Ok(Identity {
+        Ok(identity)
+    }
+
+    /// Where [`ApiServer::identity`] keeps the files of `user`.
+    fn identity_files(&self, user: &str, groups: &[&str]) -> Identity {
+        let safe: String = user
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        Identity {
             user: user.to_string(),
             groups: groups.iter().map(|g| g.to_string()).collect(),
-            cert,
-            key,
-            kubeconfig,
-        })
+            cert: self.dir.join(format!("{safe}.crt")),
+            key: self.dir.join(format!("{safe}.key")),
+            kubeconfig: self.dir.join(format!("{safe}.kubeconfig")),
+        }
     }
 
     /// A raw GET as `who`, e.g. `/readyz` or `/api/v1/namespaces`.
@@ -237,26 +375,28 @@ impl ApiServer {
 
     /// PIDs of etcd and kube-apiserver.
     pub fn pids(&self) -> Vec<nix::unistd::Pid> {
-        [&self.etcd, &self.apiserver]
-            .iter()
-            .filter_map(|d| d.pid())
+        [Part::Etcd, Part::KubeApiserver]
+            .into_iter()
+            .filter_map(|p| self.running(p).daemon.as_ref().and_then(|d| d.pid()))
             .collect()
     }
 
     /// The tail of etcd's and kube-apiserver's logs.
     pub fn log_tail(&self, lines: usize) -> String {
-        format!(
-            "{}{}",
-            self.etcd.log_tail(lines),
-            self.apiserver.log_tail(lines)
-        )
+        [Part::Etcd, Part::KubeApiserver]
+            .into_iter()
+            .filter_map(|p| self.running(p).daemon.as_ref().map(|d| d.log_tail(lines)))
+            .collect()
     }
 }
 
 impl Drop for ApiServer {
     fn drop(&mut self) {
-        self.apiserver.stop(Duration::from_secs(2));
-        self.etcd.stop(Duration::from_secs(2));
+        for part in [Part::KubeApiserver, Part::Etcd] {
+            if let Some(d) = self.running(part).daemon.take() {
+                d.stop(Duration::from_secs(2));
+            }
+        }
         if std::thread::panicking() || std::env::var_os("FERROLB_LAB_KEEP").is_some() {
             eprintln!("api server state kept in {}", self.dir.display());
         } else {

@@ -353,8 +353,16 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
             config.maximum_paths
         );
     }
-    if config.uses_bfd() {
-        c.push_str("protocol bfd {}\n");
+    match (config.uses_bfd(), config.bfd_interval_ms) {
+        (false, _) => {}
+        (true, None) => c.push_str("protocol bfd {}\n"),
+        (true, Some(ms)) => {
+            let timers = format!("{{ interval {ms} ms; multiplier 3; }}");
+            let _ = writeln!(
+                c,
+                "protocol bfd {{ interface \"*\" {timers}; multihop {timers}; }}"
+            );
+        }
     }
     for n in &config.neighbors {
         let _ = writeln!(c, "protocol bgp {} {{", protocol_name(n));
@@ -370,6 +378,9 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
         if let Some(iface) = &n.interface {
             let _ = writeln!(c, "  interface \"{iface}\";");
         }
+        if let Some(local) = n.local {
+            let _ = writeln!(c, "  local {local};");
+        }
         c.push_str("  connect delay time 1; connect retry time 1; error wait time 1,5;\n");
         if let Some(password) = &n.password {
             let _ = writeln!(c, "  password \"{password}\";");
@@ -384,7 +395,7 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
             let _ = writeln!(c, "  multihop {ttl};");
             // BIRD runs multihop BFD only from a given local address; the
             // lab's routers use their router ID as their IPv4 address.
-            if n.bfd && n.address.is_ipv4() {
+            if n.bfd && n.address.is_ipv4() && n.local.is_none() {
                 let _ = writeln!(c, "  local {};", config.router_id);
             }
         }
@@ -403,11 +414,12 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
             c.push_str("  enable extended messages on;\n");
         }
         for family in &n.families {
-            let afi = match family {
-                Family::Ipv4 => "ipv4",
-                Family::Ipv6 => "ipv6",
+            let (afi, extra) = match family {
+                Family::Ipv4 if n.extended_next_hop => ("ipv4", " extended next hop on;"),
+                Family::Ipv4 => ("ipv4", ""),
+                Family::Ipv6 => ("ipv6", ""),
             };
-            let _ = writeln!(c, "  {afi} {{ import all; export none; }};");
+            let _ = writeln!(c, "  {afi} {{ import all; export none;{extra} }};");
         }
         c.push_str("}\n");
     }

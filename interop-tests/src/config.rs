@@ -22,6 +22,11 @@ pub struct RouterConfig {
     /// its neighbours' port 179, but a node dialling the router is refused:
     /// every session is one the router opened.
     pub listen_port: Option<u16>,
+    /// BFD timers the router asks for (FRR: a bfdd profile; BIRD: `protocol
+    /// bfd` interface and multihop options), in ms, with multiplier 3. The
+    /// daemons' defaults (FRR 300 ms, BIRD 10 ms rx / 100 ms tx, ×5) when
+    /// `None`.
+    pub bfd_interval_ms: Option<u32>,
 }
 
 impl RouterConfig {
@@ -33,6 +38,7 @@ impl RouterConfig {
             maximum_paths: 8,
             graceful_restart: false,
             listen_port: None,
+            bfd_interval_ms: None,
         }
     }
 
@@ -60,6 +66,13 @@ impl RouterConfig {
     /// Listens on `port` instead of 179 (see [`RouterConfig::listen_port`]).
     pub fn listen_port(mut self, port: u16) -> RouterConfig {
         self.listen_port = Some(port);
+        self
+    }
+
+    /// Runs BFD with `ms` × 3 on this router's side (see
+    /// [`RouterConfig::bfd_interval_ms`]).
+    pub fn bfd_interval(mut self, ms: u32) -> RouterConfig {
+        self.bfd_interval_ms = Some(ms);
         self
     }
 
@@ -94,6 +107,9 @@ pub struct Neighbor {
     pub bfd: bool,
     /// eBGP multihop TTL.
     pub multihop: Option<u8>,
+    /// The router's own address for this session (BIRD `local`), which
+    /// BIRD needs to run multihop BFD; for IPv4 the router ID serves.
+    pub local: Option<IpAddr>,
     /// Wait for the neighbour to connect; never connect out.
     pub passive: bool,
     /// Send nothing to this neighbour (FRR would echo routes back to a
@@ -102,6 +118,10 @@ pub struct Neighbor {
     /// RFC 8654 extended messages (BIRD needs it switched on; FRR always
     /// offers it; GoBGP 3.10 lacks it).
     pub extended_messages: bool,
+    /// RFC 8950: IPv4 routes with an IPv6 next hop (BIRD's `extended next
+    /// hop on` in the IPv4 channel; FRR offers it by itself on an
+    /// interface neighbour).
+    pub extended_next_hop: bool,
 }
 
 impl Neighbor {
@@ -115,9 +135,11 @@ impl Neighbor {
             families: vec![Family::of(address)],
             bfd: false,
             multihop: None,
+            local: None,
             passive: false,
             no_export: false,
             extended_messages: false,
+            extended_next_hop: false,
         }
     }
 
@@ -152,6 +174,12 @@ impl Neighbor {
         self
     }
 
+    /// Sets [`Neighbor::local`].
+    pub fn local(mut self, address: IpAddr) -> Neighbor {
+        self.local = Some(address);
+        self
+    }
+
     pub fn passive(mut self) -> Neighbor {
         self.passive = true;
         self
@@ -159,6 +187,11 @@ impl Neighbor {
 
     pub fn no_export(mut self) -> Neighbor {
         self.no_export = true;
+        self
+    }
+
+    pub fn extended_next_hop(mut self) -> Neighbor {
+        self.extended_next_hop = true;
         self
     }
 

@@ -7,7 +7,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::error::{LabError, Result};
@@ -17,6 +17,9 @@ use crate::netns::Netns;
 /// connection.
 pub struct Forward {
     stop: Arc<AtomicBool>,
+    /// Connections accepted so far: how often the client inside connected,
+    /// whether or not the server outside answered.
+    accepted: Arc<AtomicU64>,
     accept: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -35,15 +38,23 @@ impl Forward {
             .set_nonblocking(true)
             .map_err(|e| LabError::io("cannot make the relay non-blocking", e))?;
         let stop = Arc::new(AtomicBool::new(false));
-        let stopping = stop.clone();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let (stopping, counter) = (stop.clone(), accepted.clone());
         let accept = std::thread::Builder::new()
             .name(format!("forward-{port}"))
-            .spawn(move || accept_loop(listener, target, stopping))
+            .spawn(move || accept_loop(listener, target, stopping, counter))
             .map_err(|e| LabError::io("cannot start the relay", e))?;
         Ok(Forward {
             stop,
+            accepted,
             accept: Some(accept),
         })
+    }
+
+    /// How many connections the client inside has opened so far (while the
+    /// server is down, each is closed at once: a count of its attempts).
+    pub fn connections(&self) -> u64 {
+        self.accepted.load(Ordering::Acquire)
     }
 }
 
@@ -56,11 +67,17 @@ impl Drop for Forward {
     }
 }
 
-fn accept_loop(listener: TcpListener, target: SocketAddr, stop: Arc<AtomicBool>) {
+fn accept_loop(
+    listener: TcpListener,
+    target: SocketAddr,
+    stop: Arc<AtomicBool>,
+    accepted: Arc<AtomicU64>,
+) {
     let mut open: Vec<TcpStream> = Vec::new();
     while !stop.load(Ordering::Acquire) {
         match listener.accept() {
             Ok((inside, _)) => {
+                accepted.fetch_add(1, Ordering::AcqRel);
                 // This thread is on the host: the outbound side connects there.
                 if let Ok(outside) = TcpStream::connect_timeout(&target, Duration::from_secs(5))
                     && let Some(pair) = relay(inside, outside)

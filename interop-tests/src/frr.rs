@@ -40,7 +40,10 @@ impl Frr {
         let dir = lab.state_dir(host, "frr")?;
         let log = |d: &str| dir.join(format!("{d}.log"));
         write(&dir.join("zebra.conf"), &basic_conf(host, &log("zebra")))?;
-        write(&dir.join("bfdd.conf"), &basic_conf(host, &log("bfdd")))?;
+        write(
+            &dir.join("bfdd.conf"),
+            &render_bfdd(host, config, &log("bfdd")),
+        )?;
         write(&dir.join("bgpd.conf"), &render(host, config, &log("bgpd")))?;
         // The daemons drop privileges to `frr` and must write here.
         chown_to_frr(&dir)?;
@@ -363,6 +366,21 @@ fn basic_conf(host: &Host, log: &FsPath) -> String {
     format!("hostname {}\nlog file {}\n", host.name, log.display())
 }
 
+/// The bfdd profile the neighbours use when the config sets BFD timers.
+const BFD_PROFILE: &str = "lab";
+
+/// Renders bfdd.conf: the profile of [`RouterConfig::bfd_interval_ms`].
+fn render_bfdd(host: &Host, config: &RouterConfig, log: &FsPath) -> String {
+    let mut c = basic_conf(host, log);
+    if let Some(ms) = config.bfd_interval_ms {
+        let _ = writeln!(
+            c,
+            "bfd\n profile {BFD_PROFILE}\n  receive-interval {ms}\n  transmit-interval {ms}\n  detect-multiplier 3\n exit\nexit"
+        );
+    }
+    c
+}
+
 /// Renders bgpd.conf.
 pub(crate) fn render(host: &Host, config: &RouterConfig, log: &FsPath) -> String {
     let mut c = String::new();
@@ -397,6 +415,9 @@ pub(crate) fn render(host: &Host, config: &RouterConfig, log: &FsPath) -> String
         }
         if n.bfd {
             let _ = writeln!(c, " neighbor {a} bfd");
+            if config.bfd_interval_ms.is_some() {
+                let _ = writeln!(c, " neighbor {a} bfd profile {BFD_PROFILE}");
+            }
         }
         if let Some(ttl) = n.multihop {
             let _ = writeln!(c, " neighbor {a} ebgp-multihop {ttl}");

@@ -6,7 +6,7 @@ use std::net::IpAddr;
 use futures::TryStreamExt;
 use ipnet::IpNet;
 use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol,
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteVia,
 };
 
 use crate::error::{LabError, Result};
@@ -72,13 +72,18 @@ fn convert(message: &RouteMessage) -> Option<KernelRoute> {
         match attr {
             RouteAttribute::Destination(a) => destination = address(a),
             RouteAttribute::Gateway(a) => next_hops.extend(address(a)),
+            // An IPv4 route via an IPv6 next hop (`via inet6 fe80::...`,
+            // RFC 8950 routes) names its gateway in RTA_VIA.
+            RouteAttribute::Via(v) => next_hops.extend(via(v)),
             // Routes through nexthop objects (FRR) also carry this in the
             // default nexthop_compat_mode.
             RouteAttribute::MultiPath(hops) => {
                 for hop in hops {
                     for attr in &hop.attributes {
-                        if let RouteAttribute::Gateway(a) = attr {
-                            next_hops.extend(address(a));
+                        match attr {
+                            RouteAttribute::Gateway(a) => next_hops.extend(address(a)),
+                            RouteAttribute::Via(v) => next_hops.extend(via(v)),
+                            _ => {}
                         }
                     }
                 }
@@ -96,6 +101,14 @@ fn convert(message: &RouteMessage) -> Option<KernelRoute> {
         protocol: message.header.protocol,
         next_hops,
     })
+}
+
+fn via(v: &RouteVia) -> Option<IpAddr> {
+    match v {
+        RouteVia::Inet(v4) => Some((*v4).into()),
+        RouteVia::Inet6(v6) => Some((*v6).into()),
+        _ => None,
+    }
 }
 
 fn address(a: &RouteAddress) -> Option<IpAddr> {

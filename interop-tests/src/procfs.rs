@@ -53,12 +53,54 @@ impl TcpState {
     }
 }
 
+/// CPU time (user + system) `pid` has used so far, every thread counted,
+/// dead ones too: `utime` + `stime` of `/proc/PID/stat`, in 10 ms ticks
+/// (USER_HZ is 100 on Linux).
+pub fn cpu_time(pid: Pid) -> Result<std::time::Duration> {
+    let path = format!("/proc/{pid}/stat");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| LabError::io(format!("cannot read {path}"), e))?;
+    parse_cpu_ticks(&text)
+        .map(|ticks| std::time::Duration::from_millis(ticks * 10))
+        .ok_or_else(|| LabError::parse(&path, "no utime and stime", &text))
+}
+
+/// `utime + stime` of a `stat` line. The fields are counted after the
+/// command name, which is in parentheses and may hold blanks: state is the
+/// 3rd field, utime the 14th and stime the 15th (proc(5)).
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+/// The 1, 5 and 15 minute load averages, as `/proc/loadavg` gives them,
+/// for the figures a test prints (empty if unreadable).
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 /// How many file descriptors `pid` has open.
 pub fn open_fds(pid: Pid) -> Result<usize> {
     let dir = format!("/proc/{pid}/fd");
     Ok(std::fs::read_dir(&dir)
         .map_err(|e| LabError::io(format!("cannot list {dir}"), e))?
         .count())
+}
+
+/// Resident memory of `pid` in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn rss_kib(pid: Pid) -> Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| LabError::io(format!("cannot read {path}"), e))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| LabError::Invalid(format!("{path}: no VmRSS")))
 }
 
 /// The TCP sockets `pid` holds a descriptor for (both families), read from
@@ -148,6 +190,16 @@ fn parse_endpoint(field: &str) -> Option<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime_after_the_command_name() {
+        // A command name with blanks and a parenthesis, as a thread may
+        // name itself.
+        let stat =
+            "4242 (tokio (rt) 1) S 1 4242 4242 0 -1 4194560 2300 0 0 0 123 45 0 0 20 0 9 0 100 0 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(168));
+        assert_eq!(parse_cpu_ticks("4242 (x) S 1"), None);
+    }
 
     // Captured from a lab node running `ferrolb run` (kernel 6.1).
     const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

@@ -31,3 +31,97 @@ fn the_test_api_server_serves_enforces_rbac_and_stops() -> interop_tests::Result
     }
     Ok(())
 }
+
+/// The outage tests stop kube-apiserver or etcd and start it again: same
+/// port, certificates and data, so clients reconnect with the kubeconfig
+/// they have and find every object as it was.
+#[test]
+fn either_part_restarts_with_its_data_port_and_certificates()
+-> Result<(), Box<dyn std::error::Error>> {
+    use interop_tests::apiserver::Part;
+    use interop_tests::wait::{self, Probe};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::api::{Api, PostParams};
+    use std::time::Duration;
+
+    let server = ApiServer::start()?;
+    let admin = server.identity("admin", &["system:masters"])?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // One client for the whole test: made before the restarts, it must work
+    // after them.
+    let client = runtime.block_on(async {
+        let kubeconfig = kube::config::Kubeconfig::read_from(server.admin_kubeconfig())?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        Ok::<_, Box<dyn std::error::Error>>(kube::Client::try_from(config)?)
+    })?;
+    let maps: Api<ConfigMap> = Api::namespaced(client, "default");
+    let mut map = ConfigMap::default();
+    map.metadata.name = Some("kept".into());
+    map.data = Some([("k".to_string(), "v".to_string())].into());
+    let created = runtime.block_on(maps.create(&PostParams::default(), &map))?;
+    let port = server.port();
+    let pids = server.pids();
+
+    // kube-apiserver stopped: nothing answers on its port.
+    server.stop(Part::KubeApiserver);
+    assert!(!server.is_running(Part::KubeApiserver));
+    assert!(server.is_running(Part::Etcd));
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "something still listens on {port}"
+    );
+    assert!(server.get("/readyz", &admin).is_err());
+    server.start_again(Part::KubeApiserver)?;
+    assert_eq!(server.port(), port);
+    assert!(
+        server.start_again(Part::KubeApiserver).is_err(),
+        "a running part cannot be started twice"
+    );
+    let found = runtime.block_on(maps.get("kept"))?;
+    assert_eq!(found.metadata.uid, created.metadata.uid);
+    assert_eq!(found.data, map.data);
+
+    // etcd stopped: the API server stays up but is not ready; once etcd is
+    // back (same data directory) it is, with the same objects, and takes
+    // writes again.
+    server.stop(Part::Etcd);
+    assert!(server.is_running(Part::KubeApiserver));
+    wait::poll(
+        "kube-apiserver /readyz to fail without etcd",
+        Duration::from_secs(60),
+        || {
+            Ok(match server.get("/readyz", &admin) {
+                Ok(body) if body.trim() == "ok" => Probe::Pending(body),
+                Ok(body) => Probe::Done(body),
+                Err(e) => Probe::Done(e.to_string()),
+            })
+        },
+    )?;
+    server.start_again(Part::Etcd)?;
+    wait::poll(
+        "kube-apiserver /readyz to answer ok with etcd back",
+        Duration::from_secs(60),
+        || {
+            Ok(match server.get("/readyz", &admin) {
+                Ok(body) if body.trim() == "ok" => Probe::Done(()),
+                Ok(body) => Probe::Pending(body),
+                Err(e) => Probe::Pending(e.to_string()),
+            })
+        },
+    )?;
+    let found = runtime.block_on(maps.get("kept"))?;
+    assert_eq!(found.metadata.uid, created.metadata.uid);
+    map.metadata.name = Some("after".into());
+    runtime.block_on(maps.create(&PostParams::default(), &map))?;
+
+    // New processes, and each start kept its own log.
+    let now = server.pids();
+    assert_eq!(now.len(), 2);
+    assert!(now.iter().all(|p| !pids.contains(p)), "{pids:?} -> {now:?}");
+    let logs = server.log_tail(1);
+    assert!(logs.contains("etcd.2.log"), "{logs}");
+    assert!(logs.contains("kube-apiserver.2.log"), "{logs}");
+    Ok(())
+}

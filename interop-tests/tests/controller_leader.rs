@@ -135,3 +135,52 @@ fn a_leader_that_sees_another_holder_stops_writing_at_once() -> TestResult {
         Ok(())
     })
 }
+
+/// Whether the replica reports a configuration verdict: only while it
+/// leads (a standby's `_bool` gauges are gone).
+fn leads(replica: &Replica) -> bool {
+    let mut text = String::new();
+    let _ = prometheus_client::encoding::text::encode(&mut text, &replica.registry);
+    text.contains("metallb_k8s_client_config_loaded_bool{}")
+}
+
+#[test]
+fn a_leader_whose_api_server_hangs_stops_leading_when_its_lease_runs_out() -> TestResult {
+    use interop_tests::apiserver::Part;
+    use nix::sys::signal::Signal;
+
+    block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        configure(&admin, vec![pool("p", &["192.0.2.0/28"])]).await?;
+        let lease = Duration::from_secs(6);
+        let one = Replica::start(&cluster, "one", lease)?;
+        create(&admin, lb_service("s1", &[], 80)).await?;
+        wait_assigned(&admin, "s1").await?;
+        assert!(leads(&one));
+
+        // The API server hangs: connections are accepted, nothing answers.
+        // No renewal can succeed, and nobody can tell the leader so: it
+        // must stop on its own once the lease it last saw runs out (a
+        // standby elsewhere may lead by then).
+        cluster
+            .server
+            .signal(Part::KubeApiserver, Signal::SIGSTOP)?;
+        let frozen = Instant::now();
+        let stopped = wait_for("one to stop leading", 3 * lease, || async {
+            Ok((!leads(&one)).then(|| frozen.elapsed()))
+        })
+        .await;
+        cluster
+            .server
+            .signal(Part::KubeApiserver, Signal::SIGCONT)?;
+        let stopped = stopped?;
+        println!("stopped leading {stopped:?} after the API server froze (lease {lease:?})");
+
+        // Answering again: it takes the lease back and serves.
+        create(&admin, lb_service("s2", &[], 80)).await?;
+        assert_eq!(ingress(&wait_assigned(&admin, "s2").await?), ["192.0.2.1"]);
+        assert!(leads(&one));
+        Ok(())
+    })
+}

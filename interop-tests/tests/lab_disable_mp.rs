@@ -32,7 +32,7 @@ fn session(n: &Host, router: IpAddr, disable_mp: bool) -> ferrolb_bgp::peer::Pee
         restart_time: 120,
         restarted_at: None,
     };
-    let mut config = peer_config(peer, Some(n.ipv4), restart).expect("a session");
+    let mut config = peer_config(peer, Some(n.ipv4), restart, None).expect("a session");
     config.backoff.cap = std::time::Duration::from_secs(2);
     config
 }

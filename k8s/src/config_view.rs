@@ -143,6 +143,11 @@ impl ConfigView {
         r
     }
 
+    /// The BGPPeers, by name: what a BFD Event is about.
+    pub fn peers(&self) -> &Cache<BGPPeer, String> {
+        &self.peers
+    }
+
     /// The IPAddressPools, with their status.
     pub fn pools(&self) -> &Cache<IPAddressPool, String> {
         &self.pools

@@ -8,11 +8,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
+use kube::client::ClientBuilder;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
 use prometheus_client::registry::Registry;
 use tokio::task::JoinHandle;
+use tower::timeout::TimeoutLayer;
 use tracing::{error, info};
 
 use crate::http::{self, Endpoint, ListenError};
@@ -31,6 +34,15 @@ pub enum ClientError {
 /// A client from `kubeconfig`, else the in-cluster service account (or
 /// $KUBECONFIG / ~/.kube/config).
 pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClientError> {
+    client_with_timeout(kubeconfig, REQUEST_TIMEOUT).await
+}
+
+/// [`client`] with another limit than [`REQUEST_TIMEOUT`] on the wait for a
+/// response to start.
+pub async fn client_with_timeout(
+    kubeconfig: Option<&Path>,
+    request_timeout: Duration,
+) -> Result<Client, ClientError> {
     let config = match kubeconfig {
         Some(path) => {
             let kubeconfig =
@@ -46,8 +58,21 @@ pub async fn client(kubeconfig: Option<&Path>) -> Result<Client, ClientError> {
             .await
             .map_err(|e| ClientError::Client(Box::new(e)))?,
     };
-    Client::try_from(config).map_err(|e| ClientError::Client(Box::new(e)))
+    let builder = ClientBuilder::try_from(config).map_err(|e| ClientError::Client(Box::new(e)))?;
+    Ok(builder
+        .with_layer(&TimeoutLayer::new(request_timeout))
+        .build())
 }
+
+/// The longest an API request may wait for its response to start. Without
+/// it, a request sent on a connection whose peer vanished (a node cut off
+/// from the API server for a moment, an API server restarted behind a
+/// load balancer) waits forever, and so does whatever awaits it: the
+/// lease renewal, the controller's pass, the speaker's status writes.
+/// Watches are unaffected: their response starts at once and their body is
+/// guarded by the watcher's own idle timeout. 30 s is half the API
+/// server's own limit for a request (`--request-timeout`, 60 s).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// This host's name, for identities in Leases and Events.
 pub fn hostname() -> Option<String> {

@@ -16,8 +16,11 @@
 //! is forty times what a loaded LAN needs. What this gives up: a proxy-ARP
 //! router (which delays its answers up to `proxy_delay`, 0.8 s on Linux) or
 //! an anycast NA (delayed up to 1 s, RFC 4861 §7.2.7) may answer too late
-//! to count. Only the first claim waits for the probe; on failover, and
-//! after a foreign host's claim, it runs while the address is answered
+//! to count. Only the first claim waits for the whole probe. A takeover
+//! (failover) listens for `takeover_wait` (5 ms) after one probe before it
+//! announces: long enough for a foreign host that holds the address to
+//! answer from its kernel, short next to the failure detection it follows;
+//! the rest of the probe then runs while the address is answered
 //! (`interface`, `conflict`).
 
 use std::net::IpAddr;
@@ -36,20 +39,36 @@ pub struct ProbeConfig {
     pub interval: Duration,
     /// Time to wait for answers after the last probe.
     pub wait: Duration,
+    /// On a takeover, how long to listen after one probe before the
+    /// address is answered and announced: announcing over a foreign host
+    /// that holds it would turn its neighbours to us.
+    pub takeover_wait: Duration,
 }
 
 impl Default for ProbeConfig {
-    /// 3 probes 30 ms apart, then 40 ms: see the module documentation.
+    /// 3 probes 30 ms apart, then 40 ms; 5 ms on a takeover: see the
+    /// module documentation.
     fn default() -> Self {
         Self {
             count: 3,
             interval: Duration::from_millis(30),
             wait: Duration::from_millis(40),
+            takeover_wait: Duration::from_millis(5),
         }
     }
 }
 
 impl ProbeConfig {
+    /// The single probe a takeover listens after.
+    pub fn takeover(&self) -> ProbeConfig {
+        ProbeConfig {
+            count: 1,
+            interval: Duration::ZERO,
+            wait: self.takeover_wait,
+            takeover_wait: self.takeover_wait,
+        }
+    }
+
     /// How long a probe that meets no conflict takes.
     pub fn total(&self) -> Duration {
         let gaps = self.count.max(1) - 1;

@@ -178,6 +178,7 @@ fn a_zero_count_still_sends_one_probe() {
         count: 0,
         interval: Duration::from_millis(5),
         wait: Duration::from_millis(7),
+        ..ProbeConfig::default()
     };
     assert_eq!(config.total(), Duration::from_millis(7));
     let mut probe = Probe::start(NODE_V4.into(), CLIENT_MAC, config, Millis(0));

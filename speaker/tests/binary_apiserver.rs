@@ -162,8 +162,105 @@ fn the_speaker_announces_what_the_cluster_says_reports_it_and_withdraws_on_sigte
         assert!(statuses.list(&mine).await?.items.is_empty());
         Ok(())
     });
+    with_log_tail(outcome, &log_text())
+}
+
+/// BFD on Kubernetes: the speaker's BFD session with a router tells its
+/// transitions as Events on the BGPPeer, with the peer, the node and, when
+/// it falls, the diagnostic (here BIRD frozen: the detection time expires).
+#[test]
+fn bfd_transitions_are_events_on_the_bgp_peer() -> TestResult {
+    let mut lab = Lab::new("k8sbfd")?;
+    let r1 = lab.add_host("r1")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let bird = interop_tests::Bird::start(
+        &lab,
+        &r1,
+        &interop_tests::RouterConfig::new(ROUTER_AS, r1.ipv4)
+            .neighbor(
+                interop_tests::Neighbor::new(n1.ipv4.into(), NODE_AS)
+                    .no_export()
+                    .bfd(),
+            )
+            .bfd_interval(100),
+    )?;
+    let log = lab.state_dir(&n1, "speaker")?.join("speaker.log");
+    let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
+    let outcome = block_on(async {
+        let cluster = Cluster::start().await?;
+        let admin = cluster.admin.clone();
+        create_node(&admin, &n1).await?;
+        for object in [
+            json!({"apiVersion": "metallb.io/v1beta1", "kind": "BFDProfile",
+                "metadata": {"name": "fast", "namespace": NS},
+                "spec": {"receiveInterval": 100, "transmitInterval": 100, "detectMultiplier": 3}}),
+            // A 90 s hold time: only BFD can notice the frozen router.
+            json!({"apiVersion": "metallb.io/v1beta2", "kind": "BGPPeer",
+                "metadata": {"name": "r1", "namespace": NS},
+                "spec": {"myASN": NODE_AS, "peerASN": ROUTER_AS,
+                         "peerAddress": r1.ipv4.to_string(), "holdTime": "90s",
+                         "bfdProfile": "fast"}}),
+        ] {
+            apply(&admin, NS, &object).await?;
+        }
+        let _forward = Forward::start(
+            &n1.netns,
+            format!("127.0.0.1:{}", cluster.server.port()).parse()?,
+        )?;
+        let _speaker = start_speaker(&lab, &n1, &cluster, &log)?;
+        let up = wait_event(&admin, NS, "r1", "bfdSessionUp").await?;
+        assert_eq!(
+            up,
+            format!("BFD session with {} on node \"n1\" is up", r1.ipv4)
+        );
+
+        bird.daemon().signal(nix::sys::signal::Signal::SIGSTOP)?;
+        let down = wait_event(&admin, NS, "r1", "bfdSessionDown").await;
+        bird.daemon().signal(nix::sys::signal::Signal::SIGCONT)?;
+        let down = down?;
+        assert_eq!(
+            down,
+            format!(
+                "BFD session with {} on node \"n1\" is down (control detection time expired); the BGP session is closed",
+                r1.ipv4
+            )
+        );
+        let kinds: Vec<String> = event_types(&admin, "r1").await?;
+        assert!(
+            kinds.iter().any(|k| k == "bfdSessionDown/Warning"),
+            "{kinds:?}"
+        );
+        assert!(
+            kinds.iter().any(|k| k == "bfdSessionUp/Normal"),
+            "{kinds:?}"
+        );
+        Ok(())
+    });
+    with_log_tail(outcome, &log_text())
+}
+
+/// "reason/type" of every Event about `name` in [`NS`].
+async fn event_types(admin: &Client, name: &str) -> TestResult<Vec<String>> {
+    let api: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(admin.clone(), NS);
+    Ok(api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name))
+        .map(|e| {
+            format!(
+                "{}/{}",
+                e.reason.unwrap_or_default(),
+                e.type_.unwrap_or_default()
+            )
+        })
+        .collect())
+}
+
+/// A failure with the last 40 lines of the speaker's log.
+fn with_log_tail(outcome: TestResult, log: &str) -> TestResult {
     outcome.map_err(|e| {
-        let log = log_text();
         let tail: Vec<&str> = log.lines().rev().take(40).collect();
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         format!("{e}\n--- speaker log (tail) ---\n{}", tail.join("\n")).into()

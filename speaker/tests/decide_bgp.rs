@@ -221,7 +221,10 @@ spec:
     let inner = bgp_plan(&config, &node("n1", &[("rack", "b")]), [&svc]);
     assert_eq!(
         inner.explanations[0].verdict,
-        Verdict::NotAnnounced(Reason::NodeNotSelected { pool: "web".into() })
+        Verdict::NotAnnounced(Reason::NodeNotSelected {
+            pool: "web".into(),
+            bgp: true
+        })
     );
     let edge_a = bgp_plan(
         &config,

@@ -192,7 +192,19 @@ fn only_live_selected_and_healthy_nodes_are_candidates() {
     ]);
     // n3 would win (see above) but is excluded; n1 is the only candidate.
     let plan = l2_plan(&config, &local("n4"), &view, [&svc]);
-    assert_eq!(plan.explanations[0].verdict, owned_by("n1"));
+    assert_eq!(plan.owners[&addr("198.51.100.10")], "n1");
+    // Seen from the nodes left out, each says why it is no candidate.
+    assert_eq!(
+        reason(&plan, 0),
+        Reason::NodeNotSelected {
+            pool: "web".into(),
+            bgp: false
+        }
+    );
+    let plan = l2_plan(&config, &local("n3"), &view, [&svc]);
+    assert_eq!(reason(&plan, 0), Reason::NodeExcluded);
+    let plan = l2_plan(&config, &local("n2"), &view, [&svc]);
+    assert_eq!(reason(&plan, 0), Reason::NodeNetworkUnavailable);
 
     let nobody = ClusterView::new([node("n4", &[("lan", "back")])]);
     let plan = l2_plan(&config, &local("n4"), &nobody, [&svc]);
@@ -312,7 +324,8 @@ fn the_advertisements_interfaces_are_used_and_missing_ones_reported() {
         reason(&plan, 0),
         Reason::NoInterface {
             pool: "web".into(),
-            missing: vec!["bond0".into(), "eth1".into()]
+            missing: vec!["bond0".into(), "eth1".into()],
+            excluded: vec!["eth0: not among the L2Advertisement's interfaces".into()],
         }
     );
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use ferrolb_bgp::fsm::{Family, PeerAs};
 use ferrolb_bgp::peer::GracefulRestartConfig;
 use ferrolb_bgp::transport::{TTL_DIRECT, TTL_MULTIHOP};
-use ferrolb_speaker::announce::{PeerConfigError, peer_config};
+use ferrolb_speaker::announce::{LinkPeer, PeerConfigError, peer_config};
 
 const NODE: Option<Ipv4Addr> = Some(Ipv4Addr::new(10, 0, 0, 11));
 const RESTART: GracefulRestartConfig = GracefulRestartConfig {
@@ -30,6 +30,7 @@ fn an_ebgp_peer_gets_metallb_defaults_and_ttl_1() {
         &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}"),
         NODE,
         RESTART,
+        None,
     )
     .unwrap();
     assert_eq!(c.address, "10.0.0.1:179".parse().unwrap());
@@ -52,6 +53,7 @@ fn every_field_that_matters_reaches_the_session() {
         ),
         NODE,
         RESTART,
+        None,
     )
     .unwrap();
     assert_eq!(c.address, "10.0.0.1:1179".parse().unwrap());
@@ -84,6 +86,7 @@ fn enable_graceful_restart_gives_the_session_the_nodes_restart_parameters() {
         &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1, enableGracefulRestart: true}"),
         NODE,
         RESTART,
+        None,
     )
     .unwrap();
     assert_eq!(c.graceful_restart, Some(RESTART));
@@ -95,6 +98,7 @@ fn dynamic_asn_and_ibgp_map_to_the_fsm_rules() {
         &peer("{myASN: 64512, dynamicASN: internal, peerAddress: 10.0.0.1}"),
         NODE,
         RESTART,
+        None,
     )
     .unwrap();
     assert_eq!(ibgp.peer_as, PeerAs::Internal);
@@ -103,6 +107,7 @@ fn dynamic_asn_and_ibgp_map_to_the_fsm_rules() {
         &peer("{myASN: 64512, dynamicASN: external, peerAddress: 10.0.0.1}"),
         NODE,
         RESTART,
+        None,
     )
     .unwrap();
     assert_eq!(ebgp.peer_as, PeerAs::External);
@@ -114,10 +119,59 @@ fn what_cannot_run_says_why() {
         &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}"),
         None,
         RESTART,
+        None,
     );
     assert!(matches!(no_id, Err(PeerConfigError::NoRouterId { .. })));
-    // Unnumbered peers (spec.interface) never get here: the compiler
-    // refuses them (crds/tests/compiler.rs).
+    let unheard = peer_config(
+        &peer("{myASN: 64512, peerASN: 64500, interface: eth1}"),
+        NODE,
+        RESTART,
+        None,
+    );
+    assert!(
+        matches!(&unheard, Err(PeerConfigError::NoLinkPeer { interface, .. }) if interface == "eth1"),
+        "{unheard:?}"
+    );
+}
+
+/// Unnumbered (`interface`): the session goes to the router found on the
+/// link, at its link-local address scoped to the interface, offers IPv4
+/// routes with an IPv6 next hop (RFC 8950), carries both families, and
+/// takes the interface's global address as the global next hop.
+#[test]
+fn an_unnumbered_peer_runs_over_the_routers_link_local_address() {
+    let found = LinkPeer {
+        ifindex: 7,
+        address: "fe80::1".parse().unwrap(),
+        global: Some("fd00::11".parse().unwrap()),
+    };
+    let c = peer_config(
+        &peer("{myASN: 64512, peerASN: 64500, interface: eth1}"),
+        NODE,
+        RESTART,
+        Some(found),
+    )
+    .unwrap();
+    assert_eq!(c.address, "[fe80::1%7]:179".parse().unwrap());
+    let std::net::SocketAddr::V6(v6) = c.address else {
+        panic!("IPv6");
+    };
+    assert_eq!(v6.scope_id(), 7);
+    assert!(c.extended_next_hop);
+    assert_eq!(c.next_hop_v6, found.global);
+    assert_eq!(c.families, [Family::IPV4_UNICAST, Family::IPV6_UNICAST]);
+    assert_eq!(c.ttl, TTL_DIRECT);
+    let numbered = peer_config(
+        &peer("{myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}"),
+        NODE,
+        RESTART,
+        Some(found),
+    )
+    .unwrap();
+    assert!(
+        !numbered.extended_next_hop,
+        "only unnumbered sessions offer it"
+    );
 }
 
 /// MetalLB v0.16's `localASN`: the session presents it instead of `myASN`
@@ -130,6 +184,7 @@ fn local_asn_is_the_sessions_own_as() {
         &peer("{myASN: 64512, localASN: 4200000000, peerASN: 64500, peerAddress: 10.0.0.1}"),
         NODE,
         RESTART,
+        None,
     )
     .unwrap();
     assert_eq!(c.local_as, 4_200_000_000);

@@ -233,7 +233,8 @@ fn outbound(
         restart_time: 120,
         restarted_at: None,
     };
-    let peer_config = peer_config(compiled, router_id, restart).expect("the replayed peer can run");
+    let peer_config =
+        peer_config(compiled, router_id, restart, None).expect("the replayed peer can run");
     let internal = match peer_config.peer_as {
         PeerAs::Exact(asn) => asn == peer_config.local_as,
         PeerAs::Internal => true,

@@ -122,6 +122,22 @@ impl Diagnostic {
             Diagnostic::Reserved(v) => v & 0x1f,
         }
     }
+
+    /// RFC 5880's name for it, as people read it in an Event or a log.
+    pub fn description(self) -> &'static str {
+        match self {
+            Diagnostic::NoDiagnostic => "no diagnostic",
+            Diagnostic::ControlDetectionTimeExpired => "control detection time expired",
+            Diagnostic::EchoFunctionFailed => "echo function failed",
+            Diagnostic::NeighborSignaledSessionDown => "neighbor signaled session down",
+            Diagnostic::ForwardingPlaneReset => "forwarding plane reset",
+            Diagnostic::PathDown => "path down",
+            Diagnostic::ConcatenatedPathDown => "concatenated path down",
+            Diagnostic::AdministrativelyDown => "administratively down",
+            Diagnostic::ReverseConcatenatedPathDown => "reverse concatenated path down",
+            Diagnostic::Reserved(_) => "reserved diagnostic",
+        }
+    }
 }
 
 /// A Control packet without authentication: what FerroLB sends, and what

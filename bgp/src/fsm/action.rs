@@ -126,4 +126,7 @@ pub struct NegotiatedSession {
     pub extended_message: bool,
     /// The peer's graceful restart capability, when both sides advertised it.
     pub graceful_restart: Option<GracefulRestart>,
+    /// Both sides advertised IPv4 unicast with an IPv6 next hop (RFC
+    /// 8950): our IPv4 routes may carry an IPv6 next hop in MP_REACH_NLRI.
+    pub extended_next_hop: bool,
 }

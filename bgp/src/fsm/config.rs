@@ -135,6 +135,10 @@ pub struct SessionConfig {
     pub extended_message: bool,
     /// Whether we advertise graceful restart (RFC 4724).
     pub graceful_restart: bool,
+    /// Whether we advertise that we take IPv4 unicast routes with an IPv6
+    /// next hop (RFC 8950), as unnumbered sessions over IPv6 link-local
+    /// addresses need.
+    pub extended_next_hop: bool,
     /// Reconnection pacing.
     pub backoff: BackoffConfig,
     /// Whether a session that went down by itself (not by ManualStop) starts
@@ -157,6 +161,7 @@ impl SessionConfig {
             route_refresh: true,
             extended_message: false,
             graceful_restart: false,
+            extended_next_hop: false,
             backoff: BackoffConfig::default(),
             automatic_restart: true,
         }

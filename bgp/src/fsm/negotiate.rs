@@ -47,6 +47,7 @@ pub(crate) fn negotiate(
             .graceful_restart
             .clone()
             .filter(|_| config.graceful_restart),
+        extended_next_hop: config.extended_next_hop && caps.extended_next_hop_ipv4,
     })
 }
 
@@ -58,4 +59,38 @@ fn keepalive_interval(hold_time: HoldTime, config: &SessionConfig) -> Option<Dur
         .keepalive
         .map(|k| Duration::from_secs(u64::from(k.get())));
     Some(wanted.map_or(third, |w| w.min(third)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::{BgpId, PeerAs, PeerCapabilities};
+
+    fn open(extended_next_hop_ipv4: bool) -> PeerOpen {
+        PeerOpen {
+            version: 4,
+            my_as: 64500,
+            hold_time: 90,
+            bgp_id: BgpId(2),
+            capabilities: PeerCapabilities {
+                four_octet_as: Some(64500),
+                multiprotocol: vec![Family::IPV4_UNICAST, Family::IPV6_UNICAST],
+                extended_next_hop_ipv4,
+                ..PeerCapabilities::default()
+            },
+        }
+    }
+
+    /// RFC 8950 §4: IPv4 routes may carry an IPv6 next hop only to a peer
+    /// that said it takes them, and we use it only where we offered it.
+    #[test]
+    fn extended_next_hop_needs_both_sides() {
+        for (ours, theirs) in [(false, false), (true, false), (false, true), (true, true)] {
+            let mut config = SessionConfig::new(64512, BgpId(1), PeerAs::Exact(64500));
+            config.extended_next_hop = ours;
+            let session = negotiate(&config, &open(theirs), 64500, HoldTime::DEFAULT)
+                .expect("common families");
+            assert_eq!(session.extended_next_hop, ours && theirs, "{ours} {theirs}");
+        }
+    }
 }

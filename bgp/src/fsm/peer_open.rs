@@ -35,6 +35,9 @@ pub struct PeerCapabilities {
     pub extended_message: bool,
     /// Graceful restart (RFC 4724) advertised, with its content.
     pub graceful_restart: Option<GracefulRestart>,
+    /// The extended next hop capability (RFC 8950) lists IPv4 unicast with
+    /// an IPv6 next hop: the peer takes our IPv4 routes with one.
+    pub extended_next_hop_ipv4: bool,
 }
 
 /// The peer's graceful restart capability (RFC 4724 §3).

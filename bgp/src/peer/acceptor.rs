@@ -28,7 +28,24 @@ struct Registered {
     ttl: u8,
 }
 
-type Registry = Arc<Mutex<HashMap<IpAddr, Registered>>>;
+type Registry = Arc<Mutex<HashMap<PeerKey, Registered>>>;
+
+/// Who a connection is from: the address, and for an IPv6 link-local one
+/// the interface it lives on (its scope), since the same link-local
+/// address may be another router on another link. An unnumbered peer is
+/// registered with its interface's index; a router's connection arrives
+/// with the scope of the interface it came in on.
+type PeerKey = (IpAddr, u32);
+
+fn peer_key(addr: SocketAddr) -> PeerKey {
+    let ip = canonical_ip(addr.ip());
+    match (ip, addr) {
+        (IpAddr::V6(v6), SocketAddr::V6(scoped)) if v6.is_unicast_link_local() => {
+            (ip, scoped.scope_id())
+        }
+        _ => (ip, 0),
+    }
+}
 
 /// One listening socket and the peers whose connections it takes.
 struct Bound {
@@ -128,7 +145,8 @@ impl Acceptor {
         config: &PeerConfig,
         sessions: mpsc::Sender<TcpStream>,
     ) -> Result<(), RegisterError> {
-        let ip = canonical_ip(config.address.ip());
+        let key = peer_key(config.address);
+        let ip = key.0;
         let mut bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
         let vrf = config.vrf.clone();
         if !bound.contains_key(&vrf)
@@ -154,7 +172,7 @@ impl Acceptor {
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
                 .insert(
-                    ip,
+                    key,
                     Registered {
                         sessions,
                         ttl: config.ttl,
@@ -168,7 +186,8 @@ impl Acceptor {
     /// Stops routing `config`'s peer's connections, and removes its key if
     /// it has one; the listener of a VRF left without peers closes.
     pub fn unregister(&self, config: &PeerConfig) {
-        let ip = canonical_ip(config.address.ip());
+        let key = peer_key(config.address);
+        let ip = key.0;
         let mut bound = self.bound.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(b) = bound.get(&config.vrf) else {
             return;
@@ -176,7 +195,7 @@ impl Acceptor {
         b.registry
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&ip);
+            .remove(&key);
         match b.listener.set_password(ip, None) {
             Ok(()) | Err(KeyError::NotReceived(_)) => {}
             // The old key stays: the next session of this peer must carry
@@ -215,7 +234,7 @@ async fn accept_loop(listener: Arc<Listener>, registry: Registry, device: Option
         let target = registry
             .lock()
             .ok()
-            .and_then(|r| r.get(&from.ip()).map(|t| (t.sessions.clone(), t.ttl)));
+            .and_then(|r| r.get(&peer_key(from)).map(|t| (t.sessions.clone(), t.ttl)));
         match target {
             Some((sessions, ttl)) => {
                 if let Err(e) = Listener::accept_ttl(&stream, from.ip(), ttl) {
@@ -286,6 +305,41 @@ mod tests {
         let _second = dial().await.unwrap();
         assert!(arrives(&mut default_rx).await);
         assert!(!arrives(&mut vrf_rx).await);
+    }
+
+    /// `lo` has no link-local address, so the keys are checked as the
+    /// accept loop computes them.
+    #[test]
+    fn a_link_local_peer_is_known_by_its_interface_too() {
+        let on = |scope| {
+            SocketAddr::V6(std::net::SocketAddrV6::new(
+                "fe80::1".parse().unwrap(),
+                179,
+                0,
+                scope,
+            ))
+        };
+        assert_eq!(peer_key(on(7)), peer_key(on(7)));
+        assert_ne!(
+            peer_key(on(7)),
+            peer_key(on(8)),
+            "another link, another router"
+        );
+        let global = |scope| {
+            SocketAddr::V6(std::net::SocketAddrV6::new(
+                "fd00::1".parse().unwrap(),
+                179,
+                0,
+                scope,
+            ))
+        };
+        assert_eq!(
+            peer_key(global(7)),
+            peer_key(global(0)),
+            "a global address has no scope"
+        );
+        let mapped: SocketAddr = "[::ffff:10.0.0.1]:179".parse().unwrap();
+        assert_eq!(peer_key(mapped), peer_key("10.0.0.1:179".parse().unwrap()));
     }
 
     #[tokio::test]

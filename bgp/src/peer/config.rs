@@ -45,6 +45,10 @@ pub struct PeerConfig {
     pub graceful_restart: Option<GracefulRestartConfig>,
     /// Offer RFC 8654 extended messages.
     pub extended_message: bool,
+    /// Offer to take, and send when the peer offers it too, IPv4 routes
+    /// with an IPv6 next hop (RFC 8950): unnumbered sessions have no IPv4
+    /// address to put in NEXT_HOP.
+    pub extended_next_hop: bool,
     /// NEXT_HOP of IPv4 routes; the session's local IPv4 address when `None`.
     pub next_hop_v4: Option<Ipv4Addr>,
     /// Next hop of IPv6 routes; the session's local IPv6 address when `None`.
@@ -137,6 +141,7 @@ impl PeerConfig {
             families: vec![fsm::Family::IPV4_UNICAST, fsm::Family::IPV6_UNICAST],
             graceful_restart: None,
             extended_message: true,
+            extended_next_hop: false,
             next_hop_v4: None,
             next_hop_v6: None,
             connect_timeout: Duration::from_secs(5),
@@ -152,6 +157,7 @@ impl PeerConfig {
         config.families = self.families.clone();
         config.extended_message = self.extended_message;
         config.graceful_restart = self.graceful_restart.is_some();
+        config.extended_next_hop = self.extended_next_hop;
         config.backoff = self.backoff;
         config
     }
@@ -172,6 +178,11 @@ impl PeerConfig {
         capabilities.push(Capability::FourOctetAs(Asn(self.local_as)));
         if self.extended_message {
             capabilities.push(Capability::ExtendedMessage);
+        }
+        if self.extended_next_hop {
+            capabilities.push(Capability::ExtendedNextHop(vec![
+                wire::IPV4_UNICAST_IPV6_NEXT_HOP,
+            ]));
         }
         if let Some(gr) = &self.graceful_restart {
             capabilities.push(gr.capability(&self.families, restart_state));

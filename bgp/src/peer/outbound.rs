@@ -27,8 +27,16 @@ pub struct Outbound {
     pub families: Vec<fsm::Family>,
     /// NEXT_HOP of IPv4 routes; without one they are not sent.
     pub next_hop_v4: Option<Ipv4Addr>,
-    /// Global next hop of IPv6 routes; without one they are not sent.
+    /// Global next hop of IPv6 routes; without one (and without a
+    /// link-local one) they are not sent.
     pub next_hop_v6: Option<Ipv6Addr>,
+    /// Our link-local address, when the session runs over one (unnumbered
+    /// peering): sent as the link-local next hop, or alone when there is
+    /// no global one.
+    pub link_local: Option<Ipv6Addr>,
+    /// The peer takes IPv4 routes with an IPv6 next hop (RFC 8950,
+    /// negotiated): without an IPv4 next hop they go in MP_REACH_NLRI.
+    pub extended_next_hop: bool,
 }
 
 impl Outbound {
@@ -39,13 +47,15 @@ impl Outbound {
         local: IpAddr,
         config: &PeerConfig,
     ) -> Outbound {
-        Outbound::new(
+        let mut outbound = Outbound::new(
             config,
             codec,
             local,
             session.internal,
             session.families.clone(),
-        )
+        );
+        outbound.extended_next_hop = session.extended_next_hop;
+        outbound
     }
 
     /// For a session with `config`'s peer that negotiated `families` on a
@@ -72,6 +82,27 @@ impl Outbound {
                 IpAddr::V6(a) if !is_link_local(a) => Some(a),
                 _ => None,
             }),
+            link_local: match local {
+                IpAddr::V6(a) if is_link_local(a) => Some(a),
+                _ => None,
+            },
+            extended_next_hop: false,
+        }
+    }
+
+    /// The IPv6 next hop of our routes: the global address with our
+    /// link-local one when the session runs over it (RFC 2545), or the
+    /// link-local one alone (16 bytes) when there is no global address, as
+    /// on an unnumbered link: FRR takes it for a peer it knows by
+    /// interface, BIRD reads a lone link-local next hop as such.
+    pub fn ipv6_next_hop(&self) -> Option<Ipv6NextHop> {
+        match (self.next_hop_v6, self.link_local) {
+            (Some(global), link_local) => Some(Ipv6NextHop { global, link_local }),
+            (None, Some(ll)) => Some(Ipv6NextHop {
+                global: ll,
+                link_local: None,
+            }),
+            (None, None) => None,
         }
     }
 
@@ -100,30 +131,33 @@ impl Outbound {
         for (attrs, prefixes) in &changes.announced {
             let (a4, a6) = split(prefixes.iter().copied());
             if !a4.is_empty() {
-                match (v4_ok, self.next_hop_v4) {
-                    (true, Some(nh)) => record(pack::announce_ipv4(
+                let via_ipv6 = self.ipv6_next_hop().filter(|_| self.extended_next_hop);
+                match (v4_ok, self.next_hop_v4, via_ipv6) {
+                    (true, Some(nh), _) => record(pack::announce_ipv4(
                         send,
                         &attrs.path_attributes(self.local_as, self.internal, Some(nh)),
                         &a4,
                     )),
-                    (false, _) => missing.push("IPv4 unicast was not negotiated"),
-                    (true, None) => missing.push("no IPv4 next hop (set next_hop_v4)"),
+                    (true, None, Some(nh)) => record(pack::announce_ipv4_via_ipv6(
+                        send,
+                        &attrs.path_attributes(self.local_as, self.internal, None),
+                        &nh,
+                        &a4,
+                    )),
+                    (false, _, _) => missing.push("IPv4 unicast was not negotiated"),
+                    (true, None, None) => missing.push(
+                        "no IPv4 next hop (set next_hop_v4, or negotiate an IPv6 one: RFC 8950)",
+                    ),
                 }
             }
             if !a6.is_empty() {
-                match (v6_ok, self.next_hop_v6) {
-                    (true, Some(global)) => {
-                        let nh = Ipv6NextHop {
-                            global,
-                            link_local: None,
-                        };
-                        record(pack::announce_ipv6(
-                            send,
-                            &attrs.path_attributes(self.local_as, self.internal, None),
-                            &nh,
-                            &a6,
-                        ))
-                    }
+                match (v6_ok, self.ipv6_next_hop()) {
+                    (true, Some(nh)) => record(pack::announce_ipv6(
+                        send,
+                        &attrs.path_attributes(self.local_as, self.internal, None),
+                        &nh,
+                        &a6,
+                    )),
                     (false, _) => missing.push("IPv6 unicast was not negotiated"),
                     (true, None) => missing.push("no IPv6 next hop (set next_hop_v6)"),
                 }
@@ -175,4 +209,123 @@ fn split(prefixes: impl Iterator<Item = IpNet>) -> (Vec<Nlri<Ipv4Net>>, Vec<Nlri
         }
     }
     (v4, v6)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::PeerAs;
+    use crate::wire::{BgpId, MpReach, NextHop, PathAttribute, decode_message};
+
+    const LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0x11);
+    const GLOBAL: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x11);
+
+    /// An unnumbered session: the connection runs between link-local
+    /// addresses, both families negotiated.
+    fn unnumbered(extended_next_hop: bool, next_hop_v6: Option<Ipv6Addr>) -> Outbound {
+        let id = BgpId::new(1).expect("non-zero");
+        let peer = IpAddr::V6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1));
+        let mut config = PeerConfig::new("r", peer, 64512, id, PeerAs::Exact(64500));
+        config.next_hop_v6 = next_hop_v6;
+        let mut outbound = Outbound::new(
+            &config,
+            Codec::default(),
+            IpAddr::V6(LL),
+            false,
+            vec![fsm::Family::IPV4_UNICAST, fsm::Family::IPV6_UNICAST],
+        );
+        outbound.extended_next_hop = extended_next_hop;
+        outbound
+    }
+
+    fn announce(prefixes: &[&str]) -> Changes<RouteAttributes> {
+        Changes {
+            withdrawn: Vec::new(),
+            announced: vec![(
+                RouteAttributes::default(),
+                prefixes
+                    .iter()
+                    .map(|p| p.parse().expect("prefix"))
+                    .collect(),
+            )],
+        }
+    }
+
+    fn mp_reach(bytes: &Bytes) -> MpReach {
+        let decoded = decode_message(bytes, &Codec::default()).expect("decodes");
+        let Message::Update(update) = decoded.message else {
+            panic!("not an UPDATE");
+        };
+        assert!(
+            !update
+                .attributes
+                .iter()
+                .any(|a| matches!(a, PathAttribute::NextHop(_))),
+            "no IPv4 NEXT_HOP attribute: there is no IPv4 address to put in it"
+        );
+        update
+            .attributes
+            .into_iter()
+            .find_map(|a| match a {
+                PathAttribute::MpReach(r) => Some(r),
+                _ => None,
+            })
+            .expect("MP_REACH_NLRI")
+    }
+
+    #[test]
+    fn ipv4_routes_go_with_the_link_local_next_hop_once_negotiated() {
+        let (messages, skipped) = unnumbered(true, None).encode(&announce(&["198.51.100.10/32"]));
+        assert_eq!(skipped, None);
+        assert_eq!(messages.len(), 1);
+        let MpReach::Ipv4Unicast { next_hop, nlri } = mp_reach(&messages[0]) else {
+            panic!("IPv4 unicast in MP_REACH_NLRI");
+        };
+        assert_eq!(
+            next_hop,
+            NextHop::V6(Ipv6NextHop {
+                global: LL,
+                link_local: None
+            })
+        );
+        assert_eq!(nlri[0].prefix.to_string(), "198.51.100.10/32");
+    }
+
+    #[test]
+    fn a_global_address_goes_first_with_the_link_local_one_after_it() {
+        let (messages, _) = unnumbered(true, Some(GLOBAL)).encode(&announce(&["198.51.100.10/32"]));
+        let MpReach::Ipv4Unicast { next_hop, .. } = mp_reach(&messages[0]) else {
+            panic!("IPv4 unicast in MP_REACH_NLRI");
+        };
+        assert_eq!(
+            next_hop,
+            NextHop::V6(Ipv6NextHop {
+                global: GLOBAL,
+                link_local: Some(LL)
+            })
+        );
+    }
+
+    #[test]
+    fn without_the_capability_ipv4_routes_are_held_back_and_said_so() {
+        let (messages, skipped) = unnumbered(false, None).encode(&announce(&["198.51.100.10/32"]));
+        assert!(messages.is_empty());
+        assert!(skipped.is_some_and(|s| s.contains("RFC 8950")));
+    }
+
+    #[test]
+    fn ipv6_routes_of_an_unnumbered_session_carry_the_link_local_next_hop() {
+        let (messages, skipped) = unnumbered(true, None).encode(&announce(&["fd00:1::10/128"]));
+        assert_eq!(skipped, None);
+        let MpReach::Ipv6Unicast { next_hop, .. } = mp_reach(&messages[0]) else {
+            panic!("IPv6 unicast in MP_REACH_NLRI");
+        };
+        assert_eq!(
+            next_hop,
+            Ipv6NextHop {
+                global: LL,
+                link_local: None
+            }
+        );
+    }
 }

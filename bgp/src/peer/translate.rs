@@ -36,11 +36,10 @@ pub(super) fn peer_open(open: &Open) -> PeerOpen {
                         .collect(),
                 })
             }
-            // Extended next hop is not offered (unnumbered peering is refused),
-            // so never negotiated.
-            Capability::AddPath(_)
-            | Capability::ExtendedNextHop(_)
-            | Capability::Unknown { .. } => {}
+            Capability::ExtendedNextHop(entries) => {
+                caps.extended_next_hop_ipv4 |= entries.contains(&wire::IPV4_UNICAST_IPV6_NEXT_HOP)
+            }
+            Capability::AddPath(_) | Capability::Unknown { .. } => {}
         }
     }
     PeerOpen {
@@ -62,4 +61,35 @@ pub(super) fn fsm_notification(n: &wire::Notification) -> fsm::Notification {
     let mut out = fsm::Notification::new(n.code, n.subcode);
     out.data = n.data.to_vec();
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsm::PeerAs;
+    use crate::peer::PeerConfig;
+
+    /// What our OPEN offers for an unnumbered session is what a peer's
+    /// OPEN with the same capability is read as.
+    #[test]
+    fn the_extended_next_hop_capability_we_offer_reads_back_as_ipv4_with_ipv6_next_hop() {
+        let id = wire::BgpId::new(1).expect("non-zero");
+        let peer = "fe80::1".parse().expect("address");
+        let mut config = PeerConfig::new("r", peer, 64512, id, PeerAs::Exact(64500));
+        assert!(
+            !peer_open(&config.open(false))
+                .capabilities
+                .extended_next_hop_ipv4
+        );
+        config.extended_next_hop = true;
+        let open = config.open(false);
+        assert!(
+            open.capabilities
+                .contains(&Capability::ExtendedNextHop(vec![
+                    wire::IPV4_UNICAST_IPV6_NEXT_HOP
+                ]))
+        );
+        assert!(peer_open(&open).capabilities.extended_next_hop_ipv4);
+        assert!(config.session_config().extended_next_hop);
+    }
 }

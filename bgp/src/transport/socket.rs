@@ -175,8 +175,13 @@ impl Listener {
 }
 
 /// IPv4 peers arrive as IPv4-mapped IPv6 addresses on a dual-stack listener.
+/// IPv4-mapped addresses as IPv4; other IPv6 ones keep their scope (the
+/// interface of a link-local peer).
 fn canonical(peer: SocketAddr) -> SocketAddr {
-    SocketAddr::new(canonical_ip(peer.ip()), peer.port())
+    match canonical_ip(peer.ip()) {
+        IpAddr::V4(v4) => SocketAddr::new(IpAddr::V4(v4), peer.port()),
+        IpAddr::V6(_) => peer,
+    }
 }
 
 fn new_socket(peer: IpAddr) -> io::Result<Socket> {

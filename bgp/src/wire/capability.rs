@@ -98,6 +98,14 @@ pub struct ExtendedNextHopFamily {
     pub next_hop_afi: Afi,
 }
 
+/// The entry unnumbered peering needs: IPv4 unicast routes with an IPv6
+/// next hop.
+pub const IPV4_UNICAST_IPV6_NEXT_HOP: ExtendedNextHopFamily = ExtendedNextHopFamily {
+    afi: Afi(1),
+    safi: 1,
+    next_hop_afi: Afi(2),
+};
+
 /// Direction of ADD-PATH for one family (RFC 7911 §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AddPathMode {

@@ -37,7 +37,7 @@ pub use as4::add_as4_attributes;
 pub use attribute::{Aggregator, PathAttribute, RawAttribute, flags as attribute_flags, type_code};
 pub use capability::{
     AddPathFamily, AddPathMode, Capability, ExtendedNextHopFamily, GracefulRestart,
-    GracefulRestartFamily, code as capability_code,
+    GracefulRestartFamily, IPV4_UNICAST_IPV6_NEXT_HOP, code as capability_code,
 };
 pub use codec::{AddPath, Codec, MAX_EXTENDED_MESSAGE_LEN, MAX_MESSAGE_LEN};
 pub use community::{Community, ExtendedCommunity, LargeCommunity};

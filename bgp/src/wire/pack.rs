@@ -203,6 +203,25 @@ pub fn announce_ipv4(
     pack(codec, Slot::Nlri, fixed, nlri, codec.add_path.ipv4_unicast)
 }
 
+/// UPDATEs announcing IPv4 prefixes in MP_REACH_NLRI with an IPv6
+/// `next_hop` (RFC 8950), all with `attributes` (ORIGIN and AS_PATH, no
+/// NEXT_HOP: MP_* attributes are left out, the packer writes its own). For
+/// a peer that negotiated the extended next hop capability for IPv4
+/// unicast, as unnumbered sessions do.
+pub fn announce_ipv4_via_ipv6(
+    codec: &Codec,
+    attributes: &[PathAttribute],
+    next_hop: &Ipv6NextHop,
+    nlri: &[Nlri<Ipv4Net>],
+) -> Result<Vec<Bytes>, EncodeError> {
+    let fixed = Fixed::encode(attributes, codec, type_code::MP_REACH_NLRI)?;
+    let slot = Slot::Mp {
+        code: type_code::MP_REACH_NLRI,
+        lead: mp_lead(Family::Ipv4Unicast, Some(next_hop)),
+    };
+    pack(codec, slot, fixed, nlri, codec.add_path.ipv4_unicast)
+}
+
 /// UPDATEs withdrawing IPv4 prefixes in the classic withdrawn field.
 pub fn withdraw_ipv4(codec: &Codec, nlri: &[Nlri<Ipv4Net>]) -> Result<Vec<Bytes>, EncodeError> {
     let fixed = Fixed::encode(&[], codec, u8::MAX)?;

@@ -225,7 +225,10 @@ impl Standalone {
                         let report = self.speaker.apply_l2();
                         self.publish_speaker(&report);
                     }
-                    Change::Sessions => {
+                    Change::Sessions | Change::LinkPeer => {
+                        if change == Change::LinkPeer {
+                            self.speaker.apply_bgp().await;
+                        }
                         let sessions = self.speaker.sessions();
                         if self.published.is_some() {
                             self.status.set_sessions(&sessions);
@@ -372,6 +375,7 @@ impl Standalone {
             );
         }
         self.status.statuses = self.speaker.service_statuses();
+        self.status.announcement = self.speaker.announcement_state();
         self.publish();
     }
 

@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use ferrolb_crds::api::{
     BGPSessionState, BGPSessionStateSpec, ConfigurationState, ConfigurationStateStatus,
-    IPAddressPoolStatus, ServiceBGPStatus, ServiceBGPStatusStatus, ServiceL2Status,
+    IPAddressPoolStatus, NodeAnnouncementState, NodeAnnouncementStateSpec,
+    NodeAnnouncementStateStatus, ServiceBGPStatus, ServiceBGPStatusStatus, ServiceL2Status,
 };
 use ferrolb_crds::config::Resources;
 use ferrolb_speaker::decide::ServiceKey;
@@ -39,6 +40,9 @@ pub struct StatusObjects {
     /// `IPAddressPool.status`.
     pub pool_stats: Vec<ferrolb_controller::ipam::PoolStats>,
     pub sessions: Vec<Value>,
+    /// Why this node does not announce what it does not, as the
+    /// Kubernetes speaker writes it (`Speaker::announcement_state`).
+    pub announcement: NodeAnnouncementStateStatus,
     events: VecDeque<Value>,
 }
 
@@ -162,6 +166,15 @@ impl StatusObjects {
         for s in &self.sessions {
             push(Ok(s.clone()));
         }
+        let mut o = NodeAnnouncementState::new(
+            &self.node,
+            NodeAnnouncementStateSpec {
+                node: self.node.clone(),
+            },
+        );
+        o.metadata.namespace = Some(NAMESPACE.into());
+        o.status = Some(self.announcement.clone());
+        push(serde_json::to_value(o));
         if let Some(result) = &self.configuration {
             let mut o = ConfigurationState::new("controller", Default::default());
             o.metadata.namespace = Some(NAMESPACE.into());
@@ -297,6 +310,7 @@ mod tests {
         assert_eq!(o.bgp_statuses.len(), 1);
         assert_eq!(o.events.len(), 1);
         assert_eq!(o.configuration_states.len(), 1);
+        assert_eq!(o.announcement_states.len(), 1);
         let snap = o.snapshot(Timestamp::now());
         assert_eq!(snap.bgp_statuses[0].node, "n1");
         assert_eq!(snap.bgp_statuses[0].peers, ["r1"]);

@@ -113,7 +113,16 @@ pub async fn read(
         list(Api::namespaced(ours(client), ns)),
         list(Api::namespaced(ours(client), ns)),
     )?;
+    // Optional: an installation whose CRDs predate the kind has none.
+    let announcement_states = match list(Api::namespaced(ours(client), ns)).await {
+        Err(ClusterError::List {
+            source: kube::Error::Api(e),
+            ..
+        }) if e.code == 404 => Vec::new(),
+        other => other?,
+    };
     Ok(Objects {
+        announcement_states,
         services,
         events,
         pools,

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use ferrolb_crds::api::{
     BFDProfile, BGPAdvertisement, BGPPeer, BGPSessionState, Community, ConfigurationState,
-    IPAddressPool, L2Advertisement, ServiceBGPStatus, ServiceL2Status,
+    IPAddressPool, L2Advertisement, NodeAnnouncementState, ServiceBGPStatus, ServiceL2Status,
 };
 use ferrolb_crds::config::{Resources, compile};
 use ferrolb_crds::service::{recorded_addresses, recorded_pool};
@@ -15,7 +15,8 @@ use k8s_openapi::api::events::v1::Event as KubeEvent;
 use k8s_openapi::jiff::Timestamp;
 
 use super::snapshot::{
-    BgpStatus, ComponentState, Event, L2Status, PoolUsage, Reporter, Service, Session, Snapshot,
+    BgpStatus, ComponentState, Event, L2Status, NodeReason, PoolUsage, Reporter, Service, Session,
+    Snapshot,
 };
 
 /// The `reportingController` of the controller's and the speakers' Events.
@@ -49,6 +50,9 @@ pub struct Objects {
     pub l2_statuses: Vec<ServiceL2Status>,
     pub sessions: Vec<BGPSessionState>,
     pub configuration_states: Vec<ConfigurationState>,
+    /// Why each node does not announce (empty from an installation whose
+    /// CRDs predate the kind).
+    pub announcement_states: Vec<NodeAnnouncementState>,
 }
 
 impl Objects {
@@ -83,6 +87,7 @@ impl Objects {
                 "ServiceL2Status" => push(&mut o.l2_statuses, doc)?,
                 "BGPSessionState" => push(&mut o.sessions, doc)?,
                 "ConfigurationState" => push(&mut o.configuration_states, doc)?,
+                "NodeAnnouncementState" => push(&mut o.announcement_states, doc)?,
                 _ => {}
             }
         }
@@ -149,6 +154,17 @@ impl Objects {
                 .collect(),
             sessions: self.sessions.iter().map(session).collect(),
             events: self.events.iter().filter_map(event).collect(),
+            node_reasons: self
+                .announcement_states
+                .iter()
+                .flat_map(node_reasons)
+                .collect(),
+            omitted_reasons: self
+                .announcement_states
+                .iter()
+                .filter(|o| o.status.as_ref().is_some_and(|s| s.omitted > 0))
+                .map(|o| o.spec.node.clone())
+                .collect(),
         }
     }
 
@@ -227,6 +243,36 @@ fn service(svc: &KubeService) -> Option<Service> {
             .clone()
             .unwrap_or_else(|| "Cluster".into()),
     })
+}
+
+/// A node's reasons, one per Service (or address) it names.
+fn node_reasons(o: &NodeAnnouncementState) -> Vec<NodeReason> {
+    let Some(status) = &o.status else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for r in &status.reasons {
+        for entry in &r.services {
+            // `ns/name` or `ns/name ADDRESS`.
+            let (service, address) = match entry.split_once(' ') {
+                Some((s, a)) => (s, Some(a.to_string())),
+                None => (entry.as_str(), None),
+            };
+            let Some((namespace, name)) = service.split_once('/') else {
+                continue;
+            };
+            out.push(NodeReason {
+                node: o.spec.node.clone(),
+                protocol: r.protocol.clone(),
+                reason: r.reason.clone(),
+                message: r.message.clone(),
+                namespace: namespace.to_string(),
+                service: name.to_string(),
+                address,
+            });
+        }
+    }
+    out
 }
 
 fn session(o: &BGPSessionState) -> Session {

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use super::snapshot::{
-    ALLOCATION_FAILED, ANNOUNCE_FAILED, CLEAR_ASSIGNMENT, Event, IP_ALLOCATED, Reporter, Service,
-    Session, Snapshot,
+    ADDRESS_IN_USE, ALLOCATION_FAILED, ANNOUNCE_FAILED, CLEAR_ASSIGNMENT, Event, IP_ALLOCATED,
+    NodeReason, Reporter, Service, Session, Snapshot,
 };
 use super::view::{
     API_VERSION, BgpAnnouncer, L2Announcer, Mode, ServiceRow, ServiceState, ServicesView,
@@ -85,7 +85,10 @@ pub fn row(snap: &Snapshot, svc: &Service) -> ServiceRow {
             Some(not_announced_reason(snap, svc, &modes)),
         )
     } else {
-        (ServiceState::Announced, degraded_reason(snap, &bgp))
+        (
+            ServiceState::Announced,
+            degraded_reason(snap, svc, &modes, &bgp, &l2),
+        )
     };
     ServiceRow {
         namespace: svc.namespace.clone(),
@@ -184,6 +187,15 @@ fn not_announced_reason(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Strin
     if let Some((node, message)) = failures.iter().next() {
         return format!("{node}: {message}");
     }
+    let recorded = node_reasons_of(snap, svc);
+    if !recorded.is_empty() {
+        let summary = summarise(&recorded);
+        return if modes.contains(&Mode::L2) {
+            format!("no node owns it in layer 2 (no ServiceL2Status): {summary}")
+        } else {
+            summary
+        };
+    }
     if modes == [Mode::Bgp] {
         let sessions: Vec<_> = snap.sessions.iter().collect();
         if !sessions.is_empty() && sessions.iter().all(|s| !s.is_established()) {
@@ -231,9 +243,64 @@ fn session_line(s: &Session) -> String {
     line
 }
 
-/// Announced, but a node advertising it has a peer that is not Established.
-fn degraded_reason(snap: &Snapshot, bgp: &[BgpAnnouncer]) -> Option<String> {
-    let down: Vec<String> = bgp
+/// What each node recorded (`NodeAnnouncementState`) about `svc`.
+pub fn node_reasons_of<'a>(snap: &'a Snapshot, svc: &Service) -> Vec<&'a NodeReason> {
+    snap.node_reasons
+        .iter()
+        .filter(|r| r.namespace == svc.namespace && r.service == svc.name)
+        .collect()
+}
+
+/// `reason (n1, n2); other reason (n3)`: each distinct reason once, with
+/// the nodes that gave it.
+fn summarise(reasons: &[&NodeReason]) -> String {
+    let mut by_line: Vec<(String, Vec<&str>)> = Vec::new();
+    for r in reasons {
+        let line = r.line();
+        match by_line.iter_mut().find(|(l, _)| *l == line) {
+            Some((_, nodes)) => {
+                if !nodes.contains(&r.node.as_str()) {
+                    nodes.push(&r.node);
+                }
+            }
+            None => by_line.push((line, vec![&r.node])),
+        }
+    }
+    by_line
+        .into_iter()
+        .map(|(line, nodes)| format!("{line} ({})", nodes.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Announced, but not as it should be: a node advertising it has a peer
+/// that is not Established; the layer-2 owner as the API server holds it
+/// (`ServiceL2Status`) is two nodes, or none in a layer-2 pool; another
+/// host holds the address on the owner's LAN.
+fn degraded_reason(
+    snap: &Snapshot,
+    svc: &Service,
+    modes: &[Mode],
+    bgp: &[BgpAnnouncer],
+    l2: &[L2Announcer],
+) -> Option<String> {
+    let mut problems = Vec::new();
+    if l2.len() > 1 {
+        let nodes: Vec<&str> = l2.iter().map(|a| a.node.as_str()).collect();
+        problems.push(format!(
+            "{} nodes claim it in layer 2 ({}): ServiceL2Status should name one owner",
+            nodes.len(),
+            nodes.join(", ")
+        ));
+    } else if l2.is_empty() && modes.contains(&Mode::L2) {
+        problems.push("no node owns it in layer 2 (no ServiceL2Status)".to_string());
+    }
+    for r in node_reasons_of(snap, svc) {
+        if r.reason == ADDRESS_IN_USE {
+            problems.push(format!("{}: {}", r.node, r.line()));
+        }
+    }
+    let down = bgp
         .iter()
         .flat_map(|a| a.peers.iter().map(move |p| (&a.node, p)))
         .filter_map(|(node, peer)| {
@@ -242,7 +309,7 @@ fn degraded_reason(snap: &Snapshot, bgp: &[BgpAnnouncer]) -> Option<String> {
                 .iter()
                 .find(|s| &s.node == node && &s.peer == peer)?;
             (!s.is_established()).then(|| session_line(s))
-        })
-        .collect();
-    (!down.is_empty()).then(|| down.join("; "))
+        });
+    problems.extend(down);
+    (!problems.is_empty()).then(|| problems.join("; "))
 }

@@ -33,7 +33,40 @@ pub struct Snapshot {
     pub sessions: Vec<Session>,
     /// Events about Services from the controller and the speakers.
     pub events: Vec<Event>,
+    /// `NodeAnnouncementState` objects: why a node does not announce a
+    /// Service, one entry per node and Service (or address).
+    pub node_reasons: Vec<NodeReason>,
+    /// Nodes whose record left Services out (too many to list).
+    pub omitted_reasons: Vec<String>,
 }
+
+/// One node's reason for not announcing a Service (or one address of it).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeReason {
+    pub node: String,
+    /// `bgp` or `layer2`.
+    pub protocol: String,
+    /// The reason's stable name (`NoLocalReadyEndpoint`, `OwnedBy`, ...).
+    pub reason: String,
+    pub message: String,
+    pub namespace: String,
+    pub service: String,
+    /// The address, when the reason holds for it alone.
+    pub address: Option<String>,
+}
+
+impl NodeReason {
+    /// `message`, or `ADDRESS: message` when the reason is the address's.
+    pub fn line(&self) -> String {
+        match &self.address {
+            Some(a) => format!("{a}: {}", self.message),
+            None => self.message.clone(),
+        }
+    }
+}
+
+/// The reason an address another host holds (`speaker::report`).
+pub const ADDRESS_IN_USE: &str = "AddressInUse";
 
 /// A component's verdict on the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]

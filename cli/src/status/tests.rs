@@ -97,6 +97,11 @@ fn golden_l2() {
 }
 
 #[test]
+fn golden_node_reasons_and_layer_2_owners() {
+    golden("reasons");
+}
+
+#[test]
 fn golden_nothing_running() {
     golden("nothing");
 }

@@ -4,10 +4,26 @@
 
 use std::collections::BTreeSet;
 
-use super::services::{allocation_failure, events_of, row, short_failure, speaker_failures};
+use super::services::{
+    allocation_failure, events_of, node_reasons_of, row, short_failure, speaker_failures,
+};
 use super::sessions::human_duration;
-use super::snapshot::{Reporter, Service, Snapshot};
+use super::snapshot::{NodeReason, Reporter, Service, Snapshot};
 use super::view::{API_VERSION, Mode, Outcome, ServiceState, Step, WhyView};
+
+/// Recorded reasons that mean something is wrong, not a node rightly
+/// staying silent (`speaker::decide::Reason::code`, and the conflict).
+const FAILURES: &[&str] = &[
+    "AddressInUse",
+    "NoInterface",
+    "Fenced",
+    "NoPeer",
+    "NoPeerOfFamily",
+    "NotInAnyPool",
+    "ConflictingLocalPref",
+    "SharedIpWithServiceSelectors",
+    "NoCommonCandidate",
+];
 
 /// Events shown at the end of the chain: the most recent ones.
 const EVENTS_SHOWN: usize = 10;
@@ -177,6 +193,7 @@ fn pool_steps(snap: &Snapshot, pool: &str) -> Vec<Step> {
 fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
     let mine = |ns: &str, name: &str| ns == svc.namespace && name == svc.name;
     let failures = speaker_failures(snap, svc);
+    let recorded = node_reasons_of(snap, svc);
     let l2_owners: Vec<&str> = snap
         .l2_statuses
         .iter()
@@ -190,6 +207,7 @@ fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
         .chain(snap.l2_statuses.iter().map(|s| s.node.as_str()))
         .chain(snap.sessions.iter().map(|s| s.node.as_str()))
         .chain(failures.keys().map(String::as_str))
+        .chain(recorded.iter().map(|r| r.node.as_str()))
         .collect();
     if nodes.is_empty() {
         return vec![Step {
@@ -216,10 +234,28 @@ fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
             .iter()
             .find(|s| s.node == node && mine(&s.namespace, &s.service));
         if let Some(b) = bgp {
-            steps.push(node_step(
-                Outcome::Ok,
-                format!("advertises it by BGP to {}", b.peers.join(", ")),
-            ));
+            let up = snap
+                .sessions
+                .iter()
+                .any(|s| s.node == node && b.peers.contains(&s.peer) && s.is_established());
+            let known = snap
+                .sessions
+                .iter()
+                .any(|s| s.node == node && b.peers.contains(&s.peer));
+            steps.push(if up || !known {
+                node_step(
+                    Outcome::Ok,
+                    format!("advertises it by BGP to {}", b.peers.join(", ")),
+                )
+            } else {
+                node_step(
+                    Outcome::Warning,
+                    format!(
+                        "advertises it by BGP to {}, but no session to them is Established: the routers do not have it from this node",
+                        b.peers.join(", ")
+                    ),
+                )
+            });
         }
         if let Some(l) = l2 {
             steps.push(node_step(
@@ -234,9 +270,31 @@ fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
                 ),
             ));
         }
-        if bgp.is_none() && l2.is_none() {
+        let mine: Vec<&&NodeReason> = recorded.iter().filter(|r| r.node == node).collect();
+        for r in &mine {
+            let outcome = if FAILURES.contains(&r.reason.as_str()) {
+                Outcome::Failed
+            } else {
+                Outcome::Info
+            };
+            let protocol = if r.protocol == "bgp" {
+                "BGP"
+            } else {
+                "layer 2"
+            };
+            steps.push(node_step(
+                outcome,
+                format!("does not announce it by {protocol}: {}", r.line()),
+            ));
+        }
+        if bgp.is_none() && l2.is_none() && mine.is_empty() {
             let step = if let Some(message) = failures.get(node) {
                 node_step(Outcome::Failed, message.clone())
+            } else if snap.omitted_reasons.iter().any(|n| n == node) {
+                node_step(
+                    Outcome::Info,
+                    "does not announce it; its NodeAnnouncementState lists too many Services to name this one".into(),
+                )
             } else if modes.contains(&Mode::L2) && !l2_owners.is_empty() {
                 node_step(
                     Outcome::Info,
@@ -248,7 +306,7 @@ fn node_steps(snap: &Snapshot, svc: &Service, modes: &[Mode]) -> Vec<Step> {
             } else {
                 node_step(
                     Outcome::Info,
-                    "does not announce it; its speaker recorded no reason (no ready endpoint, externalTrafficPolicy Local without a local endpoint, or advertisement selectors)"
+                    "does not announce it and recorded no reason (its speaker does not serve this Service, or predates NodeAnnouncementState)"
                         .into(),
                 )
             };

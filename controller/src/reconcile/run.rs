@@ -215,7 +215,7 @@ impl Reconciler {
                 .config_event(f.object.as_ref(), f.error, &f.message)
                 .await
             {
-                warn!(error = %e, "cannot publish a configuration event");
+                warn!(error = %e, finding = %f.message, "cannot publish a configuration event");
             }
         }
         match self.writer.configuration_state(&verdict.status).await {
@@ -284,7 +284,7 @@ impl Reconciler {
                     let regarding = reference(&svc);
                     for n in &job.notes {
                         if let Err(e) = writer.event(&regarding, n.reason, &n.message).await {
-                            warn!(error = %e, "cannot publish an event");
+                            warn!(error = %e, reason = n.reason.as_str(), "cannot publish an event");
                         }
                     }
                     (

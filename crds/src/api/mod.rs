@@ -5,7 +5,7 @@
 //! compiler in [`crate::config`] turns them into strongly typed values.
 //!
 //! All kinds live in MetalLB's group `metallb.io`, including FerroLB's own
-//! [`BGPSessionState`]: one group keeps RBAC, `kubectl get metallb` style
+//! [`BGPSessionState`] and [`NodeAnnouncementState`]: one group keeps RBAC, `kubectl get metallb` style
 //! categories and uninstall simple, and the kind name does not collide with
 //! any MetalLB kind.
 
@@ -17,6 +17,7 @@ pub mod community;
 pub mod configurationstate;
 pub mod ipaddresspool;
 pub mod l2advertisement;
+pub mod nodeannouncementstate;
 pub mod servicebgpstatus;
 pub mod servicel2status;
 
@@ -30,6 +31,9 @@ pub use community::{Community, CommunityAlias, CommunitySpec};
 pub use configurationstate::{ConfigurationResult, ConfigurationState, ConfigurationStateStatus};
 pub use ipaddresspool::{IPAddressPool, IPAddressPoolSpec, IPAddressPoolStatus, ServiceAllocation};
 pub use l2advertisement::{L2Advertisement, L2AdvertisementSpec, PreferredNodeSelector};
+pub use nodeannouncementstate::{
+    NodeAnnouncementState, NodeAnnouncementStateSpec, NodeAnnouncementStateStatus, NotAnnounced,
+};
 pub use servicebgpstatus::{ServiceBGPStatus, ServiceBGPStatusStatus};
 pub use servicel2status::{InterfaceInfo, ServiceL2Status, ServiceL2StatusStatus};
 

@@ -206,6 +206,10 @@ pub enum Problem {
     )]
     InvalidVrfName(String),
     #[error(
+        "{0:?} cannot name an interface: Linux device names are 1 to 15 bytes, without '/', ':' or whitespace, and not \".\" or \"..\""
+    )]
+    InvalidInterfaceName(String),
+    #[error(
         "peer {address} is already defined by {other} (same address, port and VRF on the same nodes)"
     )]
     DuplicatePeer { address: String, other: ObjectRef },

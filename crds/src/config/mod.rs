@@ -348,13 +348,16 @@ fn community_aliases(
     aliases
 }
 
-/// One node cannot hold two sessions to the same address, port and VRF.
-/// Reported when both peers apply to the same nodes for sure (same node
-/// selectors); MetalLB's FRR mode rejects any such pair.
+/// One node cannot hold two sessions to the same address (or unnumbered
+/// interface), port and VRF. Reported when both peers apply to the same
+/// nodes for sure (same node selectors); MetalLB's FRR mode rejects any
+/// such pair.
 fn check_duplicate_peers(sink: &mut Sink, peers: &[(ObjectRef, Peer)]) {
     for (i, (obj, p)) in peers.iter().enumerate() {
-        let PeerTarget::Address(addr) = p.target else {
-            continue;
+        let field = match &p.target {
+            PeerTarget::Address(_) => "spec.peerAddress",
+            PeerTarget::Interface(name) if name.is_empty() => continue,
+            PeerTarget::Interface(_) => "spec.interface",
         };
         let clash = peers[..i].iter().find(|(_, q)| {
             q.target == p.target
@@ -365,9 +368,9 @@ fn check_duplicate_peers(sink: &mut Sink, peers: &[(ObjectRef, Peer)]) {
         if let Some((other, _)) = clash {
             sink.error(
                 obj,
-                "spec.peerAddress",
+                field,
                 Problem::DuplicatePeer {
-                    address: addr.to_string(),
+                    address: p.target.to_string(),
                     other: other.clone(),
                 },
             );

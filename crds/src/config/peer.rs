@@ -223,7 +223,18 @@ pub(crate) fn compile(
                 PeerTarget::Interface(String::new())
             }
         },
-        (true, false) => PeerTarget::Interface(s.interface.clone()),
+        (true, false) => {
+            // The router is looked for on this device, and the session's
+            // link-local addresses are scoped to it.
+            if !is_device_name(&s.interface) {
+                sink.error(
+                    obj,
+                    "spec.interface",
+                    Problem::InvalidInterfaceName(s.interface.clone()),
+                );
+            }
+            PeerTarget::Interface(s.interface.clone())
+        }
         _ => {
             sink.error(obj, "spec.peerAddress", Problem::AddressChoice);
             PeerTarget::Interface(s.interface.clone())

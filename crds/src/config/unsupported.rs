@@ -1,7 +1,7 @@
 //! Fields FerroLB parses but cannot honour yet. Each one is refused by
 //! name, with what to do instead: a session that silently lacked what its
-//! BGPPeer asked for (unnumbered peering) would look healthy
-//! until the day it mattered. docs/configuration.md lists every
+//! BGPPeer asked for (BFD inside a VRF, a password on an unnumbered
+//! session) would look healthy until the day it mattered. docs/configuration.md lists every
 //! field as honoured or refused.
 
 use super::diagnostic::{ObjectRef, Sink};
@@ -17,9 +17,12 @@ pub enum Unsupported {
     )]
     BfdInVrf { vrf: String },
     #[error(
-        "unnumbered peering is not supported yet (issue 14); remove interface and set peerAddress to the router's address on that link"
+        "{field} is not supported together with interface (unnumbered peering) yet: {why}; remove {field}, or set peerAddress instead of interface"
     )]
-    Unnumbered,
+    WithInterface {
+        field: &'static str,
+        why: &'static str,
+    },
     #[error("BFD echo mode is not implemented (issue 14); remove echoMode or set it to false")]
     BfdEcho,
     #[error(
@@ -45,7 +48,7 @@ pub(super) fn check_peer(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
         );
     }
     if !s.interface.is_empty() && s.peer_address.is_empty() {
-        sink.error(obj, "spec.interface", Unsupported::Unnumbered);
+        check_unnumbered(sink, obj, cr);
     }
     if s.disable_mp && s.dual_stack_address_family {
         sink.error(obj, "spec.disableMP", Unsupported::DisableMpWithDualStack);
@@ -64,6 +67,53 @@ pub(super) fn check_peer(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
                 wanted: secret.namespace.clone(),
             },
         );
+    }
+}
+
+/// What an unnumbered session (`interface`) cannot combine with yet. It
+/// runs from the interface's link-local address to the router found on
+/// the link, in the default VRF, carrying both families.
+fn check_unnumbered(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
+    let s = &cr.spec;
+    let refused = [
+        (
+            !s.vrf_name.is_empty(),
+            "spec.vrf",
+            "vrf",
+            "the router search and the link-local session are not bound to a VRF",
+        ),
+        (
+            !s.bfd_profile.is_empty(),
+            "spec.bfdProfile",
+            "bfdProfile",
+            "BFD does not run to link-local addresses",
+        ),
+        (
+            !s.password.is_empty()
+                || s.password_secret
+                    .as_ref()
+                    .is_some_and(|r| !r.name.is_empty()),
+            "spec.password",
+            "password",
+            "no TCP MD5 key is installed for a router found at run time",
+        ),
+        (
+            !s.source_address.is_empty(),
+            "spec.sourceAddress",
+            "sourceAddress",
+            "the session runs from the interface's link-local address",
+        ),
+        (
+            s.disable_mp,
+            "spec.disableMP",
+            "disableMP",
+            "an unnumbered session carries IPv4 routes over its IPv6 link-local session (RFC 8950), which disableMP would stop",
+        ),
+    ];
+    for (set, path, field, why) in refused {
+        if set {
+            sink.error(obj, path, Unsupported::WithInterface { field, why });
+        }
     }
 }
 

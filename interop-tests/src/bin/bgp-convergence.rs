@@ -752,18 +752,7 @@ fn process_stats(pid: i32) -> (Option<u64>, Option<Duration>) {
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.split_whitespace().next()?.parse().ok())
         });
-    let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|s| {
-            // Fields after the command name in parentheses: state is 3rd,
-            // utime 14th and stime 15th (proc(5)).
-            let rest = s.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let utime: u64 = f.get(11)?.parse().ok()?;
-            let stime: u64 = f.get(12)?.parse().ok()?;
-            // USER_HZ is 100 on Linux.
-            Some(Duration::from_millis((utime + stime) * 10))
-        });
+    let ticks = interop_tests::procfs::cpu_time(nix::unistd::Pid::from_raw(pid)).ok();
     let sched: Option<Duration> =
         std::fs::read_dir(format!("/proc/{pid}/task"))
             .ok()

@@ -73,7 +73,8 @@ pub fn stop_on_signals() -> Result<()> {
     Ok(())
 }
 
-fn check_interrupted() -> Result<()> {
+/// Fails once SIGTERM or SIGINT arrived (after [`stop_on_signals`]).
+pub fn check_interrupted() -> Result<()> {
     if INTERRUPTED.load(Ordering::SeqCst) {
         Err(LabError::Invalid("interrupted".into()))
     } else {

@@ -34,7 +34,8 @@ pub mod subject;
 pub use ferrolb::FerroLbL2;
 pub use floor::Floor;
 pub use harness::{
-    Jitter, Run, RunOptions, run_failovers, run_failovers_into, settle, stop_on_signals,
+    Jitter, Run, RunOptions, check_interrupted, run_failovers, run_failovers_into, settle,
+    stop_on_signals,
 };
 pub use keepalived::Keepalived;
 pub use lan::L2Lan;

@@ -123,7 +123,7 @@ pub fn leftovers(c: &Cluster) -> Result<Vec<String>> {
 
 /// The kinds of what FerroLB writes while it runs (not its configuration),
 /// and Leases.
-const RECORDS: &str = "servicel2statuses.metallb.io,servicebgpstatuses.metallb.io,bgpsessionstates.metallb.io,configurationstates.metallb.io,leases.coordination.k8s.io";
+const RECORDS: &str = "servicel2statuses.metallb.io,servicebgpstatuses.metallb.io,bgpsessionstates.metallb.io,nodeannouncementstates.metallb.io,configurationstates.metallb.io,leases.coordination.k8s.io";
 
 /// What FerroLB wrote while it ran (status objects, Leases), in every
 /// namespace, as `kind/namespace/name`: its owner references hand them to
@@ -278,7 +278,7 @@ fn owners_after_roll(c: &Cluster) -> Result<()> {
         Duration::from_secs(30),
         |_| {
             let speakers = owners(
-                "servicel2statuses.metallb.io,servicebgpstatuses.metallb.io,bgpsessionstates.metallb.io",
+                "servicel2statuses.metallb.io,servicebgpstatuses.metallb.io,bgpsessionstates.metallb.io,nodeannouncementstates.metallb.io",
             )?;
             let by_running_pod =
                 |refs: &[(String, String)]| matches!(refs, [(kind, uid)] if kind == "Pod" && pods.contains(uid));

@@ -12,10 +12,13 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use interop_tests::cluster::probe::HttpProber;
-use interop_tests::cluster::{CHART_SELECTOR, Cluster, ECHO_IMAGE};
+use interop_tests::cluster::{Cluster, ECHO_IMAGE};
 use interop_tests::{LabError, Probe, Result};
 
 const NS: &str = "metallb-system";
+
+/// Lines of a failed flow's error repeated at the end of the summary.
+const SUMMARY_TAIL: usize = 25;
 
 /// Each flow's outcome, in order.
 pub struct Report {
@@ -108,6 +111,21 @@ impl Report {
                 took.as_secs_f64()
             ));
         }
+        // A CI log is cut in the middle: the end of each failure (the
+        // controller's last lines, see `with_ferrolb_logs`) goes here too.
+        for (name, _, outcome) in &self.flows {
+            if let Err(e) = outcome {
+                // The first line is above already.
+                let rest: Vec<&str> = e.lines().skip(1).collect();
+                if rest.is_empty() {
+                    continue;
+                }
+                out.push_str(&format!("--- end of {name}:\n"));
+                for line in &rest[rest.len().saturating_sub(SUMMARY_TAIL)..] {
+                    out.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
         out
     }
 }
@@ -116,9 +134,13 @@ impl Report {
 /// an error (the daemons' own tails come with every timeout).
 pub fn with_ferrolb_logs<T>(c: &Cluster, result: Result<T>) -> Result<T> {
     result.map_err(|e| {
+        // The controller last: the summary repeats an error's last lines.
         LabError::Invalid(format!(
-            "{e}\n--- FerroLB's pods:\n{}",
-            c.kubectl.log_tails(NS, CHART_SELECTOR, 15)
+            "{e}\n--- FerroLB's speakers:\n{}\n--- FerroLB's controller:\n{}",
+            c.kubectl
+                .log_tails(NS, "app.kubernetes.io/component=speaker", 15),
+            c.kubectl
+                .log_tails(NS, "app.kubernetes.io/component=controller", 25)
         ))
     })
 }

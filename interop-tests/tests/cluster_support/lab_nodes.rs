@@ -3,7 +3,11 @@
 //! namespaces against the test API server; and what those tests share
 //! around them (server-side apply of any object, their daemons' log tails).
 
-use interop_tests::Host;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use interop_tests::daemon::{Daemon, DaemonSpec};
+use interop_tests::{Host, Lab};
 use k8s_openapi::api::core::v1::{Node, Pod, ServiceAccount};
 use kube::Client;
 use kube::api::{
@@ -122,4 +126,38 @@ pub fn log_tails(logs: &[std::path::PathBuf], lines: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A directory of the lab with `ferrolb-controller` and `ferrolb-speaker`
+/// linked to the multi-call `ferrolb` binary at `ferrolb`, as the container
+/// image ships them.
+pub fn multicall_programs(lab: &Lab, ferrolb: &Path) -> TestResult<PathBuf> {
+    let dir = lab.dir().join("bin");
+    std::fs::create_dir_all(&dir)?;
+    for name in ["ferrolb-controller", "ferrolb-speaker"] {
+        std::os::unix::fs::symlink(ferrolb, dir.join(name))?;
+    }
+    Ok(dir)
+}
+
+/// Starts `program` of the directory `bin` ([`multicall_programs`]) in
+/// `host`'s namespace (the host's own for `None`), logging to `log`.
+pub fn start_program(
+    lab: &Lab,
+    bin: &Path,
+    program: &str,
+    host: Option<&Host>,
+    log: &Path,
+    args: &[&str],
+) -> TestResult<Arc<Daemon>> {
+    let path = bin.join(program).display().to_string();
+    Ok(lab.start_daemon(DaemonSpec {
+        name: format!("{}/{program}", host.map_or("host", |h| h.name.as_str())),
+        netns: host.map(|h| &h.netns),
+        program: &path,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        output: log.to_path_buf(),
+        logs: Vec::new(),
+        lifetime: lab.lifetime(),
+    })?)
 }

@@ -887,10 +887,21 @@ impl Membership {
                 State::Suspect { incarnation, .. } if incarnation.is_none() => {
                     *incarnation = Some(entry.incarnation);
                 }
+                // A suspicion of a newer life, taken on hearsay too: swept,
+                // and never failed earlier than this node already knew (a
+                // vouch moved that instant). Replacing it outright dropped
+                // the vouch and the re-asks: the verdict fell while the
+                // member that had vouched heard the suspect again (issue
+                // 17, `a_suspicion_of_a_newer_life_keeps_what_vouches_said`).
                 State::Suspect {
                     incarnation: Some(s),
+                    failed_by: known,
                     ..
-                } if entry.incarnation > *s => peer.state = suspect,
+                } if entry.incarnation > *s => {
+                    let known = *known;
+                    peer.state = State::suspected(Some(entry.incarnation), failed_by.max(known));
+                    hearsay.push(entry.member.clone());
+                }
                 _ => {}
             }
             peer.incarnation = peer.incarnation.max(entry.incarnation);
@@ -900,8 +911,19 @@ impl Membership {
         }
         // Told by another, not seen: let the member refute at once if it
         // can hear us.
+        let swept = !hearsay.is_empty();
         for name in hearsay {
             self.tell(now, &name, out);
+        }
+        // And ask everyone about it, as for a suspicion of its own: the
+        // members of this node's quorum that hear the suspect vouch, and
+        // those that cannot answer leave the quorum. Without it a verdict
+        // drawn from hearsay fell on this node's own timer while its whole
+        // quorum heard the suspect (the suspecter had heard it again, the
+        // suspect's refutation was cut on its way here): two owners, issue
+        // 17, `a_suspicion_taken_on_hearsay_is_asked_about_too`.
+        if swept {
+            self.sweep(now, out);
         }
     }
 
@@ -1009,18 +1031,13 @@ impl Membership {
         }
         // Someone still hears a member this node cannot: ask everyone
         // again (an indirect probe), so that its death waits as long as
-        // somebody hears it.
+        // somebody hears it. As a sweep: a member that neither answers
+        // nor answers the resend is suspected, so it leaves this node's
+        // quorum before the verdict. A lost ask otherwise let the verdict
+        // fall while that member, still in the quorum, heard the suspect
+        // (two owners, issue 17: `a_lost_ask_does_not_let_a_vouched_member_die`).
         if ask_again {
-            let body = self.notice(now);
-            let alive: Vec<String> = self
-                .peers
-                .iter()
-                .filter(|(_, p)| p.state == State::Alive)
-                .map(|(n, _)| n.clone())
-                .collect();
-            for to in alive {
-                self.send(out, &to, body.clone());
-            }
+            self.sweep(now, out);
         }
 
         if now >= self.next_beat {
@@ -1068,6 +1085,13 @@ impl Membership {
                 peer.state = State::suspected(Some(peer.incarnation), failed_by);
             }
         }
+        self.sweep(now, out);
+    }
+
+    /// Tells everyone what this node suspects and asks every member it
+    /// holds alive to acknowledge within `ack_timeout` (resent halfway);
+    /// the silent are suspected when it expires.
+    fn sweep(&mut self, now: Instant, out: &mut Vec<Output>) {
         let body = self.notice(now);
         let Some(sequence) = self.broadcast(out, body) else {
             return;

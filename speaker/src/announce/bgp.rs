@@ -2,7 +2,7 @@
 //! A route change is a diff on the running session; only a change of a
 //! peer's own parameters restarts that peer's session.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -10,11 +10,12 @@ use std::sync::Arc;
 
 use ferrolb_bfd::shell::{Bfd, Counters, SessionSpec, SessionStatus};
 use ferrolb_bgp::peer::{Acceptor, GracefulRestartConfig, Peer, PeerConfig, PeerStatus};
-use ferrolb_crds::config::Config;
+use ferrolb_crds::config::{Config, PeerTarget};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::bfd::{BfdLink, bfd_spec};
+use super::link_peer_finder::{FinderError, LinkPeerFinder};
 use super::peer_config::{PeerConfigError, peer_config};
 use crate::decide::BgpPlan;
 
@@ -40,6 +41,19 @@ pub struct BgpAnnouncer {
     bfd: Option<Bfd>,
     /// Why configured peers are not running, by name.
     errors: BTreeMap<String, PeerConfigError>,
+    /// The router search of every interface an unnumbered peer names
+    /// (or why it could not start), by interface.
+    finders: BTreeMap<String, Result<LinkPeerFinder, FinderError>>,
+}
+
+/// What [`BgpAnnouncer::changed`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BgpChange {
+    /// The status of a session moved: publish it.
+    Sessions,
+    /// A router was found (or replaced) on an unnumbered interface: apply
+    /// the plan again ([`BgpAnnouncer::apply`]) so that its session starts.
+    LinkPeer,
 }
 
 impl BgpAnnouncer {
@@ -57,6 +71,7 @@ impl BgpAnnouncer {
             peers: BTreeMap::new(),
             bfd: None,
             errors: BTreeMap::new(),
+            finders: BTreeMap::new(),
         }
     }
 
@@ -90,11 +105,26 @@ impl BgpAnnouncer {
             }
         }
         self.errors.clear();
+        self.search_links(config, plan);
         for (name, routes) in &plan.peers {
             let Some(compiled) = config.peers.get(name) else {
                 continue;
             };
-            let wanted = match peer_config(compiled, self.node_router_id, self.graceful_restart) {
+            let link_peer = match &compiled.target {
+                PeerTarget::Address(_) => Ok(None),
+                PeerTarget::Interface(interface) => match self.finders.get_mut(interface) {
+                    Some(Ok(finder)) => Ok(finder.current()),
+                    Some(Err(e)) => Err(PeerConfigError::Interface {
+                        peer: format!("{}/{}", compiled.namespace, compiled.name),
+                        interface: interface.clone(),
+                        reason: e.to_string(),
+                    }),
+                    None => Ok(None),
+                },
+            };
+            let wanted = match link_peer.and_then(|found| {
+                peer_config(compiled, self.node_router_id, self.graceful_restart, found)
+            }) {
                 Ok(c) => c,
                 Err(e) => {
                     // Not logged here: the pass logs each peer's error once,
@@ -159,6 +189,31 @@ impl BgpAnnouncer {
                 continue;
             };
             running.peer.set_routes(routes.clone()).await;
+        }
+    }
+
+    /// Starts the router search of every interface an unnumbered peer of
+    /// `plan` names, and stops those no peer names any more.
+    fn search_links(&mut self, config: &Config, plan: &BgpPlan) {
+        let wanted: BTreeSet<&String> = plan
+            .peers
+            .keys()
+            .filter_map(|name| match &config.peers.get(name)?.target {
+                PeerTarget::Interface(interface) => Some(interface),
+                PeerTarget::Address(_) => None,
+            })
+            .collect();
+        self.finders
+            .retain(|interface, _| wanted.contains(interface));
+        for interface in wanted {
+            if !self.finders.contains_key(interface) {
+                info!(%interface, "looking for the router on an unnumbered interface");
+                let finder = LinkPeerFinder::start(interface);
+                if let Err(e) = &finder {
+                    warn!(%interface, error = %e, "cannot look for the router");
+                }
+                self.finders.insert(interface.clone(), finder);
+            }
         }
     }
 
@@ -235,45 +290,68 @@ impl BgpAnnouncer {
             .collect()
     }
 
-    /// Completes when the status of some session (BGP or BFD) changed
-    /// (never while no session runs): status and metrics follow the
-    /// sessions as they move, with no polling.
-    pub async fn changed(&mut self) {
-        type Wait<'a> =
-            Pin<Box<dyn Future<Output = Result<(), watch::error::RecvError>> + Send + 'a>>;
-        let mut names: Vec<(String, bool)> = Vec::new();
-        let mut waits: Vec<Wait<'_>> = Vec::new();
-        for (name, r) in self.peers.iter_mut() {
-            if let Some(status) = r.status.as_mut() {
-                names.push((name.clone(), false));
-                waits.push(Box::pin(status.changed()));
+    /// Completes when the status of some session (BGP or BFD) changed, or
+    /// a router was found on an unnumbered interface (never while neither
+    /// can happen): status and metrics follow the sessions as they move,
+    /// and a found router gets its session, with no polling.
+    pub async fn changed(&mut self) -> BgpChange {
+        let links: Vec<_> = self
+            .finders
+            .values_mut()
+            .filter_map(|f| f.as_mut().ok())
+            .map(|f| Box::pin(f.changed()))
+            .collect();
+        let link_found = async {
+            if links.is_empty() {
+                return std::future::pending().await;
             }
-            if let Some(link) = r.bfd.as_mut() {
-                names.push((name.clone(), true));
-                waits.push(Box::pin(link.handle.status.changed()));
-            }
+            futures::future::select_all(links).await;
+        };
+        tokio::select! {
+            () = session_changed(&mut self.peers) => BgpChange::Sessions,
+            () = link_found => BgpChange::LinkPeer,
         }
-        if waits.is_empty() {
-            return std::future::pending().await;
+    }
+}
+
+/// Completes when the status of a session (BGP or BFD) of `peers` changed;
+/// never while none runs.
+async fn session_changed(peers: &mut BTreeMap<String, Running>) {
+    type Wait<'a> = Pin<Box<dyn Future<Output = Result<(), watch::error::RecvError>> + Send + 'a>>;
+    let mut names: Vec<(String, bool)> = Vec::new();
+    let mut waits: Vec<Wait<'_>> = Vec::new();
+    for (name, r) in peers.iter_mut() {
+        if let Some(status) = r.status.as_mut() {
+            names.push((name.clone(), false));
+            waits.push(Box::pin(status.changed()));
         }
-        let (result, index, _) = futures::future::select_all(waits).await;
-        if result.is_err() {
-            // The session task ended: stop watching it, rather than wake
-            // for ever on its closed channel.
-            let (name, bfd) = &names[index];
-            if let Some(r) = self.peers.get_mut(name) {
-                if *bfd {
-                    r.bfd = None;
-                } else {
-                    r.status = None;
-                }
+        if let Some(link) = r.bfd.as_mut() {
+            names.push((name.clone(), true));
+            waits.push(Box::pin(link.handle.status.changed()));
+        }
+    }
+    if waits.is_empty() {
+        return std::future::pending().await;
+    }
+    let (result, index, _) = futures::future::select_all(waits).await;
+    if result.is_err() {
+        // The session task ended: stop watching it, rather than wake
+        // for ever on its closed channel.
+        let (name, bfd) = &names[index];
+        if let Some(r) = peers.get_mut(name) {
+            if *bfd {
+                r.bfd = None;
+            } else {
+                r.status = None;
             }
         }
     }
+}
 
+impl BgpAnnouncer {
     /// [`BgpAnnouncer::changed`] of `announcer`, or never without one: for
     /// a `select!` over an announcer not created yet.
-    pub async fn changed_if_any(announcer: &mut Option<BgpAnnouncer>) {
+    pub async fn changed_if_any(announcer: &mut Option<BgpAnnouncer>) -> BgpChange {
         match announcer {
             Some(a) => a.changed().await,
             None => std::future::pending().await,

@@ -315,11 +315,10 @@ async fn serve(
             command = commands.recv() => {
                 let Some(command) = command else { break };
                 let before = state.owned();
-                let events = match command {
+                match command {
                     Command::Wanted(wanted) => state.set(now(), &wanted),
-                    Command::Members(members) => state.set_members(now(), members),
-                };
-                later.extend(events);
+                    Command::Members(members) => later.extend(state.set_members(now(), members)),
+                }
                 // Said as loudly as a claim: the instant a node lets go is
                 // half of every handover a log has to explain.
                 for ip in before.difference(&state.owned()) {

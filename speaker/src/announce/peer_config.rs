@@ -1,6 +1,6 @@
 //! A compiled BGPPeer as the BGP stack's session configuration.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV6};
 use std::num::NonZeroU16;
 
 use ferrolb_bgp::fsm::{Family, HoldTime, PeerAs};
@@ -10,13 +10,21 @@ use ferrolb_bgp::wire::BgpId;
 use ferrolb_crds::api::DynamicASNMode;
 use ferrolb_crds::config::{Peer, PeerAsn, PeerTarget};
 
+use super::link_peer::LinkPeer;
+
 /// Why a BGPPeer cannot become a session on this node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PeerConfigError {
     #[error(
-        "BGPPeer {peer}: unnumbered peering (spec.interface) is not supported yet; use spec.peerAddress"
+        "BGPPeer {peer}: no router heard on interface {interface} yet (no router advertisement, no answer to an echo to all nodes)"
     )]
-    Unnumbered { peer: String },
+    NoLinkPeer { peer: String, interface: String },
+    #[error("BGPPeer {peer}: interface {interface}: {reason}")]
+    Interface {
+        peer: String,
+        interface: String,
+        reason: String,
+    },
     #[error("BGPPeer {peer}: no router ID: set spec.routerID, or give the node an IPv4 address")]
     NoRouterId { peer: String },
     #[error("BGPPeer {peer}: spec.holdTime {seconds}s does not fit a BGP OPEN")]
@@ -29,16 +37,28 @@ pub enum PeerConfigError {
 
 /// The session to run for `peer` on a node whose own router ID (its IPv4
 /// address) is `node_router_id`, and whose speaker restarts as `restart`
-/// says (for a BGPPeer with enableGracefulRestart).
+/// says (for a BGPPeer with enableGracefulRestart). An unnumbered peer
+/// (`interface`) peers with `link_peer`, the router found on its interface.
 pub fn peer_config(
     peer: &Peer,
     node_router_id: Option<Ipv4Addr>,
     restart: GracefulRestartConfig,
+    link_peer: Option<LinkPeer>,
 ) -> Result<PeerConfig, PeerConfigError> {
     let name = || format!("{}/{}", peer.namespace, peer.name);
-    let address = match &peer.target {
-        PeerTarget::Address(a) => *a,
-        PeerTarget::Interface(_) => return Err(PeerConfigError::Unnumbered { peer: name() }),
+    let (address, unnumbered) = match &peer.target {
+        PeerTarget::Address(a) => (SocketAddr::new(*a, peer.port), None),
+        PeerTarget::Interface(interface) => {
+            let found = link_peer.ok_or_else(|| PeerConfigError::NoLinkPeer {
+                peer: name(),
+                interface: interface.clone(),
+            })?;
+            // The scope pins the link-local address to the interface, for
+            // the connection and for the listener's match of the router's
+            // own connections.
+            let scoped = SocketAddrV6::new(found.address, peer.port, 0, found.ifindex);
+            (SocketAddr::V6(scoped), Some(found))
+        }
     };
     let router_id = peer
         .router_id
@@ -50,8 +70,21 @@ pub fn peer_config(
         PeerAsn::Dynamic(DynamicASNMode::Internal) => PeerAs::Internal,
         PeerAsn::Dynamic(DynamicASNMode::External) => PeerAs::External,
     };
-    let mut config = PeerConfig::new(peer.name.clone(), address, peer.my_asn, router_id, peer_as);
-    config.address = SocketAddr::new(address, peer.port);
+    let mut config = PeerConfig::new(
+        peer.name.clone(),
+        address.ip(),
+        peer.my_asn,
+        router_id,
+        peer_as,
+    );
+    config.address = address;
+    if let Some(found) = unnumbered {
+        // RFC 8950: no IPv4 address on the link, so IPv4 routes go with
+        // our IPv6 next hop (link-local, and the global one if the
+        // interface has one), as FRR's `neighbor IFACE interface` does.
+        config.extended_next_hop = true;
+        config.next_hop_v6 = found.global;
+    }
     config.source = peer.source_address;
     // The session's sockets are bound to the VRF device: the kernel then
     // routes, and picks our source address (the next hop we announce), in
@@ -85,7 +118,7 @@ pub fn peer_config(
     if peer.disable_mp {
         // The session's own family only: IPv4 unicast alone is what a
         // session without multiprotocol extensions carries (RFC 4760).
-        config.families = vec![if address.is_ipv4() {
+        config.families = vec![if address.ip().is_ipv4() {
             Family::IPV4_UNICAST
         } else {
             Family::IPV6_UNICAST

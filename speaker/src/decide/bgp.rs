@@ -139,6 +139,7 @@ fn announce_address(
     if for_node.is_empty() {
         return Verdict::NotAnnounced(Reason::NodeNotSelected {
             pool: pool.to_string(),
+            bgp: true,
         });
     }
     let for_node: Vec<&BgpAdvertisement> = for_node

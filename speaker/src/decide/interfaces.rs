@@ -118,7 +118,10 @@ impl fmt::Display for Exclusion {
             Exclusion::NoArp => write!(f, "the link does not do ARP (NOARP, or no broadcast)"),
             Exclusion::NoNdp => write!(f, "the link has no IPv6 link-local address for NDP"),
             Exclusion::Virtual { pattern } => {
-                write!(f, "a virtual interface (matches {pattern:?})")
+                write!(
+                    f,
+                    "excluded by the interface exclusion list (metallb-excludel2: matches {pattern:?})"
+                )
             }
             Exclusion::NotListed => {
                 write!(f, "not among the L2Advertisement's interfaces")

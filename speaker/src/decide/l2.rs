@@ -15,7 +15,7 @@ use ferrolb_crds::api::{InterfaceInfo, ServiceL2StatusStatus};
 use ferrolb_crds::config::{Config, L2Advertisement};
 
 use super::bgp::pool_of;
-use super::endpoints::{Endpoint, has_usable_endpoint};
+use super::endpoints::{Endpoint, TrafficPolicy, has_usable_endpoint};
 use super::fence::FenceState;
 use super::input::{NodeState, ServiceKey, ServiceState};
 use super::interfaces::{self, InterfaceRules, Link, Wanted};
@@ -117,14 +117,15 @@ pub fn l2_plan<'a>(
             Entry::Candidates {
                 pool,
                 advertisements,
-                ..
+                nodes,
             } => match owners.get(&address) {
                 None => L2Verdict::NotAnnounced(Reason::NoCommonCandidate),
-                Some(owner) if *owner != this_node.name => {
-                    L2Verdict::NotAnnounced(Reason::OwnedBy {
-                        node: owner.to_string(),
-                    })
-                }
+                Some(owner) if *owner != this_node.name => L2Verdict::NotAnnounced(
+                    not_candidate(this_node, cluster, service, pool, &advertisements, &nodes)
+                        .unwrap_or_else(|| Reason::OwnedBy {
+                            node: owner.to_string(),
+                        }),
+                ),
                 Some(_) => announce(this_node, cluster, pool, &advertisements, address),
             },
         };
@@ -291,6 +292,34 @@ fn owners<'a>(
         .collect()
 }
 
+/// Why this node is no candidate for a Service's address that another
+/// node owns, when it is not: what the user asks about a node that stays
+/// silent. `None` when it was a candidate and another won.
+fn not_candidate(
+    this_node: &LocalNode,
+    cluster: &ClusterView,
+    service: &ServiceState,
+    pool: &str,
+    advertisements: &[&L2Advertisement],
+    candidates: &BTreeSet<&str>,
+) -> Option<Reason> {
+    if candidates.contains(this_node.name.as_str()) {
+        return None;
+    }
+    // Not a live member: the owner's election did not see this node.
+    let node = cluster.get(&this_node.name)?;
+    if let Some(blocked) = Reason::node_blocked(node) {
+        return Some(blocked);
+    }
+    if !advertisements.iter().any(|a| a.selects_node(&node.labels)) {
+        return Some(Reason::NodeNotSelected {
+            pool: pool.to_string(),
+            bgp: false,
+        });
+    }
+    (service.traffic_policy == TrafficPolicy::Local).then_some(Reason::NoLocalReadyEndpoint)
+}
+
 /// The verdict for an address this node owns, announced for
 /// `advertisements` (those of its pool that select its Service).
 fn announce(
@@ -328,6 +357,11 @@ fn announce(
         L2Verdict::NotAnnounced(Reason::NoInterface {
             pool: pool.to_string(),
             missing: choice.missing.into_iter().collect(),
+            excluded: choice
+                .excluded
+                .iter()
+                .map(|(name, why)| format!("{name}: {why}"))
+                .collect(),
         })
     } else {
         L2Verdict::Announced {

@@ -49,8 +49,9 @@ pub enum Reason {
     NotInAnyPool,
     /// No BGPAdvertisement selects the pool.
     PoolNotAdvertised { pool: String },
-    /// BGPAdvertisements select the pool, but none selects this node.
-    NodeNotSelected { pool: String },
+    /// Advertisements of the protocol (`bgp`: BGPAdvertisements, else
+    /// L2Advertisements) select the pool, but none selects this node.
+    NodeNotSelected { pool: String, bgp: bool },
     /// The advertisements that select this node name no peer that applies
     /// to this node.
     NoPeer { pool: String },
@@ -84,11 +85,42 @@ pub enum Reason {
     /// sure nobody else does.
     Fenced,
     /// This node would answer, but has no interface fit to: the ones the
-    /// advertisements name are `missing`, or all are excluded.
-    NoInterface { pool: String, missing: Vec<String> },
+    /// advertisements name are `missing`, or all are `excluded` (each with
+    /// why, e.g. the `metallb-excludel2` pattern it matches).
+    NoInterface {
+        pool: String,
+        missing: Vec<String>,
+        excluded: Vec<String>,
+    },
 }
 
 impl Reason {
+    /// A stable name for programs (`NodeAnnouncementState`'s `reason`):
+    /// the variant's name.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::NodeExcluded => "NodeExcluded",
+            Reason::NodeNetworkUnavailable => "NodeNetworkUnavailable",
+            Reason::NoReadyEndpoint => "NoReadyEndpoint",
+            Reason::NoLocalReadyEndpoint => "NoLocalReadyEndpoint",
+            Reason::NotInAnyPool => "NotInAnyPool",
+            Reason::PoolNotAdvertised { .. } => "PoolNotAdvertised",
+            Reason::NodeNotSelected { .. } => "NodeNotSelected",
+            Reason::NoPeer { .. } => "NoPeer",
+            Reason::ServiceNotSelected { .. } => "ServiceNotSelected",
+            Reason::ConflictingLocalPref { .. } => "ConflictingLocalPref",
+            Reason::SharedIpWithServiceSelectors => "SharedIpWithServiceSelectors",
+            Reason::NoPeerOfFamily { .. } => "NoPeerOfFamily",
+            Reason::PoolNotL2Advertised { .. } => "PoolNotL2Advertised",
+            Reason::NoCandidate { .. } => "NoCandidate",
+            Reason::NoCandidateWithLocalEndpoint { .. } => "NoCandidateWithLocalEndpoint",
+            Reason::NoCommonCandidate => "NoCommonCandidate",
+            Reason::OwnedBy { .. } => "OwnedBy",
+            Reason::Fenced => "Fenced",
+            Reason::NoInterface { .. } => "NoInterface",
+        }
+    }
+
     /// Why `node` announces nothing at all, if it does not.
     pub(super) fn node_blocked(node: &NodeState) -> Option<Reason> {
         if node.labels.contains_key(EXCLUDE_LABEL) {
@@ -115,9 +147,14 @@ impl fmt::Display for Reason {
             Reason::PoolNotAdvertised { pool } => {
                 write!(f, "no BGPAdvertisement announces pool {pool}")
             }
-            Reason::NodeNotSelected { pool } => write!(
+            Reason::NodeNotSelected { pool, bgp } => write!(
                 f,
-                "the BGPAdvertisements of pool {pool} do not select this node"
+                "the nodeSelectors of the {} of pool {pool} do not select this node",
+                if *bgp {
+                    "BGPAdvertisements"
+                } else {
+                    "L2Advertisements"
+                }
             ),
             Reason::ServiceNotSelected { pool, bgp } => {
                 let kind = if *bgp {
@@ -173,14 +210,19 @@ impl fmt::Display for Reason {
                 f,
                 "this node should announce it but reaches too few speakers of its cluster to be sure no other node does"
             ),
-            Reason::NoInterface { pool, missing } if !missing.is_empty() => write!(
+            Reason::NoInterface { pool, missing, .. } if !missing.is_empty() => write!(
                 f,
                 "this node should announce it but lacks the interfaces the L2Advertisements of pool {pool} name: {}",
                 missing.join(", ")
             ),
+            Reason::NoInterface { pool, excluded, .. } if !excluded.is_empty() => write!(
+                f,
+                "this node should announce it but none of its interfaces may answer for the L2Advertisements of pool {pool}: {}",
+                excluded.join("; ")
+            ),
             Reason::NoInterface { pool, .. } => write!(
                 f,
-                "this node should announce it but none of its interfaces may answer for the L2Advertisements of pool {pool}"
+                "this node should announce it but has no interface to answer on for the L2Advertisements of pool {pool}"
             ),
         }
     }

@@ -1,6 +1,7 @@
 //! The speaker on Kubernetes: watches the cluster, decides, announces, and
 //! reports through status objects, Events and metrics.
 
+mod coalesce;
 mod run;
 #[cfg(test)]
 mod shells_agree;

@@ -15,11 +15,12 @@ use ferrolb_k8s::batch::drain_ready;
 use ferrolb_k8s::timer::sleep_until;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::Client;
+use kube::{Client, Resource};
 use serde_json::json;
 use tokio::time::Instant;
 use tracing::{Instrument, info_span, warn};
 
+use super::coalesce::Coalesce;
 use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
@@ -27,7 +28,7 @@ use crate::announce::{GracefulRestartSettings, L2Settings};
 use crate::memory::Trim;
 use crate::metrics::Metrics;
 use crate::pass::{Change, Report, Settings, Speaker};
-use crate::report::session_status;
+use crate::report::{BfdEvents, session_status};
 
 /// How the speaker runs.
 #[derive(Debug, Clone)]
@@ -63,6 +64,9 @@ pub enum RunError {
 
 /// Delay before retrying failed status writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// At most one `NodeAnnouncementState` write per node in this time: the
+/// reasons of a busy cluster change with every endpoint that moves.
+const REASONS_INTERVAL: Duration = Duration::from_secs(10);
 /// How long a graceful stop may spend deleting status objects.
 const CLEAR_TIMEOUT: Duration = Duration::from_secs(3);
 
@@ -103,6 +107,8 @@ pub async fn run(
             opts,
             writer,
             written: true,
+            bfd_events: BfdEvents::default(),
+            reasons: Coalesce::new(REASONS_INTERVAL),
         };
         let mut retry_at: Option<Instant> = None;
         let mut trim = Trim::default();
@@ -130,12 +136,19 @@ pub async fn run(
                         let report = speaker.apply_l2();
                         shell.publish(&speaker, &views, report).await;
                     }
-                    Change::Sessions => shell.write_sessions(&mut speaker).await,
+                    Change::Sessions => shell.write_sessions(&mut speaker, &views).await,
+                    Change::LinkPeer => {
+                        speaker.apply_bgp().await;
+                        shell.write_sessions(&mut speaker, &views).await;
+                    }
                 },
                 () = sleep_until(trim.due()), if trim.due().is_some() => trim.run(),
+                () = sleep_until(shell.reasons.due()), if shell.reasons.due().is_some() => {
+                    shell.write_reasons(&speaker).await;
+                }
                 () = sleep_until(retry_at), if retry_at.is_some() => {
                     retry_at = None;
-                    shell.write_all(&mut speaker).await;
+                    shell.write_all(&mut speaker, &views).await;
                 }
                 () = &mut shutdown => break,
             }
@@ -157,12 +170,16 @@ pub async fn run(
     .await
 }
 
-/// What only the Kubernetes shell holds: the writer and its retry state.
+/// What only the Kubernetes shell holds: the writer, its retry state and
+/// the BFD transitions already told.
 struct Shell {
     opts: Options,
     writer: Writer,
     /// The last status writes all succeeded.
     written: bool,
+    bfd_events: BfdEvents,
+    /// When this node's `NodeAnnouncementState` may be written next.
+    reasons: Coalesce,
 }
 
 impl Shell {
@@ -177,13 +194,13 @@ impl Shell {
         self.publish(speaker, views, report).await;
         // Peers may have come or gone with the configuration, which no
         // session's status tells.
-        self.write_sessions(speaker).await;
+        self.write_sessions(speaker, views).await;
     }
 
-    async fn write_all(&mut self, speaker: &mut Speaker) {
+    async fn write_all(&mut self, speaker: &mut Speaker, views: &Views) {
         self.write_services(speaker).await;
         let services_written = self.written;
-        self.write_sessions(speaker).await;
+        self.write_sessions(speaker, views).await;
         self.written &= services_written;
     }
 
@@ -197,6 +214,27 @@ impl Shell {
             }
         }
         self.write_services(speaker).await;
+        self.reasons_changed(speaker).await;
+    }
+
+    /// Writes the node's reasons now, or later if it wrote them lately.
+    async fn reasons_changed(&mut self, speaker: &Speaker) {
+        if self
+            .writer
+            .announcement_differs(&speaker.announcement_state())
+            && self.reasons.changed(Instant::now())
+        {
+            self.write_reasons(speaker).await;
+        }
+    }
+
+    /// Writes the node's latest reasons (`NodeAnnouncementState`).
+    async fn write_reasons(&mut self, speaker: &Speaker) {
+        let ok = self
+            .writer
+            .announcement_state(&speaker.announcement_state())
+            .await;
+        self.reasons.wrote(Instant::now(), ok);
     }
 
     async fn write_services(&mut self, speaker: &Speaker) {
@@ -224,10 +262,25 @@ impl Shell {
         self.written = bgp_ok && l2_ok;
     }
 
-    /// `BGPSessionState` objects (written on a change that matters).
-    async fn write_sessions(&mut self, speaker: &mut Speaker) {
-        let desired: BTreeMap<String, Session> = speaker
-            .sessions()
+    /// Events on BFD transitions, then the `BGPSessionState` objects
+    /// (written on a change that matters).
+    async fn write_sessions(&mut self, speaker: &mut Speaker, views: &Views) {
+        let sessions = speaker.sessions();
+        let events = self.bfd_events.update(
+            &self.opts.node,
+            std::time::Instant::now(),
+            sessions
+                .iter()
+                .filter_map(|s| Some((s.peer.as_str(), s.address.ip(), &s.bfd.as_ref()?.status))),
+        );
+        for event in &events {
+            // A peer deleted since has no object to carry the Event.
+            let key = format!("{}/{}", self.opts.namespace, event.peer);
+            if let Some(peer) = views.config.peers().items().get(&key) {
+                self.writer.bfd_event(&peer.object_ref(&()), event).await;
+            }
+        }
+        let desired: BTreeMap<String, Session> = sessions
             .into_iter()
             .map(|s| {
                 let session = Session {

@@ -1,5 +1,5 @@
-//! Writes what the speaker reports: its ServiceBGPStatus and BGPSessionState
-//! objects (diffs against what it last wrote, never a rewrite of
+//! Writes what the speaker reports: its ServiceBGPStatus, ServiceL2Status,
+//! BGPSessionState and NodeAnnouncementState objects (diffs against what it last wrote, never a rewrite of
 //! everything), and Events on Services. The objects carry the speaker's Pod
 //! as owner ([`ferrolb_k8s::owner`]), so the garbage collector deletes them
 //! when the Pod goes, however it goes (`helm uninstall`, eviction, a deleted
@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 
 use ferrolb_crds::api::{
-    BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, ServiceBGPStatus, ServiceL2Status,
+    BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, NodeAnnouncementState,
+    NodeAnnouncementStateSpec, NodeAnnouncementStateStatus, ServiceBGPStatus, ServiceL2Status,
 };
 use ferrolb_k8s::owner::owned_only_by;
 use futures::StreamExt;
@@ -21,7 +22,7 @@ use serde_json::json;
 use tracing::{debug, warn};
 
 use crate::decide::ServiceKey;
-use crate::report::{NoticeKind, service_status_name, session_state_name};
+use crate::report::{BfdEvent, NoticeKind, service_status_name, session_state_name};
 
 /// The field manager and Event reporter of the speaker's writes.
 pub const FIELD_MANAGER: &str = "ferrolb-speaker";
@@ -88,9 +89,16 @@ pub(super) struct Writer {
     services: BTreeMap<(StatusKind, ServiceKey), Box<str>>,
     /// Events published through `recorder`: it keeps every Event it
     /// published for six minutes, until its next publish, so it is
-    /// replaced after [`EVENTS_PER_RECORDER`] (see [`Writer::event`]).
+    /// replaced after [`EVENTS_PER_RECORDER`] (see [`Writer::publish`]).
     published: usize,
     sessions: BTreeMap<String, Session>,
+    /// This node's `NodeAnnouncementState` as last written; `None` until
+    /// the first write (a previous run's object is overwritten then).
+    announcement: Option<NodeAnnouncementStateStatus>,
+    /// The error each failing write last logged (`Kind/name`): a write
+    /// retried every 2 s through an API outage is logged again only when
+    /// its error changes.
+    failures: BTreeMap<String, String>,
 }
 
 impl Writer {
@@ -110,6 +118,8 @@ impl Writer {
             owner,
             services: BTreeMap::new(),
             sessions: BTreeMap::new(),
+            announcement: None,
+            failures: BTreeMap::new(),
             published: 0,
         }
     }
@@ -218,6 +228,7 @@ impl Writer {
             match result {
                 Ok(()) => match status {
                     Some(status) => {
+                        self.failures.remove(&format!("{}/{key}", kind.kind()));
                         self.services.insert((kind, key), status);
                     }
                     None => {
@@ -225,7 +236,9 @@ impl Writer {
                     }
                 },
                 Err(e) => {
-                    warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying");
+                    if self.failing(format!("{}/{key}", kind.kind()), &e) {
+                        warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying every 2 s");
+                    }
                     ok = false;
                 }
             }
@@ -265,10 +278,13 @@ impl Writer {
             }
             match self.write_session(peer, session).await {
                 Ok(()) => {
+                    self.failures.remove(&format!("BGPSessionState/{peer}"));
                     self.sessions.insert(peer.clone(), session.clone());
                 }
                 Err(e) => {
-                    warn!(peer, error = %e, "cannot write BGPSessionState; retrying");
+                    if self.failing(format!("BGPSessionState/{peer}"), &e) {
+                        warn!(peer, error = %e, "cannot write BGPSessionState; retrying every 2 s");
+                    }
                     ok = false;
                 }
             }
@@ -276,7 +292,91 @@ impl Writer {
         ok
     }
 
-    /// Publishes an Event about a Service. kube's recorder keeps each
+    /// Whether `desired` differs from the `NodeAnnouncementState` written.
+    pub(super) fn announcement_differs(&self, desired: &NodeAnnouncementStateStatus) -> bool {
+        self.announcement.as_ref() != Some(desired)
+    }
+
+    /// Makes this node's `NodeAnnouncementState` say `desired`. False if
+    /// the write failed.
+    pub(super) async fn announcement_state(
+        &mut self,
+        desired: &NodeAnnouncementStateStatus,
+    ) -> bool {
+        if !self.announcement_differs(desired) {
+            return true;
+        }
+        let name = self.announcement_name();
+        let object = json!({
+            "apiVersion": "metallb.io/v1beta1",
+            "kind": "NodeAnnouncementState",
+            "metadata": {
+                "name": name,
+                "labels": { NODE_LABEL: label_value(&self.node) },
+                "ownerReferences": self.owner.iter().collect::<Vec<_>>(),
+            },
+            "spec": NodeAnnouncementStateSpec { node: self.node.clone() },
+        });
+        // A merge patch would keep list entries of the last write: the
+        // status is replaced whole (`reasons: null` clears it).
+        let mut status = json!(desired);
+        for key in ["reasons", "omitted"] {
+            if status.get(key).is_none() {
+                status[key] = serde_json::Value::Null;
+            }
+        }
+        let api = self.announcement_api();
+        match self
+            .apply(&api, &name, object, json!({ "status": status }))
+            .await
+        {
+            Ok(()) => {
+                self.failures.remove("NodeAnnouncementState");
+                self.announcement = Some(desired.clone());
+                true
+            }
+            Err(e) => {
+                if self.failing("NodeAnnouncementState".into(), &e) {
+                    warn!(
+                        error = %e,
+                        "cannot write NodeAnnouncementState (why this node does not announce); retrying"
+                    );
+                }
+                false
+            }
+        }
+    }
+
+    /// Records that the write of `what` failed with `e`; true when that is
+    /// news worth a log line (first failure, or a different error).
+    fn failing(&mut self, what: String, e: &kube::Error) -> bool {
+        let text = e.to_string();
+        if self.failures.get(&what) == Some(&text) {
+            debug!(%what, error = %text, "write still failing");
+            return false;
+        }
+        self.failures.insert(what, text);
+        true
+    }
+
+    /// Publishes an Event about a Service.
+    pub(super) async fn event(
+        &mut self,
+        regarding: &ObjectReference,
+        kind: NoticeKind,
+        note: &str,
+    ) {
+        self.publish(regarding, kind.is_warning(), kind.reason(), note)
+            .await;
+    }
+
+    /// Publishes an Event about a BGPPeer's BFD session.
+    pub(super) async fn bfd_event(&mut self, regarding: &ObjectReference, event: &BfdEvent) {
+        self.publish(regarding, event.is_warning(), event.reason(), &event.note)
+            .await;
+    }
+
+    /// Publishes an Event through the recorder. kube's recorder keeps each
     /// Event it published (to count repeats within six minutes into one
     /// Event's series) until a publish six minutes later: after the first
     /// pass of a large cluster, one Event per Service for good, and a walk
@@ -284,10 +384,11 @@ impl Writer {
     /// [`EVENTS_PER_RECORDER`] bounds both, as client-go's recorder bounds
     /// its cache (an LRU of 4,096): a repeat across the change is a new
     /// Event instead of a count.
-    pub(super) async fn event(
+    async fn publish(
         &mut self,
         regarding: &ObjectReference,
-        kind: NoticeKind,
+        warning: bool,
+        reason: &str,
         note: &str,
     ) {
         if self.published >= EVENTS_PER_RECORDER {
@@ -296,23 +397,24 @@ impl Writer {
         }
         self.published += 1;
         let event = Event {
-            type_: if kind.is_warning() {
+            type_: if warning {
                 EventType::Warning
             } else {
                 EventType::Normal
             },
-            reason: kind.reason().into(),
+            reason: reason.into(),
             note: Some(note.chars().take(1000).collect()),
-            action: kind.reason().into(),
+            action: reason.into(),
             secondary: None,
         };
         if let Err(e) = self.recorder.publish(&event, regarding).await {
-            let service = format!(
-                "{}/{}",
+            let object = format!(
+                "{}/{}/{}",
+                regarding.kind.as_deref().unwrap_or_default(),
                 regarding.namespace.as_deref().unwrap_or_default(),
                 regarding.name.as_deref().unwrap_or_default()
             );
-            warn!(%service, error = %e, reason = kind.reason(), "cannot publish Event");
+            warn!(%object, error = %e, reason, "cannot publish Event");
         }
     }
 
@@ -324,6 +426,14 @@ impl Writer {
         self.service_statuses(StatusKind::L2, &BTreeMap::new())
             .await;
         self.sessions(&BTreeMap::new()).await;
+        let deleted = self
+            .announcement_api()
+            .delete(&self.announcement_name(), &DeleteParams::default())
+            .await
+            .map(drop);
+        if let Err(e) = ignore_missing(deleted) {
+            warn!(error = %e, "cannot delete NodeAnnouncementState");
+        }
     }
 
     async fn write_service(
@@ -410,6 +520,16 @@ impl Writer {
 
     fn session_name(&self, peer: &str) -> String {
         session_state_name(&self.node, peer)
+    }
+
+    /// One object per node, named after it (a Node's name is a valid
+    /// object name).
+    fn announcement_name(&self) -> String {
+        self.node.clone()
+    }
+
+    fn announcement_api(&self) -> Api<NodeAnnouncementState> {
+        Api::namespaced(self.client.clone(), &self.namespace)
     }
 
     fn bgp_api(&self) -> Api<ServiceBGPStatus> {

@@ -20,10 +20,13 @@ use ferrolb_bgp::fsm::State;
 use ferrolb_crds::config::{Config, Resources, compile};
 use tracing::{error, info, warn};
 
-use crate::announce::{BgpAnnouncer, L2Runtime, L2Setup, address_book, memberlist_key};
+use crate::announce::{BgpAnnouncer, BgpChange, L2Runtime, L2Setup, address_book, memberlist_key};
 use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
 use crate::metrics::Metrics;
-use crate::report::{NoticeKind, bgp_service_statuses, log_verdicts, notices};
+use crate::report::{
+    Conflict, NoticeKind, announcement_state, bgp_service_statuses, log_verdicts, notices,
+};
+use ferrolb_crds::api::NodeAnnouncementStateStatus;
 use ferrolb_l2::interface::L2Event;
 use ferrolb_l2::membership::{Key, MembershipTiming};
 
@@ -37,6 +40,9 @@ pub enum Change {
     Layer2,
     /// Some session's status: [`Speaker::sessions`].
     Sessions,
+    /// A router was found on an unnumbered interface: apply the BGP plan
+    /// again ([`Speaker::apply_bgp`]), then publish the sessions.
+    LinkPeer,
 }
 
 /// One node's speaker: what it announces, and the sessions and responders
@@ -61,6 +67,11 @@ pub struct Speaker {
     peer_errors: BTreeMap<String, String>,
     /// Each session's state as last logged.
     session_states: BTreeMap<String, State>,
+    /// Addresses this node owns that another host holds on the LAN, from
+    /// the responders' conflict until they reclaim it.
+    conflicts: BTreeMap<std::net::IpAddr, Conflict>,
+    /// Layer-2 mode's failure as last logged (retried on every pass).
+    l2_error: Option<String>,
 }
 
 impl Speaker {
@@ -76,6 +87,8 @@ impl Speaker {
             l2_plan: L2Plan::default(),
             peer_errors: BTreeMap::new(),
             session_states: BTreeMap::new(),
+            conflicts: BTreeMap::new(),
+            l2_error: None,
         }
     }
 
@@ -232,6 +245,7 @@ impl Speaker {
                 info!("no L2Advertisement any more: Layer-2 mode stops");
                 l2.shutdown().await;
                 self.l2_plan = L2Plan::default();
+                self.conflicts.clear();
             }
             return;
         }
@@ -247,7 +261,12 @@ impl Speaker {
             match L2Runtime::start(setup).await {
                 Ok(l2) => self.l2 = Some(l2),
                 Err(e) => {
-                    error!(error = %e, "cannot start Layer-2 mode");
+                    // Retried on every pass: said once per distinct error.
+                    let e = e.to_string();
+                    if self.l2_error.as_deref() != Some(&e) {
+                        error!(error = %e, "cannot start Layer-2 mode; retrying on every change");
+                        self.l2_error = Some(e);
+                    }
                     return;
                 }
             }
@@ -258,10 +277,17 @@ impl Speaker {
             speakers.iter().map(|(n, a)| (n.as_str(), *a)),
             self.settings.l2.options.membership_port,
         );
-        if let Some(l2) = &mut self.l2
-            && let Err(e) = l2.set_members(book, nodes).await
-        {
-            error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+        if let Some(l2) = &mut self.l2 {
+            match l2.set_members(book, nodes).await {
+                Ok(()) => self.l2_error = None,
+                Err(e) => {
+                    let e = e.to_string();
+                    if self.l2_error.as_deref() != Some(&e) {
+                        error!(error = %e, "Layer-2 mode cannot reach the other speakers");
+                        self.l2_error = Some(e);
+                    }
+                }
+            }
         }
     }
 
@@ -271,7 +297,19 @@ impl Speaker {
     pub async fn changed(&mut self) -> Change {
         tokio::select! {
             () = L2Runtime::changed_if_any(&mut self.l2) => Change::Layer2,
-            () = BgpAnnouncer::changed_if_any(&mut self.bgp) => Change::Sessions,
+            change = BgpAnnouncer::changed_if_any(&mut self.bgp) => match change {
+                BgpChange::Sessions => Change::Sessions,
+                BgpChange::LinkPeer => Change::LinkPeer,
+            },
+        }
+    }
+
+    /// Applies the last BGP plan again: a router found on an unnumbered
+    /// interface gets its session (nothing else changes, being a diff).
+    pub async fn apply_bgp(&mut self) {
+        if let (Some(announcer), Some(config)) = (&mut self.bgp, &self.config) {
+            announcer.apply(config, &self.bgp_plan).await;
+            log_peer_errors(&mut self.peer_errors, announcer);
         }
     }
 
@@ -306,6 +344,21 @@ impl Speaker {
         }
         for e in l2.events() {
             info!(interface = %e.interface, event = ?e.event, "layer 2");
+            match &e.event {
+                L2Event::Conflict { ip, mac } => {
+                    self.conflicts.insert(
+                        *ip,
+                        Conflict {
+                            interface: e.interface.clone(),
+                            holder: mac.to_string(),
+                        },
+                    );
+                }
+                L2Event::Reclaimed { ip, .. } => {
+                    self.conflicts.remove(ip);
+                }
+                _ => {}
+            }
             let (ip, kind, note) = match e.event {
                 L2Event::Conflict { ip, mac } => (
                     ip,
@@ -333,6 +386,10 @@ impl Speaker {
                 });
             }
         }
+        // A conflict on an address this node no longer answers for is
+        // none of its business any more.
+        self.conflicts
+            .retain(|ip, _| plan.addresses.contains_key(ip));
         self.l2_plan = plan;
         report
     }
@@ -352,6 +409,21 @@ impl Speaker {
         ServiceStatuses {
             bgp: bgp_service_statuses(&self.bgp_plan.explanations),
             l2: self.l2_plan.statuses.clone(),
+        }
+    }
+
+    /// Why this node does not announce what it does not (its
+    /// `NodeAnnouncementState`), from the last BGP and Layer-2 decisions;
+    /// empty before a configuration has compiled.
+    pub fn announcement_state(&self) -> NodeAnnouncementStateStatus {
+        match &self.config {
+            Some(config) => announcement_state(
+                config,
+                &self.bgp_plan.explanations,
+                &self.l2_plan.explanations,
+                &self.conflicts,
+            ),
+            None => NodeAnnouncementStateStatus::default(),
         }
     }
 

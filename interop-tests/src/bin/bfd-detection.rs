@@ -1,0 +1,520 @@
+//! The BFD detection benchmark (issue 14, `make bench-bfd`): `ferrolb run`
+//! on a lab node peers with FRR (bgpd + bfdd) and BIRD; the node's switch
+//! port stops forwarding (a silent link cut: no carrier loss on either
+//! side), and a netlink route monitor in each router's namespace says when
+//! its kernel stopped routing the service via the node. Per detection mode
+//! (BFD 50 ms × 3, BFD 300 ms × 3, the BGP hold timer alone at its 3 s
+//! minimum), p50/p99/max over `--runs` cuts, each router asking for the
+//! same BFD timers as the node.
+//!
+//! Then the CPU cost of 100 BFD sessions at 50 ms × 3: FerroLB's BFD
+//! shell (in this process, on one runtime thread in the node's namespace)
+//! against 100 sessions of FRR's bfdd, both sides measured over the same
+//! window, as CPU time per wall-clock second.
+//!
+//! The `ferrolb` binary comes from FERROLB_BIN or next to this one: build
+//! it with the same profile. Method and figures: docs/benchmarks.md.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use ferrolb_bfd::fsm::{SessionConfig, Timers};
+use ferrolb_bfd::shell::{Bfd, SessionKey, SessionSpec};
+use ferrolb_bfd::wire::SessionState;
+use interop_tests::ferrolb::FerroLb;
+use interop_tests::kernel::{self, RouteMonitor};
+use interop_tests::l2::report::{loadavg, machine, percentile};
+use interop_tests::l2::{Jitter, check_interrupted, stop_on_signals};
+use interop_tests::{Bird, Frr, Host, Lab, LabError, Neighbor, Probe, RouterConfig};
+use ipnet::IpNet;
+
+const NODE_AS: u32 = 64512;
+const FRR_AS: u32 = 64500;
+const BIRD_AS: u32 = 64501;
+const SERVICE: &str = "198.51.100.10/32";
+/// Longest wait for a session, a route or a recovery.
+const CONVERGE: Duration = Duration::from_secs(60);
+
+#[derive(Parser, Debug)]
+#[command(about = "BFD detection: link cut -> route gone from FRR's and BIRD's kernels")]
+struct Args {
+    /// Link cuts per detection mode.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Detection modes: bfd-50ms, bfd-300ms, hold-3s.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "bfd-50ms,bfd-300ms,hold-3s"
+    )]
+    mode: Vec<Mode>,
+    /// BFD sessions of the CPU measurement (0: skip it).
+    #[arg(long, default_value_t = 100)]
+    sessions: u32,
+    /// Length of the CPU measurement window, in seconds.
+    #[arg(long, default_value_t = 20)]
+    cpu_seconds: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    #[value(name = "bfd-50ms")]
+    Bfd50ms,
+    #[value(name = "bfd-300ms")]
+    Bfd300ms,
+    #[value(name = "hold-3s")]
+    Hold3s,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Bfd50ms => "BFD 50 ms × 3",
+            Mode::Bfd300ms => "BFD 300 ms × 3",
+            Mode::Hold3s => "hold timer 3 s",
+        }
+    }
+
+    /// The BFD interval, none for the hold timer alone.
+    fn bfd_ms(self) -> Option<u32> {
+        match self {
+            Mode::Bfd50ms => Some(50),
+            Mode::Bfd300ms => Some(300),
+            Mode::Hold3s => None,
+        }
+    }
+
+    /// The issue's target for p99: 3 × interval + 50 ms; the hold timer
+    /// alone has none.
+    fn target(self) -> Option<Duration> {
+        self.bfd_ms()
+            .map(|ms| Duration::from_millis(3 * u64::from(ms) + 50))
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    match run(&args) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bfd-detection: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &Args) -> interop_tests::Result<()> {
+    stop_on_signals()?;
+    println!("BFD detection: {} cut(s) per mode", args.runs);
+    println!("machine: {}", machine());
+    let started = Instant::now();
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let mut jitter = Jitter::new(seed);
+    let mut rows = Vec::new();
+    for &mode in &args.mode {
+        let t = Instant::now();
+        match measure_mode(mode, args.runs, &mut jitter) {
+            Ok(cell) => {
+                for row in cell {
+                    eprintln!("{} ({:.0} s)", row.render(), t.elapsed().as_secs_f64());
+                    rows.push(row);
+                }
+            }
+            Err(e) => {
+                eprintln!("bfd-detection: {}: {e}", mode.name());
+                check_interrupted()?;
+            }
+        }
+    }
+    println!(
+        "\n| detection | router | runs | p50 | p99 | max | target p99 |\n|---|---|---|---|---|---|---|"
+    );
+    for row in &rows {
+        println!("{}", row.render());
+    }
+    if args.sessions > 0 {
+        match measure_cpu(args.sessions, Duration::from_secs(args.cpu_seconds)) {
+            Ok(cpu) => println!("\n{cpu}"),
+            Err(e) => eprintln!("bfd-detection: CPU: {e}"),
+        }
+    }
+    println!(
+        "took {:.0} s; load average at the end: {}",
+        started.elapsed().as_secs_f64(),
+        loadavg()
+    );
+    Ok(())
+}
+
+/// The cuts of one mode, per router.
+struct Row {
+    mode: Mode,
+    router: &'static str,
+    /// Cut to route gone; `None`: not gone within [`CONVERGE`].
+    times: Vec<Option<Duration>>,
+}
+
+impl Row {
+    fn render(&self) -> String {
+        let ms = |d: Option<Option<Duration>>| match d {
+            None => "—".to_string(),
+            Some(None) => "never".to_string(),
+            Some(Some(d)) => format!("{:.0} ms", d.as_secs_f64() * 1e3),
+        };
+        let max = self
+            .times
+            .iter()
+            .copied()
+            .max_by_key(|t| t.unwrap_or(Duration::MAX));
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            self.mode.name(),
+            self.router,
+            self.times.len(),
+            ms(percentile(&self.times, 0.5)),
+            ms(percentile(&self.times, 0.99)),
+            ms(max),
+            self.mode
+                .target()
+                .map_or("—".to_string(), |t| format!("< {} ms", t.as_millis())),
+        )
+    }
+}
+
+fn write(dir: &Path, file: &str, text: &str) -> interop_tests::Result<()> {
+    let tmp = dir.join(format!(".{file}.tmp"));
+    std::fs::write(&tmp, text).map_err(|e| LabError::io(format!("cannot write {file}"), e))?;
+    std::fs::rename(&tmp, dir.join(file))
+        .map_err(|e| LabError::io(format!("cannot rename {file}"), e))
+}
+
+/// The speaker's configuration: two BGPPeers with the mode's BFD profile
+/// (hold time 90 s, so only BFD detects), or none and a 3 s hold time.
+fn speaker_config(mode: Mode, frr: &Host, bird: &Host) -> String {
+    let (profile, peer_extra) = match mode.bfd_ms() {
+        Some(ms) => (
+            format!(
+                "---\napiVersion: metallb.io/v1beta1\nkind: BFDProfile\nmetadata: {{name: bench, namespace: metallb-system}}\nspec: {{receiveInterval: {ms}, transmitInterval: {ms}, detectMultiplier: 3}}\n"
+            ),
+            "holdTime: 90s, bfdProfile: bench",
+        ),
+        None => (String::new(), "holdTime: 3s"),
+    };
+    let peer = |name: &str, asn: u32, addr: Ipv4Addr| {
+        format!(
+            "---\napiVersion: metallb.io/v1beta2\nkind: BGPPeer\nmetadata: {{name: {name}, namespace: metallb-system}}\nspec: {{myASN: {NODE_AS}, peerASN: {asn}, peerAddress: \"{addr}\", {peer_extra}}}\n"
+        )
+    };
+    format!(
+        "apiVersion: metallb.io/v1beta1\nkind: IPAddressPool\nmetadata: {{name: pool, namespace: metallb-system}}\nspec: {{addresses: [198.51.100.10-198.51.100.19]}}\n---\napiVersion: metallb.io/v1beta1\nkind: BGPAdvertisement\nmetadata: {{name: adv, namespace: metallb-system}}\nspec: {{ipAddressPools: [pool]}}\n{profile}{}{}",
+        peer("frr", FRR_AS, frr.ipv4),
+        peer("bird", BIRD_AS, bird.ipv4),
+    )
+}
+
+const SERVICES: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: 198.51.100.10}}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n";
+
+/// A router facing the node, with BFD at the mode's timers when it has
+/// them.
+fn router(asn: u32, me: &Host, node: &Host, mode: Mode) -> RouterConfig {
+    let neighbor = Neighbor::new(node.ipv4.into(), NODE_AS).no_export();
+    match mode.bfd_ms() {
+        Some(ms) => RouterConfig::new(asn, me.ipv4)
+            .neighbor(neighbor.bfd())
+            .bfd_interval(ms),
+        None => RouterConfig::new(asn, me.ipv4).neighbor(neighbor),
+    }
+}
+
+/// Whether both routers' BFD sessions with `node` are Up.
+fn bfd_up(frr: &Frr, bird: &Bird, node: IpAddr) -> interop_tests::Result<bool> {
+    let peers: Vec<serde_json::Value> =
+        serde_json::from_str(&frr.vtysh("show bfd peers json")?).unwrap_or_default();
+    let frr_up = peers
+        .iter()
+        .any(|p| p["peer"].as_str() == Some(&node.to_string()) && p["status"] == "up");
+    let bird_up = bird
+        .birdc(&["show", "bfd", "sessions"])?
+        .lines()
+        .any(|l| l.split_whitespace().next() == Some(&node.to_string()) && l.contains("Up"));
+    Ok(frr_up && bird_up)
+}
+
+/// One mode in a fresh lab: cut, measure, mend, `runs` times.
+fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::Result<[Row; 2]> {
+    let mut lab = Lab::new("bfdbench")?;
+    lab.set_lifetime(Duration::from_secs(3600));
+    let r1 = lab.add_host("r1")?;
+    let r2 = lab.add_host("r2")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    let frr = Frr::start(&lab, &r1, &router(FRR_AS, &r1, &n1, mode))?;
+    let bird = Bird::start(&lab, &r2, &router(BIRD_AS, &r2, &n1, mode))?;
+    let monitors = [
+        RouteMonitor::start(&r1.netns)?,
+        RouteMonitor::start(&r2.netns)?,
+    ];
+    let dir = lab.dir().join("ferrolb-config");
+    std::fs::create_dir_all(&dir).map_err(|e| LabError::io("cannot create the config dir", e))?;
+    write(&dir, "config.yaml", &speaker_config(mode, &r1, &r2))?;
+    write(&dir, "services.yaml", SERVICES)?;
+    let _speaker = FerroLb::start(&lab, &n1, &dir)?;
+    let service: IpNet = SERVICE.parse().expect("prefix literal");
+    let node: IpAddr = n1.ipv4.into();
+    let mut rows = [
+        Row {
+            mode,
+            router: "FRR",
+            times: Vec::new(),
+        },
+        Row {
+            mode,
+            router: "BIRD",
+            times: Vec::new(),
+        },
+    ];
+    for run in 0..runs {
+        // Routed by both, and (with BFD) both BFD sessions Up.
+        lab.wait_for(
+            &format!("run {run}: routed and detecting"),
+            CONVERGE,
+            || {
+                let routed = [&r1, &r2]
+                    .iter()
+                    .map(|h| kernel::route(&h.netns, service).map(|r| r.is_some()))
+                    .collect::<interop_tests::Result<Vec<bool>>>()?;
+                let bfd = mode.bfd_ms().is_none() || bfd_up(&frr, &bird, node)?;
+                Ok(if routed.iter().all(|r| *r) && bfd {
+                    Probe::Done(())
+                } else {
+                    Probe::Pending(format!("routed {routed:?}, BFD up {bfd}"))
+                })
+            },
+        )?;
+        check_interrupted()?;
+        if run == 0 && mode.bfd_ms().is_some() {
+            let peers = frr.vtysh("show bfd peers json")?;
+            let peers: Vec<serde_json::Value> = serde_json::from_str(&peers).unwrap_or_default();
+            for p in peers {
+                eprintln!(
+                    "  FRR's session with {}: receive {} ms, transmit {} ms, ours {} ms × {}",
+                    p["peer"],
+                    p["receive-interval"],
+                    p["transmit-interval"],
+                    p["remote-transmit-interval"],
+                    p["remote-detect-multiplier"]
+                );
+            }
+        }
+        // A random phase against the keepalive and BFD schedules.
+        std::thread::sleep(Duration::from_millis(500) + jitter.within(Duration::from_secs(1)));
+        let before: Vec<u32> = monitors
+            .iter()
+            .map(|m| m.events(service).removals)
+            .collect();
+        lab.cut(&n1)?;
+        // The port is blocked once the command returns; its own latency is
+        // not counted.
+        let cut = Instant::now();
+        let gone = lab.wait_for(&format!("run {run}: route gone"), CONVERGE, || {
+            let events: Vec<_> = monitors.iter().map(|m| m.events(service)).collect();
+            Ok(
+                if events.iter().zip(&before).all(|(e, b)| e.removals > *b) {
+                    Probe::Done(events)
+                } else {
+                    Probe::Pending(format!("{events:?}"))
+                },
+            )
+        });
+        lab.mend(&n1)?;
+        match gone {
+            Ok(events) => {
+                for (row, e) in rows.iter_mut().zip(events) {
+                    row.times
+                        .push(e.removed.map(|t| t.saturating_duration_since(cut)));
+                }
+            }
+            Err(e) => {
+                eprintln!("  run {run}: {e}");
+                for (row, (m, b)) in rows.iter_mut().zip(monitors.iter().zip(&before)) {
+                    let e = m.events(service);
+                    row.times.push(
+                        (e.removals > *b)
+                            .then(|| e.removed.map(|t| t.saturating_duration_since(cut)))
+                            .flatten(),
+                    );
+                }
+            }
+        }
+        eprintln!(
+            "  {} run {run}: FRR {:?}, BIRD {:?}",
+            mode.name(),
+            rows[0].times.last().copied().flatten(),
+            rows[1].times.last().copied().flatten()
+        );
+    }
+    Ok(rows)
+}
+
+/// CPU time (user + system) of process `pid` so far, from /proc.
+fn cpu_time(pid: &str) -> interop_tests::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| LabError::io(format!("cannot read /proc/{pid}/stat"), e))?;
+    // Fields after the command name, which may hold spaces: utime and
+    // stime are fields 14 and 15 of stat(5), 12 and 13 after ") ".
+    let rest = stat
+        .rsplit_once(") ")
+        .map(|(_, r)| r)
+        .ok_or_else(|| LabError::Invalid(format!("odd /proc/{pid}/stat: {stat}")))?;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| -> interop_tests::Result<u64> {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(|| LabError::Invalid(format!("odd /proc/{pid}/stat: {stat}")))
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let total = ticks(11)? + ticks(12)?;
+    Ok(Duration::from_millis(total * 1000 / hz))
+}
+
+/// `count` sessions at 50 ms × 3 between FerroLB's shell on n1 and FRR's
+/// bfdd on r1.
+fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
+    if count > 250 {
+        return Err(LabError::Invalid(format!(
+            "at most 250 sessions (one address of 10.78.0.0/24 each), not {count}"
+        )));
+    }
+    let mut lab = Lab::new("bfdcpu")?;
+    lab.set_lifetime(Duration::from_secs(1800));
+    let r1 = lab.add_host("r1")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    // One address pair per session: bfdd 8.4 keys a single-hop session on
+    // an interface by its peer's address alone, so that sessions from one
+    // address of ours to many of its addresses are all one session there.
+    let pairs: Vec<(Ipv4Addr, Ipv4Addr)> = (1..=count)
+        .map(|i| {
+            (
+                Ipv4Addr::new(10, 78, 1, i as u8),
+                Ipv4Addr::new(10, 78, 0, i as u8),
+            )
+        })
+        .collect();
+    for (ours, theirs) in &pairs {
+        n1.netns
+            .ip(["addr", "add", &format!("{ours}/16"), "dev", "eth0"])?;
+        r1.netns
+            .ip(["addr", "add", &format!("{theirs}/16"), "dev", "eth0"])?;
+    }
+    let frr = Frr::start(&lab, &r1, &RouterConfig::new(FRR_AS, r1.ipv4))?;
+    let mut lines = Vec::new();
+    for (ours, theirs) in &pairs {
+        lines.extend([
+            "bfd".to_string(),
+            format!("peer {ours} local-address {theirs} interface eth0"),
+            "receive-interval 50".into(),
+            "transmit-interval 50".into(),
+            "detect-multiplier 3".into(),
+            "exit".into(),
+            "exit".into(),
+        ]);
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    frr.configure(&refs)?;
+    let bfdd_pid = frr.daemons()[2]
+        .pid()
+        .ok_or_else(|| LabError::Invalid("bfdd has no pid".into()))?
+        .to_string();
+
+    let runtime = n1.netns.runtime(1)?;
+    let bfd = runtime.block_on(async { Bfd::spawn() });
+    let mut handles = Vec::new();
+    for (ours, theirs) in &pairs {
+        let spec = SessionSpec {
+            key: SessionKey {
+                peer: (*theirs).into(),
+                multihop: false,
+            },
+            local: Some((*ours).into()),
+            config: SessionConfig {
+                timers: Timers::new(Duration::from_millis(50), Duration::from_millis(50), 3),
+                passive: false,
+            },
+            minimum_ttl: 255,
+        };
+        let handle = runtime
+            .block_on(bfd.add(spec))
+            .map_err(|e| LabError::Invalid(format!("session with {theirs}: {e}")))?;
+        handles.push(handle);
+    }
+    let all_up = || {
+        handles
+            .iter()
+            .filter(|h| h.status.borrow().state == SessionState::Up)
+            .count()
+    };
+    let waited = lab.wait_for("every session Up", CONVERGE, || {
+        let up = all_up();
+        Ok(if up == handles.len() {
+            Probe::Done(())
+        } else {
+            Probe::Pending(format!("{up} of {} Up", handles.len()))
+        })
+    });
+    if waited.is_err() {
+        // Both sides' view, to tell whose sessions are stuck.
+        eprintln!("FRR:\n{}", frr.vtysh("show bfd peers brief")?);
+        for (h, (ours, theirs)) in handles.iter().zip(&pairs).take(5) {
+            eprintln!("ours {ours} -> {theirs}: {:?}", h.status.borrow());
+        }
+    }
+    waited?;
+    // Settle (the slow rate of sessions not yet Up is over), then measure.
+    std::thread::sleep(Duration::from_secs(2));
+    let me = std::process::id().to_string();
+    let (ours_before, bfdd_before, downs_before) = (
+        cpu_time(&me)?,
+        cpu_time(&bfdd_pid)?,
+        handles
+            .iter()
+            .map(|h| h.status.borrow().down_events)
+            .sum::<u64>(),
+    );
+    let t = Instant::now();
+    while t.elapsed() < window {
+        check_interrupted()?;
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let elapsed = t.elapsed().as_secs_f64();
+    let (ours_cpu, bfdd_cpu) = (
+        cpu_time(&me)? - ours_before,
+        cpu_time(&bfdd_pid)? - bfdd_before,
+    );
+    let downs = handles
+        .iter()
+        .map(|h| h.status.borrow().down_events)
+        .sum::<u64>()
+        - downs_before;
+    let up = all_up();
+    runtime.block_on(bfd.shutdown());
+    let per_second = |d: Duration| d.as_secs_f64() * 1e3 / elapsed;
+    let (ours_ms, bfdd_ms) = (per_second(ours_cpu), per_second(bfdd_cpu));
+    let ratio = if bfdd_ms > 0.0 {
+        format!("{:.2}", ours_ms / bfdd_ms)
+    } else {
+        "—".into()
+    };
+    Ok(format!(
+        "| {count} BFD sessions, 50 ms × 3, {elapsed:.0} s | CPU ms per s |\n|---|---|\n\
+         | FerroLB (BFD shell, one runtime thread) | {ours_ms:.1} |\n\
+         | FRR bfdd 8.4 | {bfdd_ms:.1} |\n\
+         | ratio FerroLB / bfdd | {ratio} |\n\
+         ({up} of {count} Up at the end, {downs} fall(s) from Up during the window; load average {})",
+        loadavg()
+    ))
+}

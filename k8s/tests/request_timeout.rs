@@ -1,0 +1,112 @@
+//! No API request waits forever for a response that will never start (a
+//! connection whose peer vanished), while a watch whose response has
+//! started may stay quiet as long as it likes. Against a hand-written HTTP
+//! server on loopback that plays each part.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use ferrolb_k8s::process::client_with_timeout;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
+use kube::api::{ListParams, WatchParams};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const LIMIT: Duration = Duration::from_millis(300);
+
+/// A kubeconfig for `http://127.0.0.1:port`, in a fresh directory.
+fn kubeconfig(port: u16) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "ferrolb-request-timeout-{}-{port}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("kubeconfig");
+    let text = format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:{port}\n\
+         contexts:\n- name: c\n  context:\n    cluster: c\n    user: u\ncurrent-context: c\nusers:\n- name: u\n  user: {{}}\n"
+    );
+    std::fs::write(&path, text).expect("kubeconfig");
+    path
+}
+
+/// A listener on loopback, and a client for it with the test's limit.
+async fn server_and_client() -> (TcpListener, Api<ConfigMap>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let client = client_with_timeout(Some(&kubeconfig(port)), LIMIT)
+        .await
+        .expect("client");
+    (listener, Api::namespaced(client, "default"))
+}
+
+/// Reads one request's head.
+async fn read_head(stream: &mut TcpStream) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_request_whose_response_never_starts_fails_after_the_limit() {
+    let (listener, api) = server_and_client().await;
+    // Takes the request and says nothing, like a peer gone mid-connection.
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        read_head(&mut stream).await;
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(stream);
+    });
+    let outcome =
+        tokio::time::timeout(Duration::from_secs(10), api.list(&ListParams::default())).await;
+    server.abort();
+    match outcome {
+        Ok(Err(e)) => assert!(
+            e.to_string().contains("timed out") || format!("{e:?}").contains("Elapsed"),
+            "{e:?}"
+        ),
+        Ok(Ok(_)) => panic!("a list answered by nobody succeeded"),
+        Err(_) => panic!("the list still waits after 10 s: no request limit"),
+    }
+}
+
+#[tokio::test]
+async fn a_started_watch_may_stay_quiet_longer_than_the_limit() {
+    let (listener, api) = server_and_client().await;
+    // Starts the response at once, then sends one event after 4 limits.
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        read_head(&mut stream).await;
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+        stream.write_all(head.as_bytes()).await.expect("head");
+        tokio::time::sleep(LIMIT * 4).await;
+        let event = r#"{"type":"ADDED","object":{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"late","namespace":"default","resourceVersion":"2"}}}"#;
+        let line = format!("{event}\n");
+        let chunk = format!("{:x}\r\n{line}\r\n", line.len());
+        stream.write_all(chunk.as_bytes()).await.expect("chunk");
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+    let stream = api
+        .watch(&WatchParams::default(), "1")
+        .await
+        .expect("the watch starts");
+    futures::pin_mut!(stream);
+    let first = tokio::time::timeout(
+        Duration::from_secs(10),
+        futures::StreamExt::next(&mut stream),
+    )
+    .await;
+    server.abort();
+    match first {
+        Ok(Some(Ok(kube::api::WatchEvent::Added(cm)))) => {
+            assert_eq!(cm.metadata.name.as_deref(), Some("late"));
+        }
+        other => panic!("the quiet watch did not deliver its late event: {other:?}"),
+    }
+}

@@ -44,9 +44,9 @@ pub struct ServiceRecord {
     traffic_policy: TrafficPolicy,
     labels: BTreeMap<String, String>,
     shares_ip: bool,
-    /// `metadata.uid` and `metadata.resourceVersion`, for Events.
+    /// `metadata.uid`, for Events (which name the object as kube's
+    /// `Resource::object_ref` does: no resourceVersion).
     uid: Option<Box<str>>,
-    resource_version: Option<Box<str>>,
 }
 
 impl ServiceRecord {
@@ -68,7 +68,6 @@ impl ServiceRecord {
             labels: svc.metadata.labels.clone().unwrap_or_default(),
             shares_ip: asks_to_share_ip(svc),
             uid: boxed(svc.metadata.uid.as_deref()),
-            resource_version: boxed(svc.metadata.resource_version.as_deref()),
         }
     }
 
@@ -90,7 +89,7 @@ impl ServiceRecord {
             name: Some(self.key.name.clone()),
             namespace: Some(self.key.namespace.clone()),
             uid: self.uid.as_deref().map(str::to_string),
-            resource_version: self.resource_version.as_deref().map(str::to_string),
+            resource_version: None,
             field_path: None,
         }
     }

@@ -406,21 +406,7 @@ fn start_speaker(
         name: format!("{}/ferrolb-speaker", host.name),
         netns: Some(&host.netns),
         program: program.to_str().ok_or("non-UTF-8 path")?,
-        args: [
-            "--kubeconfig",
-            &cluster.speaker_kubeconfig.display().to_string(),
-            "--node-name",
-            &host.name,
-            "--namespace",
-            NS,
-            "--bgp-listen",
-            "off",
-            "--metrics-addr",
-            "127.0.0.1:7472",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        args: cluster.speaker_args(&host.name),
         output: log.to_path_buf(),
         logs: Vec::new(),
         lifetime: lab.lifetime(),

@@ -77,6 +77,27 @@ impl Cluster {
     pub async fn controller_client(&self) -> TestResult<Client> {
         client(&self.controller_kubeconfig).await
     }
+
+    /// The flags of `ferrolb-speaker` on `node` against this cluster, with
+    /// the speaker's RBAC: no BGP listener (the lab routers connect to
+    /// nobody) and metrics on the node's own loopback.
+    pub fn speaker_args(&self, node: &str) -> Vec<String> {
+        [
+            "--kubeconfig",
+            &self.speaker_kubeconfig.display().to_string(),
+            "--node-name",
+            node,
+            "--namespace",
+            NS,
+            "--bgp-listen",
+            "off",
+            "--metrics-addr",
+            "127.0.0.1:7472",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
 }
 
 pub async fn client(kubeconfig: &Path) -> TestResult<Client> {

@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-bfd bench-l2 bench-l2-starvation faults-long cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation faults-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -44,6 +44,18 @@ deps:
 bench-speaker: deps
 	$(CARGO) build --quiet --locked --release -p ferrolb-cli -p interop-tests --bins
 	target/release/speaker-bench
+
+# Issue 18's speaker memory per Service (needs root; about 25 minutes with
+# the defaults, most of it the API server taking 50,000 Services): RSS of
+# `ferrolb run` and of `ferrolb-speaker` (against the test kube-apiserver)
+# at 1k / 10k / 50k Services, a table with the slope per Service, and the
+# curve docs/img/speaker-memory.svg, with the recorded earlier run dashed
+# (docs/benchmarks.md). A subset with, e.g.,
+# make bench-speaker-memory BENCH_SPEAKER_MEMORY_ARGS="--shells standalone --services 1000,10000"
+bench-speaker-memory: deps
+	$(CARGO) build --quiet --locked --release -p ferrolb-cli -p ferrolb-speaker
+	$(CARGO) bench --quiet --locked -p interop-tests --bench speaker_memory -- \
+		--before $(CURDIR)/docs/img/speaker-memory-before.tsv $(BENCH_SPEAKER_MEMORY_ARGS)
 
 # Issue 14's BFD detection benchmark (needs root; about 12 minutes): link
 # cut -> route gone from FRR's and BIRD's kernels with BFD 50 ms x 3,

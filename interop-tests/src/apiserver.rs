@@ -29,6 +29,9 @@ pub struct ApiServer {
     etcd_client: u16,
     etcd_peer: u16,
     binary: PathBuf,
+    /// Flags after the defaults (kube-apiserver takes the last value of a
+    /// flag), kept for every restart.
+    extra_args: Vec<String>,
     // Field order is drop order: the API server goes before its etcd.
     apiserver: Mutex<Running>,
     etcd: Mutex<Running>,
@@ -79,6 +82,14 @@ const LIFETIME: Duration = Duration::from_secs(1800);
 impl ApiServer {
     /// Builds (once per machine) and starts the API server.
     pub fn start() -> Result<ApiServer> {
+        ApiServer::start_with(&[])
+    }
+
+    /// [`ApiServer::start`] with more kube-apiserver flags (later flags
+    /// win, on every restart too), e.g. a wider `--service-node-port-range`
+    /// for a benchmark that creates tens of thousands of LoadBalancer
+    /// Services.
+    pub fn start_with(extra_args: &[&str]) -> Result<ApiServer> {
         prereq::require_program("etcd", "etcd-server")?;
         prereq::require_program("openssl", "openssl")?;
         prereq::require_program("curl", "curl")?;
@@ -104,6 +115,7 @@ impl ApiServer {
             etcd_client,
             etcd_peer,
             binary,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             apiserver: stopped(),
             etcd: stopped(),
         };
@@ -243,6 +255,9 @@ impl ApiServer {
             "--profiling=false".into(),
             "--v=1".into(),
         ]
+        .into_iter()
+        .chain(self.extra_args.iter().cloned())
+        .collect()
     }
 
     /// Waits (bounded) until kube-apiserver's `/readyz` says ok.

@@ -46,16 +46,7 @@ fn either_part_restarts_with_its_data_port_and_certificates()
 
     let server = ApiServer::start()?;
     let admin = server.identity("admin", &["system:masters"])?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    // One client for the whole test: made before the restarts, it must work
-    // after them.
-    let client = runtime.block_on(async {
-        let kubeconfig = kube::config::Kubeconfig::read_from(server.admin_kubeconfig())?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
-        Ok::<_, Box<dyn std::error::Error>>(kube::Client::try_from(config)?)
-    })?;
+    let (runtime, client) = admin_client(&server)?;
     let maps: Api<ConfigMap> = Api::namespaced(client, "default");
     let mut map = ConfigMap::default();
     map.metadata.name = Some("kept".into());
@@ -124,4 +115,56 @@ fn either_part_restarts_with_its_data_port_and_certificates()
     assert!(logs.contains("etcd.2.log"), "{logs}");
     assert!(logs.contains("kube-apiserver.2.log"), "{logs}");
     Ok(())
+}
+
+/// `start_with`'s flags come after the defaults, so they win (the memory
+/// benchmark widens the node port range past the default one), and a
+/// restarted kube-apiserver keeps them.
+#[test]
+fn extra_flags_win_over_the_defaults_and_survive_a_restart()
+-> Result<(), Box<dyn std::error::Error>> {
+    use interop_tests::apiserver::Part;
+    use k8s_openapi::api::core::v1::Service;
+    use kube::api::{Api, PostParams};
+    use serde_json::json;
+
+    // Below the default range (30000-62767): only ours allows it.
+    let server = ApiServer::start_with(&["--service-node-port-range=2000-2100"])?;
+    let (runtime, client) = admin_client(&server)?;
+    let services: Api<Service> = Api::namespaced(client, "default");
+    let node_port = |name: &str, port: i32| -> Result<Service, serde_json::Error> {
+        serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"type": "NodePort", "ports": [{"port": 80, "nodePort": port}]}
+        }))
+    };
+    let create = |svc: Service| runtime.block_on(services.create(&PostParams::default(), &svc));
+
+    create(node_port("ours", 2050)?)?;
+    let refused = create(node_port("default", 30001)?);
+    assert!(
+        refused.is_err(),
+        "the default range still applies: {refused:?}"
+    );
+
+    server.stop(Part::KubeApiserver);
+    server.start_again(Part::KubeApiserver)?;
+    create(node_port("after-restart", 2051)?)?;
+    Ok(())
+}
+
+/// A runtime and one admin client for a whole test: made before any
+/// restart, the client must work after it.
+fn admin_client(
+    server: &ApiServer,
+) -> Result<(tokio::runtime::Runtime, kube::Client), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let client = runtime.block_on(async {
+        let kubeconfig = kube::config::Kubeconfig::read_from(server.admin_kubeconfig())?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        Ok::<_, Box<dyn std::error::Error>>(kube::Client::try_from(config)?)
+    })?;
+    Ok((runtime, client))
 }

@@ -1,14 +1,16 @@
 //! Kubernetes objects as the decision reads them: Services with their
 //! recorded addresses, EndpointSlices, and Nodes. Both shells, the
-//! Kubernetes watches and standalone mode's files, hold these objects and
-//! read them here only, so that the same objects always mean the same
-//! inputs.
+//! Kubernetes watches and standalone mode's files, read them here only
+//! (Services and EndpointSlices into records as soon as they arrive), so
+//! that the same objects always mean the same inputs.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 
-use ferrolb_crds::service::{LbView, asks_to_share_ip, lb_view, recorded_addresses, recorded_pool};
-use k8s_openapi::api::core::v1::{Node, Service};
+use ferrolb_crds::service::{
+    LbView, asks_to_share_ip, is_ours, lb_view, recorded_addresses, recorded_pool, service_key,
+};
+use k8s_openapi::api::core::v1::{Node, ObjectReference, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::decide::{Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy};
@@ -24,72 +26,157 @@ pub enum WithoutSlices<'a> {
     ReadyOn(&'a [String]),
 }
 
+/// What the decision reads of a Service, and what an Event needs to name
+/// it: everything else of the object is dropped as soon as it is read, so
+/// that a speaker on every node does not hold every Service's full object
+/// (docs/benchmarks.md, speaker memory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    pub key: ServiceKey,
+    /// `spec.type` is `LoadBalancer`.
+    load_balancer: bool,
+    /// `spec.loadBalancerClass`.
+    class: Option<Box<str>>,
+    /// `status.loadBalancer.ingress`.
+    addresses: Vec<IpAddr>,
+    /// `metallb.io/ip-allocated-from-pool`.
+    pool: Option<Box<str>>,
+    traffic_policy: TrafficPolicy,
+    labels: BTreeMap<String, String>,
+    shares_ip: bool,
+    /// `metadata.uid`, for Events (which name the object as kube's
+    /// `Resource::object_ref` does: no resourceVersion).
+    uid: Option<Box<str>>,
+}
+
+impl ServiceRecord {
+    /// The record of `svc`, known as `key`.
+    pub fn new(key: ServiceKey, svc: &Service) -> ServiceRecord {
+        let spec = svc.spec.as_ref();
+        let traffic_policy = match spec.and_then(|s| s.external_traffic_policy.as_deref()) {
+            Some("Local") => TrafficPolicy::Local,
+            _ => TrafficPolicy::Cluster,
+        };
+        let boxed = |s: Option<&str>| -> Option<Box<str>> { s.map(Box::from) };
+        ServiceRecord {
+            key,
+            load_balancer: lb_view(svc, None) != LbView::NotLoadBalancer,
+            class: boxed(spec.and_then(|s| s.load_balancer_class.as_deref())),
+            addresses: recorded_addresses(svc),
+            pool: boxed(recorded_pool(svc)),
+            traffic_policy,
+            labels: svc.metadata.labels.clone().unwrap_or_default(),
+            shares_ip: asks_to_share_ip(svc),
+            uid: boxed(svc.metadata.uid.as_deref()),
+        }
+    }
+
+    /// The record of a watched object (`None` without a name).
+    pub fn of(svc: &Service) -> Option<ServiceRecord> {
+        Some(ServiceRecord::new(service_key(svc)?, svc))
+    }
+
+    /// `type: LoadBalancer` of `lb_class`: ours to announce.
+    fn ours(&self, lb_class: Option<&str>) -> bool {
+        self.load_balancer && is_ours(self.class.as_deref(), lb_class)
+    }
+
+    /// The Service, as an Event's `regarding` names it.
+    pub fn object_ref(&self) -> ObjectReference {
+        ObjectReference {
+            api_version: Some("v1".into()),
+            kind: Some("Service".into()),
+            name: Some(self.key.name.clone()),
+            namespace: Some(self.key.namespace.clone()),
+            uid: self.uid.as_deref().map(str::to_string),
+            resource_version: None,
+            field_path: None,
+        }
+    }
+}
+
+/// What the decision reads of an EndpointSlice: the Service it belongs to
+/// and its endpoints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SliceRecord {
+    /// `namespace/name` of the slice.
+    pub name: String,
+    /// `None` for a slice not managed for a Service.
+    pub service: Option<ServiceKey>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl SliceRecord {
+    pub fn new(slice: &EndpointSlice) -> SliceRecord {
+        SliceRecord {
+            name: format!(
+                "{}/{}",
+                slice.metadata.namespace.as_deref().unwrap_or_default(),
+                slice.metadata.name.as_deref().unwrap_or_default()
+            ),
+            service: slice_service(slice),
+            endpoints: endpoints(slice),
+        }
+    }
+}
+
 /// The LoadBalancer Services of `lb_class` that have an address, as the
 /// decision reads them, with the endpoints of their slices. A Service of
 /// another class is not ours to announce whatever its status says (as
 /// MetalLB's speaker filters it out before anything else).
 pub fn service_states<'a>(
-    services: impl IntoIterator<Item = (&'a ServiceKey, &'a Service)>,
-    slices: impl IntoIterator<Item = &'a EndpointSlice>,
+    services: impl IntoIterator<Item = &'a ServiceRecord>,
+    slices: impl IntoIterator<Item = &'a SliceRecord>,
     lb_class: Option<&str>,
     without_slices: WithoutSlices<'_>,
 ) -> Vec<ServiceState> {
-    let mut by_service: BTreeMap<ServiceKey, Vec<&EndpointSlice>> = BTreeMap::new();
+    let mut by_service: BTreeMap<&ServiceKey, Vec<&SliceRecord>> = BTreeMap::new();
     for slice in slices {
-        if let Some(key) = slice_service(slice) {
+        if let Some(key) = &slice.service {
             by_service.entry(key).or_default().push(slice);
         }
     }
     services
         .into_iter()
-        .filter(|(_, svc)| lb_view(svc, lb_class) == LbView::Ours)
-        .filter_map(|(key, svc)| {
-            let endpoints = match (by_service.get(key), without_slices) {
-                (Some(slices), _) => endpoints(slices.iter().copied()),
+        .filter(|svc| svc.ours(lb_class))
+        .filter_map(|svc| {
+            let endpoints = match (by_service.get(&svc.key), without_slices) {
+                (Some(slices), _) => slices
+                    .iter()
+                    .flat_map(|s| s.endpoints.iter().cloned())
+                    .collect(),
                 (None, WithoutSlices::NoEndpoints) => Vec::new(),
                 (None, WithoutSlices::ReadyOn(nodes)) => {
                     nodes.iter().map(|n| Endpoint::ready_on(n)).collect()
                 }
             };
-            service_state(key, svc, endpoints)
+            service_state(svc, endpoints)
         })
         .collect()
 }
 
 /// The speaker's view of a Service, `None` while it has no address.
-fn service_state(
-    key: &ServiceKey,
-    svc: &Service,
-    endpoints: Vec<Endpoint>,
-) -> Option<ServiceState> {
-    let addresses = recorded_addresses(svc);
-    if addresses.is_empty() {
+fn service_state(svc: &ServiceRecord, endpoints: Vec<Endpoint>) -> Option<ServiceState> {
+    if svc.addresses.is_empty() {
         return None;
     }
-    let traffic_policy = match svc
-        .spec
-        .as_ref()
-        .and_then(|s| s.external_traffic_policy.as_deref())
-    {
-        Some("Local") => TrafficPolicy::Local,
-        _ => TrafficPolicy::Cluster,
-    };
     Some(ServiceState {
-        key: key.clone(),
-        addresses,
-        pool: recorded_pool(svc).map(str::to_string),
-        traffic_policy,
+        key: svc.key.clone(),
+        addresses: svc.addresses.clone(),
+        pool: svc.pool.as_deref().map(str::to_string),
+        traffic_policy: svc.traffic_policy,
         endpoints,
-        labels: svc.metadata.labels.clone().unwrap_or_default(),
-        shares_ip: asks_to_share_ip(svc),
+        labels: svc.labels.clone(),
+        shares_ip: svc.shares_ip,
     })
 }
 
-/// Every endpoint of a Service's slices.
-fn endpoints<'a>(slices: impl IntoIterator<Item = &'a EndpointSlice>) -> Vec<Endpoint> {
-    slices
-        .into_iter()
-        .flat_map(|s| s.endpoints.iter().flatten())
+/// Every endpoint of a slice.
+fn endpoints(slice: &EndpointSlice) -> Vec<Endpoint> {
+    slice
+        .endpoints
+        .iter()
+        .flatten()
         .map(|e| {
             let c = e.conditions.as_ref();
             Endpoint {
@@ -171,8 +258,8 @@ mod tests {
             "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.10"}]}}
         }))
         .expect("service");
-        let key = ServiceKey::new("shop", "web");
-        let states = service_states([(&key, &svc)], [], None, WithoutSlices::NoEndpoints);
+        let record = ServiceRecord::of(&svc).expect("named");
+        let states = service_states([&record], [], None, WithoutSlices::NoEndpoints);
         assert_eq!(
             states[0].labels.get("tier").map(String::as_str),
             Some("frontend")

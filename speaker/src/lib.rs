@@ -14,6 +14,7 @@ pub mod command;
 pub mod decide;
 pub mod files;
 pub mod k8s;
+pub mod memory;
 pub mod metrics;
 pub mod pass;
 pub mod report;

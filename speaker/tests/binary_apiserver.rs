@@ -291,28 +291,19 @@ fn start_speaker(
         name: format!("{}/ferrolb-speaker", host.name),
         netns: Some(&host.netns),
         program: env!("CARGO_BIN_EXE_ferrolb-speaker"),
-        args: [
-            "--kubeconfig",
-            &cluster.speaker_kubeconfig.display().to_string(),
-            "--node-name",
-            &host.name,
-            "--namespace",
-            NS,
-            "--bgp-listen",
-            "off",
-            "--metrics-addr",
-            "127.0.0.1:7472",
+        args: cluster
+            .speaker_args(&host.name)
+            .into_iter()
             // As the chart's downward API gives them: the Pod owns the
             // status objects (this API server runs no garbage collector,
             // so the Pod need not exist).
-            "--pod-name",
-            &format!("speaker-{}", host.name),
-            "--pod-uid",
-            &pod_uid(host),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+            .chain([
+                "--pod-name".into(),
+                format!("speaker-{}", host.name),
+                "--pod-uid".into(),
+                pod_uid(host),
+            ])
+            .collect(),
         output: log.to_path_buf(),
         logs: Vec::new(),
         lifetime: lab.lifetime(),

@@ -25,6 +25,7 @@ use ferrolb_speaker::announce::{
 };
 use ferrolb_speaker::decide::ServiceKey;
 use ferrolb_speaker::files::{self, read};
+use ferrolb_speaker::memory::Trim;
 use ferrolb_speaker::pass::{Change, Settings, Speaker};
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{Instrument, error, info, warn};
@@ -208,6 +209,7 @@ impl Standalone {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         // Set while an editor's save (several events) settles.
         let mut settling: Option<tokio::time::Instant> = None;
+        let mut trim = Trim::default();
         loop {
             // Biased, most urgent first, and no branch waits inside: a stop
             // or a Layer-2 failover must never queue behind the files (a
@@ -237,31 +239,42 @@ impl Standalone {
                 () = sleep_until(settling) => {
                     settling = None;
                     while changed.try_recv().is_ok() {}
-                    self.step().await;
+                    if self.step().await {
+                        trim.after_work();
+                    }
                 }
                 Some(()) = changed.recv(), if settling.is_none() => {
                     settling = Some(tokio::time::Instant::now() + Duration::from_millis(10));
                 }
-                _ = poll.tick() => self.step().await,
+                _ = poll.tick() => {
+                    if self.step().await {
+                        trim.after_work();
+                    }
+                }
+                // Reading the files freed far more than the run keeps.
+                () = sleep_until(trim.due()) => trim.run(),
             }
         }
         self.speaker.shutdown("ferrolb run stopped").await;
         ExitCode::SUCCESS
     }
 
-    async fn step(&mut self) {
+    /// Reads the files again if they changed; `true` if they did.
+    async fn step(&mut self) -> bool {
         let files = match read::files(&self.args.config) {
             Ok(f) => f,
             Err(e) => {
                 error!(path = %self.args.config.display(), error = %e, "cannot list the configuration");
-                return;
+                return false;
             }
         };
         let fingerprint = read::fingerprint(&files);
-        if self.fingerprint.as_ref() != Some(&fingerprint) {
-            self.fingerprint = Some(fingerprint);
-            self.reload(&files).await;
+        if self.fingerprint.as_ref() == Some(&fingerprint) {
+            return false;
         }
+        self.fingerprint = Some(fingerprint);
+        self.reload(&files).await;
+        true
     }
 
     async fn reload(&mut self, files: &[PathBuf]) {
@@ -337,7 +350,12 @@ impl Standalone {
         inputs.node_ipv4 = inputs.node_ipv4.or_else(host_ipv4);
         // The pass logged the verdicts; its Events go to the status socket.
         let report = self.speaker.pass(inputs).await;
-        self.status.services = services;
+        // The whole objects are for `ferrolb status` only: without its
+        // socket nobody reads them, and they were most of the run's
+        // memory (docs/benchmarks.md, speaker memory).
+        if self.published.is_some() {
+            self.status.services = services;
+        }
         self.status.pool_stats = self.core.pool_stats();
         self.publish_speaker(&report);
     }

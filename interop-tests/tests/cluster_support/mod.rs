@@ -47,7 +47,12 @@ pub struct Cluster {
 impl Cluster {
     /// Starts the server and installs CRDs, namespaces and RBAC.
     pub async fn start() -> TestResult<Cluster> {
-        let server = tokio::task::spawn_blocking(ApiServer::start).await??;
+        Cluster::start_with(&[]).await
+    }
+
+    /// [`Cluster::start`] with more kube-apiserver flags.
+    pub async fn start_with(extra_args: &'static [&'static str]) -> TestResult<Cluster> {
+        let server = tokio::task::spawn_blocking(|| ApiServer::start_with(extra_args)).await??;
         let admin = client(&server.admin_kubeconfig()).await?;
         install_crds(&admin).await?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());
@@ -71,6 +76,27 @@ impl Cluster {
     /// A client with exactly the controller's RBAC.
     pub async fn controller_client(&self) -> TestResult<Client> {
         client(&self.controller_kubeconfig).await
+    }
+
+    /// The flags of `ferrolb-speaker` on `node` against this cluster, with
+    /// the speaker's RBAC: no BGP listener (the lab routers connect to
+    /// nobody) and metrics on the node's own loopback.
+    pub fn speaker_args(&self, node: &str) -> Vec<String> {
+        [
+            "--kubeconfig",
+            &self.speaker_kubeconfig.display().to_string(),
+            "--node-name",
+            node,
+            "--namespace",
+            NS,
+            "--bgp-listen",
+            "off",
+            "--metrics-addr",
+            "127.0.0.1:7472",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
     }
 }
 

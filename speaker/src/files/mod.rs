@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use k8s_openapi::api::core::v1::{Node, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use crate::adapt::{self, WithoutSlices};
+use crate::adapt::{self, ServiceRecord, SliceRecord, WithoutSlices};
 use crate::decide::ServiceKey;
 use crate::pass::Inputs;
 
@@ -44,8 +44,11 @@ pub fn pass_inputs(
             .filter_map(|(name, n)| Some((name.clone(), node_address(n)?)))
             .collect(),
         services: adapt::service_states(
-            services,
-            slices,
+            &services
+                .iter()
+                .map(|(key, svc)| ServiceRecord::new(key.clone(), svc))
+                .collect::<Vec<_>>(),
+            &slices.iter().map(SliceRecord::new).collect::<Vec<_>>(),
             lb_class,
             WithoutSlices::ReadyOn(&node_names),
         ),

@@ -25,6 +25,7 @@ use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
 use crate::announce::{GracefulRestartSettings, L2Settings};
+use crate::memory::Trim;
 use crate::metrics::Metrics;
 use crate::pass::{Change, Report, Settings, Speaker};
 use crate::report::{BfdEvents, session_status};
@@ -110,6 +111,7 @@ pub async fn run(
             reasons: Coalesce::new(REASONS_INTERVAL),
         };
         let mut retry_at: Option<Instant> = None;
+        let mut trim = Trim::default();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
             tokio::select! {
@@ -125,6 +127,9 @@ pub async fn run(
                         shell.pass(&mut speaker, &mut views).await;
                         ready.store(true, Ordering::Release);
                     }
+                    // Decoding the events (and a relist above all) freed
+                    // far more than the views keep.
+                    trim.after_work();
                 }
                 change = speaker.changed() => match change {
                     Change::Layer2 => {
@@ -137,6 +142,7 @@ pub async fn run(
                         shell.write_sessions(&mut speaker, &views).await;
                     }
                 },
+                () = sleep_until(trim.due()), if trim.due().is_some() => trim.run(),
                 () = sleep_until(shell.reasons.due()), if shell.reasons.due().is_some() => {
                     shell.write_reasons(&speaker).await;
                 }
@@ -203,7 +209,7 @@ impl Shell {
         for event in &report.events {
             if let Some(svc) = views.service(&event.service) {
                 self.writer
-                    .event(&svc.object_ref(&()), event.kind, &event.note)
+                    .event(&svc.object_ref(), event.kind, &event.note)
                     .await;
             }
         }

@@ -78,8 +78,14 @@ status: {podIP: 10.0.0.2}
 ---
 apiVersion: v1
 kind: Service
-metadata: {name: web, namespace: shop}
-spec: {type: LoadBalancer, ipFamilies: [IPv4], ipFamilyPolicy: SingleStack}
+metadata:
+  name: web
+  namespace: shop
+  uid: 6f1c2a9e-0000-4000-8000-000000000001
+  resourceVersion: "42"
+  labels: {tier: front}
+  annotations: {metallb.io/allow-shared-ip: web, metallb.io/ip-allocated-from-pool: web}
+spec: {type: LoadBalancer, externalTrafficPolicy: Local, ipFamilies: [IPv4], ipFamilyPolicy: SingleStack}
 status:
   loadBalancer:
     ingress: [{ip: 198.51.100.10}]
@@ -214,6 +220,15 @@ async fn both_shells_make_the_same_inputs_plans_and_reports() {
         let from_files =
             files::pass_inputs(node, None, &filed.services, &filed.slices, &filed.nodes);
         assert_eq!(from_watches, from_files, "inputs of {node}");
+        // What the watch cache keeps of a Service is all the decision
+        // reads (the shared-IP annotation was once dropped there).
+        let web = &from_files.services[0];
+        assert!(
+            web.shares_ip && web.pool.as_deref() == Some("web"),
+            "{web:?}"
+        );
+        assert_eq!(web.traffic_policy, crate::decide::TrafficPolicy::Local);
+        assert_eq!(web.labels.get("tier").map(String::as_str), Some("front"));
 
         let watched_run = pass(node, &views.config.resources(NAMESPACE), from_watches).await;
         let filed_run = pass(node, &filed.resources, from_files.clone()).await;
@@ -244,6 +259,27 @@ async fn both_shells_make_the_same_inputs_plans_and_reports() {
             }
         }
     }
+}
+
+/// An Event names the Service as kube's own reference to the object does,
+/// from the record the watch cache keeps.
+#[test]
+fn an_event_names_the_service_as_the_object_would() {
+    use kube::Resource;
+    let views = watched();
+    let key = ServiceKey::new("shop", "web");
+    let object: k8s_openapi::api::core::v1::Service =
+        serde_norway::Deserializer::from_str(SCENARIO)
+            .map(|doc| <Value as serde::Deserialize>::deserialize(doc).expect("YAML"))
+            .find(|v| v["kind"] == "Service" && v["metadata"]["name"] == "web")
+            .map(|v| typed(&v))
+            .expect("web");
+    let record = views.service(&key).expect("web in the cache");
+    assert_eq!(record.object_ref(), object.object_ref(&()));
+    assert_eq!(
+        record.object_ref().uid.as_deref(),
+        Some("6f1c2a9e-0000-4000-8000-000000000001")
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,6 @@
 //! What the speaker watches, kept complete: Services, EndpointSlices, Nodes
 //! and the configuration of FerroLB's namespace.
 
-use ferrolb_crds::service::{IP_ALLOCATED_FROM_POOL, service_key};
 use ferrolb_k8s::cache::{Cache, name_key};
 use ferrolb_k8s::config_view::{ConfigEvent, ConfigView, config_inputs};
 use ferrolb_k8s::watch::watch;
@@ -16,7 +15,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
 use super::slices::{SliceVersion, slice_inputs};
-use crate::adapt::{self, WithoutSlices};
+use crate::adapt::{self, ServiceRecord, SliceRecord, WithoutSlices};
 use crate::decide::ServiceKey;
 use crate::pass::Inputs;
 
@@ -42,9 +41,9 @@ pub(super) fn inputs(
         watch(
             Api::<Service>::all(client.clone()),
             watcher::Config::default(),
-            |e: Event<Service>| Input::Service(e.modify(slim_service)),
+            Input::Service,
         ),
-        slice_inputs(client, slices, |e| Input::Slice(e.modify(slim_meta))),
+        slice_inputs(client, slices, Input::Slice),
         // Every Node, not only this one: Layer-2 mode chooses among them.
         watch(
             Api::<Node>::all(client.clone()),
@@ -63,19 +62,6 @@ pub(super) fn inputs(
             .map(|s| s.map(Input::Config).boxed()),
     );
     stream::select_all(streams)
-}
-
-/// Only what the decision reads stays in memory: a speaker on every node
-/// should not hold every Service's full object.
-fn slim_service(svc: &mut Service) {
-    slim_meta(svc);
-    if let Some(annotations) = &mut svc.metadata.annotations {
-        annotations.retain(|k, _| k == IP_ALLOCATED_FROM_POOL);
-    }
-    if let Some(spec) = &mut svc.spec {
-        spec.ports = None;
-        spec.selector = None;
-    }
 }
 
 fn slim_node(node: &mut Node) {
@@ -108,10 +94,24 @@ fn slim_meta<K: kube::Resource>(o: &mut K) {
     o.meta_mut().managed_fields = None;
 }
 
-/// The caches of every watched kind.
+/// The same event about the object's record; an object without a record
+/// (a Service without a name) is dropped.
+fn records<K, R>(event: Event<K>, record: impl Fn(&K) -> Option<R>) -> Option<Event<R>> {
+    Some(match event {
+        Event::Apply(o) => Event::Apply(record(&o)?),
+        Event::Delete(o) => Event::Delete(record(&o)?),
+        Event::Init => Event::Init,
+        Event::InitApply(o) => Event::InitApply(record(&o)?),
+        Event::InitDone => Event::InitDone,
+    })
+}
+
+/// The caches of every watched kind. Services and EndpointSlices are kept
+/// as the records the decision reads ([`adapt::ServiceRecord`]), never as
+/// whole objects: they are the kinds that grow with the cluster.
 pub(super) struct Views {
-    services: Cache<Service, ServiceKey>,
-    slices: Cache<EndpointSlice, String>,
+    services: Cache<ServiceRecord, ServiceKey>,
+    slices: Cache<SliceRecord, String>,
     nodes: Cache<Node, String>,
     pods: Cache<Pod, String>,
     pub(super) config: ConfigView,
@@ -122,8 +122,8 @@ pub(super) struct Views {
 impl Views {
     pub(super) fn new() -> Self {
         Views {
-            services: Cache::new(service_key),
-            slices: Cache::new(name_key),
+            services: Cache::new(|r: &ServiceRecord| Some(r.key.clone())),
+            slices: Cache::new(|r: &SliceRecord| Some(r.name.clone())),
             nodes: Cache::new(|n: &Node| n.metadata.name.clone()),
             pods: Cache::new(name_key),
             config: ConfigView::default(),
@@ -133,8 +133,16 @@ impl Views {
 
     pub(super) fn apply(&mut self, input: Input) {
         match input {
-            Input::Service(e) => self.services.apply(e),
-            Input::Slice(e) => self.slices.apply(e),
+            Input::Service(e) => {
+                if let Some(e) = records(e, ServiceRecord::of) {
+                    self.services.apply(e);
+                }
+            }
+            Input::Slice(e) => {
+                if let Some(e) = records(e, |s| Some(SliceRecord::new(s))) {
+                    self.slices.apply(e);
+                }
+            }
             Input::Node(e) => self.nodes.apply(*e),
             Input::Pod(e) => self.pods.apply(*e),
             Input::Config(e) => {
@@ -171,7 +179,7 @@ impl Views {
                 .collect(),
             speakers: self.speakers(),
             services: adapt::service_states(
-                self.services.items(),
+                self.services.values(),
                 self.slices.values(),
                 lb_class,
                 WithoutSlices::NoEndpoints,
@@ -192,7 +200,7 @@ impl Views {
             .collect()
     }
 
-    pub(super) fn service(&self, key: &ServiceKey) -> Option<&Service> {
+    pub(super) fn service(&self, key: &ServiceKey) -> Option<&ServiceRecord> {
         self.services.items().get(key)
     }
 }

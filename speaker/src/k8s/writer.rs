@@ -33,6 +33,8 @@ const SERVICE_NAMESPACE_LABEL: &str = "metallb.io/service-namespace";
 const PEER_LABEL: &str = "metallb.io/peer";
 /// Writes in flight at once.
 const CONCURRENCY: usize = 16;
+/// Events published through one recorder before it is replaced.
+const EVENTS_PER_RECORDER: usize = 1024;
 
 /// The per-Service status objects a speaker writes, one per Service and
 /// node.
@@ -81,8 +83,14 @@ pub(super) struct Writer {
     node: String,
     recorder: Recorder,
     owner: Option<OwnerReference>,
-    /// What the API holds, as far as this speaker knows.
-    services: BTreeMap<(StatusKind, ServiceKey), serde_json::Value>,
+    /// What the API holds, as far as this speaker knows: each status as
+    /// its JSON text (a few dozen bytes, where the tree took a kilobyte
+    /// per Service); `null` for content not known.
+    services: BTreeMap<(StatusKind, ServiceKey), Box<str>>,
+    /// Events published through `recorder`: it keeps every Event it
+    /// published for six minutes, until its next publish, so it is
+    /// replaced after [`EVENTS_PER_RECORDER`] (see [`Writer::publish`]).
+    published: usize,
     sessions: BTreeMap<String, Session>,
     /// This node's `NodeAnnouncementState` as last written; `None` until
     /// the first write (a previous run's object is overwritten then).
@@ -101,13 +109,7 @@ impl Writer {
         node: String,
         owner: Option<OwnerReference>,
     ) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: FIELD_MANAGER.into(),
-                instance: Some(node.clone()),
-            },
-        );
+        let recorder = Writer::recorder(&client, &node);
         Writer {
             client,
             namespace,
@@ -118,7 +120,18 @@ impl Writer {
             sessions: BTreeMap::new(),
             announcement: None,
             failures: BTreeMap::new(),
+            published: 0,
         }
+    }
+
+    fn recorder(client: &Client, node: &str) -> Recorder {
+        Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance: Some(node.to_string()),
+            },
+        )
     }
 
     /// Learns what a previous run of this speaker left, so that what is no
@@ -146,7 +159,7 @@ impl Writer {
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
             let value = known(&s.metadata, json!(status));
-            self.services.insert((StatusKind::Bgp, key), value);
+            self.services.insert((StatusKind::Bgp, key), text(&value));
         }
         for s in self.l2_api().list(&params).await? {
             let status = s.status.clone().unwrap_or_default();
@@ -155,7 +168,7 @@ impl Writer {
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
             let value = known(&s.metadata, json!(status));
-            self.services.insert((StatusKind::L2, key), value);
+            self.services.insert((StatusKind::L2, key), text(&value));
         }
         for s in self.session_api().list(&params).await? {
             if s.spec.node != self.node {
@@ -188,8 +201,9 @@ impl Writer {
     ) -> bool {
         let mut jobs = Vec::new();
         for (key, status) in desired {
-            if self.services.get(&(kind, key.clone())) != Some(status) {
-                jobs.push((key.clone(), Some(status.clone())));
+            let status = text(status);
+            if self.services.get(&(kind, key.clone())) != Some(&status) {
+                jobs.push((key.clone(), Some(status)));
             }
         }
         for (k, key) in self.services.keys() {
@@ -201,7 +215,7 @@ impl Writer {
         let results: Vec<_> = futures::stream::iter(jobs)
             .map(|(key, status)| async move {
                 let result = match &status {
-                    Some(status) => this.write_service(kind, &key, status).await,
+                    Some(_) => this.write_service(kind, &key, &desired[&key]).await,
                     None => this.delete_service(kind, &key).await,
                 };
                 (key, status, result)
@@ -346,18 +360,42 @@ impl Writer {
     }
 
     /// Publishes an Event about a Service.
-    pub(super) async fn event(&self, regarding: &ObjectReference, kind: NoticeKind, note: &str) {
+    pub(super) async fn event(
+        &mut self,
+        regarding: &ObjectReference,
+        kind: NoticeKind,
+        note: &str,
+    ) {
         self.publish(regarding, kind.is_warning(), kind.reason(), note)
             .await;
     }
 
     /// Publishes an Event about a BGPPeer's BFD session.
-    pub(super) async fn bfd_event(&self, regarding: &ObjectReference, event: &BfdEvent) {
+    pub(super) async fn bfd_event(&mut self, regarding: &ObjectReference, event: &BfdEvent) {
         self.publish(regarding, event.is_warning(), event.reason(), &event.note)
             .await;
     }
 
-    async fn publish(&self, regarding: &ObjectReference, warning: bool, reason: &str, note: &str) {
+    /// Publishes an Event through the recorder. kube's recorder keeps each
+    /// Event it published (to count repeats within six minutes into one
+    /// Event's series) until a publish six minutes later: after the first
+    /// pass of a large cluster, one Event per Service for good, and a walk
+    /// of all of them per publish. A fresh recorder after
+    /// [`EVENTS_PER_RECORDER`] bounds both, as client-go's recorder bounds
+    /// its cache (an LRU of 4,096): a repeat across the change is a new
+    /// Event instead of a count.
+    async fn publish(
+        &mut self,
+        regarding: &ObjectReference,
+        warning: bool,
+        reason: &str,
+        note: &str,
+    ) {
+        if self.published >= EVENTS_PER_RECORDER {
+            self.recorder = Writer::recorder(&self.client, &self.node);
+            self.published = 0;
+        }
+        self.published += 1;
         let event = Event {
             type_: if warning {
                 EventType::Warning
@@ -514,6 +552,12 @@ fn label_value(s: &str) -> String {
         v.pop();
     }
     v
+}
+
+/// A status as the writer remembers it. serde_json's maps are sorted (its
+/// `preserve_order` feature is off), so equal statuses give equal text.
+fn text(status: &serde_json::Value) -> Box<str> {
+    status.to_string().into_boxed_str()
 }
 
 fn ignore_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> {

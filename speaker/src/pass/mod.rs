@@ -24,7 +24,7 @@ use crate::announce::{BgpAnnouncer, BgpChange, L2Runtime, L2Setup, address_book,
 use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
 use crate::metrics::Metrics;
 use crate::report::{
-    Conflict, NoticeKind, Notices, VerdictLog, announcement_state, bgp_service_statuses,
+    Conflict, NoticeKind, announcement_state, bgp_service_statuses, log_verdicts, notices,
 };
 use ferrolb_crds::api::NodeAnnouncementStateStatus;
 use ferrolb_l2::interface::L2Event;
@@ -63,9 +63,6 @@ pub struct Speaker {
     services: Vec<ServiceState>,
     bgp_plan: BgpPlan,
     l2_plan: L2Plan,
-    notices: Notices,
-    bgp_verdicts: VerdictLog,
-    l2_verdicts: VerdictLog,
     /// Why configured peers cannot run, as last logged.
     peer_errors: BTreeMap<String, String>,
     /// Each session's state as last logged.
@@ -88,9 +85,6 @@ impl Speaker {
             services: Vec::new(),
             bgp_plan: BgpPlan::default(),
             l2_plan: L2Plan::default(),
-            notices: Notices::default(),
-            bgp_verdicts: VerdictLog::default(),
-            l2_verdicts: VerdictLog::default(),
             peer_errors: BTreeMap::new(),
             session_states: BTreeMap::new(),
             conflicts: BTreeMap::new(),
@@ -197,11 +191,17 @@ impl Speaker {
         log_peer_errors(&mut self.peer_errors, announcer);
 
         let bgp_announced = |v: &Verdict| matches!(v, Verdict::Announced { .. });
-        self.bgp_verdicts.log(&plan.explanations, bgp_announced);
+        // The last plan is what changed against: notices and log lines
+        // keep no copy of it.
+        log_verdicts(
+            &self.bgp_plan.explanations,
+            &plan.explanations,
+            bgp_announced,
+        );
         if let Some(m) = &self.settings.metrics {
             announced_metric(m, node, "bgp", &plan.explanations, bgp_announced);
         }
-        for notice in self.notices.update(&plan.explanations) {
+        for notice in notices(&self.bgp_plan.explanations, &plan.explanations) {
             let Some(kind) = notice.event else {
                 continue;
             };
@@ -323,7 +323,7 @@ impl Speaker {
         let node = &self.settings.node;
         let plan = l2.apply(config, &self.services);
         let l2_announced = |v: &L2Verdict| matches!(v, L2Verdict::Announced { .. });
-        self.l2_verdicts.log(&plan.explanations, l2_announced);
+        log_verdicts(&self.l2_plan.explanations, &plan.explanations, l2_announced);
         if let Some(m) = &self.settings.metrics {
             announced_metric(
                 m,

@@ -11,8 +11,8 @@ mod statuses;
 mod verdict_log;
 
 pub use bfd_events::{BfdEvent, BfdEvents};
-pub use notices::{Notice, NoticeKind, Notices};
+pub use notices::{Notice, NoticeKind, notices};
 pub use reasons::{ADDRESS_IN_USE, BGP, Conflict, LAYER2, MAX_LISTED, announcement_state};
 pub use sessions::{session_state_name, session_status};
 pub use statuses::{bgp_service_statuses, service_status_name};
-pub use verdict_log::VerdictLog;
+pub use verdict_log::log_verdicts;

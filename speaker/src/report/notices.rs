@@ -41,53 +41,43 @@ pub struct Notice {
     pub event: Option<NoticeKind>,
 }
 
-/// The decisions of the last pass.
-#[derive(Debug, Default)]
-pub struct Notices {
-    last: BTreeMap<(ServiceKey, IpAddr), Verdict>,
-}
-
-impl Notices {
-    /// The decisions that differ from the last pass's.
-    pub fn update(&mut self, explanations: &[Explanation]) -> Vec<Notice> {
-        let announced_before: BTreeSet<&ServiceKey> = self
-            .last
-            .iter()
-            .filter(|(_, v)| matches!(v, Verdict::Announced { .. }))
-            .map(|((s, _), _)| s)
-            .collect();
-        let mut assigned = BTreeSet::new();
-        let mut notices = Vec::new();
-        for e in explanations {
-            let key = (e.service.clone(), e.address);
-            if self.last.get(&key) == Some(&e.verdict) {
-                continue;
-            }
-            let event = match &e.verdict {
-                Verdict::Announced { .. }
-                    if !announced_before.contains(&e.service)
-                        && assigned.insert(e.service.clone()) =>
-                {
-                    Some(NoticeKind::NodeAssigned)
-                }
-                Verdict::NotAnnounced(reason) if is_failure(reason) => {
-                    Some(NoticeKind::AnnounceFailed)
-                }
-                _ => None,
-            };
-            notices.push(Notice {
-                service: e.service.clone(),
-                address: e.address,
-                verdict: e.verdict.clone(),
-                event,
-            });
+/// The decisions of `explanations` that differ from `previous` (the last
+/// pass's). The last pass's plan is the memory: nothing here keeps a
+/// second copy of it (one verdict per address, about half a kilobyte per
+/// Service).
+pub fn notices(previous: &[Explanation], explanations: &[Explanation]) -> Vec<Notice> {
+    let last: BTreeMap<(&ServiceKey, IpAddr), &Verdict> = previous
+        .iter()
+        .map(|e| ((&e.service, e.address), &e.verdict))
+        .collect();
+    let announced_before: BTreeSet<&ServiceKey> = last
+        .iter()
+        .filter(|(_, v)| matches!(v, Verdict::Announced { .. }))
+        .map(|((s, _), _)| *s)
+        .collect();
+    let mut assigned = BTreeSet::new();
+    let mut notices = Vec::new();
+    for e in explanations {
+        if last.get(&(&e.service, e.address)) == Some(&&e.verdict) {
+            continue;
         }
-        self.last = explanations
-            .iter()
-            .map(|e| ((e.service.clone(), e.address), e.verdict.clone()))
-            .collect();
-        notices
+        let event = match &e.verdict {
+            Verdict::Announced { .. }
+                if !announced_before.contains(&e.service) && assigned.insert(&e.service) =>
+            {
+                Some(NoticeKind::NodeAssigned)
+            }
+            Verdict::NotAnnounced(reason) if is_failure(reason) => Some(NoticeKind::AnnounceFailed),
+            _ => None,
+        };
+        notices.push(Notice {
+            service: e.service.clone(),
+            address: e.address,
+            verdict: e.verdict.clone(),
+            event,
+        });
     }
+    notices
 }
 
 /// Reasons that mean the configuration does not do what the user meant,
@@ -128,9 +118,21 @@ mod tests {
             .collect()
     }
 
+    /// The passes' plans in turn, each noticed against the one before.
+    #[derive(Default)]
+    struct Passes(Vec<Explanation>);
+
+    impl Passes {
+        fn update(&mut self, plan: &[Explanation]) -> Vec<Notice> {
+            let out = notices(&self.0, plan);
+            self.0 = plan.to_vec();
+            out
+        }
+    }
+
     #[test]
     fn only_changes_are_noticed_and_only_some_are_events() {
-        let mut notices = Notices::default();
+        let mut notices = Passes::default();
         let first = notices.update(&[
             e("web", "10.0.0.1", to("r1")),
             e("web", "fd00::1", to("r1")),

@@ -8,29 +8,32 @@ use tracing::{info, warn};
 
 use crate::decide::{Explanation, ServiceKey};
 
-/// The verdicts last logged.
-#[derive(Debug, Default)]
-pub struct VerdictLog {
-    last: BTreeMap<(ServiceKey, IpAddr), String>,
-}
-
-impl VerdictLog {
-    /// Logs every verdict that changed: announced at info, not announced
-    /// at warn.
-    pub fn log<V: Display>(&mut self, explanations: &[Explanation<V>], announced: fn(&V) -> bool) {
-        let mut now = BTreeMap::new();
-        for e in explanations {
-            let text = e.verdict.to_string();
-            let key = (e.service.clone(), e.address);
-            if self.last.get(&key) != Some(&text) {
-                if announced(&e.verdict) {
-                    info!(service = %e.service, address = %e.address, "{text}")
-                } else {
-                    warn!(service = %e.service, address = %e.address, "{text}")
-                }
-            }
-            now.insert(key, text);
+/// Logs every verdict of `explanations` that changed since `previous` (the
+/// plan last logged): announced at info, not announced at warn. A verdict
+/// is compared as its text, as it is logged. The last plan is the memory:
+/// nothing here keeps a copy of it.
+pub fn log_verdicts<V: Display + PartialEq>(
+    previous: &[Explanation<V>],
+    explanations: &[Explanation<V>],
+    announced: fn(&V) -> bool,
+) {
+    let last: BTreeMap<(&ServiceKey, IpAddr), &V> = previous
+        .iter()
+        .map(|e| ((&e.service, e.address), &e.verdict))
+        .collect();
+    for e in explanations {
+        let before = last.get(&(&e.service, e.address));
+        if before.is_some_and(|v| **v == e.verdict) {
+            continue;
         }
-        self.last = now;
+        let text = e.verdict.to_string();
+        if before.is_some_and(|v| v.to_string() == text) {
+            continue;
+        }
+        if announced(&e.verdict) {
+            info!(service = %e.service, address = %e.address, "{text}")
+        } else {
+            warn!(service = %e.service, address = %e.address, "{text}")
+        }
     }
 }

@@ -23,7 +23,7 @@
 //! [`Rejoin`] decides when (pure); [`solicitation`] builds the frame;
 //! the shell ([`super::udp`]) finds the interface and sends it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -58,9 +58,10 @@ pub struct Rejoin {
 impl Rejoin {
     /// An authentic datagram from `from` was received at `now`, and `view`
     /// is this node's view after it. Returns the member address to ask
-    /// for now, if any: `from` is a member of `book` (not this node, not
-    /// any other address) that `view` does not count reachable, and its
-    /// current episode's next request is due.
+    /// for now, if any: `from` is the address of one of `members` (not
+    /// this node's) that `view` does not count reachable, and its current
+    /// episode's next request is due. An IPv4 member heard on a
+    /// dual-stack socket (`::ffff:a.b.c.d`) is its IPv4 address.
     ///
     /// A member heard while reachable ends its episode: the next cut
     /// starts again with an immediate request.
@@ -72,6 +73,7 @@ impl Rejoin {
         members: impl IntoIterator<Item = (&'a str, IpAddr)>,
         view: &View,
     ) -> Option<IpAddr> {
+        let from = from.to_canonical();
         let name = members
             .into_iter()
             .find(|(name, ip)| *ip == from && *name != this)
@@ -96,9 +98,9 @@ impl Rejoin {
 
     /// Forgets the episodes of addresses no longer in `members` (the
     /// address book changed).
-    pub fn retain<'a>(&mut self, members: impl IntoIterator<Item = &'a IpAddr>) {
-        let keep: Vec<&IpAddr> = members.into_iter().collect();
-        self.episodes.retain(|ip, _| keep.contains(&ip));
+    pub fn retain(&mut self, members: impl IntoIterator<Item = IpAddr>) {
+        let keep: BTreeSet<IpAddr> = members.into_iter().collect();
+        self.episodes.retain(|ip, _| keep.contains(ip));
     }
 }
 
@@ -232,12 +234,22 @@ mod tests {
     }
 
     #[test]
+    fn an_ipv4_member_heard_on_a_dual_stack_socket_is_its_ipv4_address() {
+        let mut rejoin = Rejoin::default();
+        let IpAddr::V4(n2) = N2 else { unreachable!() };
+        let mapped = IpAddr::V6(n2.to_ipv6_mapped());
+        let alone = view(&["n1"]);
+        let asked = rejoin.heard(Instant::now(), mapped, "n1", members(), &alone);
+        assert_eq!(asked, Some(N2));
+    }
+
+    #[test]
     fn an_episode_is_forgotten_with_its_member() {
         let mut rejoin = Rejoin::default();
         let t0 = Instant::now();
         let alone = view(&["n1"]);
         assert_eq!(rejoin.heard(t0, N2, "n1", members(), &alone), Some(N2));
-        rejoin.retain(&[N1, N3]);
+        rejoin.retain([N1, N3]);
         assert_eq!(rejoin.heard(t0, N2, "n1", members(), &alone), Some(N2));
     }
 

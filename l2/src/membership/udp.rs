@@ -332,8 +332,7 @@ impl Driver {
                         return;
                     }
                     let known = self.known();
-                    let ips: Vec<IpAddr> = self.book.borrow().values().map(|a| a.ip()).collect();
-                    self.rejoin.retain(&ips);
+                    self.rejoin.retain(self.book.borrow().values().map(|a| a.ip()));
                     self.core.handle(Instant::now(), Input::SetKnown(known))
                 }
                 Some((name, answered)) = self.probed.recv() => {
@@ -380,8 +379,16 @@ impl Driver {
             self.rejoin
                 .heard(now, from.ip(), self.core.name(), members, self.core.view())
         };
-        if asked.is_some() {
-            tokio::task::spawn_blocking(move || solicit(from));
+        if let Some(ip) = asked {
+            // `from` itself but for an IPv4-mapped address (a dual-stack
+            // socket): the port is the member's, the scope a link-local
+            // address's.
+            let to = if ip == from.ip() {
+                from
+            } else {
+                SocketAddr::new(ip, from.port())
+            };
+            tokio::task::spawn_blocking(move || solicit(to));
         }
     }
 

@@ -140,21 +140,7 @@ impl PacketSocket {
             &1 as &libc::c_int,
         );
 
-        // SAFETY: sockaddr_ll is plain data; all zeroes is a valid value.
-        let mut address: libc::sockaddr_ll = unsafe { zeroed() };
-        address.sll_family = libc::AF_PACKET as u16;
-        address.sll_protocol = all_protocols();
-        address.sll_ifindex = ifindex as libc::c_int;
-        let len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-        // SAFETY: `address` is a sockaddr_ll of `len` bytes, read during the call.
-        check(unsafe {
-            libc::bind(
-                fd.as_raw_fd(),
-                (&raw const address).cast::<libc::sockaddr>(),
-                len,
-            )
-        })
-        .map_err(io("bind"))?;
+        bind(fd.as_raw_fd(), ifindex, all_protocols()).map_err(io("bind"))?;
 
         let mac = bound_mac(fd.as_raw_fd(), ifindex)?;
         // SAFETY: `OwnedFd` keeps the descriptor open, and returns the same
@@ -237,6 +223,57 @@ impl PacketSocket {
         };
         set_option(self.fd.as_raw_fd(), libc::SOL_PACKET, option, &request)
     }
+}
+
+/// Sends one frame out of interface `ifindex`, blocking, on a socket of
+/// its own that receives nothing: bound with protocol 0, so the kernel
+/// taps no frame for it. `build` gets the interface's MAC and returns the
+/// frame's bytes (`None`: nothing to send).
+///
+/// For the rare frame of a caller without a [`PacketSocket`]. Closing a
+/// packet socket waits for an RCU grace period (`synchronize_net`, often
+/// milliseconds on a loaded host): call it off any latency-sensitive
+/// thread.
+pub fn send_one(
+    ifindex: u32,
+    build: impl FnOnce(MacAddr) -> Option<Vec<u8>>,
+) -> Result<(), SocketError> {
+    let io = |call| {
+        move |source| SocketError::Io {
+            call,
+            ifindex,
+            source,
+        }
+    };
+    // SAFETY: plain system call with constant arguments.
+    let raw = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+    check(raw).map_err(io("socket(AF_PACKET)"))?;
+    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    bind(fd.as_raw_fd(), ifindex, 0).map_err(io("bind"))?;
+    let mac = bound_mac(fd.as_raw_fd(), ifindex)?;
+    let Some(frame) = build(mac) else {
+        return Ok(());
+    };
+    // SAFETY: `frame` is valid for `frame.len()` bytes during the call.
+    let sent = unsafe { libc::send(fd.as_raw_fd(), frame.as_ptr().cast(), frame.len(), 0) };
+    if sent < 0 {
+        return Err(io("send")(io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Binds a packet socket to interface `ifindex` for `protocol` (network
+/// byte order; 0: receive nothing).
+fn bind(fd: RawFd, ifindex: u32, protocol: u16) -> io::Result<()> {
+    // SAFETY: sockaddr_ll is plain data; all zeroes is a valid value.
+    let mut address: libc::sockaddr_ll = unsafe { zeroed() };
+    address.sll_family = libc::AF_PACKET as u16;
+    address.sll_protocol = protocol;
+    address.sll_ifindex = ifindex as libc::c_int;
+    let len = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+    // SAFETY: `address` is a sockaddr_ll of `len` bytes, read during the call.
+    check(unsafe { libc::bind(fd, (&raw const address).cast::<libc::sockaddr>(), len) })
 }
 
 /// One `recvfrom`: `Some(len)` for a received frame, `None` for a frame we

@@ -119,6 +119,7 @@ pub mod fuzzing;
 pub mod gate;
 pub mod hardware;
 pub mod priority;
+pub mod rejoin;
 mod ring;
 mod swim;
 mod timing;

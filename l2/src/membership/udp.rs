@@ -21,19 +21,21 @@
 //! shuts down.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{mpsc, oneshot, watch};
-use tracing::info;
+use tracing::{debug, info, warn};
 
 use super::core::{Input, Membership, Output, Stats, View};
 use super::gate::AnswerGate;
 use super::hardware::Mac;
 use super::priority::{ThreadPriority, raise_this_thread};
+use super::rejoin::{Rejoin, on_link, solicitation};
 use super::timing::{MembershipTiming, MembershipTimingError};
 use super::wire::{Key, MAX_DATAGRAM};
+use crate::socket::{interface_index, send_one};
 
 /// MetalLB's memberlist port, so firewall rules written for it still fit.
 pub const DEFAULT_PORT: u16 = 7946;
@@ -175,6 +177,7 @@ impl MembershipService {
                         hardware: hardware_rx,
                         view: view_tx,
                         stats: stats_tx,
+                        rejoin: Rejoin::default(),
                     };
                     let gate = driver.gate.clone();
                     driver.run(stopped).await;
@@ -286,6 +289,8 @@ struct Driver {
     hardware: watch::Receiver<Option<BTreeSet<Mac>>>,
     view: watch::Sender<View>,
     stats: watch::Sender<Stats>,
+    /// When to ask for an unreached member's link-layer address.
+    rejoin: Rejoin,
 }
 
 impl Driver {
@@ -308,9 +313,15 @@ impl Driver {
                     return;
                 }
                 received = self.socket.recv_from(&mut buf) => match received {
-                    Ok((n, _from)) => {
+                    Ok((n, from)) => {
                         let bytes = buf.get(..n).unwrap_or_default().to_vec();
-                        self.core.handle(Instant::now(), Input::Received(bytes))
+                        let before = self.core.stats();
+                        let now = Instant::now();
+                        let outputs = self.core.handle(now, Input::Received(bytes));
+                        if accepted(&before, &self.core.stats()) {
+                            self.rejoin_after(now, from);
+                        }
+                        outputs
                     }
                     // Errors queued on the socket (an ICMP error, say)
                     // say nothing about the membership: go on.
@@ -321,6 +332,7 @@ impl Driver {
                         return;
                     }
                     let known = self.known();
+                    self.rejoin.retain(self.book.borrow().values().map(|a| a.ip()));
                     self.core.handle(Instant::now(), Input::SetKnown(known))
                 }
                 Some((name, answered)) = self.probed.recv() => {
@@ -354,6 +366,29 @@ impl Driver {
             };
             tokio::time::sleep_until(deadline.into()).await;
             outputs = self.core.poll(Instant::now());
+        }
+    }
+
+    /// After an authentic datagram from `from`: if it comes from a member
+    /// this node does not reach, asks for that member's link-layer address
+    /// (see [`super::rejoin`]), on a blocking thread.
+    fn rejoin_after(&mut self, now: Instant, from: SocketAddr) {
+        let asked = {
+            let book = self.book.borrow();
+            let members = book.iter().map(|(name, addr)| (name.as_str(), addr.ip()));
+            self.rejoin
+                .heard(now, from.ip(), self.core.name(), members, self.core.view())
+        };
+        if let Some(ip) = asked {
+            // `from` itself but for an IPv4-mapped address (a dual-stack
+            // socket): the port is the member's, the scope a link-local
+            // address's.
+            let to = if ip == from.ip() {
+                from
+            } else {
+                SocketAddr::new(ip, from.port())
+            };
+            tokio::task::spawn_blocking(move || solicit(to));
         }
     }
 
@@ -414,4 +449,70 @@ impl Driver {
         }
         self.stats.send_replace(self.core.stats());
     }
+}
+
+/// Whether the datagram that moved the counters from `before` to `after`
+/// was authentic and new: from a member, neither forged nor replayed.
+fn accepted(before: &Stats, after: &Stats) -> bool {
+    let rejected =
+        |s: &Stats| s.unauthenticated + s.malformed + s.replayed + s.stale + s.unknown_sender;
+    after.received > before.received && rejected(after) == rejected(before)
+}
+
+/// Sends one ARP request (NDP solicitation) for `peer` on the interface
+/// this node reaches it through, from the address it reaches it from.
+/// Blocking (`getifaddrs` reads every interface; closing a packet socket
+/// waits for an RCU grace period): never on the heartbeats' thread. Best
+/// effort: a failure leaves the kernel's own retry.
+fn solicit(peer: SocketAddr) {
+    let (ifindex, source) = match link_to(peer) {
+        Ok(Some(link)) => link,
+        Ok(None) => {
+            debug!(%peer, "member not on a link of ours: not asking for its address");
+            return;
+        }
+        Err(e) => {
+            debug!(%peer, error = %e, "cannot find the link to a member");
+            return;
+        }
+    };
+    let sent = send_one(ifindex, |mac| {
+        solicitation(mac, source, peer.ip()).map(|f| f.to_bytes())
+    });
+    match sent {
+        Ok(()) => debug!(%peer, %source, ifindex, "asked for a member's link-layer address"),
+        // Without CAP_NET_RAW the kernel's own retry (retrans_time) is
+        // all there is; a down link is the detector's to notice.
+        Err(e) => warn!(%peer, error = %e, "cannot ask for a member's link-layer address"),
+    }
+}
+
+/// The interface (index) and the address of ours through which this node
+/// reaches `peer`, when `peer` is on that interface's link.
+fn link_to(peer: SocketAddr) -> std::io::Result<Option<(u32, IpAddr)>> {
+    // Connecting a UDP socket sends nothing: the kernel only picks the
+    // route and the source address, as it would for our datagrams.
+    let unspecified: IpAddr = match peer {
+        SocketAddr::V4(_) => std::net::Ipv4Addr::UNSPECIFIED.into(),
+        SocketAddr::V6(_) => std::net::Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let route = std::net::UdpSocket::bind((unspecified, 0))?;
+    route.connect(peer)?;
+    let source = route.local_addr()?.ip();
+    let ip = |a: &nix::sys::socket::SockaddrStorage| -> Option<IpAddr> {
+        a.as_sockaddr_in()
+            .map(|a| IpAddr::V4(a.ip()))
+            .or_else(|| a.as_sockaddr_in6().map(|a| IpAddr::V6(a.ip())))
+    };
+    let found = nix::ifaddrs::getifaddrs()?.find(|ifa| {
+        let (Some(address), Some(netmask)) = (ifa.address.as_ref(), ifa.netmask.as_ref()) else {
+            return false;
+        };
+        ip(address) == Some(source) && ip(netmask).is_some_and(|m| on_link(source, m, peer.ip()))
+    });
+    let Some(ifa) = found else {
+        return Ok(None);
+    };
+    let ifindex = interface_index(&ifa.interface_name).map_err(std::io::Error::other)?;
+    Ok(Some((ifindex, source)))
 }

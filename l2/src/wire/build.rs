@@ -67,6 +67,13 @@ pub fn arp_reply(mac: MacAddr, ip: Ipv4Addr, to_mac: MacAddr, to_ip: Ipv4Addr) -
 /// MAC equals sender MAC).
 #[doc(alias = "gratuitous_arp")]
 pub fn arp_announcement(mac: MacAddr, ip: Ipv4Addr) -> Frame {
+    arp_request(mac, ip, ip)
+}
+
+/// An address-resolution request for `target` from `ip` at `mac`: a
+/// broadcast request, answered unicast to us (what a host's kernel sends
+/// to resolve a neighbour).
+pub fn arp_request(mac: MacAddr, ip: Ipv4Addr, target: Ipv4Addr) -> Frame {
     arp(
         MacAddr::BROADCAST,
         ArpPacket {
@@ -74,7 +81,7 @@ pub fn arp_announcement(mac: MacAddr, ip: Ipv4Addr) -> Frame {
             sender_mac: mac,
             sender_ip: ip,
             target_mac: MacAddr::ZERO,
-            target_ip: ip,
+            target_ip: target,
         },
     )
 }
@@ -82,16 +89,7 @@ pub fn arp_announcement(mac: MacAddr, ip: Ipv4Addr) -> Frame {
 /// An RFC 5227 probe for `ip`: a broadcast request from 0.0.0.0, which
 /// the owner of `ip` answers without any cache learning our MAC for it.
 pub fn arp_probe(mac: MacAddr, ip: Ipv4Addr) -> Frame {
-    arp(
-        MacAddr::BROADCAST,
-        ArpPacket {
-            op: ArpOp::Request,
-            sender_mac: mac,
-            sender_ip: Ipv4Addr::UNSPECIFIED,
-            target_mac: MacAddr::ZERO,
-            target_ip: ip,
-        },
-    )
+    arp_request(mac, Ipv4Addr::UNSPECIFIED, ip)
 }
 
 /// The NA answering a solicitation for `target` from `to_ip` at `to_mac`

@@ -19,8 +19,8 @@ mod ndp;
 
 pub use arp::{ARP_LEN, ArpOp, ArpPacket};
 pub use build::{
-    arp_announcement, arp_probe, arp_reply, dad_solicit, neighbor_solicit, solicited_advert,
-    unsolicited_advert,
+    arp_announcement, arp_probe, arp_reply, arp_request, dad_solicit, neighbor_solicit,
+    solicited_advert, unsolicited_advert,
 };
 pub use checksum::{icmpv6_checksum, icmpv6_checksum_ok};
 pub use error::{ErrorKind, ParseError};

@@ -121,6 +121,38 @@ impl Reason {
         }
     }
 
+    /// Whether a healthy cluster shows this every day, by design or by the
+    /// user's choice: a Service scaled to zero, a `Local` Service on a node
+    /// without its Pods, a node or Service the selectors leave out, the
+    /// layer-2 address another node answers for. These are logged at info;
+    /// the rest (a configuration that cannot be honoured, a node cut off)
+    /// needs someone's attention and is logged at warn. On a cluster of
+    /// thousands of Services the routine ones would otherwise bury the
+    /// warnings that matter.
+    pub fn is_routine(&self) -> bool {
+        match self {
+            Reason::NodeExcluded
+            | Reason::NoReadyEndpoint
+            | Reason::NoLocalReadyEndpoint
+            | Reason::NodeNotSelected { .. }
+            | Reason::ServiceNotSelected { .. }
+            | Reason::OwnedBy { .. } => true,
+            Reason::NodeNetworkUnavailable
+            | Reason::NotInAnyPool
+            | Reason::PoolNotAdvertised { .. }
+            | Reason::NoPeer { .. }
+            | Reason::ConflictingLocalPref { .. }
+            | Reason::SharedIpWithServiceSelectors
+            | Reason::NoPeerOfFamily { .. }
+            | Reason::PoolNotL2Advertised { .. }
+            | Reason::NoCandidate { .. }
+            | Reason::NoCandidateWithLocalEndpoint { .. }
+            | Reason::NoCommonCandidate
+            | Reason::Fenced
+            | Reason::NoInterface { .. } => false,
+        }
+    }
+
     /// Why `node` announces nothing at all, if it does not.
     pub(super) fn node_blocked(node: &NodeState) -> Option<Reason> {
         if node.labels.contains_key(EXCLUDE_LABEL) {
@@ -228,6 +260,30 @@ impl fmt::Display for Reason {
     }
 }
 
+impl Verdict {
+    pub fn is_announced(&self) -> bool {
+        matches!(self, Verdict::Announced { .. })
+    }
+
+    /// Not announced for a reason someone should look at
+    /// ([`Reason::is_routine`]).
+    pub fn needs_attention(&self) -> bool {
+        matches!(self, Verdict::NotAnnounced(r) if !r.is_routine())
+    }
+}
+
+impl L2Verdict {
+    pub fn is_announced(&self) -> bool {
+        matches!(self, L2Verdict::Announced { .. })
+    }
+
+    /// Not answered for a reason someone should look at
+    /// ([`Reason::is_routine`]).
+    pub fn needs_attention(&self) -> bool {
+        matches!(self, L2Verdict::NotAnnounced(r) if !r.is_routine())
+    }
+}
+
 impl fmt::Display for Verdict {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -253,4 +309,47 @@ fn announced(
 ) -> fmt::Result {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     write!(f, "announced {preposition} {}", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn not(reason: Reason) -> Verdict {
+        Verdict::NotAnnounced(reason)
+    }
+
+    #[test]
+    fn everyday_states_are_not_warnings_and_unhonoured_configuration_is() {
+        let pool = || "p".to_string();
+        // A Service scaled to zero, a Local Service away from its Pods, a
+        // layer-2 address another node holds: routine on every cluster.
+        for reason in [
+            Reason::NoReadyEndpoint,
+            Reason::NoLocalReadyEndpoint,
+            Reason::OwnedBy { node: "n2".into() },
+            Reason::NodeNotSelected {
+                pool: pool(),
+                bgp: true,
+            },
+        ] {
+            assert!(!not(reason.clone()).needs_attention(), "{reason}");
+            assert!(!L2Verdict::NotAnnounced(reason.clone()).needs_attention());
+        }
+        for reason in [
+            Reason::NoCandidate { pool: pool() },
+            Reason::Fenced,
+            Reason::ConflictingLocalPref {
+                first: "a".into(),
+                second: "b".into(),
+            },
+            Reason::PoolNotAdvertised { pool: pool() },
+        ] {
+            assert!(not(reason.clone()).needs_attention(), "{reason}");
+        }
+        let announced = Verdict::Announced {
+            peers: BTreeSet::new(),
+        };
+        assert!(announced.is_announced() && !announced.needs_attention());
+    }
 }

@@ -190,13 +190,13 @@ impl Speaker {
         announcer.apply(config, &plan).await;
         log_peer_errors(&mut self.peer_errors, announcer);
 
-        let bgp_announced = |v: &Verdict| matches!(v, Verdict::Announced { .. });
+        let bgp_announced = |v: &Verdict| v.is_announced();
         // The last plan is what changed against: notices and log lines
         // keep no copy of it.
         log_verdicts(
             &self.bgp_plan.explanations,
             &plan.explanations,
-            bgp_announced,
+            Verdict::needs_attention,
         );
         if let Some(m) = &self.settings.metrics {
             announced_metric(m, node, "bgp", &plan.explanations, bgp_announced);
@@ -322,8 +322,12 @@ impl Speaker {
         };
         let node = &self.settings.node;
         let plan = l2.apply(config, &self.services);
-        let l2_announced = |v: &L2Verdict| matches!(v, L2Verdict::Announced { .. });
-        log_verdicts(&self.l2_plan.explanations, &plan.explanations, l2_announced);
+        let l2_announced = |v: &L2Verdict| v.is_announced();
+        log_verdicts(
+            &self.l2_plan.explanations,
+            &plan.explanations,
+            L2Verdict::needs_attention,
+        );
         if let Some(m) = &self.settings.metrics {
             announced_metric(
                 m,

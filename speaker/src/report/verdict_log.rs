@@ -9,13 +9,14 @@ use tracing::{info, warn};
 use crate::decide::{Explanation, ServiceKey};
 
 /// Logs every verdict of `explanations` that changed since `previous` (the
-/// plan last logged): announced at info, not announced at warn. A verdict
+/// plan last logged): at warn those that `needs_attention`, the rest
+/// (announced, or not for a routine reason) at info. A verdict
 /// is compared as its text, as it is logged. The last plan is the memory:
 /// nothing here keeps a copy of it.
 pub fn log_verdicts<V: Display + PartialEq>(
     previous: &[Explanation<V>],
     explanations: &[Explanation<V>],
-    announced: fn(&V) -> bool,
+    needs_attention: fn(&V) -> bool,
 ) {
     let last: BTreeMap<(&ServiceKey, IpAddr), &V> = previous
         .iter()
@@ -30,10 +31,10 @@ pub fn log_verdicts<V: Display + PartialEq>(
         if before.is_some_and(|v| v.to_string() == text) {
             continue;
         }
-        if announced(&e.verdict) {
-            info!(service = %e.service, address = %e.address, "{text}")
-        } else {
+        if needs_attention(&e.verdict) {
             warn!(service = %e.service, address = %e.address, "{text}")
+        } else {
+            info!(service = %e.service, address = %e.address, "{text}")
         }
     }
 }

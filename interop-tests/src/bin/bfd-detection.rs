@@ -637,6 +637,15 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
     // Settle (the slow rate of sessions not yet Up is over), then measure.
     std::thread::sleep(Duration::from_secs(2));
     let me = std::process::id().to_string();
+    // Sessions that fall send at 1 s until Up again: the packet count
+    // says how much work the CPU time bought.
+    let packets = || {
+        handles
+            .iter()
+            .map(|h| h.counters.packets_in() + h.counters.packets_out())
+            .sum::<u64>()
+    };
+    let packets_before = packets();
     let (ours_before, bfdd_before, downs_before) = (
         cpu_time(&me)?,
         cpu_time(&bfdd_pid)?,
@@ -661,6 +670,7 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
         .sum::<u64>()
         - downs_before;
     let up = all_up();
+    let packets = packets() - packets_before;
     runtime.block_on(bfd.shutdown());
     let per_second = |d: Duration| d.as_secs_f64() * 1e3 / elapsed;
     let (ours_ms, bfdd_ms) = (per_second(ours_cpu), per_second(bfdd_cpu));
@@ -669,12 +679,19 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
     } else {
         "—".into()
     };
+    let per_packet = if packets > 0 {
+        format!("{:.1}", ours_cpu.as_secs_f64() * 1e6 / packets as f64)
+    } else {
+        "—".into()
+    };
     Ok(format!(
         "| {count} BFD sessions, 50 ms × 3, {elapsed:.0} s | CPU ms per s |\n|---|---|\n\
          | FerroLB (BFD shell, one runtime thread) | {ours_ms:.1} |\n\
          | FRR bfdd 8.4 | {bfdd_ms:.1} |\n\
          | ratio FerroLB / bfdd | {ratio} |\n\
+         FerroLB's sessions sent and received {:.0} packets per s (2 × {count} × 20 when all stay Up), {per_packet} µs of CPU per packet\n\
          ({up} of {count} Up at the end, {downs} fall(s) from Up during the window; load average {})",
+        packets as f64 / elapsed,
         loadavg()
     ))
 }

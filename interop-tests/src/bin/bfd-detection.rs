@@ -695,3 +695,41 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
         loadavg()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn between(a: &str, b: &str) -> Option<Duration> {
+        log_time(b)?.duration_since(log_time(a)?).ok()
+    }
+
+    #[test]
+    fn frr_and_bird_stamps_on_one_clock() {
+        // FRR's bfdd Down and zebra's RTM_DELROUTE of one cut (µs).
+        let bfdd = "2026/12/05 13:05:01.241388 BFD: [SEY1D-NT8EQ] state-change: up -> down";
+        let zebra = "2026/12/05 13:05:01.320487 ZEBRA: [YXPF5-B2CE0] RTM_DELROUTE";
+        assert_eq!(between(bfdd, zebra), Some(Duration::from_micros(79_099)));
+        // BIRD's ms stamps on the same clock, and across a minute and a day.
+        let bird = "2026-12-05 13:05:01.5 <TRACE> bfd1: Session to 10.0.0.1 changed state";
+        assert_eq!(between(bfdd, bird), Some(Duration::from_micros(258_612)));
+        assert_eq!(
+            between("2026-12-31 23:59:59.900 x", "2027/01/01 00:00:00.100000 y"),
+            Some(Duration::from_millis(200))
+        );
+    }
+
+    #[test]
+    fn lines_without_a_stamp_are_skipped() {
+        for line in [
+            "",
+            "zebra: started",
+            "2026/12/05",
+            "2026/12/05 13:05:01.24x1 BFD",
+            "2026/12/05 13:05 BFD",
+            "2026/12/05/01 13:05:01.2 BFD",
+        ] {
+            assert_eq!(log_time(line), None, "{line:?}");
+        }
+    }
+}

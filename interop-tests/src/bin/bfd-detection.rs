@@ -203,6 +203,14 @@ impl Row {
     }
 
     fn render_stages(&self) -> String {
+        if self.mode.bfd_ms().is_none() {
+            // No BFD, so no split to make: the hold timer ends the session.
+            return format!(
+                "| {} | {} | — | — | — | — | — | — | — |",
+                self.mode.name(),
+                self.router
+            );
+        }
         let down: Vec<_> = self.stages.iter().map(|s| s.bfd_down).collect();
         let down_to_gone: Vec<_> = self
             .stages

@@ -12,12 +12,17 @@
 //! against 100 sessions of FRR's bfdd, both sides measured over the same
 //! window, as CPU time per wall-clock second.
 //!
+//! Each cut is also split along the routers' own paths, from their
+//! daemons' debug logs: when the router's BFD declared the session Down
+//! and, for FRR, when bgpd sent zebra the withdrawal and zebra sent the
+//! kernel its RTM_DELROUTE.
+//!
 //! The `ferrolb` binary comes from FERROLB_BIN or next to this one: build
 //! it with the same profile. Method and figures: docs/benchmarks.md.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use clap::Parser;
 use ferrolb_bfd::fsm::{SessionConfig, Timers};
@@ -136,6 +141,10 @@ fn run(args: &Args) -> interop_tests::Result<()> {
     for row in &rows {
         println!("{}", row.render());
     }
+    println!("\n{STAGES_HEADER}");
+    for row in &rows {
+        println!("{}", row.render_stages());
+    }
     if args.sessions > 0 {
         match measure_cpu(args.sessions, Duration::from_secs(args.cpu_seconds)) {
             Ok(cpu) => println!("\n{cpu}"),
@@ -156,15 +165,24 @@ struct Row {
     router: &'static str,
     /// Cut to route gone; `None`: not gone within [`CONVERGE`].
     times: Vec<Option<Duration>>,
+    /// The router's path, run by run.
+    stages: Vec<Stages>,
+}
+
+/// The split of the router's path: BFD Down, then Down to route gone,
+/// and FRR's hops in between (p50s).
+const STAGES_HEADER: &str = "| detection | router | cut → BFD Down p50 | p99 | max | BFD Down → route gone p50 | p99 | FRR: bfdd Down → bgpd withdraws p50 | bgpd → zebra's RTM_DELROUTE p50 |\n|---|---|---|---|---|---|---|---|---|";
+
+fn ms(d: Option<Option<Duration>>) -> String {
+    match d {
+        None => "—".to_string(),
+        Some(None) => "never".to_string(),
+        Some(Some(d)) => format!("{:.0} ms", d.as_secs_f64() * 1e3),
+    }
 }
 
 impl Row {
     fn render(&self) -> String {
-        let ms = |d: Option<Option<Duration>>| match d {
-            None => "—".to_string(),
-            Some(None) => "never".to_string(),
-            Some(Some(d)) => format!("{:.0} ms", d.as_secs_f64() * 1e3),
-        };
         let max = self
             .times
             .iter()
@@ -182,6 +200,136 @@ impl Row {
                 .target()
                 .map_or("—".to_string(), |t| format!("< {} ms", t.as_millis())),
         )
+    }
+
+    fn render_stages(&self) -> String {
+        if self.mode.bfd_ms().is_none() {
+            // No BFD, so no split to make: the hold timer ends the session.
+            return format!(
+                "| {} | {} | — | — | — | — | — | — | — |",
+                self.mode.name(),
+                self.router
+            );
+        }
+        let down: Vec<_> = self.stages.iter().map(|s| s.bfd_down).collect();
+        let down_to_gone: Vec<_> = self
+            .stages
+            .iter()
+            .zip(&self.times)
+            .map(|(s, gone)| gone.as_ref()?.checked_sub(s.bfd_down?))
+            .collect();
+        let hop = |from: fn(&Stages) -> Option<Duration>, to: fn(&Stages) -> Option<Duration>| {
+            let hops: Vec<_> = self
+                .stages
+                .iter()
+                .map(|s| to(s)?.checked_sub(from(s)?))
+                .collect();
+            if hops.iter().all(Option::is_none) {
+                "—".to_string()
+            } else {
+                ms(percentile(&hops, 0.5))
+            }
+        };
+        format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            self.mode.name(),
+            self.router,
+            ms(percentile(&down, 0.5)),
+            ms(percentile(&down, 0.99)),
+            ms(down
+                .iter()
+                .copied()
+                .max_by_key(|t| t.unwrap_or(Duration::MAX))),
+            ms(percentile(&down_to_gone, 0.5)),
+            ms(percentile(&down_to_gone, 0.99)),
+            hop(|s| s.bfd_down, |s| s.withdraw),
+            hop(|s| s.withdraw, |s| s.delroute),
+        )
+    }
+}
+
+/// One cut along a router's path, each from the cut, read from the
+/// daemons' debug logs (wall clock).
+#[derive(Debug, Default, Clone, Copy)]
+struct Stages {
+    /// The router's BFD declared the session Down (FRR's bfdd, BIRD's bfd
+    /// protocol).
+    bfd_down: Option<Duration>,
+    /// FRR: bgpd sent zebra the service's withdrawal (`Tx route delete`).
+    withdraw: Option<Duration>,
+    /// FRR: zebra sent the kernel the service's RTM_DELROUTE.
+    delroute: Option<Duration>,
+}
+
+/// The wall-clock time a log line starts with, local time: FRR's
+/// `2026/12/05 13:05:01.241388` (with `log timestamp precision 6`) or
+/// BIRD's `2026-12-05 13:05:01.241`.
+fn log_time(line: &str) -> Option<SystemTime> {
+    let mut fields = line.split_whitespace();
+    let (date, time) = (fields.next()?, fields.next()?);
+    let ints = |s: &str, sep: &[char]| -> Option<Vec<i32>> {
+        s.split(sep).map(|x| x.parse().ok()).collect()
+    };
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let (d, t) = (ints(date, &['/', '-'])?, ints(hms, &[':'])?);
+    if d.len() != 3 || t.len() != 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let micros: u64 = format!("{frac:0<6}").get(..6)?.parse().ok()?;
+    // SAFETY: an all-zero `tm` is a valid value; mktime only reads and
+    // normalises the struct it is given.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    (tm.tm_year, tm.tm_mon, tm.tm_mday) = (d[0] - 1900, d[1] - 1, d[2]);
+    (tm.tm_hour, tm.tm_min, tm.tm_sec) = (t[0], t[1], t[2]);
+    // The daemons log in local time, summer time or not.
+    tm.tm_isdst = -1;
+    // SAFETY: `tm` is a valid, exclusively borrowed struct.
+    let secs = u64::try_from(unsafe { libc::mktime(&mut tm) }).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros))
+}
+
+/// The first line of the log at `path` that `matches` and was logged at or
+/// after `cut`, as a time since `cut`. BIRD's stamps have ms precision, so
+/// a line logged within 1 ms after the cut may carry an earlier stamp: it
+/// counts as 0.
+fn logged_after(
+    path: Option<&std::path::PathBuf>,
+    cut: SystemTime,
+    matches: impl Fn(&str) -> bool,
+) -> Option<Duration> {
+    let text = std::fs::read_to_string(path?).ok()?;
+    let from = cut.checked_sub(Duration::from_millis(1))?;
+    text.lines()
+        .filter(|l| matches(l))
+        .filter_map(log_time)
+        .find(|t| *t >= from)
+        .map(|t| t.duration_since(cut).unwrap_or_default())
+}
+
+/// FRR's path after a cut at `cut`, from bfdd's, bgpd's and zebra's logs.
+fn frr_stages(frr: &Frr, node: IpAddr, cut: SystemTime) -> Stages {
+    let log = |i: usize| frr.daemons().get(i).and_then(|d| d.logs().last().cloned());
+    let peer = format!("peer:{node} ");
+    let service = format!(" {SERVICE}");
+    Stages {
+        bfd_down: logged_after(log(2).as_ref(), cut, |l| {
+            l.contains("state-change:") && l.contains(&peer) && l.contains("up -> down")
+        }),
+        withdraw: logged_after(log(1).as_ref(), cut, |l| {
+            l.contains("Tx route delete") && l.ends_with(&service)
+        }),
+        delroute: logged_after(log(0).as_ref(), cut, |l| {
+            l.contains("RTM_DELROUTE") && l.contains(&service)
+        }),
+    }
+}
+
+/// BIRD's BFD Down after a cut at `cut`, from its log.
+fn bird_stages(bird: &Bird, node: IpAddr, cut: SystemTime) -> Stages {
+    let pattern = format!("Session to {node} changed state from Up to Down");
+    Stages {
+        bfd_down: logged_after(bird.daemon().logs().last(), cut, |l| l.contains(&pattern)),
+        ..Stages::default()
     }
 }
 
@@ -253,6 +401,17 @@ fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::
     let n1 = lab.add_host_at("n1", 11)?;
     let frr = Frr::start(&lab, &r1, &router(FRR_AS, &r1, &n1, mode))?;
     let bird = Bird::start(&lab, &r2, &router(BIRD_AS, &r2, &n1, mode))?;
+    // The logs that split each router's path (Stages): state changes and
+    // route messages only, nothing per packet.
+    frr.configure(&[
+        "log timestamp precision 6",
+        "debug bfd peer",
+        "debug bgp neighbor-events",
+        "debug bgp zebra",
+        "debug zebra rib",
+        "debug zebra kernel",
+    ])?;
+    bird.birdc(&["debug", "all", "{", "states,", "events", "}"])?;
     let monitors = [
         RouteMonitor::start(&r1.netns)?,
         RouteMonitor::start(&r2.netns)?,
@@ -269,11 +428,13 @@ fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::
             mode,
             router: "FRR",
             times: Vec::new(),
+            stages: Vec::new(),
         },
         Row {
             mode,
             router: "BIRD",
             times: Vec::new(),
+            stages: Vec::new(),
         },
     ];
     for run in 0..runs {
@@ -319,6 +480,7 @@ fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::
         // The port is blocked once the command returns; its own latency is
         // not counted.
         let cut = Instant::now();
+        let cut_wall = SystemTime::now();
         let gone = lab.wait_for(&format!("run {run}: route gone"), CONVERGE, || {
             let events: Vec<_> = monitors.iter().map(|m| m.events(service)).collect();
             Ok(
@@ -330,6 +492,8 @@ fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::
             )
         });
         lab.mend(&n1)?;
+        rows[0].stages.push(frr_stages(&frr, node, cut_wall));
+        rows[1].stages.push(bird_stages(&bird, node, cut_wall));
         match gone {
             Ok(events) => {
                 for (row, e) in rows.iter_mut().zip(events) {
@@ -350,10 +514,14 @@ fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::
             }
         }
         eprintln!(
-            "  {} run {run}: FRR {:?}, BIRD {:?}",
+            "  {} run {run}: FRR {:?} (bfdd Down {:?}, bgpd withdraws {:?}, zebra RTM_DELROUTE {:?}), BIRD {:?} (BFD Down {:?})",
             mode.name(),
             rows[0].times.last().copied().flatten(),
-            rows[1].times.last().copied().flatten()
+            rows[0].stages.last().and_then(|s| s.bfd_down),
+            rows[0].stages.last().and_then(|s| s.withdraw),
+            rows[0].stages.last().and_then(|s| s.delroute),
+            rows[1].times.last().copied().flatten(),
+            rows[1].stages.last().and_then(|s| s.bfd_down),
         );
     }
     Ok(rows)
@@ -477,6 +645,15 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
     // Settle (the slow rate of sessions not yet Up is over), then measure.
     std::thread::sleep(Duration::from_secs(2));
     let me = std::process::id().to_string();
+    // Sessions that fall send at 1 s until Up again: the packet count
+    // says how much work the CPU time bought.
+    let packets = || {
+        handles
+            .iter()
+            .map(|h| h.counters.packets_in() + h.counters.packets_out())
+            .sum::<u64>()
+    };
+    let packets_before = packets();
     let (ours_before, bfdd_before, downs_before) = (
         cpu_time(&me)?,
         cpu_time(&bfdd_pid)?,
@@ -501,6 +678,7 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
         .sum::<u64>()
         - downs_before;
     let up = all_up();
+    let packets = packets() - packets_before;
     runtime.block_on(bfd.shutdown());
     let per_second = |d: Duration| d.as_secs_f64() * 1e3 / elapsed;
     let (ours_ms, bfdd_ms) = (per_second(ours_cpu), per_second(bfdd_cpu));
@@ -509,12 +687,57 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
     } else {
         "—".into()
     };
+    let per_packet = if packets > 0 {
+        format!("{:.1}", ours_cpu.as_secs_f64() * 1e6 / packets as f64)
+    } else {
+        "—".into()
+    };
     Ok(format!(
         "| {count} BFD sessions, 50 ms × 3, {elapsed:.0} s | CPU ms per s |\n|---|---|\n\
          | FerroLB (BFD shell, one runtime thread) | {ours_ms:.1} |\n\
          | FRR bfdd 8.4 | {bfdd_ms:.1} |\n\
          | ratio FerroLB / bfdd | {ratio} |\n\
+         FerroLB's sessions sent and received {:.0} packets per s (2 × {count} × 20 when all stay Up), {per_packet} µs of CPU per packet\n\
          ({up} of {count} Up at the end, {downs} fall(s) from Up during the window; load average {})",
+        packets as f64 / elapsed,
         loadavg()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn between(a: &str, b: &str) -> Option<Duration> {
+        log_time(b)?.duration_since(log_time(a)?).ok()
+    }
+
+    #[test]
+    fn frr_and_bird_stamps_on_one_clock() {
+        // FRR's bfdd Down and zebra's RTM_DELROUTE of one cut (µs).
+        let bfdd = "2026/12/05 13:05:01.241388 BFD: [SEY1D-NT8EQ] state-change: up -> down";
+        let zebra = "2026/12/05 13:05:01.320487 ZEBRA: [YXPF5-B2CE0] RTM_DELROUTE";
+        assert_eq!(between(bfdd, zebra), Some(Duration::from_micros(79_099)));
+        // BIRD's ms stamps on the same clock, and across a minute and a day.
+        let bird = "2026-12-05 13:05:01.5 <TRACE> bfd1: Session to 10.0.0.1 changed state";
+        assert_eq!(between(bfdd, bird), Some(Duration::from_micros(258_612)));
+        assert_eq!(
+            between("2026-12-31 23:59:59.900 x", "2027/01/01 00:00:00.100000 y"),
+            Some(Duration::from_millis(200))
+        );
+    }
+
+    #[test]
+    fn lines_without_a_stamp_are_skipped() {
+        for line in [
+            "",
+            "zebra: started",
+            "2026/12/05",
+            "2026/12/05 13:05:01.24x1 BFD",
+            "2026/12/05 13:05 BFD",
+            "2026/12/05/01 13:05:01.2 BFD",
+        ] {
+            assert_eq!(log_time(line), None, "{line:?}");
+        }
+    }
 }

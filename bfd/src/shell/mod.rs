@@ -5,8 +5,8 @@
 //! RFC 5881; 4784 multihop, RFC 5883), one socket per port and family,
 //! and are demultiplexed by Your Discriminator, or by source address while
 //! the peer does not know ours yet (§6.8.6). Each session sends from a
-//! socket of its own with a source port in 49152–65535 (RFC 5881 §4) and
-//! TTL 255. A single-hop packet whose TTL is not 255 was forwarded by a
+//! socket of its own with a source port in 49152–65535 (RFC 5881 §4),
+//! TTL 255 and DSCP CS6. A single-hop packet whose TTL is not 255 was forwarded by a
 //! router and is dropped (RFC 5881 §5); a multihop packet must arrive with
 //! at least the profile's minimum TTL.
 

@@ -18,6 +18,11 @@ use super::error::ShellError;
 /// Every BFD packet leaves with the highest TTL, so that a single-hop
 /// receiver can tell it was not forwarded (RFC 5881 §5).
 const SEND_TTL: u32 = 255;
+/// DSCP CS6 (network control, RFC 4594 §3.2) in the TOS / Traffic Class
+/// byte, as FRR's bfdd and BIRD mark theirs: a router's queues must not
+/// drop or delay a liveness packet behind the traffic it protects, or a
+/// busy link looks like a dead one.
+const SEND_TOS: u32 = 0xc0;
 /// RFC 5881 §4: the source port range.
 const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 49152..=65535;
 /// A Control packet is 24 bytes, 26–52 with authentication; anything
@@ -118,8 +123,10 @@ pub(super) fn sender(
     if ip.is_ipv6() {
         socket.set_only_v6(true).map_err(error)?;
         socket.set_unicast_hops_v6(SEND_TTL).map_err(error)?;
+        socket.set_tclass_v6(SEND_TOS).map_err(error)?;
     } else {
         socket.set_ttl_v4(SEND_TTL).map_err(error)?;
+        socket.set_tos_v4(SEND_TOS).map_err(error)?;
     }
     socket.set_nonblocking(true).map_err(error)?;
     // Walk the range from a seeded start; a port in use moves on.
@@ -136,4 +143,31 @@ pub(super) fn sender(
     Err(error(last.unwrap_or_else(|| {
         io::Error::from(io::ErrorKind::AddrInUse)
     })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn senders_use_ttl_255_and_mark_network_control() {
+        let v4 = sender(
+            Some(Ipv4Addr::LOCALHOST.into()),
+            Ipv4Addr::LOCALHOST.into(),
+            7,
+        )
+        .expect("IPv4 sender");
+        let v4 = socket2::SockRef::from(&v4);
+        assert_eq!(v4.ttl_v4().expect("ttl"), SEND_TTL);
+        assert_eq!(v4.tos_v4().expect("tos"), SEND_TOS);
+        let v6 = sender(
+            Some(Ipv6Addr::LOCALHOST.into()),
+            Ipv6Addr::LOCALHOST.into(),
+            7,
+        )
+        .expect("IPv6 sender");
+        let v6 = socket2::SockRef::from(&v6);
+        assert_eq!(v6.unicast_hops_v6().expect("hops"), SEND_TTL);
+        assert_eq!(v6.tclass_v6().expect("tclass"), SEND_TOS);
+    }
 }

@@ -33,6 +33,9 @@ fn use_this_build() {
     unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
 }
 
+/// What a speaker logs when its fence closes.
+const FENCED: &str = "fenced: too few members reachable";
+
 /// How often the client asks who has the address.
 const ASK_EVERY: Duration = Duration::from_millis(5);
 /// A request sent less than this before the end of a window is not judged:
@@ -263,6 +266,8 @@ struct Seen {
     /// (from `L2Lan`'s prober): one per move of the address, more is
     /// flapping.
     entry_moves: usize,
+    /// Speakers' fences that closed (their "fenced" log lines).
+    fence_closures: usize,
 }
 
 impl Seen {
@@ -365,7 +370,7 @@ impl Seen {
         format!(
             "{} requests, {} unanswered, longest silence {} ms (silences: {}), {} answered twice; \
              answered by: {}; one owner ({}) from {} ms, for {} ms; \
-             the client's entry moved {} times",
+             the client's entry moved {} times; {} fences closed",
             self.asked,
             self.unanswered,
             self.longest_silence.as_millis(),
@@ -376,6 +381,7 @@ impl Seen {
             self.steady_from.map_or(-1, |d| d.as_millis() as i128),
             self.steady_for.as_millis(),
             self.entry_moves,
+            self.fence_closures,
         )
     }
 }
@@ -417,7 +423,13 @@ fn others(lan: &L2Lan, node: NodeId) -> impl Iterator<Item = NodeId> {
 /// Cuts `cut`, watches the client for [`CUT_FOR`], heals, watches for
 /// [`WATCH_AFTER_HEAL`]; what the client saw during the cut and after the
 /// heal. The cut is healed whatever happens.
-fn cut_and_heal(lan: &L2Lan, who_has: &WhoHas, cut: &Cut) -> interop_tests::Result<(Seen, Seen)> {
+fn cut_and_heal(
+    lan: &L2Lan,
+    ferrolb: &FerroLbL2,
+    who_has: &WhoHas,
+    cut: &Cut,
+) -> interop_tests::Result<(Seen, Seen)> {
+    let at_cut = fences_closed(lan, ferrolb);
     let cut_at = Instant::now();
     let cutting = cut
         .iter()
@@ -426,6 +438,7 @@ fn cut_and_heal(lan: &L2Lan, who_has: &WhoHas, cut: &Cut) -> interop_tests::Resu
         std::thread::sleep(CUT_FOR);
     }
     let healed_at = Instant::now();
+    let at_heal = fences_closed(lan, ferrolb);
     // Heal every link, even after a failed cut; the cut's error, if any,
     // is the one reported (a link it never cut has no route to delete).
     let healing: Vec<_> = cut
@@ -442,16 +455,29 @@ fn cut_and_heal(lan: &L2Lan, who_has: &WhoHas, cut: &Cut) -> interop_tests::Resu
     let entry_moves =
         |from: Instant, to: Instant| entry.iter().filter(|c| c.at >= from && c.at < to).count();
     let end = Instant::now();
+    let at_end = fences_closed(lan, ferrolb);
     Ok((
         Seen {
             entry_moves: entry_moves(cut_at, healed_at),
+            fence_closures: at_heal - at_cut,
             ..Seen::of(&asked, cut_at, healed_at)
         },
         Seen {
             entry_moves: entry_moves(healed_at, end),
+            fence_closures: at_end - at_heal,
             ..Seen::of(&asked, healed_at, end)
         },
     ))
+}
+
+/// How many times the speakers' fences have closed so far, from their
+/// logs: a figure, not asserted (a speaker descheduled long enough on
+/// this shared machine closes its fence too, by design).
+fn fences_closed(lan: &L2Lan, ferrolb: &FerroLbL2) -> usize {
+    (0..lan.nodes().len())
+        .filter_map(|id| ferrolb.speaker(id))
+        .map(|s| s.log().lines().filter(|l| l.contains(FENCED)).count())
+        .sum()
 }
 
 /// What every cut must show: no request answered twice, during the cut or
@@ -527,7 +553,7 @@ fn owner(lan: &L2Lan, ferrolb: &FerroLbL2) -> interop_tests::Result<NodeId> {
 fn partitioned_owner_and_bystander(family: Family, tag: &str) -> interop_tests::Result<()> {
     let (lan, ferrolb, who_has) = lab(family, tag)?;
     let first = owner(&lan, &ferrolb)?;
-    let (during, after) = cut_and_heal(&lan, &who_has, &isolate(&lan, first))?;
+    let (during, after) = cut_and_heal(&lan, &ferrolb, &who_has, &isolate(&lan, first))?;
     let what = format!("{family:?}: the owner {} cut off", lan.name(first));
     check_heal(&lan, &ferrolb, &what, &during, &after)?;
     let took_over = during.owner.filter(|o| *o != first);
@@ -540,7 +566,7 @@ fn partitioned_owner_and_bystander(family: Family, tag: &str) -> interop_tests::
 
     let owner = owner(&lan, &ferrolb)?;
     let bystander = (owner + 1) % lan.nodes().len();
-    let (during, after) = cut_and_heal(&lan, &who_has, &isolate(&lan, bystander))?;
+    let (during, after) = cut_and_heal(&lan, &ferrolb, &who_has, &isolate(&lan, bystander))?;
     let what = format!("{family:?}: the bystander {} cut off", lan.name(bystander));
     check_heal(&lan, &ferrolb, &what, &during, &after)?;
     // Nobody but the owner answered, during the cut or after, and the
@@ -589,7 +615,7 @@ fn one_way_cuts(family: Family, tag: &str) -> interop_tests::Result<()> {
     ];
     for (name, cut) in cuts {
         let before = owner(&lan, &ferrolb)?;
-        let (during, after) = cut_and_heal(&lan, &who_has, &cut(&lan, before))?;
+        let (during, after) = cut_and_heal(&lan, &ferrolb, &who_has, &cut(&lan, before))?;
         let what = format!("{family:?}: {name} (owner {})", lan.name(before));
         check_heal(&lan, &ferrolb, &what, &during, &after)?;
     }

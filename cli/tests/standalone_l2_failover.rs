@@ -1,14 +1,13 @@
 //! FerroLB's Layer-2 mode (`ferrolb run` on three nodes) under the failover
 //! harness of `interop_tests::l2`: the subject works for every kind of
-//! failure and never lets two nodes answer; a node cut off from the other
-//! speakers but not from the client stops answering before anyone takes
-//! over; an address another host already holds is never announced. No
-//! timing is asserted: the figures belong to `make bench-l2`.
+//! failure and never lets two nodes answer; an address another host
+//! already holds is never announced. No timing is asserted: the figures
+//! belong to `make bench-l2`. Partitions (a node cut off from the other
+//! speakers but not from the client) are `standalone_l2_partition.rs`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use interop_tests::l2::ferrolb::{CLAIMED, CONFLICT, RELEASED, claims};
-use interop_tests::l2::measure::analyze;
+use interop_tests::l2::ferrolb::{CLAIMED, CONFLICT, RELEASED};
 use interop_tests::l2::{
     Failure, FerroLbL2, Jitter, L2Lan, L2Subject, RunOptions, run_failovers, settle,
 };
@@ -59,98 +58,6 @@ fn ferrolb_failovers_ipv4() -> interop_tests::Result<()> {
 #[test]
 fn ferrolb_failovers_ipv6() -> interop_tests::Result<()> {
     failovers(Family::Ipv6, "fl2v6", &[Failure::LinkCut, Failure::Kill])
-}
-
-/// Cuts `node` off from the other nodes, or heals the cut: blackhole
-/// routes both ways between their addresses. The speakers' membership
-/// talks node address to node address; the client's traffic to the VIP and
-/// every ARP frame are untouched. (This lab's kernel has no nftables and no
-/// tc actions to drop just the membership's port.)
-fn partition(lan: &L2Lan, node: usize, cut: bool) -> interop_tests::Result<()> {
-    let verb = if cut { "add" } else { "del" };
-    let cut_off = lan.node(node)?;
-    for other in lan.nodes().iter().filter(|o| o.name != cut_off.name) {
-        for (from, to) in [(cut_off, other), (other, cut_off)] {
-            from.netns
-                .ip(["route", verb, "blackhole", &format!("{}/32", to.ipv4)])?;
-        }
-    }
-    Ok(())
-}
-
-/// Watches the client for `span`, then returns what it saw since `since`.
-fn watch(lan: &L2Lan, since: Instant, span: Duration) -> interop_tests::l2::Outcome {
-    std::thread::sleep(span);
-    let now = Instant::now();
-    // No node is "the failed one": every reply counts.
-    analyze(
-        &lan.prober().pings_since(since),
-        &lan.prober().neighbour_since(since),
-        usize::MAX,
-        since,
-        now,
-        Duration::from_millis(30),
-    )
-}
-
-#[test]
-fn a_node_cut_off_from_the_speakers_but_not_the_client_never_answers_alongside_another()
--> interop_tests::Result<()> {
-    use_this_build();
-    let lan = L2Lan::new("fl2part", Family::Ipv4, 3)?;
-    let mut ferrolb = FerroLbL2::new();
-    ferrolb.start(&lan)?;
-    let owner = settle(&lan, &ferrolb, Duration::from_secs(20))?;
-    let logs = |ferrolb: &FerroLbL2| ferrolb.logs(&lan);
-
-    // The owner still reaches the client, but no other speaker: alone it
-    // is a minority, so it must stop before the others take over.
-    let cut_at = Instant::now();
-    partition(&lan, owner, true)?;
-    let cut = watch(&lan, cut_at, Duration::from_secs(2));
-    assert_eq!(cut.dual_answers, 0, "{cut:?}\n{}", logs(&ferrolb));
-    assert!(
-        cut.owner.is_some_and(|o| o != owner) && cut.steady_for >= Duration::from_secs(1),
-        "another node answers steadily: {cut:?}\n{}",
-        logs(&ferrolb)
-    );
-    // One move of the client's entry, to the new owner: no flapping.
-    assert_eq!(cut.neighbour_flips, 0, "{cut:?}\n{}", logs(&ferrolb));
-    assert!(!claims(
-        &ferrolb.speaker(owner).map(|s| s.log()).unwrap_or_default(),
-        lan.vip()
-    ));
-
-    // Healed: the cut node comes back; the address may move back to it
-    // (its hash wins), once, and never with two answering.
-    let healed_at = Instant::now();
-    partition(&lan, owner, false)?;
-    let healed = watch(&lan, healed_at, Duration::from_secs(2));
-    assert_eq!(healed.dual_answers, 0, "{healed:?}\n{}", logs(&ferrolb));
-    assert!(
-        healed.neighbour_flips == 0 && healed.steady_for >= Duration::from_secs(1),
-        "at most one move after the heal, then steady: {healed:?}\n{}",
-        logs(&ferrolb)
-    );
-    let owner = settle(&lan, &ferrolb, Duration::from_secs(20))?;
-
-    // A node that does not own the address, cut off: it fences itself,
-    // the others carry on, the client's entry never moves. (Lost probes
-    // are not counted: a loaded machine may drop one for other reasons.)
-    let bystander = (owner + 1) % lan.nodes().len();
-    let cut_at = Instant::now();
-    partition(&lan, bystander, true)?;
-    let quiet = watch(&lan, cut_at, Duration::from_secs(1));
-    partition(&lan, bystander, false)?;
-    assert!(
-        quiet.owner == Some(owner)
-            && quiet.dual_answers == 0
-            && lan.prober().neighbour_since(cut_at).is_empty(),
-        "{quiet:?}\n{}",
-        logs(&ferrolb)
-    );
-    settle(&lan, &ferrolb, Duration::from_secs(20))?;
-    Ok(())
 }
 
 #[test]

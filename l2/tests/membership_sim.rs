@@ -1528,3 +1528,50 @@ fn a_suspicion_of_a_newer_life_keeps_what_vouches_said() {
     assert_eq!(net.dual_owners(8), Vec::new());
     assert!(net.converge(Duration::from_millis(1000)).is_some());
 }
+
+/// A partition long enough for SWIM to declare the cut-off side down
+/// (issue 18, scenario 6: `cli/tests/standalone_l2_partition.rs` cuts for
+/// 2 s), then healed: once everyone is reachable again, nobody suspects
+/// anyone later on. Before the fix SWIM's "down" verdicts, drawn from the
+/// probes that failed during the cut, came after the heal (up to 1 s
+/// later) and raised fresh suspicions of members heard a moment before:
+/// every node lost the others, and in the lab all fenced themselves
+/// again for a settle time.
+#[test]
+fn a_long_partition_once_healed_stays_healed() {
+    let mut failures = Vec::new();
+    // Cuts ending before SWIM's verdict (about 2.45 s after the cut here),
+    // around it, and after it.
+    let holds = [1500, 1900, 2300, 2400, 2500, 2700, 3000, 3500];
+    for (seed, hold) in (1..).zip(holds) {
+        let cut_off = format!("node-{}", seed % 3);
+        let mut net = Net::new(3, seed);
+        assert!(net.converge(Duration::from_millis(200)).is_some());
+        net.partition(&BTreeSet::from([cut_off.clone()]));
+        net.run_for(Duration::from_millis(hold));
+        net.heal();
+        let took = net.converge(Duration::from_millis(300));
+        assert!(
+            took.is_some(),
+            "seed {seed}: not reachable again after 300 ms"
+        );
+        let healed = net.now;
+        net.run_for(Duration::from_secs(2));
+        for name in net.known.clone() {
+            let later: Vec<_> = net
+                .history
+                .get(&name)
+                .into_iter()
+                .flatten()
+                .filter(|(at, v)| *at >= healed && v.reachable != net.known)
+                .map(|(at, v)| (*at - healed, v.reachable.clone()))
+                .collect();
+            if !later.is_empty() {
+                failures.push(format!(
+                    "seed {seed}, {cut_off} cut off for {hold} ms: {name} lost members after the heal: {later:?}"
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -1180,10 +1180,21 @@ impl Membership {
                 self.send(out, &to, Body::Swim(data));
             }
         }
+        // SWIM's "down" rests on probes that failed up to
+        // `swim_suspect_to_down` ago, and foca gossips it on after a heal
+        // (issue 18: a 2 s partition, healed, made every node suspect the
+        // others about 2.5 s after the cut, and all fenced again for a
+        // settle time). A member heard within the silence `S` is one the
+        // ring would not suspect either: that verdict is stale.
+        let silence = self.timing.silence;
         let down: Vec<(String, Instant)> = effects
             .down
             .into_iter()
-            .filter(|n| self.peers.get(n).is_some_and(|p| p.state == State::Alive))
+            .filter(|n| {
+                self.peers.get(n).is_some_and(|p| {
+                    p.state == State::Alive && p.last_heard.is_none_or(|h| now >= h + silence)
+                })
+            })
             .map(|n| (n, now))
             .collect();
         if !down.is_empty() {

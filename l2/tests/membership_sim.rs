@@ -1241,8 +1241,8 @@ proptest! {
     /// stalls of any length, one-way cuts, asymmetric loss, partitions,
     /// alone or together: no address is ever announced by two nodes.
     ///
-    /// 16 cases from [`CI_SEED`] and the 10 seeds of the regressions file,
-    /// about 0.5 s of CPU each in the test profile (13 s in all); a long
+    /// 16 cases from [`CI_SEED`] and the 11 seeds of the regressions file,
+    /// about 0.5 s of CPU each in the test profile (14 s in all); a long
     /// random run: `PROPTEST_RNG_SEED=$RANDOM PROPTEST_CASES=2000`
     /// (docs/l2-mode.md). The counterexamples it found are also run by
     /// name above.
@@ -1599,6 +1599,40 @@ fn a_lost_vouch_is_asked_for_again() {
                     from: 2,
                     to: 0,
                     ms: 338,
+                },
+            ),
+        ],
+    );
+}
+
+/// Found by seed 5151 after the fourth fix, and failing on the core
+/// before it too: three nodes, `node-1 -> node-0` cut one way for 100 ms,
+/// 38 % loss on `node-2 -> node-0` for 74 ms. `node-0` suspected `node-1`;
+/// `node-2`'s vouch was lost while its acknowledgement arrived, so no
+/// vouch ever came, nobody was asked again, and `node-0` declared `node-1`
+/// dead while `node-2` heard it. The first failure instant is now asked
+/// about again at `ask_after` past it, like every later one.
+#[test]
+fn a_vouch_lost_at_the_first_sweep_is_asked_for_again() {
+    replay(
+        7315546700541493853,
+        3,
+        vec![
+            (
+                1609,
+                Trouble::OneWay {
+                    from: 1,
+                    to: 3,
+                    ms: 100,
+                },
+            ),
+            (
+                1559,
+                Trouble::Lossy {
+                    from: 2,
+                    to: 3,
+                    permille: 378,
+                    ms: 74,
                 },
             ),
         ],

@@ -102,12 +102,14 @@ enum State {
         /// Another member vouched for it during this suspicion: this node
         /// asks again every `R` while it lasts.
         vouched: bool,
-        /// The failure instant this node last asked everyone about. When
-        /// `failed_by` moves (a vouch, a hearing, a stall), everyone is
-        /// asked again `ask_after` past the new instant, early enough for
-        /// any member that cannot vouch to probe the suspect and, if it
-        /// stays silent, to tell it before the verdict.
-        asked: Instant,
+        /// The failure instant this node last asked everyone about at
+        /// `ask_after` past it. For each new instant (the first, and each
+        /// time a vouch, a hearing or a stall moves it) everyone is asked
+        /// then, early enough for any member that cannot vouch to probe
+        /// the suspect and, if it stays silent, to tell it before the
+        /// verdict. The first one also asks again a member whose vouch
+        /// was lost while its acknowledgement of the first sweep arrived.
+        asked: Option<Instant>,
     },
     /// It left gracefully at this incarnation: out of `reachable` and
     /// `alive` at once, until it speaks at a newer one (it restarted).
@@ -170,7 +172,7 @@ impl State {
             dead: false,
             host_up: false,
             vouched: false,
-            asked: failed_by,
+            asked: None,
         }
     }
 }
@@ -431,7 +433,9 @@ impl Membership {
             } = &mut peer.state
             {
                 *failed_by += late;
-                *asked += late;
+                if let Some(t) = asked {
+                    *t += late;
+                }
             }
             if fence {
                 peer.suspects_me_until = Some(hold);
@@ -582,7 +586,7 @@ impl Membership {
                     if let Some(t) = self.dead_at(&peer.state) {
                         at(t);
                     }
-                    if !dead && incarnation.is_some() && asked != failed_by {
+                    if !dead && incarnation.is_some() && asked != Some(failed_by) {
                         at(failed_by + self.timing.ask_after());
                     }
                     at(peer
@@ -1098,10 +1102,10 @@ impl Membership {
                 }
                 if !*dead
                     && incarnation.is_some()
-                    && *asked != *failed_by
+                    && *asked != Some(*failed_by)
                     && now >= *failed_by + ask_after
                 {
-                    *asked = *failed_by;
+                    *asked = Some(*failed_by);
                     ask_again = true;
                 }
                 if peer

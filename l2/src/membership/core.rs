@@ -102,6 +102,14 @@ enum State {
         /// Another member vouched for it during this suspicion: this node
         /// asks again every `R` while it lasts.
         vouched: bool,
+        /// The failure instant this node last asked everyone about at
+        /// `ask_after` past it. For each new instant (the first, and each
+        /// time a vouch, a hearing or a stall moves it) everyone is asked
+        /// then, early enough for any member that cannot vouch to probe
+        /// the suspect and, if it stays silent, to tell it before the
+        /// verdict. The first one also asks again a member whose vouch
+        /// was lost while its acknowledgement of the first sweep arrived.
+        asked: Option<Instant>,
     },
     /// It left gracefully at this incarnation: out of `reachable` and
     /// `alive` at once, until it speaks at a newer one (it restarted).
@@ -164,6 +172,7 @@ impl State {
             dead: false,
             host_up: false,
             vouched: false,
+            asked: None,
         }
     }
 }
@@ -419,10 +428,14 @@ impl Membership {
             if let State::Suspect {
                 failed_by,
                 dead: false,
+                asked,
                 ..
             } = &mut peer.state
             {
                 *failed_by += late;
+                if let Some(t) = asked {
+                    *t += late;
+                }
             }
             if fence {
                 peer.suspects_me_until = Some(hold);
@@ -563,9 +576,18 @@ impl Membership {
                         at(t);
                     }
                 }
-                State::Suspect { failed_by, .. } => {
+                State::Suspect {
+                    incarnation,
+                    failed_by,
+                    dead,
+                    asked,
+                    ..
+                } => {
                     if let Some(t) = self.dead_at(&peer.state) {
                         at(t);
+                    }
+                    if !dead && incarnation.is_some() && asked != Some(failed_by) {
+                        at(failed_by + self.timing.ask_after());
                     }
                     at(peer
                         .last_told
@@ -849,6 +871,7 @@ impl Membership {
     ) {
         let mut refute = false;
         let mut hearsay = Vec::new();
+        let mut probe = Vec::new();
         let hold = now + self.timing.suspected_by_hold();
         if let Some(peer) = self.peers.get_mut(from)
             && entries.iter().any(|e| e.member == self.me)
@@ -902,6 +925,19 @@ impl Membership {
                     peer.state = State::suspected(Some(entry.incarnation), failed_by.max(known));
                     hearsay.push(entry.member.clone());
                 }
+                // A suspicion of a life this node knows has ended (the
+                // member refuted it), about a member it has not heard
+                // since the instant named (else it vouched): not hearsay
+                // to take, but not nothing either. The asker may declare
+                // the member dead on it, while the member, which this node
+                // does not tell anything, counts this node for its quorum.
+                // Beyond `K + 1` nodes this node need not watch the member
+                // and may not hear it for long: ignoring the ask let the
+                // verdict fall while both quorums held this node (two
+                // owners on five nodes, issue 17,
+                // `a_stale_ask_about_an_unwatched_member_is_probed`). So it
+                // probes the member; see [`Membership::probe`].
+                State::Alive => probe.push(entry.member.clone()),
                 _ => {}
             }
             peer.incarnation = peer.incarnation.max(entry.incarnation);
@@ -925,6 +961,44 @@ impl Membership {
         if swept {
             self.sweep(now, out);
         }
+        for name in probe {
+            self.probe(now, &name, out);
+        }
+    }
+
+    /// Asks `name`, a member this node holds alive but was asked about and
+    /// cannot vouch for, to answer: this node's notice, as a sweep of one
+    /// (resent at `ack_timeout / 2`). Its answer is a hearing, relayed at
+    /// once as a vouch to the members that asked ([`Membership::relay`]);
+    /// silent until `ack_timeout`, it is suspected here like any silent
+    /// member of a sweep, and so told, and leaves this node out of its
+    /// quorum before the asker's verdict can fall. Unlike taking the
+    /// suspicion on hearsay at once, an answered probe does not take this
+    /// node out of the member's quorum: the asks come every `R` while a
+    /// member one peer cannot hear is vouched for.
+    fn probe(&mut self, now: Instant, name: &str, out: &mut Vec<Output>) {
+        if self.sweeps.iter().any(|s| s.pending.contains(name)) {
+            // Already asked, and not answered yet: the same deadline holds.
+            return;
+        }
+        let body = self.notice(now);
+        self.sweep_one(now, name, body, out);
+    }
+
+    /// Sends `body` to `name` alone, acknowledged like a sweep (resent at
+    /// `ack_timeout / 2`, suspected if silent at `ack_timeout`); the
+    /// sequence number used.
+    fn sweep_one(&mut self, now: Instant, name: &str, body: Body, out: &mut Vec<Output>) -> u64 {
+        self.sequence += 1;
+        let sequence = self.sequence;
+        self.seal_to(out, name, sequence, body);
+        self.sweeps.push(Sweep {
+            sequence,
+            resend_at: Some(now + self.timing.ack_timeout / 2),
+            deadline: now + self.timing.ack_timeout,
+            pending: BTreeSet::from([name.to_string()]),
+        });
+        sequence
     }
 
     fn run_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
@@ -1006,6 +1080,7 @@ impl Membership {
         // Dead, and reprobes of the suspected.
         let mut reprobe = Vec::new();
         let mut ask_again = false;
+        let ask_after = self.timing.ask_after();
         let deaths: Vec<String> = self
             .peers
             .iter()
@@ -1013,9 +1088,25 @@ impl Membership {
             .map(|(n, _)| n.clone())
             .collect();
         for (name, peer) in &mut self.peers {
-            if let State::Suspect { dead, vouched, .. } = &mut peer.state {
+            if let State::Suspect {
+                incarnation,
+                failed_by,
+                dead,
+                vouched,
+                asked,
+                ..
+            } = &mut peer.state
+            {
                 if deaths.contains(name) {
                     *dead = true;
+                }
+                if !*dead
+                    && incarnation.is_some()
+                    && *asked != Some(*failed_by)
+                    && now >= *failed_by + ask_after
+                {
+                    *asked = Some(*failed_by);
+                    ask_again = true;
                 }
                 if peer
                     .last_told
@@ -1030,12 +1121,21 @@ impl Membership {
             self.tell(now, &name, out);
         }
         // Someone still hears a member this node cannot: ask everyone
-        // again (an indirect probe), so that its death waits as long as
-        // somebody hears it. As a sweep: a member that neither answers
-        // nor answers the resend is suspected, so it leaves this node's
-        // quorum before the verdict. A lost ask otherwise let the verdict
-        // fall while that member, still in the quorum, heard the suspect
-        // (two owners, issue 17: `a_lost_ask_does_not_let_a_vouched_member_die`).
+        // again (an indirect probe), every `R` while vouches come, so
+        // that its death waits as long as somebody hears it. As a sweep: a
+        // member that neither answers nor answers the resend is
+        // suspected, so it leaves this node's quorum before the verdict.
+        // A lost ask otherwise let the verdict fall while that member,
+        // still in the quorum, heard the suspect (two owners, issue 17:
+        // `a_lost_ask_does_not_let_a_vouched_member_die`). And once
+        // `ask_after` past each new failure instant: a member that cannot
+        // vouch probes the suspect, and its probe must end (a vouch, or
+        // the suspect told) before the verdict; an ask `R` after the last
+        // one could come too late when the vouch reported an older
+        // hearing (issue 17, `a_stale_ask_about_an_unwatched_member_is_probed`).
+        // The asks every `R` stay for a lost vouch whose acknowledgement
+        // arrived (one ask per instant let a single loss decide:
+        // `a_lost_vouch_is_asked_for_again`).
         if ask_again {
             self.sweep(now, out);
         }
@@ -1288,15 +1388,7 @@ impl Membership {
             };
         }
         for name in check {
-            self.sequence += 1;
-            let sequence = self.sequence;
-            self.seal_to(out, &name, sequence, body.clone());
-            self.sweeps.push(Sweep {
-                sequence,
-                resend_at: Some(now + self.timing.ack_timeout / 2),
-                deadline: now + self.timing.ack_timeout,
-                pending: BTreeSet::from([name.clone()]),
-            });
+            let sequence = self.sweep_one(now, &name, body.clone(), out);
             if let Some(peer) = self.peers.get_mut(&name) {
                 peer.admission = Admission::Checking { sequence };
             }

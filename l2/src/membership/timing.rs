@@ -151,6 +151,16 @@ impl MembershipTiming {
             ));
         }
         self.fence_timing().check()?;
+        // A suspicion's first sweep goes out at most `S + 2J` after the
+        // last heartbeat, `S + J - H` after the failure instant it names
+        // (a suspicion taken from another at most `S` after): no later
+        // than the ask `ask_after` would schedule, or a member that cannot
+        // vouch might not finish its probe before the verdict.
+        if self.ask_after() + self.heartbeat < self.silence + self.jitter {
+            return Err(Invalid(
+                "dead_after must leave room for a probe after the first sweep (S + J - H + ack_timeout + 4J + react)",
+            ));
+        }
         Ok(())
     }
 
@@ -187,6 +197,19 @@ impl MembershipTiming {
     /// have arrived.
     pub(super) fn suspected_by_hold(&self) -> Duration {
         self.reprobe + 2 * self.jitter
+    }
+
+    /// How long after a suspect's failure instant this node asks everyone
+    /// about it (again, if a vouch or a hearing moved that instant): an
+    /// ask sent then (late by `J`) reaches every member by `J` later; one
+    /// that cannot vouch probes the suspect, and if the probe and its
+    /// resend go unanswered for `ack_timeout` (its timer late by `J`) it
+    /// suspects the suspect and tells it, within `J`, which stops counting
+    /// that member and stops answering within `react`: all before the
+    /// verdict at `dead_after` past the failure instant.
+    pub(super) fn ask_after(&self) -> Duration {
+        self.dead_after
+            .saturating_sub(self.ack_timeout + 4 * self.jitter + self.react)
     }
 
     /// The latest instant a member may have failed, relative to the last
@@ -270,6 +293,25 @@ mod tests {
                 Err(MembershipTimingError::Invalid(_))
             ));
         }
+    }
+
+    #[test]
+    fn an_ask_too_late_for_a_probe_before_the_verdict_is_refused() {
+        let timing = MembershipTiming::default();
+        assert_eq!(timing.ask_after(), Duration::from_millis(21));
+        // A 2 ms heartbeat: a suspicion's first sweep may go out
+        // `S + J - H` = 22 ms after the failure instant it names, later
+        // than the ask at 21 ms; a member asked then could not finish its
+        // probe before the verdict. Every other check passes.
+        let fast = MembershipTiming {
+            heartbeat: Duration::from_millis(2),
+            ..timing
+        };
+        assert!(matches!(
+            fast.check(),
+            Err(MembershipTimingError::Invalid(_))
+        ));
+        assert_eq!(fast.fence_timing().check(), Ok(()));
     }
 
     #[test]

@@ -829,7 +829,7 @@ impl Model {
                 let live = Live {
                     // Every fourth Service announces only through the
                     // node of its ready endpoint.
-                    local: id % 4 == 0,
+                    local: id.is_multiple_of(4),
                     node: (self.random() % self.nodes as u64) as usize,
                     ready: true,
                     rev: 0,
@@ -849,7 +849,7 @@ impl Model {
         let toss = self.random();
         let nodes = self.nodes;
         let live = self.live.get_mut(&id)?;
-        if toss % 2 == 0 {
+        if toss.is_multiple_of(2) {
             live.ready = !live.ready;
         } else {
             live.node = (live.node + 1 + (toss / 2) as usize % (nodes - 1)) % nodes;

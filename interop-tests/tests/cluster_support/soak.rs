@@ -7,7 +7,7 @@
 //!
 //! Measured: RSS and open descriptors of the controller and each speaker
 //! (from /proc, every few seconds), every BGP session reset as the routers
-//! see it (BIRD's protocol state and its time of last change, FRR's
+//! see it (BIRD's Established TCP connection replaced or gone, FRR's
 //! `connectionsDropped`), each attributed to a peer edit or not, and at the
 //! end each router's table against the table the API's final state calls
 //! for (every assigned Service with a usable endpoint, through the nodes
@@ -21,7 +21,7 @@
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -567,9 +567,14 @@ fn wait_established(s: &Setup) -> TestResult {
 /// A session as a router last saw it.
 #[derive(Debug, Clone, PartialEq)]
 enum Seen {
-    /// BIRD: the time of the protocol's last state change, and whether it
-    /// is Established now.
-    Bird { since: String, established: bool },
+    /// BIRD: the TCP connection of the session while it is Established
+    /// (BIRD's end, the node's end). BIRD keeps no reset counter, and the
+    /// time of last change `birdc show protocols` prints moved in a
+    /// 30-minute run while no session went down (the speakers' logs and
+    /// BIRD's own say so): the connection is what a reset replaces.
+    Bird {
+        connection: Option<(SocketAddr, SocketAddr)>,
+    },
     /// FRR: how many times the session dropped so far.
     Frr { dropped: u64 },
 }
@@ -578,16 +583,14 @@ impl Seen {
     /// How many resets happened between `self` and `now`.
     fn resets_until(&self, now: &Seen) -> u64 {
         match (self, now) {
-            // Any change of an Established session is a reset (the
-            // recovery from one changes `since` again while it was down:
-            // not counted twice).
+            // An Established connection gone, or replaced by another, is a
+            // reset (its recovery from down is not counted twice).
             (
                 Seen::Bird {
-                    since,
-                    established: true,
+                    connection: Some(was),
                 },
-                Seen::Bird { since: now, .. },
-            ) => u64::from(since != now),
+                Seen::Bird { connection: now },
+            ) => u64::from(now.as_ref() != Some(was)),
             (Seen::Frr { dropped }, Seen::Frr { dropped: now }) => now.saturating_sub(*dropped),
             _ => 0,
         }
@@ -597,23 +600,17 @@ impl Seen {
 /// Every session's state: (router, node name) → what it saw.
 fn sessions(s: &Setup) -> TestResult<BTreeMap<(String, String), Seen>> {
     let mut out = BTreeMap::new();
-    let table = s.bird.birdc(&["show", "protocols"])?;
+    let bird = s.bird.daemon().pid().ok_or("BIRD has no pid")?;
+    let sockets = procfs::tcp_sockets(bird)?;
     for n in &s.nodes {
-        let name = s
-            .bird
-            .protocol(n.ipv4.into())
-            .ok_or_else(|| format!("BIRD has no protocol for {}", n.name))?;
-        // `peer_172_31_255_11 BGP --- up 13:05:01.123 Established`
-        let fields: Vec<&str> = table
-            .lines()
-            .map(|l| l.split_whitespace().collect::<Vec<_>>())
-            .find(|f| f.first() == Some(&name))
-            .ok_or_else(|| format!("birdc show protocols lists no {name}:\n{table}"))?;
-        let since = fields.get(4).copied().unwrap_or_default().to_string();
-        let established = fields.get(5) == Some(&"Established");
+        let node: IpAddr = n.ipv4.into();
+        let connection = sockets
+            .iter()
+            .find(|t| t.state == procfs::TcpState::Established && t.remote.ip() == node)
+            .map(|t| (t.local, t.remote));
         out.insert(
             ("bird".to_string(), n.name.clone()),
-            Seen::Bird { since, established },
+            Seen::Bird { connection },
         );
     }
     if let Some(frr) = &s.frr {

@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation faults-long cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation faults-long soak cluster cluster-down
 
 CARGO ?= cargo
 
@@ -92,6 +92,20 @@ faults-long: deps
 	$(CARGO) build --quiet --locked -p ferrolb-cli
 	FERROLB_FAULTS_LONG=1 $(CARGO) nextest run --locked -p ferrolb-cli --test standalone_faults --no-capture
 	FERROLB_BURST_SERVICES=1000 FERROLB_OUTAGE_SECS=60 $(CARGO) nextest run --locked -p ferrolb-cli --test burst_apiserver --test outage_apiserver --no-capture
+
+# Issue 18's soak (needs root; 30 minutes of churn by default, plus about
+# two of setup and convergence): the controller and three speakers against
+# the test kube-apiserver, announcing to BIRD and FRR, with Services
+# created, updated and deleted at 20/s, EndpointSlices flipping and a
+# BGPPeer edited every minute. Prints RSS and descriptor slopes after
+# warm-up, session resets against edits and the routers' tables against
+# the expected one; writes docs/img/soak.tsv and docs/img/soak.svg
+# (docs/reliability.md). Debug builds unless SOAK_PROFILE=release. E.g.
+# make soak SOAK_ARGS="--minutes 15 --rate 10 --no-frr"
+SOAK_PROFILE ?= dev
+soak: deps
+	$(CARGO) build --quiet --locked --profile $(SOAK_PROFILE) -p ferrolb-controller -p ferrolb-speaker
+	$(CARGO) bench --quiet --locked --profile $(SOAK_PROFILE) -p interop-tests --bench soak -- $(SOAK_ARGS)
 
 # A real Kubernetes 1.20 cluster in the lab (3 nodes, a client, FerroLB
 # installed by Helm from charts/ferrolb and the image `make image` builds),

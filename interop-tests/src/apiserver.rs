@@ -32,6 +32,8 @@ pub struct ApiServer {
     /// Flags after the defaults (kube-apiserver takes the last value of a
     /// flag), kept for every restart.
     extra_args: Vec<String>,
+    /// How long each daemon may live (`timeout`'s bound).
+    lifetime: Duration,
     // Field order is drop order: the API server goes before its etcd.
     apiserver: Mutex<Running>,
     etcd: Mutex<Running>,
@@ -72,12 +74,13 @@ struct Running {
     starts: u32,
 }
 
-/// How long a daemon lives at most (it is killed by `timeout` if the test
-/// process dies without dropping it).
 /// The user of [`ApiServer::admin_kubeconfig`], and its group.
 const ADMIN: (&str, &str) = ("admin", "system:masters");
 
-const LIFETIME: Duration = Duration::from_secs(1800);
+/// How long a daemon lives at most unless [`ApiServer::start_for`] says
+/// otherwise (it is killed by `timeout` if the test process dies without
+/// dropping it).
+pub const LIFETIME: Duration = Duration::from_secs(1800);
 
 impl ApiServer {
     /// Builds (once per machine) and starts the API server.
@@ -90,6 +93,12 @@ impl ApiServer {
     /// for a benchmark that creates tens of thousands of LoadBalancer
     /// Services.
     pub fn start_with(extra_args: &[&str]) -> Result<ApiServer> {
+        ApiServer::start_for(extra_args, LIFETIME)
+    }
+
+    /// [`ApiServer::start_with`], its daemons living at most `lifetime`
+    /// (a soak outlasts the default).
+    pub fn start_for(extra_args: &[&str], lifetime: Duration) -> Result<ApiServer> {
         prereq::require_program("etcd", "etcd-server")?;
         prereq::require_program("openssl", "openssl")?;
         prereq::require_program("curl", "curl")?;
@@ -116,6 +125,7 @@ impl ApiServer {
             etcd_peer,
             binary,
             extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
+            lifetime,
             apiserver: stopped(),
             etcd: stopped(),
         };
@@ -157,7 +167,7 @@ impl ApiServer {
                 args: self.etcd_args(),
                 output,
                 logs: vec![],
-                lifetime: LIFETIME,
+                lifetime: self.lifetime,
             },
             Part::KubeApiserver => DaemonSpec {
                 name: "kube-apiserver".into(),
@@ -166,7 +176,7 @@ impl ApiServer {
                 args: self.apiserver_args(),
                 output,
                 logs: vec![],
-                lifetime: LIFETIME,
+                lifetime: self.lifetime,
             },
         };
         running.daemon = Some(Arc::new(Daemon::start(spec)?));

@@ -52,7 +52,18 @@ impl Cluster {
 
     /// [`Cluster::start`] with more kube-apiserver flags.
     pub async fn start_with(extra_args: &'static [&'static str]) -> TestResult<Cluster> {
-        let server = tokio::task::spawn_blocking(|| ApiServer::start_with(extra_args)).await??;
+        Cluster::start_for(extra_args, interop_tests::apiserver::LIFETIME).await
+    }
+
+    /// [`Cluster::start_with`], the API server and etcd living at most
+    /// `lifetime` (a soak outlasts the default).
+    pub async fn start_for(
+        extra_args: &'static [&'static str],
+        lifetime: Duration,
+    ) -> TestResult<Cluster> {
+        let server =
+            tokio::task::spawn_blocking(move || ApiServer::start_for(extra_args, lifetime))
+                .await??;
         let admin = client(&server.admin_kubeconfig()).await?;
         install_crds(&admin).await?;
         let namespaces: Api<Namespace> = Api::all(admin.clone());

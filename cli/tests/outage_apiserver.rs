@@ -15,6 +15,11 @@
 //! outage, its attempts, and how long after the restart a new Service was
 //! assigned and announced.
 //!
+//! The same outage in Layer-2 mode: three speakers on the Layer-2 lab,
+//! a client asking who has the address every 5 ms. Must never happen: the
+//! owner going silent (no withdrawal because a watch failed), the address
+//! moving, or two nodes answering, during the outage or after the restart.
+//!
 //! The outage lasts `FERROLB_OUTAGE_SECS` seconds (20 by default, for CI;
 //! the figures in docs/reliability.md come from 60).
 
@@ -28,7 +33,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cluster::lab_nodes::{
-    NODE_AS, ROUTER_AS, configure_bgp, create_node, log_tails, multicall_programs, start_program,
+    NODE_AS, ROUTER_AS, configure_bgp, create_node, layer2_cluster, layer2_logs, log_tails,
+    multicall_programs, start_program,
 };
 use cluster::*;
 use futures::StreamExt;
@@ -36,6 +42,7 @@ use interop_tests::apiserver::Part;
 use interop_tests::daemon::Daemon;
 use interop_tests::forward::Forward;
 use interop_tests::kernel::{self, RouteEvents, RouteMonitor};
+use interop_tests::l2::{L2Lan, Seen, WhoHas};
 use interop_tests::{Bird, Family, Host, Lab, Probe, Router, RouterConfig};
 use k8s_openapi::api::core::v1::Service;
 use kube::Client;
@@ -130,6 +137,8 @@ async fn scenario(s: &Setup) -> TestResult {
         create_node(&admin, n).await?;
     }
     let api: std::net::SocketAddr = format!("127.0.0.1:{}", cluster.server.port()).parse()?;
+    let controller_args = cluster.controller_args();
+    let controller_args: Vec<&str> = controller_args.iter().map(String::as_str).collect();
     let controller = Component {
         name: "controller".into(),
         relay: Forward::start(&s.controller_host.netns, api)?,
@@ -139,16 +148,7 @@ async fn scenario(s: &Setup) -> TestResult {
             "ferrolb-controller",
             Some(&s.controller_host),
             &s.logs[0],
-            &[
-                "--kubeconfig",
-                &cluster.controller_kubeconfig.display().to_string(),
-                "--namespace",
-                NS,
-                "--identity",
-                "controller-0",
-                "--metrics-addr",
-                "127.0.0.1:7472",
-            ],
+            &controller_args,
         )?,
     };
     let mut components = vec![controller];
@@ -294,6 +294,108 @@ async fn scenario(s: &Setup) -> TestResult {
             assigned_after.as_secs_f64(),
             announced_after.as_secs_f64()
         );
+    }
+    println!("load average: {}", interop_tests::procfs::load_average());
+    Ok(())
+}
+
+/// The longest the Layer-2 owner may leave the client's requests
+/// unanswered: a descheduled responder or client on the shared machine
+/// (tens of milliseconds), never a withdrawal (which is silent until the
+/// address moves, and the outage lasts 20 s or more).
+const L2_SILENCE_ALLOWED: Duration = Duration::from_secs(1);
+/// How long the client is watched after the API server is back: every
+/// watch has relisted by then.
+const L2_WATCH_AFTER: Duration = Duration::from_secs(8);
+
+#[test]
+fn layer2_ownership_holds_through_an_api_server_outage() -> TestResult {
+    let lan = L2Lan::new("outl2", Family::Ipv4, 3)?;
+    let logs = layer2_logs(&lan)?;
+    // Started and dropped outside the test's runtime: it owns a runtime of
+    // its own (in the client's namespace).
+    let client = WhoHas::start(&lan)?;
+    let outcome = block_on(layer2_scenario(&lan, &client, &logs));
+    outcome.map_err(|e| format!("{e}\n{}", log_tails(&logs, 25)).into())
+}
+
+async fn layer2_scenario(lan: &L2Lan, client: &WhoHas, logs: &[PathBuf]) -> TestResult {
+    let bin = multicall_programs(lan.lab(), Path::new(env!("CARGO_BIN_EXE_ferrolb")))?;
+    let cluster = Cluster::start().await?;
+    let admin = cluster.admin.clone();
+    layer2_cluster(&admin, lan.nodes(), &lan.vip().to_string()).await?;
+    create(&admin, lb_service("web", &[], 80)).await?;
+    set_endpoint(&admin, "web", "n1", true).await?;
+    let api: std::net::SocketAddr = format!("127.0.0.1:{}", cluster.server.port()).parse()?;
+    let controller_log = logs.last().ok_or("no controller log")?;
+    let controller_args = cluster.controller_args();
+    let controller_args: Vec<&str> = controller_args.iter().map(String::as_str).collect();
+    let mut daemons = vec![(
+        "controller".to_string(),
+        start_program(
+            lan.lab(),
+            &bin,
+            "ferrolb-controller",
+            None,
+            controller_log,
+            &controller_args,
+        )?,
+    )];
+    let mut relays = Vec::new();
+    for (n, log) in lan.nodes().iter().zip(logs) {
+        relays.push(Forward::start(&n.netns, api)?);
+        let args = cluster.speaker_args(&n.name);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        daemons.push((
+            format!("speaker {}", n.name),
+            start_program(lan.lab(), &bin, "ferrolb-speaker", Some(n), log, &args)?,
+        ));
+    }
+    wait_assigned(&admin, "web").await?;
+
+    let steady = Duration::from_secs(1);
+    let owner = wait_for("one node answering for the address", CONVERGE, || async {
+        let from = Instant::now() - 2 * steady;
+        let seen = Seen::of(&client.since(from), from, Instant::now());
+        Ok((seen.dual == 0 && seen.steady_for >= steady)
+            .then_some(seen.owner)
+            .flatten())
+    })
+    .await?;
+    let owner_name = lan.name(owner).to_string();
+
+    let outage = outage();
+    for part in [Part::KubeApiserver, Part::Etcd] {
+        cluster.server.stop(part);
+        let stopped = Instant::now();
+        tokio::time::sleep(outage).await;
+        let during = Seen::of(&client.since(stopped), stopped, Instant::now());
+        tokio::task::block_in_place(|| cluster.server.start_again(part))?;
+        let back = Instant::now();
+        tokio::time::sleep(L2_WATCH_AFTER).await;
+        let after = Seen::of(&client.since(back), back, Instant::now());
+        for (when, seen) in [("during", &during), ("after", &after)] {
+            let line = seen.line(lan);
+            println!("Layer 2, {when} the {part:?} outage: {line}");
+            assert_eq!(
+                seen.dual, 0,
+                "two nodes answered {when} the {part:?} outage: {line}"
+            );
+            assert!(
+                seen.moves.iter().all(|(_, who)| *who == Some(owner)),
+                "the address left {owner_name} {when} the {part:?} outage: {line}"
+            );
+            assert!(
+                seen.longest_silence <= L2_SILENCE_ALLOWED,
+                "{owner_name} went silent {when} the {part:?} outage: {line}"
+            );
+        }
+        for (name, daemon) in &daemons {
+            assert!(
+                !daemon.has_exited(),
+                "{name} exited during the {part:?} outage"
+            );
+        }
     }
     println!("load average: {}", interop_tests::procfs::load_average());
     Ok(())

@@ -17,7 +17,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use cluster::lab_nodes::{
-    bird_facing_one_node, configure_bgp, create_node, layer2_cluster, log_tails,
+    bird_facing_one_node, configure_bgp, create_node, layer2_cluster, layer2_logs, log_tails,
     multicall_programs, set_speaker_ready, start_program,
 };
 use cluster::*;
@@ -212,12 +212,7 @@ fn status_follows_the_layer2_owner_when_it_moves() -> TestResult {
     let lan = L2Lan::new("k8sstl2", Family::Ipv4, 2)?;
     let vip = lan.vip().to_string();
     let bin = programs(lan.lab())?;
-    let mut logs: Vec<PathBuf> = lan
-        .nodes()
-        .iter()
-        .map(|n| Ok(lan.lab().state_dir(n, "speaker")?.join("speaker.log")))
-        .collect::<TestResult<_>>()?;
-    logs.push(lan.lab().dir().join("controller.log"));
+    let logs = layer2_logs(&lan)?;
     let outcome = block_on(async {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
@@ -398,23 +393,9 @@ fn start_controller(
     cluster: &Cluster,
     log: &Path,
 ) -> TestResult<std::sync::Arc<interop_tests::daemon::Daemon>> {
-    start_program(
-        lab,
-        bin,
-        "ferrolb-controller",
-        None,
-        log,
-        &[
-            "--kubeconfig",
-            &cluster.controller_kubeconfig.display().to_string(),
-            "--namespace",
-            NS,
-            "--identity",
-            "controller-0",
-            "--metrics-addr",
-            "127.0.0.1:0",
-        ],
-    )
+    let args = cluster.controller_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    start_program(lab, bin, "ferrolb-controller", None, log, &args)
 }
 
 /// `ferrolb-controller` and `ferrolb-speaker` as the image ships them.

@@ -30,6 +30,7 @@ pub mod netlink;
 pub mod prober;
 pub mod report;
 pub mod subject;
+pub mod who_has;
 
 pub use ferrolb::FerroLbL2;
 pub use floor::Floor;
@@ -42,3 +43,4 @@ pub use lan::L2Lan;
 pub use measure::{NodeId, Outcome};
 pub use report::{Cell, table};
 pub use subject::{Failure, L2Subject};
+pub use who_has::{Asked, Seen, WhoHas};

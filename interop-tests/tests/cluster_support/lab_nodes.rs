@@ -222,6 +222,18 @@ pub fn multicall_programs(lab: &Lab, ferrolb: &Path) -> TestResult<PathBuf> {
     Ok(dir)
 }
 
+/// The log of each node's speaker on `lan`, then the controller's (in the
+/// lab's directory): the order the Layer-2 API-server tests start them.
+pub fn layer2_logs(lan: &interop_tests::l2::L2Lan) -> TestResult<Vec<std::path::PathBuf>> {
+    let mut logs = lan
+        .nodes()
+        .iter()
+        .map(|n| Ok(lan.lab().state_dir(n, "speaker")?.join("speaker.log")))
+        .collect::<TestResult<Vec<_>>>()?;
+    logs.push(lan.lab().dir().join("controller.log"));
+    Ok(logs)
+}
+
 /// Starts `program` of the directory `bin` ([`multicall_programs`]) in
 /// `host`'s namespace (the host's own for `None`), logging to `log`.
 pub fn start_program(

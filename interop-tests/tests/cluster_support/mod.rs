@@ -89,6 +89,25 @@ impl Cluster {
         client(&self.controller_kubeconfig).await
     }
 
+    /// The flags of `ferrolb-controller` against this cluster, as replica
+    /// `controller-0`, its metrics on a free port of its namespace's
+    /// loopback.
+    pub fn controller_args(&self) -> Vec<String> {
+        [
+            "--kubeconfig",
+            &self.controller_kubeconfig.display().to_string(),
+            "--namespace",
+            NS,
+            "--identity",
+            "controller-0",
+            "--metrics-addr",
+            "127.0.0.1:0",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    }
+
     /// The flags of `ferrolb-speaker` on `node` against this cluster, with
     /// the speaker's RBAC: no BGP listener (the lab routers connect to
     /// nobody) and metrics on the node's own loopback.

@@ -9,6 +9,14 @@ dir="${1:?usage: fuzz-smoke.sh FUZZ_DIR SECONDS}"
 secs="${2:?usage: fuzz-smoke.sh FUZZ_DIR SECONDS}"
 cd "$dir"
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+# cargo-fuzz has no --locked: a fuzz workspace's Cargo.lock that lags its
+# crate (a dependency added to the fuzzed crate) would be rewritten
+# silently, leaving the checkout dirty under the image build that runs
+# beside this. Refuse it instead, naming the file.
+if ! cargo +nightly metadata --locked --format-version 1 >/dev/null; then
+    echo "fuzz-smoke: $dir/Cargo.lock is out of date: run 'cargo +nightly fuzz build' in $dir and commit it" >&2
+    exit 1
+fi
 cargo +nightly fuzz build
 for target in $(cargo +nightly fuzz list); do
     mkdir -p "corpus/$target" "seeds/$target"

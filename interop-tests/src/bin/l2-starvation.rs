@@ -139,7 +139,14 @@ fn run(args: &Args) -> interop_tests::Result<()> {
         std::env::var("FERROLB_BIN").unwrap_or_else(|_| "next to this binary".into())
     );
     println!("machine: {}", machine());
-    let lan = L2Lan::new("l2starve", Family::Ipv4, 3)?;
+    let mut lan = L2Lan::new("l2starve", Family::Ipv4, 3)?;
+    // The lab's daemons outlive every window and its settling (the
+    // default lifetime, 15 minutes, ended the speakers in the third of
+    // three 5-minute windows), with an hour to spare.
+    let windows = u32::try_from(args.windows).unwrap_or(u32::MAX);
+    let per_window = Duration::from_secs(args.seconds) + Duration::from_secs(90);
+    lan.lab_mut()
+        .set_lifetime(per_window.saturating_mul(windows) + Duration::from_secs(3600));
     let mut ferrolb = match &args.ml_thread_priority {
         Some(p) => FerroLbL2::new().with_args(&["--ml-thread-priority", p]),
         None => FerroLbL2::new(),

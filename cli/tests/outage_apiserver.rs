@@ -153,28 +153,12 @@ async fn scenario(s: &Setup) -> TestResult {
     };
     let mut components = vec![controller];
     for (n, log) in s.nodes.iter().zip(&s.logs[1..]) {
+        let args = cluster.speaker_args(&n.name);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         components.push(Component {
             name: format!("speaker {}", n.name),
             relay: Forward::start(&n.netns, api)?,
-            daemon: start_program(
-                &s.lab,
-                &bin,
-                "ferrolb-speaker",
-                Some(n),
-                log,
-                &[
-                    "--kubeconfig",
-                    &cluster.speaker_kubeconfig.display().to_string(),
-                    "--node-name",
-                    &n.name,
-                    "--namespace",
-                    NS,
-                    "--bgp-listen",
-                    "off",
-                    "--metrics-addr",
-                    "127.0.0.1:7472",
-                ],
-            )?,
+            daemon: start_program(&s.lab, &bin, "ferrolb-speaker", Some(n), log, &args)?,
         });
     }
 

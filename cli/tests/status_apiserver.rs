@@ -229,30 +229,21 @@ fn status_follows_the_layer2_owner_when_it_moves() -> TestResult {
                 &n.netns,
                 format!("127.0.0.1:{port}").parse()?,
             )?);
-            let pod = format!("speaker-{}", n.name);
-            let uid = format!("00000000-0000-4000-8000-{:012}", n.index);
+            let mut args = cluster.speaker_args(&n.name);
+            args.extend([
+                "--pod-name".to_string(),
+                format!("speaker-{}", n.name),
+                "--pod-uid".to_string(),
+                format!("00000000-0000-4000-8000-{:012}", n.index),
+            ]);
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             speakers.push(start_program(
                 lan.lab(),
                 &bin,
                 "ferrolb-speaker",
                 Some(n),
                 log,
-                &[
-                    "--kubeconfig",
-                    &cluster.speaker_kubeconfig.display().to_string(),
-                    "--node-name",
-                    &n.name,
-                    "--namespace",
-                    NS,
-                    "--bgp-listen",
-                    "off",
-                    "--metrics-addr",
-                    "127.0.0.1:7472",
-                    "--pod-name",
-                    &pod,
-                    "--pod-uid",
-                    &uid,
-                ],
+                &args,
             )?);
         }
         wait_assigned(&admin, "web").await?;

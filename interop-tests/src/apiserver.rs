@@ -270,11 +270,14 @@ impl ApiServer {
         .collect()
     }
 
-    /// Waits (bounded) until kube-apiserver's `/readyz` says ok.
+    /// Waits (bounded) until kube-apiserver's `/readyz` says ok and the
+    /// `default` namespace exists: `/readyz` does not wait for the
+    /// bootstrap controller that creates it, and a test writing there at
+    /// once got "namespaces \"default\" not found".
     fn wait_ready(&self) -> Result<()> {
         let admin = self.admin_identity();
         wait::poll(
-            "kube-apiserver /readyz to answer ok",
+            "kube-apiserver /readyz to answer ok and the default namespace to exist",
             Duration::from_secs(90),
             || {
                 if !self.is_running(Part::KubeApiserver) {
@@ -283,11 +286,18 @@ impl ApiServer {
                         self.log_tail(20)
                     )));
                 }
-                Ok(match self.get("/readyz", &admin) {
-                    Ok(body) if body.trim() == "ok" => Probe::Done(()),
-                    Ok(body) => Probe::Pending(body),
-                    Err(e) => Probe::Pending(e.to_string()),
-                })
+                let ready = |path: &str, done: &dyn Fn(&str) -> bool| match self.get(path, &admin) {
+                    Ok(body) if done(&body) => None,
+                    Ok(body) => Some(format!("{path}: {body}")),
+                    Err(e) => Some(format!("{path}: {e}")),
+                };
+                let pending = ready("/readyz", &|body| body.trim() == "ok").or_else(|| {
+                    ready("/api/v1/namespaces/default", &|body| {
+                        serde_json::from_str::<serde_json::Value>(body)
+                            .is_ok_and(|v| v["kind"] == "Namespace")
+                    })
+                });
+                Ok(pending.map_or(Probe::Done(()), Probe::Pending))
             },
         )
         .map_err(|e| match e {

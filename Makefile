@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation faults-long soak cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation faults-long soak fuzz-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -106,6 +106,15 @@ SOAK_PROFILE ?= dev
 soak: deps
 	$(CARGO) build --quiet --locked --profile $(SOAK_PROFILE) -p ferrolb-controller -p ferrolb-speaker
 	$(CARGO) bench --quiet --locked --profile $(SOAK_PROFILE) -p interop-tests --bench soak -- $(SOAK_ARGS)
+
+# Issue 18's long fuzzing: every fuzz target for FUZZ_RUNS executions
+# (10 million by default; about an hour on one core, the membership
+# datagram target most of it), then what found new coverage merged into
+# the committed seeds that CI's 30-second runs start from
+# (docs/testing.md). E.g. make fuzz-long FUZZ_RUNS=1000000
+FUZZ_RUNS ?= 10000000
+fuzz-long: deps
+	scripts/fuzz-long.sh $(FUZZ_RUNS)
 
 # A real Kubernetes 1.20 cluster in the lab (3 nodes, a client, FerroLB
 # installed by Helm from charts/ferrolb and the image `make image` builds),

@@ -91,9 +91,7 @@ impl Rig {
         let mut lab = Lab::new(tag)?;
         let r1 = lab.add_host("r1")?;
         let r2 = lab.add_host("r2")?;
-        let nodes: Vec<Host> = (1..=count)
-            .map(|i| lab.add_host_at(&format!("n{i}"), 10 + i))
-            .collect::<Result<_, _>>()?;
+        let nodes = lab.add_nodes(count)?;
         let refs: Vec<&Host> = nodes.iter().collect();
         let facing = |asn: u32, me: &Host| match family {
             Family::Ipv4 => RouterConfig::facing_speakers(asn, me, &refs, NODE_AS),

@@ -25,9 +25,7 @@ fn three_nodes_give_both_routers_three_way_ecmp_and_survive_a_bad_edit_and_a_sto
     let mut lab = Lab::new("standalone")?;
     let r1 = lab.add_host("r1")?;
     let r2 = lab.add_host("r2")?;
-    let nodes: Vec<Host> = (1..=3)
-        .map(|i| lab.add_host_at(&format!("n{i}"), 10 + i))
-        .collect::<Result<_, _>>()?;
+    let nodes = lab.add_nodes(3)?;
     let node_refs: Vec<&Host> = nodes.iter().collect();
     let frr = Frr::start(
         &lab,

@@ -102,6 +102,12 @@ impl FerroLb {
         Ok(FerroLb { daemon, log })
     }
 
+    /// A FerroLB speaker some other shell started (`ferrolb-speaker`
+    /// against an API server), logging to `log`.
+    pub fn adopt(daemon: Arc<Daemon>, log: PathBuf) -> FerroLb {
+        FerroLb { daemon, log }
+    }
+
     pub fn daemon(&self) -> &Daemon {
         &self.daemon
     }

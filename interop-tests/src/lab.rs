@@ -149,6 +149,14 @@ impl Lab {
         self.add_host_at(name, index)
     }
 
+    /// Adds the nodes `n1`..`nCOUNT` at indexes 11, 12, ... (out of the
+    /// way of routers and clients added with [`Lab::add_host`]).
+    pub fn add_nodes(&mut self, count: u8) -> Result<Vec<Host>> {
+        (1..=count)
+            .map(|i| self.add_host_at(&format!("n{i}"), 10 + i))
+            .collect()
+    }
+
     /// Adds a host with index `index` (its addresses end in it).
     pub fn add_host_at(&mut self, name: &str, index: u8) -> Result<Host> {
         let valid = !name.is_empty()

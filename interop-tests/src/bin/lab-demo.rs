@@ -67,9 +67,7 @@ fn run() -> interop_tests::Result<()> {
     let r1 = lab.add_host("r1")?;
     let r2 = lab.add_host("r2")?;
     let client = lab.add_host_at("client", 100)?;
-    let nodes: Vec<Host> = (1..=3)
-        .map(|i| lab.add_host_at(&format!("n{i}"), 10 + i))
-        .collect::<Result<_, _>>()?;
+    let nodes = lab.add_nodes(3)?;
     for h in lab.hosts() {
         println!("  {:<7} {:<15} {}", h.name, h.ipv4, h.ipv6);
     }

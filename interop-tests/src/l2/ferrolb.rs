@@ -34,6 +34,11 @@ pub const FENCE_OPEN: &str = "fence open: announcing";
 /// How long a restarted speaker may take to see a quorum again.
 const REJOIN: Duration = Duration::from_secs(10);
 
+/// Starts the speaker on a node (`NodeId`) logging to a file of that name
+/// in the node's state directory, for a shell that configures the
+/// speakers itself ([`FerroLbL2::with_launcher`]).
+pub type Launcher = Box<dyn Fn(&L2Lan, NodeId, &str) -> Result<FerroLb>>;
+
 /// `ferrolb run` in Layer-2 mode on every node of the LAN.
 pub struct FerroLbL2 {
     /// The tracing filter of every speaker (`RUST_LOG`).
@@ -47,6 +52,9 @@ pub struct FerroLbL2 {
     /// The count of `FENCE_OPEN` lines in a cut node's log at the cut: it
     /// is back once it has opened its fence again.
     opens_at_cut: Vec<usize>,
+    /// Another shell's speakers, and its name in reports; `None` for
+    /// `ferrolb run` on the files this subject writes.
+    launcher: Option<(String, Launcher)>,
 }
 
 impl Default for FerroLbL2 {
@@ -64,7 +72,22 @@ impl FerroLbL2 {
             speakers: Vec::new(),
             starts: 0,
             opens_at_cut: Vec::new(),
+            launcher: None,
         }
+    }
+
+    /// The speakers are started by `launch` instead of `ferrolb run` on
+    /// the files this subject writes: another shell's speaker, configured
+    /// by that shell (the Kubernetes speaker, through the API server, with
+    /// the VIP in its pool and a Service holding it). `name` is the
+    /// subject's name in reports.
+    pub fn with_launcher(
+        mut self,
+        name: impl Into<String>,
+        launch: impl Fn(&L2Lan, NodeId, &str) -> Result<FerroLb> + 'static,
+    ) -> FerroLbL2 {
+        self.launcher = Some((name.into(), Box::new(launch)));
+        self
     }
 
     /// Speakers log with this tracing filter, e.g. `ferrolb_speaker=debug`
@@ -87,14 +110,20 @@ impl FerroLbL2 {
     /// to the cluster and gets probed before it is claimed.
     pub fn start_with(&mut self, lan: &L2Lan, with_service: bool) -> Result<()> {
         lan.accept_vip_everywhere()?;
-        let dir = lan.lab().dir().join("ferrolb-l2");
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
-        write(&dir.join("cluster.yaml"), &cluster_config(lan))?;
-        if with_service {
-            write(&dir.join("service.yaml"), &service_config(lan))?;
+        if self.launcher.is_none() {
+            let dir = lan.lab().dir().join("ferrolb-l2");
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| LabError::io(format!("cannot create {}", dir.display()), e))?;
+            write(&dir.join("cluster.yaml"), &cluster_config(lan))?;
+            if with_service {
+                write(&dir.join("service.yaml"), &service_config(lan))?;
+            }
+            self.config = Some(dir);
+        } else if !with_service {
+            return Err(LabError::Invalid(
+                "a launcher's shell holds the Service: it cannot be added later here".into(),
+            ));
         }
-        self.config = Some(dir);
         self.speakers = (0..lan.nodes().len()).map(|_| None).collect();
         self.opens_at_cut = vec![0; lan.nodes().len()];
         for id in 0..lan.nodes().len() {
@@ -135,17 +164,22 @@ impl FerroLbL2 {
     }
 
     fn start_on(&mut self, lan: &L2Lan, id: NodeId) -> Result<()> {
-        let config = self.config()?.clone();
         self.starts += 1;
-        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
-        let speaker = FerroLb::start_logged_args(
-            lan.lab(),
-            lan.node(id)?,
-            &config,
-            &format!("ferrolb-{}.log", self.starts),
-            self.filter.as_deref(),
-            &args,
-        )?;
+        let log_name = format!("ferrolb-{}.log", self.starts);
+        let speaker = match &self.launcher {
+            Some((_, launch)) => launch(lan, id, &log_name)?,
+            None => {
+                let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+                FerroLb::start_logged_args(
+                    lan.lab(),
+                    lan.node(id)?,
+                    self.config()?,
+                    &log_name,
+                    self.filter.as_deref(),
+                    &args,
+                )?
+            }
+        };
         if let Some(slot) = self.speakers.get_mut(id) {
             *slot = Some(speaker);
         }
@@ -202,7 +236,10 @@ impl FerroLbL2 {
 
 impl L2Subject for FerroLbL2 {
     fn name(&self) -> String {
-        "FerroLB (ferrolb run, L2)".into()
+        match &self.launcher {
+            Some((name, _)) => name.clone(),
+            None => "FerroLB (ferrolb run, L2)".into(),
+        }
     }
 
     fn period(&self) -> Duration {

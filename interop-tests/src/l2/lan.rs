@@ -49,9 +49,7 @@ impl L2Lan {
         }
         let mut lab = Lab::new(tag)?;
         let client = lab.add_host_at("c", 1)?;
-        let nodes: Vec<Host> = (1..=nodes as u8)
-            .map(|i| lab.add_host_at(&format!("n{i}"), 10 + i))
-            .collect::<Result<_>>()?;
+        let nodes = lab.add_nodes(nodes as u8)?;
         let vip = match family {
             Family::Ipv4 => IpAddr::V4(VIP4),
             Family::Ipv6 => IpAddr::V6(VIP6),

@@ -112,6 +112,12 @@ impl Cluster {
     /// the speaker's RBAC: no BGP listener (the lab routers connect to
     /// nobody) and metrics on the node's own loopback.
     pub fn speaker_args(&self, node: &str) -> Vec<String> {
+        self.speaker_args_listening(node, "off")
+    }
+
+    /// [`Cluster::speaker_args`] with the BGP listener at `listen` (e.g.
+    /// `[::]:179`, a deployed speaker's default: the routers may dial it).
+    pub fn speaker_args_listening(&self, node: &str, listen: &str) -> Vec<String> {
         [
             "--kubeconfig",
             &self.speaker_kubeconfig.display().to_string(),
@@ -120,7 +126,7 @@ impl Cluster {
             "--namespace",
             NS,
             "--bgp-listen",
-            "off",
+            listen,
             "--metrics-addr",
             "127.0.0.1:7472",
         ]
@@ -373,11 +379,16 @@ pub async fn wait_event(admin: &Client, ns: &str, name: &str, reason: &str) -> T
 /// Runs an async test body on a fresh runtime (the API server fixture is
 /// synchronous and must outlive it).
 pub fn block_on<F: Future<Output = TestResult>>(f: F) -> TestResult {
-    tokio::runtime::Builder::new_multi_thread()
+    runtime()?.block_on(f)
+}
+
+/// The runtime [`block_on`] runs on, for a test that goes in and out of
+/// it (synchronous lab waits between API calls).
+pub fn runtime() -> TestResult<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?
-        .block_on(f)
+        .build()?)
 }
 
 /// The one endpoint of Service `service` (in [`APPS`]), on `node`, ready or

@@ -11,8 +11,9 @@
 //! exactly one ServiceBGPStatus per Service naming both BGPPeers, nothing
 //! else; exactly one BGPSessionState per node and peer, Established, with
 //! every prefix sent (and BFD up where configured). A restarted speaker
-//! that wrote a second set, left a session reported down, or counted its
-//! prefixes twice fails here.
+//! that wrote a second set, kept the object of a Service deleted while it
+//! was down, left a session reported down, or counted its prefixes twice
+//! fails here.
 //!
 //! `FERROLB_FAULTS_LONG=1` (`make faults-long`) runs the long variants:
 //! routers down 30 s, link flaps for 2 minutes.
@@ -27,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bgp_faults::{CONVERGE, NODE_AS, Outcome, PEERS, POOL, Rig, SERVICES, Shell, Timers};
+use bgp_faults::{CONVERGE, NODE_AS, Outcome, PEERS, POOL, Rig, Shell, Timers};
 use cluster::lab_nodes::{apply, create_node, multicall_programs, start_program};
 use cluster::*;
 use ferrolb_crds::api::{BGPSessionState, ServiceBGPStatus, SessionState};
@@ -129,7 +130,7 @@ impl Kube {
         let bfd = if timers.bfd { "up" } else { "" };
         for &i in live {
             let node = &rig.nodes[i].name;
-            for s in 0..SERVICES {
+            for s in 0..rig.prefixes().len() {
                 want_statuses.insert(
                     (node.clone(), format!("{APPS}/svc-{s}")),
                     vec![peers.clone()],
@@ -140,7 +141,7 @@ impl Kube {
                     (node.clone(), peer.to_string()),
                     vec![session_line(
                         Some(SessionState::Established),
-                        SERVICES as u64,
+                        rig.prefixes().len() as u64,
                         bfd,
                     )],
                 );
@@ -244,6 +245,15 @@ impl Shell for Kube {
         ))
     }
 
+    fn keep_services(&self, rig: &Rig, count: usize) -> Outcome {
+        self.rt.block_on(async {
+            for i in count..rig.prefixes().len() {
+                delete(&self.cluster.admin, &format!("svc-{i}")).await?;
+            }
+            Outcome::Ok(())
+        })
+    }
+
     fn foreign_port(&self) -> Option<u16> {
         // The API server's client opens and closes connections with its
         // pool; the relay in the namespace listens on the server's port.
@@ -285,7 +295,7 @@ async fn configure(admin: &kube::Client, rig: &Rig, timers: Timers) -> Outcome {
     for n in &rig.nodes {
         create_node(admin, n).await?;
     }
-    futures::stream::iter(rig.prefixes.iter().enumerate())
+    futures::stream::iter(rig.prefixes().iter().enumerate())
         .map(|(i, p)| async move {
             let name = format!("svc-{i}");
             let address = p.addr().to_string();

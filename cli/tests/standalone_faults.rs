@@ -10,8 +10,9 @@ mod bgp_faults;
 
 use std::path::{Path, PathBuf};
 
-use bgp_faults::{NODE_AS, Outcome, PEERS, POOL, Rig, SERVICES, Shell, Timers};
+use bgp_faults::{NODE_AS, Outcome, PEERS, POOL, Rig, Shell, Timers};
 use interop_tests::ferrolb::FerroLb;
+use ipnet::IpNet;
 
 fn write(dir: &Path, file: &str, text: &str) -> Outcome {
     let tmp = dir.join(format!(".{file}.tmp"));
@@ -49,8 +50,14 @@ impl Files {
             ));
         }
         write(&dir, "config.yaml", &config)?;
-        let services: Vec<String> = rig
-            .prefixes
+        let files = Files { config: dir };
+        files.write_services(rig.prefixes())?;
+        Ok(files)
+    }
+
+    /// The Services, `svc-I` asking for `prefixes[I]`.
+    fn write_services(&self, prefixes: &[IpNet]) -> Outcome {
+        let services: Vec<String> = prefixes
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -60,15 +67,17 @@ impl Files {
                 )
             })
             .collect();
-        assert_eq!(services.len(), SERVICES);
-        write(&dir, "services.yaml", &services.join("---\n"))?;
-        Ok(Files { config: dir })
+        write(&self.config, "services.yaml", &services.join("---\n"))
     }
 }
 
 impl Shell for Files {
     fn name(&self) -> &'static str {
         "ferrolb run"
+    }
+
+    fn keep_services(&self, rig: &Rig, count: usize) -> Outcome {
+        self.write_services(&rig.prefixes()[..count])
     }
 
     fn start(&self, rig: &Rig, i: usize, life: u32) -> Outcome<FerroLb> {

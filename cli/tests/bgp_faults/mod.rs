@@ -14,7 +14,8 @@
 //! - [`speaker_kill`]: one of three speakers announcing the same addresses
 //!   (ECMP) is killed, or its node dies with it: the routers stop routing
 //!   to it (at once, within the hold time, within the BFD detection time),
-//!   and the restarted speaker announces exactly what it did before.
+//!   and the restarted speaker announces exactly what it should: what it
+//!   did before, less a Service deleted while it was down.
 //!
 //! After each scenario the shell checks its own account of what it
 //! announces ([`Shell::settled`]): on Kubernetes, the status objects the
@@ -25,6 +26,7 @@
 
 #![allow(dead_code)]
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -99,6 +101,9 @@ pub trait Shell {
     fn settled(&self, _rig: &Rig, _live: &[usize], _timers: Timers) -> Outcome<String> {
         Ok(String::new())
     }
+    /// Deletes every Service but the first `count` (`svc-0`..): the
+    /// nodes must withdraw the others.
+    fn keep_services(&self, rig: &Rig, count: usize) -> Outcome;
     /// A TCP port whose connections come and go with something other
     /// than BGP (a client's connection pool to the API server): left out
     /// of the leak check.
@@ -120,7 +125,10 @@ pub struct Rig {
     pub lab: Lab,
     pub nodes: Vec<Host>,
     pub routers: Vec<Routed>,
-    pub prefixes: Vec<IpNet>,
+    /// Every Service's prefix, `svc-I`'s at `I`.
+    all: Vec<IpNet>,
+    /// How many of them are configured (the first ones).
+    configured: Cell<usize>,
 }
 
 impl Rig {
@@ -155,8 +163,21 @@ impl Rig {
             lab,
             nodes,
             routers,
-            prefixes: service_prefixes(SERVICES),
+            all: service_prefixes(SERVICES),
+            configured: Cell::new(SERVICES),
         })
+    }
+
+    /// The prefixes of the Services configured now.
+    pub fn prefixes(&self) -> &[IpNet] {
+        &self.all[..self.configured.get()]
+    }
+
+    /// Deletes every Service but the first `count` through `shell`.
+    pub fn keep_services(&self, shell: &impl Shell, count: usize) -> Outcome {
+        shell.keep_services(self, count)?;
+        self.configured.set(count.min(self.all.len()));
+        Ok(())
     }
 
     /// Waits until router `r` holds exactly the service table from each
@@ -173,7 +194,7 @@ impl Rig {
             .enumerate()
             .map(|(i, n)| {
                 let table = if live.contains(&i) {
-                    self.prefixes.iter().map(|p| (*p, 1)).collect()
+                    self.prefixes().iter().map(|p| (*p, 1)).collect()
                 } else {
                     BTreeMap::new()
                 };
@@ -183,7 +204,8 @@ impl Rig {
         Ok(self.lab.wait_for(
             &format!(
                 "{} to hold exactly the {} service routes from nodes {live:?} and route them via {hops:?}",
-                routed.name, SERVICES
+                routed.name,
+                self.prefixes().len()
             ),
             timeout,
             || {
@@ -193,7 +215,7 @@ impl Rig {
                 }
                 let routes = kernel::routes(&routed.host.netns)?;
                 let wrong: Vec<String> = self
-                    .prefixes
+                    .prefixes()
                     .iter()
                     .filter_map(|p| {
                         let got: BTreeSet<IpAddr> = routes
@@ -521,7 +543,12 @@ pub fn speaker_kill<S: Shell>(
     );
     rig.lab.wait_exited(speakers[0].daemon(), CONVERGE)?;
 
-    // 2. Restarted: exactly its table again, and the shell's account.
+    // 2. While it is down, the last Service is deleted: the others
+    //    withdraw it, and the restarted speaker must not announce it (on
+    //    Kubernetes, nor keep its previous life's status object for it).
+    rig.keep_services(&shell, SERVICES - 1)?;
+    rig.wait_all_tables(&[1, 2], CONVERGE)?;
+    //    Restarted: exactly its table again, and the shell's account.
     let t = Instant::now();
     speakers[0] = shell.start(&rig, 0, 2)?;
     rig.wait_all_tables(&all, CONVERGE)?;

@@ -387,7 +387,7 @@ fn held(speaker: &FerroLb, foreign: Option<u16>) -> Outcome<Held> {
         *tcp.entry(format!("{:?}", socket.state)).or_default() += 1;
     }
     Ok(Held {
-        fds: procfs::open_fds(pid)? - left_out,
+        fds: procfs::open_fds(pid)?.saturating_sub(left_out),
         tcp,
     })
 }

@@ -29,8 +29,17 @@ use kube::api::{Api, ListParams};
 use l2_partition::Watched;
 
 #[test]
-fn k8s_partitions_and_one_way_cuts_never_let_two_nodes_answer() -> TestResult {
-    let lan = L2Lan::new("k8spart", Family::Ipv4, 3)?;
+fn k8s_partitions_and_one_way_cuts_never_let_two_nodes_answer_ipv4() -> TestResult {
+    partitions(Family::Ipv4, "k8spart4")
+}
+
+#[test]
+fn k8s_partitions_and_one_way_cuts_never_let_two_nodes_answer_ipv6() -> TestResult {
+    partitions(Family::Ipv6, "k8spart6")
+}
+
+fn partitions(family: Family, tag: &str) -> TestResult {
+    let lan = L2Lan::new(tag, family, 3)?;
     // The speakers' logs come with each failure of the scenario itself.
     let controller_log = lan.lab().dir().join("controller.log");
     let rt = runtime()?;
@@ -38,7 +47,17 @@ fn k8s_partitions_and_one_way_cuts_never_let_two_nodes_answer() -> TestResult {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
         layer2_cluster(&admin, lan.nodes(), &lan.vip().to_string()).await?;
-        create(&admin, lb_service("web", &[], 80)).await?;
+        let mut web = lb_service("web", &[], 80);
+        if let Some(spec) = web.spec.as_mut() {
+            // The pool holds only the VIP: a Service of its family.
+            let name = if family == Family::Ipv4 {
+                "IPv4"
+            } else {
+                "IPv6"
+            };
+            spec.ip_families = Some(vec![name.to_string()]);
+        }
+        create(&admin, web).await?;
         set_endpoint(&admin, "web", "n1", true).await?;
         TestResult::<Cluster>::Ok(cluster)
     })?;

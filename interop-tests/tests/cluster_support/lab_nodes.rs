@@ -89,8 +89,9 @@ pub async fn create_speaker_pod(admin: &Client, host: &Host) -> TestResult {
 
 /// A Layer-2 cluster on `nodes`: the speakers' ServiceAccount, a Node and
 /// a speaker Pod per host, the memberlist Secret, and one pool of `vip`
-/// that an L2Advertisement with no spec announces.
+/// (IPv4 or IPv6) that an L2Advertisement with no spec announces.
 pub async fn layer2_cluster(admin: &Client, nodes: &[Host], vip: &str) -> TestResult {
+    let len = if vip.contains(':') { 128 } else { 32 };
     speaker_service_account(admin).await?;
     for n in nodes {
         create_node(admin, n).await?;
@@ -102,7 +103,7 @@ pub async fn layer2_cluster(admin: &Client, nodes: &[Host], vip: &str) -> TestRe
             "stringData": {"secretkey": "lab-shared-key"}}),
         json!({"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
             "metadata": {"name": "lan", "namespace": NS},
-            "spec": {"addresses": [format!("{vip}/32")]}}),
+            "spec": {"addresses": [format!("{vip}/{len}")]}}),
         json!({"apiVersion": "metallb.io/v1beta1", "kind": "L2Advertisement",
             "metadata": {"name": "lan", "namespace": NS}, "spec": {}}),
     ] {

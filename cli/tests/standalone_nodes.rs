@@ -30,6 +30,7 @@ fn three_nodes_measure_membership_failover_and_bgp() -> interop_tests::Result<()
     };
     let before = namespaces();
     let m = nodes::measure(3, &plan, &mut Jitter::new(18))?;
+    assert!(m.settled, "three speakers never all saw each other");
     assert_eq!(m.l2.len(), 3, "{m:?}");
     for (i, r) in m.l2.iter().enumerate() {
         // Heartbeats alone are 400 a second each way: a window of 2 s

@@ -98,8 +98,8 @@ pub struct Window {
 }
 
 impl NodesLan {
-    /// Builds the LAN with `n` nodes and starts a speaker on each; returns
-    /// once every speaker has opened its fence and sees all `n` alive.
+    /// Builds the LAN with `n` nodes and starts a speaker on each; see
+    /// [`NodesLan::wait_settled`] for when they agree.
     pub fn start(n: usize, options: Options) -> Result<NodesLan> {
         if !(2..=MAX_NODES).contains(&n) {
             return Err(LabError::Invalid(format!(
@@ -167,7 +167,6 @@ impl NodesLan {
         for id in 0..n {
             lan.start_speaker(id)?;
         }
-        lan.wait_settled(Duration::from_secs(60) + Duration::from_secs(n as u64))?;
         Ok(lan)
     }
 
@@ -384,6 +383,15 @@ impl NodesLan {
             .map(|i| ipnet::IpNet::from(self.vip(i)))
             .collect();
         let n = self.nodes.len();
+        // Nothing may be routed before the speakers are told of the peer,
+        // or the time below would measure nothing.
+        let before = kernel::routes(&self.router.netns)?;
+        if let Some(early) = before.iter().find(|r| want.contains(&r.prefix)) {
+            return Err(LabError::Invalid(format!(
+                "BIRD routes {} before any BGPPeer was configured",
+                early.prefix
+            )));
+        }
         let written = Instant::now();
         write(&self.config.join("bgp.yaml"), &bgp_yaml(self.router.ipv4))?;
         loop {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use ferrolb_l2::membership::MembershipTiming;
 
-use crate::error::Result;
+use crate::error::{LabError, Result};
 use crate::l2::harness::Jitter;
 pub use lan::{NodesLan, Options};
 pub use report::{Measured, Row};
@@ -43,13 +43,31 @@ pub struct Plan {
 }
 
 /// Runs the plan with `n` nodes; the lab is gone when this returns.
+///
+/// A cluster whose speakers never all see each other (the membership
+/// keeps declaring members dead and alive again) is measured all the
+/// same: its window shows what that costs; it has no failovers (there is
+/// no steady owner to kill) and `settled` is false.
 pub fn measure(n: usize, plan: &Plan, jitter: &mut Jitter) -> Result<Measured> {
     let mut lan = NodesLan::start(n, plan.options.clone())?;
+    let settled = match lan.wait_settled(settle_timeout(n)) {
+        Ok(()) => true,
+        Err(LabError::Timeout { seen, .. }) => {
+            eprintln!("{n} nodes: the speakers did not all see each other: {seen}");
+            false
+        }
+        Err(e) => return Err(e),
+    };
     std::thread::sleep(plan.settle);
     let l2 = lan.measure(plan.window)?;
-    let failovers = lan.failovers(plan.failovers, jitter)?;
+    let failovers = if settled {
+        lan.failovers(plan.failovers, jitter)?
+    } else {
+        Vec::new()
+    };
     let mut measured = Measured {
         nodes: n,
+        settled,
         l2: l2.nodes,
         rss_kib: l2.rss_kib,
         failovers,
@@ -58,11 +76,25 @@ pub fn measure(n: usize, plan: &Plan, jitter: &mut Jitter) -> Result<Measured> {
         ..Measured::default()
     };
     if plan.options.bgp {
-        measured.ecmp = Some(lan.add_bgp(Duration::from_secs(120))?);
-        std::thread::sleep(plan.settle);
-        let bgp = lan.measure(plan.window)?;
-        measured.bgp = bgp.nodes;
-        measured.bird = bgp.bird;
+        // A size whose BIRD never routes over all N still has its Layer-2
+        // figures: the ECMP time is "never" and BGP's window is skipped.
+        match lan.add_bgp(Duration::from_secs(120)) {
+            Ok(ecmp) => {
+                measured.ecmp = Some(ecmp);
+                std::thread::sleep(plan.settle);
+                let bgp = lan.measure(plan.window)?;
+                measured.bgp = bgp.nodes;
+                measured.bird = bgp.bird;
+            }
+            Err(LabError::Invalid(why)) => eprintln!("{n} nodes, BGP: {why}"),
+            Err(e) => return Err(e),
+        }
     }
     Ok(measured)
+}
+
+/// How long `n` speakers get to see each other: ten nodes take a few
+/// seconds on the loaded 2-core machine.
+fn settle_timeout(n: usize) -> Duration {
+    Duration::from_secs(20 + n as u64)
 }

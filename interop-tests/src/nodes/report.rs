@@ -14,6 +14,8 @@ use crate::l2::report::percentile;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Row {
     pub nodes: usize,
+    /// Every speaker saw every other before the windows.
+    pub settled: bool,
     /// Membership datagrams per second and node, out and in: mean, max.
     pub out_mean: f64,
     pub out_max: f64,
@@ -67,6 +69,7 @@ pub fn mean_max(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
 #[derive(Debug, Clone, Default)]
 pub struct Measured {
     pub nodes: usize,
+    pub settled: bool,
     pub l2: Vec<Rates>,
     pub rss_kib: Vec<u64>,
     pub failovers: Vec<Failover>,
@@ -93,6 +96,7 @@ impl Row {
         };
         Row {
             nodes: m.nodes,
+            settled: m.settled,
             out_mean,
             out_max,
             in_mean,
@@ -128,15 +132,16 @@ impl Row {
 /// The Markdown table.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| nodes | datagrams/s out per node (mean / max) | in (mean / max) | model | bytes/s out / in (mean) | CPU per node (mean / max) | RSS (mean / max) | dropped | failover p50 / max (ok/runs) | double answers | BGP: ECMP over all | CPU per node with BGP | BIRD CPU / RSS | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| nodes | settled | datagrams/s out per node (mean / max) | in (mean / max) | model | bytes/s out / in (mean) | CPU per node (mean / max) | RSS (mean / max) | dropped | failover p50 / max (ok/runs) | double answers | BGP: ECMP over all | CPU per node with BGP | BIRD CPU / RSS | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let ms = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.0} ms"));
     let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} %"));
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} | {:.1} / {:.1} kB/s | {:.1} / {:.1} % | {:.1} / {:.1} MiB | {} | {} / {} ({}/{}) | {} | {} | {} | {} / {} | {:.1} |",
+            "| {} | {} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} | {:.1} / {:.1} kB/s | {:.1} / {:.1} % | {:.1} / {:.1} MiB | {} | {} / {} ({}/{}) | {} | {} | {} | {} / {} | {:.1} |",
             r.nodes,
+            if r.settled { "yes" } else { "**no**" },
             r.out_mean,
             r.out_max,
             r.in_mean,
@@ -166,8 +171,9 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-const COLUMNS: [&str; 23] = [
+const COLUMNS: [&str; 24] = [
     "nodes",
+    "settled",
     "out_mean",
     "out_max",
     "in_mean",
@@ -200,6 +206,7 @@ pub fn to_tsv(rows: &[Row]) -> String {
     for r in rows {
         let fields = [
             r.nodes.to_string(),
+            u8::from(r.settled).to_string(),
             format!("{:.3}", r.out_mean),
             format!("{:.3}", r.out_max),
             format!("{:.3}", r.in_mean),
@@ -259,28 +266,29 @@ pub fn from_tsv(text: &str) -> Result<Vec<Row>> {
             };
             Ok(Row {
                 nodes: int(0)?,
-                out_mean: num(1)?,
-                out_max: num(2)?,
-                in_mean: num(3)?,
-                in_max: num(4)?,
-                bytes_out_mean: num(5)?,
-                bytes_in_mean: num(6)?,
-                model: num(7)?,
-                cpu_mean: num(8)?,
-                cpu_max: num(9)?,
-                rss_mean_kib: num(10)?,
-                rss_max_kib: num(11)?,
-                dropped: int(12)? as u64,
-                failovers: int(13)?,
-                failovers_ok: int(14)?,
-                failover_p50_ms: opt(15)?,
-                failover_max_ms: opt(16)?,
-                double_answers: int(17)?,
-                ecmp_ms: opt(18)?,
-                bgp_cpu_mean: opt(19)?,
-                bird_cpu: opt(20)?,
-                bird_rss_kib: opt(21)?,
-                load: num(22)?,
+                settled: int(1)? == 1,
+                out_mean: num(2)?,
+                out_max: num(3)?,
+                in_mean: num(4)?,
+                in_max: num(5)?,
+                bytes_out_mean: num(6)?,
+                bytes_in_mean: num(7)?,
+                model: num(8)?,
+                cpu_mean: num(9)?,
+                cpu_max: num(10)?,
+                rss_mean_kib: num(11)?,
+                rss_max_kib: num(12)?,
+                dropped: int(13)? as u64,
+                failovers: int(14)?,
+                failovers_ok: int(15)?,
+                failover_p50_ms: opt(16)?,
+                failover_max_ms: opt(17)?,
+                double_answers: int(18)?,
+                ecmp_ms: opt(19)?,
+                bgp_cpu_mean: opt(20)?,
+                bird_cpu: opt(21)?,
+                bird_rss_kib: opt(22)?,
+                load: num(23)?,
             })
         })
         .collect()
@@ -306,6 +314,7 @@ mod tests {
         let ms = |v| Some(Duration::from_millis(v));
         Measured {
             nodes: 3,
+            settled: true,
             l2: vec![rates(420.0, 1.0, 0), rates(430.0, 3.0, 2)],
             rss_kib: vec![10_240, 12_288],
             failovers: [ms(60), None, ms(62), ms(61)]
@@ -354,6 +363,7 @@ mod tests {
     fn the_tsv_reads_back_what_it_wrote() {
         let mut second = Row::of(&measured());
         second.nodes = 50;
+        second.settled = false;
         second.ecmp_ms = None;
         let rows = vec![Row::of(&measured()), second];
         let back = from_tsv(&to_tsv(&rows)).expect("parses");
@@ -367,7 +377,7 @@ mod tests {
     fn the_table_has_a_row_per_size() {
         let text = table(&[Row::of(&measured())]);
         assert_eq!(text.lines().count(), 3);
-        assert!(text.contains("| 3 | 425 / 430 |"), "{text}");
+        assert!(text.contains("| 3 | yes | 425 / 430 |"), "{text}");
         assert!(text.contains("61 ms / never (3/4)"), "{text}");
     }
 }

@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation faults-long soak fuzz-long cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation bench-nodes faults-long soak fuzz-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -82,6 +82,18 @@ bench-l2: deps
 bench-l2-starvation: deps
 	$(CARGO) build --quiet --release --locked -p ferrolb-cli
 	$(CARGO) run --quiet --release --locked -p interop-tests --bin l2-starvation -- $(BENCH_L2_STARVATION_ARGS)
+
+# Issue 18's nodes curve (needs root; about 10 minutes): 3, 5, 10, 20, 35
+# and 50 `ferrolb run` nodes (release, built here; FERROLB_BIN for another
+# build) on one LAN in Layer-2 mode, then BGP to one BIRD router. Per node:
+# membership datagrams and bytes per second, CPU, RSS; failovers of a
+# killed owner; the time until BIRD routes over all N; BIRD's CPU. Writes
+# docs/img/nodes.tsv and docs/img/nodes.svg (docs/benchmarks.md). A subset
+# with, e.g., make bench-nodes BENCH_NODES_ARGS="--nodes 3,10 --window 10"
+# (--plot-only redraws the SVG from the TSV).
+bench-nodes: deps
+	$(CARGO) build --quiet --release --locked -p ferrolb-cli
+	$(CARGO) run --quiet --release --locked -p interop-tests --bin nodes-scale -- $(BENCH_NODES_ARGS)
 
 # Issue 18's fault scenarios with their long variants (needs root; about
 # 15 minutes): routers killed and down 30 s, link flaps for 2 minutes, a

@@ -35,6 +35,7 @@ pub mod kernel;
 pub mod l2;
 pub mod lab;
 pub mod netns;
+pub mod nodes;
 pub mod prereq;
 pub mod procfs;
 pub mod promql;

@@ -317,8 +317,13 @@ impl L2Subject for FerroLbL2 {
 /// The members of Layer-2 mode in `ferrolb run`'s files: a `Node` per lab
 /// node at its IPv4 address, and the shared `memberlist` key.
 pub fn members_config(lan: &L2Lan) -> String {
+    members_of(lan.nodes())
+}
+
+/// [`members_config`] for any lab hosts.
+pub fn members_of(nodes: &[crate::lab::Host]) -> String {
     let mut yaml = String::new();
-    for n in lan.nodes() {
+    for n in nodes {
         yaml += &format!(
             "apiVersion: v1\nkind: Node\nmetadata: {{name: {}}}\n\
              status: {{addresses: [{{type: InternalIP, address: {}}}]}}\n---\n",

@@ -17,7 +17,7 @@ use ferrolb_l2::wire::{
 
 use super::{L2Lan, NodeId};
 use crate::LabError;
-use crate::lab::LAN_IFACE;
+use crate::lab::{Host, LAN_IFACE};
 
 /// How often the client asks who has the address.
 pub const ASK_EVERY: Duration = Duration::from_millis(5);
@@ -55,15 +55,19 @@ pub struct WhoHas {
 
 impl WhoHas {
     pub fn start(lan: &L2Lan) -> crate::Result<WhoHas> {
-        let client = lan.client();
+        let nodes = (0..lan.nodes().len())
+            .map(|id| lan.mac(id).map(MacAddr))
+            .collect::<crate::Result<Vec<_>>>()?;
+        WhoHas::start_on(lan.client(), nodes, lan.vip())
+    }
+
+    /// Asks from `client` who has `vip`; an answer from `nodes[i]`'s MAC
+    /// is node `i`'s.
+    pub fn start_on(client: &Host, nodes: Vec<MacAddr>, vip: IpAddr) -> crate::Result<WhoHas> {
         let mac: MacAddr = client
             .mac()?
             .parse()
             .map_err(|e| LabError::Invalid(format!("the client's MAC: {e:?}")))?;
-        let nodes = (0..lan.nodes().len())
-            .map(|id| lan.mac(id).map(MacAddr))
-            .collect::<crate::Result<Vec<_>>>()?;
-        let vip = lan.vip();
         let request = match vip {
             IpAddr::V4(vip) => arp_request(mac, client.ipv4, vip),
             IpAddr::V6(vip) => neighbor_solicit(mac, client.ipv6, vip),

@@ -99,7 +99,7 @@ impl Churn {
 
     fn next(&mut self) -> ServiceState {
         let n = self.services.len();
-        let i = (self.step % 1000) * (n / 1000) + 1;
+        let i = (self.step % 1000) * (n / 1000);
         let lose = (self.step / 1000).is_multiple_of(2);
         self.step += 1;
         let service = &mut self.services[i];

@@ -150,6 +150,27 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
         }
     }
 
+    /// Wants `prefix` announced with `attrs`, or gone (`None`), leaving
+    /// every other prefix as it is: a table changed route by route rather
+    /// than handed whole ([`AdjRibOut::replace_all`]). Nothing moves when
+    /// that is what is wanted already.
+    pub fn set(&mut self, prefix: IpNet, attrs: Option<A>) {
+        match attrs {
+            Some(attrs) if !self.wants(prefix, &attrs) => self.announce(prefix, attrs),
+            Some(_) => {}
+            None => self.withdraw(prefix),
+        }
+    }
+
+    /// Whether `prefix` is wanted with `attrs` already.
+    fn wants(&self, prefix: IpNet, attrs: &A) -> bool {
+        self.routes
+            .get(&prefix)
+            .and_then(|e| e.wanted)
+            .and_then(|id| self.attrs.get(id))
+            .is_some_and(|a| a == attrs)
+    }
+
     /// Makes `wanted` the whole wanted set: what is missing is withdrawn,
     /// what is new or changed is announced, the rest does not move.
     pub fn replace_all(&mut self, wanted: impl IntoIterator<Item = (IpNet, A)>) {
@@ -159,13 +180,7 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
         self.epoch = self.epoch.wrapping_add(1);
         let epoch = self.epoch;
         for (prefix, attrs) in wanted {
-            let same = self
-                .routes
-                .get(&prefix)
-                .and_then(|e| e.wanted)
-                .and_then(|id| self.attrs.get(id))
-                .is_some_and(|a| *a == attrs);
-            if !same {
+            if !self.wants(prefix, &attrs) {
                 self.announce(prefix, attrs);
             }
             if let Some(entry) = self.routes.get_mut(&prefix) {
@@ -320,6 +335,22 @@ mod tests {
         let changes = rib.take_changes();
         assert_eq!(changes.withdrawn, [p("10.0.0.1/32")]);
         assert_eq!(changes.announced, [(2, vec![p("10.0.0.3/32")])]);
+    }
+
+    #[test]
+    fn routes_set_one_by_one_leave_the_rest_of_the_table_alone() {
+        let mut rib = AdjRibOut::new();
+        rib.replace_all([(p("10.0.0.1/32"), 1), (p("10.0.0.2/32"), 1)]);
+        rib.take_changes();
+        rib.set(p("10.0.0.1/32"), Some(1));
+        assert!(!rib.has_changes(), "what is wanted already does not move");
+        rib.set(p("10.0.0.1/32"), None);
+        rib.set(p("10.0.0.3/32"), Some(2));
+        let changes = rib.take_changes();
+        assert_eq!(changes.withdrawn, [p("10.0.0.1/32")]);
+        assert_eq!(changes.announced, [(2, vec![p("10.0.0.3/32")])]);
+        let wanted: Vec<IpNet> = rib.wanted().map(|(p, _)| p).collect();
+        assert_eq!(wanted, [p("10.0.0.2/32"), p("10.0.0.3/32")]);
     }
 
     #[test]

@@ -77,8 +77,9 @@ pub struct Metrics {
 struct Seen {
     updates: BTreeMap<String, u64>,
     bfd: BTreeSet<String>,
-    /// By protocol: each protocol's report replaces only its own.
-    announced: BTreeMap<String, BTreeSet<Labels>>,
+    /// By protocol, what `metallb_speaker_announced` shows: each
+    /// protocol's report changes only its own.
+    announced: BTreeMap<String, BTreeSet<(ServiceKey, IpAddr)>>,
 }
 
 impl Metrics {
@@ -243,33 +244,67 @@ impl Metrics {
     }
 
     /// `metallb_speaker_announced` for every address `node` announces
-    /// with `protocol` (`bgp`, `layer2`).
+    /// with `protocol` (`bgp`, `layer2`): the whole set, replacing the last.
     pub fn announced<'a>(
         &self,
         node: &str,
         protocol: &str,
         announced: impl IntoIterator<Item = (&'a ServiceKey, IpAddr)>,
     ) {
-        let mut seen = lock(&self.seen);
-        let now: BTreeSet<Labels> = announced
+        let now: BTreeSet<(ServiceKey, IpAddr)> = announced
             .into_iter()
-            .map(|(service, ip)| {
-                vec![
-                    ("ip".to_string(), ip.to_string()),
-                    ("node".to_string(), node.to_string()),
-                    ("protocol".to_string(), protocol.to_string()),
-                    ("service".to_string(), service.to_string()),
-                ]
-            })
+            .map(|(service, ip)| (service.clone(), ip))
             .collect();
-        let before = seen.announced.entry(protocol.to_string()).or_default();
-        for gone in before.difference(&now) {
-            self.announced.remove(gone);
+        let before = lock(&self.seen)
+            .announced
+            .get(protocol)
+            .cloned()
+            .unwrap_or_default();
+        self.announced_changed(
+            node,
+            protocol,
+            before.difference(&now).map(|(s, ip)| (s, *ip)),
+            now.difference(&before).map(|(s, ip)| (s, *ip)),
+        );
+    }
+
+    /// `metallb_speaker_announced` as it changed: the addresses `node` no
+    /// longer announces with `protocol` (`gone`) and those it now does
+    /// (`came`). A pass reports only the Services it decided again; an
+    /// address in both stays.
+    pub fn announced_changed<'a>(
+        &self,
+        node: &str,
+        protocol: &str,
+        gone: impl IntoIterator<Item = (&'a ServiceKey, IpAddr)>,
+        came: impl IntoIterator<Item = (&'a ServiceKey, IpAddr)>,
+    ) {
+        let came: BTreeSet<(&ServiceKey, IpAddr)> = came.into_iter().collect();
+        let label = |(service, ip): (&ServiceKey, IpAddr)| -> Labels {
+            vec![
+                ("ip".to_string(), ip.to_string()),
+                ("node".to_string(), node.to_string()),
+                ("protocol".to_string(), protocol.to_string()),
+                ("service".to_string(), service.to_string()),
+            ]
+        };
+        let mut seen = lock(&self.seen);
+        let seen = seen.announced.entry(protocol.to_string()).or_default();
+        let mut released = 0u64;
+        for (service, ip) in gone {
+            if !came.contains(&(service, ip)) && seen.remove(&(service.clone(), ip)) {
+                self.announced.remove(&label((service, ip)));
+                released += 1;
+            }
+        }
+        let mut taken = 0u64;
+        for (service, ip) in came {
+            if seen.insert((service.clone(), ip)) {
+                self.announced.get_or_create(&label((service, ip))).set(1);
+                taken += 1;
+            }
         }
         if protocol == LAYER2 {
-            let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
-            let taken = count(now.difference(before).count());
-            let released = count(before.difference(&now).count());
             for (change, n) in [
                 (OwnershipChange::Taken, taken),
                 (OwnershipChange::Released, released),
@@ -277,10 +312,6 @@ impl Metrics {
                 self.l2_ownership.get_or_create(&change.label()).inc_by(n);
             }
         }
-        for label in &now {
-            self.announced.get_or_create(label).set(1);
-        }
-        *before = now;
     }
 
     /// Counts one Layer-2 frame about `ip`.

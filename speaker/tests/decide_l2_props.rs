@@ -17,22 +17,14 @@ use ferrolb_speaker::decide::{
 };
 use proptest::prelude::*;
 
-/// Advertisements of [`common::PROPERTY_POOLS`].
-const CONFIG: &str = r#"
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: web, namespace: metallb-system}
-spec: {ipAddressPools: [web]}
----
-apiVersion: metallb.io/v1beta1
-kind: L2Advertisement
-metadata: {name: edge, namespace: metallb-system}
-spec: {ipAddressPools: [edge], nodeSelectors: [{matchLabels: {edge: "true"}}]}
-"#;
-
 fn config() -> &'static Config {
-    static CONFIG_ONCE: LazyLock<Config> =
-        LazyLock::new(|| common::compile_yaml(&format!("{}---{CONFIG}", common::PROPERTY_POOLS)));
+    static CONFIG_ONCE: LazyLock<Config> = LazyLock::new(|| {
+        common::compile_yaml(&format!(
+            "{}---{}",
+            common::PROPERTY_POOLS,
+            common::PROPERTY_L2
+        ))
+    });
     &CONFIG_ONCE
 }
 

@@ -8,31 +8,12 @@ use ferrolb_speaker::decide::{
 };
 use proptest::prelude::*;
 
-/// Advertisements of [`common::PROPERTY_POOLS`].
-const CONFIG: &str = r#"
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: tor-a, namespace: metallb-system}
-spec: {myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}
----
-apiVersion: metallb.io/v1beta2
-kind: BGPPeer
-metadata: {name: tor-b, namespace: metallb-system}
-spec: {myASN: 64512, peerASN: 64501, peerAddress: 10.0.0.2, nodeSelectors: [{matchLabels: {rack: b}}]}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: web, namespace: metallb-system}
-spec: {ipAddressPools: [web], aggregationLength: 28}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {name: edge, namespace: metallb-system}
-spec: {ipAddressPools: [edge], nodeSelectors: [{matchLabels: {edge: "true"}}], peers: [tor-b]}
-"#;
-
 fn config() -> Config {
-    common::compile_yaml(&format!("{}---{CONFIG}", common::PROPERTY_POOLS))
+    common::compile_yaml(&format!(
+        "{}---{}",
+        common::PROPERTY_POOLS,
+        common::PROPERTY_BGP
+    ))
 }
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];

@@ -28,6 +28,7 @@ const INPUT_QUEUE: usize = 64;
 
 enum Command {
     SetRoutes(BTreeMap<IpNet, RouteAttributes>),
+    UpdateRoutes(Vec<(IpNet, Option<RouteAttributes>)>),
     BfdDown,
     Shutdown {
         reason: String,
@@ -82,6 +83,15 @@ impl Peer {
     /// out, whenever the session is up.
     pub async fn set_routes(&self, routes: BTreeMap<IpNet, RouteAttributes>) {
         let _ = self.commands.send(Command::SetRoutes(routes)).await;
+    }
+
+    /// Changes some routes announced to the peer (`None`: withdrawn),
+    /// after [`Peer::set_routes`] handed the table: a pass that changed
+    /// a few routes does not hand every other one again.
+    pub async fn update_routes(&self, changes: Vec<(IpNet, Option<RouteAttributes>)>) {
+        if !changes.is_empty() {
+            let _ = self.commands.send(Command::UpdateRoutes(changes)).await;
+        }
     }
 
     /// What a BFD session calls to close this session when it goes down.
@@ -255,6 +265,13 @@ impl Driver {
                     Some(Command::SetRoutes(routes)) => {
                         self.table_known = true;
                         self.rib.replace_all(routes);
+                    }
+                    Some(Command::UpdateRoutes(changes)) => {
+                        // The table is known once set_routes handed it
+                        // whole; changes alone do not make it so.
+                        for (prefix, attrs) in changes {
+                            self.rib.set(prefix, attrs);
+                        }
                     }
                     Some(Command::BfdDown) => {
                         if self.up.is_some() {

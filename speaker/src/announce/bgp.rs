@@ -17,7 +17,7 @@ use tracing::{info, warn};
 use super::bfd::{BfdLink, bfd_spec};
 use super::link_peer_finder::{FinderError, LinkPeerFinder};
 use super::peer_config::{PeerConfigError, peer_config};
-use crate::decide::BgpPlan;
+use crate::decide::{BgpPlan, Prefixes};
 
 struct Running {
     config: PeerConfig,
@@ -27,6 +27,9 @@ struct Running {
     status: Option<watch::Receiver<PeerStatus>>,
     /// The BFD session watching the path, when the peer names a profile.
     bfd: Option<BfdLink>,
+    /// The session was handed its whole table: from then on a pass hands
+    /// it only the routes that changed.
+    table_handed: bool,
 }
 
 /// The sessions of this node.
@@ -88,9 +91,10 @@ impl BgpAnnouncer {
         Ok(())
     }
 
-    /// Makes the sessions and their routes match `plan`. Must run inside a
-    /// tokio runtime.
-    pub async fn apply(&mut self, config: &Config, plan: &BgpPlan) {
+    /// Makes the sessions and their routes match `plan`, of which only
+    /// `prefixes` changed since the last call (a new session is handed its
+    /// whole table all the same). Must run inside a tokio runtime.
+    pub async fn apply(&mut self, config: &Config, plan: &BgpPlan, prefixes: &Prefixes) {
         let gone: Vec<String> = self
             .peers
             .keys()
@@ -164,6 +168,7 @@ impl BgpAnnouncer {
                         config: wanted,
                         status,
                         bfd: kept_bfd,
+                        table_handed: false,
                     },
                 );
             }
@@ -185,10 +190,22 @@ impl BgpAnnouncer {
                     },
                 );
             }
-            let Some(running) = self.peers.get(name) else {
+            let Some(running) = self.peers.get_mut(name) else {
                 continue;
             };
-            running.peer.set_routes(routes.clone()).await;
+            match prefixes {
+                Prefixes::Some(prefixes) if running.table_handed => {
+                    let changes = prefixes
+                        .iter()
+                        .map(|p| (*p, routes.get(p).cloned()))
+                        .collect();
+                    running.peer.update_routes(changes).await;
+                }
+                _ => {
+                    running.peer.set_routes(routes.clone()).await;
+                    running.table_handed = true;
+                }
+            }
         }
     }
 

@@ -20,8 +20,8 @@ use super::l2::{InterfaceEvent, L2Announcer, L2Options};
 use super::links::{self, AbortOnDrop, LinksError};
 use crate::decide::interfaces::answering_macs;
 use crate::decide::{
-    ClusterView, Fence, FenceState, InterfaceRules, L2Plan, Link, LocalNode, NodeState,
-    ServiceState, l2_plan,
+    Changed, ClusterView, Delta, Fence, FenceState, InterfaceRules, L2Book, L2Verdict, Link,
+    LocalNode, NodeState, ServiceBook,
 };
 use crate::metrics::Metrics;
 use ferrolb_k8s::timer::sleep_until;
@@ -176,8 +176,16 @@ impl L2Runtime {
         }
     }
 
-    /// Decides and applies what this node answers for.
-    pub fn apply(&mut self, config: &Config, services: &[ServiceState]) -> L2Plan {
+    /// Decides what this node answers for (again for the Services
+    /// `changed`, or all of them when the members, interfaces or fence
+    /// moved: [`L2Book::update`]) and applies it.
+    pub fn apply(
+        &mut self,
+        config: &Config,
+        services: &ServiceBook,
+        changed: Changed,
+        book: &mut L2Book,
+    ) -> Delta<L2Verdict> {
         let known = self.known();
         let view = self.view();
         self.log_view(&view);
@@ -210,9 +218,9 @@ impl L2Runtime {
             fence,
         };
         self.share_hardware(config, &local, &view);
-        let plan = l2_plan(config, &local, &cluster, services);
-        self.announcer.apply(&plan);
-        plan
+        let delta = book.update(config, &local, &cluster, services, changed);
+        self.announcer.apply(book.plan());
+        delta
     }
 
     /// Tells the other speakers the MACs this node may answer from, and

@@ -16,15 +16,27 @@ use super::verdict::{Explanation, Reason, Verdict};
 /// What the advertisements of one route state, merged, before it becomes
 /// the BGP stack's [`RouteAttributes`].
 #[derive(Default)]
-struct Stated {
+pub(super) struct Stated {
     communities: BTreeSet<BgpCommunity>,
     local_pref: Option<u32>,
 }
 
 impl Stated {
+    /// Adds what `advertisement` states. Advertisements come in
+    /// namespace/name order and the first LOCAL_PREF wins: the compiler
+    /// refuses conflicting values for the same nodes, so this only settles
+    /// what it cannot see.
+    pub(super) fn add(&mut self, advertisement: &BgpAdvertisement) {
+        self.communities
+            .extend(advertisement.communities.iter().cloned());
+        if self.local_pref.is_none() {
+            self.local_pref = advertisement.local_pref;
+        }
+    }
+
     /// The route's attributes as the BGP stack takes them. LOCAL_PREF is for
     /// iBGP peers only; the session leaves it off eBGP.
-    fn attributes(&self) -> RouteAttributes {
+    pub(super) fn attributes(&self) -> RouteAttributes {
         let mut standard = Vec::new();
         let mut large = Vec::new();
         for c in &self.communities {
@@ -62,40 +74,28 @@ pub fn bgp_plan<'a>(
     node: &NodeState,
     services: impl IntoIterator<Item = &'a ServiceState>,
 ) -> BgpPlan {
-    let node_peers: BTreeSet<&str> = config
-        .peers
-        .values()
-        .filter(|p| p.selects_node(&node.labels))
-        .map(|p| p.name.as_str())
-        .collect();
+    let node_peers = node_peers(config, node);
     let mut routes: Routes = node_peers
         .iter()
         .map(|p| (p.to_string(), BTreeMap::new()))
         .collect();
     let mut explanations = Vec::new();
-    let node_blocked = Reason::node_blocked(node);
     let mut services: Vec<&ServiceState> = services.into_iter().collect();
     services.sort_by(|a, b| a.key.cmp(&b.key));
     for service in services {
-        let service_blocked = node_blocked.clone().or_else(|| {
-            let usable =
-                has_usable_endpoint(service.traffic_policy, &service.endpoints, &node.name);
-            (!usable).then_some(match service.traffic_policy {
-                TrafficPolicy::Cluster => Reason::NoReadyEndpoint,
-                TrafficPolicy::Local => Reason::NoLocalReadyEndpoint,
-            })
+        let verdicts = decide_service(config, node, &node_peers, service, |route| {
+            if let Some(peer_routes) = routes.get_mut(route.peer) {
+                peer_routes
+                    .entry(route.prefix)
+                    .or_default()
+                    .add(route.advertisement);
+            }
         });
-        for &address in &service.addresses {
-            let verdict = match &service_blocked {
-                Some(reason) => Verdict::NotAnnounced(reason.clone()),
-                None => announce_address(config, node, &node_peers, service, address, &mut routes),
-            };
-            explanations.push(Explanation {
-                service: service.key.clone(),
-                address,
-                verdict,
-            });
-        }
+        explanations.extend(verdicts.into_iter().map(|(address, verdict)| Explanation {
+            service: service.key.clone(),
+            address,
+            verdict,
+        }));
     }
     BgpPlan {
         peers: routes
@@ -112,16 +112,65 @@ pub fn bgp_plan<'a>(
     }
 }
 
+/// The BGPPeers that apply to `node`, by name.
+pub(super) fn node_peers<'c>(config: &'c Config, node: &NodeState) -> BTreeSet<&'c str> {
+    config
+        .peers
+        .values()
+        .filter(|p| p.selects_node(&node.labels))
+        .map(|p| p.name.as_str())
+        .collect()
+}
+
+/// One route a Service's address puts in a peer's table, as one
+/// advertisement states it.
+pub(super) struct Route<'c> {
+    pub(super) peer: &'c str,
+    pub(super) prefix: IpNet,
+    pub(super) advertisement: &'c BgpAdvertisement,
+}
+
+/// The verdict for every address of `service` (in its order), each route
+/// it announces handed to `route` in the order the advertisements state
+/// them: the one decision of a Service, which depends on nothing but the
+/// configuration, this node and the Service itself.
+pub(super) fn decide_service<'c>(
+    config: &'c Config,
+    node: &NodeState,
+    node_peers: &BTreeSet<&'c str>,
+    service: &ServiceState,
+    mut route: impl FnMut(Route<'c>),
+) -> Vec<(IpAddr, Verdict)> {
+    let service_blocked = Reason::node_blocked(node).or_else(|| {
+        let usable = has_usable_endpoint(service.traffic_policy, &service.endpoints, &node.name);
+        (!usable).then_some(match service.traffic_policy {
+            TrafficPolicy::Cluster => Reason::NoReadyEndpoint,
+            TrafficPolicy::Local => Reason::NoLocalReadyEndpoint,
+        })
+    });
+    service
+        .addresses
+        .iter()
+        .map(|&address| {
+            let verdict = match &service_blocked {
+                Some(reason) => Verdict::NotAnnounced(reason.clone()),
+                None => announce_address(config, node, node_peers, service, address, &mut route),
+            };
+            (address, verdict)
+        })
+        .collect()
+}
+
 /// The routes of every peer of this node, as the advertisements state them.
 type Routes = BTreeMap<String, BTreeMap<IpNet, Stated>>;
 
-fn announce_address(
-    config: &Config,
+fn announce_address<'c>(
+    config: &'c Config,
     node: &NodeState,
-    node_peers: &BTreeSet<&str>,
+    node_peers: &BTreeSet<&'c str>,
     service: &ServiceState,
     address: IpAddr,
-    routes: &mut Routes,
+    route: &mut impl FnMut(Route<'c>),
 ) -> Verdict {
     let Some(pool) = pool_of(config, service, address) else {
         return Verdict::NotAnnounced(Reason::NotInAnyPool);
@@ -159,28 +208,21 @@ fn announce_address(
     let mut any_peer = false;
     for advertisement in for_node {
         let prefix = aggregate(address, advertisement);
-        let selected: Vec<&&str> = node_peers
+        let selected: Vec<&'c str> = node_peers
             .iter()
             .filter(|p| advertisement.selects_peer(p))
+            .copied()
             .collect();
         any_peer |= !selected.is_empty();
         let peers = selected
             .into_iter()
             .filter(|p| carries_family(config, p, address));
         for peer in peers {
-            let Some(peer_routes) = routes.get_mut(*peer) else {
-                continue;
-            };
-            let attributes = peer_routes.entry(prefix).or_default();
-            attributes
-                .communities
-                .extend(advertisement.communities.iter().cloned());
-            // Advertisements are in namespace/name order and the first
-            // LOCAL_PREF wins: the compiler refuses conflicting values for
-            // the same nodes, so this only settles what it cannot see.
-            if attributes.local_pref.is_none() {
-                attributes.local_pref = advertisement.local_pref;
-            }
+            route(Route {
+                peer,
+                prefix,
+                advertisement,
+            });
             announced_to.insert(peer.to_string());
         }
     }

@@ -144,6 +144,22 @@ pub struct InterfaceRules {
     excluded: Vec<(String, Regex)>,
 }
 
+/// Rules are equal when their patterns are (a compiled pattern has no
+/// equality of its own).
+impl PartialEq for InterfaceRules {
+    fn eq(&self, other: &InterfaceRules) -> bool {
+        let patterns = |r: &InterfaceRules| {
+            r.excluded
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect::<Vec<_>>()
+        };
+        patterns(self) == patterns(other)
+    }
+}
+
+impl Eq for InterfaceRules {}
+
 impl InterfaceRules {
     /// MetalLB's patterns followed by FerroLB's.
     pub fn standard() -> InterfaceRules {

@@ -112,23 +112,8 @@ pub fn l2_plan<'a>(
 
     let mut plan = L2Plan::default();
     for (service, address, entry) in entries {
-        let verdict = match entry {
-            Entry::Blocked(reason) => L2Verdict::NotAnnounced(reason),
-            Entry::Candidates {
-                pool,
-                advertisements,
-                nodes,
-            } => match owners.get(&address) {
-                None => L2Verdict::NotAnnounced(Reason::NoCommonCandidate),
-                Some(owner) if *owner != this_node.name => L2Verdict::NotAnnounced(
-                    not_candidate(this_node, cluster, service, pool, &advertisements, &nodes)
-                        .unwrap_or_else(|| Reason::OwnedBy {
-                            node: owner.to_string(),
-                        }),
-                ),
-                Some(_) => announce(this_node, cluster, pool, &advertisements, address),
-            },
-        };
+        let owner = owners.get(&address).copied();
+        let verdict = verdict(this_node, cluster, service, address, entry, owner);
         if let L2Verdict::Announced { interfaces } = &verdict {
             plan.addresses
                 .entry(address)
@@ -151,8 +136,37 @@ pub fn l2_plan<'a>(
     plan
 }
 
+/// The verdict for one Service's `address`, of which `owner` is the owner
+/// (`None`: the Services holding it have no candidate in common).
+pub(super) fn verdict(
+    this_node: &LocalNode,
+    cluster: &ClusterView,
+    service: &ServiceState,
+    address: IpAddr,
+    entry: Entry<'_>,
+    owner: Option<&str>,
+) -> L2Verdict {
+    match entry {
+        Entry::Blocked(reason) => L2Verdict::NotAnnounced(reason),
+        Entry::Candidates {
+            pool,
+            advertisements,
+            nodes,
+        } => match owner {
+            None => L2Verdict::NotAnnounced(Reason::NoCommonCandidate),
+            Some(owner) if owner != this_node.name => L2Verdict::NotAnnounced(
+                not_candidate(this_node, cluster, service, pool, &advertisements, &nodes)
+                    .unwrap_or_else(|| Reason::OwnedBy {
+                        node: owner.to_string(),
+                    }),
+            ),
+            Some(_) => announce(this_node, cluster, pool, &advertisements, address),
+        },
+    }
+}
+
 /// One Service's stake in one of its addresses.
-enum Entry<'a> {
+pub(super) enum Entry<'a> {
     /// This Service does not get the address announced, whoever owns it.
     Blocked(Reason),
     /// The nodes fit to announce it for this Service (never empty).
@@ -167,14 +181,14 @@ enum Entry<'a> {
 /// The nodes that may announce for each set of advertisements (a pool's,
 /// or those of its advertisements that select a Service), before endpoints
 /// are looked at.
-struct Eligible<'a> {
+pub(super) struct Eligible<'a> {
     config: &'a Config,
     cluster: &'a ClusterView,
     by_advertisements: BTreeMap<Vec<&'a str>, BTreeSet<&'a str>>,
 }
 
 impl<'a> Eligible<'a> {
-    fn new(config: &'a Config, cluster: &'a ClusterView) -> Eligible<'a> {
+    pub(super) fn new(config: &'a Config, cluster: &'a ClusterView) -> Eligible<'a> {
         Eligible {
             config,
             cluster,
@@ -182,7 +196,7 @@ impl<'a> Eligible<'a> {
         }
     }
 
-    fn entry(&mut self, service: &ServiceState, address: IpAddr) -> Entry<'a> {
+    pub(super) fn entry(&mut self, service: &ServiceState, address: IpAddr) -> Entry<'a> {
         let Some(pool) = pool_of(self.config, service, address) else {
             return Entry::Blocked(Reason::NotInAnyPool);
         };
@@ -260,36 +274,71 @@ fn owners<'a>(
             }
         }
     }
-    let mut candidates: BTreeMap<IpAddr, BTreeSet<&'a str>> = BTreeMap::new();
-    let mut preferring: BTreeMap<IpAddr, &[&L2Advertisement]> = BTreeMap::new();
+    let mut common: BTreeMap<IpAddr, Common> = BTreeMap::new();
     for (_, address, entry) in entries {
+        common.entry(*address).or_default().add(entry);
+    }
+    common
+        .into_iter()
+        .filter_map(|(address, common)| {
+            let key = keys.get(&address).copied().unwrap_or(address);
+            common.owner(key, cluster).map(|o| (address, o))
+        })
+        .collect()
+}
+
+/// What the Services holding one address have in common, fed their
+/// stakes in it in Service order: the nodes fit for every one that has
+/// candidates, and the advertisements of the first of those (which rank
+/// the nodes by preference).
+#[derive(Default)]
+pub(super) struct Common<'a, 'e> {
+    nodes: Option<BTreeSet<&'a str>>,
+    preferring: &'e [&'a L2Advertisement],
+}
+
+impl<'a, 'e> Common<'a, 'e> {
+    pub(super) fn add(&mut self, entry: &'e Entry<'a>) {
         let Entry::Candidates {
             nodes,
             advertisements,
             ..
         } = entry
         else {
-            continue;
+            return;
         };
-        preferring.entry(*address).or_insert(advertisements);
-        candidates
-            .entry(*address)
-            .and_modify(|common| common.retain(|n| nodes.contains(n)))
-            .or_insert_with(|| nodes.clone());
+        match &mut self.nodes {
+            Some(common) => common.retain(|n| nodes.contains(n)),
+            None => {
+                self.nodes = Some(nodes.clone());
+                self.preferring = advertisements;
+            }
+        }
     }
-    candidates
-        .into_iter()
-        .filter_map(|(address, nodes)| {
-            let key = keys.get(&address).copied().unwrap_or(address);
-            let advertisements = preferring.get(&address).copied().unwrap_or_default();
-            let score = |node: &str| {
-                cluster.get(node).map_or(0, |n| {
-                    advertisements.iter().map(|a| a.preference(&n.labels)).sum()
-                })
-            };
-            owner::owner_preferring(key, nodes, score).map(|o| (address, o))
+
+    /// The owner of the address keyed on `key`: `None` when no Service
+    /// holding it has candidates, or they have none in common.
+    pub(super) fn owner(self, key: IpAddr, cluster: &ClusterView) -> Option<&'a str> {
+        owner_of(key, self.nodes?, self.preferring, cluster)
+    }
+}
+
+/// The owner among `nodes` (the candidates every Service holding the
+/// address has in common) of the address keyed on `key`, ranked by the
+/// preference of `advertisements` (those that select the first Service
+/// holding it) first.
+fn owner_of<'a>(
+    key: IpAddr,
+    nodes: BTreeSet<&'a str>,
+    advertisements: &[&L2Advertisement],
+    cluster: &ClusterView,
+) -> Option<&'a str> {
+    let score = |node: &str| {
+        cluster.get(node).map_or(0, |n| {
+            advertisements.iter().map(|a| a.preference(&n.labels)).sum()
         })
-        .collect()
+    };
+    owner::owner_preferring(key, nodes, score)
 }
 
 /// Why this node is no candidate for a Service's address that another

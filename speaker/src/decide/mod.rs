@@ -10,6 +10,7 @@
 
 mod bgp;
 mod endpoints;
+pub mod incremental;
 mod input;
 pub mod interfaces;
 mod l2;
@@ -22,6 +23,7 @@ pub use fence::{Fence, FenceState};
 /// The quorum fence lives beside the membership that feeds it, in the
 /// kube-free Layer-2 crate; the decision reads its state.
 pub use ferrolb_l2::fence;
+pub use incremental::{BgpBook, Changed, Delta, L2Book, Prefixes, ServiceBook};
 pub use input::{EXCLUDE_LABEL, NodeState, ServiceKey, ServiceState};
 pub use interfaces::{InterfaceRules, Link};
 pub use l2::{ClusterView, L2Plan, L2Status, LocalNode, l2_plan};

@@ -12,7 +12,7 @@
 mod inputs;
 mod report;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::convert::Infallible;
 use std::fmt::Display;
 
@@ -21,7 +21,10 @@ use ferrolb_crds::config::{Config, Resources, compile};
 use tracing::{error, info, warn};
 
 use crate::announce::{BgpAnnouncer, BgpChange, L2Runtime, L2Setup, address_book, memberlist_key};
-use crate::decide::{BgpPlan, Explanation, L2Plan, L2Verdict, ServiceState, Verdict, bgp_plan};
+use crate::decide::{
+    BgpBook, BgpPlan, Changed, Delta, Explanation, L2Book, L2Plan, L2Verdict, Prefixes,
+    ServiceBook, ServiceKey, Verdict,
+};
 use crate::metrics::Metrics;
 use crate::report::{
     Conflict, NoticeKind, announcement_state, bgp_service_statuses, log_verdicts, notices,
@@ -60,9 +63,13 @@ pub struct Speaker {
     l2: Option<L2Runtime>,
     /// The services as the last pass read them: Layer-2 mode decides again
     /// on membership changes, between passes.
-    services: Vec<ServiceState>,
-    bgp_plan: BgpPlan,
-    l2_plan: L2Plan,
+    services: ServiceBook,
+    /// The BGP decision, kept up to date Service by Service.
+    bgp_book: BgpBook,
+    /// The Layer-2 decision (empty while Layer-2 mode is off), and the
+    /// Services changed since it was last updated.
+    l2_book: L2Book,
+    l2_changed: Changed,
     /// Why configured peers cannot run, as last logged.
     peer_errors: BTreeMap<String, String>,
     /// Each session's state as last logged.
@@ -82,9 +89,10 @@ impl Speaker {
             memberlist_key: None,
             bgp: None,
             l2: None,
-            services: Vec::new(),
-            bgp_plan: BgpPlan::default(),
-            l2_plan: L2Plan::default(),
+            services: ServiceBook::default(),
+            bgp_book: BgpBook::default(),
+            l2_book: L2Book::default(),
+            l2_changed: Changed::All,
             peer_errors: BTreeMap::new(),
             session_states: BTreeMap::new(),
             conflicts: BTreeMap::new(),
@@ -175,7 +183,16 @@ impl Speaker {
             return report;
         };
         let node = &self.settings.node;
-        let plan = bgp_plan(config, &inputs.node, &inputs.services);
+        // Only the Services that changed are decided again (all of them
+        // when the configuration or this node changed: the books see it).
+        let changed = Changed::Some(self.services.replace(inputs.services));
+        if self.l2.is_some() {
+            self.l2_changed.merge(changed.clone());
+        }
+        let delta = self
+            .bgp_book
+            .update(config, &inputs.node, &self.services, changed);
+        let plan = self.bgp_book.plan();
         let announcer = self.bgp.get_or_insert_with(|| {
             let router_id = self.settings.router_id.or(inputs.node_ipv4);
             let mut announcer =
@@ -187,21 +204,19 @@ impl Speaker {
             }
             announcer
         });
-        announcer.apply(config, &plan).await;
+        announcer
+            .apply(config, plan, self.bgp_book.changed_prefixes())
+            .await;
         log_peer_errors(&mut self.peer_errors, announcer);
 
         let bgp_announced = |v: &Verdict| v.is_announced();
-        // The last plan is what changed against: notices and log lines
-        // keep no copy of it.
-        log_verdicts(
-            &self.bgp_plan.explanations,
-            &plan.explanations,
-            Verdict::needs_attention,
-        );
+        // Only the verdicts decided again can have changed: logs and
+        // notices compare those.
+        log_verdicts(&delta.before, &delta.after, Verdict::needs_attention);
         if let Some(m) = &self.settings.metrics {
-            announced_metric(m, node, "bgp", &plan.explanations, bgp_announced);
+            announced_metric(m, node, "bgp", &delta, bgp_announced);
         }
-        for notice in notices(&self.bgp_plan.explanations, &plan.explanations) {
+        for notice in notices(&delta.before, &delta.after) {
             let Some(kind) = notice.event else {
                 continue;
             };
@@ -222,8 +237,6 @@ impl Speaker {
                 note,
             });
         }
-        self.bgp_plan = plan;
-        self.services = inputs.services;
         self.update_l2(inputs.speakers, inputs.nodes, inputs.node)
             .await;
         report.events.extend(self.apply_l2().events);
@@ -244,7 +257,25 @@ impl Speaker {
             if let Some(l2) = self.l2.take() {
                 info!("no L2Advertisement any more: Layer-2 mode stops");
                 l2.shutdown().await;
-                self.l2_plan = L2Plan::default();
+                // Nothing is answered any more: the metric says so.
+                let gone = Delta {
+                    before: std::mem::take(&mut self.l2_book)
+                        .plan()
+                        .explanations
+                        .clone(),
+                    after: Vec::new(),
+                };
+                if let Some(m) = &self.settings.metrics {
+                    let announced = |v: &L2Verdict| v.is_announced();
+                    announced_metric(
+                        m,
+                        &self.settings.node,
+                        crate::metrics::LAYER2,
+                        &gone,
+                        announced,
+                    );
+                }
+                self.l2_changed = Changed::All;
                 self.conflicts.clear();
             }
             return;
@@ -308,7 +339,9 @@ impl Speaker {
     /// interface gets its session (nothing else changes, being a diff).
     pub async fn apply_bgp(&mut self) {
         if let (Some(announcer), Some(config)) = (&mut self.bgp, &self.config) {
-            announcer.apply(config, &self.bgp_plan).await;
+            announcer
+                .apply(config, self.bgp_book.plan(), &Prefixes::All)
+                .await;
             log_peer_errors(&mut self.peer_errors, announcer);
         }
     }
@@ -321,26 +354,30 @@ impl Speaker {
             return report;
         };
         let node = &self.settings.node;
-        let plan = l2.apply(config, &self.services);
+        let changed = std::mem::replace(&mut self.l2_changed, Changed::none());
+        let delta = l2.apply(config, &self.services, changed, &mut self.l2_book);
+        let plan = self.l2_book.plan();
         let l2_announced = |v: &L2Verdict| v.is_announced();
-        log_verdicts(
-            &self.l2_plan.explanations,
-            &plan.explanations,
-            L2Verdict::needs_attention,
-        );
+        log_verdicts(&delta.before, &delta.after, L2Verdict::needs_attention);
         if let Some(m) = &self.settings.metrics {
-            announced_metric(
-                m,
-                node,
-                crate::metrics::LAYER2,
-                &plan.explanations,
-                l2_announced,
-            );
+            announced_metric(m, node, crate::metrics::LAYER2, &delta, l2_announced);
         }
-        for service in plan.statuses.keys() {
-            if !self.l2_plan.statuses.contains_key(service) {
+        // A Service answered for now and not before: only those decided
+        // again can be.
+        let answered_before: BTreeSet<&ServiceKey> = delta
+            .before
+            .iter()
+            .filter(|e| e.verdict.is_announced())
+            .map(|e| &e.service)
+            .collect();
+        let mut assigned = BTreeSet::new();
+        for e in &delta.after {
+            if e.verdict.is_announced()
+                && !answered_before.contains(&e.service)
+                && assigned.insert(&e.service)
+            {
                 report.events.push(ServiceEvent {
-                    service: service.clone(),
+                    service: e.service.clone(),
                     kind: NoticeKind::NodeAssigned,
                     note: format!("announcing from node \"{node}\" with protocol \"layer2\""),
                 });
@@ -382,7 +419,7 @@ impl Speaker {
                 ),
                 _ => continue,
             };
-            for state in self.services.iter().filter(|s| s.addresses.contains(&ip)) {
+            for state in self.services.values().filter(|s| s.addresses.contains(&ip)) {
                 report.events.push(ServiceEvent {
                     service: state.key.clone(),
                     kind,
@@ -394,25 +431,24 @@ impl Speaker {
         // none of its business any more.
         self.conflicts
             .retain(|ip, _| plan.addresses.contains_key(ip));
-        self.l2_plan = plan;
         report
     }
 
     /// The BGP plan of the last pass.
     pub fn bgp_plan(&self) -> &BgpPlan {
-        &self.bgp_plan
+        self.bgp_book.plan()
     }
 
     /// The Layer-2 plan last applied (empty while Layer-2 mode is off).
     pub fn l2_plan(&self) -> &L2Plan {
-        &self.l2_plan
+        self.l2_book.plan()
     }
 
     /// The status each announced Service should carry from this node.
     pub fn service_statuses(&self) -> ServiceStatuses {
         ServiceStatuses {
-            bgp: bgp_service_statuses(&self.bgp_plan.explanations),
-            l2: self.l2_plan.statuses.clone(),
+            bgp: bgp_service_statuses(&self.bgp_plan().explanations),
+            l2: self.l2_plan().statuses.clone(),
         }
     }
 
@@ -423,8 +459,8 @@ impl Speaker {
         match &self.config {
             Some(config) => announcement_state(
                 config,
-                &self.bgp_plan.explanations,
-                &self.l2_plan.explanations,
+                &self.bgp_plan().explanations,
+                &self.l2_plan().explanations,
                 &self.conflicts,
             ),
             None => NodeAnnouncementStateStatus::default(),
@@ -529,22 +565,32 @@ impl Speaker {
     }
 }
 
-/// The addresses `protocol` announces from `node`, into the metrics.
+/// The addresses `protocol` announces from `node`, into the metrics: those
+/// of the Services decided again, as they moved.
 fn announced_metric<V>(
     metrics: &Metrics,
     node: &str,
     protocol: &str,
-    explanations: &[Explanation<V>],
+    delta: &Delta<V>,
     announced: fn(&V) -> bool,
 ) {
-    metrics.announced(
+    metrics.announced_changed(
         node,
         protocol,
-        explanations
-            .iter()
-            .filter(|e| announced(&e.verdict))
-            .map(|e| (&e.service, e.address)),
+        announced_in(&delta.before, announced),
+        announced_in(&delta.after, announced),
     );
+}
+
+/// The Service and address of each of `explanations` that is announced.
+fn announced_in<V>(
+    explanations: &[Explanation<V>],
+    announced: fn(&V) -> bool,
+) -> impl Iterator<Item = (&ServiceKey, std::net::IpAddr)> {
+    explanations
+        .iter()
+        .filter(move |e| announced(&e.verdict))
+        .map(|e| (&e.service, e.address))
 }
 
 /// Logs why each configured peer cannot run, once per change rather than

@@ -44,6 +44,47 @@ metadata: {name: edge, namespace: metallb-system}
 spec: {addresses: ["198.51.100.128/26"]}
 "#;
 
+/// BGP peers and advertisements of [`PROPERTY_POOLS`]: two peers (one for
+/// rack b only), `web` aggregated to /28s, `edge` for edge nodes and
+/// peer `tor-b` only.
+#[allow(dead_code)]
+pub const PROPERTY_BGP: &str = r#"
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: tor-a, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64500, peerAddress: 10.0.0.1}
+---
+apiVersion: metallb.io/v1beta2
+kind: BGPPeer
+metadata: {name: tor-b, namespace: metallb-system}
+spec: {myASN: 64512, peerASN: 64501, peerAddress: 10.0.0.2, nodeSelectors: [{matchLabels: {rack: b}}]}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: web, namespace: metallb-system}
+spec: {ipAddressPools: [web], aggregationLength: 28}
+---
+apiVersion: metallb.io/v1beta1
+kind: BGPAdvertisement
+metadata: {name: edge, namespace: metallb-system}
+spec: {ipAddressPools: [edge], nodeSelectors: [{matchLabels: {edge: "true"}}], peers: [tor-b]}
+"#;
+
+/// Layer-2 advertisements of [`PROPERTY_POOLS`]: `web` everywhere, `edge`
+/// on edge nodes.
+#[allow(dead_code)]
+pub const PROPERTY_L2: &str = r#"
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: web, namespace: metallb-system}
+spec: {ipAddressPools: [web]}
+---
+apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata: {name: edge, namespace: metallb-system}
+spec: {ipAddressPools: [edge], nodeSelectors: [{matchLabels: {edge: "true"}}]}
+"#;
+
 /// Compiles `yaml`, failing the test on any manifest or compiler error.
 #[allow(dead_code)]
 pub fn compile_yaml(yaml: &str) -> Config {

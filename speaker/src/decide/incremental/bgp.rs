@@ -1,0 +1,176 @@
+//! BGP mode, kept up to date Service by Service.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ferrolb_crds::config::Config;
+use ipnet::IpNet;
+
+use super::super::bgp::{BgpPlan, Stated, decide_service, node_peers};
+use super::super::input::{NodeState, ServiceKey};
+use super::super::verdict::Verdict;
+use super::{Changed, Delta, ServiceBook, replace_explanations};
+
+/// The BGP plan of the Services of a [`ServiceBook`], and what it was
+/// decided from.
+#[derive(Debug, Clone, Default)]
+pub struct BgpBook {
+    /// What every Service's decision read, as of the last update; `None`
+    /// before the first.
+    decided_from: Option<(Config, NodeState)>,
+    /// The Services routing each prefix, in key order: a prefix's
+    /// attributes merge what all of them state (aggregated prefixes and
+    /// shared addresses have several).
+    routers: BTreeMap<IpNet, Vec<ServiceKey>>,
+    /// The prefixes each Service routes.
+    routed: BTreeMap<ServiceKey, Vec<IpNet>>,
+    plan: BgpPlan,
+    /// The prefixes the last update may have changed on some peer.
+    prefixes: Prefixes,
+}
+
+/// The routes an update may have changed, on any peer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Prefixes {
+    /// Any: the plan was made afresh (peers may have come or gone too).
+    #[default]
+    All,
+    /// Only these; every other route of every peer is as it was.
+    Some(BTreeSet<IpNet>),
+}
+
+impl BgpBook {
+    /// The plan, equal to [`super::super::bgp_plan`] over the same inputs.
+    pub fn plan(&self) -> &BgpPlan {
+        &self.plan
+    }
+
+    /// The routes the last [`BgpBook::update`] may have changed.
+    pub fn changed_prefixes(&self) -> &Prefixes {
+        &self.prefixes
+    }
+
+    /// Decides again the Services `changed` (all of them when the
+    /// configuration or this node differ from the last update's), and
+    /// says how their verdicts moved.
+    pub fn update(
+        &mut self,
+        config: &Config,
+        node: &NodeState,
+        services: &ServiceBook,
+        changed: Changed,
+    ) -> Delta<Verdict> {
+        let same_inputs = self
+            .decided_from
+            .as_ref()
+            .is_some_and(|(c, n)| c == config && n == node);
+        let changed: Vec<ServiceKey> = match changed {
+            Changed::Some(keys) if same_inputs => keys.into_iter().collect(),
+            _ => {
+                return self.rebuild(config, node, services);
+            }
+        };
+        let node_peers = node_peers(config, node);
+        let mut delta = Delta::default();
+        let mut dirty: BTreeSet<IpNet> = BTreeSet::new();
+        for key in &changed {
+            for prefix in self.routed.remove(key).unwrap_or_default() {
+                if let Some(routers) = self.routers.get_mut(&prefix) {
+                    routers.retain(|k| k != key);
+                }
+                dirty.insert(prefix);
+            }
+            let verdicts = match services.get(key) {
+                Some(service) => {
+                    let mut prefixes = Vec::new();
+                    let verdicts = decide_service(config, node, &node_peers, service, |r| {
+                        prefixes.push(r.prefix)
+                    });
+                    prefixes.sort_unstable();
+                    prefixes.dedup();
+                    for prefix in &prefixes {
+                        let routers = self.routers.entry(*prefix).or_default();
+                        if let Err(at) = routers.binary_search(key) {
+                            routers.insert(at, key.clone());
+                        }
+                        dirty.insert(*prefix);
+                    }
+                    if !prefixes.is_empty() {
+                        self.routed.insert(key.clone(), prefixes);
+                    }
+                    verdicts
+                }
+                None => Vec::new(),
+            };
+            replace_explanations(&mut self.plan.explanations, key, verdicts, &mut delta);
+        }
+        for prefix in &dirty {
+            self.restate(config, node, &node_peers, services, *prefix);
+        }
+        self.prefixes = Prefixes::Some(dirty);
+        delta
+    }
+
+    /// Decides every Service afresh.
+    fn rebuild(
+        &mut self,
+        config: &Config,
+        node: &NodeState,
+        services: &ServiceBook,
+    ) -> Delta<Verdict> {
+        let before = std::mem::take(&mut self.plan.explanations);
+        *self = BgpBook {
+            decided_from: Some((config.clone(), node.clone())),
+            plan: BgpPlan {
+                peers: node_peers(config, node)
+                    .into_iter()
+                    .map(|p| (p.to_string(), BTreeMap::new()))
+                    .collect(),
+                explanations: Vec::new(),
+            },
+            ..BgpBook::default()
+        };
+        let all = services.keys().cloned().collect();
+        let mut delta = self.update(config, node, services, Changed::Some(all));
+        delta.before = before;
+        self.prefixes = Prefixes::All;
+        delta
+    }
+
+    /// Sets `prefix`'s attributes on every peer from what the Services
+    /// routing it state now (in key order, as the whole plan merges them).
+    fn restate(
+        &mut self,
+        config: &Config,
+        node: &NodeState,
+        node_peers: &BTreeSet<&str>,
+        services: &ServiceBook,
+        prefix: IpNet,
+    ) {
+        let mut stated: BTreeMap<&str, Stated> = BTreeMap::new();
+        let routers = self
+            .routers
+            .get(&prefix)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        for service in routers.iter().filter_map(|k| services.get(k)) {
+            decide_service(config, node, node_peers, service, |r| {
+                if r.prefix == prefix {
+                    stated.entry(r.peer).or_default().add(r.advertisement);
+                }
+            });
+        }
+        if routers.is_empty() {
+            self.routers.remove(&prefix);
+        }
+        for (peer, routes) in &mut self.plan.peers {
+            match stated.get(peer.as_str()) {
+                Some(s) => {
+                    routes.insert(prefix, s.attributes());
+                }
+                None => {
+                    routes.remove(&prefix);
+                }
+            }
+        }
+    }
+}

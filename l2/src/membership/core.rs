@@ -323,9 +323,11 @@ pub struct Membership {
     /// has one): past `fenced_after`, it tells everyone its fence is
     /// closed ([`Membership::tell_fenced`]).
     unquorate_since: Option<Instant>,
-    /// After a fencing stall this node's fence is closed by its own hold,
-    /// not by its peers' silence: it tells nobody it is fenced until then
-    /// (its addresses stay with it; see [`Membership::tell_fenced`]).
+    /// After a fencing stall this node's fence is closed by its own hold
+    /// and by the others' suspicion of its silence, not by theirs: it
+    /// tells nobody it is fenced until then (`R + 2J + settle`), so that
+    /// its addresses stay with it (telling would move them away and back:
+    /// `cli/tests/standalone_l2_stall.rs`, 50 and 200 ms).
     stall_hold_until: Option<Instant>,
     /// When this node, fenced, tells everyone so again.
     next_fence_telling: Option<Instant>,
@@ -477,7 +479,12 @@ impl Membership {
         }
         let hold = now + self.timing.suspected_by_hold();
         if fence {
-            self.stall_hold_until = Some(hold);
+            // Its quorum comes back once the holds below end and the
+            // others, which suspected it while it was silent, hear its
+            // refutation and stop telling it (each telling holds it out
+            // `R + 2J` more); within a settle time, in which its fence
+            // is closed anyway.
+            self.stall_hold_until = Some(hold + self.timing.settle);
         }
         for peer in self.peers.values_mut() {
             for t in [&mut peer.last_heard, &mut peer.watched_since]
@@ -1784,7 +1791,7 @@ mod tests {
     }
 
     #[test]
-    fn a_fencing_stall_tells_nobody_while_its_own_hold_lasts() {
+    fn a_fencing_stall_tells_nobody_for_a_settle_time() {
         let t0 = Instant::now();
         let timing = MembershipTiming::default();
         let mut m = member("a", t0);
@@ -1801,7 +1808,7 @@ mod tests {
         assert_eq!(m.view().reachable.len(), 1);
         let mut seq = 3;
         let mut now = resumed;
-        while now < resumed + timing.suspected_by_hold() {
+        while now < resumed + timing.suspected_by_hold() + timing.settle {
             now += 2 * MS;
             for peer in ["b", "c"] {
                 told.extend(fence_tellings(

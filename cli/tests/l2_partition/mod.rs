@@ -234,13 +234,7 @@ pub fn partitioned_owner_and_bystander(lab: Watched<impl Speakers>) -> interop_t
     let (during, after) = cut_and_heal(lan, subject, who_has, &isolate(lan, first))?;
     let what = format!("{family:?}: the owner {} cut off", lan.name(first));
     check_heal(lan, subject, &what, &during, &after)?;
-    let took_over = during.owner.filter(|o| *o != first);
-    assert!(
-        took_over.is_some() && during.steady_for >= STEADY_FOR / 2,
-        "no other node answered steadily during the cut: {what}: {}\n{}",
-        during.line(lan),
-        subject.logs(lan)
-    );
+    assert_moved(lan, subject, &what, first, &during);
 
     let owner = owner(lan, subject)?;
     let bystander = (owner + 1) % lan.nodes().len();
@@ -260,31 +254,66 @@ pub fn partitioned_owner_and_bystander(lab: Watched<impl Speakers>) -> interop_t
     Ok(())
 }
 
+/// What a cut must leave the address with while it lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum During {
+    /// Only no request answered twice (a cut that leaves the owner a
+    /// quorum keeps it answering; the figures say so).
+    NoDual,
+    /// Another node answers steadily: the owner hears nobody (every other
+    /// node's datagrams to it dropped), fences itself and tells the
+    /// others, which hold it out of the candidates (issue 17, the deaf
+    /// owner: before, the address stayed dark for the whole cut).
+    MovesAndIsAnswered,
+}
+
+/// Another node than `before` answered steadily during the cut.
+fn assert_moved(lan: &L2Lan, subject: &impl Speakers, what: &str, before: NodeId, during: &Seen) {
+    let took_over = during.owner.filter(|o| *o != before);
+    assert!(
+        took_over.is_some() && during.steady_for >= STEADY_FOR / 2,
+        "no other node answered steadily during the cut: {what}: {}\n{}",
+        during.line(lan),
+        subject.logs(lan)
+    );
+}
+
 /// (b) Cuts in one direction only ("A hears B, B does not hear A"), each
 /// healed before the next: between the owner and one other node, each
 /// way, and between the owner and every other node, each way.
 pub fn one_way_cuts(lab: Watched<impl Speakers>) -> interop_tests::Result<()> {
     let (lan, subject, who_has) = (lab.lan, lab.subject, lab.who_has);
     let family = Family::of(lan.vip());
-    let cuts: [(&str, CutAround); 4] = [
-        ("the owner's datagrams to one node dropped", |lan, o| {
-            vec![(o, (o + 1) % lan.nodes().len())]
-        }),
-        ("one node's datagrams to the owner dropped", |lan, o| {
-            vec![((o + 1) % lan.nodes().len(), o)]
-        }),
-        ("the owner's datagrams to every node dropped", |lan, o| {
-            others(lan, o).map(|x| (o, x)).collect()
-        }),
-        ("every node's datagrams to the owner dropped", |lan, o| {
-            others(lan, o).map(|x| (x, o)).collect()
-        }),
+    let cuts: [(&str, During, CutAround); 4] = [
+        (
+            "the owner's datagrams to one node dropped",
+            During::NoDual,
+            |lan, o| vec![(o, (o + 1) % lan.nodes().len())],
+        ),
+        (
+            "one node's datagrams to the owner dropped",
+            During::NoDual,
+            |lan, o| vec![((o + 1) % lan.nodes().len(), o)],
+        ),
+        (
+            "the owner's datagrams to every node dropped",
+            During::NoDual,
+            |lan, o| others(lan, o).map(|x| (o, x)).collect(),
+        ),
+        (
+            "every node's datagrams to the owner dropped",
+            During::MovesAndIsAnswered,
+            |lan, o| others(lan, o).map(|x| (x, o)).collect(),
+        ),
     ];
-    for (name, cut) in cuts {
+    for (name, expect, cut) in cuts {
         let before = owner(lan, subject)?;
         let (during, after) = cut_and_heal(lan, subject, who_has, &cut(lan, before))?;
         let what = format!("{family:?}: {name} (owner {})", lan.name(before));
         check_heal(lan, subject, &what, &during, &after)?;
+        if expect == During::MovesAndIsAnswered {
+            assert_moved(lan, subject, &what, before, &during);
+        }
     }
     Ok(())
 }

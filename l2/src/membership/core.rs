@@ -11,6 +11,7 @@ use super::timing::MembershipTiming;
 use super::wire::{
     Body, Datagram, Header, Key, MAC_LEN, MAX_DATAGRAM, Sighting, Suspicion, WireError, valid_name,
 };
+use crate::fence::has_quorum;
 
 /// What the membership says now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,6 +25,22 @@ pub struct View {
     /// The MACs each other known member answers ARP/NDP from, as it last
     /// said (`hardware`): Layer 2 takes their claims for a member's.
     pub hardware: BTreeMap<String, BTreeSet<Mac>>,
+    /// Members that told this node their fence is closed, within the hold
+    /// of their last telling: alive, but not candidates for addresses
+    /// (their addresses go to the next owner). See [`View::candidates`].
+    pub fenced: BTreeSet<String>,
+}
+
+impl View {
+    /// The members that may own addresses: alive and not fenced. The
+    /// `ClusterView` that decides owners is built from these, never from
+    /// `alive` alone: an owner that hears nobody while everyone hears it
+    /// fences itself, and would otherwise keep its addresses dark for the
+    /// whole cut (docs/l2-mode.md, "A fenced member hands its addresses
+    /// on").
+    pub fn candidates(&self) -> BTreeSet<String> {
+        self.alive.difference(&self.fenced).cloned().collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +102,13 @@ pub struct Stats {
     pub vouched: u64,
     /// Suspected members whose host answered a probe.
     pub hosts_up: u64,
+    /// Times this node told everyone its fence is closed.
+    pub fence_told: u64,
+    /// Fence announcements taken from others (each starts or extends a
+    /// hold), and those left alone: from an older life of the sender, or
+    /// overtaken by a later datagram of it.
+    pub fence_heard: u64,
+    pub fence_ignored: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +164,9 @@ struct Peer {
     /// Members whose notice about it this node took on hearsay: told as
     /// soon as it is heard from again (the relay of an indirect probe).
     asked_by: BTreeSet<String>,
+    /// It told this node its fence is closed: not a candidate for
+    /// addresses until then (the hold of its last `Fenced`).
+    fenced_until: Option<Instant>,
     state: State,
 }
 
@@ -189,6 +216,7 @@ impl Peer {
             suspects_me_until: None,
             admission: Admission::Out,
             asked_by: BTreeSet::new(),
+            fenced_until: None,
             state: State::suspected(None, now),
         }
     }
@@ -284,6 +312,25 @@ pub struct Membership {
     /// A stall of `stall_fence` or more was found and not yet taken
     /// ([`Membership::take_fencing_stall`]).
     fencing_stall: bool,
+    /// When this node last ran (the previous `handle` or `poll`): what it
+    /// reads now arrived after that, unless it was descheduled.
+    last_run: Option<Instant>,
+    /// The last stall found: `(last run before it, found at)`. What this
+    /// node reads within `J` of finding it may have waited in its socket
+    /// since the stall began.
+    backlog: Option<(Instant, Instant)>,
+    /// Since when this node's own `reachable` lacks a quorum (`None`: it
+    /// has one): past `fenced_after`, it tells everyone its fence is
+    /// closed ([`Membership::tell_fenced`]).
+    unquorate_since: Option<Instant>,
+    /// After a fencing stall this node's fence is closed by its own hold
+    /// and by the others' suspicion of its silence, not by theirs: it
+    /// tells nobody it is fenced until then (`R + 2J + settle`), so that
+    /// its addresses stay with it (telling would move them away and back:
+    /// `cli/tests/standalone_l2_stall.rs`, 50 and 200 ms).
+    stall_hold_until: Option<Instant>,
+    /// When this node, fenced, tells everyone so again.
+    next_fence_telling: Option<Instant>,
 }
 
 impl Membership {
@@ -303,6 +350,7 @@ impl Membership {
             reachable: BTreeSet::from([me.clone()]),
             alive: BTreeSet::from([me.clone()]),
             hardware: BTreeMap::new(),
+            fenced: BTreeSet::new(),
         };
         Membership {
             me,
@@ -321,6 +369,11 @@ impl Membership {
             hardware: Hardware::default(),
             expected: None,
             fencing_stall: false,
+            last_run: None,
+            backlog: None,
+            unquorate_since: None,
+            stall_hold_until: None,
+            next_fence_telling: None,
         }
     }
 
@@ -376,7 +429,9 @@ impl Membership {
         }
         self.run_timers(now, &mut out);
         self.publish(now, &mut out);
+        self.tell_fenced(now, &mut out);
         self.expected = self.next_deadline();
+        self.last_run = Some(now);
         out
     }
 
@@ -390,7 +445,9 @@ impl Membership {
         self.forgive_stall(now);
         self.run_timers(now, &mut out);
         self.publish(now, &mut out);
+        self.tell_fenced(now, &mut out);
         self.expected = self.next_deadline();
+        self.last_run = Some(now);
         out
     }
 
@@ -417,7 +474,18 @@ impl Membership {
             .max(u64::try_from(late.as_micros()).unwrap_or(u64::MAX));
         let fence = late >= self.timing.stall_fence();
         self.fencing_stall |= fence;
+        if let Some(last) = self.last_run {
+            self.backlog = Some((last, now));
+        }
         let hold = now + self.timing.suspected_by_hold();
+        if fence {
+            // Its quorum comes back once the holds below end and the
+            // others, which suspected it while it was silent, hear its
+            // refutation and stop telling it (each telling holds it out
+            // `R + 2J` more); within a settle time, in which its fence
+            // is closed anyway.
+            self.stall_hold_until = Some(hold + self.timing.settle);
+        }
         for peer in self.peers.values_mut() {
             for t in [&mut peer.last_heard, &mut peer.watched_since]
                 .into_iter()
@@ -563,8 +631,14 @@ impl Membership {
         }
         let mut next = Some(self.next_beat);
         let mut at = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if let Some(t) = self.fence_telling_due() {
+            at(t);
+        }
         for (name, peer) in &self.peers {
             if let Some(t) = peer.suspects_me_until {
+                at(t);
+            }
+            if let Some(t) = peer.fenced_until {
                 at(t);
             }
             if let Admission::From(t) = peer.admission {
@@ -761,10 +835,17 @@ impl Membership {
             // Taken above, before the state changes.
             Body::Leave => {}
             Body::Hardware { macs } => self.hardware.learn(&sender, macs),
+            Body::Fenced { hold_ms } => {
+                self.fence_heard(now, &sender, (incarnation, sequence), hold_ms);
+            }
         }
         // It reaches us but is suspected at its incarnation: tell it, so
-        // it refutes (this is how a healed partition is noticed).
+        // it refutes (this is how a healed partition is noticed). Fenced,
+        // tell it that first: it may be about to count this node alive
+        // again (a heal), and would otherwise give this node's addresses
+        // back to it while it settles, dark for `settle`.
         if still_suspected {
+            self.tell_fenced_to(now, &sender, out);
             self.tell(now, &sender, out);
         }
         self.relay(&sender, out);
@@ -999,6 +1080,106 @@ impl Membership {
             pending: BTreeSet::from([name.to_string()]),
         });
         sequence
+    }
+
+    /// A member says its fence is closed: it stays out of the candidates
+    /// for its hold (the shorter of the one it names and this node's own
+    /// [`MembershipTiming::fenced_hold`]), counted from the last instant
+    /// this node ran before it read the datagram (it arrived no earlier;
+    /// after a stall, from the stall's start: it may have waited in the
+    /// socket all along). The hold ends no later than the sender's fence
+    /// can open (docs/l2-mode.md, "A fenced member hands its addresses
+    /// on"). Only the newest datagram of the sender's newest life counts:
+    /// one overtaken on the way may be older than the sender's quorum.
+    fn fence_heard(
+        &mut self,
+        now: Instant,
+        sender: &str,
+        (incarnation, sequence): (u64, u64),
+        hold_ms: u32,
+    ) {
+        let from = match (self.backlog, self.last_run) {
+            (Some((start, found)), _) if now <= found + self.timing.jitter => start,
+            (_, Some(last)) => last,
+            _ => now,
+        }
+        .min(now);
+        let hold = Duration::from_millis(hold_ms.into()).min(self.timing.fenced_hold());
+        let Some(peer) = self.peers.get_mut(sender) else {
+            return;
+        };
+        if incarnation < peer.incarnation || peer.replay.newest != Some((incarnation, sequence)) {
+            self.stats.fence_ignored += 1;
+            return;
+        }
+        self.stats.fence_heard += 1;
+        let until = from + hold;
+        peer.fenced_until = Some(peer.fenced_until.map_or(until, |t| t.max(until)));
+    }
+
+    /// When this node, fenced, must tell everyone so next: once its
+    /// quorum has been lacking for `fenced_after` (its announcer has
+    /// applied the closure by then), not before a fencing stall's own
+    /// hold is over, then every `R` while it lasts.
+    fn fence_telling_due(&self) -> Option<Instant> {
+        let since = self.unquorate_since?;
+        let mut due = since + self.timing.fenced_after();
+        if let Some(t) = self.stall_hold_until {
+            due = due.max(t);
+        }
+        if let Some(t) = self.next_fence_telling {
+            due = due.max(t);
+        }
+        Some(due)
+    }
+
+    /// Whether this node may tell others its fence is closed now: it has
+    /// lacked a quorum for `fenced_after`, and not merely because of a
+    /// fencing stall's hold (a stalled owner keeps its addresses: the
+    /// others kept them on it, and moving them would cost two moves).
+    fn may_tell_fenced(&self, now: Instant) -> bool {
+        self.unquorate_since
+            .is_some_and(|since| now >= since + self.timing.fenced_after())
+            && self.stall_hold_until.is_none_or(|t| now >= t)
+    }
+
+    /// Tells every known member this node's fence is closed, every `R`
+    /// while it stays closed: each holds it out of the candidates for
+    /// addresses, so that the next owner answers for them. Every member,
+    /// suspected and dead ones too: an owner that hears nobody is heard
+    /// by everyone (the deaf owner, docs/reliability.md, scenario 6).
+    fn tell_fenced(&mut self, now: Instant, out: &mut Vec<Output>) {
+        if !self.may_tell_fenced(now) || self.fence_telling_due().is_none_or(|t| now < t) {
+            return;
+        }
+        self.next_fence_telling = Some(now + self.timing.reprobe);
+        let body = self.fenced_body();
+        if self.broadcast(out, body).is_some() {
+            self.stats.fence_told += 1;
+        }
+    }
+
+    /// Tells one member this node's fence is closed, if it is (in answer
+    /// to a member it suspects: at a heal, before anything else of this
+    /// node's counts it alive again).
+    fn tell_fenced_to(&mut self, now: Instant, name: &str, out: &mut Vec<Output>) {
+        let told_recently = self
+            .peers
+            .get(name)
+            .and_then(|p| p.last_told)
+            .is_some_and(|t| now < t + self.timing.heartbeat);
+        if !self.may_tell_fenced(now) || told_recently {
+            return;
+        }
+        let body = self.fenced_body();
+        self.send(out, name, body);
+        self.stats.fence_told += 1;
+    }
+
+    fn fenced_body(&self) -> Body {
+        Body::Fenced {
+            hold_ms: millis(self.timing.fenced_hold()),
+        }
     }
 
     fn run_timers(&mut self, now: Instant, out: &mut Vec<Output>) {
@@ -1401,14 +1582,30 @@ impl Membership {
             reachable: BTreeSet::from([self.me.clone()]),
             alive: BTreeSet::from([self.me.clone()]),
             hardware: self.hardware.peers().clone(),
+            fenced: BTreeSet::new(),
         };
-        for (name, peer) in &self.peers {
+        for (name, peer) in &mut self.peers {
             if peer.admission == Admission::In {
                 view.reachable.insert(name.clone());
             }
             if !peer.is_dead() {
                 view.alive.insert(name.clone());
             }
+            match peer.fenced_until {
+                Some(t) if now < t => {
+                    view.fenced.insert(name.clone());
+                }
+                Some(_) => peer.fenced_until = None,
+                None => {}
+            }
+        }
+        // This node's own fence, as the announcer judges it from this
+        // very view: what it tells the others (`tell_fenced`).
+        if has_quorum(&self.me, &view.reachable, &self.ring_members()) {
+            self.unquorate_since = None;
+            self.next_fence_telling = None;
+        } else {
+            self.unquorate_since.get_or_insert(now);
         }
         if view != self.view {
             self.view = view.clone();
@@ -1423,7 +1620,205 @@ fn millis(d: Duration) -> u32 {
 
 #[cfg(test)]
 mod tests {
-    use super::ReplayWindow;
+    use super::*;
+
+    const MS: Duration = Duration::from_millis(1);
+
+    fn key() -> Key {
+        Key::new(b"k".to_vec())
+    }
+
+    /// `me` in a cluster of `a`, `b` and `c`, having heard nobody yet.
+    fn member(me: &str, now: Instant) -> Membership {
+        let mut m = Membership::new(me, key(), MembershipTiming::default(), now, 1);
+        let known = ["a", "b", "c"].map(String::from).into();
+        m.handle(now, Input::SetKnown(known));
+        m
+    }
+
+    fn sealed(sender: &str, sequence: u64, body: Body) -> Vec<u8> {
+        Datagram {
+            header: Header {
+                sender: sender.into(),
+                incarnation: 7,
+                sequence,
+            },
+            body,
+        }
+        .seal(&key())
+    }
+
+    /// The `Fenced` datagrams in `out`, by receiver.
+    fn fence_tellings(out: &[Output]) -> Vec<String> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { to, bytes } => Datagram::open(&key(), bytes)
+                    .ok()
+                    .filter(|d| matches!(d.body, Body::Fenced { .. }))
+                    .map(|_| to.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Polls `m` at every deadline up to `until`; the fence tellings,
+    /// with the instant each went out.
+    fn run(m: &mut Membership, until: Instant) -> Vec<(Instant, Vec<String>)> {
+        let mut told = Vec::new();
+        while let Some(t) = m.next_deadline().filter(|t| *t <= until) {
+            let sent = fence_tellings(&m.poll(t));
+            if !sent.is_empty() {
+                told.push((t, sent));
+            }
+        }
+        told
+    }
+
+    #[test]
+    fn a_node_without_a_quorum_tells_everyone_after_react_then_every_r() {
+        let t0 = Instant::now();
+        let timing = MembershipTiming::default();
+        let mut m = member("a", t0);
+        // Alone (nobody heard): no quorum since the start.
+        let told = run(&mut m, t0 + 60 * MS);
+        let at: Vec<Duration> = told.iter().map(|(t, _)| *t - t0).collect();
+        assert_eq!(
+            at,
+            [0, 1, 2].map(|i| timing.react + i * timing.reprobe),
+            "{told:?}"
+        );
+        for (_, to) in &told {
+            assert_eq!(to, &["b", "c"]);
+        }
+        assert_eq!(m.stats().fence_told, 3);
+    }
+
+    #[test]
+    fn a_node_with_a_quorum_tells_nobody() {
+        let t0 = Instant::now();
+        let mut m = member("a", t0);
+        // `b` speaks: `a` counts a quorum (two of three) at once.
+        let out = m.handle(t0, Input::Received(sealed("b", 1, Body::Heartbeat)));
+        assert!(fence_tellings(&out).is_empty());
+        assert!(m.view().reachable.contains("b"));
+        let mut told = Vec::new();
+        for i in 0..8u32 {
+            let now = t0 + i * 2 * MS;
+            let out = m.handle(
+                now,
+                Input::Received(sealed("b", 2 + u64::from(i), Body::Heartbeat)),
+            );
+            told.extend(fence_tellings(&out));
+            told.extend(run(&mut m, now + 2 * MS).into_iter().flat_map(|(_, to)| to));
+        }
+        assert_eq!(told, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_telling_holds_the_sender_out_of_the_candidates_for_its_hold() {
+        let t0 = Instant::now();
+        let timing = MembershipTiming::default();
+        let mut m = member("a", t0);
+        m.handle(t0, Input::Received(sealed("b", 1, Body::Heartbeat)));
+        m.handle(t0, Input::Received(sealed("c", 1, Body::Heartbeat)));
+        let t1 = t0 + MS;
+        // A hold longer than this node's own is cut to its own.
+        m.handle(
+            t1,
+            Input::Received(sealed("b", 2, Body::Fenced { hold_ms: 10_000 })),
+        );
+        assert_eq!(m.view().fenced, BTreeSet::from(["b".to_string()]));
+        assert!(m.view().alive.contains("b"), "fenced, not dead");
+        assert!(!m.view().candidates().contains("b"));
+        assert!(m.view().candidates().contains("c"));
+        // Counted from the run before (t0), where it may have arrived.
+        let end = t0 + timing.fenced_hold();
+        m.poll(end - MS);
+        assert!(m.view().fenced.contains("b"));
+        m.poll(end);
+        assert!(m.view().fenced.is_empty(), "{:?}", m.view());
+        assert_eq!(m.stats().fence_heard, 1);
+    }
+
+    #[test]
+    fn an_overtaken_or_older_life_telling_is_left_alone() {
+        let t0 = Instant::now();
+        let mut m = member("a", t0);
+        m.handle(t0, Input::Received(sealed("b", 5, Body::Heartbeat)));
+        // Sequence 4 arrives after 5: sent before it, maybe before `b`
+        // counted a quorum again.
+        m.handle(
+            t0,
+            Input::Received(sealed("b", 4, Body::Fenced { hold_ms: 87 })),
+        );
+        assert!(m.view().fenced.is_empty());
+        // A life of `b` older than one already heard of.
+        m.handle(t0, Input::Received(sealed("c", 1, Body::Heartbeat)));
+        let old = Datagram {
+            header: Header {
+                sender: "c".into(),
+                incarnation: 6,
+                sequence: 9,
+            },
+            body: Body::Fenced { hold_ms: 87 },
+        };
+        m.handle(t0, Input::Received(old.seal(&key())));
+        assert!(m.view().fenced.is_empty());
+        assert_eq!(m.stats().fence_ignored, 1);
+    }
+
+    #[test]
+    fn after_a_stall_a_telling_read_from_the_backlog_counts_from_the_stall() {
+        let t0 = Instant::now();
+        let timing = MembershipTiming::default();
+        let mut m = member("a", t0);
+        m.handle(t0, Input::Received(sealed("b", 1, Body::Heartbeat)));
+        m.handle(t0, Input::Received(sealed("c", 1, Body::Heartbeat)));
+        // Descheduled for 30 ms (less than a fencing stall): the telling
+        // waited in the socket; its hold ends as if read at once.
+        let resumed = m.next_deadline().expect("a deadline") + 30 * MS;
+        m.handle(resumed, Input::Received(sealed("c", 2, Body::Heartbeat)));
+        m.handle(
+            resumed,
+            Input::Received(sealed("b", 2, Body::Fenced { hold_ms: 87 })),
+        );
+        assert!(m.view().fenced.contains("b"));
+        m.poll(t0 + timing.fenced_hold());
+        assert!(
+            m.view().fenced.is_empty(),
+            "held past the stall's start + hold"
+        );
+    }
+
+    #[test]
+    fn a_fencing_stall_tells_nobody_for_a_settle_time() {
+        let t0 = Instant::now();
+        let timing = MembershipTiming::default();
+        let mut m = member("a", t0);
+        m.handle(t0, Input::Received(sealed("b", 1, Body::Heartbeat)));
+        m.handle(t0, Input::Received(sealed("c", 1, Body::Heartbeat)));
+        assert!(m.view().reachable.len() == 3);
+        // Stopped long enough to have been declared dead: its fence
+        // closes (no member counts for `R + 2J`), but its addresses stay
+        // with it: it tells nobody.
+        let resumed = m.next_deadline().expect("a deadline") + 60 * MS;
+        let mut told =
+            fence_tellings(&m.handle(resumed, Input::Received(sealed("b", 2, Body::Heartbeat))));
+        assert!(m.take_fencing_stall());
+        assert_eq!(m.view().reachable.len(), 1);
+        let mut seq = 3;
+        let mut now = resumed;
+        while now < resumed + timing.suspected_by_hold() + timing.settle {
+            now += 2 * MS;
+            for peer in ["b", "c"] {
+                told.extend(fence_tellings(
+                    &m.handle(now, Input::Received(sealed(peer, seq, Body::Heartbeat))),
+                ));
+            }
+            seq += 1;
+        }
+        assert_eq!(told, Vec::<String>::new());
+    }
 
     #[test]
     fn the_replay_window_takes_each_datagram_once_in_any_order() {

@@ -172,6 +172,7 @@ mod tests {
             reachable: reachable.iter().map(|s| s.to_string()).collect(),
             alive: BTreeSet::new(),
             hardware: BTreeMap::new(),
+            fenced: BTreeSet::new(),
         }
     }
 

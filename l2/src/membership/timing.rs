@@ -151,6 +151,15 @@ impl MembershipTiming {
             ));
         }
         self.fence_timing().check()?;
+        // A fenced member tells everyone every `R`; a hold shorter than
+        // one telling plus its delivery and a late timer would put it
+        // back among the candidates between two tellings, and its
+        // addresses would go back and forth while it stays fenced.
+        if self.fenced_hold() < self.reprobe + 2 * self.jitter {
+            return Err(Invalid(
+                "settle must cover a fence announcement's hold (R + 2J) plus 2J and the reaction",
+            ));
+        }
         // A suspicion's first sweep goes out at most `S + 2J` after the
         // last heartbeat, `S + J - H` after the failure instant it names
         // (a suspicion taken from another at most `S` after): no later
@@ -197,6 +206,28 @@ impl MembershipTiming {
     /// have arrived.
     pub(super) fn suspected_by_hold(&self) -> Duration {
         self.reprobe + 2 * self.jitter
+    }
+
+    /// How long a member that told this node its fence is closed stays
+    /// out of the candidates for addresses (the hold of a `Fenced`
+    /// datagram): `settle - react - 2J` (87 ms by default). The fenced
+    /// member stops telling the moment it counts a quorum again, and
+    /// opens its fence `settle` after that; its last telling arrives
+    /// within `J`, the hold ends, the receiver's timer fires within `J`
+    /// and its announcer lets go within `react`: before the fence opens.
+    /// As long as allowed, so that the interim owner answers until just
+    /// before the returning one does (the dark after a heal is
+    /// `settle - fenced_hold`, about `2J + react`, not `settle`).
+    pub fn fenced_hold(&self) -> Duration {
+        self.settle.saturating_sub(self.react + 2 * self.jitter)
+    }
+
+    /// How long this node's quorum must have been lacking before it tells
+    /// the others its fence is closed: the announcer's budget to apply the
+    /// closure, so that nobody takes its addresses over while it may
+    /// still answer for them.
+    pub(super) fn fenced_after(&self) -> Duration {
+        self.react
     }
 
     /// How long after a suspect's failure instant this node asks everyone
@@ -312,6 +343,26 @@ mod tests {
             Err(MembershipTimingError::Invalid(_))
         ));
         assert_eq!(fast.fence_timing().check(), Ok(()));
+    }
+
+    #[test]
+    fn a_fence_announcement_is_held_until_just_before_the_fence_can_open() {
+        let t = MembershipTiming::default();
+        assert_eq!(t.fenced_hold(), Duration::from_millis(87));
+        // The hand-back: held from the last telling's arrival (`J`), the
+        // timer (`J`), the reaction: within `settle`.
+        assert!(t.fenced_hold() + 2 * t.jitter + t.react <= t.settle);
+        // A settle too short for a hold that outlasts one telling (`R`)
+        // is refused, though the fence's own rules pass.
+        let short = MembershipTiming {
+            settle: Duration::from_millis(45),
+            ..t
+        };
+        assert_eq!(short.fence_timing().check(), Ok(()));
+        assert!(matches!(
+            short.check(),
+            Err(MembershipTimingError::Invalid(_))
+        ));
     }
 
     #[test]

@@ -18,6 +18,12 @@
 //! | 6 leave | empty: the sender stops at this incarnation |
 //! | 7 hardware | count u8, then 6 bytes per MAC: the link-layer addresses the sender answers ARP/NDP from |
 //! | 8 vouch | as suspect, per entry: a member the sender heard itself, at that incarnation, that many ms ago |
+//! | 9 fenced | hold in ms u32: the sender's fence is closed; leave it out of the candidates for that long (or less) |
+//!
+//! A receiver that does not know a kind drops the datagram (counted as
+//! malformed) and goes on: kind 9 is new, and a speaker of an earlier
+//! release ignores it, which leaves the fenced member a candidate there,
+//! as before (never a second owner, see `core`).
 //!
 //! The MAC covers everything before it; it is checked (in constant time)
 //! before anything else is parsed. `(incarnation, sequence)` grows with
@@ -41,6 +47,7 @@ const KIND_SWIM: u8 = 5;
 const KIND_LEAVE: u8 = 6;
 const KIND_HARDWARE: u8 = 7;
 const KIND_VOUCH: u8 = 8;
+const KIND_FENCED: u8 = 9;
 /// The most MACs a hardware datagram carries.
 pub const MAX_HARDWARE: usize = 64;
 
@@ -114,6 +121,15 @@ pub enum Body {
     Vouch {
         entries: Vec<Sighting>,
     },
+    /// "My fence is closed": the receiver leaves the sender out of the
+    /// candidates for addresses for `hold_ms` (or its own, shorter hold),
+    /// so that another node answers for them. The sender refreshes it
+    /// every `R` while its fence stays closed, and opens its fence no
+    /// sooner than `hold_ms` plus the jitter and the reaction after the
+    /// last one it sent (the hand-back; docs/l2-mode.md).
+    Fenced {
+        hold_ms: u32,
+    },
 }
 
 /// A member the sender heard from itself.
@@ -173,6 +189,7 @@ impl Datagram {
                 1 + entries.iter().map(Suspicion::encoded_len).sum::<usize>()
             }
             Body::Ack { .. } => 8,
+            Body::Fenced { .. } => 4,
             Body::Swim(bytes) => bytes.len(),
             Body::Hardware { macs } => 1 + 6 * macs.len().min(MAX_HARDWARE),
             Body::Vouch { entries } => 1 + entries.iter().map(Sighting::encoded_len).sum::<usize>(),
@@ -193,6 +210,7 @@ impl Datagram {
             Body::Leave => KIND_LEAVE,
             Body::Hardware { .. } => KIND_HARDWARE,
             Body::Vouch { .. } => KIND_VOUCH,
+            Body::Fenced { .. } => KIND_FENCED,
         };
         out.extend([VERSION, kind]);
         put_name(&mut out, &self.header.sender);
@@ -214,6 +232,7 @@ impl Datagram {
                     .map(|e| (&*e.member, e.incarnation, e.age_ms)),
             ),
             Body::Ack { sequence } => out.extend(sequence.to_be_bytes()),
+            Body::Fenced { hold_ms } => out.extend(hold_ms.to_be_bytes()),
             Body::Swim(bytes) => out.extend(bytes),
             Body::Hardware { macs } => {
                 let macs = &macs[..macs.len().min(MAX_HARDWARE)];
@@ -275,6 +294,7 @@ impl Datagram {
                 })?,
             },
             KIND_ACK => Body::Ack { sequence: r.u64()? },
+            KIND_FENCED => Body::Fenced { hold_ms: r.u32()? },
             KIND_SWIM => Body::Swim(r.rest().to_vec()),
             KIND_LEAVE => Body::Leave,
             KIND_HARDWARE => {
@@ -481,6 +501,29 @@ mod tests {
     }
 
     #[test]
+    fn a_fenced_datagram_has_this_layout() {
+        let d = Datagram {
+            header: header(),
+            body: Body::Fenced { hold_ms: 87 },
+        };
+        let bytes = d.seal(&key());
+        assert_eq!(bytes[1], 9);
+        let body = &bytes[3 + 6 + 16..bytes.len() - MAC_LEN];
+        assert_eq!(body, [0, 0, 0, 87]);
+        assert_eq!(bytes.len(), d.encoded_len());
+        assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
+        // Cut short or longer, it is an error, never a hold read wrong.
+        let signed = &bytes[..bytes.len() - MAC_LEN];
+        assert_eq!(
+            Datagram::parse(&signed[..signed.len() - 1]),
+            Err(WireError::Truncated(25))
+        );
+        let mut longer = signed.to_vec();
+        longer.push(0);
+        assert_eq!(Datagram::parse(&longer), Err(WireError::Trailing(1)));
+    }
+
+    #[test]
     fn another_key_or_a_flipped_bit_is_refused() {
         let d = Datagram {
             header: header(),
@@ -512,9 +555,9 @@ mod tests {
             Datagram::parse(&[1, 1, 5, b'a']),
             Err(WireError::Truncated(3))
         );
-        let mut bytes = vec![1, 9, 1, b'a'];
+        let mut bytes = vec![1, 10, 1, b'a'];
         bytes.extend([0; 16]);
-        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(9)));
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(10)));
         bytes[1] = 8;
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Truncated(20)));
         bytes[1] = 0;
@@ -559,6 +602,7 @@ mod tests {
                 0..20
             )
             .prop_map(|entries| Body::Vouch { entries }),
+            any::<u32>().prop_map(|hold_ms| Body::Fenced { hold_ms }),
         ]
     }
 

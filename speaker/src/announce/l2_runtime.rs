@@ -171,6 +171,7 @@ impl L2Runtime {
                     reachable: me.clone(),
                     alive: me,
                     hardware: BTreeMap::new(),
+                    fenced: BTreeSet::new(),
                 }
             }
         }
@@ -205,7 +206,10 @@ impl L2Runtime {
             }
         }
         self.fence_state = Some(fence);
-        let cluster = ClusterView::new(view.alive.iter().filter(|n| known.contains(*n)).map(|n| {
+        // Candidates, not `alive`: a member that told this node its fence
+        // is closed hands its addresses on (the deaf owner, issue 17).
+        let candidates = view.candidates();
+        let cluster = ClusterView::new(candidates.iter().filter(|n| known.contains(*n)).map(|n| {
             self.nodes
                 .get(n)
                 .cloned()
@@ -247,6 +251,9 @@ impl L2Runtime {
     /// lines, the timestamps of a failover's every step.
     fn log_view(&mut self, view: &View) {
         let last = self.last_view.as_ref();
+        if last.map(|v| &v.fenced) != Some(&view.fenced) {
+            info!(fenced = ?view.fenced, alive = ?view.alive, reachable = ?view.reachable, "members fenced changed");
+        }
         if last.map(|v| &v.alive) != Some(&view.alive) {
             info!(alive = ?view.alive, reachable = ?view.reachable, "members alive changed");
         } else if last.map(|v| &v.reachable) != Some(&view.reachable) {

@@ -461,8 +461,24 @@ async fn assign(client: &Client, i: usize) -> TestResult {
 async fn clear(admin: &Client) -> TestResult {
     let services: Api<Service> = Api::namespaced(admin.clone(), APPS);
     let events: Api<Event> = Api::namespaced(admin.clone(), APPS);
-    services
-        .delete_collection(&DeleteParams::default(), &ListParams::default())
+    // Services have no deletecollection: one by one.
+    let names: Vec<String> = services
+        .list(&ListParams::default())
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|s| s.metadata.name)
+        .collect();
+    futures::stream::iter(names)
+        .map(|name| {
+            let services = services.clone();
+            async move {
+                services.delete(&name, &DeleteParams::default()).await?;
+                TestResult::Ok(())
+            }
+        })
+        .buffer_unordered(16)
+        .try_collect::<()>()
         .await?;
     events
         .delete_collection(&DeleteParams::default(), &ListParams::default())

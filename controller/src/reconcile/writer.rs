@@ -132,9 +132,10 @@ impl Writer {
         let status_differs = ferrolb_crds::service::recorded_addresses(svc) != desired.addresses;
         let annotation_differs =
             ferrolb_crds::service::recorded_pool(svc) != desired.pool.as_deref();
-        if !(status_differs && annotation_differs)
-            || !self.status_keeps_metadata.load(Ordering::Acquire)
-        {
+        let one_request = status_differs
+            && annotation_differs
+            && self.status_keeps_metadata.load(Ordering::Acquire);
+        if !one_request {
             return self
                 .service_in_two_steps(svc, desired, status_differs, annotation_differs)
                 .await;

@@ -36,23 +36,7 @@ fn client_side(node: &Host) -> String {
 /// A veth from `node` (`side0`) to the client, on a /30 of its own.
 fn side_link(client: &Host, node: &Host) -> interop_tests::Result<()> {
     let peer = client_side(node);
-    interop_tests::cmd::run(
-        "ip",
-        [
-            "link",
-            "add",
-            NODE_SIDE,
-            "netns",
-            node.netns.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &peer,
-            "netns",
-            client.netns.name(),
-        ],
-    )?;
+    interop_tests::lab::link(node, NODE_SIDE, client, &peer)?;
     for (host, iface, last) in [(node, NODE_SIDE, 2u8), (client, peer.as_str(), 1)] {
         let addr = Ipv4Addr::new(198, 18, node.index, last);
         host.netns

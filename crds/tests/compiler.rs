@@ -733,26 +733,35 @@ fn v1beta1_peers_take_four_byte_asns_as_in_metallb() {
     assert_eq!(compiled.config.peers["p"].my_asn, 4_200_000_000);
 }
 
+/// BFD runs where its BGP session does: bound to the VRF's device, or to
+/// an unnumbered peer's link.
+#[test]
+fn bfd_in_a_vrf_and_over_an_unnumbered_link_compiles() {
+    for (what, spec) in [
+        (
+            "in a VRF",
+            format!("{PEER_OK}\n  vrf: red\n  bfdProfile: b"),
+        ),
+        (
+            "unnumbered",
+            "  myASN: 64500\n  dynamicASN: external\n  interface: eth0\n  bfdProfile: b"
+                .to_string(),
+        ),
+    ] {
+        let yaml = peer("p", &spec) + &object("BFDProfile", "b", "  detectMultiplier: 3");
+        let compiled = compile(&yaml).unwrap_or_else(|e| panic!("BFD {what}: {e:?}"));
+        assert_eq!(compiled.config.peers["p"].bfd_profile.as_deref(), Some("b"));
+    }
+}
+
 #[test]
 fn bgppeer_and_bfdprofile_fields_ferrolb_cannot_honour_are_refused_by_name() {
     const UNNUMBERED: &str = "  myASN: 64500\n  dynamicASN: external\n  interface: eth0";
     let table: Vec<(&str, String, &str)> = vec![
         (
-            "bfdProfile in a VRF",
-            peer("p", &format!("{PEER_OK}\n  vrf: red\n  bfdProfile: b"))
-                + &object("BFDProfile", "b", "  detectMultiplier: 3"),
-            r#"BGPPeer default/p: spec.bfdProfile: BFD inside a VRF is not supported yet (issue 14): its packets would not be bound to VRF "red"; remove bfdProfile, or vrf"#,
-        ),
-        (
             "interface with vrf",
             peer("p", &format!("{UNNUMBERED}\n  vrf: red")),
             "BGPPeer default/p: spec.vrf: vrf is not supported together with interface (unnumbered peering) yet",
-        ),
-        (
-            "interface with bfdProfile",
-            peer("p", &format!("{UNNUMBERED}\n  bfdProfile: b"))
-                + &object("BFDProfile", "b", "  detectMultiplier: 3"),
-            "BGPPeer default/p: spec.bfdProfile: bfdProfile is not supported together with interface (unnumbered peering) yet: BFD does not run to link-local addresses",
         ),
         (
             "interface with password",

@@ -58,6 +58,53 @@ impl Host {
             .map(str::to_string)
             .ok_or_else(|| LabError::parse("ip -j link", "no address", &json))
     }
+
+    /// Sets `dev` up.
+    pub fn up(&self, dev: &str) -> Result<()> {
+        self.netns.ip(["link", "set", dev, "up"])?;
+        Ok(())
+    }
+
+    /// Gives `dev` the fixed link-local address `ll` alone: no generated
+    /// one and no DAD, so configurations can name it and nothing waits.
+    pub fn fixed_link_local(&self, dev: &str, ll: Ipv6Addr) -> Result<()> {
+        self.netns.exec(
+            "sysctl",
+            [
+                "-qw",
+                &format!("net.ipv6.conf.{dev}.addr_gen_mode=1"),
+                &format!("net.ipv6.conf.{dev}.accept_dad=0"),
+            ],
+        )?;
+        self.netns
+            .ip(["addr", "add", &format!("{ll}/64"), "dev", dev, "nodad"])?;
+        Ok(())
+    }
+}
+
+/// A point-to-point link beside the LAN: a veth from `a` (device `a_dev`)
+/// to `b` (device `b_dev`), with no address, and down, so that its
+/// addressing (e.g. [`Host::fixed_link_local`]) is in place before
+/// [`Host::up`]. It goes with the hosts' namespaces.
+pub fn link(a: &Host, a_dev: &str, b: &Host, b_dev: &str) -> Result<()> {
+    crate::cmd::run(
+        "ip",
+        [
+            "link",
+            "add",
+            a_dev,
+            "netns",
+            a.netns.name(),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            b_dev,
+            "netns",
+            b.netns.name(),
+        ],
+    )?;
+    Ok(())
 }
 
 /// A lab. Drop it (or let a panic unwind through it) and it is gone.

@@ -113,6 +113,24 @@ pub fn wait_paths(
     })
 }
 
+/// Waits until `host`'s kernel has no route for `prefix`; returns how long
+/// that took.
+pub fn wait_kernel_route_gone(
+    lab: &Lab,
+    host: &Host,
+    prefix: ipnet::IpNet,
+    timeout: Duration,
+) -> Result<Duration> {
+    let start = std::time::Instant::now();
+    let expected = format!("the kernel of {} to drop its route for {prefix}", host.name);
+    lab.wait_for(&expected, timeout, || {
+        Ok(match kernel::route(&host.netns, prefix)? {
+            Some(route) => Probe::Pending(format!("via {:?}", route.next_hops)),
+            None => Probe::Done(start.elapsed()),
+        })
+    })
+}
+
 /// Waits until the kernel of `host` routes `prefix` through exactly the
 /// next hops `want` (in any order), and returns the route.
 pub fn wait_kernel_route(

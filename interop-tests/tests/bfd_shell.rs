@@ -1,22 +1,29 @@
 //! FerroLB's BFD shell on both ends of a lab link: two nodes bring a
 //! session Up over IPv4 and IPv6 with TTL 255, and a packet that arrives
 //! with a lower TTL (as if forwarded by a router) is dropped (RFC 5881 §5).
+//! Sessions bound to a device (a VRF's, or an unnumbered peer's link) run
+//! over that device alone, even to an address another device also reaches.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use ferrolb_bfd::fsm::{SessionConfig, Timers};
-use ferrolb_bfd::shell::{Bfd, SessionHandle, SessionKey, SessionSpec};
+use ferrolb_bfd::shell::{Bfd, Device, SessionHandle, SessionKey, SessionSpec};
 use ferrolb_bfd::wire::{ControlPacket, Diagnostic, SessionState};
 use interop_tests::{Host, Lab, Probe};
 
 const WAIT: Duration = Duration::from_secs(15);
 
 fn spec(peer: IpAddr) -> SessionSpec {
+    bound_spec(peer, None)
+}
+
+fn bound_spec(peer: IpAddr, device: Option<Device>) -> SessionSpec {
     SessionSpec {
         key: SessionKey {
             peer,
             multihop: false,
+            device,
         },
         local: None,
         config: SessionConfig {
@@ -134,6 +141,85 @@ fn two_ferrolb_nodes_run_bfd_and_drop_forwarded_packets() -> interop_tests::Resu
             },
         )
     })?;
+    rb.block_on(bfd_b.shutdown());
+    Ok(())
+}
+
+const A_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xa);
+const B_LL: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0xb);
+
+/// A link `name` between `a` and `b` with the fixed link-local addresses
+/// `A_LL` and `B_LL` only: on two such links, one address names two peers.
+fn link(a: &Host, b: &Host, name: &str) -> interop_tests::Result<()> {
+    interop_tests::lab::link(a, name, b, name)?;
+    for (host, ll) in [(a, A_LL), (b, B_LL)] {
+        host.fixed_link_local(name, ll)?;
+        host.up(name)?;
+    }
+    Ok(())
+}
+
+fn wait_down(lab: &Lab, what: &str, handle: &SessionHandle) -> interop_tests::Result<()> {
+    lab.wait_for(what, WAIT, || {
+        let s = handle.status.borrow().clone();
+        Ok(if s.state == SessionState::Down {
+            Probe::Done(())
+        } else {
+            Probe::Pending(format!("{s:?}"))
+        })
+    })
+}
+
+/// Two links between a and b, both with the same two link-local
+/// addresses: a session per link, bound to its device. Both come up
+/// (packets to a link-local address go out of the named link, and each
+/// arriving packet is its link's session's), and silencing one link takes
+/// down that link's session alone.
+#[test]
+fn sessions_bound_to_devices_run_over_their_own_link_alone() -> interop_tests::Result<()> {
+    let mut lab = Lab::new("bfddev")?;
+    let a = lab.add_host("a")?;
+    let b = lab.add_host("b")?;
+    for name in ["side0", "side1"] {
+        link(&a, &b, name)?;
+    }
+    let on = |host: &Host| host.netns.runtime(1);
+    let (ra, rb) = (on(&a)?, on(&b)?);
+    let bfd_a = ra.block_on(async { Bfd::spawn() });
+    let bfd_b = rb.block_on(async { Bfd::spawn() });
+    let add = |rt: &tokio::runtime::Runtime, bfd: &Bfd, peer: Ipv6Addr, device: &str| {
+        rt.block_on(bfd.add(bound_spec(peer.into(), Device::new(device))))
+            .map_err(|e| interop_tests::LabError::Invalid(e.to_string()))
+    };
+    let mut sessions = Vec::new();
+    for device in ["side0", "side1"] {
+        let ha = add(&ra, &bfd_a, B_LL, device)?;
+        let hb = add(&rb, &bfd_b, A_LL, device)?;
+        sessions.push((device, ha, hb));
+    }
+    for (device, ha, hb) in &sessions {
+        wait_up(&lab, &format!("a's session with {B_LL}%{device}"), ha)?;
+        wait_up(&lab, &format!("b's session with {A_LL}%{device}"), hb)?;
+    }
+    // Silence side1 (b's end goes down): side1's sessions go Down on
+    // detection, side0's stay Up.
+    b.netns.ip(["link", "set", "side1", "down"])?;
+    let (_, side0_a, _) = &sessions[0];
+    let (_, side1_a, _) = &sessions[1];
+    wait_down(&lab, "a's side1 session to fall", side1_a)?;
+    assert_eq!(
+        side0_a.status.borrow().state,
+        SessionState::Up,
+        "silence on side1 took side0's session down"
+    );
+    assert_eq!(side0_a.status.borrow().down_events, 0);
+
+    // A device that does not exist: a clear error naming it.
+    let missing = ra.block_on(bfd_a.add(bound_spec(B_LL.into(), Device::new("nosuch0"))));
+    let error = missing.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("device nosuch0"), "{error}");
+
+    ra.block_on(bfd_a.shutdown());
     rb.block_on(bfd_b.shutdown());
     Ok(())
 }

@@ -26,23 +26,7 @@ const NODE_ON_LINK: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
 /// A second link `vrf0` between `n` and `r`, and a node main table that
 /// prefers the LAN to reach the router's `vrf0` address.
 fn second_link(n: &Host, r: &Host) -> interop_tests::Result<()> {
-    interop_tests::cmd::run(
-        "ip",
-        [
-            "link",
-            "add",
-            DEVICE,
-            "netns",
-            n.netns.name(),
-            "type",
-            "veth",
-            "peer",
-            "name",
-            DEVICE,
-            "netns",
-            r.netns.name(),
-        ],
-    )?;
+    interop_tests::lab::link(n, DEVICE, r, DEVICE)?;
     for (host, addr) in [(n, NODE_ON_LINK), (r, ROUTER_ON_LINK)] {
         host.netns
             .ip(["addr", "add", &format!("{addr}/24"), "dev", DEVICE])?;

@@ -1,7 +1,7 @@
 //! The task that owns every session: commands in, datagrams in, timers.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, warn};
 
+use super::device::Device;
 use super::error::ShellError;
 use super::socket::{self, Datagram};
 use super::status::{Counters, SessionStatus};
@@ -31,6 +32,56 @@ pub struct SessionKey {
     pub peer: IpAddr,
     /// Multihop (RFC 5883, port 4784) rather than single-hop.
     pub multihop: bool,
+    /// The device the session is bound to: a VRF's device, or the
+    /// interface of a link-local peer (which names the link). `None`: the
+    /// default VRF, the route decides.
+    pub device: Option<Device>,
+}
+
+impl SessionKey {
+    /// The port its packets go to.
+    fn port(&self) -> u16 {
+        if self.multihop {
+            MULTIHOP_PORT
+        } else {
+            SINGLE_HOP_PORT
+        }
+    }
+
+    /// Where its packets go: a link-local peer's address names the link
+    /// through the device's index.
+    fn destination(&self) -> Result<SocketAddr, ShellError> {
+        match (self.peer, self.device) {
+            (IpAddr::V6(v6), Some(device)) if v6.is_unicast_link_local() => {
+                let index = nix::net::if_::if_nametoindex(device.as_str()).map_err(|e| {
+                    ShellError::Device {
+                        device,
+                        source: e.into(),
+                    }
+                })?;
+                Ok(SocketAddrV6::new(v6, self.port(), 0, index).into())
+            }
+            (ip, _) => Ok(SocketAddr::new(ip, self.port())),
+        }
+    }
+
+    /// The receiver its packets arrive on.
+    fn receiver(&self) -> Receiver {
+        Receiver {
+            ipv6: self.peer.is_ipv6(),
+            port: self.port(),
+            device: self.device,
+        }
+    }
+}
+
+/// One receiving socket: a family, a well-known port, and the device it is
+/// bound to, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Receiver {
+    ipv6: bool,
+    port: u16,
+    device: Option<Device>,
 }
 
 /// A session to run.
@@ -145,6 +196,8 @@ fn seed() -> u64 {
 
 struct Entry {
     spec: SessionSpec,
+    /// Where its packets go.
+    to: SocketAddr,
     fsm: Session,
     socket: UdpSocket,
     status: SessionStatus,
@@ -165,12 +218,7 @@ impl Entry {
     /// Carries out the state machine's actions.
     fn execute(&mut self, actions: Vec<Action>) {
         let _span = self.span.enter();
-        let port = if self.spec.key.multihop {
-            MULTIHOP_PORT
-        } else {
-            SINGLE_HOP_PORT
-        };
-        let to = SocketAddr::new(self.spec.key.peer, port);
+        let to = self.to;
         let mut changed = false;
         for action in actions {
             match action {
@@ -210,9 +258,9 @@ struct Driver {
     origin: Instant,
     sessions: HashMap<u32, Entry>,
     by_key: HashMap<SessionKey, u32>,
-    listeners: HashMap<(bool, u16), JoinHandle<()>>,
-    datagrams_tx: mpsc::Sender<(u16, Datagram)>,
-    datagrams: mpsc::Receiver<(u16, Datagram)>,
+    listeners: HashMap<Receiver, JoinHandle<()>>,
+    datagrams_tx: mpsc::Sender<(Receiver, Datagram)>,
+    datagrams: mpsc::Receiver<(Receiver, Datagram)>,
     commands: mpsc::Receiver<Command>,
     seed: u64,
 }
@@ -256,17 +304,17 @@ impl Driver {
                         return;
                     }
                 },
-                Some((port, datagram)) = self.datagrams.recv() => self.on_datagram(port, datagram),
+                Some((receiver, datagram)) = self.datagrams.recv() => self.on_datagram(receiver, datagram),
                 _ = sleep_until(deadline), if deadline.is_some() => self.on_timers(),
             }
         }
     }
 
-    fn listen(&mut self, ipv6: bool, port: u16) -> Result<(), ShellError> {
-        if self.listeners.contains_key(&(ipv6, port)) {
+    fn listen(&mut self, receiver: Receiver) -> Result<(), ShellError> {
+        if self.listeners.contains_key(&receiver) {
             return Ok(());
         }
-        let socket = socket::listen(ipv6, port)?;
+        let socket = socket::listen(receiver.ipv6, receiver.port, receiver.device)?;
         let out = self.datagrams_tx.clone();
         let task = tokio::spawn(async move {
             loop {
@@ -274,20 +322,34 @@ impl Driver {
                     Ok(datagram) => {
                         // Full queue: drop, as a full socket buffer would.
                         if let Err(mpsc::error::TrySendError::Closed(_)) =
-                            out.try_send((port, datagram))
+                            out.try_send((receiver, datagram))
                         {
                             return;
                         }
                     }
                     Err(e) => {
-                        debug!(error = %e, port, "BFD receive error");
+                        debug!(error = %e, ?receiver, "BFD receive error");
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
                 }
             }
         });
-        self.listeners.insert((ipv6, port), task);
+        self.listeners.insert(receiver, task);
         Ok(())
+    }
+
+    /// Closes a device's receiver no session uses any more: the device
+    /// may be gone for good (a VRF removed, an unnumbered peer dropped).
+    fn unlisten_unused(&mut self, receiver: Receiver) {
+        if receiver.device.is_some()
+            && !self
+                .sessions
+                .values()
+                .any(|e| e.spec.key.receiver() == receiver)
+            && let Some(task) = self.listeners.remove(&receiver)
+        {
+            task.abort();
+        }
     }
 
     fn add(&mut self, spec: SessionSpec) -> Result<SessionHandle, ShellError> {
@@ -301,14 +363,16 @@ impl Driver {
             self.update(spec);
             return Ok(handle);
         }
-        let port = if spec.key.multihop {
-            MULTIHOP_PORT
-        } else {
-            SINGLE_HOP_PORT
-        };
-        self.listen(spec.key.peer.is_ipv6(), port)?;
+        let to = spec.key.destination()?;
+        self.listen(spec.key.receiver())?;
         let seed = self.next_seed();
-        let socket = socket::sender(spec.local, spec.key.peer, seed)?;
+        let socket = match socket::sender(spec.local, spec.key.peer, spec.key.device, seed) {
+            Ok(socket) => socket,
+            Err(e) => {
+                self.unlisten_unused(spec.key.receiver());
+                return Err(e);
+            }
+        };
         let discr = loop {
             let candidate = self.next_seed() as u32;
             if let Some(d) = NonZeroU32::new(candidate)
@@ -321,8 +385,12 @@ impl Driver {
         let fsm = Session::new(spec.config, discr, self.next_seed(), now);
         let status = SessionStatus::new(discr.get());
         let (status_tx, _) = watch::channel(status.clone());
-        let span =
-            tracing::info_span!("bfd_session", peer = %spec.key.peer, multihop = spec.key.multihop);
+        let span = tracing::info_span!(
+            "bfd_session",
+            peer = %spec.key.peer,
+            multihop = spec.key.multihop,
+            device = spec.key.device.as_ref().map(tracing::field::display)
+        );
         span.in_scope(|| {
             info!(
                 local = ?socket.local_addr().ok(),
@@ -336,6 +404,7 @@ impl Driver {
         });
         let entry = Entry {
             spec,
+            to,
             fsm,
             socket,
             status,
@@ -389,6 +458,7 @@ impl Driver {
         entry.span.in_scope(|| info!("BFD session removed"));
         self.sessions.remove(&discr);
         self.by_key.remove(&key);
+        self.unlisten_unused(key.receiver());
     }
 
     fn stop(&mut self) {
@@ -414,7 +484,7 @@ impl Driver {
         }
     }
 
-    fn on_datagram(&mut self, port: u16, datagram: Datagram) {
+    fn on_datagram(&mut self, receiver: Receiver, datagram: Datagram) {
         let now = self.now();
         let from = canonical(datagram.from.ip());
         let packet = match wire::decode(&datagram.payload) {
@@ -424,23 +494,25 @@ impl Driver {
                 return;
             }
         };
-        let multihop = port == MULTIHOP_PORT;
+        let multihop = receiver.port == MULTIHOP_PORT;
+        let key = SessionKey {
+            peer: from,
+            multihop,
+            device: receiver.device,
+        };
         let discr = if packet.your_discriminator != 0 {
             Some(packet.your_discriminator)
         } else {
-            self.by_key
-                .get(&SessionKey {
-                    peer: from,
-                    multihop,
-                })
-                .copied()
+            self.by_key.get(&key).copied()
         };
         let Some(entry) = discr.and_then(|d| self.sessions.get_mut(&d)) else {
             debug!(%from, your = packet.your_discriminator, "BFD packet for no session");
             return;
         };
-        if entry.spec.key.peer != from || entry.spec.key.multihop != multihop {
-            debug!(%from, "BFD packet names a session of another peer");
+        // The address, the port and the device it arrived on must all be
+        // the session's: the same address in another VRF is another peer.
+        if entry.spec.key != key {
+            debug!(%from, ?receiver, "BFD packet names a session of another peer");
             return;
         }
         let minimum = if multihop {

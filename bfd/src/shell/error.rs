@@ -2,6 +2,8 @@
 
 use std::net::SocketAddr;
 
+use super::device::Device;
+
 /// A socket the shell could not set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ShellError {
@@ -19,6 +21,15 @@ pub enum ShellError {
     Send {
         /// The local address (port 0: any of 49152–65535).
         addr: SocketAddr,
+        /// The kernel's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A bound session's device is missing (or binding is not permitted).
+    #[error("cannot bind BFD sockets to device {device}: {source}")]
+    Device {
+        /// The VRF device or interface.
+        device: Device,
         /// The kernel's reason.
         #[source]
         source: std::io::Error,

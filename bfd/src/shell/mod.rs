@@ -9,12 +9,19 @@
 //! TTL 255 and DSCP CS6. A single-hop packet whose TTL is not 255 was forwarded by a
 //! router and is dropped (RFC 5881 §5); a multihop packet must arrive with
 //! at least the profile's minimum TTL.
+//!
+//! A session may be bound to a device (a VRF's, or a link-local peer's
+//! interface): its send socket is, and its packets are read from a
+//! receiver bound to the same device, so that they take that device's
+//! routes and a packet from the same address elsewhere is not its peer's.
 
+mod device;
 mod driver;
 mod error;
 mod socket;
 mod status;
 
+pub use device::Device;
 pub use driver::{Bfd, SessionHandle, SessionKey, SessionSpec};
 pub use error::ShellError;
 pub use status::{Counters, SessionStatus};

@@ -13,6 +13,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+use super::device::Device;
 use super::error::ShellError;
 
 /// Every BFD packet leaves with the highest TTL, so that a single-hop
@@ -38,8 +39,15 @@ pub(super) struct Datagram {
     pub payload: Vec<u8>,
 }
 
-/// A socket on `port` (3784 or 4784) for one family, every address.
-pub(super) fn listen(ipv6: bool, port: u16) -> Result<UdpSocket, ShellError> {
+/// A socket on `port` (3784 or 4784) for one family, every address; only
+/// packets arriving on `device` when one is given. The kernel hands a
+/// packet to the socket bound to its device before an unbound one, so a
+/// bound receiver and the unbound one share the port.
+pub(super) fn listen(
+    ipv6: bool,
+    port: u16,
+    device: Option<Device>,
+) -> Result<UdpSocket, ShellError> {
     let addr = if ipv6 {
         SocketAddr::from((Ipv6Addr::UNSPECIFIED, port))
     } else {
@@ -56,6 +64,7 @@ pub(super) fn listen(ipv6: bool, port: u16) -> Result<UdpSocket, ShellError> {
         setsockopt(&socket, sockopt::Ipv4RecvTtl, &true).map_err(|e| error(io::Error::from(e)))?;
     }
     socket.set_reuse_address(true).map_err(error)?;
+    bind_device(&socket, device)?;
     socket.set_nonblocking(true).map_err(error)?;
     socket.bind(&addr.into()).map_err(error)?;
     UdpSocket::from_std(socket.into()).map_err(error)
@@ -105,11 +114,23 @@ fn socket_addr(s: SockaddrStorage) -> Option<SocketAddr> {
         .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
 }
 
+/// Binds `socket` to `device` (SO_BINDTODEVICE), if one is given.
+fn bind_device(socket: &Socket, device: Option<Device>) -> Result<(), ShellError> {
+    let Some(device) = device else {
+        return Ok(());
+    };
+    socket
+        .bind_device(Some(device.as_str().as_bytes()))
+        .map_err(|source| ShellError::Device { device, source })
+}
+
 /// A session's send socket: from `local` (or whatever address the route
-/// picks), on a free port of the RFC 5881 range, TTL 255.
+/// picks), bound to `device` if one is given, on a free port of the RFC
+/// 5881 range, TTL 255.
 pub(super) fn sender(
     local: Option<IpAddr>,
     peer: IpAddr,
+    device: Option<Device>,
     seed: u64,
 ) -> Result<UdpSocket, ShellError> {
     let ip = local.unwrap_or(match peer {
@@ -128,6 +149,7 @@ pub(super) fn sender(
         socket.set_ttl_v4(SEND_TTL).map_err(error)?;
         socket.set_tos_v4(SEND_TOS).map_err(error)?;
     }
+    bind_device(&socket, device)?;
     socket.set_nonblocking(true).map_err(error)?;
     // Walk the range from a seeded start; a port in use moves on.
     let span = u64::from(SOURCE_PORTS.end() - SOURCE_PORTS.start()) + 1;
@@ -154,6 +176,7 @@ mod tests {
         let v4 = sender(
             Some(Ipv4Addr::LOCALHOST.into()),
             Ipv4Addr::LOCALHOST.into(),
+            None,
             7,
         )
         .expect("IPv4 sender");
@@ -163,11 +186,41 @@ mod tests {
         let v6 = sender(
             Some(Ipv6Addr::LOCALHOST.into()),
             Ipv6Addr::LOCALHOST.into(),
+            None,
             7,
         )
         .expect("IPv6 sender");
         let v6 = socket2::SockRef::from(&v6);
         assert_eq!(v6.unicast_hops_v6().expect("hops"), SEND_TTL);
         assert_eq!(v6.tclass_v6().expect("tclass"), SEND_TOS);
+    }
+
+    /// Needs CAP_NET_RAW, which the lab tests have anyway.
+    #[tokio::test]
+    async fn sockets_of_a_bound_session_are_bound_to_its_device() {
+        let lo = Device::new("lo");
+        let bound = sender(None, Ipv4Addr::LOCALHOST.into(), lo, 9).expect("bound sender");
+        let receiver = listen(true, 0, lo).expect("bound receiver");
+        for socket in [&bound, &receiver] {
+            let bound = socket2::SockRef::from(socket)
+                .device()
+                .expect("SO_BINDTODEVICE");
+            assert_eq!(bound.as_deref(), Some(&b"lo"[..]));
+        }
+        let unbound = sender(None, Ipv4Addr::LOCALHOST.into(), None, 9).expect("sender");
+        assert_eq!(
+            socket2::SockRef::from(&unbound).device().expect("device"),
+            None
+        );
+        let missing = sender(
+            None,
+            Ipv4Addr::LOCALHOST.into(),
+            Device::new("nosuchdev0"),
+            9,
+        );
+        assert!(
+            matches!(&missing, Err(ShellError::Device { device, .. }) if device.as_str() == "nosuchdev0"),
+            "{missing:?}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Fields FerroLB parses but cannot honour yet. Each one is refused by
 //! name, with what to do instead: a session that silently lacked what its
-//! BGPPeer asked for (BFD inside a VRF, a password on an unnumbered
-//! session) would look healthy until the day it mattered. docs/configuration.md lists every
+//! BGPPeer asked for (a password on an unnumbered session, BFD echo)
+//! would look healthy until the day it mattered. docs/configuration.md lists every
 //! field as honoured or refused.
 
 use super::diagnostic::{ObjectRef, Sink};
@@ -12,10 +12,6 @@ use crate::api::{BFDProfile, BGPPeer};
 // Each variant's `#[error]` text is its documentation.
 #[allow(missing_docs)]
 pub enum Unsupported {
-    #[error(
-        "BFD inside a VRF is not supported yet (issue 14): its packets would not be bound to VRF {vrf:?}; remove bfdProfile, or vrf"
-    )]
-    BfdInVrf { vrf: String },
     #[error(
         "{field} is not supported together with interface (unnumbered peering) yet: {why}; remove {field}, or set peerAddress instead of interface"
     )]
@@ -38,15 +34,6 @@ pub enum Unsupported {
 /// Refuses every BGPPeer field FerroLB cannot honour.
 pub(super) fn check_peer(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
     let s = &cr.spec;
-    if !s.vrf_name.is_empty() && !s.bfd_profile.is_empty() {
-        sink.error(
-            obj,
-            "spec.bfdProfile",
-            Unsupported::BfdInVrf {
-                vrf: s.vrf_name.clone(),
-            },
-        );
-    }
     if !s.interface.is_empty() && s.peer_address.is_empty() {
         check_unnumbered(sink, obj, cr);
     }
@@ -81,12 +68,6 @@ fn check_unnumbered(sink: &mut Sink, obj: &ObjectRef, cr: &BGPPeer) {
             "spec.vrf",
             "vrf",
             "the router search and the link-local session are not bound to a VRF",
-        ),
-        (
-            !s.bfd_profile.is_empty(),
-            "spec.bfdProfile",
-            "bfdProfile",
-            "BFD does not run to link-local addresses",
         ),
         (
             !s.password.is_empty()

@@ -607,6 +607,7 @@ fn measure_cpu(count: u32, window: Duration) -> interop_tests::Result<String> {
             key: SessionKey {
                 peer: (*theirs).into(),
                 multihop: false,
+                device: None,
             },
             local: Some((*ours).into()),
             config: SessionConfig {

@@ -1,23 +1,38 @@
 //! BFD for BGP sessions: a BGPPeer that names a `BFDProfile` gets one BFD
 //! session to the same address, and the BGP session is closed the moment
-//! the BFD session goes down (RFC 5882 §4.3).
+//! the BFD session goes down (RFC 5882 §4.3). The BFD session lives where
+//! the BGP session does: bound to the peer's VRF device, or, for an
+//! unnumbered peer, to its interface.
 
 use std::net::IpAddr;
 
 use ferrolb_bfd::fsm::{SessionConfig, Timers};
-use ferrolb_bfd::shell::{Bfd, SessionHandle, SessionKey, SessionSpec, SessionStatus};
+use ferrolb_bfd::shell::{Bfd, Device, SessionHandle, SessionKey, SessionSpec, SessionStatus};
 use ferrolb_bgp::peer::BfdDownTrigger;
-use ferrolb_crds::config::{BfdProfile, Peer};
+use ferrolb_crds::config::{BfdProfile, Peer, PeerTarget};
 use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 /// The BFD session `profile` asks for towards `address`. Multihop (RFC
 /// 5883) when the BGPPeer sets `ebgpMultiHop`, as FRR chooses for MetalLB.
-pub(super) fn bfd_spec(peer: &Peer, address: IpAddr, profile: &BfdProfile) -> SessionSpec {
-    SessionSpec {
+/// An error when the device to bind to is no device name (the compiler
+/// refuses those, so only a bug gets here).
+pub(super) fn bfd_spec(
+    peer: &Peer,
+    address: IpAddr,
+    profile: &BfdProfile,
+) -> Result<SessionSpec, String> {
+    let device = match (&peer.target, &peer.vrf) {
+        (PeerTarget::Interface(name), _) | (PeerTarget::Address(_), Some(name)) => {
+            Some(Device::new(name).ok_or_else(|| format!("{name:?} cannot name a device"))?)
+        }
+        (PeerTarget::Address(_), None) => None,
+    };
+    Ok(SessionSpec {
         key: SessionKey {
             peer: address,
             multihop: peer.ebgp_multi_hop,
+            device,
         },
         local: peer.source_address,
         config: SessionConfig {
@@ -29,7 +44,7 @@ pub(super) fn bfd_spec(peer: &Peer, address: IpAddr, profile: &BfdProfile) -> Se
             passive: profile.passive_mode,
         },
         minimum_ttl: profile.minimum_ttl,
-    }
+    })
 }
 
 /// A BFD session tied to one BGP session.

@@ -179,8 +179,13 @@ impl BgpAnnouncer {
                 .and_then(|profile| {
                     let address = self.peers.get(name)?.config.address.ip();
                     Some(bfd_spec(compiled, address, profile))
-                });
-            if let Err(reason) = self.apply_bfd(name, wanted_bfd).await {
+                })
+                .transpose();
+            let applied = match wanted_bfd {
+                Ok(wanted) => self.apply_bfd(name, wanted).await,
+                Err(reason) => Err(reason),
+            };
+            if let Err(reason) = applied {
                 warn!(peer = %name, %reason, "BFD cannot run for this peer");
                 self.errors.insert(
                     name.clone(),

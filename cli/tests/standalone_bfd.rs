@@ -5,7 +5,7 @@
 //! router is noticed by the speaker, which closes its BGP session, and a
 //! frozen speaker is noticed by the routers.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -29,25 +29,34 @@ fn bgp_peer(name: &str, asn: u32, addr: &str, extra: &str) -> String {
     )
 }
 
-fn config(transmit_ms: u32) -> String {
-    let peer = |name: &str, asn: u32, addr: &str| bgp_peer(name, asn, addr, "bfdProfile: fast");
+/// A pool of `addresses` (YAML flow items) advertised to every peer, and
+/// the document separator after it.
+fn pool(addresses: &str) -> String {
     format!(
-        r#"
-apiVersion: metallb.io/v1beta1
+        r#"apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
 metadata: {{name: pool, namespace: metallb-system}}
-spec: {{addresses: [198.51.100.10-198.51.100.19, "2001:db8:100::10-2001:db8:100::19"]}}
+spec: {{addresses: [{addresses}]}}
 ---
 apiVersion: metallb.io/v1beta1
 kind: BGPAdvertisement
 metadata: {{name: adv, namespace: metallb-system}}
 spec: {{ipAddressPools: [pool]}}
 ---
-apiVersion: metallb.io/v1beta1
+"#
+    )
+}
+
+fn config(transmit_ms: u32) -> String {
+    let peer = |name: &str, asn: u32, addr: &str| bgp_peer(name, asn, addr, "bfdProfile: fast");
+    format!(
+        r#"
+{}apiVersion: metallb.io/v1beta1
 kind: BFDProfile
 metadata: {{name: fast, namespace: metallb-system}}
 spec: {{receiveInterval: 100, transmitInterval: {transmit_ms}, detectMultiplier: 3}}
 {}{}{}{}"#,
+        pool(r#"198.51.100.10-198.51.100.19, "2001:db8:100::10-2001:db8:100::19""#),
         peer("frr", 64500, "172.31.255.1"),
         peer("frr6", 64500, "fd00:31:255::1"),
         peer("bird", 64501, "172.31.255.2"),
@@ -338,20 +347,11 @@ fn multihop_bfd(tag: &str, ipv6: bool) -> interop_tests::Result<()> {
     } else {
         ("198.51.100.10-198.51.100.19", "198.51.100.10")
     };
+    let pool = pool(range);
     let config = |bird_profile: &str| {
         format!(
             r#"
-apiVersion: metallb.io/v1beta1
-kind: IPAddressPool
-metadata: {{name: pool, namespace: metallb-system}}
-spec: {{addresses: [{range}]}}
----
-apiVersion: metallb.io/v1beta1
-kind: BGPAdvertisement
-metadata: {{name: adv, namespace: metallb-system}}
-spec: {{ipAddressPools: [pool]}}
----
-apiVersion: metallb.io/v1beta1
+{pool}apiVersion: metallb.io/v1beta1
 kind: BFDProfile
 metadata: {{name: mh, namespace: metallb-system}}
 spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 250}}
@@ -398,5 +398,119 @@ spec: {{receiveInterval: 100, transmitInterval: 100, minimumTtl: 60}}
     let frr_gone = wait_kernel(&lab, &r1, service, false, DETECT)?;
     let bird_gone = wait_kernel(&lab, &r2, service, false, DETECT)?;
     eprintln!("multihop {family}: link cut -> route gone: FRR {frr_gone:?}, BIRD {bird_gone:?}");
+    Ok(())
+}
+
+/// BFD in a VRF: each BGPPeer names a device (`vrf`) on a link of its own
+/// to its router, while the node's main table prefers the LAN for the
+/// router's address there. The lab kernel has no VRF device type, so
+/// ordinary interfaces stand in, as in `interop-tests/tests/lab_vrf.rs`.
+/// FRR and BIRD bring BFD Up with the node's address on that link (an
+/// unbound BFD socket would send through the LAN, from the LAN address,
+/// and no router would know the session), and a silent cut of the links
+/// takes the routes out of both kernels within the detection time, not
+/// the 90 s hold time.
+#[test]
+fn standalone_bfd_in_a_vrf_with_frr_and_bird() -> interop_tests::Result<()> {
+    unsafe { std::env::set_var("FERROLB_BIN", env!("CARGO_BIN_EXE_ferrolb")) };
+    let mut lab = Lab::new("bfdvrf")?;
+    let r1 = lab.add_host("r1")?;
+    let r2 = lab.add_host("r2")?;
+    let n1 = lab.add_host_at("n1", 11)?;
+    // (router, its AS, the device, the router's and the node's address on it)
+    let links = [
+        (&r1, 64500, "vrfa", [10, 77, 1, 1], [10, 77, 1, 2]),
+        (&r2, 64501, "vrfb", [10, 77, 2, 1], [10, 77, 2, 2]),
+    ];
+    let mut peers = String::new();
+    for (router, asn, device, theirs, ours) in links {
+        let (theirs, ours) = (Ipv4Addr::from(theirs), Ipv4Addr::from(ours));
+        interop_tests::lab::link(&n1, device, router, device)?;
+        for (host, addr) in [(&n1, ours), (router, theirs)] {
+            host.netns
+                .ip(["addr", "add", &format!("{addr}/24"), "dev", device])?;
+            host.up(device)?;
+        }
+        // Unbound, packets to the router's address there would take the LAN.
+        n1.netns.ip([
+            "route",
+            "add",
+            &format!("{theirs}/32"),
+            "via",
+            &router.ipv4.to_string(),
+            "dev",
+            "eth0",
+        ])?;
+        peers.push_str(&bgp_peer(
+            device,
+            asn,
+            &theirs.to_string(),
+            &format!("bfdProfile: fast, vrf: {device}"),
+        ));
+    }
+    let on_link = |i: usize| IpAddr::from(Ipv4Addr::from(links[i].4));
+    let router_for = |i: usize| {
+        RouterConfig::new(links[i].1, links[i].0.ipv4)
+            .neighbor(Neighbor::new(on_link(i), NODE_AS).no_export().bfd())
+    };
+    let frr = Frr::start(&lab, &r1, &router_for(0))?;
+    let bird = Bird::start(&lab, &r2, &router_for(1))?;
+    let dir = lab.dir().join("ferrolb-config");
+    std::fs::create_dir_all(&dir).expect("config dir");
+    let pool = pool("198.51.100.10-198.51.100.19");
+    let config = format!(
+        r#"
+{pool}apiVersion: metallb.io/v1beta1
+kind: BFDProfile
+metadata: {{name: fast, namespace: metallb-system}}
+spec: {{receiveInterval: 100, transmitInterval: 100, detectMultiplier: 3}}
+{peers}"#
+    );
+    write(&dir, "config.yaml", &config);
+    write(
+        &dir,
+        "services.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: \"198.51.100.10\"}}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n",
+    );
+    let speaker = FerroLb::start(&lab, &n1, &dir)?;
+    wait_established(&lab, &frr, on_link(0))?;
+    wait_established(&lab, &bird, on_link(1))?;
+    wait_frr_bfd(&lab, &frr, on_link(0), |p| p["status"] == "up", "up")?;
+    wait_bird_bfd_up(&lab, &bird, on_link(1))?;
+    let service: IpNet = SERVICE.parse().expect("prefix");
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
+
+    // A silent cut of both links (the node's packets dropped, carriers
+    // kept): each router's BFD notices.
+    let iptables = |op: &str, device: &str| {
+        n1.netns
+            .exec("iptables", [op, "OUTPUT", "-o", device, "-j", "DROP"])
+    };
+    for (_, _, device, _, _) in links {
+        iptables("-A", device)?;
+    }
+    // Both timed from the cut (the second one an upper bound).
+    let cut = Instant::now();
+    let gone = [&r1, &r2]
+        .map(|host| wait_kernel(&lab, host, service, false, DETECT).map(|_| cut.elapsed()));
+    for (_, _, device, _, _) in links {
+        iptables("-D", device)?;
+    }
+    let [frr_gone, bird_gone] = gone;
+    let (frr_gone, bird_gone) = match (frr_gone, bird_gone) {
+        (Ok(f), Ok(b)) => (f, b),
+        (f, b) => {
+            eprintln!("ferrolb log:\n{}", speaker.log());
+            return f.and(b).map(|_| ());
+        }
+    };
+    eprintln!(
+        "BFD in a VRF: silent cut -> route gone: FRR {frr_gone:?}, BIRD within {bird_gone:?} (hold time 90 s)"
+    );
+    for host in [&r1, &r2] {
+        wait_kernel(&lab, host, service, true, CONVERGE)?;
+    }
     Ok(())
 }

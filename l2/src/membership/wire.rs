@@ -160,6 +160,10 @@ pub enum WireError {
     Name(usize),
     #[error("{0} bytes after the body")]
     Trailing(usize),
+    /// More interface MACs than a sender may list: what it sent would
+    /// not be what it meant (its encoder stops at [`MAX_HARDWARE`]).
+    #[error("{0} hardware addresses, more than {MAX_HARDWARE}")]
+    TooManyMacs(u8),
     /// Too short or too long to be ours, or a MAC that does not match.
     #[error("not authenticated")]
     Unauthenticated,
@@ -299,6 +303,9 @@ impl Datagram {
             KIND_LEAVE => Body::Leave,
             KIND_HARDWARE => {
                 let count = r.u8()?;
+                if usize::from(count) > MAX_HARDWARE {
+                    return Err(WireError::TooManyMacs(count));
+                }
                 let macs = (0..count)
                     .map(|_| {
                         let mut mac = [0u8; 6];
@@ -488,6 +495,34 @@ mod tests {
             Datagram::parse(signed),
             Err(WireError::Truncated(_))
         ));
+    }
+
+    /// Found by 10 million runs of the fuzz target: a list longer than the
+    /// encoder writes parsed, so a datagram did not mean what its sender
+    /// could have sent.
+    #[test]
+    fn a_hardware_list_longer_than_a_sender_writes_is_refused() {
+        let macs = vec![[2, 0, 0, 0, 0, 1]; MAX_HARDWARE + 1];
+        let mut body = vec![u8::try_from(macs.len()).expect("65 fits")];
+        body.extend(macs.iter().flatten());
+        let d = Datagram {
+            header: header(),
+            body: Body::Hardware {
+                macs: vec![[2, 0, 0, 0, 0, 1]],
+            },
+        };
+        let one = d.seal(&key());
+        let mut bytes = one[..3 + 6 + 16].to_vec();
+        bytes.extend(&body);
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::TooManyMacs(65)));
+        let full = Datagram {
+            header: header(),
+            body: Body::Hardware {
+                macs: vec![[2, 0, 0, 0, 0, 1]; MAX_HARDWARE],
+            },
+        };
+        let sealed = full.seal(&key());
+        assert_eq!(Datagram::open(&key(), &sealed), Ok(full));
     }
 
     #[test]

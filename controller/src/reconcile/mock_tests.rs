@@ -82,30 +82,73 @@ fn status(code: u16, reason: &str) -> Value {
            "message": reason, "reason": reason, "code": code})
 }
 
+/// The Service as the API server answers after a write that kept the pool
+/// annotation.
+fn assigned_json(rv: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "web", "namespace": "shop", "resourceVersion": rv,
+                        "annotations": {"metallb.io/ip-allocated-from-pool": "p"}}})
+}
+
 #[tokio::test]
-async fn each_step_carries_the_version_the_previous_one_returned() {
+async fn addresses_and_pool_go_in_one_status_write() {
     let (writer, mut handle) = mock_writer();
     let server = tokio::spawn(async move {
-        let (m, path, sent) = answer(&mut handle, 200, service_json("2")).await;
+        let (m, path, sent) = answer(&mut handle, 200, assigned_json("2")).await;
         assert_eq!(
             (m.as_str(), path.as_str()),
-            ("PATCH", "/api/v1/namespaces/shop/services/web")
+            ("PATCH", "/api/v1/namespaces/shop/services/web/status")
         );
         assert_eq!(sent["metadata"]["resourceVersion"], "1");
         assert_eq!(
             sent["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"],
             "p"
         );
-        let (_, path, sent) = answer(&mut handle, 200, service_json("3")).await;
-        assert_eq!(path, "/api/v1/namespaces/shop/services/web/status");
-        assert_eq!(sent["metadata"]["resourceVersion"], "2");
         assert_eq!(
             sent["status"]["loadBalancer"]["ingress"][0]["ip"],
             "10.0.0.1"
         );
+        // Nothing else: one write.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
+                .await
+                .is_err()
+        );
+    });
+    let produced = writer.service(&web("1"), &desired()).await.unwrap();
+    assert_eq!(produced, [Some("2".to_string())]);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_dropping_metadata_from_status_writes_gets_two_steps() {
+    let (writer, mut handle) = mock_writer();
+    let server = tokio::spawn(async move {
+        // The status write comes back without the annotation: it is
+        // written on its own, carrying the version the first returned.
+        let (_, path, _) = answer(&mut handle, 200, service_json("2")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web/status");
+        let (_, path, sent) = answer(&mut handle, 200, assigned_json("3")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web");
+        assert_eq!(sent["metadata"]["resourceVersion"], "2");
+        assert_eq!(
+            sent["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"],
+            "p"
+        );
+        // From then on: the annotation first, then the status, each
+        // carrying the version the previous step returned.
+        let (_, path, sent) = answer(&mut handle, 200, assigned_json("5")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web");
+        assert_eq!(sent["metadata"]["resourceVersion"], "4");
+        let (_, path, sent) = answer(&mut handle, 200, assigned_json("6")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web/status");
+        assert_eq!(sent["metadata"]["resourceVersion"], "5");
+        assert!(sent["metadata"].get("annotations").is_none(), "{sent}");
     });
     let produced = writer.service(&web("1"), &desired()).await.unwrap();
     assert_eq!(produced, [Some("2".to_string()), Some("3".to_string())]);
+    let produced = writer.service(&web("4"), &desired()).await.unwrap();
+    assert_eq!(produced, [Some("5".to_string()), Some("6".to_string())]);
     server.await.unwrap();
 }
 
@@ -156,7 +199,8 @@ async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
         answer(&mut handle, 503, status(503, "ServiceUnavailable")).await;
         handle
     });
-    r.execute(plan(), &services).await;
+    r.execute(plan(), &services);
+    r.settle().await;
     let mut handle = server.await.unwrap();
     assert!(r.retry_scheduled());
     assert!(!r.remembers(&key));
@@ -164,14 +208,15 @@ async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
     // The retry succeeds; the same decision on the same (stale) view is
     // then not written again.
     let server = tokio::spawn(async move {
-        answer(&mut handle, 200, service_json("2")).await;
-        answer(&mut handle, 200, service_json("3")).await;
+        answer(&mut handle, 200, assigned_json("2")).await;
         handle
     });
-    r.execute(plan(), &services).await;
+    r.execute(plan(), &services);
+    r.settle().await;
     let mut handle = server.await.unwrap();
     assert!(r.remembers(&key));
-    r.execute(plan(), &services).await;
+    r.execute(plan(), &services);
+    r.settle().await;
     assert!(
         tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
             .await

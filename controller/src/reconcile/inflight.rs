@@ -5,12 +5,13 @@
 //! a steady window of requests, not one burst per pass ending on its
 //! slowest write.
 //!
-//! Each job carries the Service as the decision saw it: its write is
-//! guarded by that `resourceVersion`, however long it queued, so a Service
-//! changed meanwhile refuses it (409) and is decided again. One job per
-//! Service at a time: a decision for a Service whose write is running
-//! waits for that write to end (and is then made again on the fresh view),
-//! so two writes of one Service never race.
+//! Each job carries the Service as the latest decision saw it: its write
+//! is guarded by that `resourceVersion`, however long it queued, so a
+//! Service changed meanwhile refuses it (409). One job per Service at a
+//! time, so two writes of one Service never race: a decision for a Service
+//! whose write is running is not written, and the Service is decided again
+//! once the write ends ([`Done::must_decide_again`]) whenever the view it
+//! will be decided on may differ from what the write assumed or produced.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -41,9 +42,37 @@ pub(super) struct Done {
     /// The versions the write produced, or why it failed; `None` without a
     /// write.
     pub(super) result: Option<Result<Vec<Option<String>>, WriteError>>,
-    /// A newer decision came while the write ran: decide this Service
-    /// again.
+    /// A different decision came while the write ran: decide this
+    /// Service again.
     pub(super) decide_again: bool,
+}
+
+impl Done {
+    /// Whether the Service must be decided again now, `latest` being the
+    /// newest version the watch has shown of it. A pass that saw the
+    /// Service while its write ran could not write (one job per Service),
+    /// so its decision is lost unless made again here: when it differed
+    /// from the write, or when the watch shows a version that is neither
+    /// the one the write was based on nor one the write produced: someone
+    /// else changed the Service (before the write, which then failed with
+    /// a conflict, or after it, undoing it) and nothing else would look at
+    /// it until its next event. A version of the write's own needs
+    /// nothing: its content is the write's. A deleted Service was released
+    /// by the pass that saw it go.
+    pub(super) fn must_decide_again(&self, latest: Option<&Service>) -> bool {
+        if self.decide_again {
+            return true;
+        }
+        let Some(latest) = latest else {
+            return false;
+        };
+        let seen = &latest.metadata.resource_version;
+        let produced: &[Option<String>] = match &self.result {
+            Some(Ok(produced)) => produced,
+            _ => &[],
+        };
+        *seen != self.based_on && !produced.contains(seen)
+    }
 }
 
 /// The queue and the running jobs.
@@ -81,8 +110,8 @@ impl Inflight {
     }
 
     /// Hands over one Service's job, decided on `svc`. A queued job takes
-    /// the newer decision and keeps its Events; a running one finishes
-    /// first.
+    /// the newer decision (and its version) and keeps its Events; a
+    /// running one finishes first.
     pub(super) fn submit(&mut self, key: ServiceKey, svc: Service, job: Job) {
         if let Some(running) = self.running_writes.get(&key) {
             if job.write.is_some() && job.write != *running {
@@ -99,10 +128,10 @@ impl Inflight {
         }
         match self.queued.get_mut(&key) {
             Some((seen, queued)) => {
-                if job.write.is_some() {
-                    *seen = svc;
-                    queued.write = job.write;
-                }
+                // The newest decision wins, no write included: a queued
+                // write decided on an older version would only be refused.
+                *seen = svc;
+                queued.write = job.write;
                 queued.notes.extend(job.notes);
             }
             None => {

@@ -183,16 +183,26 @@ async fn server_errors_and_vanished_services_are_told_apart() {
     server.await.unwrap();
 }
 
-#[tokio::test]
-async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
-    let (writer, mut handle) = mock_writer();
-    let mut r = Reconciler::for_tests(writer, Arc::new(Metrics::default()));
-    let key = ServiceKey::new("shop", "web");
-    let services: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
-    let plan = || Plan {
+/// A reconciler writing through the scripted API server, and `web`'s key.
+fn reconciler() -> (Reconciler, Handle, ServiceKey) {
+    let (writer, handle) = mock_writer();
+    let r = Reconciler::for_tests(writer, Arc::new(Metrics::default()));
+    (r, handle, ServiceKey::new("shop", "web"))
+}
+
+/// A pass's plan: `desired()` for `key`.
+fn write_plan(key: &ServiceKey) -> Plan {
+    Plan {
         writes: vec![(key.clone(), desired())],
         notes: vec![],
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
+    let (mut r, mut handle, key) = reconciler();
+    let services: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    let plan = || write_plan(&key);
 
     // An API error: a retry is scheduled and nothing is remembered.
     let server = tokio::spawn(async move {
@@ -200,7 +210,7 @@ async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
         handle
     });
     r.execute(plan(), &services);
-    r.settle().await;
+    r.settle(&services).await;
     let mut handle = server.await.unwrap();
     assert!(r.retry_scheduled());
     assert!(!r.remembers(&key));
@@ -212,17 +222,109 @@ async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
         handle
     });
     r.execute(plan(), &services);
-    r.settle().await;
+    r.settle(&services).await;
     let mut handle = server.await.unwrap();
     assert!(r.remembers(&key));
     r.execute(plan(), &services);
-    r.settle().await;
+    r.settle(&services).await;
     assert!(
         tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
             .await
             .is_err(),
         "a write was repeated"
     );
+}
+
+/// `web` at version `rv` as someone else left it: its status forged to
+/// another address, its pool annotation to another pool.
+fn forged(rv: &str) -> Service {
+    let mut svc = web(rv);
+    svc.metadata.annotations = Some(
+        [(
+            "metallb.io/ip-allocated-from-pool".to_string(),
+            "other".to_string(),
+        )]
+        .into(),
+    );
+    svc.status = Some(
+        serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}]}})).unwrap(),
+    );
+    svc
+}
+
+/// The bad_input "forged-later" case: a pass sees the Service forged while
+/// its write is in flight and decides the same write, which cannot go out
+/// (one job per Service). Once the write ends the Service must be decided
+/// again, and the new write must be guarded by the forged version, not the
+/// one the first write was based on.
+#[tokio::test]
+async fn a_service_changed_while_its_write_runs_is_decided_again() {
+    let (mut r, mut handle, key) = reconciler();
+    let plan = || write_plan(&key);
+    let before: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    let after: BTreeMap<ServiceKey, Service> = [(key.clone(), forged("3"))].into();
+    r.execute(plan(), &before);
+    // The write (to version 2) is under way when the forgery (version 3)
+    // is seen: the pass decides the same write again.
+    r.execute(plan(), &after);
+    let server = tokio::spawn(async move {
+        let (_, _, sent) = answer(&mut handle, 200, assigned_json("2")).await;
+        assert_eq!(sent["metadata"]["resourceVersion"], "1");
+        handle
+    });
+    assert_eq!(r.finish_next(&after).await, Some(Some(key.clone())));
+    let mut handle = server.await.unwrap();
+    // Decided again on the forged version: written, guarded by it.
+    let server = tokio::spawn(async move {
+        let (_, _, sent) = answer(&mut handle, 200, assigned_json("4")).await;
+        assert_eq!(sent["metadata"]["resourceVersion"], "3");
+        assert_eq!(
+            sent["status"]["loadBalancer"]["ingress"][0]["ip"],
+            "10.0.0.1"
+        );
+    });
+    r.execute(plan(), &after);
+    assert!(r.settle(&after).await.is_empty());
+    server.await.unwrap();
+}
+
+/// A forgery that came before the write: the write is refused, the forged
+/// version is already in view, and only a new decision fixes it (no other
+/// event will come).
+#[tokio::test]
+async fn a_write_refused_for_a_version_already_seen_is_decided_again() {
+    let (mut r, mut handle, key) = reconciler();
+    let plan = write_plan(&key);
+    r.execute(plan, &[(key.clone(), web("1"))].into());
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 409, status(409, "Conflict")).await;
+    });
+    let after: BTreeMap<ServiceKey, Service> = [(key.clone(), forged("2"))].into();
+    assert_eq!(r.finish_next(&after).await, Some(Some(key.clone())));
+    server.await.unwrap();
+    assert!(!r.remembers(&key));
+}
+
+/// The write's own versions, or the one it was based on (the watch not yet
+/// caught up), need no new decision: nothing but the write changed.
+#[tokio::test]
+async fn a_write_seen_back_needs_no_new_decision() {
+    let (mut r, mut handle, key) = reconciler();
+    let plan = || write_plan(&key);
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 200, assigned_json("2")).await;
+        answer(&mut handle, 200, assigned_json("4")).await;
+    });
+    // Not caught up: the view still shows the version written over.
+    let before: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    r.execute(plan(), &before);
+    assert_eq!(r.finish_next(&before).await, Some(None));
+    // Caught up: the view shows the version the write produced.
+    let third: BTreeMap<ServiceKey, Service> = [(key.clone(), web("3"))].into();
+    r.execute(plan(), &third);
+    let seen_back: BTreeMap<ServiceKey, Service> = [(key.clone(), web("4"))].into();
+    assert_eq!(r.finish_next(&seen_back).await, Some(None));
+    server.await.unwrap();
 }
 
 fn deployment_owner() -> OwnerReference {

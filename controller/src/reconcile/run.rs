@@ -13,7 +13,7 @@ use std::time::Duration;
 use ferrolb_crds::api::{ConfigurationStateStatus, IPAddressPool, IPAddressPoolStatus};
 use ferrolb_k8s::batch::drain_ready;
 use ferrolb_k8s::timer::sleep_until;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
@@ -115,12 +115,19 @@ pub async fn run(
                 continue;
             }
             Some(done) = r.inflight.next(), if r.inflight.busy() => {
-                let key = done.key.clone();
-                if r.finish(done) {
-                    views.dirty.merge(Scope::Services([key].into()));
+                // The writes that ended meanwhile too: one pass for all.
+                let mut again: BTreeSet<ServiceKey> =
+                    r.finish(done, views.services.items()).into_iter().collect();
+                while let Some(Some(done)) = r.inflight.next().now_or_never() {
+                    again.extend(r.finish(done, views.services.items()));
                 }
                 r.inflight.start(&r.writer);
-                continue;
+                if again.is_empty() {
+                    continue;
+                }
+                // Decided now, not at the next event: there may be none.
+                views.dirty.merge(Scope::Services(again));
+                false
             }
         };
         // One pass per batch, not per event.
@@ -136,9 +143,12 @@ pub async fn run(
         ready.store(true, Ordering::Release);
         if timer_fired {
             // The retry timer: failed writes are found by looking at all.
+            // Only that pass clears it: writes end between passes, and a
+            // failure must not be forgotten by a pass that looks at other
+            // Services.
             views.dirty.merge(Scope::All);
+            r.retry_at = None;
         }
-        r.retry_at = None;
         r.pass(&mut views).await;
     }
 }
@@ -275,18 +285,26 @@ impl Reconciler {
         self.inflight.start(&self.writer);
     }
 
-    /// Takes in a job that ended; true when its Service must be decided
-    /// again (a newer decision came while it ran).
-    fn finish(&mut self, done: Done) -> bool {
+    /// Takes in a job that ended; returns its Service when it must be
+    /// decided again ([`Done::must_decide_again`]) on `services`, the
+    /// latest view.
+    pub(super) fn finish(
+        &mut self,
+        done: Done,
+        services: &BTreeMap<ServiceKey, Service>,
+    ) -> Option<ServiceKey> {
+        let again = done
+            .must_decide_again(services.get(&done.key))
+            .then(|| done.key.clone());
         let Done {
             key,
             based_on,
             write,
             result,
-            decide_again,
+            ..
         } = done;
         let (Some(desired), Some(result)) = (write, result) else {
-            return decide_again;
+            return again;
         };
         match result {
             Ok(mut produced) => {
@@ -296,17 +314,17 @@ impl Reconciler {
                 stale.insert(based_on);
                 self.written.insert(key, (stale, desired));
             }
-            // The watch brings the new version; decide again then.
-            Err(WriteError::Conflict { .. } | WriteError::Gone { .. }) => {
-                self.schedule_retry();
-            }
+            // Someone else changed (or deleted) the Service: decided again
+            // at once when the watch has shown it already, else at its
+            // event.
+            Err(WriteError::Conflict { .. } | WriteError::Gone { .. }) => {}
             Err(e) => {
                 warn!(service = %key, error = %e, "status write failed; retrying");
                 self.metrics.client.failed();
                 self.schedule_retry();
             }
         }
-        decide_again
+        again
     }
 
     async fn write_pool_status(
@@ -363,12 +381,29 @@ impl Reconciler {
         Reconciler::new(writer, opts, metrics)
     }
 
-    /// Waits for every queued and running write.
-    pub(super) async fn settle(&mut self) {
+    /// Waits for every queued and running write; returns the Services to
+    /// decide again on `services`.
+    pub(super) async fn settle(
+        &mut self,
+        services: &BTreeMap<ServiceKey, Service>,
+    ) -> BTreeSet<ServiceKey> {
+        let mut again = BTreeSet::new();
         while let Some(done) = self.inflight.next().await {
-            self.finish(done);
+            again.extend(self.finish(done, services));
             self.inflight.start(&self.writer);
         }
+        again
+    }
+
+    /// Ends the next running write; `None` when none runs.
+    pub(super) async fn finish_next(
+        &mut self,
+        services: &BTreeMap<ServiceKey, Service>,
+    ) -> Option<Option<ServiceKey>> {
+        let done = self.inflight.next().await?;
+        let again = self.finish(done, services);
+        self.inflight.start(&self.writer);
+        Some(again)
     }
 
     pub(super) fn retry_scheduled(&self) -> bool {

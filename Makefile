@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation bench-nodes faults-long soak fuzz-long cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation bench-nodes bench-controller faults-long soak fuzz-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -56,6 +56,19 @@ bench-speaker-memory: deps
 	$(CARGO) build --quiet --locked --release -p ferrolb-cli -p ferrolb-speaker
 	$(CARGO) bench --quiet --locked -p interop-tests --bench speaker_memory -- \
 		--before $(CURDIR)/docs/img/speaker-memory-before.tsv $(BENCH_SPEAKER_MEMORY_ARGS)
+
+# Issue 18's controller scale (no root; about 15 minutes with the
+# defaults): N LoadBalancer Services created at once against the test
+# kube-apiserver, assigned first by a trivial writer (the API server's write
+# ceiling on this machine), then by the release ferrolb-controller; time
+# until all are assigned, API writes per Service, the ratio, and the curve
+# docs/img/controller-scale.svg with the recorded earlier run dashed
+# (docs/benchmarks.md). A subset with, e.g.,
+# make bench-controller BENCH_CONTROLLER_ARGS="--services 1000,10000"
+bench-controller: deps
+	$(CARGO) build --quiet --locked --release -p ferrolb-controller
+	$(CARGO) bench --quiet --locked -p interop-tests --bench controller_scale -- \
+		--before $(CURDIR)/docs/img/controller-scale-before.tsv $(BENCH_CONTROLLER_ARGS)
 
 # Issue 14's BFD detection benchmark (needs root; about 12 minutes): link
 # cut -> route gone from FRR's and BIRD's kernels with BFD 50 ms x 3,

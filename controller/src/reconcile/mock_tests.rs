@@ -82,30 +82,73 @@ fn status(code: u16, reason: &str) -> Value {
            "message": reason, "reason": reason, "code": code})
 }
 
+/// The Service as the API server answers after a write that kept the pool
+/// annotation.
+fn assigned_json(rv: &str) -> Value {
+    json!({"apiVersion": "v1", "kind": "Service",
+           "metadata": {"name": "web", "namespace": "shop", "resourceVersion": rv,
+                        "annotations": {"metallb.io/ip-allocated-from-pool": "p"}}})
+}
+
 #[tokio::test]
-async fn each_step_carries_the_version_the_previous_one_returned() {
+async fn addresses_and_pool_go_in_one_status_write() {
     let (writer, mut handle) = mock_writer();
     let server = tokio::spawn(async move {
-        let (m, path, sent) = answer(&mut handle, 200, service_json("2")).await;
+        let (m, path, sent) = answer(&mut handle, 200, assigned_json("2")).await;
         assert_eq!(
             (m.as_str(), path.as_str()),
-            ("PATCH", "/api/v1/namespaces/shop/services/web")
+            ("PATCH", "/api/v1/namespaces/shop/services/web/status")
         );
         assert_eq!(sent["metadata"]["resourceVersion"], "1");
         assert_eq!(
             sent["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"],
             "p"
         );
-        let (_, path, sent) = answer(&mut handle, 200, service_json("3")).await;
-        assert_eq!(path, "/api/v1/namespaces/shop/services/web/status");
-        assert_eq!(sent["metadata"]["resourceVersion"], "2");
         assert_eq!(
             sent["status"]["loadBalancer"]["ingress"][0]["ip"],
             "10.0.0.1"
         );
+        // Nothing else: one write.
+        assert!(
+            tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
+                .await
+                .is_err()
+        );
+    });
+    let produced = writer.service(&web("1"), &desired()).await.unwrap();
+    assert_eq!(produced, [Some("2".to_string())]);
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_dropping_metadata_from_status_writes_gets_two_steps() {
+    let (writer, mut handle) = mock_writer();
+    let server = tokio::spawn(async move {
+        // The status write comes back without the annotation: it is
+        // written on its own, carrying the version the first returned.
+        let (_, path, _) = answer(&mut handle, 200, service_json("2")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web/status");
+        let (_, path, sent) = answer(&mut handle, 200, assigned_json("3")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web");
+        assert_eq!(sent["metadata"]["resourceVersion"], "2");
+        assert_eq!(
+            sent["metadata"]["annotations"]["metallb.io/ip-allocated-from-pool"],
+            "p"
+        );
+        // From then on: the annotation first, then the status, each
+        // carrying the version the previous step returned.
+        let (_, path, sent) = answer(&mut handle, 200, assigned_json("5")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web");
+        assert_eq!(sent["metadata"]["resourceVersion"], "4");
+        let (_, path, sent) = answer(&mut handle, 200, assigned_json("6")).await;
+        assert_eq!(path, "/api/v1/namespaces/shop/services/web/status");
+        assert_eq!(sent["metadata"]["resourceVersion"], "5");
+        assert!(sent["metadata"].get("annotations").is_none(), "{sent}");
     });
     let produced = writer.service(&web("1"), &desired()).await.unwrap();
     assert_eq!(produced, [Some("2".to_string()), Some("3".to_string())]);
+    let produced = writer.service(&web("4"), &desired()).await.unwrap();
+    assert_eq!(produced, [Some("5".to_string()), Some("6".to_string())]);
     server.await.unwrap();
 }
 
@@ -140,23 +183,34 @@ async fn server_errors_and_vanished_services_are_told_apart() {
     server.await.unwrap();
 }
 
-#[tokio::test]
-async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
-    let (writer, mut handle) = mock_writer();
-    let mut r = Reconciler::for_tests(writer, Arc::new(Metrics::default()));
-    let key = ServiceKey::new("shop", "web");
-    let services: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
-    let plan = || Plan {
+/// A reconciler writing through the scripted API server, and `web`'s key.
+fn reconciler() -> (Reconciler, Handle, ServiceKey) {
+    let (writer, handle) = mock_writer();
+    let r = Reconciler::for_tests(writer, Arc::new(Metrics::default()));
+    (r, handle, ServiceKey::new("shop", "web"))
+}
+
+/// A pass's plan: `desired()` for `key`.
+fn write_plan(key: &ServiceKey) -> Plan {
+    Plan {
         writes: vec![(key.clone(), desired())],
         notes: vec![],
-    };
+    }
+}
+
+#[tokio::test]
+async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
+    let (mut r, mut handle, key) = reconciler();
+    let services: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    let plan = || write_plan(&key);
 
     // An API error: a retry is scheduled and nothing is remembered.
     let server = tokio::spawn(async move {
         answer(&mut handle, 503, status(503, "ServiceUnavailable")).await;
         handle
     });
-    r.execute(plan(), &services).await;
+    r.execute(plan(), &services);
+    r.settle(&services).await;
     let mut handle = server.await.unwrap();
     assert!(r.retry_scheduled());
     assert!(!r.remembers(&key));
@@ -164,20 +218,113 @@ async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
     // The retry succeeds; the same decision on the same (stale) view is
     // then not written again.
     let server = tokio::spawn(async move {
-        answer(&mut handle, 200, service_json("2")).await;
-        answer(&mut handle, 200, service_json("3")).await;
+        answer(&mut handle, 200, assigned_json("2")).await;
         handle
     });
-    r.execute(plan(), &services).await;
+    r.execute(plan(), &services);
+    r.settle(&services).await;
     let mut handle = server.await.unwrap();
     assert!(r.remembers(&key));
-    r.execute(plan(), &services).await;
+    r.execute(plan(), &services);
+    r.settle(&services).await;
     assert!(
         tokio::time::timeout(std::time::Duration::from_millis(200), handle.next_request())
             .await
             .is_err(),
         "a write was repeated"
     );
+}
+
+/// `web` at version `rv` as someone else left it: its status forged to
+/// another address, its pool annotation to another pool.
+fn forged(rv: &str) -> Service {
+    let mut svc = web(rv);
+    svc.metadata.annotations = Some(
+        [(
+            "metallb.io/ip-allocated-from-pool".to_string(),
+            "other".to_string(),
+        )]
+        .into(),
+    );
+    svc.status = Some(
+        serde_json::from_value(json!({"loadBalancer": {"ingress": [{"ip": "10.0.0.9"}]}})).unwrap(),
+    );
+    svc
+}
+
+/// The bad_input "forged-later" case: a pass sees the Service forged while
+/// its write is in flight and decides the same write, which cannot go out
+/// (one job per Service). Once the write ends the Service must be decided
+/// again, and the new write must be guarded by the forged version, not the
+/// one the first write was based on.
+#[tokio::test]
+async fn a_service_changed_while_its_write_runs_is_decided_again() {
+    let (mut r, mut handle, key) = reconciler();
+    let plan = || write_plan(&key);
+    let before: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    let after: BTreeMap<ServiceKey, Service> = [(key.clone(), forged("3"))].into();
+    r.execute(plan(), &before);
+    // The write (to version 2) is under way when the forgery (version 3)
+    // is seen: the pass decides the same write again.
+    r.execute(plan(), &after);
+    let server = tokio::spawn(async move {
+        let (_, _, sent) = answer(&mut handle, 200, assigned_json("2")).await;
+        assert_eq!(sent["metadata"]["resourceVersion"], "1");
+        handle
+    });
+    assert_eq!(r.finish_next(&after).await, Some(Some(key.clone())));
+    let mut handle = server.await.unwrap();
+    // Decided again on the forged version: written, guarded by it.
+    let server = tokio::spawn(async move {
+        let (_, _, sent) = answer(&mut handle, 200, assigned_json("4")).await;
+        assert_eq!(sent["metadata"]["resourceVersion"], "3");
+        assert_eq!(
+            sent["status"]["loadBalancer"]["ingress"][0]["ip"],
+            "10.0.0.1"
+        );
+    });
+    r.execute(plan(), &after);
+    assert!(r.settle(&after).await.is_empty());
+    server.await.unwrap();
+}
+
+/// A forgery that came before the write: the write is refused, the forged
+/// version is already in view, and only a new decision fixes it (no other
+/// event will come).
+#[tokio::test]
+async fn a_write_refused_for_a_version_already_seen_is_decided_again() {
+    let (mut r, mut handle, key) = reconciler();
+    let plan = write_plan(&key);
+    r.execute(plan, &[(key.clone(), web("1"))].into());
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 409, status(409, "Conflict")).await;
+    });
+    let after: BTreeMap<ServiceKey, Service> = [(key.clone(), forged("2"))].into();
+    assert_eq!(r.finish_next(&after).await, Some(Some(key.clone())));
+    server.await.unwrap();
+    assert!(!r.remembers(&key));
+}
+
+/// The write's own versions, or the one it was based on (the watch not yet
+/// caught up), need no new decision: nothing but the write changed.
+#[tokio::test]
+async fn a_write_seen_back_needs_no_new_decision() {
+    let (mut r, mut handle, key) = reconciler();
+    let plan = || write_plan(&key);
+    let server = tokio::spawn(async move {
+        answer(&mut handle, 200, assigned_json("2")).await;
+        answer(&mut handle, 200, assigned_json("4")).await;
+    });
+    // Not caught up: the view still shows the version written over.
+    let before: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    r.execute(plan(), &before);
+    assert_eq!(r.finish_next(&before).await, Some(None));
+    // Caught up: the view shows the version the write produced.
+    let third: BTreeMap<ServiceKey, Service> = [(key.clone(), web("3"))].into();
+    r.execute(plan(), &third);
+    let seen_back: BTreeMap<ServiceKey, Service> = [(key.clone(), web("4"))].into();
+    assert_eq!(r.finish_next(&seen_back).await, Some(None));
+    server.await.unwrap();
 }
 
 fn deployment_owner() -> OwnerReference {

@@ -8,10 +8,12 @@
 //! - [`writer`]: the writes (status, annotation, Events, pool status,
 //!   `ConfigurationState`), each guarded by the object's `resourceVersion`;
 //! - `views`: the watch streams and the per-kind views they feed;
+//! - `inflight`: the window of Service writes under way, across passes;
 //! - [`run`]: the single-task event loop that ties them together.
 
 pub mod config;
 pub mod core;
+mod inflight;
 pub mod plan;
 pub mod run;
 mod views;

@@ -1,8 +1,9 @@
 //! The event loop: one task owns the caches, the allocator and the writes.
 //! Watch events are applied in batches; after each batch one pass decides
-//! every Service and writes only what differs. A single writer keeps the
-//! allocator consistent without locks and makes the order of decisions
-//! depend only on the inputs.
+//! every Service and hands what differs to the write window
+//! ([`super::inflight`]), whose writes go on while the next batches are
+//! decided. A single writer keeps the allocator consistent without locks
+//! and makes the order of decisions depend only on the inputs.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -12,19 +13,19 @@ use std::time::Duration;
 use ferrolb_crds::api::{ConfigurationStateStatus, IPAddressPool, IPAddressPoolStatus};
 use ferrolb_k8s::batch::drain_ready;
 use ferrolb_k8s::timer::sleep_until;
-use futures::StreamExt;
-use futures::stream;
+use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Client;
 use tokio::time::Instant;
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{info, warn};
 
 use super::config::{Finding, evaluate};
 use super::core::{Core, Scope, Snapshot};
+use super::inflight::{Done, Inflight, Job};
 use super::plan::{Desired, Plan, Reason};
 use super::views::{self, Views};
-use super::writer::{WriteError, Writer, reference};
+use super::writer::{WriteError, Writer};
 use crate::ipam::{PoolStats, ServiceKey};
 use crate::metrics::Metrics;
 
@@ -50,20 +51,13 @@ pub enum RunError {
     StreamsEnded,
 }
 
-/// Parallel writes per pass: enough to write 1,000 Services quickly, few
-/// enough not to flood the API server.
-const WRITE_CONCURRENCY: usize = 16;
+/// Services whose writes are in flight at once, across passes: enough to
+/// keep the API server busy, few enough not to flood it.
+pub const WRITE_CONCURRENCY: usize = 16;
 /// Delay before retrying failed writes.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// Minimum interval between two rounds of pool status writes.
 const POOL_STATUS_EVERY: Duration = Duration::from_secs(1);
-
-/// What one pass does for one Service.
-#[derive(Default)]
-struct Job {
-    write: Option<Desired>,
-    notes: Vec<super::plan::Note>,
-}
 
 /// Everything one reconciler run owns.
 pub(super) struct Reconciler {
@@ -71,6 +65,8 @@ pub(super) struct Reconciler {
     writer: Writer,
     metrics: Arc<Metrics>,
     core: Core,
+    /// The Service writes queued and under way.
+    inflight: Inflight,
     /// Service writes the cache has not caught up with yet: the
     /// resourceVersions that predate the write's last step, and what was
     /// written. While the cache shows one of those versions, the write is
@@ -118,6 +114,21 @@ pub async fn run(
                 r.flush_pool_status(&views).await;
                 continue;
             }
+            Some(done) = r.inflight.next(), if r.inflight.busy() => {
+                // The writes that ended meanwhile too: one pass for all.
+                let mut again: BTreeSet<ServiceKey> =
+                    r.finish(done, views.services.items()).into_iter().collect();
+                while let Some(Some(done)) = r.inflight.next().now_or_never() {
+                    again.extend(r.finish(done, views.services.items()));
+                }
+                r.inflight.start(&r.writer);
+                if again.is_empty() {
+                    continue;
+                }
+                // Decided now, not at the next event: there may be none.
+                views.dirty.merge(Scope::Services(again));
+                false
+            }
         };
         // One pass per batch, not per event.
         let mut events = 0;
@@ -132,9 +143,12 @@ pub async fn run(
         ready.store(true, Ordering::Release);
         if timer_fired {
             // The retry timer: failed writes are found by looking at all.
+            // Only that pass clears it: writes end between passes, and a
+            // failure must not be forgotten by a pass that looks at other
+            // Services.
             views.dirty.merge(Scope::All);
+            r.retry_at = None;
         }
-        r.retry_at = None;
         r.pass(&mut views).await;
     }
 }
@@ -143,6 +157,7 @@ impl Reconciler {
     fn new(writer: Writer, opts: Options, metrics: Arc<Metrics>) -> Self {
         Reconciler {
             core: Core::new(opts.lb_class.clone()),
+            inflight: Inflight::new(WRITE_CONCURRENCY),
             writer,
             opts,
             metrics,
@@ -170,7 +185,7 @@ impl Reconciler {
             },
             &scope,
         );
-        self.execute(plan, views.services.items()).await;
+        self.execute(plan, views.services.items());
         self.pool_status_due = true;
         if self.pool_status_at.is_none_or(|at| at <= Instant::now()) {
             self.flush_pool_status(views).await;
@@ -235,7 +250,9 @@ impl Reconciler {
         self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
     }
 
-    pub(super) async fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
+    /// Hands the plan's writes and Events to the write window; returns at
+    /// once.
+    pub(super) fn execute(&mut self, plan: Plan, services: &BTreeMap<ServiceKey, Service>) {
         // A write whose effect the cache does not show yet needs no repeat.
         self.written.retain(|k, (stale, _)| {
             services
@@ -260,68 +277,54 @@ impl Reconciler {
             info!(service = %note.key, reason = note.reason.as_str(), message = %note.message, "event");
             jobs.entry(note.key.clone()).or_default().notes.push(note);
         }
-        let jobs: Vec<(ServiceKey, Service, Job)> = jobs
-            .into_iter()
-            .filter_map(|(key, job)| services.get(&key).map(|s| (key, s.clone(), job)))
-            .collect();
-        let writer = self.writer.clone();
-        let results: Vec<_> = stream::iter(jobs)
-            .map(|(key, svc, job)| {
-                let span = info_span!("service", service = %key);
-                let writer = writer.clone();
-                async move {
-                    let result = match &job.write {
-                        Some(desired) => Some(writer.service(&svc, desired).await),
-                        None => None,
-                    };
-                    match (&result, &job.write) {
-                        (Some(Ok(_)), Some(desired)) => {
-                            info!(assigned = %desired, "status written")
-                        }
-                        (Some(Err(e)), _) => debug!(error = %e, "status not written"),
-                        _ => {}
-                    }
-                    let regarding = reference(&svc);
-                    for n in &job.notes {
-                        if let Err(e) = writer.event(&regarding, n.reason, &n.message).await {
-                            warn!(error = %e, reason = n.reason.as_str(), "cannot publish an event");
-                        }
-                    }
-                    (
-                        key,
-                        svc.metadata.resource_version.clone(),
-                        job.write,
-                        result,
-                    )
-                }
-                .instrument(span)
-            })
-            .buffer_unordered(WRITE_CONCURRENCY)
-            .collect()
-            .await;
-        for (key, rv, desired, result) in results {
-            let (Some(desired), Some(result)) = (desired, result) else {
-                continue;
-            };
-            match result {
-                Ok(mut produced) => {
-                    // The final version is the one the cache will show.
-                    produced.pop();
-                    let mut stale: BTreeSet<Option<String>> = produced.into_iter().collect();
-                    stale.insert(rv);
-                    self.written.insert(key, (stale, desired));
-                }
-                // The watch brings the new version; decide again then.
-                Err(WriteError::Conflict { .. } | WriteError::Gone { .. }) => {
-                    self.schedule_retry();
-                }
-                Err(e) => {
-                    warn!(service = %key, error = %e, "status write failed; retrying");
-                    self.metrics.client.failed();
-                    self.schedule_retry();
-                }
+        for (key, job) in jobs {
+            if let Some(svc) = services.get(&key) {
+                self.inflight.submit(key, svc.clone(), job);
             }
         }
+        self.inflight.start(&self.writer);
+    }
+
+    /// Takes in a job that ended; returns its Service when it must be
+    /// decided again ([`Done::must_decide_again`]) on `services`, the
+    /// latest view.
+    pub(super) fn finish(
+        &mut self,
+        done: Done,
+        services: &BTreeMap<ServiceKey, Service>,
+    ) -> Option<ServiceKey> {
+        let again = done
+            .must_decide_again(services.get(&done.key))
+            .then(|| done.key.clone());
+        let Done {
+            key,
+            based_on,
+            write,
+            result,
+            ..
+        } = done;
+        let (Some(desired), Some(result)) = (write, result) else {
+            return again;
+        };
+        match result {
+            Ok(mut produced) => {
+                // The final version is the one the cache will show.
+                produced.pop();
+                let mut stale: BTreeSet<Option<String>> = produced.into_iter().collect();
+                stale.insert(based_on);
+                self.written.insert(key, (stale, desired));
+            }
+            // Someone else changed (or deleted) the Service: decided again
+            // at once when the watch has shown it already, else at its
+            // event.
+            Err(WriteError::Conflict { .. } | WriteError::Gone { .. }) => {}
+            Err(e) => {
+                warn!(service = %key, error = %e, "status write failed; retrying");
+                self.metrics.client.failed();
+                self.schedule_retry();
+            }
+        }
+        again
     }
 
     async fn write_pool_status(
@@ -376,6 +379,31 @@ impl Reconciler {
             owner: None,
         };
         Reconciler::new(writer, opts, metrics)
+    }
+
+    /// Waits for every queued and running write; returns the Services to
+    /// decide again on `services`.
+    pub(super) async fn settle(
+        &mut self,
+        services: &BTreeMap<ServiceKey, Service>,
+    ) -> BTreeSet<ServiceKey> {
+        let mut again = BTreeSet::new();
+        while let Some(done) = self.inflight.next().await {
+            again.extend(self.finish(done, services));
+            self.inflight.start(&self.writer);
+        }
+        again
+    }
+
+    /// Ends the next running write; `None` when none runs.
+    pub(super) async fn finish_next(
+        &mut self,
+        services: &BTreeMap<ServiceKey, Service>,
+    ) -> Option<Option<ServiceKey>> {
+        let done = self.inflight.next().await?;
+        let again = self.finish(done, services);
+        self.inflight.start(&self.writer);
+        Some(again)
     }
 
     pub(super) fn retry_scheduled(&self) -> bool {

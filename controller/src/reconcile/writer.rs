@@ -16,6 +16,7 @@ use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use serde_json::{Value, json};
+use tracing::warn;
 
 use super::plan::{Desired, Reason};
 use crate::ipam::annotations::IP_ALLOCATED_FROM_POOL;
@@ -79,6 +80,9 @@ pub struct Writer {
     /// The `ConfigurationState` names `owner` (created so by this process,
     /// or patched once when an earlier one left it without).
     owner_written: Arc<AtomicBool>,
+    /// Status writes keep the annotation they carry (every API server
+    /// checked does; one that does not is noticed and turns this off).
+    status_keeps_metadata: Arc<AtomicBool>,
 }
 
 /// The field manager FerroLB's writes are recorded under.
@@ -106,34 +110,73 @@ impl Writer {
             recorder,
             namespace,
             owner_written: Arc::new(AtomicBool::new(owner.is_none())),
+            status_keeps_metadata: Arc::new(AtomicBool::new(true)),
             owner,
         }
     }
 
     /// Writes `desired` into the Service's status and annotation. Returns
-    /// the `resourceVersion` after each step, in order.
+    /// the `resourceVersion` after each request, in order.
+    ///
+    /// When both differ they go in one request to the status subresource
+    /// (the API server keeps metadata changes made there for Services):
+    /// one write instead of two, and whoever sees an address sees its pool
+    /// in the same version. An API server that drops metadata from status
+    /// writes is noticed in the answer; from then on the annotation is a
+    /// request of its own, as in [`Writer::service_in_two_steps`].
     pub async fn service(
         &self,
         svc: &Service,
         desired: &Desired,
     ) -> Result<Vec<Option<String>>, WriteError> {
-        let ns = svc.metadata.namespace.clone().unwrap_or_default();
-        let name = svc.metadata.name.clone().unwrap_or_default();
-        let what = format!("Service {ns}/{name}");
-        let api: Api<Service> = Api::namespaced(self.client.clone(), &ns);
-        let params = PatchParams {
-            field_manager: Some(FIELD_MANAGER.into()),
-            ..Default::default()
-        };
-        let mut rv = svc.metadata.resource_version.clone();
-        let mut produced = Vec::new();
         let status_differs = ferrolb_crds::service::recorded_addresses(svc) != desired.addresses;
         let annotation_differs =
             ferrolb_crds::service::recorded_pool(svc) != desired.pool.as_deref();
-        // The annotation goes on before the addresses and comes off after
-        // them: whoever sees an address in the status sees its pool too,
-        // and a crash between the two steps leaves only a stray annotation,
-        // which the next pass fixes.
+        let one_request = status_differs
+            && annotation_differs
+            && self.status_keeps_metadata.load(Ordering::Acquire);
+        if !one_request {
+            return self
+                .service_in_two_steps(svc, desired, status_differs, annotation_differs)
+                .await;
+        }
+        let target = Target::of(svc);
+        let rv = svc.metadata.resource_version.as_deref();
+        let mut patch = status_patch(rv, desired);
+        patch["metadata"]["annotations"] = json!({ IP_ALLOCATED_FROM_POOL: desired.pool });
+        let updated = target.patch_status(self, &patch).await?;
+        let mut produced = vec![updated.metadata.resource_version.clone()];
+        if ferrolb_crds::service::recorded_pool(&updated) != desired.pool.as_deref() {
+            warn!(
+                service = %target.what,
+                "the API server dropped the pool annotation from a status write; writing it separately from now on"
+            );
+            self.status_keeps_metadata.store(false, Ordering::Release);
+            let patch = annotation_patch(
+                updated.metadata.resource_version.as_deref(),
+                desired.pool.as_deref(),
+            );
+            let updated = target.patch(self, &patch).await?;
+            produced.push(updated.metadata.resource_version);
+        }
+        Ok(produced)
+    }
+
+    /// The status and the annotation as two requests (or one, when only
+    /// one differs). The annotation goes on before the addresses and comes
+    /// off after them: whoever sees an address in the status sees its pool
+    /// too, and a crash between the two steps leaves only a stray
+    /// annotation, which the next pass fixes.
+    async fn service_in_two_steps(
+        &self,
+        svc: &Service,
+        desired: &Desired,
+        status_differs: bool,
+        annotation_differs: bool,
+    ) -> Result<Vec<Option<String>>, WriteError> {
+        let target = Target::of(svc);
+        let mut rv = svc.metadata.resource_version.clone();
+        let mut produced = Vec::new();
         let steps: [Step; 2] = if desired.addresses.is_empty() {
             [Step::Status, Step::Annotation]
         } else {
@@ -141,19 +184,14 @@ impl Writer {
         };
         for step in steps {
             let updated = match step {
-                Step::Status if status_differs => api
-                    .patch_status(
-                        &name,
-                        &params,
-                        &Patch::Merge(&status_patch(rv.as_deref(), desired)),
-                    )
-                    .await
-                    .map_err(|e| WriteError::from_kube(format!("{what} status"), e))?,
+                Step::Status if status_differs => {
+                    target
+                        .patch_status(self, &status_patch(rv.as_deref(), desired))
+                        .await?
+                }
                 Step::Annotation if annotation_differs => {
                     let patch = annotation_patch(rv.as_deref(), desired.pool.as_deref());
-                    api.patch(&name, &params, &Patch::Merge(&patch))
-                        .await
-                        .map_err(|e| WriteError::from_kube(format!("{what} annotation"), e))?
+                    target.patch(self, &patch).await?
                 }
                 _ => continue,
             };
@@ -291,6 +329,52 @@ impl Writer {
         .await
         .map(drop)
         .map_err(|e| WriteError::from_kube(what(), e))
+    }
+}
+
+/// One Service's two endpoints (the object and its status), named for
+/// errors.
+struct Target {
+    namespace: String,
+    name: String,
+    what: String,
+}
+
+impl Target {
+    fn of(svc: &Service) -> Self {
+        let namespace = svc.metadata.namespace.clone().unwrap_or_default();
+        let name = svc.metadata.name.clone().unwrap_or_default();
+        let what = format!("Service {namespace}/{name}");
+        Target {
+            namespace,
+            name,
+            what,
+        }
+    }
+
+    fn api(&self, writer: &Writer) -> Api<Service> {
+        Api::namespaced(writer.client.clone(), &self.namespace)
+    }
+
+    async fn patch_status(&self, writer: &Writer, patch: &Value) -> Result<Service, WriteError> {
+        self.api(writer)
+            .patch_status(&self.name, &service_params(), &Patch::Merge(patch))
+            .await
+            .map_err(|e| WriteError::from_kube(format!("{} status", self.what), e))
+    }
+
+    async fn patch(&self, writer: &Writer, patch: &Value) -> Result<Service, WriteError> {
+        self.api(writer)
+            .patch(&self.name, &service_params(), &Patch::Merge(patch))
+            .await
+            .map_err(|e| WriteError::from_kube(format!("{} annotation", self.what), e))
+    }
+}
+
+fn service_params() -> PatchParams {
+    PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..Default::default()
     }
 }
 

@@ -1,5 +1,5 @@
 # The two entry points of the README. Both install what they need first.
-.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-bfd bench-l2 bench-l2-starvation bench-nodes bench-controller faults-long soak fuzz-long cluster cluster-down
+.PHONY: demo test check deps lint image bench bench-speaker bench-speaker-memory bench-speaker-change bench-bfd bench-l2 bench-l2-starvation bench-nodes bench-controller faults-long soak fuzz-long cluster cluster-down
 
 CARGO ?= cargo
 
@@ -69,6 +69,19 @@ bench-controller: deps
 	$(CARGO) build --quiet --locked --release -p ferrolb-controller
 	$(CARGO) bench --quiet --locked -p interop-tests --bench controller_scale -- \
 		--before $(CURDIR)/docs/img/controller-scale-before.tsv $(BENCH_CONTROLLER_ARGS)
+
+# Issue 18's service change -> route on the Kubernetes path (needs root;
+# about 10 minutes): the test kube-apiserver holds 1k, then 10k Services;
+# one Service's endpoint turns not ready and ready again, 200 times, each
+# timed from the API write to BIRD's kernel (docs/benchmarks.md). The
+# memory figures of that run go to target/, not docs/. An older build is
+# timed on the same API server with, e.g.,
+# BENCH_SPEAKER_CHANGE_ARGS="--services 1000,10000 --changes 200 --changes-before /tmp/old-ferrolb-speaker".
+BENCH_SPEAKER_CHANGE_ARGS ?= --services 1000,10000 --changes 200
+bench-speaker-change: deps
+	$(CARGO) build --quiet --locked --release -p ferrolb-speaker
+	$(CARGO) bench --quiet --locked -p interop-tests --bench speaker_memory -- \
+		--shells kubernetes --out $(CURDIR)/target/speaker-change.tsv $(BENCH_SPEAKER_CHANGE_ARGS)
 
 # Issue 14's BFD detection benchmark (needs root; about 12 minutes): link
 # cut -> route gone from FRR's and BIRD's kernels with BFD 50 ms x 3,

@@ -16,6 +16,13 @@
 //! between consecutive N; the curve goes to an SVG (docs/img/), with the
 //! run recorded in `--before` (a TSV this benchmark wrote) drawn dashed.
 //!
+//! With `--changes C`, the Kubernetes shell also times C changes of one
+//! Service at each N (issue 18, "Service change -> route"): its
+//! EndpointSlice's endpoint turns not ready, then ready again, and so on;
+//! each time from the API write to the route's removal or arrival in
+//! BIRD's kernel (a netlink notification in BIRD's namespace), while the
+//! speaker holds N Services. `make bench-speaker-change`.
+//!
 //! `make bench-speaker-memory` (release build, root). The binaries are the
 //! workspace's (next to this one), or `FERROLB_BIN` and
 //! `FERROLB_SPEAKER_BIN` (to measure an older build).
@@ -24,7 +31,7 @@
 mod cluster;
 
 use std::fmt::Write as _;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -36,7 +43,9 @@ use futures::{StreamExt, TryStreamExt};
 use interop_tests::daemon::{Daemon, DaemonSpec};
 use interop_tests::ferrolb::{FerroLb, workspace_binary};
 use interop_tests::forward::Forward;
+use interop_tests::kernel::RouteMonitor;
 use interop_tests::{Bird, Host, Lab, LabError, Probe};
+use ipnet::IpNet;
 use kube::Client;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch,
@@ -62,6 +71,14 @@ struct Args {
     /// Only draw the SVG from `--out` (and `--before`), measure nothing.
     #[arg(long)]
     plot_only: bool,
+    /// Changes of one Service timed to BIRD's kernel at each N (Kubernetes
+    /// shell only); 0 for none.
+    #[arg(long, default_value_t = 0)]
+    changes: usize,
+    /// Another `ferrolb-speaker` binary (an older build) whose changes are
+    /// timed too, on the same API server right after this build's.
+    #[arg(long)]
+    changes_before: Option<PathBuf>,
     /// Passed by `cargo bench`.
     #[arg(long, hide = true)]
     bench: bool,
@@ -122,15 +139,17 @@ fn run(args: Args) -> TestResult {
     sizes.sort();
     println!("load average at start: {}", load_average());
     let mut samples = Vec::new();
+    let mut changes = Vec::new();
     for shell in &args.shells {
         let got = match shell {
             Shell::Standalone => standalone(&sizes)?,
-            Shell::Kubernetes => kubernetes(&sizes)?,
+            Shell::Kubernetes => kubernetes(&sizes, &args, &mut changes)?,
         };
         samples.extend(got);
     }
     println!("load average at end: {}", load_average());
     print_table(&samples);
+    print_changes(&mut changes);
     write_tsv(&args.out, &samples)?;
     plot(&samples, &before(&args)?, &svg)?;
     println!("\nwrote {} and {}", args.out.display(), svg.display());
@@ -252,7 +271,15 @@ fn standalone(sizes: &[usize]) -> TestResult<Vec<Sample>> {
     Ok(samples)
 }
 
-fn kubernetes(sizes: &[usize]) -> TestResult<Vec<Sample>> {
+fn kubernetes(
+    sizes: &[usize],
+    args: &Args,
+    timed: &mut Vec<(String, usize, Vec<Duration>)>,
+) -> TestResult<Vec<Sample>> {
+    let program = match std::env::var_os("FERROLB_SPEAKER_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => workspace_binary("ferrolb-speaker", "ferrolb-speaker")?,
+    };
     let (lab, r1, n1, bird) = bird_facing_one_node("spkmemk")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -290,6 +317,7 @@ fn kubernetes(sizes: &[usize]) -> TestResult<Vec<Sample>> {
             &lab,
             &n1,
             &cluster,
+            &program,
             &log_dir.join(format!("speaker-{n}.log")),
         )?;
         wait_routes(&lab, &bird, &n1, n)?;
@@ -304,10 +332,119 @@ fn kubernetes(sizes: &[usize]) -> TestResult<Vec<Sample>> {
             converged,
         });
         print_sample(samples.last());
+        if args.changes > 0 {
+            let got = change_to_route(&lab, &runtime, &admin, &r1, args.changes)?;
+            timed.push(("this build".into(), n, got));
+        }
         speaker.stop(Duration::from_secs(10));
         wait_routes(&lab, &bird, &n1, 0)?;
+        if let (Some(before), true) = (&args.changes_before, args.changes > 0) {
+            runtime.block_on(clear_statuses(&admin))?;
+            let log = log_dir.join(format!("speaker-before-{n}.log"));
+            let speaker = start_speaker(&lab, &n1, &cluster, before, &log)?;
+            wait_routes(&lab, &bird, &n1, n)?;
+            runtime.block_on(wait_statuses(&admin, n))?;
+            let got = change_to_route(&lab, &runtime, &admin, &r1, args.changes)?;
+            timed.push((before.display().to_string(), n, got));
+            speaker.stop(Duration::from_secs(10));
+            wait_routes(&lab, &bird, &n1, 0)?;
+        }
     }
     Ok(samples)
+}
+
+/// The EndpointSlice of Service `s{i}`, its endpoint ready or not.
+fn endpoint_slice(i: usize, ready: bool) -> serde_json::Value {
+    let name = format!("s{i}");
+    json!({
+        "apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
+        "metadata": {"name": format!("{name}-1"), "namespace": APPS,
+                     "labels": {"kubernetes.io/service-name": name}},
+        "addressType": "IPv4",
+        "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": ready},
+                       "topology": {"kubernetes.io/hostname": "n1"}}],
+        "ports": [{"port": 80, "protocol": "TCP"}]
+    })
+}
+
+fn slices_api(admin: &Client) -> Api<DynamicObject> {
+    let gvk = GroupVersionKind::gvk("discovery.k8s.io", "v1beta1", "EndpointSlice");
+    Api::namespaced_with(admin.clone(), APPS, &ApiResource::from_gvk(&gvk))
+}
+
+/// `changes` changes of Service `s0` (its endpoint not ready, then ready
+/// again, ...), each timed from the API write to the route's removal or
+/// arrival in BIRD's kernel.
+fn change_to_route(
+    lab: &Lab,
+    runtime: &tokio::runtime::Runtime,
+    admin: &Client,
+    router: &Host,
+    changes: usize,
+) -> TestResult<Vec<Duration>> {
+    let monitor = RouteMonitor::start(&router.netns)?;
+    let prefix = IpNet::from(IpAddr::from(address(0)));
+    let slices = slices_api(admin);
+    let mut samples = Vec::with_capacity(changes);
+    for k in 0..changes {
+        let ready = k % 2 == 1;
+        let before = monitor.events(prefix);
+        let patch = json!({"endpoints": endpoint_slice(0, ready)["endpoints"]});
+        let written = Instant::now();
+        runtime.block_on(slices.patch("s0-1", &PatchParams::default(), &Patch::Merge(&patch)))?;
+        let expected = if ready { "back in" } else { "gone from" };
+        let at = lab.wait_for(
+            &format!("{prefix} {expected} BIRD's kernel"),
+            Duration::from_secs(30),
+            || {
+                let now = monitor.events(prefix);
+                Ok(match (ready, now.added, now.removed) {
+                    (true, Some(t), _) if now.additions > before.additions => Probe::Done(t),
+                    (false, _, Some(t)) if now.removals > before.removals => Probe::Done(t),
+                    _ => Probe::Pending(format!("{now:?}")),
+                })
+            },
+        )?;
+        samples.push(at.saturating_duration_since(written));
+        // Changes a few tens of ms apart, as a busy cluster makes them.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut sorted = samples.clone();
+    sorted.sort();
+    println!(
+        "  {changes} changes -> BIRD's kernel: p50 {:.1} ms, p99 {:.1} ms (load average {})",
+        percentile(&sorted, 0.5).as_secs_f64() * 1e3,
+        percentile(&sorted, 0.99).as_secs_f64() * 1e3,
+        load_average()
+    );
+    Ok(samples)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn print_changes(timed: &mut [(String, usize, Vec<Duration>)]) {
+    if timed.is_empty() {
+        return;
+    }
+    println!(
+        "\nService change (API write) -> route in BIRD's kernel, Kubernetes shell\n\n| speaker | Services held | changes | p50 | p90 | p99 | max |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (speaker, n, samples) in timed {
+        samples.sort();
+        println!(
+            "| {speaker} | {n} | {} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            samples.len(),
+            ms(percentile(samples, 0.5)),
+            ms(percentile(samples, 0.9)),
+            ms(percentile(samples, 0.99)),
+            ms(samples.last().copied().unwrap_or_default()),
+        );
+    }
 }
 
 async fn configure_bgp(admin: &Client, router: &Host) -> TestResult {
@@ -330,9 +467,7 @@ async fn configure_bgp(admin: &Client, router: &Host) -> TestResult {
 /// Services `from..to`: created, their address recorded as the controller
 /// does, and one EndpointSlice each with an endpoint ready on `n1`.
 async fn create_services(admin: &Client, from: usize, to: usize) -> TestResult {
-    let gvk = GroupVersionKind::gvk("discovery.k8s.io", "v1beta1", "EndpointSlice");
-    let slices: Api<DynamicObject> =
-        Api::namespaced_with(admin.clone(), APPS, &ApiResource::from_gvk(&gvk));
+    let slices = slices_api(admin);
     let api = services(admin);
     futures::stream::iter(from..to)
         .map(|i| {
@@ -345,15 +480,7 @@ async fn create_services(admin: &Client, from: usize, to: usize) -> TestResult {
                     json!({"status": {"loadBalancer": {"ingress": [{"ip": address(i).to_string()}]}}});
                 api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
                     .await?;
-                let slice: DynamicObject = serde_json::from_value(json!({
-                    "apiVersion": "discovery.k8s.io/v1beta1", "kind": "EndpointSlice",
-                    "metadata": {"name": format!("{name}-1"), "namespace": APPS,
-                                 "labels": {"kubernetes.io/service-name": name}},
-                    "addressType": "IPv4",
-                    "endpoints": [{"addresses": ["10.244.1.5"], "conditions": {"ready": true},
-                                   "topology": {"kubernetes.io/hostname": "n1"}}],
-                    "ports": [{"port": 80, "protocol": "TCP"}]
-                }))?;
+                let slice: DynamicObject = serde_json::from_value(endpoint_slice(i, true))?;
                 slices.create(&PostParams::default(), &slice).await?;
                 TestResult::Ok(())
             }
@@ -396,12 +523,9 @@ fn start_speaker(
     lab: &Lab,
     host: &Host,
     cluster: &Cluster,
+    program: &Path,
     log: &Path,
 ) -> TestResult<std::sync::Arc<Daemon>> {
-    let program = match std::env::var_os("FERROLB_SPEAKER_BIN") {
-        Some(path) => PathBuf::from(path),
-        None => workspace_binary("ferrolb-speaker", "ferrolb-speaker")?,
-    };
     Ok(lab.start_daemon(DaemonSpec {
         name: format!("{}/ferrolb-speaker", host.name),
         netns: Some(&host.netns),

@@ -138,28 +138,36 @@ pub fn service_states<'a>(
     }
     services
         .into_iter()
-        .filter(|svc| svc.ours(lb_class))
         .filter_map(|svc| {
-            let endpoints = match (by_service.get(&svc.key), without_slices) {
-                (Some(slices), _) => slices
-                    .iter()
-                    .flat_map(|s| s.endpoints.iter().cloned())
-                    .collect(),
-                (None, WithoutSlices::NoEndpoints) => Vec::new(),
-                (None, WithoutSlices::ReadyOn(nodes)) => {
-                    nodes.iter().map(|n| Endpoint::ready_on(n)).collect()
-                }
-            };
-            service_state(svc, endpoints)
+            let slices = by_service.get(&svc.key).map(Vec::as_slice);
+            service_state(svc, slices.unwrap_or_default(), lb_class, without_slices)
         })
         .collect()
 }
 
-/// The speaker's view of a Service, `None` while it has no address.
-fn service_state(svc: &ServiceRecord, endpoints: Vec<Endpoint>) -> Option<ServiceState> {
-    if svc.addresses.is_empty() {
+/// One Service of [`service_states`], from its slices (in the slices'
+/// name order): `None` when it is not ours to announce (another class,
+/// not a LoadBalancer, no address yet). What a shell that follows changes
+/// Service by Service reads, the same as the whole list would say.
+pub fn service_state(
+    svc: &ServiceRecord,
+    slices: &[&SliceRecord],
+    lb_class: Option<&str>,
+    without_slices: WithoutSlices<'_>,
+) -> Option<ServiceState> {
+    if !svc.ours(lb_class) || svc.addresses.is_empty() {
         return None;
     }
+    let endpoints = match (slices, without_slices) {
+        ([], WithoutSlices::NoEndpoints) => Vec::new(),
+        ([], WithoutSlices::ReadyOn(nodes)) => {
+            nodes.iter().map(|n| Endpoint::ready_on(n)).collect()
+        }
+        (slices, _) => slices
+            .iter()
+            .flat_map(|s| s.endpoints.iter().cloned())
+            .collect(),
+    };
     Some(ServiceState {
         key: svc.key.clone(),
         addresses: svc.addresses.clone(),

@@ -164,7 +164,8 @@ impl Replay {
         };
         let inputs = files::pass_inputs(node, None, &read.services, &read.slices, &read.nodes);
         self.router_id = inputs.node_ipv4;
-        let plan = bgp_plan(config, &inputs.node, &inputs.services);
+        let services = inputs.services.all().expect("the files hand every Service");
+        let plan = bgp_plan(config, &inputs.node, services);
         writeln!(out, "bgp plan: {:#?}", plan).ok();
 
         let alive = self.alive.clone();
@@ -179,7 +180,7 @@ impl Replay {
             interface_rules: InterfaceRules::standard(),
             fence: FenceState::MayAnnounce,
         };
-        let l2 = l2_plan(config, &local, &ClusterView::new(members), &inputs.services);
+        let l2 = l2_plan(config, &local, &ClusterView::new(members), services);
         writeln!(out, "l2 addresses: {:?}", l2.addresses).ok();
         writeln!(out, "l2 owners: {:?}", l2.owners).ok();
         writeln!(out, "l2 verdicts: {:#?}", l2.explanations).ok();

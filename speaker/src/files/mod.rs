@@ -14,7 +14,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 
 use crate::adapt::{self, ServiceRecord, SliceRecord, WithoutSlices};
 use crate::decide::ServiceKey;
-use crate::pass::Inputs;
+use crate::pass::{Inputs, Services};
 
 /// The inputs of a pass for `node`, serving `lb_class`, from the objects of
 /// the files. A Service without an EndpointSlice is served by every node
@@ -43,7 +43,9 @@ pub fn pass_inputs(
             .iter()
             .filter_map(|(name, n)| Some((name.clone(), node_address(n)?)))
             .collect(),
-        services: adapt::service_states(
+        // The files are read again whole: every Service goes to the pass,
+        // which compares them with what it holds.
+        services: Services::All(adapt::service_states(
             &services
                 .iter()
                 .map(|(key, svc)| ServiceRecord::new(key.clone(), svc))
@@ -51,7 +53,7 @@ pub fn pass_inputs(
             &slices.iter().map(SliceRecord::new).collect::<Vec<_>>(),
             lb_class,
             WithoutSlices::ReadyOn(&node_names),
-        ),
+        )),
     }
 }
 

@@ -1,6 +1,8 @@
 //! The speaker on Kubernetes: watches the cluster, decides, announces, and
 //! reports through status objects, Events and metrics.
 
+#[cfg(test)]
+mod changes_handed;
 mod coalesce;
 mod run;
 #[cfg(test)]

@@ -25,6 +25,7 @@ use super::slices::served_version;
 use super::views::{Views, inputs};
 use super::writer::{Session, StatusKind, Writer};
 use crate::announce::{GracefulRestartSettings, L2Settings};
+use crate::decide::Changed;
 use crate::memory::Trim;
 use crate::metrics::Metrics;
 use crate::pass::{Change, Report, Settings, Speaker};
@@ -198,7 +199,7 @@ impl Shell {
     }
 
     async fn write_all(&mut self, speaker: &mut Speaker, views: &Views) {
-        self.write_services(speaker).await;
+        self.write_services(speaker, &Changed::All).await;
         let services_written = self.written;
         self.write_sessions(speaker, views).await;
         self.written &= services_written;
@@ -213,7 +214,7 @@ impl Shell {
                     .await;
             }
         }
-        self.write_services(speaker).await;
+        self.write_services(speaker, &report.statuses).await;
         self.reasons_changed(speaker).await;
     }
 
@@ -237,8 +238,10 @@ impl Shell {
         self.reasons.wrote(Instant::now(), ok);
     }
 
-    async fn write_services(&mut self, speaker: &Speaker) {
-        let statuses = speaker.service_statuses();
+    /// Makes the status objects of the Services `of` (every one, or
+    /// those a report names) what the speaker says.
+    async fn write_services(&mut self, speaker: &Speaker, of: &Changed) {
+        let statuses = speaker.service_statuses_of(of);
         let bgp = statuses
             .bgp
             .into_iter()
@@ -257,9 +260,14 @@ impl Shell {
             .iter()
             .map(|(k, s)| (k.clone(), json!(s.to_api(k))))
             .collect();
-        let bgp_ok = self.writer.service_statuses(StatusKind::Bgp, &bgp).await;
-        let l2_ok = self.writer.service_statuses(StatusKind::L2, &l2).await;
-        self.written = bgp_ok && l2_ok;
+        let bgp_ok = self
+            .writer
+            .service_statuses(StatusKind::Bgp, &bgp, of)
+            .await;
+        let l2_ok = self.writer.service_statuses(StatusKind::L2, &l2, of).await;
+        // A failure earlier stays until a retry of every Service succeeds:
+        // a later report names only its own Services.
+        self.written = bgp_ok && l2_ok && (self.written || matches!(of, Changed::All));
     }
 
     /// Events on BFD transitions, then the `BGPSessionState` objects

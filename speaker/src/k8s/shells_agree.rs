@@ -17,7 +17,7 @@ use crate::decide::{Reason, ServiceKey, Verdict};
 use crate::files;
 use crate::pass::{Inputs, Report, ServiceStatuses, Settings, Speaker};
 
-const NAMESPACE: &str = "metallb-system";
+pub(super) const NAMESPACE: &str = "metallb-system";
 
 const SCENARIO: &str = r#"
 apiVersion: metallb.io/v1beta1
@@ -139,7 +139,7 @@ fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> T {
 }
 
 /// The scenario as watch events, into the Kubernetes shell's caches.
-fn watched() -> Views {
+pub(super) fn watched() -> Views {
     let mut views = Views::new();
     for doc in serde_norway::Deserializer::from_str(SCENARIO) {
         let value: Value = serde::Deserialize::deserialize(doc).expect("scenario YAML");
@@ -173,7 +173,7 @@ fn filed() -> files::read::Inputs {
     inputs
 }
 
-fn settings(node: &str) -> Settings {
+pub(super) fn settings(node: &str) -> Settings {
     let l2 = L2Args {
         l2_refresh: None,
         l2_exclude_interface: Vec::new(),
@@ -216,13 +216,13 @@ async fn both_shells_make_the_same_inputs_plans_and_reports() {
     let views = watched();
     let filed = filed();
     for node in ["n1", "n2"] {
-        let from_watches = views.pass_inputs(node, None);
+        let from_watches = views.inputs(node, None);
         let from_files =
             files::pass_inputs(node, None, &filed.services, &filed.slices, &filed.nodes);
         assert_eq!(from_watches, from_files, "inputs of {node}");
         // What the watch cache keeps of a Service is all the decision
         // reads (the shared-IP annotation was once dropped there).
-        let web = &from_files.services[0];
+        let web = &from_files.services.all().expect("every Service")[0];
         assert!(
             web.shares_ip && web.pool.as_deref() == Some("web"),
             "{web:?}"
@@ -286,7 +286,7 @@ fn an_event_names_the_service_as_the_object_would() {
 async fn a_class_picks_the_services_of_that_class_in_both_shells() {
     let views = watched();
     let filed = filed();
-    let from_watches = views.pass_inputs("n1", Some("other"));
+    let from_watches = views.inputs("n1", Some("other"));
     let from_files = files::pass_inputs(
         "n1",
         Some("other"),
@@ -295,6 +295,7 @@ async fn a_class_picks_the_services_of_that_class_in_both_shells() {
         &filed.nodes,
     );
     assert_eq!(from_watches, from_files);
-    let keys: Vec<&ServiceKey> = from_files.services.iter().map(|s| &s.key).collect();
+    let all = from_files.services.all().expect("every Service");
+    let keys: Vec<&ServiceKey> = all.iter().map(|s| &s.key).collect();
     assert_eq!(keys, [&ServiceKey::new("shop", "theirs")]);
 }

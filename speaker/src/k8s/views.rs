@@ -6,7 +6,7 @@ use ferrolb_k8s::config_view::{ConfigEvent, ConfigView, config_inputs};
 use ferrolb_k8s::watch::watch;
 use futures::StreamExt;
 use futures::stream::{self, BoxStream};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
@@ -16,8 +16,8 @@ use kube::{Api, Client};
 
 use super::slices::{SliceVersion, slice_inputs};
 use crate::adapt::{self, ServiceRecord, SliceRecord, WithoutSlices};
-use crate::decide::ServiceKey;
-use crate::pass::Inputs;
+use crate::decide::{ServiceKey, ServiceState};
+use crate::pass::{Inputs, Services};
 
 /// One watch event of any watched kind.
 pub(super) enum Input {
@@ -112,6 +112,15 @@ fn records<K, R>(event: Event<K>, record: impl Fn(&K) -> Option<R>) -> Option<Ev
 pub(super) struct Views {
     services: Cache<ServiceRecord, ServiceKey>,
     slices: Cache<SliceRecord, String>,
+    /// The names of each Service's slices (in the slice cache's order),
+    /// so that one Service's inputs are read without walking every slice.
+    /// Rebuilt from the cache on a pass over every Service.
+    slices_of: BTreeMap<ServiceKey, BTreeSet<String>>,
+    /// The Services whose inputs (their record or one of their slices)
+    /// changed since the last pass; `None` for every one: before the first
+    /// pass, and after a relist (which replaces a cache whole, without
+    /// saying what went).
+    dirty: Option<BTreeSet<ServiceKey>>,
     nodes: Cache<Node, String>,
     pods: Cache<Pod, String>,
     pub(super) config: ConfigView,
@@ -124,6 +133,8 @@ impl Views {
         Views {
             services: Cache::new(|r: &ServiceRecord| Some(r.key.clone())),
             slices: Cache::new(|r: &SliceRecord| Some(r.name.clone())),
+            slices_of: BTreeMap::new(),
+            dirty: None,
             nodes: Cache::new(|n: &Node| n.metadata.name.clone()),
             pods: Cache::new(name_key),
             config: ConfigView::default(),
@@ -135,11 +146,16 @@ impl Views {
         match input {
             Input::Service(e) => {
                 if let Some(e) = records(e, ServiceRecord::of) {
+                    match &e {
+                        Event::Apply(r) | Event::Delete(r) => self.touch(Some(&r.key)),
+                        Event::Init | Event::InitApply(_) | Event::InitDone => self.dirty = None,
+                    }
                     self.services.apply(e);
                 }
             }
             Input::Slice(e) => {
                 if let Some(e) = records(e, |s| Some(SliceRecord::new(s))) {
+                    self.slice_changes(&e);
                     self.slices.apply(e);
                 }
             }
@@ -150,6 +166,45 @@ impl Views {
                     self.config_dirty = true;
                 }
             }
+        }
+    }
+
+    /// Marks `key`'s inputs changed (nothing for a slice of no Service).
+    fn touch(&mut self, key: Option<&ServiceKey>) {
+        if let (Some(dirty), Some(key)) = (&mut self.dirty, key) {
+            dirty.insert(key.clone());
+        }
+    }
+
+    /// Before `event` reaches the slice cache: marks the Services it
+    /// changes, the one the slice belonged to and the one it belongs to
+    /// now (its `kubernetes.io/service-name` label may have moved), and
+    /// keeps [`Views::slices_of`].
+    fn slice_changes(&mut self, event: &Event<SliceRecord>) {
+        let (Event::Apply(slice) | Event::Delete(slice)) = event else {
+            self.dirty = None;
+            return;
+        };
+        let before = self
+            .slices
+            .items()
+            .get(&slice.name)
+            .and_then(|s| s.service.clone());
+        if let Some(key) = &before {
+            self.touch(Some(key));
+            if let Some(names) = self.slices_of.get_mut(key) {
+                names.remove(&slice.name);
+                if names.is_empty() {
+                    self.slices_of.remove(key);
+                }
+            }
+        }
+        self.touch(slice.service.as_ref());
+        if let (Event::Apply(_), Some(key)) = (event, &slice.service) {
+            self.slices_of
+                .entry(key.clone())
+                .or_default()
+                .insert(slice.name.clone());
         }
     }
 
@@ -165,8 +220,63 @@ impl Views {
         self.nodes.items().get(name)
     }
 
-    /// The inputs of a pass for `node`, serving `lb_class`.
-    pub(super) fn pass_inputs(&self, node: &str, lb_class: Option<&str>) -> Inputs {
+    /// The inputs of the next pass for `node`, serving `lb_class`: the
+    /// Services whose inputs changed since the last one (every one the
+    /// first time and after a relist). Each call hands a change once.
+    pub(super) fn pass_inputs(&mut self, node: &str, lb_class: Option<&str>) -> Inputs {
+        let Some(dirty) = self.dirty.replace(BTreeSet::new()) else {
+            self.slices_of = BTreeMap::new();
+            for slice in self.slices.values() {
+                if let Some(key) = &slice.service {
+                    let names = self.slices_of.entry(key.clone()).or_default();
+                    names.insert(slice.name.clone());
+                }
+            }
+            return self.inputs(node, lb_class);
+        };
+        let changed = dirty
+            .into_iter()
+            .map(|key| {
+                let state = self.service_state(&key, lb_class);
+                (key, state)
+            })
+            .collect();
+        Inputs {
+            services: Services::Changed(changed),
+            ..self.node_inputs(node)
+        }
+    }
+
+    /// `key`'s inputs now, read as [`adapt::service_states`] reads every
+    /// Service.
+    fn service_state(&self, key: &ServiceKey, lb_class: Option<&str>) -> Option<ServiceState> {
+        let record = self.services.items().get(key)?;
+        let slices: Vec<&SliceRecord> = self
+            .slices_of
+            .get(key)
+            .into_iter()
+            .flatten()
+            .filter_map(|name| self.slices.items().get(name))
+            .collect();
+        adapt::service_state(record, &slices, lb_class, WithoutSlices::NoEndpoints)
+    }
+
+    /// The inputs of a pass over every Service, for `node`, serving
+    /// `lb_class`.
+    pub(super) fn inputs(&self, node: &str, lb_class: Option<&str>) -> Inputs {
+        Inputs {
+            services: Services::All(adapt::service_states(
+                self.services.values(),
+                self.slices.values(),
+                lb_class,
+                WithoutSlices::NoEndpoints,
+            )),
+            ..self.node_inputs(node)
+        }
+    }
+
+    /// The inputs of a pass but its Services.
+    fn node_inputs(&self, node: &str) -> Inputs {
         let this = self.node(node);
         Inputs {
             node: adapt::node_state(node, this),
@@ -178,12 +288,7 @@ impl Views {
                 .map(|(name, n)| (name.clone(), adapt::node_state(name, Some(n))))
                 .collect(),
             speakers: self.speakers(),
-            services: adapt::service_states(
-                self.services.values(),
-                self.slices.values(),
-                lb_class,
-                WithoutSlices::NoEndpoints,
-            ),
+            services: Services::Changed(BTreeMap::new()),
         }
     }
 

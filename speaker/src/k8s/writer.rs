@@ -21,7 +21,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, warn};
 
-use crate::decide::ServiceKey;
+use crate::decide::{Changed, ServiceKey};
 use crate::report::{BfdEvent, NoticeKind, service_status_name, session_state_name};
 
 /// The field manager and Event reporter of the speaker's writes.
@@ -192,12 +192,15 @@ impl Writer {
     }
 
     /// Makes this node's status objects of `kind` say `desired` (each
-    /// Service's `status`). False if a write failed (it is retried on the
-    /// next call).
+    /// Service's `status`), for every Service or only those `of` names
+    /// (`desired` then holds only theirs: the others are as they were).
+    /// False if a write failed (it is retried on the next call of every
+    /// Service).
     pub(super) async fn service_statuses(
         &mut self,
         kind: StatusKind,
         desired: &BTreeMap<ServiceKey, serde_json::Value>,
+        of: &Changed,
     ) -> bool {
         let mut jobs = Vec::new();
         for (key, status) in desired {
@@ -206,9 +209,21 @@ impl Writer {
                 jobs.push((key.clone(), Some(status)));
             }
         }
-        for (k, key) in self.services.keys() {
-            if *k == kind && !desired.contains_key(key) {
-                jobs.push((key.clone(), None));
+        let gone = |key: &ServiceKey| !desired.contains_key(key);
+        match of {
+            Changed::All => {
+                for (k, key) in self.services.keys() {
+                    if *k == kind && gone(key) {
+                        jobs.push((key.clone(), None));
+                    }
+                }
+            }
+            Changed::Some(keys) => {
+                for key in keys {
+                    if gone(key) && self.services.contains_key(&(kind, key.clone())) {
+                        jobs.push((key.clone(), None));
+                    }
+                }
             }
         }
         let this = &*self;
@@ -421,9 +436,9 @@ impl Writer {
     /// Deletes every object of this node (graceful stop: nothing is
     /// announced from here any more).
     pub(super) async fn clear(&mut self) {
-        self.service_statuses(StatusKind::Bgp, &BTreeMap::new())
+        self.service_statuses(StatusKind::Bgp, &BTreeMap::new(), &Changed::All)
             .await;
-        self.service_statuses(StatusKind::L2, &BTreeMap::new())
+        self.service_statuses(StatusKind::L2, &BTreeMap::new(), &Changed::All)
             .await;
         self.sessions(&BTreeMap::new()).await;
         let deleted = self

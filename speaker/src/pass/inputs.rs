@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use crate::announce::{GracefulRestartSettings, L2Settings};
-use crate::decide::{NodeState, ServiceState};
+use crate::decide::{NodeState, ServiceKey, ServiceState};
 use crate::metrics::Metrics;
 
 /// Everything a pass decides from, but the configuration (which changes
@@ -22,8 +22,41 @@ pub struct Inputs {
     /// The nodes that run a speaker, with its address: the Layer-2
     /// membership's known members.
     pub speakers: BTreeMap<String, IpAddr>,
-    /// The LoadBalancer Services of our class that have an address.
-    pub services: Vec<ServiceState>,
+    /// The LoadBalancer Services of our class that have an address: all
+    /// of them, or those that changed since the last pass.
+    pub services: Services,
+}
+
+/// The Services of a pass. A shell that knows what changed (the
+/// Kubernetes shell, from its watch events) hands only that, so that a
+/// change to one Service costs one Service however many the cluster
+/// holds; a shell that reads everything again (the files shell) hands
+/// everything, and the pass compares it with what it holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Services {
+    /// Every Service now: the pass finds which came, went or changed.
+    All(Vec<ServiceState>),
+    /// Only the Services whose inputs may have changed since the last
+    /// pass, each as it is now, or `None` when it is no longer one to
+    /// announce (deleted, of another class, without an address). Every
+    /// other Service is as the last pass had it.
+    Changed(BTreeMap<ServiceKey, Option<ServiceState>>),
+}
+
+impl Default for Services {
+    fn default() -> Self {
+        Services::All(Vec::new())
+    }
+}
+
+impl Services {
+    /// Every Service, when these are all of them.
+    pub fn all(&self) -> Option<&[ServiceState]> {
+        match self {
+            Services::All(all) => Some(all),
+            Services::Changed(_) => None,
+        }
+    }
 }
 
 /// How the speaker runs: fixed for its lifetime.

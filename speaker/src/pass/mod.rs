@@ -21,6 +21,7 @@ use ferrolb_crds::config::{Config, Resources, compile};
 use tracing::{error, info, warn};
 
 use crate::announce::{BgpAnnouncer, BgpChange, L2Runtime, L2Setup, address_book, memberlist_key};
+use crate::decide::incremental::explanations_of;
 use crate::decide::{
     BgpBook, BgpPlan, Changed, Delta, Explanation, L2Book, L2Plan, L2Verdict, Prefixes,
     ServiceBook, ServiceKey, Verdict,
@@ -33,7 +34,7 @@ use ferrolb_crds::api::NodeAnnouncementStateStatus;
 use ferrolb_l2::interface::L2Event;
 use ferrolb_l2::membership::{Key, MembershipTiming};
 
-pub use inputs::{Inputs, Settings};
+pub use inputs::{Inputs, Services, Settings};
 pub use report::{BfdState, Report, ServiceEvent, ServiceStatuses, Session};
 
 /// What changed between passes.
@@ -179,13 +180,18 @@ impl Speaker {
     /// Does nothing before a configuration has compiled.
     pub async fn pass(&mut self, inputs: Inputs) -> Report {
         let mut report = Report::default();
+        // The Services first, configuration or not: a shell that hands
+        // only what changed does not hand it again. (Before the first
+        // configuration the books have decided nothing: the first update
+        // decides every Service the book holds.)
+        let changed = take_services(&mut self.services, inputs.services);
         let Some(config) = &self.config else {
             return report;
         };
         let node = &self.settings.node;
         // Only the Services that changed are decided again (all of them
         // when the configuration or this node changed: the books see it).
-        let changed = Changed::Some(self.services.replace(inputs.services));
+        let changed = Changed::Some(changed);
         if self.l2.is_some() {
             self.l2_changed.merge(changed.clone());
         }
@@ -237,21 +243,29 @@ impl Speaker {
                 note,
             });
         }
-        self.update_l2(inputs.speakers, inputs.nodes, inputs.node)
+        report.statuses = Changed::Some(decided(&delta));
+        let l2_stopped = self
+            .update_l2(inputs.speakers, inputs.nodes, inputs.node)
             .await;
-        report.events.extend(self.apply_l2().events);
+        let l2 = self.apply_l2();
+        report.events.extend(l2.events);
+        report.statuses.merge(l2.statuses);
+        if l2_stopped {
+            report.statuses = Changed::All;
+        }
         report
     }
 
-    /// Starts, feeds or stops Layer-2 mode after a pass.
+    /// Starts, feeds or stops Layer-2 mode after a pass; `true` when it
+    /// stopped (every Layer-2 status goes).
     async fn update_l2(
         &mut self,
         speakers: BTreeMap<String, std::net::IpAddr>,
         mut nodes: BTreeMap<String, crate::decide::NodeState>,
         this_node: crate::decide::NodeState,
-    ) {
+    ) -> bool {
         let Some(config) = &self.config else {
-            return;
+            return false;
         };
         if config.l2_advertisements.is_empty() {
             if let Some(l2) = self.l2.take() {
@@ -277,8 +291,9 @@ impl Speaker {
                 }
                 self.l2_changed = Changed::All;
                 self.conflicts.clear();
+                return true;
             }
-            return;
+            return false;
         }
         if self.l2.is_none() {
             let setup = L2Setup {
@@ -298,7 +313,7 @@ impl Speaker {
                         error!(error = %e, "cannot start Layer-2 mode; retrying on every change");
                         self.l2_error = Some(e);
                     }
-                    return;
+                    return false;
                 }
             }
         }
@@ -320,6 +335,7 @@ impl Speaker {
                 }
             }
         }
+        false
     }
 
     /// Completes when something changed between passes: Layer-2 mode's
@@ -356,6 +372,7 @@ impl Speaker {
         let node = &self.settings.node;
         let changed = std::mem::replace(&mut self.l2_changed, Changed::none());
         let delta = l2.apply(config, &self.services, changed, &mut self.l2_book);
+        report.statuses = Changed::Some(decided(&delta));
         let plan = self.l2_book.plan();
         let l2_announced = |v: &L2Verdict| v.is_announced();
         log_verdicts(&delta.before, &delta.after, L2Verdict::needs_attention);
@@ -446,9 +463,32 @@ impl Speaker {
 
     /// The status each announced Service should carry from this node.
     pub fn service_statuses(&self) -> ServiceStatuses {
+        self.service_statuses_of(&Changed::All)
+    }
+
+    /// [`Speaker::service_statuses`] of the Services `of` only (a
+    /// [`Report::statuses`]): what changed, without walking the others.
+    pub fn service_statuses_of(&self, of: &Changed) -> ServiceStatuses {
+        let keys = match of {
+            Changed::All => {
+                return ServiceStatuses {
+                    bgp: bgp_service_statuses(&self.bgp_plan().explanations),
+                    l2: self.l2_plan().statuses.clone(),
+                };
+            }
+            Changed::Some(keys) => keys,
+        };
+        let bgp = &self.bgp_plan().explanations;
+        let l2 = &self.l2_plan().statuses;
         ServiceStatuses {
-            bgp: bgp_service_statuses(&self.bgp_plan().explanations),
-            l2: self.l2_plan().statuses.clone(),
+            bgp: keys
+                .iter()
+                .flat_map(|k| bgp_service_statuses(explanations_of(bgp, k)))
+                .collect(),
+            l2: keys
+                .iter()
+                .filter_map(|k| Some((k.clone(), l2.get(k)?.clone())))
+                .collect(),
         }
     }
 
@@ -562,6 +602,35 @@ impl Speaker {
             // Nothing is left at the routers: the next start is a first one.
             gr.clear_marker();
         }
+    }
+}
+
+/// The Services an update decided again.
+fn decided<V>(delta: &Delta<V>) -> BTreeSet<ServiceKey> {
+    delta
+        .before
+        .iter()
+        .chain(&delta.after)
+        .map(|e| e.service.clone())
+        .collect()
+}
+
+/// Takes a pass's Services into `book`, and says which came, went or
+/// changed: every key when the shell handed all of them, else only among
+/// those it handed (a Service handed as it already was is no change).
+fn take_services(book: &mut ServiceBook, services: Services) -> BTreeSet<ServiceKey> {
+    match services {
+        Services::All(all) => book.replace(all),
+        Services::Changed(changes) => changes
+            .into_iter()
+            .filter_map(|(key, state)| {
+                let moved = match state {
+                    Some(state) => book.upsert(state),
+                    None => book.remove(&key),
+                };
+                moved.then_some(key)
+            })
+            .collect(),
     }
 }
 

@@ -8,14 +8,27 @@ use std::net::SocketAddr;
 use ferrolb_bfd::shell::SessionStatus as BfdStatus;
 use ferrolb_bgp::peer::PeerStatus;
 
-use crate::decide::{L2Status, ServiceKey};
+use crate::decide::{Changed, L2Status, ServiceKey};
 use crate::report::NoticeKind;
 
 /// What one pass (or one Layer-2 change) asks to publish.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Report {
     /// Events worth publishing on Services, in order.
     pub events: Vec<ServiceEvent>,
+    /// The Services whose status ([`super::Speaker::service_statuses`])
+    /// may differ from the last report's: those decided again. A shell
+    /// rewrites only those, not every Service on every change.
+    pub statuses: Changed,
+}
+
+impl Default for Report {
+    fn default() -> Self {
+        Report {
+            events: Vec::new(),
+            statuses: Changed::none(),
+        }
+    }
 }
 
 /// An Event about a Service.

@@ -85,6 +85,15 @@ fn range_of<V>(explanations: &[Explanation<V>], service: &ServiceKey) -> Range<u
     start..start + len
 }
 
+/// The explanations of `service` in `explanations` (in Service order, as
+/// a plan keeps them).
+pub fn explanations_of<'a, V>(
+    explanations: &'a [Explanation<V>],
+    service: &ServiceKey,
+) -> &'a [Explanation<V>] {
+    &explanations[range_of(explanations, service)]
+}
+
 /// Replaces the explanations of `service` by `verdicts` (its addresses in
 /// order), keeping what they replace and a copy of what they are in
 /// `delta`.
@@ -109,7 +118,7 @@ fn replace_explanations<V: Clone>(
 
 /// The addresses `service` had when its explanations were last made.
 fn addresses_of<V>(explanations: &[Explanation<V>], service: &ServiceKey) -> Vec<IpAddr> {
-    explanations[range_of(explanations, service)]
+    explanations_of(explanations, service)
         .iter()
         .map(|e| e.address)
         .collect()

@@ -83,9 +83,10 @@ bench-speaker-change: deps
 	$(CARGO) bench --quiet --locked -p interop-tests --bench speaker_memory -- \
 		--shells kubernetes --out $(CURDIR)/target/speaker-change.tsv $(BENCH_SPEAKER_CHANGE_ARGS)
 
-# Issue 14's BFD detection benchmark (needs root; about 12 minutes): link
+# Issue 14's BFD detection benchmark (needs root; about 20 minutes): link
 # cut -> route gone from FRR's and BIRD's kernels with BFD 50 ms x 3,
-# 300 ms x 3 and the 3 s hold timer alone, 20 cuts each, then the CPU cost
+# 300 ms x 3 and the 3 s hold timer alone, 20 cuts each, and the same cuts
+# of an FRR node and a BIRD node as references, then the CPU cost
 # of 100 BFD sessions at 50 ms against FRR's bfdd (docs/benchmarks.md).
 # A subset with, e.g.,
 # make bench-bfd BENCH_BFD_ARGS="--runs 5 --mode bfd-50ms --sessions 0"

@@ -353,6 +353,24 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
             config.maximum_paths
         );
     }
+    // Originated prefixes: static blackhole routes, the only ones exported
+    // over BGP.
+    for (name, afi, v4) in [("originate4", "ipv4", true), ("originate6", "ipv6", false)] {
+        let routes: String = config
+            .originate
+            .iter()
+            .filter(|p| p.addr().is_ipv4() == v4)
+            .map(|p| format!(" route {p} blackhole;"))
+            .collect();
+        if !routes.is_empty() {
+            let _ = writeln!(c, "protocol static {name} {{ {afi};{routes} }}");
+        }
+    }
+    let export = if config.originate.is_empty() {
+        "none"
+    } else {
+        "where source = RTS_STATIC"
+    };
     match (config.uses_bfd(), config.bfd_interval_ms) {
         (false, _) => {}
         (true, None) => c.push_str("protocol bfd {}\n"),
@@ -419,7 +437,8 @@ pub(crate) fn render(config: &RouterConfig, log: &std::path::Path) -> String {
                 Family::Ipv4 => ("ipv4", ""),
                 Family::Ipv6 => ("ipv6", ""),
             };
-            let _ = writeln!(c, "  {afi} {{ import all; export none;{extra} }};");
+            let export = if n.no_export { "none" } else { export };
+            let _ = writeln!(c, "  {afi} {{ import all; export {export};{extra} }};");
         }
         c.push_str("}\n");
     }
@@ -450,6 +469,40 @@ mod tests {
         assert_eq!(paths[0].communities, [Community::new(65000, 1)]);
         assert_eq!(paths[0].large_communities[0].to_string(), "64512:1:2");
         assert_eq!(paths[0].origin, Some(Origin::Incomplete));
+    }
+
+    #[test]
+    fn originated_prefixes_are_the_only_routes_sent() {
+        let router: IpAddr = "172.31.255.1".parse().unwrap();
+        let speaker: IpAddr = "172.31.255.2".parse().unwrap();
+        let config = RouterConfig::new(64512, "172.31.255.13".parse().unwrap())
+            .neighbor(Neighbor::new(router, 64501))
+            .neighbor(Neighbor::new(speaker, 64512).no_export())
+            .originate("198.51.100.30/32".parse().unwrap())
+            .originate("2001:db8::30/128".parse().unwrap());
+        let conf = render(&config, std::path::Path::new("/tmp/bird.log"));
+        assert!(
+            conf.contains("protocol static originate4 { ipv4; route 198.51.100.30/32 blackhole; }")
+        );
+        assert!(
+            conf.contains("protocol static originate6 { ipv6; route 2001:db8::30/128 blackhole; }")
+        );
+        let exports: Vec<&str> = conf.lines().filter(|l| l.contains("import all;")).collect();
+        assert_eq!(
+            exports,
+            [
+                "  ipv4 { import all; export where source = RTS_STATIC; };",
+                "  ipv4 { import all; export none; };"
+            ]
+        );
+        // Without prefixes of its own, a router sends nothing, as before.
+        let plain = render(
+            &RouterConfig::new(64512, "172.31.255.13".parse().unwrap())
+                .neighbor(Neighbor::new(router, 64501)),
+            std::path::Path::new("/tmp/bird.log"),
+        );
+        assert!(!plain.contains("protocol static"));
+        assert!(plain.contains("  ipv4 { import all; export none; };"));
     }
 
     #[test]

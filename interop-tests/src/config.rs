@@ -4,6 +4,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use ipnet::IpNet;
+
 use crate::lab::Host;
 use crate::route::Family;
 
@@ -27,6 +29,11 @@ pub struct RouterConfig {
     /// daemons' defaults (FRR 300 ms, BIRD 10 ms rx / 100 ms tx, ×5) when
     /// `None`.
     pub bfd_interval_ms: Option<u32>,
+    /// Prefixes the router originates and sends its neighbours (FRR:
+    /// `network`; BIRD: a static blackhole route exported over BGP), e.g. a
+    /// router standing in for a speaker node. Neighbours marked
+    /// [`Neighbor::no_export`] still get nothing.
+    pub originate: Vec<IpNet>,
 }
 
 impl RouterConfig {
@@ -39,6 +46,7 @@ impl RouterConfig {
             graceful_restart: false,
             listen_port: None,
             bfd_interval_ms: None,
+            originate: Vec::new(),
         }
     }
 
@@ -73,6 +81,12 @@ impl RouterConfig {
     /// [`RouterConfig::bfd_interval_ms`]).
     pub fn bfd_interval(mut self, ms: u32) -> RouterConfig {
         self.bfd_interval_ms = Some(ms);
+        self
+    }
+
+    /// Originates `prefix` (see [`RouterConfig::originate`]).
+    pub fn originate(mut self, prefix: IpNet) -> RouterConfig {
+        self.originate.push(prefix);
         self
     }
 

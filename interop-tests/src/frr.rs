@@ -399,6 +399,10 @@ pub(crate) fn render(host: &Host, config: &RouterConfig, log: &FsPath) -> String
     if config.graceful_restart {
         c.push_str(" bgp graceful-restart\n");
     }
+    if !config.originate.is_empty() {
+        // The originated prefixes are in no RIB; announce them anyway.
+        c.push_str(" no bgp network import-check\n");
+    }
     for n in &config.neighbors {
         let a = n.address;
         let _ = writeln!(c, " neighbor {a} remote-as {}", n.remote_as);
@@ -430,6 +434,13 @@ pub(crate) fn render(host: &Host, config: &RouterConfig, log: &FsPath) -> String
         let _ = writeln!(c, " address-family {afi} unicast");
         let _ = writeln!(c, "  maximum-paths {}", config.maximum_paths);
         let _ = writeln!(c, "  maximum-paths ibgp {}", config.maximum_paths);
+        for prefix in config
+            .originate
+            .iter()
+            .filter(|p| Family::of(p.addr()) == family)
+        {
+            let _ = writeln!(c, "  network {prefix}");
+        }
         for n in config
             .neighbors
             .iter()

@@ -53,9 +53,24 @@ impl Announcement {
     }
 }
 
+/// gobgpd's configuration file cannot originate routes, and routes added
+/// through its API do not survive [`Gobgp::restart`]: a config asking for
+/// them is refused rather than half honoured.
+fn refuse_originate(config: &RouterConfig) -> Result<()> {
+    if config.originate.is_empty() {
+        Ok(())
+    } else {
+        Err(LabError::Invalid(format!(
+            "the GoBGP driver cannot originate {:?} from its configuration; use Gobgp::announce",
+            config.originate
+        )))
+    }
+}
+
 impl Gobgp {
     /// Writes the configuration and starts gobgpd on `host`.
     pub fn start(lab: &Lab, host: &Host, config: &RouterConfig) -> Result<Gobgp> {
+        refuse_originate(config)?;
         prereq::require_program("gobgpd", "gobgpd")?;
         prereq::require_program("gobgp", "gobgpd")?;
         let dir: PathBuf = lab.state_dir(host, "gobgp")?;
@@ -76,6 +91,7 @@ impl Gobgp {
 
     /// Replaces gobgpd's configuration and restarts it with it.
     pub fn reconfigure(&mut self, lab: &Lab, config: &RouterConfig) -> Result<()> {
+        refuse_originate(config)?;
         let conf = self.dir.join("gobgpd.toml");
         std::fs::write(&conf, render(&self.host, config))
             .map_err(|e| LabError::io(format!("cannot write {}", conf.display()), e))?;

@@ -7,6 +7,12 @@
 //! minimum), p50/p99/max over `--runs` cuts, each router asking for the
 //! same BFD timers as the node.
 //!
+//! Each run then cuts two reference nodes in the same lab: an FRR node
+//! (bgpd + bfdd) peering with the FRR router and a BIRD node peering with
+//! the BIRD router, same timers, each originating a prefix of its own. The
+//! router's own implementation as the speaker is the floor FerroLB is
+//! reported against, as ratios.
+//!
 //! Then the CPU cost of 100 BFD sessions at 50 ms × 3: FerroLB's BFD
 //! shell (in this process, on one runtime thread in the node's namespace)
 //! against 100 sessions of FRR's bfdd, both sides measured over the same
@@ -38,7 +44,12 @@ use ipnet::IpNet;
 const NODE_AS: u32 = 64512;
 const FRR_AS: u32 = 64500;
 const BIRD_AS: u32 = 64501;
+/// The service FerroLB's node announces.
 const SERVICE: &str = "198.51.100.10/32";
+/// What the reference nodes originate: the FRR node towards the FRR
+/// router, the BIRD node towards the BIRD router.
+const REF_FRR: &str = "198.51.100.20/32";
+const REF_BIRD: &str = "198.51.100.30/32";
 /// Longest wait for a session, a route or a recovery.
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -136,7 +147,7 @@ fn run(args: &Args) -> interop_tests::Result<()> {
         }
     }
     println!(
-        "\n| detection | router | runs | p50 | p99 | max | target p99 |\n|---|---|---|---|---|---|---|"
+        "\n| detection | speaker | router | runs | p50 | p99 | max | target p99 |\n|---|---|---|---|---|---|---|---|"
     );
     for row in &rows {
         println!("{}", row.render());
@@ -144,6 +155,15 @@ fn run(args: &Args) -> interop_tests::Result<()> {
     println!("\n{STAGES_HEADER}");
     for row in &rows {
         println!("{}", row.render_stages());
+    }
+    println!("\n{RATIOS_HEADER}");
+    for ours in rows.iter().filter(|r| r.speaker == "FerroLB") {
+        if let Some(floor) = rows
+            .iter()
+            .find(|r| r.mode == ours.mode && r.speaker == r.router && r.router == ours.router)
+        {
+            println!("{}", render_ratios(ours, floor));
+        }
     }
     if args.sessions > 0 {
         match measure_cpu(args.sessions, Duration::from_secs(args.cpu_seconds)) {
@@ -159,9 +179,12 @@ fn run(args: &Args) -> interop_tests::Result<()> {
     Ok(())
 }
 
-/// The cuts of one mode, per router.
+/// The cuts of one mode, per speaker and router.
 struct Row {
     mode: Mode,
+    /// The node's BGP + BFD: FerroLB, or the router's own implementation
+    /// as the reference.
+    speaker: &'static str,
     router: &'static str,
     /// Cut to route gone; `None`: not gone within [`CONVERGE`].
     times: Vec<Option<Duration>>,
@@ -171,7 +194,41 @@ struct Row {
 
 /// The split of the router's path: BFD Down, then Down to route gone,
 /// and FRR's hops in between (p50s).
-const STAGES_HEADER: &str = "| detection | router | cut → BFD Down p50 | p99 | max | BFD Down → route gone p50 | p99 | FRR: bfdd Down → bgpd withdraws p50 | bgpd → zebra's RTM_DELROUTE p50 |\n|---|---|---|---|---|---|---|---|---|";
+const STAGES_HEADER: &str = "| detection | speaker | router | cut → BFD Down p50 | p99 | max | BFD Down → route gone p50 | p99 | FRR: bfdd Down → bgpd withdraws p50 | bgpd → zebra's RTM_DELROUTE p50 |\n|---|---|---|---|---|---|---|---|---|---|";
+
+/// FerroLB against the router's own implementation as the node, same mode,
+/// same router, same lab.
+const RATIOS_HEADER: &str = "| detection | router | route gone p50: FerroLB / reference | p99 | cut → BFD Down p50: FerroLB / reference | p99 |\n|---|---|---|---|---|---|";
+
+/// `ours` / `floor` at quantile `p`, with both values.
+fn ratio(ours: &[Option<Duration>], floor: &[Option<Duration>], p: f64) -> String {
+    match (percentile(ours, p), percentile(floor, p)) {
+        (Some(Some(a)), Some(Some(b))) if !b.is_zero() => format!(
+            "{:.2} ({} / {})",
+            a.as_secs_f64() / b.as_secs_f64(),
+            ms(Some(Some(a))),
+            ms(Some(Some(b)))
+        ),
+        (a, b) => format!("— ({} / {})", ms(a), ms(b)),
+    }
+}
+
+fn render_ratios(ours: &Row, floor: &Row) -> String {
+    let down = |r: &Row| r.stages.iter().map(|s| s.bfd_down).collect::<Vec<_>>();
+    let detection = if ours.mode.bfd_ms().is_some() {
+        let (a, b) = (down(ours), down(floor));
+        format!("{} | {}", ratio(&a, &b, 0.5), ratio(&a, &b, 0.99))
+    } else {
+        "— | —".to_string()
+    };
+    format!(
+        "| {} | {} | {} | {} | {detection} |",
+        ours.mode.name(),
+        ours.router,
+        ratio(&ours.times, &floor.times, 0.5),
+        ratio(&ours.times, &floor.times, 0.99),
+    )
+}
 
 fn ms(d: Option<Option<Duration>>) -> String {
     match d {
@@ -189,8 +246,9 @@ impl Row {
             .copied()
             .max_by_key(|t| t.unwrap_or(Duration::MAX));
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |",
             self.mode.name(),
+            self.speaker,
             self.router,
             self.times.len(),
             ms(percentile(&self.times, 0.5)),
@@ -206,8 +264,9 @@ impl Row {
         if self.mode.bfd_ms().is_none() {
             // No BFD, so no split to make: the hold timer ends the session.
             return format!(
-                "| {} | {} | — | — | — | — | — | — | — |",
+                "| {} | {} | {} | — | — | — | — | — | — | — |",
                 self.mode.name(),
+                self.speaker,
                 self.router
             );
         }
@@ -231,8 +290,9 @@ impl Row {
             }
         };
         format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             self.mode.name(),
+            self.speaker,
             self.router,
             ms(percentile(&down, 0.5)),
             ms(percentile(&down, 0.99)),
@@ -306,11 +366,12 @@ fn logged_after(
         .map(|t| t.duration_since(cut).unwrap_or_default())
 }
 
-/// FRR's path after a cut at `cut`, from bfdd's, bgpd's and zebra's logs.
-fn frr_stages(frr: &Frr, node: IpAddr, cut: SystemTime) -> Stages {
+/// FRR's path after a cut of `node` at `cut`, from bfdd's, bgpd's and
+/// zebra's logs, up to `prefix`'s RTM_DELROUTE.
+fn frr_stages(frr: &Frr, node: IpAddr, prefix: IpNet, cut: SystemTime) -> Stages {
     let log = |i: usize| frr.daemons().get(i).and_then(|d| d.logs().last().cloned());
     let peer = format!("peer:{node} ");
-    let service = format!(" {SERVICE}");
+    let service = format!(" {prefix}");
     Stages {
         bfd_down: logged_after(log(2).as_ref(), cut, |l| {
             l.contains("state-change:") && l.contains(&peer) && l.contains("up -> down")
@@ -366,41 +427,140 @@ fn speaker_config(mode: Mode, frr: &Host, bird: &Host) -> String {
 
 const SERVICES: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: default, annotations: {metallb.io/loadBalancerIPs: 198.51.100.10}}\nspec: {type: LoadBalancer, ports: [{port: 80}]}\n";
 
-/// A router facing the node, with BFD at the mode's timers when it has
-/// them.
-fn router(asn: u32, me: &Host, node: &Host, mode: Mode) -> RouterConfig {
-    let neighbor = Neighbor::new(node.ipv4.into(), NODE_AS).no_export();
+/// A router facing the FerroLB node and the reference node, with BFD at
+/// the mode's timers when it has them.
+fn router(asn: u32, me: &Host, nodes: [&Host; 2], mode: Mode) -> RouterConfig {
+    nodes
+        .iter()
+        .fold(RouterConfig::new(asn, me.ipv4), |c, node| {
+            let neighbor = Neighbor::new(node.ipv4.into(), NODE_AS).no_export();
+            match mode.bfd_ms() {
+                Some(ms) => c.neighbor(neighbor.bfd()).bfd_interval(ms),
+                None => c.neighbor(neighbor),
+            }
+        })
+}
+
+/// The reference node: the router's own implementation as the speaker,
+/// originating `prefix` towards `router` with the timers FerroLB's node
+/// uses in this mode (BFD at the mode's interval × 3 and a 90 s hold
+/// time, or the 3 s hold time alone).
+fn reference(me: &Host, router: &Host, router_as: u32, prefix: IpNet, mode: Mode) -> RouterConfig {
+    let neighbor = Neighbor::new(router.ipv4.into(), router_as);
+    let config = RouterConfig::new(NODE_AS, me.ipv4).originate(prefix);
     match mode.bfd_ms() {
-        Some(ms) => RouterConfig::new(asn, me.ipv4)
-            .neighbor(neighbor.bfd())
+        Some(ms) => config
+            .neighbor(neighbor.bfd().timers(30, 90))
             .bfd_interval(ms),
-        None => RouterConfig::new(asn, me.ipv4).neighbor(neighbor),
+        None => config.neighbor(neighbor.timers(1, 3)),
     }
 }
 
-/// Whether both routers' BFD sessions with `node` are Up.
-fn bfd_up(frr: &Frr, bird: &Bird, node: IpAddr) -> interop_tests::Result<bool> {
+/// Whether FRR's BFD sessions with every one of `nodes` are Up.
+fn frr_bfd_up(frr: &Frr, nodes: &[IpAddr]) -> interop_tests::Result<bool> {
     let peers: Vec<serde_json::Value> =
         serde_json::from_str(&frr.vtysh("show bfd peers json")?).unwrap_or_default();
-    let frr_up = peers
-        .iter()
-        .any(|p| p["peer"].as_str() == Some(&node.to_string()) && p["status"] == "up");
-    let bird_up = bird
-        .birdc(&["show", "bfd", "sessions"])?
-        .lines()
-        .any(|l| l.split_whitespace().next() == Some(&node.to_string()) && l.contains("Up"));
-    Ok(frr_up && bird_up)
+    Ok(nodes.iter().all(|node| {
+        peers
+            .iter()
+            .any(|p| p["peer"].as_str() == Some(&node.to_string()) && p["status"] == "up")
+    }))
 }
 
-/// One mode in a fresh lab: cut, measure, mend, `runs` times.
-fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::Result<[Row; 2]> {
+/// Whether BIRD's BFD sessions with every one of `nodes` are Up.
+fn bird_bfd_up(bird: &Bird, nodes: &[IpAddr]) -> interop_tests::Result<bool> {
+    let sessions = bird.birdc(&["show", "bfd", "sessions"])?;
+    Ok(nodes.iter().all(|node| {
+        sessions
+            .lines()
+            .any(|l| l.split_whitespace().next() == Some(&node.to_string()) && l.contains("Up"))
+    }))
+}
+
+/// One router's view of a cut: the prefix it must stop routing, watched by
+/// the monitor in its namespace, and the row the result goes to.
+struct Watch<'a> {
+    monitor: &'a RouteMonitor,
+    prefix: IpNet,
+    row: usize,
+}
+
+/// Cuts `hosts`' switch ports and waits until every watched router has
+/// removed its prefix; mends the ports. The times are from each host's own
+/// cut (the port is blocked once its command returns; that latency is not
+/// counted), per watch, with the wall-clock times of the cuts for the logs.
+fn cut_and_wait(
+    lab: &Lab,
+    what: &str,
+    cuts: &[(&Host, &[Watch<'_>])],
+) -> interop_tests::Result<Vec<(usize, Option<Duration>, SystemTime)>> {
+    let before: Vec<Vec<u32>> = cuts
+        .iter()
+        .map(|(_, w)| {
+            w.iter()
+                .map(|w| w.monitor.events(w.prefix).removals)
+                .collect()
+        })
+        .collect();
+    let mut clocks = Vec::new();
+    for (host, _) in cuts {
+        lab.cut(host)?;
+        clocks.push((Instant::now(), SystemTime::now()));
+    }
+    // Only a removal after the cut counts: one between the count above
+    // and the cut (another cause) would read as a 0 ms detection.
+    let removed = |i: usize, j: usize, w: &Watch| {
+        let e = w.monitor.events(w.prefix);
+        (e.removals > before[i][j])
+            .then_some(e.removed?.checked_duration_since(clocks[i].0))
+            .flatten()
+    };
+    let gone = lab.wait_for(what, CONVERGE, || {
+        let all = cuts.iter().enumerate().all(|(i, (_, watches))| {
+            watches
+                .iter()
+                .enumerate()
+                .all(|(j, w)| removed(i, j, w).is_some())
+        });
+        Ok(if all {
+            Probe::Done(())
+        } else {
+            Probe::Pending("a router still routes a cut node's prefix".into())
+        })
+    });
+    for (host, _) in cuts {
+        lab.mend(host)?;
+    }
+    if let Err(e) = gone {
+        eprintln!("  {e}");
+    }
+    let mut times = Vec::new();
+    for (i, (_, watches)) in cuts.iter().enumerate() {
+        for (j, w) in watches.iter().enumerate() {
+            times.push((w.row, removed(i, j, w), clocks[i].1));
+        }
+    }
+    Ok(times)
+}
+
+/// One mode in a fresh lab, `runs` times: cut FerroLB's node, measure,
+/// mend; then cut the two reference nodes (an FRR node peering with the
+/// FRR router, a BIRD node with the BIRD router), measure, mend.
+fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::Result<[Row; 4]> {
     let mut lab = Lab::new("bfdbench")?;
     lab.set_lifetime(Duration::from_secs(3600));
     let r1 = lab.add_host("r1")?;
     let r2 = lab.add_host("r2")?;
     let n1 = lab.add_host_at("n1", 11)?;
-    let frr = Frr::start(&lab, &r1, &router(FRR_AS, &r1, &n1, mode))?;
-    let bird = Bird::start(&lab, &r2, &router(BIRD_AS, &r2, &n1, mode))?;
+    let f1 = lab.add_host_at("f1", 12)?;
+    let b1 = lab.add_host_at("b1", 13)?;
+    let service: IpNet = SERVICE.parse().expect("prefix literal");
+    let ref_frr: IpNet = REF_FRR.parse().expect("prefix literal");
+    let ref_bird: IpNet = REF_BIRD.parse().expect("prefix literal");
+    let frr = Frr::start(&lab, &r1, &router(FRR_AS, &r1, [&n1, &f1], mode))?;
+    let bird = Bird::start(&lab, &r2, &router(BIRD_AS, &r2, [&n1, &b1], mode))?;
+    let _frr_node = Frr::start(&lab, &f1, &reference(&f1, &r1, FRR_AS, ref_frr, mode))?;
+    let _bird_node = Bird::start(&lab, &b1, &reference(&b1, &r2, BIRD_AS, ref_bird, mode))?;
     // The logs that split each router's path (Stages): state changes and
     // route messages only, nothing per packet.
     frr.configure(&[
@@ -421,47 +581,52 @@ fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::
     write(&dir, "config.yaml", &speaker_config(mode, &r1, &r2))?;
     write(&dir, "services.yaml", SERVICES)?;
     let _speaker = FerroLb::start(&lab, &n1, &dir)?;
-    let service: IpNet = SERVICE.parse().expect("prefix literal");
-    let node: IpAddr = n1.ipv4.into();
+    let (node, frr_node, bird_node): (IpAddr, IpAddr, IpAddr) =
+        (n1.ipv4.into(), f1.ipv4.into(), b1.ipv4.into());
     let mut rows = [
-        Row {
-            mode,
-            router: "FRR",
-            times: Vec::new(),
-            stages: Vec::new(),
-        },
-        Row {
-            mode,
-            router: "BIRD",
-            times: Vec::new(),
-            stages: Vec::new(),
-        },
-    ];
+        ("FerroLB", "FRR"),
+        ("FerroLB", "BIRD"),
+        ("FRR", "FRR"),
+        ("BIRD", "BIRD"),
+    ]
+    .map(|(speaker, router)| Row {
+        mode,
+        speaker,
+        router,
+        times: Vec::new(),
+        stages: Vec::new(),
+    });
+    // Routed by both routers, and (with BFD) every BFD session Up.
+    let ready = |what: &str| {
+        lab.wait_for(what, CONVERGE, || {
+            let routed = [
+                (&r1, service),
+                (&r1, ref_frr),
+                (&r2, service),
+                (&r2, ref_bird),
+            ]
+            .iter()
+            .map(|(h, p)| kernel::route(&h.netns, *p).map(|r| r.is_some()))
+            .collect::<interop_tests::Result<Vec<bool>>>()?;
+            let bfd = mode.bfd_ms().is_none()
+                || (frr_bfd_up(&frr, &[node, frr_node])?
+                    && bird_bfd_up(&bird, &[node, bird_node])?);
+            Ok(if routed.iter().all(|r| *r) && bfd {
+                Probe::Done(())
+            } else {
+                Probe::Pending(format!("routed {routed:?}, BFD up {bfd}"))
+            })
+        })
+    };
     for run in 0..runs {
-        // Routed by both, and (with BFD) both BFD sessions Up.
-        lab.wait_for(
-            &format!("run {run}: routed and detecting"),
-            CONVERGE,
-            || {
-                let routed = [&r1, &r2]
-                    .iter()
-                    .map(|h| kernel::route(&h.netns, service).map(|r| r.is_some()))
-                    .collect::<interop_tests::Result<Vec<bool>>>()?;
-                let bfd = mode.bfd_ms().is_none() || bfd_up(&frr, &bird, node)?;
-                Ok(if routed.iter().all(|r| *r) && bfd {
-                    Probe::Done(())
-                } else {
-                    Probe::Pending(format!("routed {routed:?}, BFD up {bfd}"))
-                })
-            },
-        )?;
+        ready(&format!("run {run}: routed and detecting"))?;
         check_interrupted()?;
         if run == 0 && mode.bfd_ms().is_some() {
             let peers = frr.vtysh("show bfd peers json")?;
             let peers: Vec<serde_json::Value> = serde_json::from_str(&peers).unwrap_or_default();
             for p in peers {
                 eprintln!(
-                    "  FRR's session with {}: receive {} ms, transmit {} ms, ours {} ms × {}",
+                    "  FRR's session with {}: receive {} ms, transmit {} ms, the peer's {} ms × {}",
                     p["peer"],
                     p["receive-interval"],
                     p["transmit-interval"],
@@ -472,56 +637,55 @@ fn measure_mode(mode: Mode, runs: usize, jitter: &mut Jitter) -> interop_tests::
         }
         // A random phase against the keepalive and BFD schedules.
         std::thread::sleep(Duration::from_millis(500) + jitter.within(Duration::from_secs(1)));
-        let before: Vec<u32> = monitors
-            .iter()
-            .map(|m| m.events(service).removals)
-            .collect();
-        lab.cut(&n1)?;
-        // The port is blocked once the command returns; its own latency is
-        // not counted.
-        let cut = Instant::now();
-        let cut_wall = SystemTime::now();
-        let gone = lab.wait_for(&format!("run {run}: route gone"), CONVERGE, || {
-            let events: Vec<_> = monitors.iter().map(|m| m.events(service)).collect();
-            Ok(
-                if events.iter().zip(&before).all(|(e, b)| e.removals > *b) {
-                    Probe::Done(events)
-                } else {
-                    Probe::Pending(format!("{events:?}"))
-                },
-            )
-        });
-        lab.mend(&n1)?;
-        rows[0].stages.push(frr_stages(&frr, node, cut_wall));
-        rows[1].stages.push(bird_stages(&bird, node, cut_wall));
-        match gone {
-            Ok(events) => {
-                for (row, e) in rows.iter_mut().zip(events) {
-                    row.times
-                        .push(e.removed.map(|t| t.saturating_duration_since(cut)));
-                }
-            }
-            Err(e) => {
-                eprintln!("  run {run}: {e}");
-                for (row, (m, b)) in rows.iter_mut().zip(monitors.iter().zip(&before)) {
-                    let e = m.events(service);
-                    row.times.push(
-                        (e.removals > *b)
-                            .then(|| e.removed.map(|t| t.saturating_duration_since(cut)))
-                            .flatten(),
-                    );
-                }
-            }
+        let at = |monitor, prefix, row| Watch {
+            monitor,
+            prefix,
+            row,
+        };
+        let ferrolb = cut_and_wait(
+            &lab,
+            &format!("run {run}: FerroLB's route gone"),
+            &[(
+                &n1,
+                &[at(&monitors[0], service, 0), at(&monitors[1], service, 1)],
+            )],
+        )?;
+        ready(&format!("run {run}: routed and detecting again"))?;
+        check_interrupted()?;
+        std::thread::sleep(Duration::from_millis(500) + jitter.within(Duration::from_secs(1)));
+        // The two reference nodes face different routers: one cut each,
+        // together, neither router sees the other's.
+        let references = cut_and_wait(
+            &lab,
+            &format!("run {run}: the reference nodes' routes gone"),
+            &[
+                (&f1, &[at(&monitors[0], ref_frr, 2)]),
+                (&b1, &[at(&monitors[1], ref_bird, 3)]),
+            ],
+        )?;
+        for (row, time, cut) in ferrolb.into_iter().chain(references) {
+            let stages = match row {
+                0 => frr_stages(&frr, node, service, cut),
+                1 => bird_stages(&bird, node, cut),
+                2 => frr_stages(&frr, frr_node, ref_frr, cut),
+                _ => bird_stages(&bird, bird_node, cut),
+            };
+            rows[row].times.push(time);
+            rows[row].stages.push(stages);
         }
+        let last = |r: &Row| {
+            format!(
+                "{} via {} {:?} (BFD Down {:?})",
+                r.speaker,
+                r.router,
+                r.times.last().copied().flatten(),
+                r.stages.last().and_then(|s| s.bfd_down)
+            )
+        };
         eprintln!(
-            "  {} run {run}: FRR {:?} (bfdd Down {:?}, bgpd withdraws {:?}, zebra RTM_DELROUTE {:?}), BIRD {:?} (BFD Down {:?})",
+            "  {} run {run}: {}",
             mode.name(),
-            rows[0].times.last().copied().flatten(),
-            rows[0].stages.last().and_then(|s| s.bfd_down),
-            rows[0].stages.last().and_then(|s| s.withdraw),
-            rows[0].stages.last().and_then(|s| s.delroute),
-            rows[1].times.last().copied().flatten(),
-            rows[1].stages.last().and_then(|s| s.bfd_down),
+            rows.iter().map(last).collect::<Vec<_>>().join(", ")
         );
     }
     Ok(rows)

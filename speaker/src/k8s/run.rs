@@ -28,7 +28,7 @@ use crate::announce::{GracefulRestartSettings, L2Settings};
 use crate::decide::Changed;
 use crate::memory::Trim;
 use crate::metrics::Metrics;
-use crate::pass::{Change, Report, Settings, Speaker};
+use crate::pass::{Change, Report, Services, Settings, Speaker};
 use crate::report::{BfdEvents, session_status};
 
 /// How the speaker runs.
@@ -191,7 +191,15 @@ impl Shell {
             speaker.configure(&views.config.resources(&self.opts.namespace));
         }
         let inputs = views.pass_inputs(&self.opts.node, self.opts.lb_class.as_deref());
-        let report = speaker.pass(inputs).await;
+        // A pass over every Service (the first, or after a relist) also
+        // makes every status object right, among them those of Services
+        // that went while nobody watched: a previous life's objects of a
+        // Service deleted while this speaker was down are in no delta.
+        let every_service = matches!(inputs.services, Services::All(_));
+        let mut report = speaker.pass(inputs).await;
+        if every_service {
+            report.statuses = Changed::All;
+        }
         self.publish(speaker, views, report).await;
         // Peers may have come or gone with the configuration, which no
         // session's status tells.

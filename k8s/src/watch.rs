@@ -12,6 +12,18 @@ use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
+/// How long the API server keeps one watch request open before ending it
+/// (the watcher then watches again from where it was, without a relist).
+/// The watcher takes a watch that delivers nothing for this long plus 5 s
+/// for dead and starts a new one. With kube's default (290 s), a watch
+/// whose connection stalled (a node cut off from the API server for a
+/// while: the server's unacknowledged events back off in TCP
+/// retransmission, and arrive minutes after the link is back) went
+/// unnoticed for up to five minutes, and a Service created meanwhile was
+/// not seen: the controller left it without an address. One request a
+/// minute per watch is what this costs the API server.
+pub const WATCH_TIMEOUT_SECS: u32 = 60;
+
 /// Watches `api` with `config` and wraps every event with `wrap`. Errors are
 /// retried with backoff by the watcher and logged, never ending the stream.
 pub fn watch<K, I>(
@@ -40,7 +52,7 @@ where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + 'static,
     I: Send + 'static,
 {
-    with_backoff(watcher::watcher(api, config))
+    with_backoff(watcher::watcher(api, config.timeout(WATCH_TIMEOUT_SECS)))
         .filter_map(move |r| {
             let out = match r {
                 Ok(e) => wrap(e),

@@ -110,3 +110,89 @@ async fn a_started_watch_may_stay_quiet_longer_than_the_limit() {
         other => panic!("the quiet watch did not deliver its late event: {other:?}"),
     }
 }
+
+/// Reads one request's head and returns it.
+async fn head_of(stream: &mut TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// A watch whose connection stalls (the server stops sending without
+/// closing, as a node cut off from the API server sees it) is replaced by a
+/// new watch within `WATCH_TIMEOUT_SECS` plus the watcher's 5 s margin,
+/// not kube's default of five minutes: a Service created meanwhile is seen.
+/// About a minute long.
+#[tokio::test]
+async fn a_stalled_watch_is_replaced_within_the_watch_timeout() {
+    use ferrolb_k8s::watch::{WATCH_TIMEOUT_SECS, watch};
+    use std::sync::{Arc, Mutex};
+    use tokio::time::Instant;
+
+    let (listener, api) = server_and_client().await;
+    let watches: Arc<Mutex<Vec<Instant>>> = Arc::default();
+    let seen = watches.clone();
+    // Lists answer an empty list; watches start their response and then
+    // say nothing, ever.
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                loop {
+                    let head = head_of(&mut stream).await;
+                    if head.is_empty() {
+                        return;
+                    }
+                    if head.contains("watch=true") {
+                        seen.lock().expect("lock").push(Instant::now());
+                        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
+                        let _ = stream.write_all(head.as_bytes()).await;
+                        tokio::time::sleep(Duration::from_secs(3600)).await;
+                        return;
+                    }
+                    let body = r#"{"apiVersion":"v1","kind":"ConfigMapList","metadata":{"resourceVersion":"1"},"items":[]}"#;
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    if stream.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let events = watch(api, kube::runtime::watcher::Config::default(), |_| ());
+    let drive = tokio::spawn(async move {
+        futures::pin_mut!(events);
+        while futures::StreamExt::next(&mut events).await.is_some() {}
+    });
+    let bound = Duration::from_secs(u64::from(WATCH_TIMEOUT_SECS) + 5 + 20);
+    let deadline = Instant::now() + bound;
+    let replaced = loop {
+        let times = watches.lock().expect("lock").clone();
+        if times.len() >= 2 {
+            break Some(times[1] - times[0]);
+        }
+        if Instant::now() > deadline {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    drive.abort();
+    server.abort();
+    let gap = replaced.unwrap_or_else(|| panic!("no new watch within {bound:?} of a stalled one"));
+    assert!(
+        gap >= Duration::from_secs(u64::from(WATCH_TIMEOUT_SECS)),
+        "the stalled watch was replaced after {gap:?}, before the server could have ended it"
+    );
+}

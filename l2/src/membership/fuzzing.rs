@@ -65,9 +65,12 @@ mod tests {
     use proptest::prelude::*;
 
     /// The fuzz target's committed seeds (`l2/fuzz/seeds/membership_datagram`,
-    /// one datagram of each kind, without its MAC) parse, and go through
-    /// the receive path: a kind the parser stopped taking would leave
-    /// the fuzzer starting from garbage.
+    /// datagrams without their MAC: first one of each kind, then the
+    /// corpus long runs merged in) go through the receive path, and
+    /// those that parse still cover every kind: a kind the parser
+    /// stopped taking would leave the fuzzer starting from garbage.
+    /// Merged seeds need not parse; inputs the parser refuses are how
+    /// the fuzzer reaches its error paths.
     #[test]
     fn the_fuzz_seeds_are_datagrams_of_every_kind() {
         let dir = concat!(
@@ -77,11 +80,12 @@ mod tests {
         let mut kinds = std::collections::HashSet::new();
         for entry in std::fs::read_dir(dir).expect("the seeds directory") {
             let bytes = std::fs::read(entry.expect("a seed").path()).expect("a seed file");
-            let datagram = Datagram::parse(&bytes).expect("a seed that parses");
-            kinds.insert(std::mem::discriminant(&datagram.body));
+            if let Ok(datagram) = Datagram::parse(&bytes) {
+                kinds.insert(std::mem::discriminant(&datagram.body));
+            }
             exercise(&bytes);
         }
-        assert_eq!(kinds.len(), 9, "one seed per kind");
+        assert_eq!(kinds.len(), 9, "seeds that parse, of every kind");
     }
 
     proptest! {

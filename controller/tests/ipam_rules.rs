@@ -674,8 +674,8 @@ fn rebuild_rejects_conflicting_and_malformed_records() {
         (svc("a"), ips(&["10.0.0.4"])),
     ]);
     assert_eq!(rejected.len(), 3, "{rejected:?}");
-    assert!(matches!(&rejected[0], RebuildRejection::Duplicate { key } if key.name == "a"));
-    assert!(matches!(&rejected[1], RebuildRejection::Conflict { key, .. } if key.name == "b"));
+    assert!(matches!(&rejected[0], RebuildRejection::Duplicate { key } if key.name() == "a"));
+    assert!(matches!(&rejected[1], RebuildRejection::Conflict { key, .. } if key.name() == "b"));
     assert!(matches!(&rejected[2], RebuildRejection::Malformed { .. }));
     assert_eq!(
         a.holders(&ip("10.0.0.1")),

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
 
@@ -11,27 +12,53 @@ use k8s_openapi::api::core::v1::Service;
 pub const IP_ALLOCATED_FROM_POOL: &str = "metallb.io/ip-allocated-from-pool";
 
 /// Identifies a Service: `namespace/name`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ServiceKey {
-    /// The Service's namespace.
-    pub namespace: String,
-    /// The Service's name.
-    pub name: String,
+///
+/// Every book of the controller and the speaker is keyed by Service, so a
+/// key is copied into a dozen maps per Service. It is shared, not copied:
+/// a clone costs a reference count, where two `String`s cost 48 bytes
+/// inline and two heap allocations per copy.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServiceKey(Arc<KeyParts>);
+
+/// Ordered by namespace, then name, as the books expect.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct KeyParts {
+    namespace: Box<str>,
+    name: Box<str>,
 }
 
 impl ServiceKey {
     /// `namespace/name`.
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        ServiceKey {
-            namespace: namespace.into(),
-            name: name.into(),
-        }
+        ServiceKey(Arc::new(KeyParts {
+            namespace: namespace.into().into_boxed_str(),
+            name: name.into().into_boxed_str(),
+        }))
+    }
+
+    /// The Service's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.0.namespace
+    }
+
+    /// The Service's name.
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+}
+
+impl fmt::Debug for ServiceKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServiceKey")
+            .field("namespace", &self.namespace())
+            .field("name", &self.name())
+            .finish()
     }
 }
 
 impl fmt::Display for ServiceKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
+        write!(f, "{}/{}", self.namespace(), self.name())
     }
 }
 

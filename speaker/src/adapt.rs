@@ -86,8 +86,8 @@ impl ServiceRecord {
         ObjectReference {
             api_version: Some("v1".into()),
             kind: Some("Service".into()),
-            name: Some(self.key.name.clone()),
-            namespace: Some(self.key.namespace.clone()),
+            name: Some(self.key.name().to_string()),
+            namespace: Some(self.key.namespace().to_string()),
             uid: self.uid.as_deref().map(str::to_string),
             resource_version: None,
             field_path: None,

@@ -404,7 +404,7 @@ spec:
     let other_verdict = &plan
         .explanations
         .iter()
-        .find(|e| e.service.name == "other")
+        .find(|e| e.service.name() == "other")
         .expect("explained")
         .verdict;
     assert_eq!(

@@ -8,15 +8,15 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::LazyLock;
 
 use ferrolb_crds::config::Config;
 use ferrolb_speaker::decide::{
     BgpBook, Changed, ClusterView, EXCLUDE_LABEL, Endpoint, Explanation, FenceState,
-    InterfaceRules, L2Book, L2Verdict, Link, LocalNode, NodeState, Prefixes, ServiceBook,
-    ServiceKey, ServiceState, TrafficPolicy, bgp_plan, l2_plan,
+    InterfaceRules, L2Book, L2Verdict, Link, LocalNode, Names, NodeState, Prefixes, ServiceBook,
+    ServiceKey, ServiceState, TrafficPolicy, Verdict, bgp_plan, l2_plan,
 };
 use ferrolb_speaker::report::notices;
 use proptest::prelude::*;
@@ -215,7 +215,7 @@ impl World {
     fn apply(&mut self, step: Step) {
         match step {
             Step::Upsert(s) => {
-                let i = s.key.name[3..].parse().expect("svcN");
+                let i = s.key.name()[3..].parse().expect("svcN");
                 self.services.insert(i, s);
             }
             Step::Delete(i) => {
@@ -257,6 +257,15 @@ proptest! {
             let bgp_delta = bgp.update(config, &world.node, &book, Changed::Some(changed.clone()));
             let whole = bgp_plan(config, &world.node, world.services.values());
             prop_assert_eq!(bgp.plan(), &whole);
+            // Equal peer sets are one shared copy, however many verdicts
+            // name them.
+            let mut shared: BTreeMap<&BTreeSet<String>, &Names> = BTreeMap::new();
+            for e in &bgp.plan().explanations {
+                if let Verdict::Announced { peers } = &e.verdict {
+                    let first = *shared.entry(&**peers).or_insert(peers);
+                    prop_assert!(std::sync::Arc::ptr_eq(first, peers), "{:?} copied", peers);
+                }
+            }
             // What a session is handed: the routes that changed, onto the
             // table it has.
             match bgp.changed_prefixes() {

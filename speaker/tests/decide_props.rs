@@ -87,7 +87,7 @@ proptest! {
             let service = services.iter().find(|s| s.key == e.service).expect("known service");
             if let Verdict::Announced { peers } = &e.verdict {
                 prop_assert!(!blocked);
-                for peer in peers {
+                for peer in peers.iter() {
                     prop_assert!(
                         plan.peers[peer].keys().any(|prefix| prefix.contains(&e.address)),
                         "{} announced to {} without a covering route", e.address, peer

@@ -66,14 +66,14 @@ impl StatusObjects {
         let n = self.events.len();
         self.events.push_back(json!({
             "apiVersion": "events.k8s.io/v1", "kind": "Event",
-            "metadata": {"name": format!("{}.{n}", service.name), "namespace": service.namespace},
+            "metadata": {"name": format!("{}.{n}", service.name()), "namespace": service.namespace()},
             "eventTime": Timestamp::now().to_string(),
             "reportingController": if controller { "ferrolb-controller" } else { "ferrolb-speaker" },
             "reportingInstance": self.node,
             "action": reason, "reason": reason,
             "type": if warning { "Warning" } else { "Normal" },
             "note": note,
-            "regarding": {"kind": "Service", "namespace": service.namespace, "name": service.name},
+            "regarding": {"kind": "Service", "namespace": service.namespace(), "name": service.name()},
         }));
         while self.events.len() > EVENTS_KEPT {
             self.events.pop_front();
@@ -150,8 +150,8 @@ impl StatusObjects {
             o.metadata.namespace = Some(NAMESPACE.into());
             o.status = Some(ServiceBGPStatusStatus {
                 node: self.node.clone(),
-                service_name: key.name.clone(),
-                service_namespace: key.namespace.clone(),
+                service_name: key.name().to_string(),
+                service_namespace: key.namespace().to_string(),
                 peers: peers.clone(),
             });
             push(serde_json::to_value(o));

@@ -209,7 +209,7 @@ impl Allocator {
     pub fn holders(&self, addr: &IpAddr) -> Vec<ServiceKey> {
         self.addresses
             .get(addr)
-            .map(|u| u.users.keys().cloned().collect())
+            .map(|u| u.keys().cloned().collect())
             .unwrap_or_default()
     }
 
@@ -323,7 +323,7 @@ impl Allocator {
         for a in &addrs {
             let first_user = !self.addresses.contains_key(a);
             let entry = self.addresses.entry(*a).or_default();
-            entry.users.insert(req.key.clone(), profile.clone());
+            entry.insert(req.key.clone(), profile.clone());
             if first_user {
                 self.mark(a, true);
                 if let Some(k) = &profile.key {
@@ -347,8 +347,8 @@ impl Allocator {
             let Some(entry) = self.addresses.get_mut(a) else {
                 continue;
             };
-            entry.users.remove(key);
-            if entry.users.is_empty() {
+            entry.remove(key);
+            if entry.is_empty() {
                 self.addresses.remove(a);
                 self.mark(a, false);
                 if let Some(k) = held.request.sharing_key.as_ref().filter(|k| !k.is_empty())

@@ -68,7 +68,7 @@ impl Pool {
         };
         let restricts_namespaces = !sa.namespaces.is_empty() || !sa.namespace_selectors.is_empty();
         if restricts_namespaces
-            && !sa.namespaces.contains(&req.key.namespace)
+            && !sa.namespaces.iter().any(|n| n == req.key.namespace())
             && !sa
                 .namespace_selectors
                 .iter()
@@ -76,7 +76,7 @@ impl Pool {
         {
             return Err(NotAllowed::Namespace {
                 pool: self.name.clone(),
-                namespace: req.key.namespace.clone(),
+                namespace: req.key.namespace().to_string(),
             });
         }
         if !sa.service_selectors.is_empty()
@@ -451,7 +451,7 @@ mod tests {
         ));
         req.labels = sel.match_labels.clone();
         assert!(p.allows(&req).is_ok());
-        req.key.namespace = "prod".into();
+        req.key = ServiceKey::new("prod", "svc");
         req.namespace_labels.clear();
         assert!(p.allows(&req).is_ok());
     }

@@ -49,7 +49,7 @@ impl Allocator {
                 return Err(AllocationError::NoAutoAssignPool);
             }
             return Err(AllocationError::NoEligiblePool {
-                namespace: req.key.namespace.clone(),
+                namespace: req.key.namespace().to_string(),
                 excluded,
             });
         }

@@ -482,7 +482,7 @@ fn request(
     let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
     let ns_labels = snap
         .namespaces
-        .get(&key.namespace)
+        .get(key.namespace())
         .cloned()
         .unwrap_or_default();
     let req = parsed.into_request(key.clone(), data.labels().clone(), ns_labels);

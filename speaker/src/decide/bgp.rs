@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ferrolb_bgp::peer::RouteAttributes;
 use ferrolb_bgp::wire::{Community, LargeCommunity};
@@ -238,7 +239,7 @@ fn announce_address<'c>(
         })
     } else {
         Verdict::Announced {
-            peers: announced_to,
+            peers: Arc::new(announced_to),
         }
     }
 }

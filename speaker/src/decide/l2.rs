@@ -66,8 +66,8 @@ impl L2Status {
     pub fn to_api(&self, service: &ServiceKey) -> ServiceL2StatusStatus {
         ServiceL2StatusStatus {
             node: self.node.clone(),
-            service_name: service.name.clone(),
-            service_namespace: service.namespace.clone(),
+            service_name: service.name().to_string(),
+            service_namespace: service.namespace().to_string(),
             interfaces: self
                 .interfaces
                 .iter()

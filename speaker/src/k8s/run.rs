@@ -256,8 +256,8 @@ impl Shell {
             .map(|(k, peers)| {
                 let status = json!({
                     "node": self.opts.node,
-                    "serviceName": k.name,
-                    "serviceNamespace": k.namespace,
+                    "serviceName": k.name(),
+                    "serviceNamespace": k.namespace(),
                     "peers": peers,
                 });
                 (k, status)

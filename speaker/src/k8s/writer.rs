@@ -465,8 +465,8 @@ impl Writer {
                 "name": name,
                 "labels": {
                     NODE_LABEL: label_value(&self.node),
-                    SERVICE_NAME_LABEL: key.name,
-                    SERVICE_NAMESPACE_LABEL: key.namespace,
+                    SERVICE_NAME_LABEL: key.name(),
+                    SERVICE_NAMESPACE_LABEL: key.namespace(),
                 },
                 "ownerReferences": self.owner.iter().collect::<Vec<_>>(),
             },

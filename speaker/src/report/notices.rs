@@ -107,14 +107,14 @@ mod tests {
 
     fn to(peer: &str) -> Verdict {
         Verdict::Announced {
-            peers: [peer.to_string()].into(),
+            peers: std::sync::Arc::new([peer.to_string()].into()),
         }
     }
 
     fn events(notices: &[Notice]) -> Vec<(String, Option<NoticeKind>)> {
         notices
             .iter()
-            .map(|n| (format!("{}@{}", n.service.name, n.address), n.event))
+            .map(|n| (format!("{}@{}", n.service.name(), n.address), n.event))
             .collect()
     }
 

@@ -205,7 +205,7 @@ mod tests {
             service: ServiceKey::new("apps", "web"),
             address: "10.0.0.1".parse().expect("address literal"),
             verdict: Verdict::Announced {
-                peers: ["r1".to_string()].into(),
+                peers: std::sync::Arc::new(["r1".to_string()].into()),
             },
         };
         let state = announcement_state(

@@ -24,7 +24,7 @@ pub fn bgp_service_statuses(explanations: &[Explanation]) -> BTreeMap<ServiceKey
 /// restarts, so a restarted speaker finds and updates its own objects, and
 /// within the 253 characters of an object name whatever the input lengths.
 pub fn service_status_name(node: &str, service: &ServiceKey) -> String {
-    bounded_name(node, &format!("{}/{}", service.namespace, service.name))
+    bounded_name(node, &format!("{}/{}", service.namespace(), service.name()))
 }
 
 /// `prefix-HASH`, the prefix cut so that the whole is a valid object name.
@@ -64,7 +64,7 @@ mod tests {
 
     fn announced(peers: &[&str]) -> Verdict {
         Verdict::Announced {
-            peers: peers.iter().map(|p| p.to_string()).collect(),
+            peers: std::sync::Arc::new(peers.iter().map(|p| p.to_string()).collect()),
         }
     }
 

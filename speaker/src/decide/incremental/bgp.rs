@@ -1,13 +1,14 @@
 //! BGP mode, kept up to date Service by Service.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use ferrolb_crds::config::Config;
 use ipnet::IpNet;
 
 use super::super::bgp::{BgpPlan, Stated, decide_service, node_peers};
 use super::super::input::{NodeState, ServiceKey};
-use super::super::verdict::Verdict;
+use super::super::verdict::{NameSets, Verdict};
 use super::{Changed, Delta, ServiceBook, replace_explanations};
 
 /// The BGP plan of the Services of a [`ServiceBook`], and what it was
@@ -26,6 +27,8 @@ pub struct BgpBook {
     plan: BgpPlan,
     /// The prefixes the last update may have changed on some peer.
     prefixes: Prefixes,
+    /// The peer sets the verdicts name, one copy each.
+    peer_sets: NameSets,
 }
 
 /// The routes an update may have changed, on any peer.
@@ -82,11 +85,17 @@ impl BgpBook {
             let verdicts = match services.get(key) {
                 Some(service) => {
                     let mut prefixes = Vec::new();
-                    let verdicts = decide_service(config, node, &node_peers, service, |r| {
+                    let mut verdicts = decide_service(config, node, &node_peers, service, |r| {
                         prefixes.push(r.prefix)
                     });
+                    for (_, verdict) in &mut verdicts {
+                        if let Verdict::Announced { peers } = verdict {
+                            *peers = self.peer_sets.share(Arc::clone(peers));
+                        }
+                    }
                     prefixes.sort_unstable();
                     prefixes.dedup();
+                    prefixes.shrink_to_fit();
                     for prefix in &prefixes {
                         let routers = self.routers.entry(*prefix).or_default();
                         if let Err(at) = routers.binary_search(key) {
@@ -106,6 +115,7 @@ impl BgpBook {
         for prefix in &dirty {
             self.restate(config, node, &node_peers, services, *prefix);
         }
+        self.peer_sets.prune();
         self.prefixes = Prefixes::Some(dirty);
         delta
     }

@@ -2,6 +2,9 @@
 //! `ferrolb-speaker` (a link to it, as in the container image), it is that
 //! program instead.
 
+#[global_allocator]
+static ALLOCATOR: ferrolb_speaker::memory::Allocator = ferrolb_speaker::memory::Allocator;
+
 mod legacy;
 mod migrate;
 mod multicall;

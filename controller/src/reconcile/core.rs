@@ -397,7 +397,12 @@ impl Core {
                 });
             }
         }
-        self.warned.insert(key.clone(), now);
+        // Most Services have no warning: no entry rather than an empty one.
+        if now.is_empty() {
+            self.warned.remove(key);
+        } else {
+            self.warned.insert(key.clone(), now);
+        }
     }
 
     fn report_placement(&mut self, a: &Assignment, plan: &mut Plan) {

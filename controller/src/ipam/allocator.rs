@@ -45,7 +45,9 @@ pub struct Allocator {
     /// Sharing key -> addresses held under it, to find shareable addresses
     /// without scanning pools.
     pub(crate) by_key: HashMap<String, BTreeSet<IpAddr>>,
-    pub(crate) services: BTreeMap<ServiceKey, Held>,
+    /// Boxed: a request is some 200 bytes, and a B-tree node keeps room
+    /// for eleven values however many it holds.
+    pub(crate) services: BTreeMap<ServiceKey, Box<Held>>,
 }
 
 impl Allocator {
@@ -333,16 +335,16 @@ impl Allocator {
         }
         self.services.insert(
             req.key.clone(),
-            Held {
+            Box::new(Held {
                 request: req,
                 addrs,
-            },
+            }),
         );
     }
 
     /// Forgets that `key` holds anything; returns what it held.
     fn detach(&mut self, key: &ServiceKey) -> Option<Held> {
-        let held = self.services.remove(key)?;
+        let held = *self.services.remove(key)?;
         for a in &held.addrs {
             let Some(entry) = self.addresses.get_mut(a) else {
                 continue;

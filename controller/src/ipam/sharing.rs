@@ -117,7 +117,11 @@ impl AddressUse {
     pub(crate) fn insert(&mut self, key: ServiceKey, profile: SharingProfile) {
         match self.users.binary_search_by(|(k, _)| k.cmp(&key)) {
             Ok(at) => self.users[at].1 = profile,
-            Err(at) => self.users.insert(at, (key, profile)),
+            Err(at) => {
+                // One user is the rule: no room for more until one comes.
+                self.users.reserve_exact(1);
+                self.users.insert(at, (key, profile));
+            }
         }
     }
 

@@ -1,8 +1,9 @@
 //! BGP mode, kept up to date Service by Service.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
+use ferrolb_bgp::peer::RouteAttributes;
 use ferrolb_crds::config::Config;
 use ipnet::IpNet;
 
@@ -29,6 +30,10 @@ pub struct BgpBook {
     prefixes: Prefixes,
     /// The peer sets the verdicts name, one copy each.
     peer_sets: NameSets,
+    /// The attributes the routes carry, one copy each: most routes of a
+    /// table carry the same. Reset with the book when the configuration
+    /// changes, which is where attributes come from.
+    attribute_sets: HashSet<RouteAttributes>,
 }
 
 /// The routes an update may have changed, on any peer.
@@ -99,6 +104,8 @@ impl BgpBook {
                     for prefix in &prefixes {
                         let routers = self.routers.entry(*prefix).or_default();
                         if let Err(at) = routers.binary_search(key) {
+                            // Most prefixes have one router: no room for more.
+                            routers.reserve_exact(1);
                             routers.insert(at, key.clone());
                         }
                         dirty.insert(*prefix);
@@ -175,7 +182,15 @@ impl BgpBook {
         for (peer, routes) in &mut self.plan.peers {
             match stated.get(peer.as_str()) {
                 Some(s) => {
-                    routes.insert(prefix, s.attributes());
+                    let attributes = s.attributes();
+                    let shared = match self.attribute_sets.get(&attributes) {
+                        Some(shared) => shared.clone(),
+                        None => {
+                            self.attribute_sets.insert(attributes.clone());
+                            attributes
+                        }
+                    };
+                    routes.insert(prefix, shared);
                 }
                 None => {
                     routes.remove(&prefix);

@@ -3,11 +3,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ferrolb_bgp::fsm::State;
 use ferrolb_bgp::peer::PeerStatus;
 use ferrolb_k8s::client_metrics::ClientMetrics;
+use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -17,6 +18,27 @@ use crate::decide::ServiceKey;
 use crate::pass::BfdState;
 
 type Labels = Vec<(String, String)>;
+
+/// `metallb_speaker_announced`'s labels. The family holds one set per
+/// announced address, so the set is kept small: the address inline, the
+/// Service, node and protocol shared, where four pairs of `String`s cost
+/// some 300 bytes per address.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct AnnouncedLabels {
+    ip: IpAddr,
+    node: Arc<str>,
+    protocol: Arc<str>,
+    service: ServiceKey,
+}
+
+impl EncodeLabelSet for AnnouncedLabels {
+    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
+        ("ip", self.ip.to_string()).encode(encoder.encode_label())?;
+        ("node", &*self.node).encode(encoder.encode_label())?;
+        ("protocol", &*self.protocol).encode(encoder.encode_label())?;
+        ("service", self.service.to_string()).encode(encoder.encode_label())
+    }
+}
 
 /// A Layer-2 frame counted per address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,7 +76,7 @@ pub struct Metrics {
     session_up: Family<Labels, Gauge>,
     updates: Family<Labels, Counter>,
     prefixes: Family<Labels, Gauge>,
-    announced: Family<Labels, Gauge>,
+    announced: Family<AnnouncedLabels, Gauge>,
     l2_requests: Family<Labels, Counter>,
     l2_responses: Family<Labels, Counter>,
     l2_gratuitous: Family<Labels, Counter>,
@@ -280,13 +302,12 @@ impl Metrics {
         came: impl IntoIterator<Item = (&'a ServiceKey, IpAddr)>,
     ) {
         let came: BTreeSet<(&ServiceKey, IpAddr)> = came.into_iter().collect();
-        let label = |(service, ip): (&ServiceKey, IpAddr)| -> Labels {
-            vec![
-                ("ip".to_string(), ip.to_string()),
-                ("node".to_string(), node.to_string()),
-                ("protocol".to_string(), protocol.to_string()),
-                ("service".to_string(), service.to_string()),
-            ]
+        let (node, shared_protocol): (Arc<str>, Arc<str>) = (node.into(), protocol.into());
+        let label = |(service, ip): (&ServiceKey, IpAddr)| AnnouncedLabels {
+            ip,
+            node: Arc::clone(&node),
+            protocol: Arc::clone(&shared_protocol),
+            service: service.clone(),
         };
         let mut seen = lock(&self.seen);
         let seen = seen.announced.entry(protocol.to_string()).or_default();

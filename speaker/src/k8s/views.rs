@@ -114,8 +114,10 @@ pub(super) struct Views {
     slices: Cache<SliceRecord, String>,
     /// The names of each Service's slices (in the slice cache's order),
     /// so that one Service's inputs are read without walking every slice.
-    /// Rebuilt from the cache on a pass over every Service.
-    slices_of: BTreeMap<ServiceKey, BTreeSet<String>>,
+    /// Rebuilt from the cache on a pass over every Service. Most Services
+    /// have one slice: a sorted `Vec` holds it without the eleven-slot
+    /// B-tree node a set costs.
+    slices_of: BTreeMap<ServiceKey, SliceNames>,
     /// The Services whose inputs (their record or one of their slices)
     /// changed since the last pass; `None` for every one: before the first
     /// pass, and after a relist (which replaces a cache whole, without
@@ -194,7 +196,7 @@ impl Views {
             self.touch(Some(key));
             if let Some(names) = self.slices_of.get_mut(key) {
                 names.remove(&slice.name);
-                if names.is_empty() {
+                if names.0.is_empty() {
                     self.slices_of.remove(key);
                 }
             }
@@ -204,7 +206,7 @@ impl Views {
             self.slices_of
                 .entry(key.clone())
                 .or_default()
-                .insert(slice.name.clone());
+                .insert(&slice.name);
         }
     }
 
@@ -229,7 +231,7 @@ impl Views {
             for slice in self.slices.values() {
                 if let Some(key) = &slice.service {
                     let names = self.slices_of.entry(key.clone()).or_default();
-                    names.insert(slice.name.clone());
+                    names.insert(&slice.name);
                 }
             }
             return self.inputs(node, lb_class);
@@ -255,7 +257,7 @@ impl Views {
             .slices_of
             .get(key)
             .into_iter()
-            .flatten()
+            .flat_map(|names| &names.0)
             .filter_map(|name| self.slices.items().get(name))
             .collect();
         adapt::service_state(record, &slices, lb_class, WithoutSlices::NoEndpoints)
@@ -307,5 +309,24 @@ impl Views {
 
     pub(super) fn service(&self, key: &ServiceKey) -> Option<&ServiceRecord> {
         self.services.items().get(key)
+    }
+}
+
+/// The names of one Service's EndpointSlices, sorted, each once.
+#[derive(Debug, Default)]
+struct SliceNames(Vec<String>);
+
+impl SliceNames {
+    fn insert(&mut self, name: &str) {
+        if let Err(at) = self.0.binary_search_by(|n| n.as_str().cmp(name)) {
+            self.0.reserve_exact(1);
+            self.0.insert(at, name.to_string());
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Ok(at) = self.0.binary_search_by(|n| n.as_str().cmp(name)) {
+            self.0.remove(at);
+        }
     }
 }

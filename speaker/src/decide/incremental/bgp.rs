@@ -148,6 +148,8 @@ impl BgpBook {
         };
         let all = services.keys().cloned().collect();
         let mut delta = self.update(config, node, services, Changed::Some(all));
+        // Built by growing: the spare half of the last doubling is not kept.
+        self.plan.explanations.shrink_to_fit();
         delta.before = before;
         self.prefixes = Prefixes::All;
         delta

@@ -214,6 +214,8 @@ impl L2Book {
         };
         let all = services.keys().cloned().collect();
         let mut delta = self.update(config, this_node, cluster, services, Changed::Some(all));
+        // Built by growing: the spare half of the last doubling is not kept.
+        self.plan.explanations.shrink_to_fit();
         delta.before = before;
         delta
     }

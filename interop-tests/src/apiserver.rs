@@ -280,11 +280,10 @@ impl ApiServer {
             "kube-apiserver /readyz to answer ok and the default namespace to exist",
             Duration::from_secs(90),
             || {
+                // An exited kube-apiserver will not come up: say so now,
+                // not after the whole wait (it was an Err, which polls on).
                 if !self.is_running(Part::KubeApiserver) {
-                    return Err(LabError::Invalid(format!(
-                        "kube-apiserver exited:\n{}",
-                        self.log_tail(20)
-                    )));
+                    return Ok(Probe::Fail("kube-apiserver exited".into()));
                 }
                 let ready = |path: &str, done: &dyn Fn(&str) -> bool| match self.get(path, &admin) {
                     Ok(body) if done(&body) => None,
@@ -516,14 +515,46 @@ pub(crate) fn sign(
     cmd::output_of(&mut x509).map(drop)
 }
 
+/// Three distinct free loopback ports for etcd and kube-apiserver, taken
+/// below the kernel's ephemeral range. A port the kernel handed out for
+/// `bind(0)` is also one it hands out as the source port of an outgoing
+/// connection, and the tests run many of those beside each other: between
+/// our release of such a port and kube-apiserver's bind (and again at each
+/// restart of a stopped part), a connection could take it ("bind: address
+/// already in use"). Below the range only another explicit bind competes.
 fn free_ports() -> Result<[u16; 3]> {
+    const LOWEST: u16 = 10_000;
+    let below = ephemeral_low().max(LOWEST + 1_000);
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default()
+        ^ std::process::id().rotate_left(16)
+        ^ unique().wrapping_mul(0x9E37_79B9);
+    let mut state = seed | 1;
+    let mut held: Vec<TcpListener> = Vec::new();
     // Bound together so the three differ; released right before use.
-    let listeners: Vec<TcpListener> = (0..3)
-        .map(|_| TcpListener::bind("127.0.0.1:0"))
-        .collect::<std::io::Result<_>>()
-        .map_err(|e| LabError::io("cannot find free loopback ports", e))?;
+    for _ in 0..1_000 {
+        // xorshift32: spread the tries of concurrent test processes.
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let port = LOWEST + (state % u32::from(below - LOWEST)) as u16;
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(listener);
+            if held.len() == 3 {
+                break;
+            }
+        }
+    }
     let mut ports = [0u16; 3];
-    for (p, l) in ports.iter_mut().zip(&listeners) {
+    if held.len() < ports.len() {
+        return Err(LabError::io(
+            format!("cannot find free loopback ports in {LOWEST}..{below}"),
+            std::io::Error::from(std::io::ErrorKind::AddrInUse),
+        ));
+    }
+    for (p, l) in ports.iter_mut().zip(&held) {
         *p = l
             .local_addr()
             .map_err(|e| LabError::io("cannot read a local address", e))?
@@ -532,8 +563,38 @@ fn free_ports() -> Result<[u16; 3]> {
     Ok(ports)
 }
 
+/// The first port of the kernel's ephemeral range (read, never changed);
+/// Linux's default when it cannot be read.
+fn ephemeral_low() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
+}
+
 fn unique() -> u32 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     N.fetch_add(1, Ordering::Relaxed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The ports are free, distinct, and never ones the kernel would hand
+    /// out as the source port of a connection.
+    #[test]
+    fn ports_are_taken_below_the_ephemeral_range() {
+        let low = ephemeral_low();
+        for _ in 0..20 {
+            let ports = free_ports().expect("free ports");
+            let distinct: std::collections::BTreeSet<u16> = ports.iter().copied().collect();
+            assert_eq!(distinct.len(), 3, "{ports:?}");
+            for port in ports {
+                assert!((10_000..low).contains(&port), "{port} not below {low}");
+                TcpListener::bind(("127.0.0.1", port)).expect("released for use");
+            }
+        }
+    }
 }

@@ -41,25 +41,13 @@ async fn server_and_client() -> (TcpListener, Api<ConfigMap>) {
     (listener, Api::namespaced(client, "default"))
 }
 
-/// Reads one request's head.
-async fn read_head(stream: &mut TcpStream) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 1024];
-    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => head.extend_from_slice(&buf[..n]),
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_request_whose_response_never_starts_fails_after_the_limit() {
     let (listener, api) = server_and_client().await;
     // Takes the request and says nothing, like a peer gone mid-connection.
     let server = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accept");
-        read_head(&mut stream).await;
+        head_of(&mut stream).await;
         tokio::time::sleep(Duration::from_secs(3600)).await;
         drop(stream);
     });
@@ -82,7 +70,7 @@ async fn a_started_watch_may_stay_quiet_longer_than_the_limit() {
     // Starts the response at once, then sends one event after 4 limits.
     let server = tokio::spawn(async move {
         let (mut stream, _) = listener.accept().await.expect("accept");
-        read_head(&mut stream).await;
+        head_of(&mut stream).await;
         let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n";
         stream.write_all(head.as_bytes()).await.expect("head");
         tokio::time::sleep(LIMIT * 4).await;

@@ -15,6 +15,7 @@ mod input;
 pub mod interfaces;
 mod l2;
 pub mod owner;
+mod shared;
 mod verdict;
 
 pub use bgp::{BgpPlan, bgp_plan};
@@ -27,4 +28,4 @@ pub use incremental::{BgpBook, Changed, Delta, L2Book, Prefixes, ServiceBook};
 pub use input::{EXCLUDE_LABEL, NodeState, ServiceKey, ServiceState};
 pub use interfaces::{InterfaceRules, Link};
 pub use l2::{ClusterView, L2Plan, L2Status, LocalNode, l2_plan};
-pub use verdict::{Explanation, L2Verdict, NameSets, Names, Reason, Verdict};
+pub use verdict::{Explanation, L2Verdict, Names, Reason, Verdict};

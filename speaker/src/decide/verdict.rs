@@ -18,30 +18,9 @@ pub struct Explanation<V = Verdict> {
 
 /// The names a verdict gives (BGPPeers, interfaces). Thousands of
 /// verdicts name the same few sets, so a book shares one copy of each
-/// ([`NameSets`]): a set of its own would cost each verdict a B-tree node
-/// (some 300 bytes).
+/// ([`super::shared::Shared`]): a set of its own would cost each verdict
+/// a B-tree node (some 300 bytes).
 pub type Names = Arc<BTreeSet<String>>;
-
-/// Shares equal [`Names`]: what a book keeps is one set per distinct
-/// value, however many verdicts name it.
-#[derive(Debug, Clone, Default)]
-pub struct NameSets(BTreeSet<Names>);
-
-impl NameSets {
-    /// The shared copy of `names`.
-    pub fn share(&mut self, names: Names) -> Names {
-        if let Some(shared) = self.0.get(&*names) {
-            return Arc::clone(shared);
-        }
-        self.0.insert(Arc::clone(&names));
-        names
-    }
-
-    /// Forgets the sets no verdict names any more.
-    pub fn prune(&mut self) {
-        self.0.retain(|names| Arc::strong_count(names) > 1);
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {

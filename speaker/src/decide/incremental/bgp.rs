@@ -1,6 +1,6 @@
 //! BGP mode, kept up to date Service by Service.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use ferrolb_bgp::peer::RouteAttributes;
@@ -9,7 +9,8 @@ use ipnet::IpNet;
 
 use super::super::bgp::{BgpPlan, Stated, decide_service, node_peers};
 use super::super::input::{NodeState, ServiceKey};
-use super::super::verdict::{NameSets, Verdict};
+use super::super::shared::Shared;
+use super::super::verdict::{Names, Verdict};
 use super::{Changed, Delta, ServiceBook, replace_explanations};
 
 /// The BGP plan of the Services of a [`ServiceBook`], and what it was
@@ -29,11 +30,11 @@ pub struct BgpBook {
     /// The prefixes the last update may have changed on some peer.
     prefixes: Prefixes,
     /// The peer sets the verdicts name, one copy each.
-    peer_sets: NameSets,
+    peer_sets: Shared<Names>,
     /// The attributes the routes carry, one copy each: most routes of a
     /// table carry the same. Reset with the book when the configuration
     /// changes, which is where attributes come from.
-    attribute_sets: HashSet<RouteAttributes>,
+    attribute_sets: Shared<RouteAttributes>,
 }
 
 /// The routes an update may have changed, on any peer.
@@ -184,15 +185,7 @@ impl BgpBook {
         for (peer, routes) in &mut self.plan.peers {
             match stated.get(peer.as_str()) {
                 Some(s) => {
-                    let attributes = s.attributes();
-                    let shared = match self.attribute_sets.get(&attributes) {
-                        Some(shared) => shared.clone(),
-                        None => {
-                            self.attribute_sets.insert(attributes.clone());
-                            attributes
-                        }
-                    };
-                    routes.insert(prefix, shared);
+                    routes.insert(prefix, self.attribute_sets.share(s.attributes()));
                 }
                 None => {
                     routes.remove(&prefix);

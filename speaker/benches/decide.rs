@@ -64,14 +64,14 @@ fn services(n: usize, base: Ipv4Addr) -> Vec<ServiceState> {
     (0..n)
         .map(|i| ServiceState {
             key: ServiceKey::new(format!("ns{}", i % 50), format!("svc{i}")),
-            addresses: vec![IpAddr::V4(Ipv4Addr::from(base + 1 + i as u32))],
+            addresses: [IpAddr::V4(Ipv4Addr::from(base + 1 + i as u32))].into(),
             pool: None,
             traffic_policy: if i % 4 == 0 {
                 TrafficPolicy::Local
             } else {
                 TrafficPolicy::Cluster
             },
-            endpoints: endpoints(i),
+            endpoints: endpoints(i).into(),
             labels: Default::default(),
             shares_ip: false,
         })
@@ -103,7 +103,7 @@ impl Churn {
         let lose = (self.step / 1000).is_multiple_of(2);
         self.step += 1;
         let service = &mut self.services[i];
-        service.endpoints = if lose { Vec::new() } else { endpoints(i) };
+        service.endpoints = if lose { Vec::new() } else { endpoints(i) }.into();
         service.clone()
     }
 }

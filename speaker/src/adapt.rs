@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, OnceLock};
 
 use ferrolb_crds::service::{
     LbView, asks_to_share_ip, is_ours, lb_view, recorded_addresses, recorded_pool, service_key,
@@ -13,7 +14,12 @@ use ferrolb_crds::service::{
 use k8s_openapi::api::core::v1::{Node, ObjectReference, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 
-use crate::decide::{Endpoint, NodeState, ServiceKey, ServiceState, TrafficPolicy};
+use ferrolb_crds::selector::Labels;
+
+use crate::decide::shared::Shared;
+use crate::decide::{
+    Endpoint, Endpoints, NodeState, ServiceKey, ServiceState, TrafficPolicy, no_labels,
+};
 
 /// Where a Service's endpoints come from when it has no EndpointSlice.
 #[derive(Debug, Clone, Copy)]
@@ -21,9 +27,39 @@ pub enum WithoutSlices<'a> {
     /// It has none (a cluster: the EndpointSlice controller writes a slice
     /// for every Service with a selector).
     NoEndpoints,
-    /// Every one of these nodes serves it (standalone hosts serving the
-    /// address themselves).
-    ReadyOn(&'a [String]),
+    /// These endpoints serve it (standalone hosts serving the address
+    /// themselves: [`ready_on`]).
+    ReadyOn(&'a Endpoints),
+}
+
+/// A ready endpoint on each of `nodes`, for [`WithoutSlices::ReadyOn`].
+pub fn ready_on(nodes: &[String]) -> Endpoints {
+    nodes.iter().map(|n| Endpoint::ready_on(n)).collect()
+}
+
+/// The values records repeat from one object to the next, one copy each:
+/// node names (every endpoint names one of a few), pool names and label
+/// sets. A speaker holds a record of every Service and EndpointSlice of
+/// the cluster, so a copy per record would grow with the cluster.
+#[derive(Debug, Default)]
+pub struct Interned {
+    strings: Shared<Arc<str>>,
+    labels: Shared<Arc<Labels>>,
+}
+
+impl Interned {
+    fn string(&mut self, value: &str) -> Arc<str> {
+        self.strings.share_ref(value, |v| Arc::from(v))
+    }
+
+    fn labels(&mut self, labels: Option<&Labels>) -> Arc<Labels> {
+        match labels {
+            Some(labels) if !labels.is_empty() => {
+                self.labels.share_ref(labels, |l| Arc::new(l.clone()))
+            }
+            _ => no_labels(),
+        }
+    }
 }
 
 /// What the decision reads of a Service, and what an Event needs to name
@@ -38,11 +74,11 @@ pub struct ServiceRecord {
     /// `spec.loadBalancerClass`.
     class: Option<Box<str>>,
     /// `status.loadBalancer.ingress`.
-    addresses: Vec<IpAddr>,
+    addresses: Arc<[IpAddr]>,
     /// `metallb.io/ip-allocated-from-pool`.
-    pool: Option<Box<str>>,
+    pool: Option<Arc<str>>,
     traffic_policy: TrafficPolicy,
-    labels: BTreeMap<String, String>,
+    labels: Arc<Labels>,
     shares_ip: bool,
     /// `metadata.uid`, for Events (which name the object as kube's
     /// `Resource::object_ref` does: no resourceVersion).
@@ -51,7 +87,7 @@ pub struct ServiceRecord {
 
 impl ServiceRecord {
     /// The record of `svc`, known as `key`.
-    pub fn new(key: ServiceKey, svc: &Service) -> ServiceRecord {
+    pub fn new(key: ServiceKey, svc: &Service, interned: &mut Interned) -> ServiceRecord {
         let spec = svc.spec.as_ref();
         let traffic_policy = match spec.and_then(|s| s.external_traffic_policy.as_deref()) {
             Some("Local") => TrafficPolicy::Local,
@@ -62,18 +98,18 @@ impl ServiceRecord {
             key,
             load_balancer: lb_view(svc, None) != LbView::NotLoadBalancer,
             class: boxed(spec.and_then(|s| s.load_balancer_class.as_deref())),
-            addresses: recorded_addresses(svc),
-            pool: boxed(recorded_pool(svc)),
+            addresses: recorded_addresses(svc).into(),
+            pool: recorded_pool(svc).map(|p| interned.string(p)),
             traffic_policy,
-            labels: svc.metadata.labels.clone().unwrap_or_default(),
+            labels: interned.labels(svc.metadata.labels.as_ref()),
             shares_ip: asks_to_share_ip(svc),
             uid: boxed(svc.metadata.uid.as_deref()),
         }
     }
 
     /// The record of a watched object (`None` without a name).
-    pub fn of(svc: &Service) -> Option<ServiceRecord> {
-        Some(ServiceRecord::new(service_key(svc)?, svc))
+    pub fn of(svc: &Service, interned: &mut Interned) -> Option<ServiceRecord> {
+        Some(ServiceRecord::new(service_key(svc)?, svc, interned))
     }
 
     /// `type: LoadBalancer` of `lb_class`: ours to announce.
@@ -100,22 +136,27 @@ impl ServiceRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SliceRecord {
     /// `namespace/name` of the slice.
-    pub name: String,
+    pub name: SliceName,
     /// `None` for a slice not managed for a Service.
     pub service: Option<ServiceKey>,
-    pub endpoints: Vec<Endpoint>,
+    pub endpoints: Endpoints,
 }
 
+/// `namespace/name` of an EndpointSlice: shared by the slice cache's key,
+/// its record and its Service's list of slices.
+pub type SliceName = Arc<str>;
+
 impl SliceRecord {
-    pub fn new(slice: &EndpointSlice) -> SliceRecord {
+    pub fn new(slice: &EndpointSlice, interned: &mut Interned) -> SliceRecord {
         SliceRecord {
             name: format!(
                 "{}/{}",
                 slice.metadata.namespace.as_deref().unwrap_or_default(),
                 slice.metadata.name.as_deref().unwrap_or_default()
-            ),
+            )
+            .into(),
             service: slice_service(slice),
-            endpoints: endpoints(slice),
+            endpoints: endpoints(slice, interned),
         }
     }
 }
@@ -159,10 +200,9 @@ pub fn service_state(
         return None;
     }
     let endpoints = match (slices, without_slices) {
-        ([], WithoutSlices::NoEndpoints) => Vec::new(),
-        ([], WithoutSlices::ReadyOn(nodes)) => {
-            nodes.iter().map(|n| Endpoint::ready_on(n)).collect()
-        }
+        ([], WithoutSlices::NoEndpoints) => no_endpoints(),
+        ([], WithoutSlices::ReadyOn(endpoints)) => Arc::clone(endpoints),
+        ([slice], _) => Arc::clone(&slice.endpoints),
         (slices, _) => slices
             .iter()
             .flat_map(|s| s.endpoints.iter().cloned())
@@ -170,25 +210,32 @@ pub fn service_state(
     };
     Some(ServiceState {
         key: svc.key.clone(),
-        addresses: svc.addresses.clone(),
-        pool: svc.pool.as_deref().map(str::to_string),
+        addresses: Arc::clone(&svc.addresses),
+        pool: svc.pool.clone(),
         traffic_policy: svc.traffic_policy,
         endpoints,
-        labels: svc.labels.clone(),
+        labels: Arc::clone(&svc.labels),
         shares_ip: svc.shares_ip,
     })
 }
 
+/// No endpoints, shared.
+fn no_endpoints() -> Endpoints {
+    static EMPTY: OnceLock<Endpoints> = OnceLock::new();
+    Arc::clone(EMPTY.get_or_init(|| Arc::new([])))
+}
+
 /// Every endpoint of a slice.
-fn endpoints(slice: &EndpointSlice) -> Vec<Endpoint> {
-    slice
-        .endpoints
+fn endpoints(slice: &EndpointSlice, interned: &mut Interned) -> Endpoints {
+    let Some(endpoints) = slice.endpoints.as_ref().filter(|e| !e.is_empty()) else {
+        return no_endpoints();
+    };
+    endpoints
         .iter()
-        .flatten()
         .map(|e| {
             let c = e.conditions.as_ref();
             Endpoint {
-                node: e.node_name.clone(),
+                node: e.node_name.as_deref().map(|n| interned.string(n)),
                 ready: c.and_then(|c| c.ready),
                 serving: c.and_then(|c| c.serving),
                 terminating: c.and_then(|c| c.terminating),
@@ -266,7 +313,7 @@ mod tests {
             "status": {"loadBalancer": {"ingress": [{"ip": "198.51.100.10"}]}}
         }))
         .expect("service");
-        let record = ServiceRecord::of(&svc).expect("named");
+        let record = ServiceRecord::of(&svc, &mut Interned::default()).expect("named");
         let states = service_states([&record], [], None, WithoutSlices::NoEndpoints);
         assert_eq!(
             states[0].labels.get("tier").map(String::as_str),

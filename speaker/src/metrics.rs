@@ -99,9 +99,6 @@ pub struct Metrics {
 struct Seen {
     updates: BTreeMap<String, u64>,
     bfd: BTreeSet<String>,
-    /// By protocol, what `metallb_speaker_announced` shows: each
-    /// protocol's report changes only its own.
-    announced: BTreeMap<String, BTreeSet<(ServiceKey, IpAddr)>>,
 }
 
 impl Metrics {
@@ -265,35 +262,12 @@ impl Metrics {
         seen.bfd = now;
     }
 
-    /// `metallb_speaker_announced` for every address `node` announces
-    /// with `protocol` (`bgp`, `layer2`): the whole set, replacing the last.
-    pub fn announced<'a>(
-        &self,
-        node: &str,
-        protocol: &str,
-        announced: impl IntoIterator<Item = (&'a ServiceKey, IpAddr)>,
-    ) {
-        let now: BTreeSet<(ServiceKey, IpAddr)> = announced
-            .into_iter()
-            .map(|(service, ip)| (service.clone(), ip))
-            .collect();
-        let before = lock(&self.seen)
-            .announced
-            .get(protocol)
-            .cloned()
-            .unwrap_or_default();
-        self.announced_changed(
-            node,
-            protocol,
-            before.difference(&now).map(|(s, ip)| (s, *ip)),
-            now.difference(&before).map(|(s, ip)| (s, *ip)),
-        );
-    }
-
     /// `metallb_speaker_announced` as it changed: the addresses `node` no
     /// longer announces with `protocol` (`gone`) and those it now does
     /// (`came`). A pass reports only the Services it decided again; an
-    /// address in both stays.
+    /// address in both stays. The family itself is the record of what is
+    /// shown: a copy of it would double its memory (one entry per
+    /// announced address).
     pub fn announced_changed<'a>(
         &self,
         node: &str,
@@ -309,19 +283,17 @@ impl Metrics {
             protocol: Arc::clone(&shared_protocol),
             service: service.clone(),
         };
-        let mut seen = lock(&self.seen);
-        let seen = seen.announced.entry(protocol.to_string()).or_default();
         let mut released = 0u64;
         for (service, ip) in gone {
-            if !came.contains(&(service, ip)) && seen.remove(&(service.clone(), ip)) {
-                self.announced.remove(&label((service, ip)));
+            if !came.contains(&(service, ip)) && self.announced.remove(&label((service, ip))) {
                 released += 1;
             }
         }
         let mut taken = 0u64;
         for (service, ip) in came {
-            if seen.insert((service.clone(), ip)) {
-                self.announced.get_or_create(&label((service, ip))).set(1);
+            let label = label((service, ip));
+            if self.announced.get(&label).is_none() {
+                self.announced.get_or_create(&label).set(1);
                 taken += 1;
             }
         }
@@ -445,9 +417,10 @@ mod tests {
         assert!(!text(&registry).contains("10.0.0.1"));
 
         let web = ServiceKey::new("shop", "web");
-        m.announced("n1", "bgp", [(&web, "10.1.0.1".parse().unwrap())]);
-        m.announced("n1", "layer2", [(&web, "10.1.0.1".parse().unwrap())]);
-        m.announced("n1", "layer2", []);
+        let ip = "10.1.0.1".parse().unwrap();
+        m.announced_changed("n1", "bgp", [], [(&web, ip)]);
+        m.announced_changed("n1", "layer2", [], [(&web, ip)]);
+        m.announced_changed("n1", "layer2", [(&web, ip)], []);
         let t = text(&registry);
         assert!(
             t.contains(
@@ -455,7 +428,7 @@ mod tests {
             ),
             "{t}"
         );
-        m.announced("n1", "bgp", []);
+        m.announced_changed("n1", "bgp", [(&web, ip)], []);
         assert!(!text(&registry).contains("shop/web"));
     }
 
@@ -481,16 +454,16 @@ mod tests {
             ServiceKey::new("shop", "db"),
         );
         let (a, b) = ("10.1.0.1".parse().unwrap(), "10.1.0.2".parse().unwrap());
-        m.announced("n1", LAYER2, [(&web, a), (&db, b)]);
-        m.announced("n1", LAYER2, [(&web, a), (&db, b)]);
+        m.announced_changed("n1", LAYER2, [], [(&web, a), (&db, b)]);
+        m.announced_changed("n1", LAYER2, [(&web, a), (&db, b)], [(&web, a), (&db, b)]);
         assert_eq!(
             (count("taken"), count("released")),
             ("2".into(), "0".into())
         );
-        m.announced("n1", LAYER2, [(&web, a)]);
+        m.announced_changed("n1", LAYER2, [(&web, a), (&db, b)], [(&web, a)]);
         // BGP announcements are no Layer-2 ownership.
-        m.announced("n1", "bgp", [(&db, b)]);
-        m.announced("n1", "bgp", []);
+        m.announced_changed("n1", "bgp", [], [(&db, b)]);
+        m.announced_changed("n1", "bgp", [(&db, b)], []);
         assert_eq!(
             (count("taken"), count("released")),
             ("2".into(), "1".into())

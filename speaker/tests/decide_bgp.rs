@@ -174,7 +174,7 @@ fn local_policy_announces_only_where_an_endpoint_runs_and_follows_it() {
     let mut leaving = Endpoint::ready_on("n2");
     leaving.ready = Some(false);
     leaving.terminating = Some(true);
-    svc.endpoints = vec![leaving, Endpoint::ready_on("n1")];
+    svc.endpoints = [leaving, Endpoint::ready_on("n1")].into();
     assert_eq!(routes_to(&bgp_plan(&config, &n1, [&svc]), "tor-a").len(), 1);
     assert!(bgp_plan(&config, &n2, [&svc]).peers["tor-a"].is_empty());
 }
@@ -360,10 +360,12 @@ fn labelled(
     labels: &[(&str, &str)],
 ) -> ferrolb_speaker::decide::ServiceState {
     let mut svc = service(name, &[address], TrafficPolicy::Cluster, ready("n1"));
-    svc.labels = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    svc.labels = std::sync::Arc::new(
+        labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
     svc
 }
 

@@ -119,7 +119,7 @@ fn service(i: usize) -> impl Strategy<Value = ServiceState> {
                     if i.is_multiple_of(2) { "a" } else { "b" },
                     format!("svc{i}"),
                 ),
-                addresses,
+                addresses: addresses.into(),
                 pool: match pool {
                     0 => Some("web".into()),
                     1 => Some("edge".into()),
@@ -133,16 +133,16 @@ fn service(i: usize) -> impl Strategy<Value = ServiceState> {
                 endpoints: endpoints
                     .into_iter()
                     .map(|(node, ready)| Endpoint {
-                        node: node.map(|n| NODES[n].to_string()),
+                        node: node.map(|n| NODES[n].into()),
                         ready,
                         serving: None,
                         terminating: None,
                     })
                     .collect(),
                 labels: if front {
-                    [("tier".to_string(), "front".to_string())].into()
+                    std::sync::Arc::new([("tier".to_string(), "front".to_string())].into())
                 } else {
-                    BTreeMap::new()
+                    std::sync::Arc::new(BTreeMap::new())
                 },
                 shares_ip,
             },

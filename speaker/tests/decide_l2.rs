@@ -245,7 +245,7 @@ fn local_policy_owner_runs_an_endpoint_and_follows_it() {
     let plan = l2_plan(&config, &local("n2"), &view, [&svc]);
     assert_eq!(plan.owners[&addr("198.51.100.10")], "n2");
 
-    svc.endpoints = vec![Endpoint::ready_on("n1"), Endpoint::ready_on("n2")];
+    svc.endpoints = [Endpoint::ready_on("n1"), Endpoint::ready_on("n2")].into();
     let plan = l2_plan(&config, &local("n2"), &view, [&svc]);
     assert_eq!(
         plan.explanations[0].verdict,
@@ -253,7 +253,7 @@ fn local_policy_owner_runs_an_endpoint_and_follows_it() {
         "n1 outranks n2 for this address"
     );
 
-    svc.endpoints = vec![Endpoint::ready_on("n9")];
+    svc.endpoints = [Endpoint::ready_on("n9")].into();
     let plan = l2_plan(&config, &local("n2"), &view, [&svc]);
     assert_eq!(
         reason(&plan, 0),

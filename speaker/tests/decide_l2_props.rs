@@ -37,7 +37,7 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
         proptest::option::of(any::<bool>()),
     )
         .prop_map(|(node, ready, serving)| Endpoint {
-            node: node.map(|i| NODES[i].to_string()),
+            node: node.map(|i| NODES[i].into()),
             ready,
             serving,
             terminating: None,
@@ -204,10 +204,10 @@ proptest! {
         let config = config();
         let services: Vec<ServiceState> = addresses.iter().enumerate().map(|(i, a)| ServiceState {
             key: ServiceKey::new("default", format!("svc{i}")),
-            addresses: vec![*a],
+            addresses: [*a].into(),
             pool: None,
             traffic_policy: TrafficPolicy::Cluster,
-            endpoints: vec![Endpoint::ready_on("anywhere")],
+            endpoints: [Endpoint::ready_on("anywhere")].into(),
             labels: Default::default(),
             shares_ip: false,
         }).collect();

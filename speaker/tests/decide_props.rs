@@ -26,7 +26,7 @@ fn endpoint() -> impl Strategy<Value = Endpoint> {
         proptest::option::of(any::<bool>()),
     )
         .prop_map(|(node, ready, serving, terminating)| Endpoint {
-            node: node.map(|i| NODES[i].to_string()),
+            node: node.map(|i| NODES[i].into()),
             ready,
             serving,
             terminating,

@@ -51,11 +51,11 @@ fn services() -> impl Strategy<Value = Vec<ServiceState>> {
                 }
                 ServiceState {
                     key: ServiceKey::new("default", format!("svc{i}")),
-                    addresses: vec![IpAddr::from([198, 51, 100, i as u8])],
+                    addresses: [IpAddr::from([198, 51, 100, i as u8])].into(),
                     pool: None,
                     traffic_policy: TrafficPolicy::Cluster,
-                    endpoints: vec![Endpoint::ready_on("n1")],
-                    labels,
+                    endpoints: [Endpoint::ready_on("n1")].into(),
+                    labels: labels.into(),
                     shares_ip,
                 }
             })

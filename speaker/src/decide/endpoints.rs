@@ -1,6 +1,8 @@
 //! Whether a Service has endpoints that may take traffic, with the
 //! EndpointSlice condition semantics Kubernetes defines.
 
+use std::sync::Arc;
+
 /// `spec.externalTrafficPolicy`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum TrafficPolicy {
@@ -11,12 +13,20 @@ pub enum TrafficPolicy {
     Local,
 }
 
+/// A node's name as endpoints carry it: shared, since thousands of
+/// endpoints name the same few nodes.
+pub type NodeName = Arc<str>;
+
+/// A Service's endpoints, shared with the EndpointSlice they came from
+/// (a Service has one slice, mostly).
+pub type Endpoints = Arc<[Endpoint]>;
+
 /// One endpoint of an EndpointSlice. Conditions are `Option` because the API
 /// leaves them unset when unknown.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoint {
     /// `nodeName`.
-    pub node: Option<String>,
+    pub node: Option<NodeName>,
     pub ready: Option<bool>,
     pub serving: Option<bool>,
     pub terminating: Option<bool>,
@@ -26,7 +36,7 @@ impl Endpoint {
     /// A ready endpoint on `node`.
     pub fn ready_on(node: &str) -> Endpoint {
         Endpoint {
-            node: Some(node.to_string()),
+            node: Some(node.into()),
             ready: Some(true),
             serving: Some(true),
             terminating: Some(false),

@@ -269,7 +269,7 @@ fn owners<'a>(
     let mut keys: BTreeMap<IpAddr, IpAddr> = BTreeMap::new();
     for service in services {
         if let Some(&first) = service.addresses.first() {
-            for &address in &service.addresses {
+            for &address in service.addresses.iter() {
                 keys.entry(address).or_insert(first);
             }
         }

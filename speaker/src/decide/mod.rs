@@ -15,17 +15,17 @@ mod input;
 pub mod interfaces;
 mod l2;
 pub mod owner;
-mod shared;
+pub mod shared;
 mod verdict;
 
 pub use bgp::{BgpPlan, bgp_plan};
-pub use endpoints::{Endpoint, TrafficPolicy};
+pub use endpoints::{Endpoint, Endpoints, NodeName, TrafficPolicy};
 pub use fence::{Fence, FenceState};
 /// The quorum fence lives beside the membership that feeds it, in the
 /// kube-free Layer-2 crate; the decision reads its state.
 pub use ferrolb_l2::fence;
 pub use incremental::{BgpBook, Changed, Delta, L2Book, Prefixes, ServiceBook};
-pub use input::{EXCLUDE_LABEL, NodeState, ServiceKey, ServiceState};
+pub use input::{EXCLUDE_LABEL, NodeState, ServiceKey, ServiceState, no_labels};
 pub use interfaces::{InterfaceRules, Link};
 pub use l2::{ClusterView, L2Plan, L2Status, LocalNode, l2_plan};
 pub use verdict::{Explanation, L2Verdict, Names, Reason, Verdict};

@@ -32,6 +32,7 @@ pub fn pass_inputs(
     if this.is_none() {
         node_names.push(node.to_string());
     }
+    let mut interned = adapt::Interned::default();
     Inputs {
         node: adapt::node_state(node, this),
         node_ipv4: this.and_then(adapt::node_ipv4),
@@ -48,11 +49,14 @@ pub fn pass_inputs(
         services: Services::All(adapt::service_states(
             &services
                 .iter()
-                .map(|(key, svc)| ServiceRecord::new(key.clone(), svc))
+                .map(|(key, svc)| ServiceRecord::new(key.clone(), svc, &mut interned))
                 .collect::<Vec<_>>(),
-            &slices.iter().map(SliceRecord::new).collect::<Vec<_>>(),
+            &slices
+                .iter()
+                .map(|s| SliceRecord::new(s, &mut interned))
+                .collect::<Vec<_>>(),
             lb_class,
-            WithoutSlices::ReadyOn(&node_names),
+            WithoutSlices::ReadyOn(&adapt::ready_on(&node_names)),
         )),
     }
 }

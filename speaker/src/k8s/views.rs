@@ -8,6 +8,7 @@ use futures::StreamExt;
 use futures::stream::{self, BoxStream};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
@@ -15,7 +16,7 @@ use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 
 use super::slices::{SliceVersion, slice_inputs};
-use crate::adapt::{self, ServiceRecord, SliceRecord, WithoutSlices};
+use crate::adapt::{self, Interned, ServiceRecord, SliceName, SliceRecord, WithoutSlices};
 use crate::decide::{ServiceKey, ServiceState};
 use crate::pass::{Inputs, Services};
 
@@ -96,7 +97,7 @@ fn slim_meta<K: kube::Resource>(o: &mut K) {
 
 /// The same event about the object's record; an object without a record
 /// (a Service without a name) is dropped.
-fn records<K, R>(event: Event<K>, record: impl Fn(&K) -> Option<R>) -> Option<Event<R>> {
+fn records<K, R>(event: Event<K>, mut record: impl FnMut(&K) -> Option<R>) -> Option<Event<R>> {
     Some(match event {
         Event::Apply(o) => Event::Apply(record(&o)?),
         Event::Delete(o) => Event::Delete(record(&o)?),
@@ -111,7 +112,7 @@ fn records<K, R>(event: Event<K>, record: impl Fn(&K) -> Option<R>) -> Option<Ev
 /// whole objects: they are the kinds that grow with the cluster.
 pub(super) struct Views {
     services: Cache<ServiceRecord, ServiceKey>,
-    slices: Cache<SliceRecord, String>,
+    slices: Cache<SliceRecord, SliceName>,
     /// The names of each Service's slices (in the slice cache's order),
     /// so that one Service's inputs are read without walking every slice.
     /// Rebuilt from the cache on a pass over every Service. Most Services
@@ -128,6 +129,8 @@ pub(super) struct Views {
     pub(super) config: ConfigView,
     /// The configuration changed since it was last compiled.
     pub(super) config_dirty: bool,
+    /// What the records of Services and slices repeat, one copy each.
+    interned: Interned,
 }
 
 impl Views {
@@ -141,13 +144,14 @@ impl Views {
             pods: Cache::new(name_key),
             config: ConfigView::default(),
             config_dirty: true,
+            interned: Interned::default(),
         }
     }
 
     pub(super) fn apply(&mut self, input: Input) {
         match input {
             Input::Service(e) => {
-                if let Some(e) = records(e, ServiceRecord::of) {
+                if let Some(e) = records(e, |s| ServiceRecord::of(s, &mut self.interned)) {
                     match &e {
                         Event::Apply(r) | Event::Delete(r) => self.touch(Some(&r.key)),
                         Event::Init | Event::InitApply(_) | Event::InitDone => self.dirty = None,
@@ -156,7 +160,7 @@ impl Views {
                 }
             }
             Input::Slice(e) => {
-                if let Some(e) = records(e, |s| Some(SliceRecord::new(s))) {
+                if let Some(e) = records(e, |s| Some(SliceRecord::new(s, &mut self.interned))) {
                     self.slice_changes(&e);
                     self.slices.apply(e);
                 }
@@ -314,18 +318,18 @@ impl Views {
 
 /// The names of one Service's EndpointSlices, sorted, each once.
 #[derive(Debug, Default)]
-struct SliceNames(Vec<String>);
+struct SliceNames(Vec<SliceName>);
 
 impl SliceNames {
-    fn insert(&mut self, name: &str) {
-        if let Err(at) = self.0.binary_search_by(|n| n.as_str().cmp(name)) {
+    fn insert(&mut self, name: &SliceName) {
+        if let Err(at) = self.0.binary_search(name) {
             self.0.reserve_exact(1);
-            self.0.insert(at, name.to_string());
+            self.0.insert(at, Arc::clone(name));
         }
     }
 
-    fn remove(&mut self, name: &str) {
-        if let Ok(at) = self.0.binary_search_by(|n| n.as_str().cmp(name)) {
+    fn remove(&mut self, name: &SliceName) {
+        if let Ok(at) = self.0.binary_search(name) {
             self.0.remove(at);
         }
     }

@@ -34,7 +34,7 @@ const PEER_LABEL: &str = "metallb.io/peer";
 /// Writes in flight at once.
 const CONCURRENCY: usize = 16;
 /// Events published through one recorder before it is replaced.
-const EVENTS_PER_RECORDER: usize = 1024;
+const EVENTS_PER_RECORDER: usize = 256;
 
 /// The per-Service status objects a speaker writes, one per Service and
 /// node.

@@ -4,6 +4,7 @@
 use ferrolb_crds::config::{Config, Resources, compile};
 use ferrolb_crds::manifest::read_yaml;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ferrolb_speaker::decide::{Endpoint, Link, NodeState, ServiceKey, ServiceState, TrafficPolicy};
 use proptest::prelude::*;
@@ -140,7 +141,7 @@ pub fn service(
             .collect(),
         pool: None,
         traffic_policy: policy,
-        endpoints,
+        endpoints: endpoints.into(),
         labels: Default::default(),
         shares_ip: false,
     }
@@ -149,10 +150,12 @@ pub fn service(
 /// `svc` with these labels.
 #[allow(dead_code)]
 pub fn with_labels(mut svc: ServiceState, labels: &[(&str, &str)]) -> ServiceState {
-    svc.labels = labels
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    svc.labels = Arc::new(
+        labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
     svc
 }
 
@@ -178,14 +181,14 @@ pub fn services(
             .enumerate()
             .map(|(i, (addresses, local, endpoints))| ServiceState {
                 key: ServiceKey::new("default", format!("svc{i}")),
-                addresses,
+                addresses: addresses.into(),
                 pool: None,
                 traffic_policy: if local {
                     TrafficPolicy::Local
                 } else {
                     TrafficPolicy::Cluster
                 },
-                endpoints,
+                endpoints: endpoints.into(),
                 labels: Default::default(),
                 shares_ip: false,
             })

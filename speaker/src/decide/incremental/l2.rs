@@ -91,7 +91,7 @@ impl L2Book {
             }
             addresses.extend(old);
             if let Some(service) = services.get(key) {
-                for address in &service.addresses {
+                for address in service.addresses.iter() {
                     let holders = self.holders.entry(*address).or_default();
                     if let Err(at) = holders.binary_search(key) {
                         holders.insert(at, key.clone());

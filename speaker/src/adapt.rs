@@ -82,7 +82,7 @@ pub struct ServiceRecord {
     shares_ip: bool,
     /// `metadata.uid`, for Events (which name the object as kube's
     /// `Resource::object_ref` does: no resourceVersion).
-    uid: Option<Box<str>>,
+    uid: Option<Uid>,
 }
 
 impl ServiceRecord {
@@ -103,7 +103,7 @@ impl ServiceRecord {
             traffic_policy,
             labels: interned.labels(svc.metadata.labels.as_ref()),
             shares_ip: asks_to_share_ip(svc),
-            uid: boxed(svc.metadata.uid.as_deref()),
+            uid: svc.metadata.uid.as_deref().map(Uid::new),
         }
     }
 
@@ -124,9 +124,49 @@ impl ServiceRecord {
             kind: Some("Service".into()),
             name: Some(self.key.name().to_string()),
             namespace: Some(self.key.namespace().to_string()),
-            uid: self.uid.as_deref().map(str::to_string),
+            uid: self.uid.as_ref().map(Uid::to_string),
             resource_version: None,
             field_path: None,
+        }
+    }
+}
+
+/// `metadata.uid`: the API server's are UUIDs, kept as their 16 bytes
+/// rather than 36 characters of text; anything else as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Uid {
+    Uuid([u8; 16]),
+    Text(Box<str>),
+}
+
+impl Uid {
+    fn new(text: &str) -> Uid {
+        let hex: String = text.chars().filter(|c| *c != '-').collect();
+        let canonical = text.len() == 36
+            && [8, 13, 18, 23].iter().all(|&i| text.as_bytes()[i] == b'-')
+            && hex.len() == 32
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        match u128::from_str_radix(&hex, 16) {
+            Ok(n) if canonical => Uid::Uuid(n.to_be_bytes()),
+            _ => Uid::Text(text.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Uid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Uid::Text(text) => f.write_str(text),
+            Uid::Uuid(bytes) => {
+                let hex = format!("{:032x}", u128::from_be_bytes(*bytes));
+                let (a, rest) = hex.split_at(8);
+                let (b, rest) = rest.split_at(4);
+                let (c, rest) = rest.split_at(4);
+                let (d, e) = rest.split_at(4);
+                write!(f, "{a}-{b}-{c}-{d}-{e}")
+            }
         }
     }
 }
@@ -298,6 +338,24 @@ pub fn node_ipv4(node: &Node) -> Option<Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uids_read_back_as_given() {
+        for text in [
+            "0f5b8a2e-3c4d-4e6f-8a9b-0c1d2e3f4a5b",
+            "00000000-0000-0000-0000-000000000000",
+            "0F5B8A2E-3C4D-4E6F-8A9B-0C1D2E3F4A5B",
+            "not-a-uuid",
+            "0f5b8a2e3c4d4e6f8a9b0c1d2e3f4a5b----",
+            "",
+        ] {
+            assert_eq!(Uid::new(text).to_string(), text);
+        }
+        assert!(matches!(
+            Uid::new("0f5b8a2e-3c4d-4e6f-8a9b-0c1d2e3f4a5b"),
+            Uid::Uuid(_)
+        ));
+    }
 
     /// What `serviceSelectors` and the shared-IP rule read reaches the
     /// decision, from either annotation name.

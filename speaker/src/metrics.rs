@@ -8,10 +8,12 @@ use std::sync::{Arc, Mutex};
 use ferrolb_bgp::fsm::State;
 use ferrolb_bgp::peer::PeerStatus;
 use ferrolb_k8s::client_metrics::ClientMetrics;
-use prometheus_client::encoding::{EncodeLabel, EncodeLabelSet, LabelSetEncoder};
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 use crate::decide::ServiceKey;
@@ -19,24 +21,41 @@ use crate::pass::BfdState;
 
 type Labels = Vec<(String, String)>;
 
-/// `metallb_speaker_announced`'s labels. The family holds one set per
-/// announced address, so the set is kept small: the address inline, the
-/// Service, node and protocol shared, where four pairs of `String`s cost
-/// some 300 bytes per address.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct AnnouncedLabels {
-    ip: IpAddr,
-    node: Arc<str>,
-    protocol: Arc<str>,
-    service: ServiceKey,
-}
+/// `metallb_speaker_announced`: a series of value 1 for each address this
+/// node announces, by node and protocol. One per announced address: a
+/// gauge each (a hash-map entry of its labels and a shared counter, some
+/// 150 bytes) would be most of what a speaker holds per Service, so the
+/// addresses are kept as a set and written out at each scrape.
+#[derive(Debug, Clone, Default)]
+struct Announced(Arc<Mutex<BTreeMap<NodeAndProtocol, Addresses>>>);
 
-impl EncodeLabelSet for AnnouncedLabels {
-    fn encode(&self, encoder: &mut LabelSetEncoder) -> Result<(), std::fmt::Error> {
-        ("ip", self.ip.to_string()).encode(encoder.encode_label())?;
-        ("node", &*self.node).encode(encoder.encode_label())?;
-        ("protocol", &*self.protocol).encode(encoder.encode_label())?;
-        ("service", self.service.to_string()).encode(encoder.encode_label())
+/// The `node` and `protocol` labels of a set of announced addresses.
+type NodeAndProtocol = (String, String);
+type Addresses = BTreeSet<(ServiceKey, IpAddr)>;
+
+const ANNOUNCED: &str = "metallb_speaker_announced";
+
+impl Collector for Announced {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let announced = lock(&self.0);
+        let mut family = encoder.encode_descriptor(
+            ANNOUNCED,
+            "Services being announced from this node (desired advertisements)",
+            None,
+            MetricType::Gauge,
+        )?;
+        for ((node, protocol), addresses) in announced.iter() {
+            for (service, ip) in addresses {
+                let labels = [
+                    ("ip", ip.to_string()),
+                    ("node", node.clone()),
+                    ("protocol", protocol.clone()),
+                    ("service", service.to_string()),
+                ];
+                ConstGauge::new(1i64).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -76,7 +95,7 @@ pub struct Metrics {
     session_up: Family<Labels, Gauge>,
     updates: Family<Labels, Counter>,
     prefixes: Family<Labels, Gauge>,
-    announced: Family<AnnouncedLabels, Gauge>,
+    announced: Announced,
     l2_requests: Family<Labels, Counter>,
     l2_responses: Family<Labels, Counter>,
     l2_gratuitous: Family<Labels, Counter>,
@@ -120,11 +139,7 @@ impl Metrics {
             "Number of prefixes currently being advertised on the BGP session",
             m.prefixes.clone(),
         );
-        registry.register(
-            "metallb_speaker_announced",
-            "Services being announced from this node (desired advertisements)",
-            m.announced.clone(),
-        );
+        registry.register_collector(Box::new(m.announced.clone()));
         registry.register(
             "metallb_layer2_requests_received",
             "Number of layer2 requests received for owned IPs",
@@ -265,9 +280,7 @@ impl Metrics {
     /// `metallb_speaker_announced` as it changed: the addresses `node` no
     /// longer announces with `protocol` (`gone`) and those it now does
     /// (`came`). A pass reports only the Services it decided again; an
-    /// address in both stays. The family itself is the record of what is
-    /// shown: a copy of it would double its memory (one entry per
-    /// announced address).
+    /// address in both stays.
     pub fn announced_changed<'a>(
         &self,
         node: &str,
@@ -276,25 +289,21 @@ impl Metrics {
         came: impl IntoIterator<Item = (&'a ServiceKey, IpAddr)>,
     ) {
         let came: BTreeSet<(&ServiceKey, IpAddr)> = came.into_iter().collect();
-        let (node, shared_protocol): (Arc<str>, Arc<str>) = (node.into(), protocol.into());
-        let label = |(service, ip): (&ServiceKey, IpAddr)| AnnouncedLabels {
-            ip,
-            node: Arc::clone(&node),
-            protocol: Arc::clone(&shared_protocol),
-            service: service.clone(),
-        };
-        let mut released = 0u64;
-        for (service, ip) in gone {
-            if !came.contains(&(service, ip)) && self.announced.remove(&label((service, ip))) {
-                released += 1;
+        let (mut released, mut taken) = (0u64, 0u64);
+        {
+            let mut announced = lock(&self.announced.0);
+            let shown = announced
+                .entry((node.to_string(), protocol.to_string()))
+                .or_default();
+            for (service, ip) in gone {
+                if !came.contains(&(service, ip)) && shown.remove(&(service.clone(), ip)) {
+                    released += 1;
+                }
             }
-        }
-        let mut taken = 0u64;
-        for (service, ip) in came {
-            let label = label((service, ip));
-            if self.announced.get(&label).is_none() {
-                self.announced.get_or_create(&label).set(1);
-                taken += 1;
+            for (service, ip) in came {
+                if shown.insert((service.clone(), ip)) {
+                    taken += 1;
+                }
             }
         }
         if protocol == LAYER2 {

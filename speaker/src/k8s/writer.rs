@@ -6,6 +6,7 @@
 //! node).
 
 use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
 
 use ferrolb_crds::api::{
     BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, NodeAnnouncementState,
@@ -84,9 +85,9 @@ pub(super) struct Writer {
     recorder: Recorder,
     owner: Option<OwnerReference>,
     /// What the API holds, as far as this speaker knows: each status as
-    /// its JSON text (a few dozen bytes, where the tree took a kilobyte
-    /// per Service); `null` for content not known.
-    services: BTreeMap<(StatusKind, ServiceKey), Box<str>>,
+    /// the fingerprint of its JSON text (the text took a hundred bytes per
+    /// Service, the tree a kilobyte); `null`'s for content not known.
+    services: BTreeMap<(StatusKind, ServiceKey), Fingerprint>,
     /// Events published through `recorder`: it keeps every Event it
     /// published for six minutes, until its next publish, so it is
     /// replaced after [`EVENTS_PER_RECORDER`] (see [`Writer::publish`]).
@@ -159,7 +160,8 @@ impl Writer {
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
             let value = known(&s.metadata, json!(status));
-            self.services.insert((StatusKind::Bgp, key), text(&value));
+            self.services
+                .insert((StatusKind::Bgp, key), fingerprint(&value));
         }
         for s in self.l2_api().list(&params).await? {
             let status = s.status.clone().unwrap_or_default();
@@ -168,7 +170,8 @@ impl Writer {
             }
             let key = ServiceKey::new(&status.service_namespace, &status.service_name);
             let value = known(&s.metadata, json!(status));
-            self.services.insert((StatusKind::L2, key), text(&value));
+            self.services
+                .insert((StatusKind::L2, key), fingerprint(&value));
         }
         for s in self.session_api().list(&params).await? {
             if s.spec.node != self.node {
@@ -204,7 +207,7 @@ impl Writer {
     ) -> bool {
         let mut jobs = Vec::new();
         for (key, status) in desired {
-            let status = text(status);
+            let status = fingerprint(status);
             if self.services.get(&(kind, key.clone())) != Some(&status) {
                 jobs.push((key.clone(), Some(status)));
             }
@@ -571,8 +574,15 @@ fn label_value(s: &str) -> String {
 
 /// A status as the writer remembers it. serde_json's maps are sorted (its
 /// `preserve_order` feature is off), so equal statuses give equal text.
-fn text(status: &serde_json::Value) -> Box<str> {
-    status.to_string().into_boxed_str()
+/// What tells one status from another: a 64-bit hash of its JSON text.
+/// Two statuses of one Service that differ have the same fingerprint once
+/// in 2^64 changes; the write is then skipped until the next change.
+type Fingerprint = u64;
+
+fn fingerprint(status: &serde_json::Value) -> Fingerprint {
+    let mut hasher = std::hash::DefaultHasher::new();
+    status.to_string().hash(&mut hasher);
+    hasher.finish()
 }
 
 fn ignore_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> {

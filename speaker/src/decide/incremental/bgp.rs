@@ -11,7 +11,7 @@ use super::super::bgp::{BgpPlan, Stated, decide_service, node_peers};
 use super::super::input::{NodeState, ServiceKey};
 use super::super::shared::Shared;
 use super::super::verdict::{Names, Verdict};
-use super::{Changed, Delta, ServiceBook, replace_explanations};
+use super::{Changed, Delta, ServiceBook, addresses_of, replace_explanations};
 
 /// The BGP plan of the Services of a [`ServiceBook`], and what it was
 /// decided from.
@@ -24,8 +24,11 @@ pub struct BgpBook {
     /// attributes merge what all of them state (aggregated prefixes and
     /// shared addresses have several).
     routers: BTreeMap<IpNet, Vec<ServiceKey>>,
-    /// The prefixes each Service routes.
-    routed: BTreeMap<ServiceKey, Vec<IpNet>>,
+    /// The lengths of the prefixes in `routers`, by family (`true`:
+    /// IPv6): a Service's routes are the prefixes of these lengths around
+    /// its addresses that it routes, found without a map of its own (a
+    /// second entry per Service).
+    lengths: BTreeSet<(bool, u8)>,
     plan: BgpPlan,
     /// The prefixes the last update may have changed on some peer.
     prefixes: Prefixes,
@@ -82,7 +85,7 @@ impl BgpBook {
         let mut delta = Delta::default();
         let mut dirty: BTreeSet<IpNet> = BTreeSet::new();
         for key in &changed {
-            for prefix in self.routed.remove(key).unwrap_or_default() {
+            for prefix in self.routed_by(key) {
                 if let Some(routers) = self.routers.get_mut(&prefix) {
                     routers.retain(|k| k != key);
                 }
@@ -99,20 +102,15 @@ impl BgpBook {
                             *peers = self.peer_sets.share(Arc::clone(peers));
                         }
                     }
-                    prefixes.sort_unstable();
-                    prefixes.dedup();
-                    prefixes.shrink_to_fit();
-                    for prefix in &prefixes {
-                        let routers = self.routers.entry(*prefix).or_default();
+                    for prefix in prefixes {
+                        let routers = self.routers.entry(prefix).or_default();
                         if let Err(at) = routers.binary_search(key) {
                             // Most prefixes have one router: no room for more.
                             routers.reserve_exact(1);
                             routers.insert(at, key.clone());
                         }
-                        dirty.insert(*prefix);
-                    }
-                    if !prefixes.is_empty() {
-                        self.routed.insert(key.clone(), prefixes);
+                        self.lengths.insert(family_and_length(prefix));
+                        dirty.insert(prefix);
                     }
                     verdicts
                 }
@@ -126,6 +124,29 @@ impl BgpBook {
         self.peer_sets.prune();
         self.prefixes = Prefixes::Some(dirty);
         delta
+    }
+
+    /// The prefixes `key` routes, as of its last decision: those around
+    /// the addresses it had then ([`addresses_of`], kept in the plan's
+    /// explanations) whose routers name it.
+    fn routed_by(&self, key: &ServiceKey) -> BTreeSet<IpNet> {
+        let mut routed = BTreeSet::new();
+        for address in addresses_of(&self.plan.explanations, key) {
+            let v6 = address.is_ipv6();
+            for &(_, length) in self.lengths.range((v6, 0)..=(v6, u8::MAX)) {
+                let Ok(prefix) = IpNet::new(address, length).map(|p| p.trunc()) else {
+                    continue;
+                };
+                if self
+                    .routers
+                    .get(&prefix)
+                    .is_some_and(|routers| routers.binary_search(key).is_ok())
+                {
+                    routed.insert(prefix);
+                }
+            }
+        }
+        routed
     }
 
     /// Decides every Service afresh.
@@ -193,4 +214,9 @@ impl BgpBook {
             }
         }
     }
+}
+
+/// The family (`true`: IPv6) and length of `prefix`.
+fn family_and_length(prefix: IpNet) -> (bool, u8) {
+    (matches!(prefix, IpNet::V6(_)), prefix.prefix_len())
 }

@@ -109,6 +109,8 @@ pub struct AdjRibOut<A> {
     all_dirty: bool,
     attrs: Interner<A>,
     epoch: u32,
+    /// Prefixes added to `routes` since it was last rebuilt.
+    grown: usize,
 }
 
 impl<A: Eq + Hash + Clone> Default for AdjRibOut<A> {
@@ -127,17 +129,35 @@ impl<A: Eq + Hash + Clone> AdjRibOut<A> {
             all_dirty: true,
             attrs: Interner::new(),
             epoch: 0,
+            grown: 0,
         }
     }
 
     /// Wants `prefix` announced with `attrs` (replacing what was wanted).
     pub fn announce(&mut self, prefix: IpNet, attrs: A) {
         let id = self.attrs.acquire(attrs);
+        let new = !self.routes.contains_key(&prefix);
         let entry = self.routes.entry(prefix).or_default();
         if let Some(old) = entry.wanted.replace(id) {
             self.attrs.release(old);
         }
         self.mark(prefix);
+        if new {
+            self.grown += 1;
+            self.compact_when_grown();
+        }
+    }
+
+    /// Rebuilds the table once it has grown by half since it was last:
+    /// a `BTreeMap` grown in prefix order (a table handed whole) keeps its
+    /// nodes about half empty, one built at once from its entries fills
+    /// them. O(n) every n/2 insertions.
+    fn compact_when_grown(&mut self) {
+        let len = self.routes.len();
+        if len > 1024 && self.grown > len / 2 {
+            self.routes = std::mem::take(&mut self.routes).into_iter().collect();
+            self.grown = 0;
+        }
     }
 
     /// Wants `prefix` gone.

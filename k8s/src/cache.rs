@@ -11,8 +11,12 @@ use kube::runtime::watcher::Event;
 pub struct Cache<K, Key: Ord> {
     key: fn(&K) -> Option<Key>,
     items: BTreeMap<Key, K>,
-    /// Objects of a relist in progress; swapped in at `InitDone`.
-    relist: Option<BTreeMap<Key, K>>,
+    /// Objects of a relist in progress; made the view at `InitDone`,
+    /// built at once from the whole list: a map built in one go fills its
+    /// nodes, where one grown by inserting a list (sorted, as the API
+    /// server sends it) leaves each node about half empty, and a speaker
+    /// caches every Service of the cluster.
+    relist: Option<Vec<(Key, K)>>,
     synced: bool,
 }
 
@@ -41,15 +45,16 @@ impl<K, Key: Ord> Cache<K, Key> {
                     self.items.remove(&k);
                 }
             }
-            Event::Init => self.relist = Some(BTreeMap::new()),
+            Event::Init => self.relist = Some(Vec::new()),
             Event::InitApply(o) => {
                 if let (Some(k), Some(relist)) = ((self.key)(&o), self.relist.as_mut()) {
-                    relist.insert(k, o);
+                    relist.push((k, o));
                 }
             }
             Event::InitDone => {
                 if let Some(relist) = self.relist.take() {
-                    self.items = relist;
+                    // The last of a key listed twice wins, as an insert.
+                    self.items = relist.into_iter().collect();
                 }
                 self.synced = true;
             }
@@ -116,6 +121,13 @@ mod tests {
         c.apply(Event::InitDone);
         let keys: Vec<&String> = c.items().keys().collect();
         assert_eq!(keys, ["/b"]);
+        let mut later = cm("b");
+        later.data = Some([("v".to_string(), "2".to_string())].into());
+        c.apply(Event::Init);
+        c.apply(Event::InitApply(cm("b")));
+        c.apply(Event::InitApply(later.clone()));
+        c.apply(Event::InitDone);
+        assert_eq!(c.items().get("/b"), Some(&later), "the last listed wins");
         c.apply(Event::Delete(cm("b")));
         assert!(c.items().is_empty());
     }

@@ -17,6 +17,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 use crate::decide::ServiceKey;
+use crate::decide::compact::Growth;
 use crate::pass::BfdState;
 
 type Labels = Vec<(String, String)>;
@@ -27,11 +28,17 @@ type Labels = Vec<(String, String)>;
 /// 150 bytes) would be most of what a speaker holds per Service, so the
 /// addresses are kept as a set and written out at each scrape.
 #[derive(Debug, Clone, Default)]
-struct Announced(Arc<Mutex<BTreeMap<NodeAndProtocol, Addresses>>>);
+struct Announced(Arc<Mutex<BTreeMap<NodeAndProtocol, Shown>>>);
 
 /// The `node` and `protocol` labels of a set of announced addresses.
 type NodeAndProtocol = (String, String);
-type Addresses = BTreeSet<(ServiceKey, IpAddr)>;
+
+/// The addresses shown for one node and protocol.
+#[derive(Debug, Default)]
+struct Shown {
+    addresses: BTreeSet<(ServiceKey, IpAddr)>,
+    growth: Growth,
+}
 
 const ANNOUNCED: &str = "metallb_speaker_announced";
 
@@ -44,8 +51,8 @@ impl Collector for Announced {
             None,
             MetricType::Gauge,
         )?;
-        for ((node, protocol), addresses) in announced.iter() {
-            for (service, ip) in addresses {
+        for ((node, protocol), shown) in announced.iter() {
+            for (service, ip) in &shown.addresses {
                 let labels = [
                     ("ip", ip.to_string()),
                     ("node", node.clone()),
@@ -296,14 +303,18 @@ impl Metrics {
                 .entry((node.to_string(), protocol.to_string()))
                 .or_default();
             for (service, ip) in gone {
-                if !came.contains(&(service, ip)) && shown.remove(&(service.clone(), ip)) {
+                if !came.contains(&(service, ip)) && shown.addresses.remove(&(service.clone(), ip))
+                {
                     released += 1;
                 }
             }
             for (service, ip) in came {
-                if shown.insert((service.clone(), ip)) {
+                if shown.addresses.insert((service.clone(), ip)) {
                     taken += 1;
                 }
+            }
+            if shown.growth.due(taken as usize, shown.addresses.len()) {
+                shown.addresses = std::mem::take(&mut shown.addresses).into_iter().collect();
             }
         }
         if protocol == LAYER2 {

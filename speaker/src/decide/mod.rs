@@ -9,6 +9,7 @@
 //! allows).
 
 mod bgp;
+pub mod compact;
 mod endpoints;
 pub mod incremental;
 mod input;

@@ -231,13 +231,20 @@ impl Views {
     /// first time and after a relist). Each call hands a change once.
     pub(super) fn pass_inputs(&mut self, node: &str, lb_class: Option<&str>) -> Inputs {
         let Some(dirty) = self.dirty.replace(BTreeSet::new()) else {
-            self.slices_of = BTreeMap::new();
-            for slice in self.slices.values() {
-                if let Some(key) = &slice.service {
-                    let names = self.slices_of.entry(key.clone()).or_default();
-                    names.insert(&slice.name);
-                }
-            }
+            // Built in one go, which fills the map's nodes.
+            let mut pairs: Vec<(&ServiceKey, &SliceName)> = self
+                .slices
+                .values()
+                .filter_map(|s| Some((s.service.as_ref()?, &s.name)))
+                .collect();
+            pairs.sort_unstable();
+            self.slices_of = pairs
+                .chunk_by(|a, b| a.0 == b.0)
+                .map(|chunk| {
+                    let names = chunk.iter().map(|(_, name)| Arc::clone(name)).collect();
+                    (chunk[0].0.clone(), SliceNames(names))
+                })
+                .collect();
             return self.inputs(node, lb_class);
         };
         let changed = dirty

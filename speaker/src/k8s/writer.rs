@@ -22,6 +22,7 @@ use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, warn};
 
+use crate::decide::compact::{Growth, compact};
 use crate::decide::{Changed, ServiceKey};
 use crate::report::{BfdEvent, NoticeKind, service_status_name, session_state_name};
 
@@ -88,6 +89,7 @@ pub(super) struct Writer {
     /// the fingerprint of its JSON text (the text took a hundred bytes per
     /// Service, the tree a kilobyte); `null`'s for content not known.
     services: BTreeMap<(StatusKind, ServiceKey), Fingerprint>,
+    services_growth: Growth,
     /// Events published through `recorder`: it keeps every Event it
     /// published for six minutes, until its next publish, so it is
     /// replaced after [`EVENTS_PER_RECORDER`] (see [`Writer::publish`]).
@@ -118,6 +120,7 @@ impl Writer {
             recorder,
             owner,
             services: BTreeMap::new(),
+            services_growth: Growth::default(),
             sessions: BTreeMap::new(),
             announcement: None,
             failures: BTreeMap::new(),
@@ -173,6 +176,8 @@ impl Writer {
             self.services
                 .insert((StatusKind::L2, key), fingerprint(&value));
         }
+        // Grown in list order: rebuilt with full nodes.
+        compact(&mut self.services);
         for s in self.session_api().list(&params).await? {
             if s.spec.node != self.node {
                 continue;
@@ -247,7 +252,9 @@ impl Writer {
                 Ok(()) => match status {
                     Some(status) => {
                         self.failures.remove(&format!("{}/{key}", kind.kind()));
-                        self.services.insert((kind, key), status);
+                        if self.services.insert((kind, key), status).is_none() {
+                            self.services_growth.inserted(&mut self.services);
+                        }
                     }
                     None => {
                         self.services.remove(&(kind, key));

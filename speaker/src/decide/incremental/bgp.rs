@@ -8,6 +8,7 @@ use ferrolb_crds::config::Config;
 use ipnet::IpNet;
 
 use super::super::bgp::{BgpPlan, Stated, decide_service, node_peers};
+use super::super::compact::{Growth, compact};
 use super::super::input::{NodeState, ServiceKey};
 use super::super::shared::Shared;
 use super::super::verdict::{Names, Verdict};
@@ -38,6 +39,10 @@ pub struct BgpBook {
     /// table carry the same. Reset with the book when the configuration
     /// changes, which is where attributes come from.
     attribute_sets: Shared<RouteAttributes>,
+    /// Insertions into `routers` and into the plan's routes since they
+    /// were last rebuilt ([`compact`]).
+    routers_growth: Growth,
+    routes_growth: Growth,
 }
 
 /// The routes an update may have changed, on any peer.
@@ -103,11 +108,15 @@ impl BgpBook {
                         }
                     }
                     for prefix in prefixes {
+                        let new = !self.routers.contains_key(&prefix);
                         let routers = self.routers.entry(prefix).or_default();
                         if let Err(at) = routers.binary_search(key) {
                             // Most prefixes have one router: no room for more.
                             routers.reserve_exact(1);
                             routers.insert(at, key.clone());
+                        }
+                        if new {
+                            self.routers_growth.inserted(&mut self.routers);
                         }
                         self.lengths.insert(family_and_length(prefix));
                         dirty.insert(prefix);
@@ -118,8 +127,13 @@ impl BgpBook {
             };
             replace_explanations(&mut self.plan.explanations, key, verdicts, &mut delta);
         }
+        let mut inserted = 0;
         for prefix in &dirty {
-            self.restate(config, node, &node_peers, services, *prefix);
+            inserted += self.restate(config, node, &node_peers, services, *prefix);
+        }
+        let routes = self.plan.peers.values().map(BTreeMap::len).sum();
+        if self.routes_growth.due(inserted, routes) {
+            self.plan.peers.values_mut().for_each(compact);
         }
         self.peer_sets.prune();
         self.prefixes = Prefixes::Some(dirty);
@@ -178,7 +192,8 @@ impl BgpBook {
     }
 
     /// Sets `prefix`'s attributes on every peer from what the Services
-    /// routing it state now (in key order, as the whole plan merges them).
+    /// routing it state now (in key order, as the whole plan merges them);
+    /// says on how many peers it is new.
     fn restate(
         &mut self,
         config: &Config,
@@ -186,7 +201,7 @@ impl BgpBook {
         node_peers: &BTreeSet<&str>,
         services: &ServiceBook,
         prefix: IpNet,
-    ) {
+    ) -> usize {
         let mut stated: BTreeMap<&str, Stated> = BTreeMap::new();
         let routers = self
             .routers
@@ -203,16 +218,21 @@ impl BgpBook {
         if routers.is_empty() {
             self.routers.remove(&prefix);
         }
+        let mut new = 0;
         for (peer, routes) in &mut self.plan.peers {
             match stated.get(peer.as_str()) {
                 Some(s) => {
-                    routes.insert(prefix, self.attribute_sets.share(s.attributes()));
+                    let attributes = self.attribute_sets.share(s.attributes());
+                    if routes.insert(prefix, attributes).is_none() {
+                        new += 1;
+                    }
                 }
                 None => {
                     routes.remove(&prefix);
                 }
             }
         }
+        new
     }
 }
 

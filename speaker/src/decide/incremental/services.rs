@@ -4,12 +4,14 @@
 use std::collections::BTreeMap;
 use std::collections::BTreeSet;
 
+use super::super::compact::Growth;
 use super::super::input::{ServiceKey, ServiceState};
 
 /// The Services the decision reads, by key.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ServiceBook {
     services: BTreeMap<ServiceKey, ServiceState>,
+    growth: Growth,
 }
 
 impl ServiceBook {
@@ -17,11 +19,11 @@ impl ServiceBook {
     /// last: the shells give each once), and says which keys came, went or
     /// changed. One comparison per Service: far cheaper than deciding it.
     pub fn replace(&mut self, services: Vec<ServiceState>) -> BTreeSet<ServiceKey> {
-        let mut now: BTreeMap<ServiceKey, ServiceState> = BTreeMap::new();
+        // Built in one go, which fills the map's nodes (the last of a key
+        // given twice wins, as an insert).
+        let now: BTreeMap<ServiceKey, ServiceState> =
+            services.into_iter().map(|s| (s.key.clone(), s)).collect();
         let mut changed = BTreeSet::new();
-        for service in services {
-            now.insert(service.key.clone(), service);
-        }
         for (key, service) in &now {
             if self.services.get(key) != Some(service) {
                 changed.insert(key.clone());
@@ -34,6 +36,7 @@ impl ServiceBook {
                 .cloned(),
         );
         self.services = now;
+        self.growth = Growth::default();
         changed
     }
 
@@ -42,7 +45,9 @@ impl ServiceBook {
         if self.services.get(&service.key) == Some(&service) {
             return false;
         }
-        self.services.insert(service.key.clone(), service);
+        if self.services.insert(service.key.clone(), service).is_none() {
+            self.growth.inserted(&mut self.services);
+        }
         true
     }
 

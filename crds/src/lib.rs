@@ -7,6 +7,7 @@
 pub mod address;
 pub mod api;
 pub mod community;
+pub mod compact;
 pub mod config;
 pub mod crdgen;
 pub mod duration;

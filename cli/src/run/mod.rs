@@ -8,7 +8,6 @@
 mod services;
 mod status_socket;
 
-use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,13 +16,11 @@ use std::time::Duration;
 use clap::Args;
 use ferrolb_controller::adapt::pool_set;
 use ferrolb_controller::reconcile::core::{Core, Scope, Snapshot};
-use ferrolb_controller::reconcile::plan::Desired;
 use ferrolb_crds::service::recorded_addresses;
 use ferrolb_k8s::timer::sleep_until;
 use ferrolb_speaker::announce::{
     GracefulRestartArgs, GracefulRestartSettings, L2Args, L2ArgsError, L2Settings, excludel2,
 };
-use ferrolb_speaker::decide::ServiceKey;
 use ferrolb_speaker::files::{self, read};
 use ferrolb_speaker::memory::Trim;
 use ferrolb_speaker::pass::{Change, Settings, Speaker};
@@ -142,9 +139,6 @@ struct Standalone {
     args: RunArgs,
     core: Core,
     speaker: Speaker,
-    /// The controller's decisions, kept across file reloads as a cluster
-    /// keeps them in Service status.
-    recorded: BTreeMap<ServiceKey, Desired>,
     fingerprint: Option<Vec<(PathBuf, u64, Option<std::time::SystemTime>)>>,
     /// What `ferrolb status --standalone` is told, and where it is sent.
     status: status_socket::StatusObjects,
@@ -166,7 +160,6 @@ impl Standalone {
             published: None,
             core: Core::new(args.lb_class.clone()),
             speaker,
-            recorded: BTreeMap::new(),
             fingerprint: None,
             args,
         }
@@ -302,8 +295,10 @@ impl Standalone {
         self.status.resources = input.resources.clone();
 
         // The controller's part: assign addresses, as the reconciler does.
+        // The controller's decisions stand across reloads, as a cluster
+        // keeps them in Service status.
         let mut services = input.services;
-        for (key, desired) in &self.recorded {
+        for (key, desired) in self.core.decided() {
             if let Some(svc) = services.get_mut(key)
                 && recorded_addresses(svc).is_empty()
             {
@@ -324,19 +319,21 @@ impl Standalone {
             } else {
                 info!(service = %note.key, reason = note.reason.as_str(), "{}", note.message);
             }
-            self.status.event(
-                &note.key,
-                true,
-                note.reason.as_str(),
-                note.reason.is_warning(),
-                &note.message,
-            );
+            // Kept for `ferrolb status` only, as the pass's Events are.
+            if self.published.is_some() {
+                self.status.event(
+                    &note.key,
+                    true,
+                    note.reason.as_str(),
+                    note.reason.is_warning(),
+                    &note.message,
+                );
+            }
         }
         for (key, desired) in plan.writes {
             if let Some(svc) = services.get_mut(&key) {
                 services::record(svc, &desired);
             }
-            self.recorded.insert(key, desired);
         }
 
         // The speaker's part: what this node announces, to whom.

@@ -22,6 +22,7 @@ use super::pool::{Membership, PoolSet};
 use super::range::Family;
 use super::request::{DualPolicy, IpFamilies, ServiceKey, ServiceRequest};
 use super::sharing::{AddressUse, SharingProfile};
+use ferrolb_crds::compact::Growth;
 
 /// A Service's current addresses and the request they were last checked
 /// against.
@@ -48,6 +49,10 @@ pub struct Allocator {
     /// Boxed: a request is some 200 bytes, and a B-tree node keeps room
     /// for eleven values however many it holds.
     pub(crate) services: BTreeMap<ServiceKey, Box<Held>>,
+    /// New keys in `addresses` and `services` since they were rebuilt
+    /// with full nodes ([`ferrolb_crds::compact`]).
+    addresses_growth: Growth,
+    services_growth: Growth,
 }
 
 impl Allocator {
@@ -327,19 +332,24 @@ impl Allocator {
             let entry = self.addresses.entry(*a).or_default();
             entry.insert(req.key.clone(), profile.clone());
             if first_user {
+                self.addresses_growth.inserted(&mut self.addresses);
                 self.mark(a, true);
                 if let Some(k) = &profile.key {
                     self.by_key.entry(k.clone()).or_default().insert(*a);
                 }
             }
         }
-        self.services.insert(
-            req.key.clone(),
-            Box::new(Held {
-                request: req,
-                addrs,
-            }),
-        );
+        let held = Box::new(Held {
+            request: req,
+            addrs,
+        });
+        if self
+            .services
+            .insert(held.request.key.clone(), held)
+            .is_none()
+        {
+            self.services_growth.inserted(&mut self.services);
+        }
     }
 
     /// Forgets that `key` holds anything; returns what it held.

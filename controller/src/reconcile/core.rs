@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
+use ferrolb_crds::compact::{Growth, compact};
 use ferrolb_crds::selector::Labels;
 use k8s_openapi::api::core::v1::Service;
 
@@ -75,6 +76,8 @@ pub struct Core {
     allocator: Option<Allocator>,
     /// The last decision per Service (ours only).
     decided: BTreeMap<ServiceKey, Desired>,
+    /// New keys in `decided` since it was rebuilt with full nodes.
+    decided_growth: Growth,
     /// The last allocation failure told, per Service.
     failures: BTreeMap<ServiceKey, String>,
     /// The warnings already told, per Service.
@@ -96,6 +99,7 @@ impl Core {
             pending_pools: None,
             allocator: None,
             decided: BTreeMap::new(),
+            decided_growth: Growth::default(),
             failures: BTreeMap::new(),
             warned: BTreeMap::new(),
             orphaned: BTreeMap::new(),
@@ -127,6 +131,12 @@ impl Core {
             .as_ref()
             .map(Allocator::pool_stats)
             .unwrap_or_default()
+    }
+
+    /// The last decision for each of our Services: what their status says
+    /// once it is written.
+    pub fn decided(&self) -> impl Iterator<Item = (&ServiceKey, &Desired)> {
+        self.decided.iter()
     }
 
     /// The allocator, for queries.
@@ -216,6 +226,7 @@ impl Core {
         {
             self.decided.insert(key, held);
         }
+        compact(&mut self.decided);
         for r in rejections {
             let key = match &r {
                 crate::ipam::RebuildRejection::Duplicate { key }
@@ -370,7 +381,9 @@ impl Core {
                 });
             }
         }
-        self.decided.insert(key.clone(), now);
+        if self.decided.insert(key.clone(), now).is_none() {
+            self.decided_growth.inserted(&mut self.decided);
+        }
     }
 
     fn fail(&mut self, key: &ServiceKey, errors: Vec<String>, plan: &mut Plan) {

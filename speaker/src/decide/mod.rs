@@ -9,7 +9,7 @@
 //! allows).
 
 mod bgp;
-pub mod compact;
+pub use ferrolb_crds::compact;
 mod endpoints;
 pub mod incremental;
 mod input;

@@ -1,4 +1,5 @@
-//! B-tree maps kept full after they grow in bulk.
+//! B-tree maps kept full after they grow in bulk (the books with an entry
+//! per Service: the controller's, and every speaker's).
 //!
 //! A `BTreeMap` grown by inserting keys in order (a list from the API
 //! server, a configuration's Services in key order) splits each full node

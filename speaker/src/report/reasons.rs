@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use ferrolb_crds::api::{NodeAnnouncementStateStatus, NotAnnounced};
 use ferrolb_crds::config::Config;
 
+use crate::decide::incremental::explanations_of;
 use crate::decide::{Explanation, L2Verdict, Reason, ServiceKey, Verdict};
 
 /// Services (or addresses) listed at most, over every reason: the object
@@ -40,7 +41,8 @@ struct Entry<'a> {
 }
 
 /// What this node's `NodeAnnouncementState` says, from the last BGP and
-/// Layer-2 decisions and the addresses in conflict. What one protocol says
+/// Layer-2 decisions (each in Service order, as a plan keeps them) and the
+/// addresses in conflict. What one protocol says
 /// of a pool only the other announces is left out.
 pub fn announcement_state(
     config: &Config,
@@ -48,10 +50,11 @@ pub fn announcement_state(
     l2: &[Explanation<L2Verdict>],
     conflicts: &BTreeMap<IpAddr, Conflict>,
 ) -> NodeAnnouncementStateStatus {
+    // A pass over every verdict, but it allocates only for the addresses
+    // not announced: most of a large cluster's are announced, and this
+    // runs after every pass.
     let mut entries = Vec::new();
-    let mut addresses: BTreeMap<(&str, &ServiceKey), usize> = BTreeMap::new();
     for e in bgp {
-        *addresses.entry((BGP, &e.service)).or_default() += 1;
         if let Verdict::NotAnnounced(reason) = &e.verdict
             && !layer2_only(config, e.address)
         {
@@ -59,7 +62,6 @@ pub fn announcement_state(
         }
     }
     for e in l2 {
-        *addresses.entry((LAYER2, &e.service)).or_default() += 1;
         match &e.verdict {
             L2Verdict::NotAnnounced(reason) if !bgp_only(config, e.address) => {
                 entries.push(entry(LAYER2, reason, &e.service, e.address));
@@ -98,7 +100,11 @@ pub fn announcement_state(
     for ((protocol, code, message), services) in groups {
         let mut names = Vec::new();
         for (service, ips) in services {
-            let whole = addresses.get(&(protocol, service)) == Some(&ips.len());
+            let addresses = match protocol {
+                BGP => explanations_of(bgp, service).len(),
+                _ => explanations_of(l2, service).len(),
+            };
+            let whole = addresses == ips.len();
             let these: Vec<String> = if whole {
                 vec![service.to_string()]
             } else {
@@ -210,7 +216,10 @@ mod tests {
         };
         let state = announcement_state(
             &Config::default(),
+            // In Service order, as a plan keeps them.
             &[
+                not_announced("db", "10.0.0.2", Reason::NoReadyEndpoint),
+                not_announced("db", "fd00::2", Reason::NoReadyEndpoint),
                 announced,
                 not_announced(
                     "web",
@@ -220,8 +229,6 @@ mod tests {
                         ipv6: true,
                     },
                 ),
-                not_announced("db", "10.0.0.2", Reason::NoReadyEndpoint),
-                not_announced("db", "fd00::2", Reason::NoReadyEndpoint),
             ],
             &[],
             &BTreeMap::new(),

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod cache;
 pub mod client_metrics;
 pub mod config_view;
+pub mod events;
 pub mod http;
 pub mod logging;
 pub mod owner;

@@ -10,10 +10,11 @@ use ferrolb_crds::config::{Kind, ObjectRef};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use ferrolb_k8s::events::Events;
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::{Client, Resource};
 use serde_json::{Value, json};
 use tracing::warn;
@@ -73,7 +74,7 @@ impl WriteError {
 #[derive(Clone)]
 pub struct Writer {
     client: Client,
-    recorder: Recorder,
+    events: Arc<Events>,
     namespace: String,
     /// Owner of the `ConfigurationState` (the controller's Deployment).
     owner: Option<OwnerReference>,
@@ -98,7 +99,7 @@ impl Writer {
         instance: String,
         owner: Option<OwnerReference>,
     ) -> Self {
-        let recorder = Recorder::new(
+        let events = Events::new(
             client.clone(),
             Reporter {
                 controller: FIELD_MANAGER.into(),
@@ -107,7 +108,7 @@ impl Writer {
         );
         Writer {
             client,
-            recorder,
+            events: Arc::new(events),
             namespace,
             owner_written: Arc::new(AtomicBool::new(owner.is_none())),
             status_keeps_metadata: Arc::new(AtomicBool::new(true)),
@@ -265,7 +266,7 @@ impl Writer {
             regarding.kind.as_deref().unwrap_or_default(),
             regarding.name.as_deref().unwrap_or_default()
         );
-        self.recorder
+        self.events
             .publish(&event, regarding)
             .await
             .map_err(|e| WriteError::from_kube(what, e))

@@ -12,12 +12,13 @@ use ferrolb_crds::api::{
     BGPSessionState, BGPSessionStateSpec, BGPSessionStateStatus, NodeAnnouncementState,
     NodeAnnouncementStateSpec, NodeAnnouncementStateStatus, ServiceBGPStatus, ServiceL2Status,
 };
+use ferrolb_k8s::events::Events;
 use ferrolb_k8s::owner::owned_only_by;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
+use kube::runtime::events::{Event, EventType, Reporter};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde_json::json;
 use tracing::{debug, warn};
@@ -35,8 +36,6 @@ const SERVICE_NAMESPACE_LABEL: &str = "metallb.io/service-namespace";
 const PEER_LABEL: &str = "metallb.io/peer";
 /// Writes in flight at once.
 const CONCURRENCY: usize = 16;
-/// Events published through one recorder before it is replaced.
-const EVENTS_PER_RECORDER: usize = 256;
 
 /// The per-Service status objects a speaker writes, one per Service and
 /// node.
@@ -83,17 +82,13 @@ pub(super) struct Writer {
     client: Client,
     namespace: String,
     node: String,
-    recorder: Recorder,
+    events: Events,
     owner: Option<OwnerReference>,
     /// What the API holds, as far as this speaker knows: each status as
     /// the fingerprint of its JSON text (the text took a hundred bytes per
     /// Service, the tree a kilobyte); `null`'s for content not known.
     services: BTreeMap<(StatusKind, ServiceKey), Fingerprint>,
     services_growth: Growth,
-    /// Events published through `recorder`: it keeps every Event it
-    /// published for six minutes, until its next publish, so it is
-    /// replaced after [`EVENTS_PER_RECORDER`] (see [`Writer::publish`]).
-    published: usize,
     sessions: BTreeMap<String, Session>,
     /// This node's `NodeAnnouncementState` as last written; `None` until
     /// the first write (a previous run's object is overwritten then).
@@ -112,30 +107,25 @@ impl Writer {
         node: String,
         owner: Option<OwnerReference>,
     ) -> Self {
-        let recorder = Writer::recorder(&client, &node);
+        let events = Events::new(
+            client.clone(),
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance: Some(node.clone()),
+            },
+        );
         Writer {
             client,
             namespace,
             node,
-            recorder,
+            events,
             owner,
             services: BTreeMap::new(),
             services_growth: Growth::default(),
             sessions: BTreeMap::new(),
             announcement: None,
             failures: BTreeMap::new(),
-            published: 0,
         }
-    }
-
-    fn recorder(client: &Client, node: &str) -> Recorder {
-        Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: FIELD_MANAGER.into(),
-                instance: Some(node.to_string()),
-            },
-        )
     }
 
     /// Learns what a previous run of this speaker left, so that what is no
@@ -401,14 +391,7 @@ impl Writer {
             .await;
     }
 
-    /// Publishes an Event through the recorder. kube's recorder keeps each
-    /// Event it published (to count repeats within six minutes into one
-    /// Event's series) until a publish six minutes later: after the first
-    /// pass of a large cluster, one Event per Service for good, and a walk
-    /// of all of them per publish. A fresh recorder after
-    /// [`EVENTS_PER_RECORDER`] bounds both, as client-go's recorder bounds
-    /// its cache (an LRU of 4,096): a repeat across the change is a new
-    /// Event instead of a count.
+    /// Publishes an Event (through a bounded recorder: [`Events`]).
     async fn publish(
         &mut self,
         regarding: &ObjectReference,
@@ -416,11 +399,6 @@ impl Writer {
         reason: &str,
         note: &str,
     ) {
-        if self.published >= EVENTS_PER_RECORDER {
-            self.recorder = Writer::recorder(&self.client, &self.node);
-            self.published = 0;
-        }
-        self.published += 1;
         let event = Event {
             type_: if warning {
                 EventType::Warning
@@ -432,7 +410,7 @@ impl Writer {
             action: reason.into(),
             secondary: None,
         };
-        if let Err(e) = self.recorder.publish(&event, regarding).await {
+        if let Err(e) = self.events.publish(&event, regarding).await {
             let object = format!(
                 "{}/{}/{}",
                 regarding.kind.as_deref().unwrap_or_default(),

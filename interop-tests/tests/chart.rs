@@ -435,7 +435,7 @@ fn exported_metrics() -> TestResult<BTreeSet<String>> {
     speaker.sessions([("10.0.0.1".to_string(), &Default::default())]);
     let ip = "10.1.0.1".parse()?;
     let service = ferrolb_speaker::decide::ServiceKey::new("ns", "svc");
-    speaker.announced("n1", "bgp", [(&service, ip)]);
+    speaker.announced_changed("n1", "bgp", [], [(&service, ip)]);
     for kind in [
         Layer2Count::Request,
         Layer2Count::Response,

@@ -15,9 +15,13 @@ use std::collections::BTreeMap;
 /// Maps this small are never rebuilt: the gain would be a few nodes.
 const SMALL: usize = 1024;
 
-/// Rebuilds `map` in one go, with full nodes.
-pub fn compact<K: Ord, V>(map: &mut BTreeMap<K, V>) {
-    *map = std::mem::take(map).into_iter().collect();
+/// Rebuilds `tree` (a `BTreeMap` or a `BTreeSet`) in one go, with full
+/// nodes.
+pub fn compact<T>(tree: &mut T)
+where
+    T: Default + IntoIterator + FromIterator<<T as IntoIterator>::Item>,
+{
+    *tree = std::mem::take(tree).into_iter().collect();
 }
 
 /// Counts a map's insertions since it was last rebuilt.

@@ -17,7 +17,7 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::Registry;
 
 use crate::decide::ServiceKey;
-use crate::decide::compact::Growth;
+use crate::decide::compact::{Growth, compact};
 use crate::pass::BfdState;
 
 type Labels = Vec<(String, String)>;
@@ -314,7 +314,7 @@ impl Metrics {
                 }
             }
             if shown.growth.due(taken as usize, shown.addresses.len()) {
-                shown.addresses = std::mem::take(&mut shown.addresses).into_iter().collect();
+                compact(&mut shown.addresses);
             }
         }
         if protocol == LAYER2 {

@@ -72,7 +72,8 @@ impl Outgoing {
 /// What to do after a received frame.
 #[derive(Debug, Default)]
 pub struct Handled {
-    pub reply: Option<Frame>,
+    /// An answer for an address, to send.
+    pub reply: Option<(IpAddr, Frame)>,
     pub events: Vec<L2Event>,
     /// Metrics to count, with the address.
     pub counters: Vec<(IpAddr, Counter)>,
@@ -267,7 +268,7 @@ impl InterfaceState {
             handled.counters.extend(counters.iter().map(|c| (ip, *c)));
         }
         match outcome {
-            Outcome::Answer { reply, .. } => handled.reply = Some(reply),
+            Outcome::Answer { ip, reply } => handled.reply = Some((ip, reply)),
             Outcome::ClaimedByOther { ip, mac } => {
                 handled.events.extend(self.claimed_by_other(now, ip, mac));
             }

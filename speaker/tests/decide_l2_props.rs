@@ -12,8 +12,9 @@ use std::time::Instant;
 use ferrolb_crds::config::Config;
 use ferrolb_speaker::decide::fence::has_quorum;
 use ferrolb_speaker::decide::{
-    ClusterView, EXCLUDE_LABEL, Endpoint, FenceState, InterfaceRules, L2Plan, L2Verdict, Link,
-    LocalNode, NodeState, ServiceKey, ServiceState, TrafficPolicy, l2_plan, owner,
+    Changed, ClusterView, EXCLUDE_LABEL, Endpoint, FenceState, InterfaceRules, L2Book, L2Plan,
+    L2Verdict, Link, LocalNode, NodeState, ServiceBook, ServiceKey, ServiceState, TrafficPolicy,
+    l2_plan, owner,
 };
 use proptest::prelude::*;
 
@@ -180,6 +181,57 @@ proptest! {
                         "{} announces {} for {} without a local endpoint", node, e.address, e.service);
                 }
             }
+        }
+    }
+
+    /// The answer gate's list (`L2Book::outranked_by`): whichever of the
+    /// members that are no candidates come back, an address this node
+    /// answers for is held back exactly when the plan over the larger
+    /// view gives it to another node. Held back when it should not be
+    /// would be a dark address until the next plan; not held back, two
+    /// nodes answering until then.
+    #[test]
+    fn outranked_addresses_are_exactly_those_a_return_takes_away(
+        known in view(),
+        services in services(),
+        me in 0..NODES.len(),
+        away in proptest::collection::vec(any::<bool>(), NODES.len()),
+        back in proptest::collection::vec(any::<bool>(), NODES.len()),
+    ) {
+        let config = config();
+        let me = NODES[me];
+        let names: BTreeSet<String> = known.members().map(|n| n.name.clone()).collect();
+        prop_assume!(names.contains(me));
+        let is = |flags: &[bool], n: &str| NODES.iter().position(|m| *m == n).is_some_and(|i| flags[i]);
+        let candidates: BTreeSet<String> =
+            names.iter().filter(|n| *n == me || !is(&away, n)).cloned().collect();
+        let within = |set: &BTreeSet<String>| {
+            ClusterView::new(known.members().filter(|n| set.contains(&n.name)).cloned())
+        };
+        let mut book = ServiceBook::default();
+        book.replace(services.clone());
+        let mut l2 = L2Book::default();
+        let node = local(me, FenceState::MayAnnounce);
+        l2.update(config, &node, &within(&candidates), &book, Changed::All);
+        let outranked = l2.outranked_by(config, &known, &candidates, &book, me);
+
+        let returned: BTreeSet<String> = names
+            .iter()
+            .filter(|n| !candidates.contains(*n) && is(&back, n))
+            .cloned()
+            .collect();
+        let after: BTreeSet<String> = candidates.union(&returned).cloned().collect();
+        let later = l2_plan(config, &node, &within(&after), &services);
+        for address in l2.plan().addresses.keys() {
+            let held = outranked
+                .get(address)
+                .is_some_and(|above| above.iter().any(|m| returned.contains(m)));
+            let taken = !later.addresses.contains_key(address);
+            prop_assert_eq!(
+                held, taken,
+                "{} with {:?} back (outranked by {:?}); owner then {:?}",
+                address, returned, outranked.get(address), later.owners.get(address)
+            );
         }
     }
 

@@ -188,9 +188,11 @@ pub fn check_heal(
     assert_eq!(during.dual, 0, "two nodes answered: {}", context());
     assert_eq!(after.dual, 0, "two nodes answered: {}", context());
     // The address moves at most once during the cut and once after the
-    // heal: no flapping between nodes.
+    // heal: no flapping between nodes. A fence that closes after the heal
+    // is a speaker descheduled for long enough (the heal itself closes
+    // none): its addresses go to another node and back, by design.
     assert!(
-        during.entry_moves <= 1 && after.entry_moves <= 1,
+        during.entry_moves <= 1 && after.entry_moves <= 1 + 2 * after.fence_closures,
         "the client's entry flapped: {}",
         context()
     );

@@ -525,6 +525,13 @@ impl Membership {
         std::mem::take(&mut self.fencing_stall)
     }
 
+    /// Whether this node counts a quorum in its last view: the fence the
+    /// announcer applies to the same view, for the shell to apply at once
+    /// (`membership::gate`).
+    pub fn quorate(&self) -> bool {
+        self.unquorate_since.is_none()
+    }
+
     /// A host probe's outcome: a suspected member whose host is up has a
     /// descheduled speaker, not a dead one.
     fn host_probed(&mut self, name: &str, answered: bool) {

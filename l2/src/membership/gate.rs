@@ -9,9 +9,28 @@
 //! the announcer (40 ms in a loaded lab). The gate is the short way: the
 //! membership thread ticks it on every turn and holds it shut after such
 //! a stall; the responder looks at it before every answer.
+//!
+//! The same short way serves two moves of the membership that a loaded
+//! node's main runtime can take tens of milliseconds to apply, while the
+//! fence's bound counts on `react` (5 ms) (docs/l2-mode.md, "The answer
+//! gate"):
+//!
+//! - this node losing its quorum: it must fall silent before the others
+//!   declare it dead and take over;
+//! - a member that outranks this node for an address it answers for
+//!   coming back (alive and no longer fenced): it opens its own fence
+//!   `settle` after it regained its quorum, counting on this node to have
+//!   let go by then.
+//!
+//! The membership thread tells the gate its quorum and its candidates on
+//! every turn; the plan tells it, for each address this node answers for,
+//! the members that would win it were they candidates. A responder about
+//! to answer for an address asks whether any of them is one now.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Shared between the membership thread and the responders; cheap to
@@ -32,6 +51,22 @@ struct Inner {
     /// A tick older than this means the membership thread was not running
     /// (the process was stopped): answer nothing until it has run.
     stale_after: Duration,
+    /// Whether this node counts a quorum, by the membership thread's last
+    /// turn (true without a membership).
+    quorate: AtomicBool,
+    /// Who may own addresses now, and who would take this node's.
+    owners: Mutex<Owners>,
+}
+
+#[derive(Debug, Default)]
+struct Owners {
+    /// The membership's candidates (alive and not fenced); `None` without
+    /// a membership.
+    candidates: Option<BTreeSet<String>>,
+    /// For each address the plan has this node answer for, the members
+    /// that were not candidates when it was made and would own the
+    /// address if they were. Absent: nobody outranks this node.
+    outranked_by: BTreeMap<IpAddr, Vec<String>>,
 }
 
 impl AnswerGate {
@@ -44,6 +79,8 @@ impl AnswerGate {
                 tick: AtomicU64::new(0),
                 shut_until: AtomicU64::new(0),
                 stale_after,
+                quorate: AtomicBool::new(true),
+                owners: Mutex::new(Owners::default()),
             }),
         }
     }
@@ -67,11 +104,40 @@ impl AnswerGate {
             .fetch_max(self.micros(until), Ordering::AcqRel);
     }
 
+    /// The membership's turn found this node with (or without) a quorum,
+    /// and these candidates for addresses.
+    pub fn membership(&self, quorate: bool, candidates: Option<&BTreeSet<String>>) {
+        self.inner.quorate.store(quorate, Ordering::Release);
+        if let Some(candidates) = candidates {
+            let mut owners = self.owners();
+            if owners.candidates.as_ref() != Some(candidates) {
+                owners.candidates = Some(candidates.clone());
+            }
+        }
+    }
+
+    /// The plan's addresses that members who are no candidates now would
+    /// take from this node (replacing the last plan's).
+    pub fn set_outranked(&self, outranked_by: BTreeMap<IpAddr, Vec<String>>) {
+        self.owners().outranked_by = outranked_by;
+    }
+
+    fn owners(&self) -> MutexGuard<'_, Owners> {
+        // The data is two plain sets: a writer that panicked left them
+        // whole, and the next turn replaces them anyway.
+        self.inner
+            .owners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// The membership stopped (the node is alone, or it is shutting
     /// down): nothing to wait for any more.
     pub fn release(&self) {
         self.inner.tick.store(0, Ordering::Release);
         self.inner.shut_until.store(0, Ordering::Release);
+        self.inner.quorate.store(true, Ordering::Release);
+        self.owners().candidates = None;
     }
 
     /// Whether a responder may answer at `now`.
@@ -81,6 +147,23 @@ impl AnswerGate {
         let stale = u64::try_from(self.inner.stale_after.as_micros()).unwrap_or(u64::MAX);
         let ran = tick == 0 || now.saturating_sub(tick) <= stale;
         ran && now >= self.inner.shut_until.load(Ordering::Acquire)
+            && self.inner.quorate.load(Ordering::Acquire)
+    }
+
+    /// Whether a responder may answer for `ip` at `now`: [`may_answer`],
+    /// and no member that outranks this node for `ip` is a candidate.
+    ///
+    /// [`may_answer`]: AnswerGate::may_answer
+    pub fn may_answer_for(&self, ip: IpAddr, now: Instant) -> bool {
+        if !self.may_answer(now) {
+            return false;
+        }
+        let owners = self.owners();
+        let (Some(candidates), Some(above)) = (&owners.candidates, owners.outranked_by.get(&ip))
+        else {
+            return true;
+        };
+        !above.iter().any(|m| candidates.contains(m))
     }
 }
 
@@ -113,5 +196,50 @@ mod tests {
         gate.shut_until(t + Duration::from_secs(5));
         gate.release();
         assert!(gate.may_answer(t + Duration::from_secs(9)));
+    }
+
+    #[test]
+    fn shut_without_a_quorum() {
+        let gate = AnswerGate::new(Duration::from_millis(400));
+        let t = Instant::now();
+        gate.tick(t);
+        gate.membership(false, None);
+        assert!(!gate.may_answer(t));
+        assert!(!gate.may_answer_for(v4(10), t));
+        gate.membership(true, None);
+        assert!(gate.may_answer(t));
+        gate.membership(false, None);
+        gate.release();
+        assert!(gate.may_answer(t), "alone: always a quorum");
+    }
+
+    fn v4(last: u8) -> IpAddr {
+        IpAddr::from([192, 0, 2, last])
+    }
+
+    fn names(n: &[&str]) -> BTreeSet<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn an_address_is_let_go_the_moment_a_member_outranking_this_node_is_a_candidate() {
+        let gate = AnswerGate::new(Duration::from_millis(400));
+        let t = Instant::now();
+        gate.tick(t);
+        gate.membership(true, Some(&names(&["a", "c"])));
+        gate.set_outranked(BTreeMap::from([(v4(1), vec!["b".to_string()])]));
+        assert!(gate.may_answer_for(v4(1), t), "b is no candidate");
+        assert!(gate.may_answer_for(v4(2), t), "nobody outranks this node");
+        // b comes back: only the address it would win is held back.
+        gate.membership(true, Some(&names(&["a", "b", "c"])));
+        assert!(!gate.may_answer_for(v4(1), t));
+        assert!(gate.may_answer_for(v4(2), t));
+        // The next plan gave b its address.
+        gate.set_outranked(BTreeMap::new());
+        assert!(gate.may_answer_for(v4(1), t));
+        // Without a membership, nobody is a candidate but this node.
+        gate.set_outranked(BTreeMap::from([(v4(1), vec!["b".to_string()])]));
+        gate.release();
+        assert!(gate.may_answer_for(v4(1), t));
     }
 }

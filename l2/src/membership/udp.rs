@@ -403,6 +403,14 @@ impl Driver {
         if self.core.take_fencing_stall() {
             self.gate.shut_until(now + self.hold);
         }
+        // A new view reaches the responders before the main runtime: the
+        // candidates in it may take addresses this node answers for.
+        let candidates = outputs.iter().rev().find_map(|o| match o {
+            Output::View(view) => Some(view.candidates()),
+            _ => None,
+        });
+        self.gate
+            .membership(self.core.quorate(), candidates.as_ref());
         self.gate.tick(now);
         for output in outputs {
             match output {

@@ -334,9 +334,10 @@ async fn serve(
                         Counter::ResponsesSent => Layer2Count::Response,
                     });
                 }
-                // Nothing from a plan that a stall may have made stale.
-                if let Some(reply) = handled.reply
-                    && gate.may_answer(Instant::now())
+                // Nothing from a plan that a stall or the membership since
+                // may have made stale.
+                if let Some((ip, reply)) = handled.reply
+                    && gate.may_answer_for(ip, Instant::now())
                     && let Err(e) = socket.send(&reply.to_bytes()).await
                 {
                     debug!(error = %e, "cannot send a reply");
@@ -352,8 +353,12 @@ async fn serve(
         later.extend(claimed);
         // A defense against a member's claim that queued up while this
         // speaker was stopped would pull clients back to a stale owner.
-        let open = gate.may_answer(Instant::now());
-        for out in frames.into_iter().filter(|_| open) {
+        let at = Instant::now();
+        let may_send = |out: &Outgoing| match out {
+            Outgoing::Probe(_) => gate.may_answer(at),
+            Outgoing::Announcement(ip, _) => gate.may_answer_for(*ip, at),
+        };
+        for out in frames.into_iter().filter(may_send) {
             match socket.send(&out.frame().to_bytes()).await {
                 Err(e) => debug!(error = %e, "cannot send"),
                 // Counted once on the wire, as the metric's name says.

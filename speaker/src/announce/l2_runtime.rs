@@ -209,12 +209,12 @@ impl L2Runtime {
         // Candidates, not `alive`: a member that told this node its fence
         // is closed hands its addresses on (the deaf owner, issue 17).
         let candidates = view.candidates();
-        let cluster = ClusterView::new(candidates.iter().filter(|n| known.contains(*n)).map(|n| {
-            self.nodes
-                .get(n)
-                .cloned()
-                .unwrap_or_else(|| NodeState::new(n.clone()))
-        }));
+        let cluster = ClusterView::new(
+            candidates
+                .iter()
+                .filter(|n| known.contains(*n))
+                .map(|n| self.node_state(n)),
+        );
         let local = LocalNode {
             name: self.setup.node.clone(),
             links: self.links.borrow_and_update().clone(),
@@ -223,8 +223,25 @@ impl L2Runtime {
         };
         self.share_hardware(config, &local, &view);
         let delta = book.update(config, &local, &cluster, services, changed);
+        // Before the plan reaches the responders: an address it gives this
+        // node is held back from the first answer on if a member that
+        // would win it is a candidate by then.
+        let outranked = if known.is_subset(&candidates) {
+            BTreeMap::new()
+        } else {
+            let everyone = ClusterView::new(known.iter().map(|n| self.node_state(n)));
+            book.outranked_by(config, &everyone, &candidates, services, &local.name)
+        };
+        self.setup.options.answer_gate.set_outranked(outranked);
         self.announcer.apply(book.plan());
         delta
+    }
+
+    fn node_state(&self, name: &str) -> NodeState {
+        self.nodes
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| NodeState::new(name.to_string()))
     }
 
     /// Tells the other speakers the MACs this node may answer from, and

@@ -321,6 +321,45 @@ impl<'a, 'e> Common<'a, 'e> {
     pub(super) fn owner(self, key: IpAddr, cluster: &ClusterView) -> Option<&'a str> {
         owner_of(key, self.nodes?, self.preferring, cluster)
     }
+
+    /// The nodes fit for the address keyed on `key` (over `cluster`, every
+    /// known member) that are not among `candidates` and would own it
+    /// instead of `this_node` if they were: all of them when `this_node`
+    /// is not fit itself.
+    pub(super) fn outranking(
+        self,
+        key: IpAddr,
+        this_node: &str,
+        candidates: &BTreeSet<String>,
+        cluster: &ClusterView,
+    ) -> Vec<String> {
+        let Some(nodes) = self.nodes else {
+            return Vec::new();
+        };
+        let away = nodes
+            .iter()
+            .copied()
+            .filter(|n| *n != this_node && !candidates.contains(*n));
+        let away: Vec<&str> = if nodes.contains(this_node) {
+            owner::ranked_before(key, this_node, away, score(self.preferring, cluster))
+        } else {
+            away.collect()
+        };
+        away.into_iter().map(str::to_string).collect()
+    }
+}
+
+/// A node's preference score under `advertisements` (MetalLB's
+/// `preferredNodeSelectors`), from its labels in `cluster`.
+fn score<'c>(
+    advertisements: &'c [&L2Advertisement],
+    cluster: &'c ClusterView,
+) -> impl Fn(&str) -> u64 + 'c {
+    move |node| {
+        cluster.get(node).map_or(0, |n| {
+            advertisements.iter().map(|a| a.preference(&n.labels)).sum()
+        })
+    }
 }
 
 /// The owner among `nodes` (the candidates every Service holding the
@@ -333,12 +372,7 @@ fn owner_of<'a>(
     advertisements: &[&L2Advertisement],
     cluster: &ClusterView,
 ) -> Option<&'a str> {
-    let score = |node: &str| {
-        cluster.get(node).map_or(0, |n| {
-            advertisements.iter().map(|a| a.preference(&n.labels)).sum()
-        })
-    };
-    owner::owner_preferring(key, nodes, score)
+    owner::owner_preferring(key, nodes, score(advertisements, cluster))
 }
 
 /// Why this node is no candidate for a Service's address that another

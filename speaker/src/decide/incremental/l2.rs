@@ -195,6 +195,47 @@ impl L2Book {
         common.owner(key, cluster)
     }
 
+    /// For each address the plan has this node answer for, the members
+    /// outside `candidates` that would own it were they candidates: what
+    /// the answer gate holds it back for the moment the membership counts
+    /// one of them a candidate again (`ferrolb_l2::membership::gate`),
+    /// before a new plan. `known` has every member that should run a
+    /// speaker, candidates or not.
+    pub fn outranked_by(
+        &self,
+        config: &Config,
+        known: &ClusterView,
+        candidates: &BTreeSet<String>,
+        services: &ServiceBook,
+        this_node: &str,
+    ) -> BTreeMap<IpAddr, Vec<String>> {
+        let mut eligible = Eligible::new(config, known);
+        let mut outranked = BTreeMap::new();
+        for &address in self.plan.addresses.keys() {
+            let holders: Vec<&ServiceState> = self
+                .holders
+                .get(&address)
+                .into_iter()
+                .flatten()
+                .filter_map(|k| services.get(k))
+                .collect();
+            let key = holders
+                .first()
+                .and_then(|s| s.addresses.first().copied())
+                .unwrap_or(address);
+            let entries: Vec<Entry> = holders.iter().map(|s| eligible.entry(s, address)).collect();
+            let mut common = Common::default();
+            for entry in &entries {
+                common.add(entry);
+            }
+            let above = common.outranking(key, this_node, candidates, known);
+            if !above.is_empty() {
+                outranked.insert(address, above);
+            }
+        }
+        outranked
+    }
+
     /// Decides every Service afresh.
     fn rebuild(
         &mut self,

@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
 /// Shared between the membership thread and the responders; cheap to
@@ -105,15 +105,26 @@ impl AnswerGate {
     }
 
     /// The membership's turn found this node with (or without) a quorum,
-    /// and these candidates for addresses.
-    pub fn membership(&self, quorate: bool, candidates: Option<&BTreeSet<String>>) {
+    /// and these candidates for addresses. Never waits: the membership
+    /// thread runs at real-time priority, and a responder descheduled
+    /// while it holds the lock would hold it back (no priority
+    /// inheritance). Returns whether the candidates were taken; if not,
+    /// the caller gives them again on its next turn.
+    #[must_use]
+    pub fn membership(&self, quorate: bool, candidates: Option<&BTreeSet<String>>) -> bool {
         self.inner.quorate.store(quorate, Ordering::Release);
-        if let Some(candidates) = candidates {
-            let mut owners = self.owners();
-            if owners.candidates.as_ref() != Some(candidates) {
-                owners.candidates = Some(candidates.clone());
-            }
+        let Some(candidates) = candidates else {
+            return true;
+        };
+        let mut owners = match self.inner.owners.try_lock() {
+            Ok(owners) => owners,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => return false,
+        };
+        if owners.candidates.as_ref() != Some(candidates) {
+            owners.candidates = Some(candidates.clone());
         }
+        true
     }
 
     /// The plan's addresses that members who are no candidates now would
@@ -203,12 +214,12 @@ mod tests {
         let gate = AnswerGate::new(Duration::from_millis(400));
         let t = Instant::now();
         gate.tick(t);
-        gate.membership(false, None);
+        assert!(gate.membership(false, None));
         assert!(!gate.may_answer(t));
         assert!(!gate.may_answer_for(v4(10), t));
-        gate.membership(true, None);
+        assert!(gate.membership(true, None));
         assert!(gate.may_answer(t));
-        gate.membership(false, None);
+        assert!(gate.membership(false, None));
         gate.release();
         assert!(gate.may_answer(t), "alone: always a quorum");
     }
@@ -226,14 +237,24 @@ mod tests {
         let gate = AnswerGate::new(Duration::from_millis(400));
         let t = Instant::now();
         gate.tick(t);
-        gate.membership(true, Some(&names(&["a", "c"])));
+        assert!(gate.membership(true, Some(&names(&["a", "c"]))));
         gate.set_outranked(BTreeMap::from([(v4(1), vec!["b".to_string()])]));
         assert!(gate.may_answer_for(v4(1), t), "b is no candidate");
         assert!(gate.may_answer_for(v4(2), t), "nobody outranks this node");
         // b comes back: only the address it would win is held back.
-        gate.membership(true, Some(&names(&["a", "b", "c"])));
+        assert!(gate.membership(true, Some(&names(&["a", "b", "c"]))));
         assert!(!gate.may_answer_for(v4(1), t));
         assert!(gate.may_answer_for(v4(2), t));
+        // Held by a responder: the membership thread does not wait, and
+        // gives the candidates again on its next turn.
+        {
+            let _reading = gate.owners();
+            assert!(!gate.membership(true, Some(&names(&["a", "c"]))));
+        }
+        assert!(
+            !gate.may_answer_for(v4(1), t),
+            "the last candidates taken stand"
+        );
         // The next plan gave b its address.
         gate.set_outranked(BTreeMap::new());
         assert!(gate.may_answer_for(v4(1), t));

@@ -167,6 +167,7 @@ impl MembershipService {
                     let driver = Driver {
                         core,
                         gate,
+                        gate_behind: None,
                         hold,
                         socket,
                         listener,
@@ -276,6 +277,9 @@ impl Drop for MembershipService {
 struct Driver {
     core: Membership,
     gate: AnswerGate,
+    /// Candidates the gate did not take (a responder held it): given
+    /// again on the next turn, at most a heartbeat later.
+    gate_behind: Option<BTreeSet<String>>,
     /// How long the gate stays shut after a stall that fences.
     hold: Duration,
     socket: UdpSocket,
@@ -405,12 +409,21 @@ impl Driver {
         }
         // A new view reaches the responders before the main runtime: the
         // candidates in it may take addresses this node answers for.
-        let candidates = outputs.iter().rev().find_map(|o| match o {
-            Output::View(view) => Some(view.candidates()),
-            _ => None,
-        });
-        self.gate
-            .membership(self.core.quorate(), candidates.as_ref());
+        let behind = self.gate_behind.take();
+        let candidates = outputs
+            .iter()
+            .rev()
+            .find_map(|o| match o {
+                Output::View(view) => Some(view.candidates()),
+                _ => None,
+            })
+            .or(behind);
+        if !self
+            .gate
+            .membership(self.core.quorate(), candidates.as_ref())
+        {
+            self.gate_behind = candidates;
+        }
         self.gate.tick(now);
         for output in outputs {
             match output {

@@ -189,8 +189,10 @@ pub fn check_heal(
     assert_eq!(after.dual, 0, "two nodes answered: {}", context());
     // The address moves at most once during the cut and once after the
     // heal: no flapping between nodes. A fence that closes after the heal
-    // is a speaker descheduled for long enough (the heal itself closes
-    // none): its addresses go to another node and back, by design.
+    // (a speaker descheduled for long enough, or the cascade of hearsay
+    // sweeps the returning node's notices can start: docs/l2-mode.md,
+    // Limits) sends its addresses to another node and back: counted, and
+    // allowed two moves each.
     assert!(
         during.entry_moves <= 1 && after.entry_moves <= 1 + 2 * after.fence_closures,
         "the client's entry flapped: {}",
@@ -244,10 +246,13 @@ pub fn partitioned_owner_and_bystander(lab: Watched<impl Speakers>) -> interop_t
     let what = format!("{family:?}: the bystander {} cut off", lan.name(bystander));
     check_heal(lan, subject, &what, &during, &after)?;
     // Nobody but the owner answered, during the cut or after, and the
-    // client's entry never moved.
-    for seen in [&during, &after] {
+    // client's entry never moved; after the heal, unless a fence closed
+    // (see `check_heal`).
+    for (seen, closed) in [(&during, 0), (&after, after.fence_closures)] {
+        let owner_alone = seen.moves.iter().all(|(_, who)| *who == Some(owner));
         assert!(
-            seen.moves.iter().all(|(_, who)| *who == Some(owner)) && seen.entry_moves == 0,
+            (owner_alone && seen.entry_moves == 0)
+                || (closed > 0 && seen.entry_moves <= 2 * closed),
             "{what}: another node answered: {}\n{}",
             seen.line(lan),
             subject.logs(lan)

@@ -77,9 +77,19 @@ pub fn owner_preferring<'a>(
 ) -> Option<&'a str> {
     candidates
         .into_iter()
-        .map(|node| (std::cmp::Reverse(score(node)), weight(node, key), node))
+        .map(|node| (rank(key, node, &score), node))
         .min()
-        .map(|(_, _, node)| node)
+        .map(|(_, node)| node)
+}
+
+/// Where `node` ranks for `key`: the highest score first, then the lowest
+/// weight ([`owner_preferring`]'s order; the name breaks ties).
+fn rank(
+    key: IpAddr,
+    node: &str,
+    score: impl Fn(&str) -> u64,
+) -> (std::cmp::Reverse<u64>, [u8; 32]) {
+    (std::cmp::Reverse(score(node)), weight(node, key))
 }
 
 /// The nodes of `others` that [`owner_preferring`] ranks before `node` for
@@ -91,11 +101,10 @@ pub fn ranked_before<'a>(
     others: impl IntoIterator<Item = &'a str>,
     score: impl Fn(&str) -> u64,
 ) -> Vec<&'a str> {
-    let rank = |n: &str| (std::cmp::Reverse(score(n)), weight(n, key));
-    let mine = (rank(node), node);
+    let mine = (rank(key, node, &score), node);
     others
         .into_iter()
-        .filter(|n| (rank(n), *n) < mine)
+        .filter(|n| (rank(key, n, &score), *n) < mine)
         .collect()
 }
 

@@ -178,11 +178,7 @@ impl L2Book {
         cluster: &ClusterView,
     ) -> Option<&'a str> {
         let holders = self.holders.get(&address)?;
-        let key = holders
-            .first()
-            .and_then(|k| services.get(k))
-            .and_then(|s| s.addresses.first().copied())
-            .unwrap_or(address);
+        let key = self.key_of(address, services);
         let mut common = Common::default();
         for holder in holders {
             let Some((_, mine)) = entries.get(holder) else {
@@ -193,6 +189,17 @@ impl L2Book {
             }
         }
         common.owner(key, cluster)
+    }
+
+    /// What `address`'s owner is keyed on: the first address of the first
+    /// Service holding it.
+    fn key_of(&self, address: IpAddr, services: &ServiceBook) -> IpAddr {
+        self.holders
+            .get(&address)
+            .and_then(|h| h.first())
+            .and_then(|k| services.get(k))
+            .and_then(|s| s.addresses.first().copied())
+            .unwrap_or(address)
     }
 
     /// For each address the plan has this node answer for, the members
@@ -219,10 +226,7 @@ impl L2Book {
                 .flatten()
                 .filter_map(|k| services.get(k))
                 .collect();
-            let key = holders
-                .first()
-                .and_then(|s| s.addresses.first().copied())
-                .unwrap_or(address);
+            let key = self.key_of(address, services);
             let entries: Vec<Entry> = holders.iter().map(|s| eligible.entry(s, address)).collect();
             let mut common = Common::default();
             for entry in &entries {

@@ -184,7 +184,8 @@ proptest! {
         }
     }
 
-    /// The answer gate's list (`L2Book::outranked_by`): whichever of the
+    /// The answer gate's list (`L2Book::answering`): every address the
+    /// plan has, and whichever of the
     /// members that are no candidates come back, an address this node
     /// answers for is held back exactly when the plan over the larger
     /// view gives it to another node. Held back when it should not be
@@ -213,7 +214,8 @@ proptest! {
         let mut l2 = L2Book::default();
         let node = local(me, FenceState::MayAnnounce);
         l2.update(config, &node, &within(&candidates), &book, Changed::All);
-        let outranked = l2.outranked_by(config, &known, &candidates, &book, me);
+        let outranked = l2.answering(config, &known, &candidates, &book, me);
+        prop_assert!(outranked.keys().eq(l2.plan().addresses.keys()));
 
         let returned: BTreeSet<String> = names
             .iter()

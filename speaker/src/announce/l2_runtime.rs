@@ -223,16 +223,17 @@ impl L2Runtime {
         };
         self.share_hardware(config, &local, &view);
         let delta = book.update(config, &local, &cluster, services, changed);
-        // Before the plan reaches the responders: an address it gives this
-        // node is held back from the first answer on if a member that
-        // would win it is a candidate by then.
-        let outranked = if known.is_subset(&candidates) {
-            BTreeMap::new()
+        // Before the plan reaches the responders: an address it takes from
+        // this node is held back at once, and one it gives this node from
+        // the first answer on if a member that would win it is a
+        // candidate by then.
+        let answering = if known.is_subset(&candidates) {
+            book.answering_unchallenged()
         } else {
             let everyone = ClusterView::new(known.iter().map(|n| self.node_state(n)));
-            book.outranked_by(config, &everyone, &candidates, services, &local.name)
+            book.answering(config, &everyone, &candidates, services, &local.name)
         };
-        self.setup.options.answer_gate.set_outranked(outranked);
+        self.setup.options.answer_gate.set_plan(answering);
         self.announcer.apply(book.plan());
         delta
     }

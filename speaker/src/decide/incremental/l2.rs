@@ -202,13 +202,14 @@ impl L2Book {
             .unwrap_or(address)
     }
 
-    /// For each address the plan has this node answer for, the members
-    /// outside `candidates` that would own it were they candidates: what
-    /// the answer gate holds it back for the moment the membership counts
-    /// one of them a candidate again (`ferrolb_l2::membership::gate`),
-    /// before a new plan. `known` has every member that should run a
-    /// speaker, candidates or not.
-    pub fn outranked_by(
+    /// Every address the plan has this node answer for, with the members
+    /// outside `candidates` that would own it were they candidates (often
+    /// none): the answer gate holds it back for the moment the membership
+    /// counts one of them a candidate again, before a new plan
+    /// (`ferrolb_l2::membership::gate`), and holds back every address
+    /// absent. `known` has every member that should run a speaker,
+    /// candidates or not.
+    pub fn answering(
         &self,
         config: &Config,
         known: &ClusterView,
@@ -232,12 +233,22 @@ impl L2Book {
             for entry in &entries {
                 common.add(entry);
             }
-            let above = common.outranking(key, this_node, candidates, known);
-            if !above.is_empty() {
-                outranked.insert(address, above);
-            }
+            outranked.insert(
+                address,
+                common.outranking(key, this_node, candidates, known),
+            );
         }
         outranked
+    }
+
+    /// [`answering`](L2Book::answering) while every known member is a
+    /// candidate: nobody outranks this node for any of its addresses.
+    pub fn answering_unchallenged(&self) -> BTreeMap<IpAddr, Vec<String>> {
+        self.plan
+            .addresses
+            .keys()
+            .map(|a| (*a, Vec::new()))
+            .collect()
     }
 
     /// Decides every Service afresh.

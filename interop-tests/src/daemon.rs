@@ -70,6 +70,7 @@ impl Daemon {
             .spawn()
             .map_err(|e| LabError::io(format!("cannot start `{line}`"), e))?;
         let supervisor_pid = Pid::from_raw(child.id() as i32);
+        crate::on_signal::supervisor_started(supervisor_pid);
         let mut logs = vec![spec.output];
         logs.extend(spec.logs);
         let mut daemon = Daemon {
@@ -118,7 +119,13 @@ impl Daemon {
             return true;
         };
         match guard.as_mut() {
-            Some(child) => !matches!(child.try_wait(), Ok(None)),
+            Some(child) => {
+                let exited = !matches!(child.try_wait(), Ok(None));
+                if exited {
+                    crate::on_signal::supervisor_done(Pid::from_raw(child.id() as i32));
+                }
+                exited
+            }
             None => true,
         }
     }
@@ -141,6 +148,8 @@ impl Daemon {
         let Some(mut child) = guard.take() else {
             return;
         };
+        // Stopped here from now on, and reaped below.
+        crate::on_signal::supervisor_done(Pid::from_raw(child.id() as i32));
         if let Some(pid) = self.pid {
             // A frozen daemon cannot act on SIGTERM.
             let _ = kill(pid, Signal::SIGCONT);

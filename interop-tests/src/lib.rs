@@ -36,6 +36,7 @@ pub mod l2;
 pub mod lab;
 pub mod netns;
 pub mod nodes;
+pub mod on_signal;
 pub mod prereq;
 pub mod procfs;
 pub mod promql;

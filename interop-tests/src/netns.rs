@@ -24,6 +24,7 @@ impl Netns {
     /// Creates the namespace with its loopback up.
     pub(crate) fn create(name: &str) -> Result<Self> {
         cmd::run("ip", ["netns", "add", name])?;
+        crate::on_signal::namespace_created(name);
         let ns = Netns {
             name: name.to_string(),
         };
@@ -150,6 +151,7 @@ impl Netns {
         if self.exists() {
             cmd::run("ip", ["netns", "del", &self.name])?;
         }
+        crate::on_signal::namespace_deleted(&self.name);
         Ok(())
     }
 }

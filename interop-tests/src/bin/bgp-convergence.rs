@@ -119,7 +119,9 @@ struct Sample {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    watch_signals();
+    // SIGTERM/SIGINT end the run between steps: the lab of the current
+    // measurement is torn down and the table so far printed.
+    interop_tests::on_signal::stop_gracefully(&INTERRUPTED);
     match run(&args) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -127,34 +129,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// SIGTERM/SIGINT end the run between steps, so the lab of the current
-/// measurement is torn down (its daemons also die with their `timeout`).
-fn watch_signals() {
-    std::thread::spawn(|| {
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        rt.block_on(async {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {},
-                _ = int.recv() => {},
-            }
-            eprintln!("bgp-convergence: interrupted; cleaning up");
-            INTERRUPTED.store(true, Ordering::SeqCst);
-        });
-    });
 }
 
 fn interrupted() -> Result<(), LabError> {

@@ -10,6 +10,7 @@ use std::ffi::CString;
 use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::{Duration, SystemTime};
 
 use thiserror::Error;
 use tokio::io::Interest;
@@ -175,6 +176,34 @@ impl PacketSocket {
         }
     }
 
+    /// Has the kernel stamp every frame as it arrives, for
+    /// [`recv_stamped`](PacketSocket::recv_stamped): the first `SIOCGSTAMP`
+    /// turns stamping on (and finds no frame yet). Not `SO_TIMESTAMP`,
+    /// which hands stamps to `recvmsg` alone and leaves `SIOCGSTAMP` none.
+    pub fn stamp_arrivals(&self) {
+        let _ = last_stamp(self.fd.as_raw_fd());
+    }
+
+    /// [`recv`](PacketSocket::recv), with the instant the kernel received
+    /// the frame: what a measurement wants when its task may run long
+    /// after (a loaded machine). Frames that arrived before
+    /// [`stamp_arrivals`](PacketSocket::stamp_arrivals) carry the time they
+    /// are read; `None` if the kernel gives no stamp.
+    pub async fn recv_stamped(&self, buf: &mut [u8]) -> io::Result<(usize, Option<SystemTime>)> {
+        loop {
+            let received = self
+                .fd
+                .async_io(Interest::READABLE, |fd| {
+                    let len = receive(fd.as_raw_fd(), buf)?;
+                    Ok(len.map(|len| (len, last_stamp(fd.as_raw_fd()))))
+                })
+                .await?;
+            if let Some(stamped) = received {
+                return Ok(stamped);
+            }
+        }
+    }
+
     /// Sends one whole Ethernet frame out of the interface.
     pub async fn send(&self, frame: &[u8]) -> io::Result<()> {
         let sent = self
@@ -301,6 +330,24 @@ fn receive(fd: RawFd, buf: &mut [u8]) -> io::Result<Option<usize>> {
         return Ok(None);
     }
     Ok(Some(n as usize))
+}
+
+/// `SIOCGSTAMP` (`linux/sockios.h`; the libc crate lacks it).
+const SIOCGSTAMP: libc::c_ulong = 0x8906;
+
+/// When the kernel received the last frame read from `fd`.
+fn last_stamp(fd: RawFd) -> Option<SystemTime> {
+    // SAFETY: timeval is plain data; all zeroes is a valid value.
+    let mut stamp: libc::timeval = unsafe { zeroed() };
+    // SAFETY: SIOCGSTAMP writes one timeval into `stamp`, which outlives
+    // the call.
+    let ret = unsafe { libc::ioctl(fd, SIOCGSTAMP, &raw mut stamp) };
+    if ret < 0 {
+        return None;
+    }
+    let secs = u64::try_from(stamp.tv_sec).ok()?;
+    let micros = u64::try_from(stamp.tv_usec).ok()?;
+    Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs) + Duration::from_micros(micros))
 }
 
 /// The hardware address of the interface a packet socket is bound to:

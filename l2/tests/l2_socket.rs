@@ -401,3 +401,56 @@ fn opening_names_the_interface_problem() {
         );
     });
 }
+
+/// `recv_stamped` gives the kernel's receive time, not the time the
+/// frame was read: frames read 300 ms after they arrived carry stamps
+/// from when they were sent.
+#[test]
+fn received_frames_carry_the_kernels_arrival_time() {
+    use std::time::SystemTime;
+    bounded(|| {
+        let lan = lan_with_client("stamp");
+        let (opened, is_open) = mpsc::channel();
+        let (sent, were_sent) = mpsc::channel::<(SystemTime, SystemTime)>();
+        let node = lan.node.start(async move {
+            let socket = PacketSocket::open("eth0").expect("open eth0");
+            socket.stamp_arrivals();
+            let _ = opened.send(());
+            let (from, to) = were_sent.recv().expect("the client sent");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let mut buf = [0u8; 2048];
+            let mut stamps = Vec::new();
+            for _ in 0..3 {
+                let (_, stamp) = socket.recv_stamped(&mut buf).await.expect("recv");
+                stamps.push((stamp, SystemTime::now()));
+            }
+            (from, to, stamps)
+        });
+        is_open
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the node's socket opens");
+        lan.client.block_on(async move {
+            let socket = PacketSocket::open("eth0").expect("open the client's eth0");
+            let request =
+                ferrolb_l2::wire::arp_request(socket.mac(), Ipv4Addr::new(10, 77, 0, 2), OWNED_V4);
+            let from = SystemTime::now();
+            for _ in 0..3 {
+                socket.send(&request.to_bytes()).await.expect("send");
+            }
+            let _ = sent.send((from, SystemTime::now()));
+        });
+        let (from, to, stamps) = node.join().expect("the node's thread");
+        for (stamp, read) in &stamps {
+            let stamp = stamp.expect("a kernel stamp");
+            assert!(
+                stamp >= from - Duration::from_millis(1) && stamp <= to + Duration::from_millis(50),
+                "stamped {stamp:?}, sent within [{from:?}, {to:?}]"
+            );
+            let waited = read.duration_since(stamp).expect("read after arrival");
+            assert!(
+                waited >= Duration::from_millis(250),
+                "read {waited:?} after its arrival"
+            );
+        }
+    });
+}

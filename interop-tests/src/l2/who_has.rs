@@ -88,6 +88,7 @@ impl WhoHas {
                     return;
                 }
             };
+            socket.stamp_arrivals();
             let _ = ready_tx.send(Ok(()));
             let receiver = tokio::spawn(receive(socket.clone(), vip, mac, nodes, asking.clone()));
             let mut ticks = tokio::time::interval(ASK_EVERY);
@@ -186,14 +187,14 @@ async fn receive(
 ) {
     let mut buf = [0u8; 1514];
     loop {
-        let len = match socket.recv(&mut buf).await {
-            Ok(len) => len,
+        let (len, stamp) = match socket.recv_stamped(&mut buf).await {
+            Ok(received) => received,
             Err(e) => {
                 eprintln!("who-has client: receiving: {e}");
                 return;
             }
         };
-        let at = Instant::now();
+        let at = arrived_at(stamp);
         let Some(mac) = buf
             .get(..len)
             .and_then(|bytes| parse_frame(bytes).ok())
@@ -214,6 +215,17 @@ async fn receive(
             }
         }
     }
+}
+
+/// The kernel's receive time of a frame as an `Instant`: this task may
+/// run long after the frame arrived on a loaded machine, and an answer
+/// judged at that later time could be laid on a later request, beside
+/// that request's own answer from another node (a double answer that
+/// never was). Without a stamp, now.
+fn arrived_at(stamp: Option<std::time::SystemTime>) -> Instant {
+    let now = Instant::now();
+    let ago = stamp.and_then(|s| std::time::SystemTime::now().duration_since(s).ok());
+    ago.and_then(|ago| now.checked_sub(ago)).unwrap_or(now)
 }
 
 /// What the client saw over one window.
@@ -370,6 +382,20 @@ mod tests {
     use super::*;
 
     const MS: Duration = Duration::from_millis(1);
+
+    #[test]
+    fn an_answer_is_placed_when_the_kernel_received_it() {
+        let before = Instant::now();
+        let stamp = std::time::SystemTime::now() - 40 * MS;
+        let at = arrived_at(Some(stamp));
+        let after = Instant::now();
+        assert!(
+            at + 39 * MS <= after && at + 41 * MS >= before,
+            "{:?}",
+            after - at
+        );
+        assert!(arrived_at(None) >= after, "no stamp: now");
+    }
 
     /// Requests every 5 ms from `t0`, `who[i]` answering request i 1 ms
     /// after it left.

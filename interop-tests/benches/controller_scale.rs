@@ -219,7 +219,7 @@ async fn one_size(args: &Args, program: &Path, n: usize) -> TestResult<Vec<Sampl
             &metrics_reader,
             n,
             args.creators,
-            Writer::Controller,
+            Writer::Controller(controller.pid()),
         )
         .await
     }
@@ -257,15 +257,16 @@ enum Writer {
     /// The trivial writer (the ceiling), under this client, with this many
     /// Services in flight.
     Trivial { client: Client, window: usize },
-    /// The `ferrolb-controller` process already running.
-    Controller,
+    /// The `ferrolb-controller` process already running, with its PID (its
+    /// CPU is reported).
+    Controller(Option<nix::unistd::Pid>),
 }
 
 impl Writer {
     fn subject(&self) -> &'static str {
         match self {
             Writer::Trivial { .. } => "ceiling",
-            Writer::Controller => "controller",
+            Writer::Controller(_) => "controller",
         }
     }
 }
@@ -287,6 +288,11 @@ async fn phase(
     synced.await?;
     let writes_before = request_counts(cluster, metrics_reader)?;
     let cpu_before = cpu_ticks(cluster);
+    let controller = match writer {
+        Writer::Controller(pid) => pid,
+        Writer::Trivial { .. } => None,
+    };
+    let controller_before = controller.map_or(0, process_ticks);
     // Each created Service's index goes to the trivial writer, which ends
     // when the creators are done and its queue is empty.
     let (tx, rx) = futures::channel::mpsc::unbounded::<usize>();
@@ -305,7 +311,7 @@ async fn phase(
                 }
             }))
         }
-        Writer::Controller => None,
+        Writer::Controller(_) => None,
     };
     let started = Instant::now();
     let api: Api<Service> = Api::namespaced(admin.clone(), APPS);
@@ -353,6 +359,9 @@ async fn phase(
     tokio::time::sleep(Duration::from_secs(3)).await;
     let writes = request_counts(cluster, metrics_reader)?.since(&writes_before);
     let cpu = cpu_ticks(cluster).saturating_sub(cpu_before);
+    let controller_cpu = controller.map(|pid| {
+        process_ticks(pid).saturating_sub(controller_before) as f64 / ticks_per_second()
+    });
     let mut latency: Vec<Duration> = created
         .iter()
         .filter_map(|(name, at)| seen.get(name).map(|t| t.saturating_duration_since(*at)))
@@ -380,6 +389,9 @@ async fn phase(
         load_average()
     );
     println!("    writes: {}", writes.describe());
+    if let Some(seconds) = controller_cpu {
+        println!("    controller CPU: {seconds:.1} s");
+    }
     Ok(sample)
 }
 
@@ -568,19 +580,22 @@ fn request_counts(cluster: &Cluster, who: &Identity) -> TestResult<Requests> {
 
 /// utime + stime of kube-apiserver and etcd, in clock ticks.
 fn cpu_ticks(cluster: &Cluster) -> u64 {
-    cluster
-        .server
-        .pids()
-        .iter()
-        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
-        .filter_map(|stat| {
-            // Fields after the command's closing parenthesis; utime and
-            // stime are the 14th and 15th of the line.
-            let rest = stat.rsplit_once(')')?.1;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
-        })
-        .sum()
+    cluster.server.pids().into_iter().map(process_ticks).sum()
+}
+
+/// utime + stime of one process, in clock ticks (0 once it is gone).
+fn process_ticks(pid: nix::unistd::Pid) -> u64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0;
+    };
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th of the line.
+    let ticks = || {
+        let rest = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    };
+    ticks().unwrap_or(0)
 }
 
 fn ticks_per_second() -> f64 {

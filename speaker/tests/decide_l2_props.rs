@@ -184,11 +184,10 @@ proptest! {
         }
     }
 
-    /// The answer gate's list (`L2Book::answering`): every address the
-    /// plan has, and whichever of the
-    /// members that are no candidates come back, an address this node
-    /// answers for is held back exactly when the plan over the larger
-    /// view gives it to another node. Held back when it should not be
+    /// The answer gate's list (`L2Book::answering`) has every address of
+    /// the plan; and whichever of the members that are no candidates come
+    /// back, an address this node answers for is held back exactly when
+    /// the plan over the larger view gives it to another node. Held back when it should not be
     /// would be a dark address until the next plan; not held back, two
     /// nodes answering until then.
     #[test]

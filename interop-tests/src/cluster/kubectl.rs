@@ -255,6 +255,34 @@ impl Kubectl {
             .map(|n| (str_at(n, &["metadata", "name"]), condition_true(n, "Ready")))
             .collect())
     }
+
+    /// `NODE: TYPE (message)` for every Node condition other than Ready
+    /// that is True: a kubelet under disk, memory or PID pressure evicts
+    /// pods and admits none.
+    pub fn node_pressures(&self) -> Result<Vec<String>> {
+        let v = self.get_json(&["nodes"])?;
+        Ok(items(&v)
+            .iter()
+            .flat_map(|n| {
+                let name = str_at(n, &["metadata", "name"]);
+                pressures(n)
+                    .into_iter()
+                    .map(move |(kind, message)| format!("{name}: {kind} ({message})"))
+            })
+            .collect())
+    }
+}
+
+/// `(type, message)` of a Node's True conditions other than Ready.
+fn pressures(node: &Value) -> Vec<(String, String)> {
+    node["status"]["conditions"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c["status"] == "True" && c["type"] != "Ready")
+        .map(|c| (str_at(c, &["type"]), str_at(c, &["message"])))
+        .collect()
 }
 
 /// Helm v4 against the cluster, from the client's namespace, with its
@@ -312,4 +340,27 @@ fn condition_true(v: &Value, kind: &str) -> bool {
         list.iter()
             .any(|c| c["type"] == kind && c["status"] == "True")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_node_under_disk_pressure_is_named_with_the_kubelets_message() {
+        // As a 1.20 kubelet reports a disk below its eviction threshold.
+        let node = serde_json::json!({"status": {"conditions": [
+            {"type": "MemoryPressure", "status": "False", "message": "kubelet has sufficient memory available"},
+            {"type": "DiskPressure", "status": "True", "message": "kubelet has disk pressure"},
+            {"type": "PIDPressure", "status": "False", "message": "kubelet has sufficient PID available"},
+            {"type": "Ready", "status": "True", "message": "kubelet is posting ready status"},
+        ]}});
+        assert_eq!(
+            pressures(&node),
+            [(
+                "DiskPressure".to_string(),
+                "kubelet has disk pressure".to_string()
+            )]
+        );
+    }
 }

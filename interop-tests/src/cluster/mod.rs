@@ -11,6 +11,7 @@
 
 pub mod cgroups;
 pub mod control_plane;
+pub mod disk;
 pub mod kubectl;
 pub mod node;
 pub mod pki;
@@ -114,6 +115,7 @@ impl Cluster {
         }
         let tools = Tools::locate()?;
         let mut lab = Lab::with_ipv4_lan(&spec.tag, LAN)?;
+        disk::Space::of(lab.dir())?.check(lab.dir())?;
         lab.set_lifetime(spec.lifetime);
         let client = lab.add_host_at("client", CLIENT_INDEX)?;
         let pki = Pki::create(
@@ -226,7 +228,8 @@ impl Cluster {
     }
 
     /// Polls `probe` (given the cluster) until done or `timeout`; a timeout
-    /// carries every daemon's log tail.
+    /// carries every daemon's log tail and the Nodes under pressure (a
+    /// kubelet short of disk evicts pods and never schedules the next).
     pub fn wait_for<T>(
         &self,
         expected: &str,
@@ -234,13 +237,49 @@ impl Cluster {
         mut probe: impl FnMut(&Cluster) -> Result<Probe<T>>,
     ) -> Result<T> {
         // kubectl costs ~100 ms of CPU: poll at most 4 times a second.
-        self.lab.wait_for(expected, timeout, || {
+        let waited = self.lab.wait_for(expected, timeout, || {
             let seen = probe(self);
             if !matches!(seen, Ok(Probe::Done(_))) {
                 std::thread::sleep(Duration::from_millis(200));
             }
             seen
+        });
+        waited.map_err(|e| match e {
+            LabError::Timeout {
+                expected,
+                seen,
+                waited,
+                logs,
+            } => LabError::Timeout {
+                expected,
+                seen: format!("{seen}\n  nodes: {}", self.pressure()),
+                waited,
+                logs,
+            },
+            other => other,
         })
+    }
+
+    /// Every Node condition that is True and should not be (DiskPressure,
+    /// MemoryPressure, PIDPressure, NetworkUnavailable), with the kubelet's
+    /// message, or what the free space of the nodes' disk says if the API
+    /// cannot be asked.
+    fn pressure(&self) -> String {
+        let disk = match disk::Space::of(self.lab.dir()) {
+            Ok(s) => format!(
+                "{} MiB free of {} MiB (the kubelet evicts below {} MiB)",
+                s.available >> 20,
+                s.capacity >> 20,
+                s.eviction_threshold() >> 20
+            ),
+            Err(e) => e.to_string(),
+        };
+        let conditions = match self.kubectl.node_pressures() {
+            Ok(list) if list.is_empty() => "no pressure condition".to_string(),
+            Ok(list) => list.join("; "),
+            Err(e) => format!("(could not read the Nodes: {e})"),
+        };
+        format!("{conditions}; disk: {disk}")
     }
 
     /// GET http://ADDR:PORT/ from the client (curl, 3 s at most), as the

@@ -378,11 +378,12 @@ tlsCertFile: {cert}
 tlsPrivateKeyFile: {key}
 clusterDomain: cluster.local
 resolvConf: /etc/resolv.conf
-evictionHard: {{memory.available: \"100Mi\", nodefs.available: \"1%\", imagefs.available: \"1%\"}}
+evictionHard: {{memory.available: \"100Mi\", nodefs.available: \"{eviction}%\", imagefs.available: \"{eviction}%\"}}
 imageGCHighThresholdPercent: 100
 serializeImagePulls: false
 ",
                 cgroup_root = self.cgroups.root(),
+                eviction = super::disk::EVICTION_PERCENT,
                 ip = self.host.ipv4,
                 ca = pki.ca().display(),
                 cert = serving.cert.display(),

@@ -13,6 +13,14 @@ use super::wire::{
 };
 use crate::fence::has_quorum;
 
+/// Copies of a relayed vouch (the answer to a probe, for the member that
+/// asked). The proof takes it as arriving (docs/l2-mode.md, "The bound
+/// when views are not transitive"): unlike a vouch given in answer to an
+/// ask, it is not part of an acknowledgement, and the asker may not ask
+/// again before its verdict. Each copy has its own sequence: the replay
+/// window takes both, the first one counts.
+const RELAY_COPIES: usize = 2;
+
 /// What the membership says now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
@@ -281,6 +289,10 @@ struct Sweep {
     resend_at: Option<Instant>,
     deadline: Instant,
     pending: BTreeSet<String>,
+    /// A probe ([`Membership::probe`]): the latest failure instant the
+    /// members that asked about it named. Silent, it is suspected from
+    /// that instant, not from the probe's deadline.
+    asked_about: Option<Instant>,
 }
 
 /// This node's own graceful leave, once [`Membership::leave`] was called.
@@ -802,7 +814,6 @@ impl Membership {
                 }
             }
             Body::Suspect { entries } => {
-                self.send(out, &sender, Body::Ack { sequence });
                 // A member we cannot reach speaks from the other side of a
                 // cut (or from before a heal): what it suspects says
                 // nothing about our side. What it says about us we refute.
@@ -810,7 +821,16 @@ impl Membership {
                     .into_iter()
                     .filter(|e| !still_suspected || e.member == self.me)
                     .collect();
-                let entries = self.vouch(now, &sender, entries, out);
+                let (seen, entries) = self.vouch(now, entries);
+                let answer = if seen.is_empty() {
+                    Body::Ack { sequence }
+                } else {
+                    Body::Answer {
+                        sequence,
+                        entries: seen,
+                    }
+                };
+                self.send(out, &sender, answer);
                 self.apply_suspicions(now, &sender, entries, out);
             }
             Body::Vouch { entries } => {
@@ -819,22 +839,13 @@ impl Membership {
                     self.vouched(now, entries);
                 }
             }
-            Body::Ack { sequence } => {
-                // Any acknowledgement of a notice sent since the sweep
-                // began (its resend has a sequence of its own) shows the
-                // member reachable both ways.
-                for sweep in &mut self.sweeps {
-                    if sweep.sequence <= sequence {
-                        sweep.pending.remove(&sender);
-                    }
+            Body::Answer { sequence, entries } => {
+                if !still_suspected {
+                    self.vouched(now, entries);
                 }
-                if let Some(peer) = self.peers.get_mut(&sender)
-                    && let Admission::Checking { sequence: asked } = peer.admission
-                    && sequence >= asked
-                {
-                    peer.admission = Admission::From(now + self.timing.jitter);
-                }
+                self.acknowledged(now, &sender, sequence);
             }
+            Body::Ack { sequence } => self.acknowledged(now, &sender, sequence),
             Body::Swim(data) => {
                 let effects = self.swim.handle_data(now, &data);
                 self.swim_effects(now, effects, out);
@@ -858,18 +869,28 @@ impl Membership {
         self.relay(&sender, out);
     }
 
-    /// Answers a notice about members this node heard from itself after
-    /// the instant the notice says they may have failed: they are alive,
-    /// only not for the sender (a one-way or partial cut, its own loss),
-    /// and this node vouches for them instead of taking the suspicion on
-    /// hearsay. Returns the entries it cannot vouch for.
-    fn vouch(
-        &mut self,
-        now: Instant,
-        from: &str,
-        entries: Vec<Suspicion>,
-        out: &mut Vec<Output>,
-    ) -> Vec<Suspicion> {
+    /// `sender` acknowledged this node's notice `sequence`: any notice
+    /// sent since a sweep began (its resend has a sequence of its own)
+    /// shows the member reachable both ways.
+    fn acknowledged(&mut self, now: Instant, sender: &str, sequence: u64) {
+        for sweep in &mut self.sweeps {
+            if sweep.sequence <= sequence {
+                sweep.pending.remove(sender);
+            }
+        }
+        if let Some(peer) = self.peers.get_mut(sender)
+            && let Admission::Checking { sequence: asked } = peer.admission
+            && sequence >= asked
+        {
+            peer.admission = Admission::From(now + self.timing.jitter);
+        }
+    }
+
+    /// Splits a notice into the members this node heard from itself after
+    /// the instant the notice says they may have failed (they are alive,
+    /// only not for the sender: a one-way or partial cut, its own loss),
+    /// which it vouches for in its answer, and the rest.
+    fn vouch(&self, now: Instant, entries: Vec<Suspicion>) -> (Vec<Sighting>, Vec<Suspicion>) {
         let mut seen = Vec::new();
         let mut rest = Vec::new();
         for entry in entries {
@@ -889,10 +910,7 @@ impl Membership {
                 None => rest.push(entry),
             }
         }
-        if !seen.is_empty() {
-            self.send(out, from, Body::Vouch { entries: seen });
-        }
-        rest
+        (seen, rest)
     }
 
     /// Another member heard these members after this node began to
@@ -924,8 +942,9 @@ impl Membership {
         }
     }
 
-    /// Tells the members that asked about `sender` (and whose suspicion
-    /// this node took on hearsay) that it was just heard from.
+    /// Tells the members that asked about `sender` (and that this node
+    /// could not vouch to: it probed `sender`, or took the suspicion on
+    /// hearsay) that it was just heard from, in [`RELAY_COPIES`] copies.
     fn relay(&mut self, sender: &str, out: &mut Vec<Output>) {
         let Some(peer) = self.peers.get_mut(sender) else {
             return;
@@ -940,13 +959,15 @@ impl Membership {
             age_ms: 0,
         };
         for to in askers {
-            self.send(
-                out,
-                &to,
-                Body::Vouch {
-                    entries: vec![sighting.clone()],
-                },
-            );
+            for _ in 0..RELAY_COPIES {
+                self.send(
+                    out,
+                    &to,
+                    Body::Vouch {
+                        entries: vec![sighting.clone()],
+                    },
+                );
+            }
         }
     }
 
@@ -989,12 +1010,12 @@ impl Membership {
             // crossed a heal) leaves the member time to refute it.
             let age = Duration::from_millis(entry.age_ms.into()).min(self.timing.silence);
             let failed_by = now.checked_sub(age).unwrap_or(now);
-            let suspect = State::suspected(Some(entry.incarnation), failed_by);
             match &mut peer.state {
-                State::Alive if entry.incarnation >= peer.incarnation => {
-                    peer.state = suspect;
-                    hearsay.push(entry.member.clone());
-                }
+                // A member this node holds alive but has not heard since
+                // the instant named (else it vouched): it asks the member
+                // instead of taking the suspicion on hearsay; see
+                // [`Membership::probe`].
+                State::Alive => probe.push((entry.member.clone(), failed_by)),
                 State::Suspect { incarnation, .. } if incarnation.is_none() => {
                     *incarnation = Some(entry.incarnation);
                 }
@@ -1013,19 +1034,6 @@ impl Membership {
                     peer.state = State::suspected(Some(entry.incarnation), failed_by.max(known));
                     hearsay.push(entry.member.clone());
                 }
-                // A suspicion of a life this node knows has ended (the
-                // member refuted it), about a member it has not heard
-                // since the instant named (else it vouched): not hearsay
-                // to take, but not nothing either. The asker may declare
-                // the member dead on it, while the member, which this node
-                // does not tell anything, counts this node for its quorum.
-                // Beyond `K + 1` nodes this node need not watch the member
-                // and may not hear it for long: ignoring the ask let the
-                // verdict fall while both quorums held this node (two
-                // owners on five nodes, issue 17,
-                // `a_stale_ask_about_an_unwatched_member_is_probed`). So it
-                // probes the member; see [`Membership::probe`].
-                State::Alive => probe.push(entry.member.clone()),
                 _ => {}
             }
             peer.incarnation = peer.incarnation.max(entry.incarnation);
@@ -1049,34 +1057,65 @@ impl Membership {
         if swept {
             self.sweep(now, out);
         }
-        for name in probe {
-            self.probe(now, &name, out);
+        for (name, failed_by) in probe {
+            self.probe(now, &name, failed_by, out);
         }
     }
 
     /// Asks `name`, a member this node holds alive but was asked about and
-    /// cannot vouch for, to answer: this node's notice, as a sweep of one
-    /// (resent at `ack_timeout / 2`). Its answer is a hearing, relayed at
-    /// once as a vouch to the members that asked ([`Membership::relay`]);
-    /// silent until `ack_timeout`, it is suspected here like any silent
-    /// member of a sweep, and so told, and leaves this node out of its
-    /// quorum before the asker's verdict can fall. Unlike taking the
-    /// suspicion on hearsay at once, an answered probe does not take this
-    /// node out of the member's quorum: the asks come every `R` while a
-    /// member one peer cannot hear is vouched for.
-    fn probe(&mut self, now: Instant, name: &str, out: &mut Vec<Output>) {
-        if self.sweeps.iter().any(|s| s.pending.contains(name)) {
-            // Already asked, and not answered yet: the same deadline holds.
+    /// cannot vouch for (it has not heard it since `failed_by`, the
+    /// instant the asker named), to answer: this node's notice, as a
+    /// sweep of one (resent at `ack_timeout / 2`). Its answer is a
+    /// hearing, relayed at once as a vouch to the members that asked
+    /// ([`Membership::relay`]); silent until `ack_timeout`, it is
+    /// suspected here (from the instant named, see
+    /// [`Membership::probe_failed_by`]), and so told, and leaves this node
+    /// out of its quorum before the asker's verdict can fall.
+    ///
+    /// A question, not an accusation: the member that answers keeps
+    /// counting this node. Taking the suspicion on hearsay at once told
+    /// the member it was suspected by everyone that does not hear it
+    /// (beyond `K + 1` nodes, nearly everyone: a node hears the heartbeats
+    /// of its ring predecessors only), and one watcher's missed heartbeats
+    /// took the member's whole quorum away: it fenced itself and its
+    /// addresses moved, on 5 nodes and more (docs/l2-mode.md, "One missed
+    /// watch fenced its member"; `one_missed_watch_does_not_fence_its_member`
+    /// in `l2/tests/membership_sim.rs`).
+    fn probe(&mut self, now: Instant, name: &str, failed_by: Instant, out: &mut Vec<Output>) {
+        if let Some(sweep) = self.sweeps.iter_mut().find(|s| s.pending.contains(name)) {
+            // Already asked, and not answered yet: the same deadline
+            // holds; a later instant named puts its verdict off.
+            sweep.asked_about = sweep.asked_about.max(Some(failed_by));
             return;
         }
         let body = self.notice(now);
-        self.sweep_one(now, name, body, out);
+        self.sweep_one(now, name, body, Some(failed_by), out);
+    }
+
+    /// The failure instant of a member silent to a probe that ended at
+    /// `deadline`, asked about as having failed by `asked_about`: that
+    /// instant (it has not been heard since, or this node would have
+    /// vouched), as the suspecters' verdicts fall together; but no earlier
+    /// than `ask_after` before now, since this node asks everyone about it
+    /// now (its sweep), and an ask must come by `ask_after` past the
+    /// failure instant for a member that cannot vouch to finish its own
+    /// probe before the verdict ([`MembershipTiming::ask_after`]).
+    fn probe_failed_by(ask_after: Duration, asked_about: Instant, deadline: Instant) -> Instant {
+        let earliest = deadline.checked_sub(ask_after).unwrap_or(deadline);
+        asked_about.max(earliest).min(deadline)
     }
 
     /// Sends `body` to `name` alone, acknowledged like a sweep (resent at
     /// `ack_timeout / 2`, suspected if silent at `ack_timeout`); the
     /// sequence number used.
-    fn sweep_one(&mut self, now: Instant, name: &str, body: Body, out: &mut Vec<Output>) -> u64 {
+    fn sweep_one(
+        &mut self,
+        now: Instant,
+        name: &str,
+        body: Body,
+        asked_about: Option<Instant>,
+        out: &mut Vec<Output>,
+    ) -> u64 {
         self.sequence += 1;
         let sequence = self.sequence;
         self.seal_to(out, name, sequence, body);
@@ -1085,6 +1124,7 @@ impl Membership {
             resend_at: Some(now + self.timing.ack_timeout / 2),
             deadline: now + self.timing.ack_timeout,
             pending: BTreeSet::from([name.to_string()]),
+            asked_about,
         });
         sequence
     }
@@ -1240,16 +1280,20 @@ impl Membership {
         // Sweeps: resend to the silent once, then suspect them.
         let mut expired = Vec::new();
         let mut resend = Vec::new();
+        let ask_after = self.timing.ask_after();
         for sweep in &mut self.sweeps {
             if sweep.resend_at.is_some_and(|t| now >= t) {
                 sweep.resend_at = None;
                 resend.extend(sweep.pending.iter().cloned());
             }
             if now >= sweep.deadline {
+                let failed_by = sweep.asked_about.map_or(sweep.deadline, |asked| {
+                    Self::probe_failed_by(ask_after, asked, sweep.deadline)
+                });
                 expired.extend(
                     std::mem::take(&mut sweep.pending)
                         .into_iter()
-                        .map(|n| (n, sweep.deadline)),
+                        .map(|n| (n, failed_by)),
                 );
             }
         }
@@ -1268,7 +1312,6 @@ impl Membership {
         // Dead, and reprobes of the suspected.
         let mut reprobe = Vec::new();
         let mut ask_again = false;
-        let ask_after = self.timing.ask_after();
         let deaths: Vec<String> = self
             .peers
             .iter()
@@ -1368,9 +1411,19 @@ impl Membership {
         newly: Vec<(String, Instant)>,
         out: &mut Vec<Output>,
     ) {
+        let ask_after = self.timing.ask_after();
         for (name, failed_by) in newly {
             if let Some(peer) = self.peers.get_mut(&name) {
-                peer.state = State::suspected(Some(peer.incarnation), failed_by);
+                let mut state = State::suspected(Some(peer.incarnation), failed_by);
+                // The sweep below asks everyone about it: when that is
+                // already the ask due `ask_after` past its failure instant
+                // (a probe's suspicion), it need not be sent twice.
+                if let State::Suspect { asked, .. } = &mut state
+                    && now >= failed_by + ask_after
+                {
+                    *asked = Some(failed_by);
+                }
+                peer.state = state;
             }
         }
         self.sweep(now, out);
@@ -1396,6 +1449,7 @@ impl Membership {
                 resend_at: Some(now + self.timing.ack_timeout / 2),
                 deadline: now + self.timing.ack_timeout,
                 pending,
+                asked_about: None,
             });
         }
     }
@@ -1576,7 +1630,7 @@ impl Membership {
             };
         }
         for name in check {
-            let sequence = self.sweep_one(now, &name, body.clone(), out);
+            let sequence = self.sweep_one(now, &name, body.clone(), None, out);
             if let Some(peer) = self.peers.get_mut(&name) {
                 peer.admission = Admission::Checking { sequence };
             }

@@ -48,6 +48,7 @@ const KIND_LEAVE: u8 = 6;
 const KIND_HARDWARE: u8 = 7;
 const KIND_VOUCH: u8 = 8;
 const KIND_FENCED: u8 = 9;
+const KIND_ANSWER: u8 = 10;
 /// The most MACs a hardware datagram carries.
 pub const MAX_HARDWARE: usize = 64;
 
@@ -119,6 +120,17 @@ pub enum Body {
     /// indirect probe's answer (SWIM's ping-req), so that a member only
     /// the suspecter cannot reach is not declared dead.
     Vouch {
+        entries: Vec<Sighting>,
+    },
+    /// The acknowledgement of notice `sequence` and the vouch for the
+    /// members of it the sender heard after the instant named, in one
+    /// datagram: an acknowledgement that arrives without its vouch would
+    /// tell the suspecter that the sender, which stays in its quorum,
+    /// does not hear them. Lost, both are lost: the sender is asked again
+    /// and, silent, suspected. (A notice the sender vouches for nothing of
+    /// is acknowledged with [`Body::Ack`].)
+    Answer {
+        sequence: u64,
         entries: Vec<Sighting>,
     },
     /// "My fence is closed": the receiver leaves the sender out of the
@@ -197,6 +209,9 @@ impl Datagram {
             Body::Swim(bytes) => bytes.len(),
             Body::Hardware { macs } => 1 + 6 * macs.len().min(MAX_HARDWARE),
             Body::Vouch { entries } => 1 + entries.iter().map(Sighting::encoded_len).sum::<usize>(),
+            Body::Answer { entries, .. } => {
+                8 + 1 + entries.iter().map(Sighting::encoded_len).sum::<usize>()
+            }
         };
         3 + self.header.sender.len() + 16 + body + MAC_LEN
     }
@@ -215,6 +230,7 @@ impl Datagram {
             Body::Hardware { .. } => KIND_HARDWARE,
             Body::Vouch { .. } => KIND_VOUCH,
             Body::Fenced { .. } => KIND_FENCED,
+            Body::Answer { .. } => KIND_ANSWER,
         };
         out.extend([VERSION, kind]);
         put_name(&mut out, &self.header.sender);
@@ -235,6 +251,15 @@ impl Datagram {
                     .iter()
                     .map(|e| (&*e.member, e.incarnation, e.age_ms)),
             ),
+            Body::Answer { sequence, entries } => {
+                out.extend(sequence.to_be_bytes());
+                put_entries(
+                    &mut out,
+                    entries
+                        .iter()
+                        .map(|e| (&*e.member, e.incarnation, e.age_ms)),
+                );
+            }
             Body::Ack { sequence } => out.extend(sequence.to_be_bytes()),
             Body::Fenced { hold_ms } => out.extend(hold_ms.to_be_bytes()),
             Body::Swim(bytes) => out.extend(bytes),
@@ -291,6 +316,14 @@ impl Datagram {
                 })?,
             },
             KIND_VOUCH => Body::Vouch {
+                entries: r.entries(|member, incarnation, age_ms| Sighting {
+                    member,
+                    incarnation,
+                    age_ms,
+                })?,
+            },
+            KIND_ANSWER => Body::Answer {
+                sequence: r.u64()?,
                 entries: r.entries(|member, incarnation, age_ms| Sighting {
                     member,
                     incarnation,
@@ -590,9 +623,9 @@ mod tests {
             Datagram::parse(&[1, 1, 5, b'a']),
             Err(WireError::Truncated(3))
         );
-        let mut bytes = vec![1, 10, 1, b'a'];
+        let mut bytes = vec![1, 11, 1, b'a'];
         bytes.extend([0; 16]);
-        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(10)));
+        assert_eq!(Datagram::parse(&bytes), Err(WireError::Kind(11)));
         bytes[1] = 8;
         assert_eq!(Datagram::parse(&bytes), Err(WireError::Truncated(20)));
         bytes[1] = 0;
@@ -637,6 +670,20 @@ mod tests {
                 0..20
             )
             .prop_map(|entries| Body::Vouch { entries }),
+            (
+                any::<u64>(),
+                proptest::collection::vec(
+                    (name(), any::<u64>(), any::<u32>()).prop_map(
+                        |(member, incarnation, age_ms)| Sighting {
+                            member,
+                            incarnation,
+                            age_ms,
+                        }
+                    ),
+                    0..20
+                )
+            )
+                .prop_map(|(sequence, entries)| Body::Answer { sequence, entries }),
             any::<u32>().prop_map(|hold_ms| Body::Fenced { hold_ms }),
         ]
     }

@@ -321,31 +321,74 @@ impl<'a, 'e> Common<'a, 'e> {
     pub(super) fn owner(self, key: IpAddr, cluster: &ClusterView) -> Option<&'a str> {
         owner_of(key, self.nodes?, self.preferring, cluster)
     }
+}
 
-    /// The nodes fit for the address keyed on `key` (over `cluster`, every
-    /// known member) that are not among `candidates` and would own it
-    /// instead of `this_node` if they were: all of them when `this_node`
-    /// is not fit itself.
-    pub(super) fn outranking(
-        self,
-        key: IpAddr,
-        this_node: &str,
-        candidates: &BTreeSet<String>,
-        cluster: &ClusterView,
-    ) -> Vec<String> {
-        let Some(nodes) = self.nodes else {
-            return Vec::new();
-        };
-        let away = nodes
-            .iter()
-            .copied()
-            .filter(|n| *n != this_node && !candidates.contains(*n));
-        let away: Vec<&str> = if nodes.contains(this_node) {
-            owner::ranked_before(key, this_node, away, score(self.preferring, cluster))
-        } else {
-            away.collect()
-        };
-        away.into_iter().map(str::to_string).collect()
+/// The members of `cluster` (every known member) outside `candidates`
+/// whose return alone would take the address keyed on `key` from
+/// `this_node`, given `entries`, the stakes of every Service holding
+/// it over `cluster`: the plan over `candidates` plus that member
+/// would give it to another node, or to none.
+///
+/// Each return is decided as the plan would decide it, not from the
+/// stakes over all of `cluster`: a Service whose fit nodes are all
+/// away has no candidates and is left out of the plan, and comes
+/// back with one of them, which then leaves this node out (it was
+/// fit for none of its nodes in `candidates`). Ranking over the
+/// whole cluster listed only the nodes every holder had in common:
+/// with a Local Service (its endpoint away) and a Cluster one sharing
+/// the address, the return of a node with no endpoint took the
+/// address and was not listed (`decide_l2_props`).
+///
+/// The returns of several members take the address exactly when one
+/// of them alone does: a Service one of them brings back leaves this
+/// node out whatever else returns, and otherwise the plan picks
+/// among the same Services' common nodes, this node ranked against
+/// each returning one.
+pub(super) fn outranking<'a>(
+    entries: &[Entry<'a>],
+    key: IpAddr,
+    this_node: &str,
+    candidates: &BTreeSet<String>,
+    cluster: &'a ClusterView,
+) -> Vec<String> {
+    cluster
+        .members()
+        .map(|n| n.name.as_str())
+        .filter(|n| *n != this_node && !candidates.contains(*n))
+        .filter(|back| {
+            let within = |n: &&str| *n == *back || candidates.contains(*n);
+            let mut common = Common::default();
+            let restricted: Vec<Entry<'a>> =
+                entries.iter().filter_map(|e| e.within(within)).collect();
+            for entry in &restricted {
+                common.add(entry);
+            }
+            common.owner(key, cluster) != Some(this_node)
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+impl<'a> Entry<'a> {
+    /// The stake with its fit nodes cut to those `within` keeps; `None`
+    /// when none is left (the plan over those nodes leaves the Service
+    /// out: no candidate), a blocked stake as it is.
+    fn within(&self, within: impl Fn(&&'a str) -> bool) -> Option<Entry<'a>> {
+        match self {
+            Entry::Blocked(reason) => Some(Entry::Blocked(reason.clone())),
+            Entry::Candidates {
+                pool,
+                nodes,
+                advertisements,
+            } => {
+                let nodes: BTreeSet<&'a str> = nodes.iter().copied().filter(within).collect();
+                (!nodes.is_empty()).then(|| Entry::Candidates {
+                    pool,
+                    nodes,
+                    advertisements: advertisements.clone(),
+                })
+            }
+        }
     }
 }
 

@@ -9,7 +9,9 @@ use std::net::IpAddr;
 use ferrolb_crds::config::Config;
 
 use super::super::input::{ServiceKey, ServiceState};
-use super::super::l2::{ClusterView, Common, Eligible, Entry, L2Plan, LocalNode, verdict};
+use super::super::l2::{
+    ClusterView, Common, Eligible, Entry, L2Plan, LocalNode, outranking, verdict,
+};
 use super::super::verdict::L2Verdict;
 use super::{Changed, Delta, ServiceBook, addresses_of, replace_explanations};
 
@@ -229,13 +231,9 @@ impl L2Book {
                 .collect();
             let key = self.key_of(address, services);
             let entries: Vec<Entry> = holders.iter().map(|s| eligible.entry(s, address)).collect();
-            let mut common = Common::default();
-            for entry in &entries {
-                common.add(entry);
-            }
             outranked.insert(
                 address,
-                common.outranking(key, this_node, candidates, known),
+                outranking(&entries, key, this_node, candidates, known),
             );
         }
         outranked

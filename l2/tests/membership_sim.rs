@@ -2122,3 +2122,33 @@ fn a_deaf_owners_notices_fence_nobody_else() {
     }
     eprintln!("4 nodes, seeds 0-15: at most {worst:?} unanswered during the cut");
 }
+
+/// Found by a random run (seed 4242, 2000 cases) once relays carried the
+/// vouches of the members that do not watch a suspect: `node-0` and
+/// `node-1` cut off from `node-2` for 664 ms, and `node-2 -> node-0` one
+/// way for 628 ms from inside the cut. `node-0` declared `node-2` dead
+/// behind the cut. At the heal `node-1` heard `node-2` and relayed a
+/// vouch to `node-0`, then refuted `node-2`'s suspicion of it: its
+/// refutation, at a newer life, overtook the vouch on the way, and
+/// `node-0`'s replay window dropped the vouch as stale. `node-0` held
+/// `node-2` dead while `node-1`, in both quorums, heard it: both claimed
+/// two addresses for 1.5 ms once `node-2`'s settle ended. A relay is now
+/// acknowledged and resent like a sweep.
+#[test]
+fn a_relayed_vouch_overtaken_by_a_refutation_is_resent() {
+    replay(
+        4534575206903692882,
+        3,
+        vec![
+            (
+                327,
+                Trouble::OneWay {
+                    from: 2,
+                    to: 0,
+                    ms: 628,
+                },
+            ),
+            (150, Trouble::Partition { mask: 59, ms: 664 }),
+        ],
+    );
+}

@@ -13,14 +13,6 @@ use super::wire::{
 };
 use crate::fence::has_quorum;
 
-/// Copies of a relayed vouch (the answer to a probe, for the member that
-/// asked). The proof takes it as arriving (docs/l2-mode.md, "The bound
-/// when views are not transitive"): unlike a vouch given in answer to an
-/// ask, it is not part of an acknowledgement, and the asker may not ask
-/// again before its verdict. Each copy has its own sequence: the replay
-/// window takes both, the first one counts.
-const RELAY_COPIES: usize = 2;
-
 /// What the membership says now.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct View {
@@ -293,6 +285,21 @@ struct Sweep {
     /// members that asked about it named. Silent, it is suspected from
     /// that instant, not from the probe's deadline.
     asked_about: Option<Instant>,
+    /// What the resend carries: the same body (a relayed vouch), or, with
+    /// `None`, this node's notice as it is then.
+    resend: Option<Body>,
+}
+
+/// What a sweep of one is for ([`Membership::sweep_one`]).
+#[derive(Debug, Clone, Copy)]
+enum SweepOne {
+    /// This node's notice (an admission): a resend carries the notice of
+    /// the moment.
+    Notice,
+    /// A probe of a member asked about as having failed by this instant.
+    Probe(Instant),
+    /// A body that must arrive as it is (a relayed vouch): resent as is.
+    Repeat,
 }
 
 /// This node's own graceful leave, once [`Membership::leave`] was called.
@@ -834,6 +841,8 @@ impl Membership {
                 self.apply_suspicions(now, &sender, entries, out);
             }
             Body::Vouch { entries } => {
+                // A relay waits for this (`relay`).
+                self.send(out, &sender, Body::Ack { sequence });
                 // From a member we cannot reach, it proves nothing here.
                 if !still_suspected {
                     self.vouched(now, entries);
@@ -866,7 +875,7 @@ impl Membership {
             self.tell_fenced_to(now, &sender, out);
             self.tell(now, &sender, out);
         }
-        self.relay(&sender, out);
+        self.relay(now, &sender, out);
     }
 
     /// `sender` acknowledged this node's notice `sequence`: any notice
@@ -943,9 +952,18 @@ impl Membership {
     }
 
     /// Tells the members that asked about `sender` (and that this node
-    /// could not vouch to: it probed `sender`, or took the suspicion on
-    /// hearsay) that it was just heard from, in [`RELAY_COPIES`] copies.
-    fn relay(&mut self, sender: &str, out: &mut Vec<Output>) {
+    /// could not vouch to: it probed `sender`, or suspected it) that it
+    /// was just heard from: a vouch each, acknowledged like a sweep (the
+    /// same vouch resent at `ack_timeout / 2`, the asker suspected if
+    /// silent at `ack_timeout`). The proof takes the relay as arriving
+    /// (docs/l2-mode.md, "The bound when views are not transitive"), and
+    /// unlike a vouch in answer to an ask, nothing else asks for it again
+    /// before the asker's verdict. Sent once, unacknowledged, it was lost
+    /// when the relaying node refuted a suspicion right after: its
+    /// refutation, a newer life, overtook the vouch on the way, and the
+    /// asker's replay window dropped the vouch as stale (two owners on
+    /// three nodes, `a_relayed_vouch_overtaken_by_a_refutation_is_resent`).
+    fn relay(&mut self, now: Instant, sender: &str, out: &mut Vec<Output>) {
         let Some(peer) = self.peers.get_mut(sender) else {
             return;
         };
@@ -959,15 +977,10 @@ impl Membership {
             age_ms: 0,
         };
         for to in askers {
-            for _ in 0..RELAY_COPIES {
-                self.send(
-                    out,
-                    &to,
-                    Body::Vouch {
-                        entries: vec![sighting.clone()],
-                    },
-                );
-            }
+            let body = Body::Vouch {
+                entries: vec![sighting.clone()],
+            };
+            self.sweep_one(now, &to, body, SweepOne::Repeat, out);
         }
     }
 
@@ -1089,7 +1102,7 @@ impl Membership {
             return;
         }
         let body = self.notice(now);
-        self.sweep_one(now, name, body, Some(failed_by), out);
+        self.sweep_one(now, name, body, SweepOne::Probe(failed_by), out);
     }
 
     /// The failure instant of a member silent to a probe that ended at
@@ -1113,11 +1126,16 @@ impl Membership {
         now: Instant,
         name: &str,
         body: Body,
-        asked_about: Option<Instant>,
+        kind: SweepOne,
         out: &mut Vec<Output>,
     ) -> u64 {
         self.sequence += 1;
         let sequence = self.sequence;
+        let (asked_about, resend) = match kind {
+            SweepOne::Notice => (None, None),
+            SweepOne::Probe(failed_by) => (Some(failed_by), None),
+            SweepOne::Repeat => (None, Some(body.clone())),
+        };
         self.seal_to(out, name, sequence, body);
         self.sweeps.push(Sweep {
             sequence,
@@ -1125,6 +1143,7 @@ impl Membership {
             deadline: now + self.timing.ack_timeout,
             pending: BTreeSet::from([name.to_string()]),
             asked_about,
+            resend,
         });
         sequence
     }
@@ -1284,7 +1303,12 @@ impl Membership {
         for sweep in &mut self.sweeps {
             if sweep.resend_at.is_some_and(|t| now >= t) {
                 sweep.resend_at = None;
-                resend.extend(sweep.pending.iter().cloned());
+                resend.extend(
+                    sweep
+                        .pending
+                        .iter()
+                        .map(|n| (n.clone(), sweep.resend.clone())),
+                );
             }
             if now >= sweep.deadline {
                 let failed_by = sweep.asked_about.map_or(sweep.deadline, |asked| {
@@ -1298,8 +1322,11 @@ impl Membership {
             }
         }
         self.sweeps.retain(|s| now < s.deadline);
-        for name in resend {
-            self.notify(now, &name, out);
+        for (name, body) in resend {
+            match body {
+                Some(body) => self.send(out, &name, body),
+                None => self.notify(now, &name, out),
+            }
         }
         let expired: Vec<(String, Instant)> = expired
             .into_iter()
@@ -1450,6 +1477,7 @@ impl Membership {
                 deadline: now + self.timing.ack_timeout,
                 pending,
                 asked_about: None,
+                resend: None,
             });
         }
     }
@@ -1630,7 +1658,7 @@ impl Membership {
             };
         }
         for name in check {
-            let sequence = self.sweep_one(now, &name, body.clone(), None, out);
+            let sequence = self.sweep_one(now, &name, body.clone(), SweepOne::Notice, out);
             if let Some(peer) = self.peers.get_mut(&name) {
                 peer.admission = Admission::Checking { sequence };
             }

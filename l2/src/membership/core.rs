@@ -285,9 +285,10 @@ struct Sweep {
     /// members that asked about it named. Silent, it is suspected from
     /// that instant, not from the probe's deadline.
     asked_about: Option<Instant>,
-    /// What the resend carries: the same body (a relayed vouch), or, with
-    /// `None`, this node's notice as it is then.
-    resend: Option<Body>,
+    /// A relayed vouch: sent again as it is at the resend instant, and
+    /// nobody suspected at the deadline (it is not acknowledged). `None`:
+    /// a sweep, whose resend carries this node's notice as it is then.
+    copy: Option<Body>,
 }
 
 /// What a sweep of one is for ([`Membership::sweep_one`]).
@@ -298,8 +299,8 @@ enum SweepOne {
     Notice,
     /// A probe of a member asked about as having failed by this instant.
     Probe(Instant),
-    /// A body that must arrive as it is (a relayed vouch): resent as is.
-    Repeat,
+    /// A relayed vouch: sent again as it is, nobody suspected.
+    Copy,
 }
 
 /// This node's own graceful leave, once [`Membership::leave`] was called.
@@ -841,8 +842,6 @@ impl Membership {
                 self.apply_suspicions(now, &sender, entries, out);
             }
             Body::Vouch { entries } => {
-                // A relay waits for this (`relay`).
-                self.send(out, &sender, Body::Ack { sequence });
                 // From a member we cannot reach, it proves nothing here.
                 if !still_suspected {
                     self.vouched(now, entries);
@@ -953,16 +952,19 @@ impl Membership {
 
     /// Tells the members that asked about `sender` (and that this node
     /// could not vouch to: it probed `sender`, or suspected it) that it
-    /// was just heard from: a vouch each, acknowledged like a sweep (the
-    /// same vouch resent at `ack_timeout / 2`, the asker suspected if
-    /// silent at `ack_timeout`). The proof takes the relay as arriving
+    /// was just heard from: a vouch each, and the same vouch again
+    /// `ack_timeout / 2` later. The proof takes the relay as arriving
     /// (docs/l2-mode.md, "The bound when views are not transitive"), and
-    /// unlike a vouch in answer to an ask, nothing else asks for it again
-    /// before the asker's verdict. Sent once, unacknowledged, it was lost
-    /// when the relaying node refuted a suspicion right after: its
-    /// refutation, a newer life, overtook the vouch on the way, and the
-    /// asker's replay window dropped the vouch as stale (two owners on
-    /// three nodes, `a_relayed_vouch_overtaken_by_a_refutation_is_resent`).
+    /// unlike a vouch in answer to an ask, nothing asks for it again
+    /// before the asker's verdict. Sent once, it was lost when the
+    /// relaying node refuted a suspicion right after: its refutation, a
+    /// newer life, overtook the vouch on the way, and the asker's replay
+    /// window dropped the vouch as stale (two owners on three nodes,
+    /// `a_relayed_vouch_overtaken_by_a_refutation_is_resent`); the later
+    /// copy carries the newer life. Not acknowledged: a node that comes
+    /// back is relayed by every member to every member that asked about
+    /// it (`n²` vouches at once), and suspecting each asker whose
+    /// acknowledgement is late would add suspicions to that burst.
     fn relay(&mut self, now: Instant, sender: &str, out: &mut Vec<Output>) {
         let Some(peer) = self.peers.get_mut(sender) else {
             return;
@@ -980,7 +982,7 @@ impl Membership {
             let body = Body::Vouch {
                 entries: vec![sighting.clone()],
             };
-            self.sweep_one(now, &to, body, SweepOne::Repeat, out);
+            self.sweep_one(now, &to, body, SweepOne::Copy, out);
         }
     }
 
@@ -1119,8 +1121,9 @@ impl Membership {
     }
 
     /// Sends `body` to `name` alone, acknowledged like a sweep (resent at
-    /// `ack_timeout / 2`, suspected if silent at `ack_timeout`); the
-    /// sequence number used.
+    /// `ack_timeout / 2`, suspected if silent at `ack_timeout`), or, for a
+    /// [`SweepOne::Copy`], sent again at `ack_timeout / 2` and nothing
+    /// more; the sequence number used.
     fn sweep_one(
         &mut self,
         now: Instant,
@@ -1131,10 +1134,10 @@ impl Membership {
     ) -> u64 {
         self.sequence += 1;
         let sequence = self.sequence;
-        let (asked_about, resend) = match kind {
+        let (asked_about, copy) = match kind {
             SweepOne::Notice => (None, None),
             SweepOne::Probe(failed_by) => (Some(failed_by), None),
-            SweepOne::Repeat => (None, Some(body.clone())),
+            SweepOne::Copy => (None, Some(body.clone())),
         };
         self.seal_to(out, name, sequence, body);
         self.sweeps.push(Sweep {
@@ -1143,7 +1146,7 @@ impl Membership {
             deadline: now + self.timing.ack_timeout,
             pending: BTreeSet::from([name.to_string()]),
             asked_about,
-            resend,
+            copy,
         });
         sequence
     }
@@ -1307,10 +1310,10 @@ impl Membership {
                     sweep
                         .pending
                         .iter()
-                        .map(|n| (n.clone(), sweep.resend.clone())),
+                        .map(|n| (n.clone(), sweep.copy.clone())),
                 );
             }
-            if now >= sweep.deadline {
+            if now >= sweep.deadline && sweep.copy.is_none() {
                 let failed_by = sweep.asked_about.map_or(sweep.deadline, |asked| {
                     Self::probe_failed_by(ask_after, asked, sweep.deadline)
                 });
@@ -1477,7 +1480,7 @@ impl Membership {
                 deadline: now + self.timing.ack_timeout,
                 pending,
                 asked_about: None,
-                resend: None,
+                copy: None,
             });
         }
     }

@@ -20,6 +20,9 @@ pub struct Failover {
     /// `None`: nobody else answered within the timeout.
     pub outage: Option<Duration>,
     pub double_answers: usize,
+    /// The killed speaker, started again, and every other saw all nodes
+    /// again within the bound; `false` ends a size's failovers.
+    pub rejoined: bool,
 }
 
 /// When a node other than `owner` first answered, among `asked`.
@@ -42,6 +45,7 @@ pub fn judge_after(
 ) -> Failover {
     Failover {
         owner,
+        rejoined: true,
         outage: answered.map(|at| at.saturating_duration_since(killed_at)),
         double_answers: asked
             .iter()

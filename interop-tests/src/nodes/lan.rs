@@ -49,6 +49,9 @@ pub const MAX_SERVICES: usize = (255 - FIRST_VIP) as usize;
 const VIEW_CHANGED: &str = "members alive changed";
 /// How long a killed speaker's successor may take to answer for the VIP.
 const FAILOVER_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a killed speaker, started again, and the others get to see
+/// all nodes again.
+const REJOIN_TIMEOUT: Duration = Duration::from_secs(60);
 /// After the first answer from another node, how long double answers are
 /// still looked for.
 const HOLD: Duration = Duration::from_millis(500);
@@ -314,10 +317,17 @@ impl NodesLan {
     pub fn failovers(&mut self, runs: usize, jitter: &mut Jitter) -> Result<Vec<Failover>> {
         let vip = self.vip(0);
         let who = WhoHas::start_on(&self.client, self.macs.clone(), vip)?;
-        let mut out = Vec::with_capacity(runs);
+        let mut out: Vec<Failover> = Vec::with_capacity(runs);
         for _ in 0..runs {
             check_interrupted()?;
-            let owner = self.wait_one_owner(&who, Duration::from_secs(30))?;
+            let owner = match self.wait_one_owner(&who, Duration::from_secs(30)) {
+                Ok(owner) => owner,
+                Err(LabError::Timeout { seen, .. }) => {
+                    apart(&mut out, self.nodes.len(), "no node answered alone", &seen);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             // Heartbeats every 5 ms, reprobes every 25 ms: spread the kill
             // over many of each.
             std::thread::sleep(jitter.within(Duration::from_millis(100)));
@@ -348,7 +358,19 @@ impl NodesLan {
             self.lab
                 .wait_exited(self.speakers[owner].daemon(), Duration::from_secs(10))?;
             self.start_speaker(owner)?;
-            self.wait_settled(Duration::from_secs(60))?;
+            match self.wait_settled(REJOIN_TIMEOUT) {
+                Ok(()) => {}
+                Err(LabError::Timeout { seen, .. }) => {
+                    apart(
+                        &mut out,
+                        self.nodes.len(),
+                        "not everyone saw everyone",
+                        &seen,
+                    );
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
         }
         Ok(out)
     }
@@ -434,6 +456,20 @@ struct Readings {
     nodes: Vec<Reading>,
     rss_kib: Vec<u64>,
     bird: Option<(Reading, u64)>,
+}
+
+/// The cluster did not come together again after the last failover of
+/// `out` (`what`, within the wait's bound): recorded, not fatal. The
+/// size's figures stand, and a cluster that is not together has no steady
+/// owner to kill next, so its failovers end.
+fn apart(out: &mut [Failover], nodes: usize, what: &str, seen: &str) {
+    eprintln!(
+        "{nodes} nodes: after failover {}, {what} in time: {seen}",
+        out.len()
+    );
+    if let Some(last) = out.last_mut() {
+        last.rejoined = false;
+    }
 }
 
 fn pid_of(speaker: &FerroLb) -> Result<nix::unistd::Pid> {

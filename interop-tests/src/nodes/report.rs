@@ -36,6 +36,9 @@ pub struct Row {
     pub failovers: usize,
     /// Failovers in which another node answered.
     pub failovers_ok: usize,
+    /// Failovers after which everyone saw everyone again (the last one
+    /// measured did not when this is below `failovers`).
+    pub rejoined: usize,
     pub failover_p50_ms: Option<f64>,
     pub failover_max_ms: Option<f64>,
     pub double_answers: usize,
@@ -111,6 +114,7 @@ impl Row {
             dropped: m.l2.iter().map(|r| r.dropped).sum(),
             failovers: m.failovers.len(),
             failovers_ok: outages.iter().flatten().count(),
+            rejoined: m.failovers.iter().filter(|f| f.rejoined).count(),
             failover_p50_ms: ms(0.5),
             failover_max_ms: ms(1.0),
             double_answers: m.failovers.iter().map(|f| f.double_answers).sum(),
@@ -132,14 +136,14 @@ impl Row {
 /// The Markdown table.
 pub fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| nodes | settled | datagrams/s out per node (mean / max) | in (mean / max) | model | bytes/s out / in (mean) | CPU per node (mean / max) | RSS (mean / max) | dropped | failover p50 / max (ok/runs) | double answers | BGP: ECMP over all | CPU per node with BGP | BIRD CPU / RSS | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+        "| nodes | settled | datagrams/s out per node (mean / max) | in (mean / max) | model | bytes/s out / in (mean) | CPU per node (mean / max) | RSS (mean / max) | dropped | failover p50 / max (ok/runs, rejoined) | double answers | BGP: ECMP over all | CPU per node with BGP | BIRD CPU / RSS | load |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let ms = |v: Option<f64>| v.map_or("never".into(), |v| format!("{v:.0} ms"));
     let pct = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} %"));
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} | {:.1} / {:.1} kB/s | {:.1} / {:.1} % | {:.1} / {:.1} MiB | {} | {} / {} ({}/{}) | {} | {} | {} | {} / {} | {:.1} |",
+            "| {} | {} | {:.0} / {:.0} | {:.0} / {:.0} | {:.0} | {:.1} / {:.1} kB/s | {:.1} / {:.1} % | {:.1} / {:.1} MiB | {} | {} / {} ({}/{}, {}) | {} | {} | {} | {} / {} | {:.1} |",
             r.nodes,
             if r.settled { "yes" } else { "**no**" },
             r.out_mean,
@@ -158,6 +162,7 @@ pub fn table(rows: &[Row]) -> String {
             ms(r.failover_max_ms),
             r.failovers_ok,
             r.failovers,
+            r.rejoined,
             r.double_answers,
             r.ecmp_ms
                 .map_or("—".into(), |v| format!("{:.2} s", v / 1e3)),
@@ -171,7 +176,7 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-const COLUMNS: [&str; 24] = [
+const COLUMNS: [&str; 25] = [
     "nodes",
     "settled",
     "out_mean",
@@ -188,6 +193,7 @@ const COLUMNS: [&str; 24] = [
     "dropped",
     "failovers",
     "failovers_ok",
+    "rejoined",
     "failover_p50_ms",
     "failover_max_ms",
     "double_answers",
@@ -221,6 +227,7 @@ pub fn to_tsv(rows: &[Row]) -> String {
             r.dropped.to_string(),
             r.failovers.to_string(),
             r.failovers_ok.to_string(),
+            r.rejoined.to_string(),
             opt(r.failover_p50_ms),
             opt(r.failover_max_ms),
             r.double_answers.to_string(),
@@ -281,14 +288,15 @@ pub fn from_tsv(text: &str) -> Result<Vec<Row>> {
                 dropped: int(13)? as u64,
                 failovers: int(14)?,
                 failovers_ok: int(15)?,
-                failover_p50_ms: opt(16)?,
-                failover_max_ms: opt(17)?,
-                double_answers: int(18)?,
-                ecmp_ms: opt(19)?,
-                bgp_cpu_mean: opt(20)?,
-                bird_cpu: opt(21)?,
-                bird_rss_kib: opt(22)?,
-                load: num(23)?,
+                rejoined: int(16)?,
+                failover_p50_ms: opt(17)?,
+                failover_max_ms: opt(18)?,
+                double_answers: int(19)?,
+                ecmp_ms: opt(20)?,
+                bgp_cpu_mean: opt(21)?,
+                bird_cpu: opt(22)?,
+                bird_rss_kib: opt(23)?,
+                load: num(24)?,
             })
         })
         .collect()
@@ -324,6 +332,7 @@ mod tests {
                     owner,
                     outage,
                     double_answers: usize::from(owner == 2),
+                    rejoined: owner != 3,
                 })
                 .collect(),
             ecmp: Some(Duration::from_millis(1500)),
@@ -344,6 +353,8 @@ mod tests {
         assert_eq!(r.dropped, 2);
         // A failover nobody took over ranks above every time.
         assert_eq!((r.failovers, r.failovers_ok), (4, 3));
+        // The last one's cluster did not come together again.
+        assert_eq!(r.rejoined, 3);
         assert_eq!(r.failover_p50_ms, Some(61.0));
         assert_eq!(r.failover_max_ms, None);
         assert_eq!(r.double_answers, 1);
@@ -378,6 +389,6 @@ mod tests {
         let text = table(&[Row::of(&measured())]);
         assert_eq!(text.lines().count(), 3);
         assert!(text.contains("| 3 | yes | 425 / 430 |"), "{text}");
-        assert!(text.contains("61 ms / never (3/4)"), "{text}");
+        assert!(text.contains("61 ms / never (3/4, 3)"), "{text}");
     }
 }

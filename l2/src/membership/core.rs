@@ -881,8 +881,10 @@ impl Membership {
     /// sent since a sweep began (its resend has a sequence of its own)
     /// shows the member reachable both ways.
     fn acknowledged(&mut self, now: Instant, sender: &str, sequence: u64) {
+        // A relayed vouch's copy goes out whatever comes back: nothing
+        // acknowledges a vouch.
         for sweep in &mut self.sweeps {
-            if sweep.sequence <= sequence {
+            if sweep.copy.is_none() && sweep.sequence <= sequence {
                 sweep.pending.remove(sender);
             }
         }
@@ -1097,7 +1099,12 @@ impl Membership {
     /// watch fenced its member"; `one_missed_watch_does_not_fence_its_member`
     /// in `l2/tests/membership_sim.rs`).
     fn probe(&mut self, now: Instant, name: &str, failed_by: Instant, out: &mut Vec<Output>) {
-        if let Some(sweep) = self.sweeps.iter_mut().find(|s| s.pending.contains(name)) {
+        // A relayed vouch on its way to `name` asks it nothing.
+        if let Some(sweep) = self
+            .sweeps
+            .iter_mut()
+            .find(|s| s.copy.is_none() && s.pending.contains(name))
+        {
             // Already asked, and not answered yet: the same deadline
             // holds; a later instant named puts its verdict off.
             sweep.asked_about = sweep.asked_about.max(Some(failed_by));
@@ -1764,6 +1771,97 @@ mod tests {
             }
         }
         told
+    }
+
+    /// The bodies `out` sends to `to`.
+    fn sent_to(out: &[Output], to: &str) -> Vec<Body> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { to: t, bytes } if t == to => {
+                    Datagram::open(&key(), bytes).ok().map(|d| d.body)
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn suspicion(member: &str) -> Body {
+        Body::Suspect {
+            entries: vec![Suspicion {
+                member: member.into(),
+                incarnation: 7,
+                age_ms: 0,
+            }],
+        }
+    }
+
+    /// `a` hears `b` and `c` at `t0`; at `t1` `b` asks about `c`, which
+    /// `a` has not heard since: `a` probes `c`; `c` speaks at `t1 + 1 ms`
+    /// and `a` relays a vouch to `b`. The outputs of that last step.
+    fn relayed(a: &mut Membership, t0: Instant, t1: Instant) -> Vec<Output> {
+        a.handle(t0, Input::Received(sealed("b", 1, Body::Heartbeat)));
+        a.handle(t0, Input::Received(sealed("c", 1, Body::Heartbeat)));
+        let out = a.handle(t1, Input::Received(sealed("b", 2, suspicion("c"))));
+        assert!(
+            sent_to(&out, "c")
+                .iter()
+                .any(|b| matches!(b, Body::Suspect { .. })),
+            "no probe of c: {out:?}"
+        );
+        assert!(
+            sent_to(&out, "b").contains(&Body::Ack { sequence: 2 }),
+            "a could vouch for nothing: a plain acknowledgement"
+        );
+        let out = a.handle(t1 + MS, Input::Received(sealed("c", 2, Body::Heartbeat)));
+        assert!(
+            sent_to(&out, "b")
+                .iter()
+                .any(|b| matches!(b, Body::Vouch { .. })),
+            "no relay to b: {out:?}"
+        );
+        out
+    }
+
+    #[test]
+    fn a_relayed_vouch_goes_out_again_whatever_the_asker_acknowledges() {
+        let t0 = Instant::now();
+        let t1 = t0 + 10 * MS;
+        let mut a = member("a", t0);
+        relayed(&mut a, t0, t1);
+        // `b` acknowledges a later notice of `a`: it says nothing of the
+        // vouch, which may have been dropped on the way.
+        a.handle(
+            t1 + 2 * MS,
+            Input::Received(sealed("b", 3, Body::Ack { sequence: 1_000 })),
+        );
+        let half = MembershipTiming::default().ack_timeout / 2;
+        let copy = a.poll(t1 + MS + half);
+        assert!(
+            sent_to(&copy, "b")
+                .iter()
+                .any(|b| matches!(b, Body::Vouch { .. })),
+            "no copy: {copy:?}"
+        );
+        // Nobody is suspected for a vouch nobody acknowledges.
+        a.poll(t1 + MS + 2 * half);
+        assert!(a.view().reachable.contains("b"), "{:?}", a.view());
+    }
+
+    #[test]
+    fn a_relay_on_its_way_to_a_member_does_not_stop_a_probe_of_it() {
+        let t0 = Instant::now();
+        let t1 = t0 + 10 * MS;
+        let mut a = member("a", t0);
+        relayed(&mut a, t0, t1);
+        // Now `c` asks about `b`, not heard since `t0`: `a` probes `b`,
+        // though its vouch to `b` still waits for its copy.
+        let out = a.handle(t1 + 2 * MS, Input::Received(sealed("c", 3, suspicion("b"))));
+        assert!(
+            sent_to(&out, "b")
+                .iter()
+                .any(|b| matches!(b, Body::Suspect { .. })),
+            "no probe of b: {out:?}"
+        );
     }
 
     #[test]

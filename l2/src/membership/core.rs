@@ -281,26 +281,23 @@ struct Sweep {
     resend_at: Option<Instant>,
     deadline: Instant,
     pending: BTreeSet<String>,
+    purpose: Purpose,
+}
+
+/// What a sweep is for.
+#[derive(Debug, Clone)]
+enum Purpose {
+    /// This node's notice (its suspicions, an admission): a resend
+    /// carries the notice of the moment; who stays silent is suspected
+    /// from the deadline.
+    Notice,
     /// A probe ([`Membership::probe`]): the latest failure instant the
     /// members that asked about it named. Silent, it is suspected from
     /// that instant, not from the probe's deadline.
-    asked_about: Option<Instant>,
-    /// A relayed vouch: sent again as it is at the resend instant, and
-    /// nobody suspected at the deadline (it is not acknowledged). `None`:
-    /// a sweep, whose resend carries this node's notice as it is then.
-    copy: Option<Body>,
-}
-
-/// What a sweep of one is for ([`Membership::sweep_one`]).
-#[derive(Debug, Clone, Copy)]
-enum SweepOne {
-    /// This node's notice (an admission): a resend carries the notice of
-    /// the moment.
-    Notice,
-    /// A probe of a member asked about as having failed by this instant.
     Probe(Instant),
-    /// A relayed vouch: sent again as it is, nobody suspected.
-    Copy,
+    /// A relayed vouch: sent again as it is at the resend instant, and
+    /// nobody suspected at the deadline (it is not acknowledged).
+    Copy(Body),
 }
 
 /// This node's own graceful leave, once [`Membership::leave`] was called.
@@ -884,7 +881,7 @@ impl Membership {
         // A relayed vouch's copy goes out whatever comes back: nothing
         // acknowledges a vouch.
         for sweep in &mut self.sweeps {
-            if sweep.copy.is_none() && sweep.sequence <= sequence {
+            if !matches!(sweep.purpose, Purpose::Copy(_)) && sweep.sequence <= sequence {
                 sweep.pending.remove(sender);
             }
         }
@@ -984,7 +981,7 @@ impl Membership {
             let body = Body::Vouch {
                 entries: vec![sighting.clone()],
             };
-            self.sweep_one(now, &to, body, SweepOne::Copy, out);
+            self.sweep_one(now, &to, body.clone(), Purpose::Copy(body), out);
         }
     }
 
@@ -1099,19 +1096,25 @@ impl Membership {
     /// watch fenced its member"; `one_missed_watch_does_not_fence_its_member`
     /// in `l2/tests/membership_sim.rs`).
     fn probe(&mut self, now: Instant, name: &str, failed_by: Instant, out: &mut Vec<Output>) {
-        // A relayed vouch on its way to `name` asks it nothing.
-        if let Some(sweep) = self
-            .sweeps
-            .iter_mut()
-            .find(|s| s.copy.is_none() && s.pending.contains(name))
-        {
-            // Already asked, and not answered yet: the same deadline
-            // holds; a later instant named puts its verdict off.
-            sweep.asked_about = sweep.asked_about.max(Some(failed_by));
-            return;
+        // Already asked, and not answered yet: the same deadline holds. A
+        // later instant named puts a probe's verdict off; a notice's
+        // silent members fail by its deadline, later still. A relayed
+        // vouch on its way to `name` asks it nothing.
+        for sweep in &mut self.sweeps {
+            if !sweep.pending.contains(name) {
+                continue;
+            }
+            match &mut sweep.purpose {
+                Purpose::Probe(asked) => {
+                    *asked = (*asked).max(failed_by);
+                    return;
+                }
+                Purpose::Notice => return,
+                Purpose::Copy(_) => {}
+            }
         }
         let body = self.notice(now);
-        self.sweep_one(now, name, body, SweepOne::Probe(failed_by), out);
+        self.sweep_one(now, name, body, Purpose::Probe(failed_by), out);
     }
 
     /// The failure instant of a member silent to a probe that ended at
@@ -1129,31 +1132,25 @@ impl Membership {
 
     /// Sends `body` to `name` alone, acknowledged like a sweep (resent at
     /// `ack_timeout / 2`, suspected if silent at `ack_timeout`), or, for a
-    /// [`SweepOne::Copy`], sent again at `ack_timeout / 2` and nothing
+    /// [`Purpose::Copy`], sent again at `ack_timeout / 2` and nothing
     /// more; the sequence number used.
     fn sweep_one(
         &mut self,
         now: Instant,
         name: &str,
         body: Body,
-        kind: SweepOne,
+        purpose: Purpose,
         out: &mut Vec<Output>,
     ) -> u64 {
         self.sequence += 1;
         let sequence = self.sequence;
-        let (asked_about, copy) = match kind {
-            SweepOne::Notice => (None, None),
-            SweepOne::Probe(failed_by) => (Some(failed_by), None),
-            SweepOne::Copy => (None, Some(body.clone())),
-        };
         self.seal_to(out, name, sequence, body);
         self.sweeps.push(Sweep {
             sequence,
             resend_at: Some(now + self.timing.ack_timeout / 2),
             deadline: now + self.timing.ack_timeout,
             pending: BTreeSet::from([name.to_string()]),
-            asked_about,
-            copy,
+            purpose,
         });
         sequence
     }
@@ -1317,13 +1314,17 @@ impl Membership {
                     sweep
                         .pending
                         .iter()
-                        .map(|n| (n.clone(), sweep.copy.clone())),
+                        .map(|n| (n.clone(), sweep.purpose.clone())),
                 );
             }
-            if now >= sweep.deadline && sweep.copy.is_none() {
-                let failed_by = sweep.asked_about.map_or(sweep.deadline, |asked| {
-                    Self::probe_failed_by(ask_after, asked, sweep.deadline)
-                });
+            if now >= sweep.deadline {
+                let failed_by = match sweep.purpose {
+                    Purpose::Notice => sweep.deadline,
+                    Purpose::Probe(asked) => {
+                        Self::probe_failed_by(ask_after, asked, sweep.deadline)
+                    }
+                    Purpose::Copy(_) => continue,
+                };
                 expired.extend(
                     std::mem::take(&mut sweep.pending)
                         .into_iter()
@@ -1332,10 +1333,10 @@ impl Membership {
             }
         }
         self.sweeps.retain(|s| now < s.deadline);
-        for (name, body) in resend {
-            match body {
-                Some(body) => self.send(out, &name, body),
-                None => self.notify(now, &name, out),
+        for (name, purpose) in resend {
+            match purpose {
+                Purpose::Copy(body) => self.send(out, &name, body),
+                Purpose::Notice | Purpose::Probe(_) => self.notify(now, &name, out),
             }
         }
         let expired: Vec<(String, Instant)> = expired
@@ -1486,8 +1487,7 @@ impl Membership {
                 resend_at: Some(now + self.timing.ack_timeout / 2),
                 deadline: now + self.timing.ack_timeout,
                 pending,
-                asked_about: None,
-                copy: None,
+                purpose: Purpose::Notice,
             });
         }
     }
@@ -1668,7 +1668,7 @@ impl Membership {
             };
         }
         for name in check {
-            let sequence = self.sweep_one(now, &name, body.clone(), SweepOne::Notice, out);
+            let sequence = self.sweep_one(now, &name, body.clone(), Purpose::Notice, out);
             if let Some(peer) = self.peers.get_mut(&name) {
                 peer.admission = Admission::Checking { sequence };
             }

@@ -92,22 +92,6 @@ fn rank(
     (std::cmp::Reverse(score(node)), weight(node, key))
 }
 
-/// The nodes of `others` that [`owner_preferring`] ranks before `node` for
-/// `key`: those that would own it instead of `node` were they candidates
-/// beside it.
-pub fn ranked_before<'a>(
-    key: IpAddr,
-    node: &str,
-    others: impl IntoIterator<Item = &'a str>,
-    score: impl Fn(&str) -> u64,
-) -> Vec<&'a str> {
-    let mine = (rank(key, node, &score), node);
-    others
-        .into_iter()
-        .filter(|n| (rank(key, n, &score), *n) < mine)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,22 +118,5 @@ mod tests {
         let backward = owner(key, ["d", "c", "b", "a"]);
         assert_eq!(forward, backward);
         assert_eq!(owner(key, []), None);
-    }
-
-    #[test]
-    fn ranked_before_is_who_would_win_instead() {
-        let key = addr("198.51.100.10");
-        let all = ["a", "b", "c", "d", "e"];
-        for node in all {
-            let before = ranked_before(key, node, all, |_| 0);
-            for other in all.iter().copied().filter(|o| *o != node) {
-                let wins = owner(key, [node, other]) == Some(other);
-                assert_eq!(before.contains(&other), wins, "{other} before {node}");
-            }
-        }
-        // A preference outweighs the digest.
-        let preferred = |n: &str| u64::from(n == "e");
-        assert_eq!(ranked_before(key, "a", ["e"], preferred), vec!["e"]);
-        assert!(ranked_before(key, "e", all, preferred).is_empty());
     }
 }

@@ -11,7 +11,7 @@ use interop_tests::l2::ferrolb::{CLAIMED, CONFLICT, RELEASED};
 use interop_tests::l2::{
     Failure, FerroLbL2, Jitter, L2Lan, L2Subject, RunOptions, run_failovers, settle,
 };
-use interop_tests::{Family, LabError, Probe};
+use interop_tests::{Family, LabError, Probe, scrape};
 
 fn use_this_build() {
     // SAFETY: set before any thread of this test reads the environment;
@@ -47,6 +47,60 @@ fn failovers(family: Family, tag: &str, kinds: &[Failure]) -> interop_tests::Res
         }
     }
     settle(&lan, &ferrolb, Duration::from_secs(20))?;
+    check_membership_metrics(&lan, &ferrolb, kinds.contains(&Failure::Kill))
+}
+
+/// Every `ferrolb run --metrics-addr` serves its configuration, its
+/// allocator and its membership on `/metrics`: the configuration loaded,
+/// the pool's one address in use, all three members alive again,
+/// heartbeats taken in, none with a bad MAC; after a crash, the suspicion
+/// and the death verdict were counted.
+fn check_membership_metrics(
+    lan: &L2Lan,
+    ferrolb: &FerroLbL2,
+    crashed: bool,
+) -> interop_tests::Result<()> {
+    let (mut suspicions, mut deaths) = (0.0, 0.0);
+    for id in 0..lan.nodes().len() {
+        let text = ferrolb.metrics(lan, id)?;
+        let sample = |s: &str| scrape::sum(&text, s);
+        let context = || format!("{}:\n{text}", lan.name(id));
+        for (name, want) in [
+            ("metallb_k8s_client_config_loaded_bool", 1.0),
+            (
+                "metallb_allocator_addresses_in_use_total{pool=\"lan\"}",
+                1.0,
+            ),
+            ("metallb_allocator_addresses_total{pool=\"lan\"}", 1.0),
+        ] {
+            assert_eq!(sample(name), want, "{name} on {}", context());
+        }
+        assert_eq!(
+            sample("ferrolb_membership_members{state=\"alive\"}"),
+            3.0,
+            "{}",
+            context()
+        );
+        assert!(
+            sample("ferrolb_membership_datagrams_received_total{kind=\"heartbeat\"}") > 0.0,
+            "{}",
+            context()
+        );
+        assert_eq!(
+            sample("ferrolb_membership_datagrams_rejected_total{reason=\"unauthenticated\"}"),
+            0.0,
+            "{}",
+            context()
+        );
+        suspicions += sample("ferrolb_membership_suspicions_total");
+        deaths += sample("ferrolb_membership_deaths_total");
+    }
+    if crashed {
+        assert!(
+            suspicions >= 1.0 && deaths >= 1.0,
+            "a speaker was killed: suspicions {suspicions}, deaths {deaths}"
+        );
+    }
     Ok(())
 }
 

@@ -74,6 +74,16 @@ impl Metrics {
     /// texts (`metallb_allocator_addresses_total`,
     /// `..._ipv4_addresses_total`, `..._ipv6_addresses_in_use_total`...).
     pub fn register(registry: &mut Registry) -> Self {
+        Metrics {
+            client: ClientMetrics::register(registry),
+            ..Metrics::register_allocator(registry)
+        }
+    }
+
+    /// The pool gauges and the assignment counters alone, beside a
+    /// process that registers `metallb_k8s_client_*` itself (`ferrolb
+    /// run`, where the speaker's do); `client` is then not exported.
+    pub fn register_allocator(registry: &mut Registry) -> Self {
         let m = Metrics::default();
         m.total.register(
             registry,
@@ -95,10 +105,7 @@ impl Metrics {
             "Services refused an address (one per AllocationFailed event: a new reason, not every retry)",
             m.failures.clone(),
         );
-        Metrics {
-            client: ClientMetrics::register(registry),
-            ..m
-        }
+        m
     }
 
     /// This replica stands by: it reports neither pools nor a

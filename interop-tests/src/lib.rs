@@ -42,6 +42,7 @@ pub mod procfs;
 pub mod promql;
 pub mod route;
 pub mod routers;
+pub mod scrape;
 pub mod syns;
 pub mod traffic;
 pub mod wait;

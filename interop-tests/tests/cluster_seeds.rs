@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use interop_tests::cluster::{CHART_SELECTOR, Cluster, ClusterSpec, ECHO_IMAGE};
-use interop_tests::{LabError, Probe, Result};
+use interop_tests::{LabError, Probe, Result, scrape};
 
 mod cluster_flows;
 
@@ -145,8 +145,44 @@ fn seed_000_layer2(c: &Cluster) -> Result<String> {
     let reply = c.wait_echo(ip, 80, Duration::from_secs(30))?;
     let owner = wait_owner(c, "default", "echo")?;
     check_answers_arp(c, ip, &owner)?;
-    let out = format!("{ip} answered by pod {} through {owner}", reply.pod);
+    let members = check_membership_metrics(c)?;
+    let out = format!(
+        "{ip} answered by pod {} through {owner}; {members}",
+        reply.pod
+    );
     Ok(out)
+}
+
+/// Every speaker sees every node alive in its membership metrics, has
+/// taken heartbeats in, and rejected none for a bad key (the chart's
+/// memberlist Secret reached them all).
+fn check_membership_metrics(c: &Cluster) -> Result<String> {
+    let nodes = c.nodes().len() as f64;
+    let mut heartbeats = Vec::new();
+    for (node, text) in speaker_metrics(c)? {
+        let alive = scrape::sum(&text, "ferrolb_membership_members{state=\"alive\"}");
+        check(
+            alive == nodes,
+            format!("{node}: ferrolb_membership_members alive = {alive}, want {nodes}"),
+        )?;
+        let forged = scrape::sum(
+            &text,
+            "ferrolb_membership_datagrams_rejected_total{reason=\"unauthenticated\"}",
+        );
+        check(
+            forged == 0.0,
+            format!("{node}: {forged} membership datagrams with a bad MAC"),
+        )?;
+        let n = scrape::sum(
+            &text,
+            "ferrolb_membership_datagrams_received_total{kind=\"heartbeat\"}",
+        );
+        check(n > 0.0, format!("{node}: no heartbeat received"))?;
+        heartbeats.push(n);
+    }
+    Ok(format!(
+        "membership metrics: {nodes} alive on each, heartbeats in {heartbeats:?}"
+    ))
 }
 
 fn seed_003_smoke(c: &Cluster) -> Result<String> {

@@ -5,7 +5,8 @@
 //! Both run in lab namespaces against the real test API server, in a
 //! cluster where every series exists: a BGP session (BIRD) with a BFD
 //! profile, an address announced by BGP, one answered by ARP (and asked
-//! for), one another host already holds (a conflict), and one refused.
+//! for), one another host already holds (a conflict), one refused, and two
+//! speaker nodes (the Layer-2 membership).
 //! A name removed from a binary makes the wait time out naming it.
 //! (In this package for `CARGO_BIN_EXE_ferrolb-speaker`; the controller is
 //! the workspace's build of it, as in the chart test.)
@@ -26,7 +27,8 @@ use interop_tests::ferrolb::workspace_binary;
 use interop_tests::forward::Forward;
 use interop_tests::helm::{Helm, Release, chart_dir, of_kind};
 use interop_tests::promql::metric_names;
-use interop_tests::traffic::{arp_who_has, http_get_path};
+use interop_tests::scrape;
+use interop_tests::traffic::arp_who_has;
 use interop_tests::{Bird, Host, Lab, RouterConfig};
 use kube::Client;
 use kube::api::PostParams;
@@ -34,7 +36,6 @@ use serde_json::{Value, json};
 
 const NODE_AS: u32 = 64512;
 const ROUTER_AS: u32 = 64500;
-const METRICS_PORT: u16 = 7472;
 /// Every series needs a few passes: sessions, ARP probes, a conflict found.
 const CONVERGE: Duration = Duration::from_secs(60);
 
@@ -94,6 +95,8 @@ fn every_metric_the_dashboard_and_the_alerts_read_is_served() -> TestResult {
     let r1 = lab.add_host("r1")?;
     let c1 = lab.add_host_at("c1", 5)?;
     let n1 = lab.add_host_at("n1", 11)?;
+    // A second node: the Layer-2 membership runs only with another member.
+    let n2 = lab.add_host_at("n2", 12)?;
     let answered = lan_address(&lab, 200)?;
     let held = lan_address(&lab, 201)?;
     // r1 already uses `held`: n1's probe finds the conflict.
@@ -107,17 +110,29 @@ fn every_metric_the_dashboard_and_the_alerts_read_is_served() -> TestResult {
     let _bird = Bird::start(
         &lab,
         &r1,
-        &RouterConfig::facing_speakers(ROUTER_AS, &r1, &[&n1], NODE_AS),
+        &RouterConfig::facing_speakers(ROUTER_AS, &r1, &[&n1, &n2], NODE_AS),
     )?;
     let controller_log = lab.state_dir(&c1, "controller")?.join("controller.log");
     let speaker_log = lab.state_dir(&n1, "speaker")?.join("speaker.log");
-    let tails = || log_tails(&[controller_log.clone(), speaker_log.clone()], 20);
+    let speaker2_log = lab.state_dir(&n2, "speaker")?.join("speaker.log");
+    let tails = || {
+        log_tails(
+            &[
+                controller_log.clone(),
+                speaker_log.clone(),
+                speaker2_log.clone(),
+            ],
+            20,
+        )
+    };
     let outcome = block_on(async {
         let cluster = Cluster::start().await?;
         let admin = cluster.admin.clone();
         configure(&admin, &r1, answered, held).await?;
-        create_node(&admin, &n1).await?;
-        create_speaker_pod(&admin, &n1).await?;
+        for node in [&n1, &n2] {
+            create_node(&admin, node).await?;
+            create_speaker_pod(&admin, node).await?;
+        }
         for (name, ip) in [
             ("web", None),
             ("lan", Some(IpAddr::V4(answered))),
@@ -139,6 +154,7 @@ fn every_metric_the_dashboard_and_the_alerts_read_is_served() -> TestResult {
         let _forwards = [
             Forward::start(&c1.netns, server)?,
             Forward::start(&n1.netns, server)?,
+            Forward::start(&n2.netns, server)?,
         ];
         let controller = workspace_binary("ferrolb-controller", "ferrolb-controller")?;
         let _controller = start(
@@ -171,23 +187,33 @@ fn every_metric_the_dashboard_and_the_alerts_read_is_served() -> TestResult {
                 "off",
             ],
         )?;
+        let _speaker2 = start(
+            &lab,
+            &n2,
+            &speaker2_log,
+            env!("CARGO_BIN_EXE_ferrolb-speaker"),
+            &[
+                "--kubeconfig",
+                &cluster.speaker_kubeconfig.display().to_string(),
+                "--node-name",
+                &n2.name,
+                "--namespace",
+                NS,
+                "--bgp-listen",
+                "off",
+            ],
+        )?;
 
         let scrape = |host: &Host| {
-            http_get_path(
-                host,
-                [127, 0, 0, 1].into(),
-                METRICS_PORT,
-                "/metrics",
-                Duration::from_secs(5),
-            )
-            .map(|t| served(&t))
-            .unwrap_or_default()
+            scrape::metrics(host)
+                .map(|t| served(&t))
+                .unwrap_or_default()
         };
         let mut missing = BTreeSet::new();
         let found = wait_for("every referenced metric served", CONVERGE, || {
             // A client asks for the answered address: the ARP counters.
             let _ = arp_who_has(&r1, answered);
-            let serving: BTreeSet<String> = scrape(&c1).union(&scrape(&n1)).cloned().collect();
+            let serving: BTreeSet<String> = [&c1, &n1, &n2].into_iter().flat_map(scrape).collect();
             missing = wanted.difference(&serving).cloned().collect();
             let done = missing.is_empty().then_some(serving);
             async move { Ok(done) }
@@ -200,13 +226,7 @@ fn every_metric_the_dashboard_and_the_alerts_read_is_served() -> TestResult {
             .into());
         }
         // The assignment counters count: three given, one refused.
-        let text = http_get_path(
-            &c1,
-            [127, 0, 0, 1].into(),
-            METRICS_PORT,
-            "/metrics",
-            Duration::from_secs(5),
-        )?;
+        let text = scrape::metrics(&c1)?;
         for want in [
             "ferrolb_controller_address_assignments_total 3",
             "ferrolb_controller_address_assignment_failures_total 1",
@@ -230,7 +250,7 @@ fn start(
     let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     args.extend([
         "--metrics-addr".to_string(),
-        format!("127.0.0.1:{METRICS_PORT}"),
+        scrape::METRICS_ADDR.to_string(),
         "--log-format".to_string(),
         "json".to_string(),
     ]);

@@ -5,6 +5,7 @@
 //! change; a bad edit is refused with the compiler's errors and the last good
 //! configuration stays in force.
 
+mod metrics;
 mod services;
 mod status_socket;
 
@@ -24,6 +25,7 @@ use ferrolb_speaker::announce::{
 use ferrolb_speaker::files::{self, read};
 use ferrolb_speaker::memory::Trim;
 use ferrolb_speaker::pass::{Change, Settings, Speaker};
+use metrics::StandaloneMetrics;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing::{Instrument, error, info, warn};
 
@@ -63,6 +65,12 @@ pub struct RunArgs {
     /// 0660; docs/adr/0009-standalone-status-socket.md). Off unless given.
     #[arg(long, value_name = "PATH")]
     status_socket: Option<PathBuf>,
+    /// Serve Prometheus metrics (`/metrics`, with `/healthz` and
+    /// `/readyz`) on this address, e.g. `127.0.0.1:7472`: the speaker's
+    /// and the allocator's, under the names the Kubernetes components
+    /// use. Off unless given.
+    #[arg(long, value_name = "ADDR")]
+    metrics_addr: Option<SocketAddr>,
 }
 
 /// `--bgp-listen`: an address, or off.
@@ -110,9 +118,22 @@ pub fn run(args: RunArgs) -> ExitCode {
     // Every line names this host's node (as the speaker's do).
     let span = tracing::info_span!("ferrolb_run", node = %args.node);
     runtime.block_on(
-        Standalone::new(args, l2, graceful_restart)
-            .serve()
-            .instrument(span),
+        async move {
+            let metrics = match args.metrics_addr {
+                Some(addr) => match StandaloneMetrics::start(addr).await {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        eprintln!("ferrolb run: metrics: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+                None => None,
+            };
+            Standalone::new(args, l2, graceful_restart, metrics)
+                .serve()
+                .await
+        }
+        .instrument(span),
     )
 }
 
@@ -143,19 +164,26 @@ struct Standalone {
     /// What `ferrolb status --standalone` is told, and where it is sent.
     status: status_socket::StatusObjects,
     published: Option<tokio::sync::watch::Sender<String>>,
+    metrics: Option<StandaloneMetrics>,
 }
 
 impl Standalone {
-    fn new(args: RunArgs, l2: L2Settings, graceful_restart: GracefulRestartSettings) -> Standalone {
+    fn new(
+        args: RunArgs,
+        l2: L2Settings,
+        graceful_restart: GracefulRestartSettings,
+        metrics: Option<StandaloneMetrics>,
+    ) -> Standalone {
         let speaker = Speaker::new(Settings {
             node: args.node.clone(),
             router_id: args.router_id,
             bgp_listen: args.bgp_listen.0,
             l2,
             graceful_restart,
-            metrics: None,
+            metrics: metrics.as_ref().map(|m| m.speaker.clone()),
         });
         Standalone {
+            metrics,
             status: status_socket::StatusObjects::new(&args.node),
             published: None,
             core: Core::new(args.lb_class.clone()),
@@ -277,6 +305,9 @@ impl Standalone {
                 error!("{p}");
             }
             warn!("files refused; the last good configuration stays in force");
+            if let Some(m) = &self.metrics {
+                m.files_refused(self.speaker.config().is_some());
+            }
             return;
         }
         // The allocator takes the pools the speaker takes, or neither does.
@@ -354,6 +385,13 @@ impl Standalone {
             self.status.services = services;
         }
         self.status.pool_stats = self.core.pool_stats();
+        if let Some(m) = &self.metrics {
+            m.reloaded(
+                &self.status.pool_stats,
+                plan.notes.iter().map(|n| &n.reason),
+                true,
+            );
+        }
         self.publish_speaker(&report);
     }
 

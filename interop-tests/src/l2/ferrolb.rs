@@ -20,6 +20,7 @@ use crate::ferrolb::FerroLb;
 use crate::l2::lan::L2Lan;
 use crate::l2::measure::NodeId;
 use crate::l2::subject::{Failure, L2Subject};
+use crate::scrape::{self, METRICS_ARGS};
 use crate::wait::Probe;
 
 /// What the speaker logs when it starts answering for an address.
@@ -157,6 +158,12 @@ impl FerroLbL2 {
             .join("\n")
     }
 
+    /// The metrics of the speaker on `node` (`ferrolb run` serves them on
+    /// its namespace's loopback; see [`scrape`]).
+    pub fn metrics(&self, lan: &L2Lan, node: NodeId) -> Result<String> {
+        scrape::metrics(lan.node(node)?)
+    }
+
     fn config(&self) -> Result<&PathBuf> {
         self.config
             .as_ref()
@@ -169,7 +176,10 @@ impl FerroLbL2 {
         let speaker = match &self.launcher {
             Some((_, launch)) => launch(lan, id, &log_name)?,
             None => {
-                let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+                let mut args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+                if !args.contains(&"--metrics-addr") {
+                    args.extend(METRICS_ARGS);
+                }
                 FerroLb::start_logged_args(
                     lan.lab(),
                     lan.node(id)?,

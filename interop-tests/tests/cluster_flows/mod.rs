@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use interop_tests::cluster::probe::HttpProber;
 use interop_tests::cluster::{Cluster, ECHO_IMAGE};
-use interop_tests::{LabError, Probe, Result};
+use interop_tests::{LabError, Probe, Result, scrape};
 
 const NS: &str = "metallb-system";
 
@@ -240,27 +240,32 @@ pub fn mentions_conflict(message: &str) -> bool {
         || m.contains("already")
 }
 
-/// `ferrolb_layer2_address_conflicts` summed over every speaker (they run
-/// in the nodes' network namespace: metrics on NODE:7472).
+/// Every speaker's metrics, by node (they run in the nodes' network
+/// namespace: metrics on NODE:7472).
+pub fn speaker_metrics(c: &Cluster) -> Result<Vec<(String, String)>> {
+    c.nodes()
+        .iter()
+        .map(|node| {
+            let text = c.client.netns.exec(
+                "curl",
+                [
+                    "--silent",
+                    "--max-time",
+                    "3",
+                    &format!("http://{}:7472/metrics", node.ipv4()),
+                ],
+            )?;
+            Ok((node.name.clone(), text))
+        })
+        .collect()
+}
+
+/// `ferrolb_layer2_address_conflicts` summed over every speaker.
 pub fn conflict_metric(c: &Cluster) -> Result<f64> {
-    let mut sum = 0.0;
-    for node in c.nodes() {
-        let text = c.client.netns.exec(
-            "curl",
-            [
-                "--silent",
-                "--max-time",
-                "3",
-                &format!("http://{}:7472/metrics", node.ipv4()),
-            ],
-        )?;
-        sum += text
-            .lines()
-            .filter(|l| l.starts_with("ferrolb_layer2_address_conflicts"))
-            .filter_map(|l| l.split_whitespace().last()?.parse::<f64>().ok())
-            .sum::<f64>();
-    }
-    Ok(sum)
+    Ok(speaker_metrics(c)?
+        .iter()
+        .map(|(_, text)| scrape::sum(text, "ferrolb_layer2_address_conflicts"))
+        .sum())
 }
 
 /// Kills the owner node of a Layer-2 Service `runs` times (its link cut, its

@@ -9,7 +9,8 @@ use super::ring;
 use super::swim::{Swim, SwimEffects};
 use super::timing::MembershipTiming;
 use super::wire::{
-    Body, Datagram, Header, Key, MAC_LEN, MAX_DATAGRAM, Sighting, Suspicion, WireError, valid_name,
+    Body, Datagram, Header, Key, Kind, MAC_LEN, MAX_DATAGRAM, Sighting, Suspicion, WireError,
+    valid_name,
 };
 use crate::fence::has_quorum;
 
@@ -109,6 +110,96 @@ pub struct Stats {
     /// overtaken by a later datagram of it.
     pub fence_heard: u64,
     pub fence_ignored: u64,
+    /// Members this node began to suspect (its own suspicions: a watch
+    /// that went silent, a sweep or a probe unanswered).
+    pub suspected: u64,
+    /// Death verdicts this node reached.
+    pub declared_dead: u64,
+    /// Datagrams sent, by kind.
+    pub sent_by_kind: KindCounts,
+    /// Datagrams received authentic and new (from a member, not a
+    /// replay), by kind.
+    pub received_by_kind: KindCounts,
+}
+
+impl Stats {
+    /// Adds `other`'s counts (the longest stall: the longer one), to
+    /// carry them over a restart of the membership.
+    pub fn add(&mut self, other: &Stats) {
+        // Named one by one, so that a new counter cannot be left out.
+        let Stats {
+            received,
+            sent,
+            unauthenticated,
+            malformed,
+            replayed,
+            stale,
+            unknown_sender,
+            swim_errors,
+            stalls,
+            longest_stall_us,
+            vouched,
+            hosts_up,
+            fence_told,
+            fence_heard,
+            fence_ignored,
+            suspected,
+            declared_dead,
+            sent_by_kind,
+            received_by_kind,
+        } = *other;
+        self.received += received;
+        self.sent += sent;
+        self.unauthenticated += unauthenticated;
+        self.malformed += malformed;
+        self.replayed += replayed;
+        self.stale += stale;
+        self.unknown_sender += unknown_sender;
+        self.swim_errors += swim_errors;
+        self.stalls += stalls;
+        self.longest_stall_us = self.longest_stall_us.max(longest_stall_us);
+        self.vouched += vouched;
+        self.hosts_up += hosts_up;
+        self.fence_told += fence_told;
+        self.fence_heard += fence_heard;
+        self.fence_ignored += fence_ignored;
+        self.suspected += suspected;
+        self.declared_dead += declared_dead;
+        self.sent_by_kind.add(&sent_by_kind);
+        self.received_by_kind.add(&received_by_kind);
+    }
+}
+
+/// A count of datagrams per [`Kind`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KindCounts([u64; Kind::ALL.len()]);
+
+impl KindCounts {
+    pub fn get(&self, kind: Kind) -> u64 {
+        self.0.get(Self::index(kind)).copied().unwrap_or(0)
+    }
+
+    /// Every kind and its count, in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = (Kind, u64)> + '_ {
+        Kind::ALL.into_iter().map(|k| (k, self.get(k)))
+    }
+
+    fn add(&mut self, other: &KindCounts) {
+        for (n, more) in self.0.iter_mut().zip(other.0) {
+            *n += more;
+        }
+    }
+
+    fn count(&mut self, kind: Kind) {
+        if let Some(n) = self.0.get_mut(Self::index(kind)) {
+            *n += 1;
+        }
+    }
+
+    /// Kinds are numbered from 1 on the wire.
+    fn index(kind: Kind) -> usize {
+        usize::from(kind as u8) - 1
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -760,6 +851,7 @@ impl Membership {
             self.stats.replayed += 1;
             return;
         }
+        self.stats.received_by_kind.count(datagram.body.kind());
         if datagram.body == Body::Leave {
             // At the incarnation we know or a newer one, it ends the life
             // we know. An older one is from before a restart that others
@@ -1366,8 +1458,9 @@ impl Membership {
                 ..
             } = &mut peer.state
             {
-                if deaths.contains(name) {
+                if deaths.contains(name) && !*dead {
                     *dead = true;
+                    self.stats.declared_dead += 1;
                 }
                 if !*dead
                     && incarnation.is_some()
@@ -1452,6 +1545,9 @@ impl Membership {
         let ask_after = self.timing.ask_after();
         for (name, failed_by) in newly {
             if let Some(peer) = self.peers.get_mut(&name) {
+                if !matches!(peer.state, State::Suspect { .. }) {
+                    self.stats.suspected += 1;
+                }
                 let mut state = State::suspected(Some(peer.incarnation), failed_by);
                 // The sweep below asks everyone about it: when that is
                 // already the ask due `ask_after` past its failure instant
@@ -1629,6 +1725,7 @@ impl Membership {
             return;
         }
         self.stats.sent += 1;
+        self.stats.sent_by_kind.count(datagram.body.kind());
         out.push(Output::Send {
             to: to.to_string(),
             bytes: datagram.seal(&self.key),
@@ -2008,6 +2105,38 @@ mod tests {
             seq += 1;
         }
         assert_eq!(told, Vec::<String>::new());
+    }
+
+    #[test]
+    fn stats_count_datagrams_by_kind_and_each_suspicion_and_verdict_once() {
+        let t0 = Instant::now();
+        let mut a = member("a", t0);
+        for (sender, sequence) in [("b", 1), ("c", 1), ("c", 1), ("c", 2)] {
+            a.handle(
+                t0,
+                Input::Received(sealed(sender, sequence, Body::Heartbeat)),
+            );
+        }
+        // b and c go silent: suspected, asked about, then dead.
+        run(&mut a, t0 + Duration::from_secs(2));
+        assert_eq!(a.view().alive, BTreeSet::from(["a".to_string()]));
+        let stats = a.stats();
+        assert_eq!(stats.received_by_kind.get(Kind::Heartbeat), 3);
+        assert_eq!(stats.replayed, 1);
+        assert_eq!(
+            stats.received_by_kind.iter().map(|(_, n)| n).sum::<u64>(),
+            3
+        );
+        assert_eq!(
+            stats.sent_by_kind.iter().map(|(_, n)| n).sum::<u64>(),
+            stats.sent
+        );
+        assert!(stats.sent_by_kind.get(Kind::Heartbeat) > 0);
+        assert!(stats.sent_by_kind.get(Kind::Suspect) > 0, "{stats:?}");
+        assert_eq!((stats.suspected, stats.declared_dead), (2, 2));
+        // Still dead, still silent: nothing counted twice.
+        run(&mut a, t0 + Duration::from_secs(4));
+        assert_eq!((a.stats().suspected, a.stats().declared_dead), (2, 2));
     }
 
     #[test]

@@ -126,7 +126,7 @@ mod timing;
 pub mod udp;
 pub mod wire;
 
-pub use core::{Input, Membership, Output, Stats, View};
+pub use core::{Input, KindCounts, Membership, Output, Stats, View};
 pub use gate::AnswerGate;
 pub use priority::ThreadPriority;
 pub use timing::{MembershipTiming, MembershipTimingError};

@@ -208,6 +208,12 @@ impl MembershipService {
         *self.stats.borrow()
     }
 
+    /// The counters as they change (at most once per driver turn); the
+    /// last ones stay readable after the membership stops.
+    pub fn watch_stats(&self) -> watch::Receiver<Stats> {
+        self.stats.clone()
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.local
     }

@@ -39,16 +39,57 @@ pub const MAC_LEN: usize = 32;
 /// Kubernetes node names are DNS subdomains, at most 253 characters.
 pub const MAX_NAME: usize = 253;
 
-const KIND_HEARTBEAT: u8 = 1;
-const KIND_ALIVE: u8 = 2;
-const KIND_SUSPECT: u8 = 3;
-const KIND_ACK: u8 = 4;
-const KIND_SWIM: u8 = 5;
-const KIND_LEAVE: u8 = 6;
-const KIND_HARDWARE: u8 = 7;
-const KIND_VOUCH: u8 = 8;
-const KIND_FENCED: u8 = 9;
-const KIND_ANSWER: u8 = 10;
+/// What a datagram is, as its second byte says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Heartbeat = 1,
+    Alive = 2,
+    Suspect = 3,
+    Ack = 4,
+    Swim = 5,
+    Leave = 6,
+    Hardware = 7,
+    Vouch = 8,
+    Fenced = 9,
+    Answer = 10,
+}
+
+impl Kind {
+    /// Every kind, in wire order.
+    pub const ALL: [Kind; 10] = [
+        Kind::Heartbeat,
+        Kind::Alive,
+        Kind::Suspect,
+        Kind::Ack,
+        Kind::Swim,
+        Kind::Leave,
+        Kind::Hardware,
+        Kind::Vouch,
+        Kind::Fenced,
+        Kind::Answer,
+    ];
+
+    pub fn from_wire(byte: u8) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| *k as u8 == byte)
+    }
+
+    /// Its name in metrics and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Heartbeat => "heartbeat",
+            Kind::Alive => "alive",
+            Kind::Suspect => "suspect",
+            Kind::Ack => "ack",
+            Kind::Swim => "swim",
+            Kind::Leave => "leave",
+            Kind::Hardware => "hardware",
+            Kind::Vouch => "vouch",
+            Kind::Fenced => "fenced",
+            Kind::Answer => "answer",
+        }
+    }
+}
+
 /// The most MACs a hardware datagram carries.
 pub const MAX_HARDWARE: usize = 64;
 
@@ -144,6 +185,23 @@ pub enum Body {
     },
 }
 
+impl Body {
+    pub fn kind(&self) -> Kind {
+        match self {
+            Body::Heartbeat => Kind::Heartbeat,
+            Body::Alive { .. } => Kind::Alive,
+            Body::Suspect { .. } => Kind::Suspect,
+            Body::Ack { .. } => Kind::Ack,
+            Body::Swim(_) => Kind::Swim,
+            Body::Leave => Kind::Leave,
+            Body::Hardware { .. } => Kind::Hardware,
+            Body::Vouch { .. } => Kind::Vouch,
+            Body::Fenced { .. } => Kind::Fenced,
+            Body::Answer { .. } => Kind::Answer,
+        }
+    }
+}
+
 /// A member the sender heard from itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sighting {
@@ -220,18 +278,7 @@ impl Datagram {
     /// size within [`MAX_DATAGRAM`]; see [`Datagram::encoded_len`].
     pub fn seal(&self, key: &Key) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.encoded_len());
-        let kind = match &self.body {
-            Body::Heartbeat => KIND_HEARTBEAT,
-            Body::Alive { .. } => KIND_ALIVE,
-            Body::Suspect { .. } => KIND_SUSPECT,
-            Body::Ack { .. } => KIND_ACK,
-            Body::Swim(_) => KIND_SWIM,
-            Body::Leave => KIND_LEAVE,
-            Body::Hardware { .. } => KIND_HARDWARE,
-            Body::Vouch { .. } => KIND_VOUCH,
-            Body::Fenced { .. } => KIND_FENCED,
-            Body::Answer { .. } => KIND_ANSWER,
-        };
+        let kind = self.body.kind() as u8;
         out.extend([VERSION, kind]);
         put_name(&mut out, &self.header.sender);
         out.extend(self.header.incarnation.to_be_bytes());
@@ -303,26 +350,26 @@ impl Datagram {
         let sender = r.name()?;
         let incarnation = r.u64()?;
         let sequence = r.u64()?;
-        let body = match kind {
-            KIND_HEARTBEAT => Body::Heartbeat,
-            KIND_ALIVE => Body::Alive {
+        let body = match Kind::from_wire(kind).ok_or(WireError::Kind(kind))? {
+            Kind::Heartbeat => Body::Heartbeat,
+            Kind::Alive => Body::Alive {
                 reply: r.u8()? & 1 == 1,
             },
-            KIND_SUSPECT => Body::Suspect {
+            Kind::Suspect => Body::Suspect {
                 entries: r.entries(|member, incarnation, age_ms| Suspicion {
                     member,
                     incarnation,
                     age_ms,
                 })?,
             },
-            KIND_VOUCH => Body::Vouch {
+            Kind::Vouch => Body::Vouch {
                 entries: r.entries(|member, incarnation, age_ms| Sighting {
                     member,
                     incarnation,
                     age_ms,
                 })?,
             },
-            KIND_ANSWER => Body::Answer {
+            Kind::Answer => Body::Answer {
                 sequence: r.u64()?,
                 entries: r.entries(|member, incarnation, age_ms| Sighting {
                     member,
@@ -330,11 +377,11 @@ impl Datagram {
                     age_ms,
                 })?,
             },
-            KIND_ACK => Body::Ack { sequence: r.u64()? },
-            KIND_FENCED => Body::Fenced { hold_ms: r.u32()? },
-            KIND_SWIM => Body::Swim(r.rest().to_vec()),
-            KIND_LEAVE => Body::Leave,
-            KIND_HARDWARE => {
+            Kind::Ack => Body::Ack { sequence: r.u64()? },
+            Kind::Fenced => Body::Fenced { hold_ms: r.u32()? },
+            Kind::Swim => Body::Swim(r.rest().to_vec()),
+            Kind::Leave => Body::Leave,
+            Kind::Hardware => {
                 let count = r.u8()?;
                 if usize::from(count) > MAX_HARDWARE {
                     return Err(WireError::TooManyMacs(count));
@@ -348,7 +395,6 @@ impl Datagram {
                     .collect::<Result<_, WireError>>()?;
                 Body::Hardware { macs }
             }
-            other => return Err(WireError::Kind(other)),
         };
         match r.bytes.len() - r.at {
             0 => Ok(Datagram {
@@ -484,6 +530,18 @@ mod tests {
         assert_eq!(bytes.len(), d.encoded_len());
         assert_eq!(Datagram::open(&key(), &bytes), Ok(d));
         want
+    }
+
+    #[test]
+    fn kinds_are_numbered_from_one_in_order_with_names_of_their_own() {
+        for (i, kind) in Kind::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(kind as u8), i + 1);
+            assert_eq!(Kind::from_wire(kind as u8), Some(kind));
+        }
+        assert_eq!(Kind::from_wire(0), None);
+        assert_eq!(Kind::from_wire(11), None);
+        let names: std::collections::BTreeSet<_> = Kind::ALL.map(Kind::name).into();
+        assert_eq!(names.len(), Kind::ALL.len());
     }
 
     #[test]

@@ -118,6 +118,9 @@ impl L2Runtime {
         if !others {
             if let Some(m) = self.membership.take() {
                 m.shutdown().await;
+                if let Some(metrics) = &self.setup.metrics {
+                    metrics.membership.stopped();
+                }
             }
             self.view = None;
             return Ok(());
@@ -151,6 +154,11 @@ impl L2Runtime {
         .await?;
         info!(%bind, members = self.book.len(), "membership started");
         self.view = Some(membership.view());
+        if let Some(metrics) = &self.setup.metrics {
+            metrics
+                .membership
+                .follow(membership.watch_stats(), membership.view());
+        }
         self.membership = Some(membership);
         Ok(())
     }

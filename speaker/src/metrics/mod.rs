@@ -1,6 +1,8 @@
 //! Prometheus metrics with MetalLB's names, so existing dashboards and
 //! alerts keep working.
 
+mod membership;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,7 @@ use prometheus_client::registry::Registry;
 use crate::decide::ServiceKey;
 use crate::decide::compact::{Growth, compact};
 use crate::pass::BfdState;
+pub use membership::MembershipMetrics;
 
 type Labels = Vec<(String, String)>;
 
@@ -116,6 +119,8 @@ pub struct Metrics {
     bfd_packets_out: Family<Labels, Gauge>,
     /// MetalLB's `metallb_k8s_client_*` (configuration and object events).
     pub client: ClientMetrics,
+    /// `ferrolb_membership_*`, once Layer-2 mode starts a membership.
+    pub membership: MembershipMetrics,
     seen: Mutex<Seen>,
 }
 
@@ -147,6 +152,7 @@ impl Metrics {
             m.prefixes.clone(),
         );
         registry.register_collector(Box::new(m.announced.clone()));
+        registry.register_collector(Box::new(m.membership.clone()));
         registry.register(
             "metallb_layer2_requests_received",
             "Number of layer2 requests received for owned IPs",
@@ -362,7 +368,7 @@ mod tests {
 
     use super::*;
 
-    fn text(registry: &Registry) -> String {
+    pub(super) fn text(registry: &Registry) -> String {
         let mut text = String::new();
         encode(&mut text, registry).unwrap();
         text

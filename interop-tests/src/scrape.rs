@@ -1,6 +1,7 @@
 //! A `ferrolb run` node's Prometheus metrics (`--metrics-addr`, on its
 //! namespace's loopback), and the samples in them.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::Result;
@@ -36,6 +37,19 @@ pub fn sum(text: &str, sample: &str) -> f64 {
         .sum()
 }
 
+/// The samples of `metric` in `text` by the value of their one label
+/// `label` (`metric{label="value"} n`).
+pub fn by_label(text: &str, metric: &str, label: &str) -> BTreeMap<String, f64> {
+    let prefix = format!("{metric}{{{label}=\"");
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.strip_prefix(prefix.as_str())?;
+            let (value, rest) = rest.split_once("\"}")?;
+            Some((value.to_string(), rest.trim().parse().ok()?))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,5 +61,7 @@ mod tests {
         assert_eq!(sum(text, "x_total{"), 5.0);
         assert_eq!(sum(text, "x_total{kind=\"b\"}"), 3.0);
         assert_eq!(sum(text, "z"), 0.0);
+        let by = by_label(text, "x_total", "kind");
+        assert_eq!(by, BTreeMap::from([("a".into(), 2.0), ("b".into(), 3.0)]));
     }
 }

@@ -14,6 +14,7 @@
 //! BIRD is passive: every session is one a speaker opened once its
 //! configuration asked for it.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -30,6 +31,7 @@ use crate::l2::ferrolb::{FENCE_OPEN, members_of};
 use crate::l2::harness::{Jitter, check_interrupted};
 use crate::l2::who_has::{Seen, WhoHas};
 use crate::lab::{Host, Lab};
+use crate::scrape::{self, METRICS_ARGS};
 use crate::wait::Probe;
 use crate::{Bird, kernel, procfs};
 
@@ -192,7 +194,7 @@ impl NodesLan {
             .get(id)
             .ok_or_else(|| LabError::Invalid(format!("no node {id}")))?;
         self.starts += 1;
-        let mut extra = Vec::new();
+        let mut extra = Vec::from(METRICS_ARGS);
         if let Some(p) = &self.options.ml_thread_priority {
             extra.extend(["--ml-thread-priority", p.as_str()]);
         }
@@ -331,6 +333,8 @@ impl NodesLan {
             // Heartbeats every 5 ms, reprobes every 25 ms: spread the kill
             // over many of each.
             std::thread::sleep(jitter.within(Duration::from_millis(100)));
+            let survivors: Vec<usize> = (0..self.nodes.len()).filter(|i| *i != owner).collect();
+            let sent_before = self.membership_sent(&survivors);
             let pid = pid_of(&self.speakers[owner])?;
             let killed_at = Instant::now();
             kill(pid, Signal::SIGKILL)
@@ -358,7 +362,14 @@ impl NodesLan {
             self.lab
                 .wait_exited(self.speakers[owner].daemon(), Duration::from_secs(10))?;
             self.start_speaker(owner)?;
-            match self.wait_settled(REJOIN_TIMEOUT) {
+            let settled = self.wait_settled(REJOIN_TIMEOUT);
+            print_mix(
+                self.nodes.len(),
+                killed_at.elapsed(),
+                &sent_before,
+                &self.membership_sent(&survivors),
+            );
+            match settled {
                 Ok(()) => {}
                 Err(LabError::Timeout { seen, .. }) => {
                     apart(
@@ -373,6 +384,23 @@ impl NodesLan {
             }
         }
         Ok(out)
+    }
+
+    /// The membership datagrams `nodes` sent so far, by kind, summed (a
+    /// node whose metrics cannot be read counts nothing: the mix is a
+    /// diagnosis, not a figure of the table).
+    fn membership_sent(&self, nodes: &[usize]) -> BTreeMap<String, f64> {
+        let mut sum = BTreeMap::new();
+        for host in nodes.iter().filter_map(|i| self.nodes.get(*i)) {
+            let Ok(text) = scrape::metrics(host) else {
+                continue;
+            };
+            let sent = scrape::by_label(&text, "ferrolb_membership_datagrams_sent_total", "kind");
+            for (kind, n) in sent {
+                *sum.entry(kind).or_insert(0.0) += n;
+            }
+        }
+        sum
     }
 
     /// The node that alone answered every request for the last [`QUIET`].
@@ -450,6 +478,28 @@ impl NodesLan {
     pub fn log_tails(&self) -> String {
         self.lab.log_tails(10)
     }
+}
+
+/// What the survivors of a failover sent from the kill until everyone
+/// saw everyone again (or gave up), by kind: the heartbeats are the
+/// floor, the rest what the failure cost.
+fn print_mix(
+    n: usize,
+    over: Duration,
+    before: &BTreeMap<String, f64>,
+    after: &BTreeMap<String, f64>,
+) {
+    let mix: Vec<String> = after
+        .iter()
+        .map(|(kind, n)| (kind, n - before.get(kind).copied().unwrap_or(0.0)))
+        .filter(|(_, d)| *d > 0.0)
+        .map(|(kind, d)| format!("{kind} {d}"))
+        .collect();
+    println!(
+        "{n} nodes, failover: the survivors sent in {:.1} s: {}",
+        over.as_secs_f64(),
+        mix.join(", ")
+    );
 }
 
 struct Readings {

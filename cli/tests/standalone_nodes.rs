@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use ferrolb_l2::membership::MembershipTiming;
 use interop_tests::l2::Jitter;
 use interop_tests::nodes::{self, Options, Plan};
 
@@ -20,6 +21,10 @@ fn three_nodes_measure_membership_failover_and_bgp() -> interop_tests::Result<()
         options: Options {
             services: 3,
             ml_thread_priority: Some("normal".into()),
+            // A slower heartbeat than the default: the flag reaches the
+            // speakers, and failover works with every timer scaled.
+            timing: MembershipTiming::with_heartbeat(Duration::from_millis(10))
+                .map_err(|e| interop_tests::LabError::Invalid(e.to_string()))?,
             log_filter: None,
             bgp: true,
             lifetime: Duration::from_secs(300),
@@ -33,9 +38,11 @@ fn three_nodes_measure_membership_failover_and_bgp() -> interop_tests::Result<()
     assert!(m.settled, "three speakers never all saw each other");
     assert_eq!(m.l2.len(), 3, "{m:?}");
     for (i, r) in m.l2.iter().enumerate() {
-        // Heartbeats alone are 400 a second each way: a window of 2 s
-        // that counted none read the wrong namespace or the wrong line.
+        // Heartbeats alone are 200 a second each way at 10 ms: a window
+        // of 2 s that counted none read the wrong namespace or the wrong
+        // line; 400 (the default's) would mean `--ml-heartbeat` was lost.
         assert!(r.datagrams_out > 0.0 && r.datagrams_in > 0.0, "n{i}: {r:?}");
+        assert!(r.datagrams_out < 300.0, "n{i}: {r:?}");
         assert!(r.bytes_out > 0.0 && r.bytes_in > 0.0, "n{i}: {r:?}");
         assert!(r.cpu_percent > 0.0, "n{i}: {r:?}");
     }

@@ -285,6 +285,7 @@ fn every_key_renders_what_it_says() -> TestResult {
     }
     assert!(args(controller).contains(&"--lease-name=edge-lb-controller"));
     assert!(args(speaker).contains(&"--l2-refresh=30s"));
+    assert!(args(speaker).contains(&"--ml-heartbeat=20ms"));
     assert!(args(speaker).contains(&"--graceful-restart-time=45s"));
     assert!(args(speaker).contains(&"--graceful-restart-on-shutdown"));
     assert_eq!(

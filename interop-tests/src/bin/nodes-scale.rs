@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use ferrolb_l2::membership::MembershipTiming;
 use interop_tests::l2::report::machine;
 use interop_tests::l2::{Jitter, stop_on_signals};
 use interop_tests::nodes::{self, Options, Plan, Row, report};
@@ -46,6 +47,11 @@ struct Args {
     /// threads starved, as in a cluster whose nodes run other work.
     #[arg(long, default_value = "auto")]
     ml_thread_priority: String,
+    /// The speakers' `--ml-heartbeat`, in milliseconds (every membership
+    /// timer scales with it): 5, their default, or slower for a curve
+    /// that a machine with fewer cores than speakers can carry further.
+    #[arg(long, default_value_t = 5)]
+    ml_heartbeat_ms: u64,
     /// The speakers' tracing filter (RUST_LOG).
     #[arg(long)]
     ferrolb_log: Option<String>,
@@ -98,6 +104,8 @@ fn run(args: &Args) -> interop_tests::Result<()> {
         options: Options {
             services: args.services,
             ml_thread_priority: Some(args.ml_thread_priority.clone()),
+            timing: MembershipTiming::with_heartbeat(Duration::from_millis(args.ml_heartbeat_ms))
+                .map_err(|e| LabError::Invalid(format!("--ml-heartbeat: {e}")))?,
             log_filter: args.ferrolb_log.clone(),
             bgp: !args.no_bgp,
             // The largest size's start, windows, failovers and BGP, twice.
@@ -109,7 +117,7 @@ fn run(args: &Args) -> interop_tests::Result<()> {
     };
     println!(
         "nodes-scale: sizes {:?}, {} Services, settle {} s, windows {} s, {} failovers each, \
-         BGP {}, membership thread priority {}, ferrolb {}, seed {seed}",
+         BGP {}, membership thread priority {}, heartbeat {} ms, ferrolb {}, seed {seed}",
         args.nodes,
         args.services,
         args.settle,
@@ -117,6 +125,7 @@ fn run(args: &Args) -> interop_tests::Result<()> {
         args.failovers,
         if args.no_bgp { "off" } else { "on" },
         args.ml_thread_priority,
+        args.ml_heartbeat_ms,
         std::env::var("FERROLB_BIN").unwrap_or_else(|_| "next to this binary".into()),
     );
     println!("machine: {}", machine());

@@ -19,6 +19,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use ferrolb_l2::membership::MembershipTiming;
 use ferrolb_l2::wire::MacAddr;
 use nix::sys::signal::{Signal, kill};
 
@@ -68,6 +69,9 @@ pub struct Options {
     /// `--ml-thread-priority` of every speaker (`auto`, `normal`); `None`
     /// passes nothing (the speaker's default, `auto`).
     pub ml_thread_priority: Option<String>,
+    /// `--ml-heartbeat` of every speaker; every timer of the membership
+    /// scales with it ([`MembershipTiming::with_heartbeat`]).
+    pub timing: MembershipTiming,
     /// The speakers' tracing filter (`RUST_LOG`; default `info`).
     pub log_filter: Option<String>,
     /// Start BIRD, peering with every node once [`NodesLan::add_bgp`].
@@ -198,6 +202,8 @@ impl NodesLan {
         if let Some(p) = &self.options.ml_thread_priority {
             extra.extend(["--ml-thread-priority", p.as_str()]);
         }
+        let heartbeat = format!("{}us", self.options.timing.heartbeat.as_micros());
+        extra.extend(["--ml-heartbeat", heartbeat.as_str()]);
         let speaker = FerroLb::start_logged_args(
             &self.lab,
             host,

@@ -24,8 +24,6 @@ pub mod report;
 
 use std::time::Duration;
 
-use ferrolb_l2::membership::MembershipTiming;
-
 use crate::error::{LabError, Result};
 use crate::l2::harness::Jitter;
 pub use lan::{NodesLan, Options};
@@ -72,7 +70,7 @@ pub fn measure(n: usize, plan: &Plan, jitter: &mut Jitter) -> Result<Measured> {
         rss_kib: l2.rss_kib,
         failovers,
         load: l2.load,
-        model: model::datagrams_per_s(n, &MembershipTiming::default()),
+        model: model::datagrams_per_s(n, &plan.options.timing),
         ..Measured::default()
     };
     if plan.options.bgp {

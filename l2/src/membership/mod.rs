@@ -129,6 +129,6 @@ pub mod wire;
 pub use core::{Input, KindCounts, Membership, Output, Stats, View};
 pub use gate::AnswerGate;
 pub use priority::ThreadPriority;
-pub use timing::{MembershipTiming, MembershipTimingError};
+pub use timing::{MembershipTiming, MembershipTimingError, SLOWEST_HEARTBEAT};
 pub use udp::{AddressBook, DEFAULT_PORT, LeaveError, MembershipService, StartError, UdpConfig};
 pub use wire::Key;

@@ -77,6 +77,11 @@ impl Default for MembershipTiming {
     }
 }
 
+/// The slowest heartbeat [`MembershipTiming::with_heartbeat`] takes: a
+/// failover of some 12 s, slower than MetalLB's memberlist; beyond it
+/// nothing is gained.
+pub const SLOWEST_HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// A [`MembershipTiming`] that breaks the fence's rules or its own.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum MembershipTimingError {
@@ -84,9 +89,58 @@ pub enum MembershipTimingError {
     Fence(#[from] TimingError),
     #[error("membership timing: {0}")]
     Invalid(&'static str),
+    #[error(
+        "membership heartbeat {heartbeat:?}: must be between {fastest:?} (the default) and {slowest:?}"
+    )]
+    Heartbeat {
+        heartbeat: Duration,
+        fastest: Duration,
+        slowest: Duration,
+    },
 }
 
 impl MembershipTiming {
+    /// The defaults with every timer of the fast layer scaled by
+    /// `heartbeat / H` (5 ms): silence, acknowledgements, jitter, reprobe,
+    /// the death verdicts, the announcer's budget and the settle time, the
+    /// leave's spacing. Every rule of [`MembershipTiming::check`] and of
+    /// the fence compares sums of these timers with no constant term, so a
+    /// scaled timing keeps every guarantee, and its bounds scale with it:
+    /// at 20 ms a crash fails over within about 240 ms instead of 60, a
+    /// node tolerates 16 ms of lateness instead of 4, and each node sends
+    /// a quarter of the datagrams. SWIM's timers are seconds already and
+    /// stay. Refused below the default (the jitter allowance would shrink
+    /// below what a loaded node needs) and above [`SLOWEST_HEARTBEAT`].
+    pub fn with_heartbeat(heartbeat: Duration) -> Result<MembershipTiming, MembershipTimingError> {
+        let default = MembershipTiming::default();
+        if heartbeat < default.heartbeat || heartbeat > SLOWEST_HEARTBEAT {
+            return Err(MembershipTimingError::Heartbeat {
+                heartbeat,
+                fastest: default.heartbeat,
+                slowest: SLOWEST_HEARTBEAT,
+            });
+        }
+        let scale = |d: Duration| -> Duration {
+            let nanos = d.as_nanos() * heartbeat.as_nanos() / default.heartbeat.as_nanos();
+            Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+        };
+        let timing = MembershipTiming {
+            heartbeat,
+            silence: scale(default.silence),
+            ack_timeout: scale(default.ack_timeout),
+            jitter: scale(default.jitter),
+            reprobe: scale(default.reprobe),
+            dead_after: scale(default.dead_after),
+            stalled_dead_after: scale(default.stalled_dead_after),
+            react: scale(default.react),
+            settle: scale(default.settle),
+            leave_spacing: scale(default.leave_spacing),
+            ..default
+        };
+        timing.check()?;
+        Ok(timing)
+    }
+
     /// What the membership layer guarantees, measured from the instant
     /// connectivity changes:
     ///
@@ -263,6 +317,35 @@ mod tests {
             timing.fence_timing().dual_announcement_bound(),
             Duration::ZERO
         );
+    }
+
+    #[test]
+    fn a_slower_heartbeat_scales_every_bound_and_keeps_them_safe() {
+        let ms = Duration::from_millis;
+        let default = MembershipTiming::default();
+        for h in [5, 7, 10, 20, 50, 333, 1000] {
+            let t = MembershipTiming::with_heartbeat(ms(h)).unwrap();
+            assert_eq!(t.check(), Ok(()), "{h} ms");
+            let k = h as f64 / 5.0;
+            let scaled =
+                |d: Duration, of: Duration| (d.as_secs_f64() - of.as_secs_f64() * k).abs() < 1e-6;
+            assert!(scaled(t.dead_after, default.dead_after), "{h} ms: {t:?}");
+            assert!(scaled(t.jitter, default.jitter), "{h} ms: {t:?}");
+            assert!(scaled(t.settle, default.settle), "{h} ms: {t:?}");
+            assert_eq!(t.fence_timing().dual_announcement_bound(), Duration::ZERO);
+            assert_eq!(t.swim_probe_period, default.swim_probe_period);
+            assert_eq!((t.watchers, t.leave_copies), (2, 3));
+        }
+        let t = MembershipTiming::with_heartbeat(ms(20)).unwrap();
+        // A crash: dead for its watchers within H + J + dead_after.
+        assert_eq!(t.heartbeat + t.jitter + t.dead_after, ms(236));
+        assert_eq!(MembershipTiming::with_heartbeat(ms(5)), Ok(default));
+        for refused in [ms(0), ms(4), ms(1001)] {
+            assert!(matches!(
+                MembershipTiming::with_heartbeat(refused),
+                Err(MembershipTimingError::Heartbeat { .. })
+            ));
+        }
     }
 
     #[test]

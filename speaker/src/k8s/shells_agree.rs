@@ -181,6 +181,7 @@ pub(super) fn settings(node: &str) -> Settings {
         l2_exclude_config: crate::announce::excludel2::MOUNT_PATH.into(),
         ml_bind_port: ferrolb_l2::membership::DEFAULT_PORT,
         ml_thread_priority: ferrolb_l2::membership::ThreadPriority::Auto,
+        ml_heartbeat: ferrolb_l2::membership::MembershipTiming::default().heartbeat,
     };
     Settings {
         node: node.to_string(),

@@ -32,7 +32,7 @@ use crate::report::{
 };
 use ferrolb_crds::api::NodeAnnouncementStateStatus;
 use ferrolb_l2::interface::L2Event;
-use ferrolb_l2::membership::{Key, MembershipTiming};
+use ferrolb_l2::membership::Key;
 
 pub use inputs::{Inputs, Services, Settings};
 pub use report::{BfdState, Report, ServiceEvent, ServiceStatuses, Session};
@@ -299,7 +299,7 @@ impl Speaker {
             let setup = L2Setup {
                 node: self.settings.node.clone(),
                 key: self.memberlist_key.clone(),
-                timing: MembershipTiming::default(),
+                timing: self.settings.l2.timing,
                 options: self.settings.l2.options.clone(),
                 interface_rules: self.settings.l2.interface_rules.clone(),
                 metrics: self.settings.metrics.clone(),

@@ -331,10 +331,13 @@ impl L2Runtime {
     /// answer for nothing by then.
     pub async fn shutdown(self) {
         self.announcer.shutdown().await;
-        if let Some(m) = self.membership
-            && let Err(e) = m.leave().await
-        {
-            warn!(error = %e, "leaving the membership: the others will see a failure instead");
+        if let Some(m) = self.membership {
+            if let Err(e) = m.leave().await {
+                warn!(error = %e, "leaving the membership: the others will see a failure instead");
+            }
+            if let Some(metrics) = &self.setup.metrics {
+                metrics.membership.stopped();
+            }
         }
     }
 }

@@ -114,6 +114,29 @@ fn ferrolb_failovers_ipv6() -> interop_tests::Result<()> {
     failovers(Family::Ipv6, "fl2v6", &[Failure::LinkCut, Failure::Kill])
 }
 
+/// The slowest heartbeat (1 s: every membership timer 200 times the
+/// default's) works end to end: every fence opens after its scaled settle
+/// time, and one owner answers alone, steadily. The answer gate, which
+/// shuts when the membership thread has not turned for a while, scales
+/// with the timing (it was 400 ms whatever the heartbeat; SWIM's gossip
+/// timer happened to turn the thread more often than that).
+#[test]
+fn a_slow_heartbeat_answers_steadily() -> interop_tests::Result<()> {
+    use_this_build();
+    let lan = L2Lan::new("fl2slow", Family::Ipv4, 3)?;
+    // Every timer is 200 times the default's: settle 20 s.
+    let mut ferrolb = FerroLbL2::new()
+        .with_args(&["--ml-heartbeat", "1s"])
+        .with_rejoin_within(Duration::from_secs(60));
+    ferrolb.start(&lan)?;
+    settle(&lan, &ferrolb, Duration::from_secs(20))
+        .map_err(|e| LabError::Invalid(format!("{e}\n{}", ferrolb.logs(&lan))))?;
+    // Answered alone for a while longer, across many turns.
+    std::thread::sleep(Duration::from_secs(3));
+    settle(&lan, &ferrolb, Duration::from_secs(1))?;
+    Ok(())
+}
+
 #[test]
 fn an_address_another_host_holds_is_never_announced() -> interop_tests::Result<()> {
     conflict(Family::Ipv4, "fl2conf4")

@@ -32,7 +32,8 @@ pub const CONFLICT: &str = "another host uses this address";
 /// What the runtime logs when the fence lets it announce.
 pub const FENCE_OPEN: &str = "fence open: announcing";
 
-/// How long a restarted speaker may take to see a quorum again.
+/// How long a restarted speaker may take to see a quorum again, at the
+/// default timing ([`FerroLbL2::with_rejoin_within`] for another).
 const REJOIN: Duration = Duration::from_secs(10);
 
 /// Starts the speaker on a node (`NodeId`) logging to a file of that name
@@ -56,6 +57,8 @@ pub struct FerroLbL2 {
     /// Another shell's speakers, and its name in reports; `None` for
     /// `ferrolb run` on the files this subject writes.
     launcher: Option<(String, Launcher)>,
+    /// How long a speaker may take to open its fence.
+    rejoin: Duration,
 }
 
 impl Default for FerroLbL2 {
@@ -74,7 +77,15 @@ impl FerroLbL2 {
             starts: 0,
             opens_at_cut: Vec::new(),
             launcher: None,
+            rejoin: REJOIN,
         }
+    }
+
+    /// A speaker may take this long to open its fence (a slower
+    /// `--ml-heartbeat` scales the settle time).
+    pub fn with_rejoin_within(mut self, rejoin: Duration) -> FerroLbL2 {
+        self.rejoin = rejoin;
+        self
     }
 
     /// The speakers are started by `launch` instead of `ferrolb run` on
@@ -229,7 +240,7 @@ impl FerroLbL2 {
         lan.lab()
             .wait_for(
                 &format!("{}'s speaker to see a quorum", lan.name(id)),
-                REJOIN,
+                self.rejoin,
                 || {
                     Ok(if count(&speaker.log(), FENCE_OPEN) > seen {
                         Probe::Done(())

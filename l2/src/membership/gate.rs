@@ -35,6 +35,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::{Duration, Instant};
 
+use super::MembershipTiming;
+
 /// Shared between the membership thread and the responders; cheap to
 /// clone.
 #[derive(Debug, Clone)]
@@ -93,6 +95,11 @@ impl AnswerGate {
         u64::try_from(at.saturating_duration_since(self.inner.base).as_micros())
             .unwrap_or(u64::MAX)
             .max(1)
+    }
+
+    /// How long after the membership thread's last turn the gate shuts.
+    pub fn stale_after(&self) -> Duration {
+        self.inner.stale_after
     }
 
     /// The membership thread ran at `now`.
@@ -191,10 +198,12 @@ impl AnswerGate {
 }
 
 impl Default for AnswerGate {
-    /// Stale after 400 ms: below `stalled_dead_after` (500 ms), the
-    /// soonest the others declare a node with a running host dead.
+    /// For the default timing: stale after 400 ms, below
+    /// `stalled_dead_after` (500 ms), the soonest the others declare a
+    /// node with a running host dead
+    /// ([`MembershipTiming::gate_stale_after`]).
     fn default() -> AnswerGate {
-        AnswerGate::new(Duration::from_millis(400))
+        AnswerGate::new(MembershipTiming::default().gate_stale_after())
     }
 }
 

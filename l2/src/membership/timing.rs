@@ -227,6 +227,16 @@ impl MembershipTiming {
         Ok(())
     }
 
+    /// How long the answer gate stays open after the membership thread's
+    /// last turn ([`super::AnswerGate`]): four fifths of
+    /// `stalled_dead_after` (400 ms by default), so that a node whose
+    /// membership thread stopped stops answering before the others may
+    /// declare it dead, and far above the heartbeat, which turns the
+    /// thread at least every `H`.
+    pub fn gate_stale_after(&self) -> Duration {
+        self.stalled_dead_after * 4 / 5
+    }
+
     /// The longest time a watcher may wait before it may suspect a
     /// predecessor it just started watching: every node's ring must have
     /// caught up (dead members leave it) before silence means anything.
@@ -336,6 +346,16 @@ mod tests {
             assert_eq!(t.swim_probe_period, default.swim_probe_period);
             assert_eq!((t.watchers, t.leave_copies), (2, 3));
         }
+        for h in [5, 20, 333, 1000] {
+            // The gate must not shut between two turns of a quiet thread.
+            let t = MembershipTiming::with_heartbeat(ms(h)).unwrap();
+            assert!(
+                t.gate_stale_after() > 10 * (t.heartbeat + t.jitter),
+                "{h} ms"
+            );
+            assert!(t.gate_stale_after() < t.stalled_dead_after, "{h} ms");
+        }
+        assert_eq!(default.gate_stale_after(), ms(400));
         let t = MembershipTiming::with_heartbeat(ms(20)).unwrap();
         // A crash: dead for its watchers within H + J + dead_after.
         assert_eq!(t.heartbeat + t.jitter + t.dead_after, ms(236));

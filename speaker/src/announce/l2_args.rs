@@ -8,7 +8,7 @@ use super::l2::L2Options;
 use crate::decide::InterfaceRules;
 use ferrolb_l2::gratuitous::GratuitousConfig;
 use ferrolb_l2::membership::{
-    DEFAULT_PORT, MembershipTiming, MembershipTimingError, ThreadPriority,
+    AnswerGate, DEFAULT_PORT, MembershipTiming, MembershipTimingError, ThreadPriority,
 };
 
 /// Layer-2 mode's command-line options.
@@ -112,6 +112,7 @@ impl L2Args {
         } else {
             InterfaceRules::standard()
         };
+        let timing = MembershipTiming::with_heartbeat(self.ml_heartbeat)?;
         let options = L2Options {
             gratuitous: GratuitousConfig {
                 refresh: self.l2_refresh,
@@ -119,12 +120,15 @@ impl L2Args {
             },
             membership_port: self.ml_bind_port,
             membership_priority: self.ml_thread_priority,
+            // Opened by the membership thread's turns, which come at least
+            // every heartbeat: its staleness scales with the timing.
+            answer_gate: AnswerGate::new(timing.gate_stale_after()),
             ..L2Options::default()
         };
         Ok(L2Settings {
             options,
             interface_rules: rules,
-            timing: MembershipTiming::with_heartbeat(self.ml_heartbeat)?,
+            timing,
         })
     }
 }
@@ -182,10 +186,16 @@ mod tests {
             MembershipTiming::default()
         );
         let slow = Cli::parse_from(["x", "--ml-heartbeat", "20ms"]);
-        let timing = slow.l2.resolve().unwrap().timing;
+        let settings = slow.l2.resolve().unwrap();
+        let timing = settings.timing;
         assert_eq!(
             (timing.heartbeat, timing.dead_after),
             (Duration::from_millis(20), Duration::from_millis(200))
+        );
+        // The answer gate's staleness scales too (400 ms by default).
+        assert_eq!(
+            settings.options.answer_gate.stale_after(),
+            Duration::from_millis(1600)
         );
         let fast = Cli::parse_from(["x", "--ml-heartbeat", "1ms"]);
         let e = fast.l2.resolve().unwrap_err().to_string();

@@ -30,6 +30,7 @@ pub mod forward;
 pub mod frr;
 pub mod gobgp;
 pub mod gobgp_api;
+pub mod held;
 pub mod helm;
 pub mod kernel;
 pub mod l2;

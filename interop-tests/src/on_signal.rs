@@ -13,7 +13,7 @@
 //! SIGKILL can be caught by nothing: daemons still end with their
 //! lifetime ([`crate::daemon`]).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
@@ -27,11 +27,20 @@ struct Live {
     /// their PIDs cannot be reused before they are reaped (unregistered
     /// first).
     supervisors: BTreeSet<i32>,
+    /// What neither a namespace nor a supervisor holds, stopped first: a
+    /// cluster node's pods and containerd shims, which leave every process
+    /// tree the lab started (the shims daemonize; the pods are theirs).
+    teardowns: BTreeMap<u64, Teardown>,
+    next_teardown: u64,
 }
+
+type Teardown = Box<dyn Fn() + Send>;
 
 static LIVE: Mutex<Live> = Mutex::new(Live {
     namespaces: BTreeSet::new(),
     supervisors: BTreeSet::new(),
+    teardowns: BTreeMap::new(),
+    next_teardown: 0,
 });
 
 /// Set once the signals are watched.
@@ -57,6 +66,23 @@ pub(crate) fn namespace_deleted(name: &str) {
 pub(crate) fn supervisor_started(pid: Pid) {
     watch();
     live().supervisors.insert(pid.as_raw());
+}
+
+/// Runs `teardown` on a signal, before the supervisors and namespaces go;
+/// returns its key for [`teardown_done`].
+pub(crate) fn teardown_added(teardown: impl Fn() + Send + 'static) -> u64 {
+    watch();
+    let mut live = live();
+    live.next_teardown += 1;
+    let key = live.next_teardown;
+    live.teardowns.insert(key, Box::new(teardown));
+    key
+}
+
+/// The owner tears it down itself (before it does, so that a signal
+/// meanwhile does not run it twice).
+pub(crate) fn teardown_done(key: u64) {
+    live().teardowns.remove(&key);
 }
 
 /// Called once the supervisor is reaped, or before the caller stops and
@@ -136,13 +162,16 @@ fn watch() -> bool {
     })
 }
 
-/// Tells every daemon to stop and deletes every namespace; returns how
-/// many of each. Nothing waits: `timeout` passes the SIGTERM on to its
+/// Runs the registered teardowns, tells every daemon to stop and deletes
+/// every namespace; returns how many namespaces and daemons. Nothing waits: `timeout` passes the SIGTERM on to its
 /// daemon's process group (with a SIGCONT for a frozen one) and kills it
 /// 5 s later if it is still there, and a namespace deleted with processes
 /// inside goes when they do.
 fn teardown() -> (usize, usize) {
     let live = live();
+    for teardown in live.teardowns.values() {
+        teardown();
+    }
     for pid in &live.supervisors {
         let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
     }

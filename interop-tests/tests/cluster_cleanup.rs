@@ -1,49 +1,65 @@
 //! A cluster leaves no process (daemon, pod, shim), namespace or cgroup
-//! behind, even when the test panics in the middle of it.
+//! behind even when its test is told to stop (SIGTERM from nextest's
+//! timeout or a CI runner), which runs no destructor. The destructor's
+//! own path (a test that ends, or panics) is `cluster_seeds`' last check;
+//! a panicking lab keeping its logs is `lab_cleanup`'s.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::Path;
+use std::time::Duration;
 
 use interop_tests::cluster::{Cluster, ClusterSpec};
+use interop_tests::held::{self, Held};
 
 mod cluster_flows;
 
+/// Set in the child process of the test below.
+const HOLDER: &str = "FERROLB_TEST_HOLD_A_CLUSTER";
+
+/// Run by `a_cluster_told_to_stop_leaves_nothing` in a child process: a
+/// one-node cluster with a pod (so there are shims and pod processes),
+/// says what it holds, and waits to be told to stop.
 #[test]
-fn a_panicking_test_leaves_nothing_of_its_cluster() {
-    let mut traces = (Vec::new(), Vec::new(), Default::default());
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let cluster = Cluster::start(&ClusterSpec::new("cleanup", 1)).expect("cluster");
-        // A pod runs, so there are shims and pod processes to clean up.
-        cluster
-            .kubectl
-            .run(&[
-                "create",
-                "deployment",
-                "echo",
-                &format!("--image={}", interop_tests::cluster::ECHO_IMAGE),
-            ])
-            .expect("deployment");
-        cluster
-            .wait_pods_ready(
-                "default",
-                "app=echo",
-                1,
-                std::time::Duration::from_secs(120),
-            )
-            .expect("pod ready");
-        let pids = cluster.pids();
-        assert!(pids.len() > 8, "daemons, holder, shims and pods: {pids:?}");
-        traces = (
-            pids,
-            cluster.netns_names(),
-            cluster.lab().dir().to_path_buf(),
-        );
-        panic!("a test failing in the middle of a cluster");
-    }));
-    assert!(result.is_err());
-    let (pids, namespaces, dir): (_, _, std::path::PathBuf) = traces;
-    cluster_flows::assert_gone(&pids, &namespaces);
-    assert!(dir.exists(), "the logs of a failed cluster are kept");
-    std::fs::remove_dir_all(&dir).expect("remove the kept logs");
-    assert!(!Path::new(&dir).exists());
+#[ignore = "a helper, run in a child process by a_cluster_told_to_stop_leaves_nothing"]
+fn holds_a_cluster_until_told_to_stop() {
+    if std::env::var_os(HOLDER).is_none() {
+        return;
+    }
+    let cluster = Cluster::start(&ClusterSpec::new("cleansig", 1)).expect("cluster");
+    cluster
+        .kubectl
+        .run(&[
+            "create",
+            "deployment",
+            "echo",
+            &format!("--image={}", interop_tests::cluster::ECHO_IMAGE),
+        ])
+        .expect("deployment");
+    cluster
+        .wait_pods_ready("default", "app=echo", 1, Duration::from_secs(120))
+        .expect("pod ready");
+    assert!(interop_tests::on_signal::watching(), "signals watched");
+    held::hold(
+        &cluster.netns_names(),
+        &cluster.pids(),
+        Duration::from_secs(300),
+    );
+}
+
+#[test]
+fn a_cluster_told_to_stop_leaves_nothing() {
+    let mut held = Held::start(
+        "holds_a_cluster_until_told_to_stop",
+        HOLDER,
+        Duration::from_secs(240),
+    );
+    assert!(
+        held.pids.len() > 8,
+        "daemons, holder, shims and pods: {:?}",
+        held.pids
+    );
+    assert!(!held.namespaces.is_empty());
+    // The pods and shims go first; the daemons within `timeout`'s
+    // forwarding of the signal (5 s before its SIGKILL).
+    let status = held.stop(Duration::from_secs(30), Duration::from_secs(15));
+    assert_eq!(status.code(), Some(128 + 15), "ended as by SIGTERM");
+    cluster_flows::assert_gone(&held.pids, &held.namespaces);
 }

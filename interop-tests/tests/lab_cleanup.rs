@@ -4,6 +4,7 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
+use interop_tests::held::{self, Held};
 use interop_tests::{Bird, Frr, Gobgp, Lab, Neighbor, RouterConfig};
 use nix::unistd::Pid;
 
@@ -127,107 +128,33 @@ fn holds_a_lab_until_told_to_stop() {
     let _frr = Frr::start(&lab, &r1, &config(64500, &r1)).expect("frr");
     let _bird = Bird::start(&lab, &r2, &config(64501, &r2)).expect("bird");
     assert!(interop_tests::on_signal::watching(), "signals watched");
-    println!("namespaces {}", lab.netns_names().join(" "));
-    let pids: Vec<String> = lab.daemon_pids().iter().map(|p| p.to_string()).collect();
-    println!("pids {}", pids.join(" "));
-    println!("ready");
-    std::thread::sleep(std::time::Duration::from_secs(120));
+    held::hold(
+        &lab.netns_names(),
+        &lab.daemon_pids(),
+        std::time::Duration::from_secs(120),
+    );
 }
 
 /// SIGTERM (nextest's timeout, a CI runner giving up) runs no destructor:
 /// the lab's namespaces and daemons are torn down by the handler instead.
 #[test]
 fn a_test_told_to_stop_tears_its_lab_down() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
-    /// Tells the child to stop however this test ends.
-    struct Held(std::process::Child);
-    impl Drop for Held {
-        fn drop(&mut self) {
-            let pid = Pid::from_raw(self.0.id() as i32);
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-            let _ = self.0.wait();
-        }
-    }
-
-    let child = Command::new(std::env::current_exe().expect("test binary"))
-        .args([
-            "--exact",
-            "holds_a_lab_until_told_to_stop",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(HOLDER, "1")
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("child test process");
-    let mut child = Held(child);
-    let stdout = child.0.stdout.take().expect("piped stdout");
-    // Read on a thread, so that a child that never gets ready fails the
-    // test after a bound instead of hanging it.
-    let (lines, held) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    let mut traces = Traces {
-        namespaces: vec![],
-        pids: vec![],
-        dir: Default::default(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let Ok(line) = held.recv_timeout(left) else {
-            panic!("the child never held its lab");
-        };
-        // libtest's "test ... " may start the first line.
-        let after = |marker: &str| line.find(marker).map(|i| &line[i + marker.len()..]);
-        if let Some(names) = after("namespaces ") {
-            traces.namespaces = names.split_whitespace().map(str::to_string).collect();
-        } else if let Some(pids) = after("pids ") {
-            traces.pids = pids
-                .split_whitespace()
-                .filter_map(|p| p.parse().ok())
-                .map(Pid::from_raw)
-                .collect();
-        } else if line.ends_with("ready") {
-            break;
-        }
-    }
-    assert_eq!(traces.namespaces.len(), 3, "switch, r1, r2");
-    assert_eq!(traces.pids.len(), 4, "zebra, bgpd, bfdd, bird");
-
-    let pid = Pid::from_raw(child.0.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.0.try_wait().expect("wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.0.kill();
-            panic!("the child did not exit within 20 s of SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(128 + 15), "ended as by SIGTERM");
+    let mut held = Held::start(
+        "holds_a_lab_until_told_to_stop",
+        HOLDER,
+        Duration::from_secs(60),
+    );
+    assert_eq!(held.namespaces.len(), 3, "switch, r1, r2");
+    assert_eq!(held.pids.len(), 4, "zebra, bgpd, bfdd, bird");
     // The namespaces go at once; the daemons within `timeout`'s
     // forwarding of the signal (5 s before its SIGKILL).
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline
-        && traces
-            .pids
-            .iter()
-            .any(|p| Path::new(&format!("/proc/{p}")).exists())
-    {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert_gone(&traces);
+    let status = held.stop(Duration::from_secs(20), Duration::from_secs(10));
+    assert_eq!(status.code(), Some(128 + 15), "ended as by SIGTERM");
+    assert_gone(&Traces {
+        namespaces: held.namespaces.clone(),
+        pids: held.pids.clone(),
+        dir: Default::default(),
+    });
 }

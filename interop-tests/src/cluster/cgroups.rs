@@ -61,41 +61,56 @@ impl CgroupTree {
 
     /// Every process in the subtree (the pids hierarchy lists them all).
     pub fn pids(&self) -> Vec<Pid> {
-        let mut out = Vec::new();
-        for dir in subtree(&Path::new(ROOT).join("pids").join(&self.name)) {
-            if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
-                out.extend(
-                    text.split_whitespace()
-                        .filter_map(|p| p.parse().ok())
-                        .map(Pid::from_raw),
-                );
-            }
-        }
-        out
+        pids_of(&self.name)
     }
 
     /// SIGKILLs every process in the subtree until none is left (bounded),
     /// then removes the directories, deepest first.
     pub fn kill_and_remove(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            let pids = self.pids();
-            if pids.is_empty() || Instant::now() > deadline {
-                break;
-            }
-            for pid in pids {
-                let _ = kill(pid, Signal::SIGKILL);
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        kill_and_remove(&self.name, Duration::from_secs(10));
+    }
+
+    /// [`CgroupTree::kill_and_remove`] for a signal handler (the tree is
+    /// the node's; this only names it), within 2 s.
+    pub fn killer(&self) -> impl Fn() + Send + 'static {
+        let name = self.name.clone();
+        move || kill_and_remove(&name, Duration::from_secs(2))
+    }
+}
+
+fn pids_of(name: &str) -> Vec<Pid> {
+    let mut out = Vec::new();
+    for dir in subtree(&Path::new(ROOT).join("pids").join(name)) {
+        if let Ok(text) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+            out.extend(
+                text.split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .map(Pid::from_raw),
+            );
         }
-        for h in HIERARCHIES.iter().chain(&["unified"]) {
-            let top = Path::new(ROOT).join(h).join(&self.name);
-            let mut dirs = subtree(&top);
-            // Deepest first: a cgroup with children cannot be removed.
-            dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
-            for dir in dirs {
-                let _ = std::fs::remove_dir(&dir);
-            }
+    }
+    out
+}
+
+fn kill_and_remove(name: &str, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let pids = pids_of(name);
+        if pids.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        for pid in pids {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for h in HIERARCHIES.iter().chain(&["unified"]) {
+        let top = Path::new(ROOT).join(h).join(name);
+        let mut dirs = subtree(&top);
+        // Deepest first: a cgroup with children cannot be removed.
+        dirs.sort_by_key(|d| std::cmp::Reverse(d.components().count()));
+        for dir in dirs {
+            let _ = std::fs::remove_dir(&dir);
         }
     }
 }

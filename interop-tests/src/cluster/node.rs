@@ -25,6 +25,7 @@ use super::tools::{PAUSE_IMAGE, Tools};
 use crate::daemon::{Daemon, DaemonSpec};
 use crate::error::{LabError, Result};
 use crate::lab::{Host, LAN_IFACE, Lab};
+use crate::on_signal;
 use crate::wait::Probe;
 
 /// Global sysctls kubelet 1.20 sets (protect-kernel-defaults off): it sees
@@ -57,6 +58,8 @@ pub struct Node {
     dir: PathBuf,
     socket: PathBuf,
     cgroups: CgroupTree,
+    /// Its pods' and shims' teardown on a signal ([`on_signal`]).
+    on_signal: u64,
     holder: Arc<Daemon>,
     containerd: Option<Arc<Daemon>>,
     kubelet: Option<Arc<Daemon>>,
@@ -92,11 +95,24 @@ impl Node {
             lifetime: lab.lifetime(),
         })?;
         let cgroups = CgroupTree::create(cgroup_name)?;
+        let socket = dir.join("containerd/containerd.sock");
+        // A signal stops the daemons and deletes the namespaces; the pods
+        // and the shims, outside both, go first.
+        let on_signal = {
+            let (pods, socket) = (cgroups.killer(), socket.clone());
+            on_signal::teardown_added(move || {
+                pods();
+                for pid in shims_of(&socket) {
+                    let _ = kill(pid, Signal::SIGKILL);
+                }
+            })
+        };
         let node = Node {
+            on_signal,
             name: name.to_string(),
             host,
             pod_cidr,
-            socket: dir.join("containerd/containerd.sock"),
+            socket,
             dir,
             cgroups,
             holder,
@@ -527,25 +543,14 @@ serializeImagePulls: false
     /// The containerd shims of this node's containerd: they leave
     /// containerd's process tree, and name its socket on their command line.
     fn shims(&self) -> Vec<Pid> {
-        let needle = format!("-address\0{}\0", self.socket.display());
-        let Ok(entries) = std::fs::read_dir("/proc") else {
-            return Vec::new();
-        };
-        entries
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline"))
-                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-            })
-            .map(Pid::from_raw)
-            .collect()
+        shims_of(&self.socket)
     }
 
     /// Stops everything, in the order that leaves nothing: kube-proxy and
     /// kubelet, the pods' processes (by their cgroups), the shims, containerd,
     /// then the holder (its mounts go with it) and the cgroups.
     pub fn teardown(&mut self) {
+        on_signal::teardown_done(self.on_signal);
         for daemon in [self.kube_proxy.take(), self.kubelet.take()]
             .into_iter()
             .flatten()
@@ -576,6 +581,25 @@ serializeImagePulls: false
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+}
+
+/// The containerd shims of the containerd listening on `socket`: they
+/// leave containerd's process tree, and name its socket on their command
+/// line.
+fn shims_of(socket: &Path) -> Vec<Pid> {
+    let needle = format!("-address\0{}\0", socket.display());
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
+        })
+        .map(Pid::from_raw)
+        .collect()
 }
 
 impl Drop for Node {

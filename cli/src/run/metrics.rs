@@ -50,15 +50,10 @@ impl StandaloneMetrics {
         })
     }
 
-    /// After a reload: the pools' usage, one count per assignment or
-    /// refusal the allocator noted, and whether a configuration is in
-    /// force.
-    pub fn reloaded<'a>(
-        &self,
-        pools: &[PoolStats],
-        notes: impl IntoIterator<Item = &'a Reason>,
-        in_force: bool,
-    ) {
+    /// After a reload that put a configuration in force: the pools'
+    /// usage, one count per assignment or refusal the allocator noted, and
+    /// ready.
+    pub fn reloaded<'a>(&self, pools: &[PoolStats], notes: impl IntoIterator<Item = &'a Reason>) {
         self.allocator.update(pools);
         for reason in notes {
             match reason {
@@ -67,7 +62,7 @@ impl StandaloneMetrics {
                 _ => {}
             }
         }
-        self.ready.store(in_force, Ordering::Relaxed);
+        self.ready.store(true, Ordering::Relaxed);
     }
 
     /// The files were refused before they reached the configuration (a

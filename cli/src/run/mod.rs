@@ -389,7 +389,6 @@ impl Standalone {
             m.reloaded(
                 &self.status.pool_stats,
                 plan.notes.iter().map(|n| &n.reason),
-                true,
             );
         }
         self.publish_speaker(&report);

@@ -137,6 +137,41 @@ fn a_slow_heartbeat_answers_steadily() -> interop_tests::Result<()> {
     Ok(())
 }
 
+/// A node started with another `--ml-heartbeat` than the others is named
+/// in their logs: they suspect it between its heartbeats, and nothing
+/// else would say why.
+#[test]
+fn a_node_at_another_heartbeat_is_named_in_the_others_logs() -> interop_tests::Result<()> {
+    use_this_build();
+    let lan = L2Lan::new("fl2pace", Family::Ipv4, 3)?;
+    let mut ferrolb = FerroLbL2::new()
+        .with_args_on(2, &["--ml-heartbeat", "20ms"])
+        .with_rejoin_within(Duration::from_secs(60));
+    ferrolb.start(&lan)?;
+    let named = lan.lab().wait_for(
+        "a warning about n2's pace on n0 or n1",
+        Duration::from_secs(40),
+        || {
+            let logs: String = [0, 1]
+                .into_iter()
+                .filter_map(|id| ferrolb.speaker(id).map(|s| s.log()))
+                .collect();
+            Ok(
+                match logs
+                    .lines()
+                    .find(|l| l.contains("heart-beats at another pace"))
+                {
+                    Some(line) => Probe::Done(line.to_string()),
+                    None => Probe::Pending("no warning yet".into()),
+                },
+            )
+        },
+    )?;
+    assert!(named.contains(lan.name(2)), "{named}");
+    assert!(named.contains("20"), "{named}");
+    Ok(())
+}
+
 #[test]
 fn an_address_another_host_holds_is_never_announced() -> interop_tests::Result<()> {
     conflict(Family::Ipv4, "fl2conf4")

@@ -59,6 +59,8 @@ pub struct FerroLbL2 {
     launcher: Option<(String, Launcher)>,
     /// How long a speaker may take to open its fence.
     rejoin: Duration,
+    /// More arguments of one node's speaker.
+    args_on: std::collections::BTreeMap<NodeId, Vec<String>>,
 }
 
 impl Default for FerroLbL2 {
@@ -78,7 +80,16 @@ impl FerroLbL2 {
             opens_at_cut: Vec::new(),
             launcher: None,
             rejoin: REJOIN,
+            args_on: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// The speaker on `node` runs with these more arguments, after those
+    /// of [`FerroLbL2::with_args`] (e.g. another `--ml-heartbeat`).
+    pub fn with_args_on(mut self, node: NodeId, args: &[&str]) -> FerroLbL2 {
+        self.args_on
+            .insert(node, args.iter().map(|a| a.to_string()).collect());
+        self
     }
 
     /// A speaker may take this long to open its fence (a slower
@@ -187,7 +198,12 @@ impl FerroLbL2 {
         let speaker = match &self.launcher {
             Some((_, launch)) => launch(lan, id, &log_name)?,
             None => {
-                let mut args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+                let mut args: Vec<&str> = self
+                    .args
+                    .iter()
+                    .chain(self.args_on.get(&id).into_iter().flatten())
+                    .map(String::as_str)
+                    .collect();
                 if !args.contains(&"--metrics-addr") {
                     args.extend(METRICS_ARGS);
                 }

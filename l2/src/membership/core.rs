@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use super::hardware::{Hardware, Mac};
+use super::pace::Pace;
 use super::ring;
 use super::swim::{Swim, SwimEffects};
 use super::timing::MembershipTiming;
@@ -258,6 +259,8 @@ struct Peer {
     /// It told this node its fence is closed: not a candidate for
     /// addresses until then (the hold of its last `Fenced`).
     fenced_until: Option<Instant>,
+    /// The gaps between its heartbeats (another `--ml-heartbeat`?).
+    pace: Pace,
     state: State,
 }
 
@@ -308,6 +311,7 @@ impl Peer {
             admission: Admission::Out,
             asked_by: BTreeSet::new(),
             fenced_until: None,
+            pace: Pace::default(),
             state: State::suspected(None, now),
         }
     }
@@ -507,6 +511,19 @@ impl Membership {
 
     pub fn alive(&self) -> BTreeSet<String> {
         self.view.alive.clone()
+    }
+
+    /// Members whose heartbeats come at another pace than this node's,
+    /// with their median gap: configured with another `--ml-heartbeat`
+    /// (see [`super::pace`]).
+    pub fn paces_apart(&self) -> Vec<(String, Duration)> {
+        self.peers
+            .iter()
+            .filter_map(|(name, peer)| {
+                let gap = peer.pace.apart_from(self.timing.heartbeat)?;
+                Some((name.clone(), gap))
+            })
+            .collect()
     }
 
     /// Members SWIM sees active, for diagnostics.
@@ -885,6 +902,9 @@ impl Membership {
         peer.last_heard = Some(now);
         peer.heard_at = Some(now);
         peer.incarnation = peer.incarnation.max(incarnation);
+        if datagram.body == Body::Heartbeat {
+            peer.pace.heartbeat(now);
+        }
         // Heard from itself: it runs, whatever this node concluded
         // behind a cut that has healed one way. Its death waits as after
         // a vouch (a member declared dead is alive again), or this node
@@ -2137,6 +2157,34 @@ mod tests {
         // Still dead, still silent: nothing counted twice.
         run(&mut a, t0 + Duration::from_secs(4));
         assert_eq!((a.stats().suspected, a.stats().declared_dead), (2, 2));
+    }
+
+    #[test]
+    fn a_member_heart_beating_at_another_pace_is_named() {
+        let t0 = Instant::now();
+        let mut a = member("a", t0);
+        // b heart-beats every 20 ms (--ml-heartbeat 20ms), c every 5 ms as
+        // a does; other datagrams from b do not count as heartbeats.
+        for i in 0..12u32 {
+            let at = t0 + 20 * MS * i;
+            a.handle(
+                at,
+                Input::Received(sealed("b", u64::from(2 * i) + 1, Body::Heartbeat)),
+            );
+            let alive = Body::Alive { reply: false };
+            a.handle(
+                at + MS,
+                Input::Received(sealed("b", u64::from(2 * i) + 2, alive)),
+            );
+            for j in 0..4 {
+                let seq = u64::from(4 * i + j) + 1;
+                a.handle(
+                    at + 5 * MS * j,
+                    Input::Received(sealed("c", seq, Body::Heartbeat)),
+                );
+            }
+        }
+        assert_eq!(a.paces_apart(), vec![("b".to_string(), 20 * MS)]);
     }
 
     #[test]

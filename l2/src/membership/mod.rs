@@ -118,6 +118,7 @@ mod core;
 pub mod fuzzing;
 pub mod gate;
 pub mod hardware;
+mod pace;
 pub mod priority;
 pub mod rejoin;
 mod ring;

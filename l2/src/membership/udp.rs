@@ -138,6 +138,7 @@ impl MembershipService {
         let priority = config.priority;
         let gate = config.gate.clone();
         let hold = config.timing.settle;
+        let heartbeat = config.timing.heartbeat;
         // The caller's span (the node, the runtime) follows the thread.
         let span = tracing::Span::current();
         std::thread::Builder::new()
@@ -179,6 +180,9 @@ impl MembershipService {
                         view: view_tx,
                         stats: stats_tx,
                         rejoin: Rejoin::default(),
+                        heartbeat,
+                        paces_apart: BTreeMap::new(),
+                        next_pace_check: Instant::now() + PACE_CHECK,
                     };
                     let gate = driver.gate.clone();
                     driver.run(stopped).await;
@@ -301,7 +305,15 @@ struct Driver {
     stats: watch::Sender<Stats>,
     /// When to ask for an unreached member's link-layer address.
     rejoin: Rejoin,
+    /// This node's heartbeat, and the members last found heart-beating at
+    /// another pace (warned about once each).
+    heartbeat: Duration,
+    paces_apart: BTreeMap<String, Duration>,
+    next_pace_check: Instant,
 }
+
+/// How often the driver looks for members at another heartbeat pace.
+const PACE_CHECK: Duration = Duration::from_secs(10);
 
 impl Driver {
     async fn run(mut self, mut stopped: oneshot::Receiver<Stop>) {
@@ -475,6 +487,30 @@ impl Driver {
             }
         }
         self.stats.send_replace(self.core.stats());
+        self.check_paces(now);
+    }
+
+    /// Every [`PACE_CHECK`]: warns once about each member that
+    /// heart-beats at another pace than this node (another
+    /// `--ml-heartbeat`), which the faster of the two suspects between
+    /// the slower one's heartbeats.
+    fn check_paces(&mut self, now: Instant) {
+        if now < self.next_pace_check {
+            return;
+        }
+        self.next_pace_check = now + PACE_CHECK;
+        let apart: BTreeMap<String, Duration> = self.core.paces_apart().into_iter().collect();
+        for (member, every) in &apart {
+            if !self.paces_apart.contains_key(member) {
+                warn!(
+                    %member,
+                    every = ?every,
+                    own = ?self.heartbeat,
+                    "a member heart-beats at another pace: --ml-heartbeat (the chart's speaker.mlHeartbeat) must be the same on every node, or the faster suspect the slower"
+                );
+            }
+        }
+        self.paces_apart = apart;
     }
 }
 

@@ -43,10 +43,17 @@ impl Pace {
     }
 
     /// The median gap when it is not this node's heartbeat `own` (within a
-    /// factor of two either way): the member heart-beats at another pace.
+    /// factor of two either way) and the gaps are steady (their middle
+    /// half within half the median): the member heart-beats at another
+    /// pace. Heartbeats lost or late on a loaded LAN make gaps of every
+    /// length, which are not another pace.
     pub(super) fn apart_from(&self, own: Duration) -> Option<Duration> {
         let median = self.median()?;
-        (median > 2 * own || 2 * median < own).then_some(median)
+        let mut gaps = self.gaps;
+        gaps.sort_unstable();
+        let (low, high) = (gaps.get(GAPS / 4)?, gaps.get(GAPS - 1 - GAPS / 4)?);
+        let steady = high.saturating_sub(*low) <= median / 2;
+        (steady && (median > 2 * own || 2 * median < own)).then_some(median)
     }
 }
 
@@ -80,6 +87,14 @@ mod tests {
         // Four late, then a backlog read at once after a stall.
         let gaps = [5, 5, 30, 40, 25, 0, 0, 5, 5, 5, 9, 5];
         assert_eq!(paced(gaps).apart_from(5 * MS), None);
+        // Half the heartbeats of a member at our pace lost in a storm:
+        // gaps of every multiple, a median of 20 ms, but not steady.
+        let lossy = [15, 20, 30, 10, 25, 40, 15, 35, 20];
+        assert_eq!(paced(lossy).median(), Some(20 * MS));
+        assert_eq!(paced(lossy).apart_from(5 * MS), None);
+        // Another pace, with a loaded node's jitter, is steady.
+        let jittery = [20, 22, 19, 21, 20, 26, 20, 18, 21];
+        assert_eq!(paced(jittery).apart_from(5 * MS), Some(20 * MS));
         // Only the last nine gaps count: a member that changed its pace.
         let changed = [20; 20].into_iter().chain([5; 9]);
         assert_eq!(paced(changed).apart_from(5 * MS), None);

@@ -47,7 +47,7 @@ fn failovers(family: Family, tag: &str, kinds: &[Failure]) -> interop_tests::Res
         }
     }
     settle(&lan, &ferrolb, Duration::from_secs(20))?;
-    check_membership_metrics(&lan, &ferrolb, kinds.contains(&Failure::Kill))
+    check_metrics(&lan, &ferrolb, kinds.contains(&Failure::Kill))
 }
 
 /// Every `ferrolb run --metrics-addr` serves its configuration, its
@@ -55,11 +55,7 @@ fn failovers(family: Family, tag: &str, kinds: &[Failure]) -> interop_tests::Res
 /// the pool's one address in use, all three members alive again,
 /// heartbeats taken in, none with a bad MAC; after a crash, the suspicion
 /// and the death verdict were counted.
-fn check_membership_metrics(
-    lan: &L2Lan,
-    ferrolb: &FerroLbL2,
-    crashed: bool,
-) -> interop_tests::Result<()> {
+fn check_metrics(lan: &L2Lan, ferrolb: &FerroLbL2, crashed: bool) -> interop_tests::Result<()> {
     let (mut suspicions, mut deaths) = (0.0, 0.0);
     for id in 0..lan.nodes().len() {
         let text = ferrolb.metrics(lan, id)?;

@@ -32,14 +32,20 @@ impl Pace {
         self.last = Some(now);
     }
 
-    /// The median gap, once [`GAPS`] are known.
-    pub(super) fn median(&self) -> Option<Duration> {
+    /// The gaps in order, once [`GAPS`] are known.
+    fn sorted(&self) -> Option<[Duration; GAPS]> {
         if self.count < GAPS {
             return None;
         }
         let mut gaps = self.gaps;
         gaps.sort_unstable();
-        gaps.get(GAPS / 2).copied()
+        Some(gaps)
+    }
+
+    /// The median gap, once [`GAPS`] are known.
+    #[cfg(test)]
+    fn median(&self) -> Option<Duration> {
+        self.sorted()?.get(GAPS / 2).copied()
     }
 
     /// The median gap when it is not this node's heartbeat `own` (within a
@@ -48,9 +54,8 @@ impl Pace {
     /// pace. Heartbeats lost or late on a loaded LAN make gaps of every
     /// length, which are not another pace.
     pub(super) fn apart_from(&self, own: Duration) -> Option<Duration> {
-        let median = self.median()?;
-        let mut gaps = self.gaps;
-        gaps.sort_unstable();
+        let gaps = self.sorted()?;
+        let median = *gaps.get(GAPS / 2)?;
         let (low, high) = (gaps.get(GAPS / 4)?, gaps.get(GAPS - 1 - GAPS / 4)?);
         let steady = high.saturating_sub(*low) <= median / 2;
         (steady && (median > 2 * own || 2 * median < own)).then_some(median)

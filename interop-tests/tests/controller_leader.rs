@@ -20,8 +20,11 @@ async fn holder(admin: &kube::Client) -> TestResult<Option<String>> {
         .and_then(|s| s.holder_identity))
 }
 
-/// The reporting instances of every Event on `name`.
+/// The reporting instances of every Event on `name`, once its
+/// IPAllocated is there: a Service's Events are published after its
+/// status is written, so an address seen does not mean its Event is.
 async fn reporters(admin: &kube::Client, name: &str) -> TestResult<Vec<String>> {
+    wait_event(admin, APPS, name, "IPAllocated").await?;
     Ok(events(admin, APPS, name)
         .await?
         .into_iter()

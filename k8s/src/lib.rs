@@ -15,5 +15,6 @@ pub mod http;
 pub mod logging;
 pub mod owner;
 pub mod process;
+pub mod retry;
 pub mod timer;
 pub mod watch;

@@ -235,6 +235,57 @@ async fn a_failed_write_is_retried_and_a_done_one_not_repeated() {
     );
 }
 
+#[tokio::test]
+async fn retries_that_keep_failing_wait_longer_and_a_success_starts_over() {
+    let (mut r, mut handle, key) = reconciler();
+    let services: BTreeMap<ServiceKey, Service> = [(key.clone(), web("1"))].into();
+    let codes = [503, 503, 503, 200, 503];
+    let server = tokio::spawn(async move {
+        for code in codes {
+            match code {
+                200 => answer(&mut handle, 200, assigned_json("2")).await,
+                _ => answer(&mut handle, code, status(code, "ServiceUnavailable")).await,
+            };
+        }
+    });
+    // The last write is of another address: the success is remembered,
+    // and the same write would not be tried again.
+    let moved = Plan {
+        writes: vec![(
+            key.clone(),
+            Desired {
+                addresses: vec!["10.0.0.2".parse().unwrap()],
+                pool: Some("p".into()),
+            },
+        )],
+        notes: vec![],
+    };
+    let plans = [
+        write_plan(&key),
+        write_plan(&key),
+        write_plan(&key),
+        write_plan(&key),
+        moved,
+    ];
+    let mut waits = Vec::new();
+    for plan in plans {
+        // What the run loop does when the retry timer fires.
+        r.retry_fired();
+        r.execute(plan, &services);
+        r.settle(&services).await;
+        waits.push(r.retry_in().map(|d| d.as_secs_f64()));
+    }
+    server.await.unwrap();
+    // 2 s, 4 s, 8 s, each stretched by up to a quarter; then none after
+    // the success, and 2 s again.
+    let within = |w: Option<f64>, base: f64| w.is_some_and(|w| w > base - 0.1 && w <= base * 1.25);
+    assert!(within(waits[0], 2.0), "{waits:?}");
+    assert!(within(waits[1], 4.0), "{waits:?}");
+    assert!(within(waits[2], 8.0), "{waits:?}");
+    assert_eq!(waits[3], None);
+    assert!(within(waits[4], 2.0), "{waits:?}");
+}
+
 /// `web` at version `rv` as someone else left it: its status forged to
 /// another address, its pool annotation to another pool.
 fn forged(rv: &str) -> Service {

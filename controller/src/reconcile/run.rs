@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use ferrolb_crds::api::{ConfigurationStateStatus, IPAddressPool, IPAddressPoolStatus};
 use ferrolb_k8s::batch::drain_ready;
+use ferrolb_k8s::retry::RetryDelay;
 use ferrolb_k8s::timer::sleep_until;
 use futures::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::Service;
@@ -54,8 +55,6 @@ pub enum RunError {
 /// Services whose writes are in flight at once, across passes: enough to
 /// keep the API server busy, few enough not to flood it.
 pub const WRITE_CONCURRENCY: usize = 16;
-/// Delay before retrying failed writes.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// Minimum interval between two rounds of pool status writes.
 const POOL_STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -77,6 +76,9 @@ pub(super) struct Reconciler {
     /// The configuration verdict last reported, and its findings.
     reported: Option<(ConfigurationStateStatus, Vec<Finding>)>,
     retry_at: Option<Instant>,
+    /// Grows while retries keep failing (the API server away), back to
+    /// its first value once a write succeeds.
+    retry_delay: RetryDelay,
     /// Pool status is written at most once per [`POOL_STATUS_EVERY`]: it
     /// changes with every assignment, and is for people, not for
     /// decisions.
@@ -165,6 +167,7 @@ impl Reconciler {
             pools_written: HashMap::new(),
             reported: None,
             retry_at: None,
+            retry_delay: RetryDelay::default(),
             pool_status_at: None,
             pool_status_due: false,
             loaded: false,
@@ -234,7 +237,10 @@ impl Reconciler {
             }
         }
         match self.writer.configuration_state(&verdict.status).await {
-            Ok(()) => self.reported = Some((verdict.status, verdict.findings)),
+            Ok(()) => {
+                self.reported = Some((verdict.status, verdict.findings));
+                self.retry_delay.succeeded();
+            }
             Err(e) => {
                 warn!(error = %e, "cannot write ConfigurationState; retrying");
                 self.metrics.client.failed();
@@ -245,9 +251,12 @@ impl Reconciler {
         }
     }
 
+    /// A write failed: a pass over every Service after the retry delay,
+    /// unless one is due already (the failures of one round wait once).
     fn schedule_retry(&mut self) {
-        let at = Instant::now() + RETRY_AFTER;
-        self.retry_at = Some(self.retry_at.map_or(at, |t| t.min(at)));
+        if self.retry_at.is_none() {
+            self.retry_at = Some(Instant::now() + self.retry_delay.failed());
+        }
     }
 
     /// Hands the plan's writes and Events to the write window; returns at
@@ -313,6 +322,7 @@ impl Reconciler {
                 let mut stale: BTreeSet<Option<String>> = produced.into_iter().collect();
                 stale.insert(based_on);
                 self.written.insert(key, (stale, desired));
+                self.retry_delay.succeeded();
             }
             // Someone else changed (or deleted) the Service: decided again
             // at once when the watch has shown it already, else at its
@@ -408,6 +418,16 @@ impl Reconciler {
 
     pub(super) fn retry_scheduled(&self) -> bool {
         self.retry_at.is_some()
+    }
+
+    /// How long until the retry pass; `None` when none is scheduled.
+    pub(super) fn retry_in(&self) -> Option<Duration> {
+        self.retry_at.map(|at| at - Instant::now())
+    }
+
+    /// The retry timer fired (what the run loop does before its pass).
+    pub(super) fn retry_fired(&mut self) {
+        self.retry_at = None;
     }
 
     pub(super) fn remembers(&self, key: &ServiceKey) -> bool {

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use ferrolb_k8s::batch::drain_ready;
+use ferrolb_k8s::retry::RetryDelay;
 use ferrolb_k8s::timer::sleep_until;
 use futures::StreamExt;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -63,8 +64,6 @@ pub enum RunError {
     StreamsEnded,
 }
 
-/// Delay before retrying failed status writes.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
 /// At most one `NodeAnnouncementState` write per node in this time: the
 /// reasons of a busy cluster change with every endpoint that moves.
 const REASONS_INTERVAL: Duration = Duration::from_secs(10);
@@ -112,6 +111,7 @@ pub async fn run(
             reasons: Coalesce::new(REASONS_INTERVAL),
         };
         let mut retry_at: Option<Instant> = None;
+        let mut retry_delay = RetryDelay::default();
         let mut trim = Trim::default();
         let mut shutdown = std::pin::pin!(shutdown);
         loop {
@@ -153,10 +153,12 @@ pub async fn run(
                 }
                 () = &mut shutdown => break,
             }
-            if !shell.written && retry_at.is_none() {
+            if shell.written {
+                retry_delay.succeeded();
+            } else if retry_at.is_none() {
                 // A round of status writes failed (once per retry round).
                 client_metrics.client.failed();
-                retry_at = Some(Instant::now() + RETRY_AFTER);
+                retry_at = Some(Instant::now() + retry_delay.failed());
             }
         }
         ready.store(false, Ordering::Release);

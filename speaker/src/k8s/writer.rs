@@ -14,6 +14,7 @@ use ferrolb_crds::api::{
 };
 use ferrolb_k8s::events::Events;
 use ferrolb_k8s::owner::owned_only_by;
+use ferrolb_k8s::retry::unreachable;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
@@ -94,7 +95,7 @@ pub(super) struct Writer {
     /// the first write (a previous run's object is overwritten then).
     announcement: Option<NodeAnnouncementStateStatus>,
     /// The error each failing write last logged (`Kind/name`): a write
-    /// retried every 2 s through an API outage is logged again only when
+    /// retried through an API outage is logged again only when
     /// its error changes.
     failures: BTreeMap<String, String>,
 }
@@ -224,18 +225,31 @@ impl Writer {
                 }
             }
         }
-        let this = &*self;
-        let results: Vec<_> = futures::stream::iter(jobs)
-            .map(|(key, status)| async move {
-                let result = match &status {
-                    Some(_) => this.write_service(kind, &key, &desired[&key]).await,
-                    None => this.delete_service(kind, &key).await,
-                };
-                (key, status, result)
-            })
-            .buffer_unordered(CONCURRENCY)
-            .collect()
-            .await;
+        let results = {
+            let this = &*self;
+            let mut writes = std::pin::pin!(
+                futures::stream::iter(jobs)
+                    .map(|(key, status)| async move {
+                        let result = match &status {
+                            Some(_) => this.write_service(kind, &key, &desired[&key]).await,
+                            None => this.delete_service(kind, &key).await,
+                        };
+                        (key, status, result)
+                    })
+                    .buffer_unordered(CONCURRENCY)
+            );
+            let mut results = Vec::new();
+            while let Some(done) = writes.next().await {
+                let stop = done.2.as_ref().is_err_and(unreachable);
+                results.push(done);
+                if stop {
+                    // The writes not started, or cut short, are not
+                    // recorded: the retry writes them.
+                    break;
+                }
+            }
+            results
+        };
         let mut ok = true;
         for (key, status, result) in results {
             match result {
@@ -252,7 +266,7 @@ impl Writer {
                 },
                 Err(e) => {
                     if self.failing(format!("{}/{key}", kind.kind()), &e) {
-                        warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying every 2 s");
+                        warn!(service = %key, kind = kind.kind(), error = %e, "cannot write status; retrying with backoff");
                     }
                     ok = false;
                 }
@@ -283,6 +297,9 @@ impl Writer {
                 }
                 Err(e) => {
                     warn!(peer, error = %e, "cannot delete BGPSessionState; retrying");
+                    if unreachable(&e) {
+                        return false;
+                    }
                     ok = false;
                 }
             }
@@ -298,7 +315,10 @@ impl Writer {
                 }
                 Err(e) => {
                     if self.failing(format!("BGPSessionState/{peer}"), &e) {
-                        warn!(peer, error = %e, "cannot write BGPSessionState; retrying every 2 s");
+                        warn!(peer, error = %e, "cannot write BGPSessionState; retrying with backoff");
+                    }
+                    if unreachable(&e) {
+                        return false;
                     }
                     ok = false;
                 }
@@ -574,5 +594,136 @@ fn ignore_missing(result: Result<(), kube::Error>) -> Result<(), kube::Error> {
     match result {
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http::{Request, Response};
+    use kube::client::Body;
+    use tower_test::mock;
+
+    use super::*;
+
+    /// How the scripted API server answers one request.
+    enum Answer {
+        Status(u16, serde_json::Value),
+        /// The connection refused: the server was not reached.
+        Refused,
+    }
+
+    /// A writer whose API server answers each request by its path, and the
+    /// count of requests it got.
+    fn writer_against(answer: fn(&str) -> Answer) -> (Writer, Arc<AtomicUsize>) {
+        let (service, mut handle) = mock::pair::<Request<Body>, Response<Body>>();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&seen);
+        tokio::spawn(async move {
+            while let Some((request, send)) = handle.next_request().await {
+                count.fetch_add(1, Ordering::Relaxed);
+                match answer(request.uri().path()) {
+                    Answer::Status(code, body) => send.send_response(
+                        Response::builder()
+                            .status(code)
+                            .body(Body::from(serde_json::to_vec(&body).unwrap_or_default()))
+                            .expect("a response"),
+                    ),
+                    Answer::Refused => {
+                        send.send_error(std::io::Error::from(std::io::ErrorKind::ConnectionRefused))
+                    }
+                }
+            }
+        });
+        let client = Client::new(service, "default");
+        let writer = Writer::new(client, "metallb-system".into(), "n1".into(), None);
+        (writer, seen)
+    }
+
+    fn statuses(n: usize) -> BTreeMap<ServiceKey, serde_json::Value> {
+        (0..n)
+            .map(|i| {
+                let key = ServiceKey::new("shop", format!("web-{i:02}"));
+                let status = json!({ "node": "n1", "serviceName": key.name(),
+                                     "serviceNamespace": "shop", "peers": ["r1"] });
+                (key, status)
+            })
+            .collect()
+    }
+
+    /// The object a status write names, as the API server returns it.
+    fn written(path: &str) -> Answer {
+        let name = path
+            .trim_end_matches("/status")
+            .rsplit('/')
+            .next()
+            .unwrap_or_default();
+        Answer::Status(
+            200,
+            json!({ "apiVersion": "metallb.io/v1beta1", "kind": "ServiceBGPStatus",
+                    "metadata": { "name": name, "namespace": "metallb-system" }, "spec": {} }),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_round_stops_at_the_first_write_the_server_did_not_answer() {
+        let desired = statuses(40);
+        let (mut writer, seen) = writer_against(|_| Answer::Refused);
+        assert!(
+            !writer
+                .service_statuses(StatusKind::Bgp, &desired, &Changed::All)
+                .await
+        );
+        let tried = seen.load(Ordering::Relaxed);
+        // Only the writes already under way when the first failed (each
+        // of the 40 cost a connection, every round of an outage, before).
+        assert!(
+            (1..=CONCURRENCY).contains(&tried),
+            "{tried} requests for 40 Services with the API server away"
+        );
+        assert!(writer.services.is_empty(), "a write cut short is recorded");
+
+        // What the round did not write, the retry writes: every Service.
+        let (fresh, seen) = writer_against(written);
+        let mut writer = Writer {
+            failures: writer.failures,
+            ..fresh
+        };
+        assert!(
+            writer
+                .service_statuses(StatusKind::Bgp, &desired, &Changed::All)
+                .await
+        );
+        assert_eq!(writer.services.len(), 40);
+        assert_eq!(
+            seen.load(Ordering::Relaxed),
+            80,
+            "an apply and a status patch each"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_error_the_server_answered_does_not_stop_the_round() {
+        let desired = statuses(40);
+        let (mut writer, _) = writer_against(|path| {
+            let refused = service_status_name("n1", &ServiceKey::new("shop", "web-03"));
+            if path.contains(&refused) {
+                Answer::Status(
+                    422,
+                    json!({ "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                            "message": "invalid", "reason": "Invalid", "code": 422 }),
+                )
+            } else {
+                written(path)
+            }
+        });
+        assert!(
+            !writer
+                .service_statuses(StatusKind::Bgp, &desired, &Changed::All)
+                .await
+        );
+        assert_eq!(writer.services.len(), 39, "every other Service written");
     }
 }

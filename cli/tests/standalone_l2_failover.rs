@@ -165,6 +165,23 @@ fn a_node_at_another_heartbeat_is_named_in_the_others_logs() -> interop_tests::R
     )?;
     assert!(named.contains(lan.name(2)), "{named}");
     assert!(named.contains("20"), "{named}");
+    // And in their metrics, for an alert (the chart's
+    // FerroLBLayer2HeartbeatMismatch); n2 finds both others apart.
+    for (id, apart) in [(0, 1.0), (1, 1.0), (2, 2.0)] {
+        let gauge = "ferrolb_membership_members_at_another_pace";
+        lan.lab().wait_for(
+            &format!("{gauge} {apart} on {}", lan.name(id)),
+            Duration::from_secs(25),
+            || {
+                let found = scrape::sum(&ferrolb.metrics(&lan, id)?, gauge);
+                Ok(if found == apart {
+                    Probe::Done(())
+                } else {
+                    Probe::Pending(format!("{found}"))
+                })
+            },
+        )?;
+    }
     Ok(())
 }
 

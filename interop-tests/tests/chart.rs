@@ -364,8 +364,16 @@ fn every_key_renders_what_it_says() -> TestResult {
             "MetalLBAddressPoolUsage80Percent",
             "MetalLBAddressPoolUsage90Percent",
             "MetalLBBGPSessionDown",
+            "FerroLBLayer2MembershipUnauthenticated",
             "FerroLBAddressConflict",
         ]
+    );
+    let unauthenticated = rules
+        .iter()
+        .find(|r| r["alert"] == "FerroLBLayer2MembershipUnauthenticated");
+    assert_eq!(
+        unauthenticated.map(|r| &r["labels"]),
+        Some(&json!({"severity": "page"}))
     );
 
     // configInline: every key of the legacy format.
@@ -446,6 +454,10 @@ fn exported_metrics() -> TestResult<BTreeSet<String>> {
         speaker.layer2(ip, kind);
     }
     speaker.client.config_loaded();
+    // A running membership: its gauges are written only while it runs.
+    let (_stats, stats) = tokio::sync::watch::channel(ferrolb_l2::membership::Stats::default());
+    let (_view, view) = tokio::sync::watch::channel(ferrolb_l2::membership::View::default());
+    speaker.membership.follow(stats, view);
     let mut text = String::new();
     prometheus_client::encoding::text::encode(&mut text, &registry)?;
     Ok(text
@@ -469,6 +481,8 @@ fn every_metric_the_alerts_use_is_exported() -> TestResult {
         "metallb_bgp_session_up",
         "metallb_allocator_addresses_total",
         "ferrolb_layer2_address_conflicts_total",
+        "ferrolb_membership_datagrams_rejected_total",
+        "ferrolb_membership_members_at_another_pace",
     ] {
         assert!(exported.contains(m), "{m}: {exported:?}");
     }

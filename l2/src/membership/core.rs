@@ -121,11 +121,16 @@ pub struct Stats {
     /// Datagrams received authentic and new (from a member, not a
     /// replay), by kind.
     pub received_by_kind: KindCounts,
+    /// Not a count: the members found heart-beating at another pace than
+    /// this node at the driver's last look (every 10 s; see
+    /// [`Membership::paces_apart`]), which the core leaves at 0.
+    pub at_another_pace: u64,
 }
 
 impl Stats {
-    /// Adds `other`'s counts (the longest stall: the longer one), to
-    /// carry them over a restart of the membership.
+    /// Adds `other`'s counts (the longest stall: the longer one;
+    /// `at_another_pace`: `other`'s, the later), to carry them over a
+    /// restart of the membership.
     pub fn add(&mut self, other: &Stats) {
         // Named one by one, so that a new counter cannot be left out.
         let Stats {
@@ -148,6 +153,7 @@ impl Stats {
             declared_dead,
             sent_by_kind,
             received_by_kind,
+            at_another_pace,
         } = *other;
         self.received += received;
         self.sent += sent;
@@ -168,6 +174,7 @@ impl Stats {
         self.declared_dead += declared_dead;
         self.sent_by_kind.add(&sent_by_kind);
         self.received_by_kind.add(&received_by_kind);
+        self.at_another_pace = at_another_pace;
     }
 }
 

@@ -486,8 +486,10 @@ impl Driver {
                 }
             }
         }
-        self.stats.send_replace(self.core.stats());
         self.check_paces(now);
+        let mut stats = self.core.stats();
+        stats.at_another_pace = self.paces_apart.len() as u64;
+        self.stats.send_replace(stats);
     }
 
     /// Every [`PACE_CHECK`]: warns once about each member that

@@ -205,6 +205,13 @@ impl Collector for MembershipMetrics {
             ] {
                 count(n).encode(family.encode_family(&[("state", state)])?)?;
             }
+            let apart = ConstGauge::new(i64::try_from(stats.at_another_pace).unwrap_or(i64::MAX));
+            apart.encode(e.encode_descriptor(
+                &format!("{PREFIX}members_at_another_pace"),
+                "Members heart-beating at another pace than this node (another --ml-heartbeat), at the last look (every 10 s): the faster of two suspects the slower",
+                None,
+                MetricType::Gauge,
+            )?)?;
         }
         Ok(())
     }
@@ -278,6 +285,7 @@ mod tests {
         let received = "ferrolb_membership_datagrams_received_total{kind=\"heartbeat\"}";
         let rejected = "ferrolb_membership_datagrams_rejected_total{reason=\"unauthenticated\"}";
         let alive = "ferrolb_membership_members{state=\"alive\"}";
+        let apart = "ferrolb_membership_members_at_another_pace";
         // Before any membership: zero counters, no member gauge.
         let t = text(&registry);
         assert_eq!(value(&t, received), Some("0"), "{t}");
@@ -290,13 +298,21 @@ mod tests {
         assert_eq!(value(&t, received), Some("3"), "{t}");
         assert_eq!(value(&t, rejected), Some("1"), "{t}");
         assert_eq!(value(&t, alive), Some("2"), "{t}");
+        assert_eq!(value(&t, apart), Some("0"), "{t}");
+        // The driver found a member at another pace.
+        stats_tx.send_modify(|s| s.at_another_pace = 1);
+        assert_eq!(value(&text(&registry), apart), Some("1"));
         assert!(t.contains("# TYPE ferrolb_membership_datagrams_received counter"));
 
-        stats_tx.send_replace(stats(5));
+        stats_tx.send_replace(Stats {
+            at_another_pace: 1,
+            ..stats(5)
+        });
         metrics.stopped();
         let t = text(&registry);
         assert_eq!(value(&t, received), Some("5"), "{t}");
         assert_eq!(value(&t, alive), None, "stopped: {t}");
+        assert_eq!(value(&t, apart), None, "stopped: {t}");
 
         // A new membership counts from zero; the sum goes on.
         let (_stats_tx, stats_rx) = watch::channel(stats(2));
@@ -304,6 +320,7 @@ mod tests {
         metrics.follow(stats_rx, view_rx);
         let t = text(&registry);
         assert_eq!(value(&t, received), Some("7"), "{t}");
+        assert_eq!(value(&t, apart), Some("0"), "the stopped one's look: {t}");
         assert_eq!(value(&t, rejected), Some("2"), "{t}");
         assert_eq!(
             value(&t, "ferrolb_membership_members{state=\"reachable\"}"),

@@ -93,12 +93,6 @@ impl Recovery {
     }
 }
 
-impl Default for Recovery {
-    fn default() -> Self {
-        Recovery::new()
-    }
-}
-
 /// Paces the retries of one watch stream after errors: kube's default
 /// backoff (0.8 s doubling to 30 s, jittered, forgotten after two quiet
 /// minutes), except that

@@ -293,10 +293,13 @@ impl Writer {
                     .map(drop),
             ) {
                 Ok(()) => {
+                    self.failures.remove(&format!("BGPSessionState/{peer}"));
                     self.sessions.remove(&peer);
                 }
                 Err(e) => {
-                    warn!(peer, error = %e, "cannot delete BGPSessionState; retrying");
+                    if self.failing(format!("BGPSessionState/{peer}"), &e) {
+                        warn!(peer, error = %e, "cannot delete BGPSessionState; retrying with backoff");
+                    }
                     if unreachable(&e) {
                         return false;
                     }

@@ -323,77 +323,89 @@ fn layer2_speakers_elect_one_owner_and_fail_over() -> TestResult {
         .map(|n| Ok(lan.lab().state_dir(n, "speaker")?.join("speaker.log")))
         .collect::<TestResult<_>>()?;
     let tails = || log_tails(&logs, 15);
-    let outcome = block_on(async {
+    block_on(async {
         let cluster = Cluster::start().await?;
-        let admin = cluster.admin.clone();
-        let pp = PostParams::default();
-        layer2_cluster(&admin, lan.nodes(), &vip).await?;
-        let web = services(&admin)
-            .create(&pp, &lb_service("web", &[], 80))
-            .await?;
-        record_address(&admin, &web, &vip).await?;
-        set_endpoint(&admin, "web", "n1", true).await?;
+        // The logs are read before the API server stops: after it, their
+        // last lines are only the speakers failing to reach it.
+        let outcome = layer2_scenario(&lan, &vip, &cluster, &logs).await;
+        outcome.map_err(|e| format!("{e}\n{}", tails()).into())
+    })
+}
 
-        let port = cluster.server.port();
-        let mut forwards = Vec::new();
-        let mut speakers = Vec::new();
-        for (n, log) in lan.nodes().iter().zip(&logs) {
-            forwards.push(Forward::start(
-                &n.netns,
-                format!("127.0.0.1:{port}").parse()?,
-            )?);
-            speakers.push(start_speaker(lan.lab(), n, &cluster, log)?);
-        }
+async fn layer2_scenario(
+    lan: &L2Lan,
+    vip: &str,
+    cluster: &Cluster,
+    logs: &[std::path::PathBuf],
+) -> TestResult {
+    let admin = cluster.admin.clone();
+    let pp = PostParams::default();
+    layer2_cluster(&admin, lan.nodes(), vip).await?;
+    let web = services(&admin)
+        .create(&pp, &lb_service("web", &[], 80))
+        .await?;
+    record_address(&admin, &web, vip).await?;
+    set_endpoint(&admin, "web", "n1", true).await?;
 
-        // One owner, reported.
-        let statuses: Api<ServiceL2Status> = Api::namespaced(admin.clone(), NS);
-        let status = wait_for("a ServiceL2Status", CONVERGE, || async {
-            Ok(statuses
-                .list(&ListParams::default())
-                .await?
-                .items
-                .into_iter()
-                .find(|o| {
-                    o.status
-                        .as_ref()
-                        .is_some_and(|s| !s.node.is_empty() && !s.interfaces.is_empty())
-                }))
-        })
-        .await?;
-        let owner = status.status.clone().unwrap_or_default().node;
-        let answers = wait_for("exactly the owner to answer ARP", CONVERGE, || async {
-            let answers = lan.arp_answers()?;
-            Ok((answers.len() == 1 && answers.contains(&owner)).then_some(answers))
-        })
-        .await?;
-        assert_eq!(answers.len(), 1);
-        let note = wait_event(&admin, APPS, "web", "nodeAssigned").await?;
-        assert!(note.contains("layer2"), "{note}");
+    let port = cluster.server.port();
+    let mut forwards = Vec::new();
+    let mut speakers = Vec::new();
+    for (n, log) in lan.nodes().iter().zip(logs) {
+        forwards.push(Forward::start(
+            &n.netns,
+            format!("127.0.0.1:{port}").parse()?,
+        )?);
+        speakers.push(start_speaker(lan.lab(), n, cluster, log)?);
+    }
 
-        // SIGKILL the owner's speaker: another node answers.
-        let index = lan
-            .nodes()
-            .iter()
-            .position(|n| n.name == owner)
-            .ok_or("owner is a node")?;
-        speakers[index].signal(nix::sys::signal::Signal::SIGKILL)?;
-        let next = wait_for("another node to answer ARP", CONVERGE, || async {
-            let answers = lan.arp_answers()?;
-            Ok((answers.len() == 1 && !answers.contains(&owner)).then_some(answers))
-        })
-        .await?;
-        let next = next.into_iter().next().unwrap_or_default();
-        wait_for("the new owner's ServiceL2Status", CONVERGE, || async {
-            Ok(statuses
-                .list(&ListParams::default())
-                .await?
-                .items
-                .into_iter()
-                .find(|o| o.status.as_ref().is_some_and(|s| s.node == next)))
-        })
-        .await?;
-        drop(forwards);
-        Ok(())
-    });
-    outcome.map_err(|e| format!("{e}\n{}", tails()).into())
+    // One owner, reported.
+    let statuses: Api<ServiceL2Status> = Api::namespaced(admin.clone(), NS);
+    let status = wait_for("a ServiceL2Status", CONVERGE, || async {
+        Ok(statuses
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .find(|o| {
+                o.status
+                    .as_ref()
+                    .is_some_and(|s| !s.node.is_empty() && !s.interfaces.is_empty())
+            }))
+    })
+    .await?;
+    let owner = status.status.clone().unwrap_or_default().node;
+    let answers = wait_for("exactly the owner to answer ARP", CONVERGE, || async {
+        let answers = lan.arp_answers()?;
+        Ok((answers.len() == 1 && answers.contains(&owner)).then_some(answers))
+    })
+    .await
+    .map_err(|e| format!("{e} (owner {owner}; answering: {:?})", lan.arp_answers()))?;
+    assert_eq!(answers.len(), 1);
+    let note = wait_event(&admin, APPS, "web", "nodeAssigned").await?;
+    assert!(note.contains("layer2"), "{note}");
+
+    // SIGKILL the owner's speaker: another node answers.
+    let index = lan
+        .nodes()
+        .iter()
+        .position(|n| n.name == owner)
+        .ok_or("owner is a node")?;
+    speakers[index].signal(nix::sys::signal::Signal::SIGKILL)?;
+    let next = wait_for("another node to answer ARP", CONVERGE, || async {
+        let answers = lan.arp_answers()?;
+        Ok((answers.len() == 1 && !answers.contains(&owner)).then_some(answers))
+    })
+    .await?;
+    let next = next.into_iter().next().unwrap_or_default();
+    wait_for("the new owner's ServiceL2Status", CONVERGE, || async {
+        Ok(statuses
+            .list(&ListParams::default())
+            .await?
+            .items
+            .into_iter()
+            .find(|o| o.status.as_ref().is_some_and(|s| s.node == next)))
+    })
+    .await?;
+    drop(forwards);
+    Ok(())
 }

@@ -269,6 +269,17 @@ struct Peer {
     /// The gaps between its heartbeats (another `--ml-heartbeat`?).
     pace: Pace,
     state: State,
+    /// What the last view published says of it (`None`: not in it yet).
+    shown: Option<Shown>,
+}
+
+/// What a view says of one member: [`Membership::publish`] compares these
+/// with the members' states instead of rebuilding the view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Shown {
+    reachable: bool,
+    alive: bool,
+    fenced: bool,
 }
 
 /// How a member that can count for this node's quorum (alive, and not
@@ -320,6 +331,16 @@ impl Peer {
             fenced_until: None,
             pace: Pace::default(),
             state: State::suspected(None, now),
+            shown: None,
+        }
+    }
+
+    /// What a view built now would say of it.
+    fn shown_now(&self) -> Shown {
+        Shown {
+            reachable: self.admission == Admission::In,
+            alive: !self.is_dead(),
+            fenced: self.fenced_until.is_some(),
         }
     }
 
@@ -450,6 +471,10 @@ pub struct Membership {
     stall_hold_until: Option<Instant>,
     /// When this node, fenced, tells everyone so again.
     next_fence_telling: Option<Instant>,
+    /// `known` changed since the view was last built.
+    known_changed: bool,
+    /// [`Hardware::changes`] when the view was last built.
+    shown_hardware: Option<u64>,
 }
 
 impl Membership {
@@ -493,6 +518,8 @@ impl Membership {
             unquorate_since: None,
             stall_hold_until: None,
             next_fence_telling: None,
+            known_changed: true,
+            shown_hardware: None,
         }
     }
 
@@ -838,6 +865,7 @@ impl Membership {
             self.peers.insert(name.clone(), Peer::new(now));
         }
         self.known = known;
+        self.known_changed = true;
         for sweep in &mut self.sweeps {
             sweep.pending.retain(|n| self.known.contains(n));
         }
@@ -1381,22 +1409,26 @@ impl Membership {
         let effects = self.swim.poll(now);
         self.swim_effects(now, effects, out);
 
-        let members = self.ring_members();
-        let is_dead = |n: &str| self.peers.get(n).is_some_and(Peer::is_dead);
-
-        // Watch: only the ring predecessors, only while heard.
-        let watched: BTreeSet<String> =
-            ring::predecessors(&self.me, &members, is_dead, self.timing.watchers)
-                .into_iter()
-                .map(str::to_string)
-                .collect();
+        // Watch: only the ring predecessors, only while heard. (`known`
+        // lacks this node, which the ring leaves out of its own
+        // neighbours anyway: no set is copied on this per-datagram path.)
+        let peers = &self.peers;
+        let watched = ring::predecessors(
+            &self.me,
+            &self.known,
+            |n| peers.get(n).is_some_and(Peer::is_dead),
+            self.timing.watchers,
+        );
         let mut silent = Vec::new();
         for (name, peer) in &mut self.peers {
-            if !watched.contains(name) {
+            if peer.watched_since.is_some() && !watched.contains(&name.as_str()) {
                 peer.watched_since = None;
-                continue;
             }
-            peer.watched_since.get_or_insert(now);
+        }
+        for name in watched {
+            if let Some(peer) = self.peers.get_mut(name) {
+                peer.watched_since.get_or_insert(now);
+            }
         }
         for (name, peer) in &self.peers {
             if peer.state == State::Alive
@@ -1530,13 +1562,16 @@ impl Membership {
         }
 
         if now >= self.next_beat {
-            let members = self.ring_members();
-            let is_dead = |n: &str| self.peers.get(n).is_some_and(Peer::is_dead);
-            let targets: Vec<String> =
-                ring::successors(&self.me, &members, is_dead, self.timing.watchers)
-                    .into_iter()
-                    .map(str::to_string)
-                    .collect();
+            let peers = &self.peers;
+            let targets: Vec<String> = ring::successors(
+                &self.me,
+                &self.known,
+                |n| peers.get(n).is_some_and(Peer::is_dead),
+                self.timing.watchers,
+            )
+            .into_iter()
+            .map(str::to_string)
+            .collect();
             for to in targets {
                 self.send(out, &to, Body::Heartbeat);
             }
@@ -1771,8 +1806,18 @@ impl Membership {
     /// notice, as a sweep of one (resent once, suspected if it stays
     /// silent), and counts `J` after it acknowledges.
     fn admit(&mut self, now: Instant, out: &mut Vec<Output>) {
-        let body = self.notice(now);
-        let suspects_any = matches!(&body, Body::Suspect { entries } if !entries.is_empty());
+        // Whether the notice would name anyone (every suspicion fits in
+        // one: names are at most `MAX_NAME`), without building it on
+        // every datagram.
+        let suspects_any = self.peers.values().any(|p| {
+            matches!(
+                p.state,
+                State::Suspect {
+                    incarnation: Some(_),
+                    ..
+                }
+            )
+        });
         let mut check = Vec::new();
         for (name, peer) in &mut self.peers {
             // A member may count only while it also sees this node.
@@ -1791,6 +1836,10 @@ impl Membership {
                 other => other,
             };
         }
+        if check.is_empty() {
+            return;
+        }
+        let body = self.notice(now);
         for name in check {
             let sequence = self.sweep_one(now, &name, body.clone(), Purpose::Notice, out);
             if let Some(peer) = self.peers.get_mut(&name) {
@@ -1799,8 +1848,24 @@ impl Membership {
         }
     }
 
+    /// Publishes the view if it changed. Runs after every input, so it
+    /// first compares the members' states with what the last view says of
+    /// each, and builds a new one (and judges the quorum again) only when
+    /// they differ: rebuilding it each time cost `O(n)` allocations per
+    /// datagram, most of the core's CPU at 50 members
+    /// (`l2/benches/membership_cluster.rs`).
     fn publish(&mut self, now: Instant, out: &mut Vec<Output>) {
         self.admit(now, out);
+        for peer in self.peers.values_mut() {
+            if peer.fenced_until.is_some_and(|t| now >= t) {
+                peer.fenced_until = None;
+            }
+        }
+        if self.view_is_current() {
+            return;
+        }
+        self.known_changed = false;
+        self.shown_hardware = Some(self.hardware.changes());
         let mut view = View {
             reachable: BTreeSet::from([self.me.clone()]),
             alive: BTreeSet::from([self.me.clone()]),
@@ -1808,18 +1873,16 @@ impl Membership {
             fenced: BTreeSet::new(),
         };
         for (name, peer) in &mut self.peers {
-            if peer.admission == Admission::In {
+            let shown = peer.shown_now();
+            peer.shown = Some(shown);
+            if shown.reachable {
                 view.reachable.insert(name.clone());
             }
-            if !peer.is_dead() {
+            if shown.alive {
                 view.alive.insert(name.clone());
             }
-            match peer.fenced_until {
-                Some(t) if now < t => {
-                    view.fenced.insert(name.clone());
-                }
-                Some(_) => peer.fenced_until = None,
-                None => {}
+            if shown.fenced {
+                view.fenced.insert(name.clone());
             }
         }
         // This node's own fence, as the announcer judges it from this
@@ -1834,6 +1897,14 @@ impl Membership {
             self.view = view.clone();
             out.push(Output::View(view));
         }
+    }
+
+    /// Whether the last view built still says what the members' states
+    /// say (see [`Membership::publish`]): the quorum judged from it too.
+    fn view_is_current(&self) -> bool {
+        !self.known_changed
+            && self.shown_hardware == Some(self.hardware.changes())
+            && self.peers.values().all(|p| p.shown == Some(p.shown_now()))
     }
 }
 

@@ -27,6 +27,9 @@ pub(super) struct Hardware {
     own: Option<BTreeSet<Mac>>,
     next_refresh: Option<Instant>,
     peers: BTreeMap<String, BTreeSet<Mac>>,
+    /// Counts the changes of `peers`: the view compares this number, not
+    /// the map, after every datagram.
+    changes: u64,
 }
 
 impl Hardware {
@@ -64,13 +67,26 @@ impl Hardware {
 
     /// What `peer` says its MACs are.
     pub(super) fn learn(&mut self, peer: &str, macs: Vec<Mac>) {
-        self.peers
-            .insert(peer.to_string(), macs.into_iter().collect());
+        let macs: BTreeSet<Mac> = macs.into_iter().collect();
+        // Repeated every `REFRESH` by every member: most say nothing new.
+        if self.peers.get(peer) != Some(&macs) {
+            self.peers.insert(peer.to_string(), macs);
+            self.changes += 1;
+        }
     }
 
     /// Forgets members no longer known.
     pub(super) fn retain(&mut self, known: &BTreeSet<String>) {
+        let before = self.peers.len();
         self.peers.retain(|name, _| known.contains(name));
+        if self.peers.len() != before {
+            self.changes += 1;
+        }
+    }
+
+    /// How many times `peers` changed: equal counts, equal maps.
+    pub(super) fn changes(&self) -> u64 {
+        self.changes
     }
 
     /// Every other member's MACs.
@@ -100,7 +116,15 @@ mod tests {
         assert!(h.refresh_due(start + REFRESH));
         assert_eq!(h.next_deadline(), Some(start + REFRESH * 2));
         h.learn("b", vec![[2, 0, 0, 0, 0, 2]]);
+        assert_eq!(h.changes(), 1);
+        h.learn("b", vec![[2, 0, 0, 0, 0, 2]]);
+        assert_eq!(h.changes(), 1, "the same MACs again change nothing");
+        h.learn("b", vec![[2, 0, 0, 0, 0, 3]]);
+        assert_eq!(h.changes(), 2);
+        h.retain(&BTreeSet::from(["b".to_string()]));
+        assert_eq!(h.changes(), 2, "nobody forgotten");
         h.retain(&BTreeSet::new());
         assert!(h.peers().is_empty());
+        assert_eq!(h.changes(), 3);
     }
 }

@@ -141,6 +141,9 @@ impl MembershipService {
         let heartbeat = config.timing.heartbeat;
         // The caller's span (the node, the runtime) follows the thread.
         let span = tracing::Span::current();
+        // Spawned here, at the caller's priority: a thread the membership
+        // thread spawned would inherit its real-time one.
+        let solicitor = Solicitor::start();
         std::thread::Builder::new()
             .name("membership".into())
             .spawn(move || {
@@ -180,6 +183,7 @@ impl MembershipService {
                         view: view_tx,
                         stats: stats_tx,
                         rejoin: Rejoin::default(),
+                        solicitor,
                         heartbeat,
                         paces_apart: BTreeMap::new(),
                         next_pace_check: Instant::now() + PACE_CHECK,
@@ -305,6 +309,8 @@ struct Driver {
     stats: watch::Sender<Stats>,
     /// When to ask for an unreached member's link-layer address.
     rejoin: Rejoin,
+    /// Who asks (`None`: its thread could not start).
+    solicitor: Option<Solicitor>,
     /// This node's heartbeat, and the members last found heart-beating at
     /// another pace (warned about once each).
     heartbeat: Duration,
@@ -393,7 +399,7 @@ impl Driver {
 
     /// After an authentic datagram from `from`: if it comes from a member
     /// this node does not reach, asks for that member's link-layer address
-    /// (see [`super::rejoin`]), on a blocking thread.
+    /// (see [`super::rejoin`]), through the [`Solicitor`].
     fn rejoin_after(&mut self, now: Instant, from: SocketAddr) {
         let asked = {
             let book = self.book.borrow();
@@ -410,7 +416,9 @@ impl Driver {
             } else {
                 SocketAddr::new(ip, from.port())
             };
-            tokio::task::spawn_blocking(move || solicit(to));
+            if let Some(solicitor) = &self.solicitor {
+                solicitor.ask(to);
+            }
         }
     }
 
@@ -522,6 +530,53 @@ fn accepted(before: &Stats, after: &Stats) -> bool {
     let rejected =
         |s: &Stats| s.unauthenticated + s.malformed + s.replayed + s.stale + s.unknown_sender;
     after.received > before.received && rejected(after) == rejected(before)
+}
+
+/// The one thread that sends this node's link-layer address requests
+/// ([`solicit`] blocks), fed by a short queue that never waits: a request
+/// that finds it full is dropped (the kernel's own retry remains).
+///
+/// One thread, not one per request: when many speakers start together
+/// each hears every other before it reaches them, and asks about each up
+/// to seven times (`rejoin::LAST_GAP`). Every request on a blocking
+/// thread of its own (tokio's pool: up to 512 per speaker, each inheriting
+/// the membership thread's real-time priority) made thousands of threads
+/// wait for RCU grace periods at once on a 35-node lab: load average
+/// 4,400, and a storm of late heartbeats (issue 18).
+struct Solicitor {
+    queue: std::sync::mpsc::SyncSender<SocketAddr>,
+}
+
+/// Requests waiting for the [`Solicitor`]'s thread; more are dropped.
+const SOLICIT_QUEUE: usize = 16;
+
+impl Solicitor {
+    fn start() -> Option<Solicitor> {
+        let (queue, requests) = std::sync::mpsc::sync_channel::<SocketAddr>(SOLICIT_QUEUE);
+        let span = tracing::Span::current();
+        let spawned = std::thread::Builder::new()
+            .name("ml-solicit".into())
+            .spawn(move || {
+                let _entered = span.enter();
+                // Ends when the driver, and with it the sender, is gone.
+                while let Ok(peer) = requests.recv() {
+                    solicit(peer);
+                }
+            });
+        match spawned {
+            Ok(_) => Some(Solicitor { queue }),
+            Err(e) => {
+                warn!(error = %e, "cannot start the thread that asks for members' link-layer addresses: the kernel's own retry only");
+                None
+            }
+        }
+    }
+
+    fn ask(&self, peer: SocketAddr) {
+        if self.queue.try_send(peer).is_err() {
+            debug!(%peer, "link-layer address requests queued already: this one dropped");
+        }
+    }
 }
 
 /// Sends one ARP request (NDP solicitation) for `peer` on the interface

@@ -251,6 +251,8 @@ impl NodesLan {
     /// Reads every speaker's counters (and BIRD's) now and after `window`.
     pub fn measure(&self, window: Duration) -> Result<Window> {
         let load = procfs::load_average();
+        let everyone: Vec<usize> = (0..self.nodes.len()).collect();
+        let sent_before = self.membership_sent(&everyone);
         let before = self.readings()?;
         let deadline = Instant::now() + window;
         while Instant::now() < deadline {
@@ -269,6 +271,13 @@ impl NodesLan {
             }
         }
         let after = self.readings()?;
+        print_mix(
+            self.nodes.len(),
+            "window: everyone",
+            window,
+            &sent_before,
+            &self.membership_sent(&everyone),
+        );
         let rates = |a: &Reading, b: &Reading, who: &str| {
             Rates::between(a, b).ok_or_else(|| {
                 LabError::Invalid(format!("{who}'s counters went backwards: restarted?"))
@@ -371,6 +380,7 @@ impl NodesLan {
             let settled = self.wait_settled(REJOIN_TIMEOUT);
             print_mix(
                 self.nodes.len(),
+                "failover: the survivors",
                 killed_at.elapsed(),
                 &sent_before,
                 &self.membership_sent(&survivors),
@@ -486,11 +496,13 @@ impl NodesLan {
     }
 }
 
-/// What the survivors of a failover sent from the kill until everyone
-/// saw everyone again (or gave up), by kind: the heartbeats are the
-/// floor, the rest what the failure cost.
+/// What `who` sent over `over`, by kind: for the survivors of a
+/// failover, from the kill until everyone saw everyone again (or gave
+/// up); for everyone, a measuring window. The heartbeats are the floor,
+/// the rest what failures cost.
 fn print_mix(
     n: usize,
+    who: &str,
     over: Duration,
     before: &BTreeMap<String, f64>,
     after: &BTreeMap<String, f64>,
@@ -502,7 +514,7 @@ fn print_mix(
         .map(|(kind, d)| format!("{kind} {d}"))
         .collect();
     println!(
-        "{n} nodes, failover: the survivors sent in {:.1} s: {}",
+        "{n} nodes, {who} sent in {:.1} s: {}",
         over.as_secs_f64(),
         mix.join(", ")
     );

@@ -435,6 +435,40 @@ fn members_find_each_other() {
     assert!(net.nodes.values().all(|m| m.stats().unauthenticated == 0));
 }
 
+/// Fifty members started together, delays within the jitter: they all
+/// see each other soon, then nobody is suspected and each sends what the
+/// model says (`K / H` heartbeats, SWIM's probe, nothing else). On the
+/// lab's 2 shared cores 35 speakers storm (docs/benchmarks.md, "Nodes"):
+/// this is the protocol without the CPU, at the size the lab cannot hold.
+#[test]
+fn fifty_members_come_together_and_stay_quiet() {
+    let n = 50;
+    let mut net = Net::new(n, 7);
+    let took = net.converge(Duration::from_secs(2));
+    assert!(
+        took.is_some(),
+        "50 members did not all see each other within 2 s"
+    );
+    // The first sweeps' answers settle.
+    net.run_for(Duration::from_millis(500));
+    let (t, sent) = (net.now, net.sent);
+    net.run_for(Duration::from_secs(1));
+    for name in net.known.clone() {
+        assert!(
+            net.history
+                .get(&name)
+                .is_none_or(|h| h.iter().all(|(at, v)| *at < t || v.reachable == net.known)),
+            "{name} saw someone unreachable in the steady state"
+        );
+    }
+    let per_node = (net.sent - sent) / n as u64;
+    // 400 heartbeats a second (K = 2 every 5 ms) and SWIM's few.
+    assert!(
+        (400..=420).contains(&per_node),
+        "each member sent {per_node} datagrams in a second of steady state"
+    );
+}
+
 /// The MACs `observer` knows the other members answer ARP/NDP from.
 fn macs_seen(net: &Net, observer: &str) -> BTreeMap<String, BTreeSet<[u8; 6]>> {
     net.view(observer).hardware.clone()

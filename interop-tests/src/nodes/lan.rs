@@ -253,6 +253,8 @@ impl NodesLan {
         let load = procfs::load_average();
         let everyone: Vec<usize> = (0..self.nodes.len()).collect();
         let sent_before = self.membership_sent(&everyone);
+        // The scrapes take time of their own: the mix says how long it spans.
+        let scraped_at = Instant::now();
         let before = self.readings()?;
         let deadline = Instant::now() + window;
         while Instant::now() < deadline {
@@ -271,12 +273,13 @@ impl NodesLan {
             }
         }
         let after = self.readings()?;
+        let sent_after = self.membership_sent(&everyone);
         print_mix(
             self.nodes.len(),
             "window: everyone",
-            window,
+            scraped_at.elapsed(),
             &sent_before,
-            &self.membership_sent(&everyone),
+            &sent_after,
         );
         let rates = |a: &Reading, b: &Reading, who: &str| {
             Rates::between(a, b).ok_or_else(|| {

@@ -304,6 +304,20 @@ enum Admission {
 }
 
 impl State {
+    /// What a notice says of a member in this state: suspected at this
+    /// incarnation, failed by this instant (a member never heard from has
+    /// no incarnation to name, and no notice names it).
+    fn noticed(&self) -> Option<(u64, Instant)> {
+        match *self {
+            State::Suspect {
+                incarnation: Some(incarnation),
+                failed_by,
+                ..
+            } => Some((incarnation, failed_by)),
+            _ => None,
+        }
+    }
+
     fn suspected(incarnation: Option<u64>, failed_by: Instant) -> State {
         State::Suspect {
             incarnation,
@@ -1681,12 +1695,9 @@ impl Membership {
         let mut suspected: Vec<(Instant, Suspicion)> = self
             .peers
             .iter()
-            .filter_map(|(name, peer)| match peer.state {
-                State::Suspect {
-                    incarnation: Some(incarnation),
-                    failed_by,
-                    ..
-                } => Some((
+            .filter_map(|(name, peer)| {
+                let (incarnation, failed_by) = peer.state.noticed()?;
+                Some((
                     failed_by,
                     Suspicion {
                         member: name.clone(),
@@ -1694,8 +1705,7 @@ impl Membership {
                         age_ms: u32::try_from(now.saturating_duration_since(failed_by).as_millis())
                             .unwrap_or(u32::MAX),
                     },
-                )),
-                _ => None,
+                ))
             })
             .collect();
         suspected.sort_by_key(|s| std::cmp::Reverse(s.0));
@@ -1809,15 +1819,7 @@ impl Membership {
         // Whether the notice would name anyone (every suspicion fits in
         // one: names are at most `MAX_NAME`), without building it on
         // every datagram.
-        let suspects_any = self.peers.values().any(|p| {
-            matches!(
-                p.state,
-                State::Suspect {
-                    incarnation: Some(_),
-                    ..
-                }
-            )
-        });
+        let suspects_any = self.peers.values().any(|p| p.state.noticed().is_some());
         let mut check = Vec::new();
         for (name, peer) in &mut self.peers {
             // A member may count only while it also sees this node.

@@ -31,6 +31,77 @@ impl Rng {
     }
 }
 
+/// A machine's CPU shared by every simulated node: each call into a
+/// node's core occupies one of `cores` (and the node, whose membership
+/// runs on one thread) for `per_call` plus `per_send` for each datagram it
+/// sends; a call that finds its node or every core busy waits, and so
+/// does what the node would read meanwhile. A node whose unread datagrams
+/// reach `backlog` drops what arrives (a full receive buffer). This is
+/// the lab's 35 speakers on 2 shared cores (docs/benchmarks.md, "Nodes"),
+/// where lateness comes from the work itself and feeds on it.
+struct Cpu {
+    cores: Vec<Instant>,
+    per_call: Duration,
+    per_send: Duration,
+    backlog: usize,
+    /// When each node's thread is free again.
+    busy: BTreeMap<String, Instant>,
+    /// Datagrams queued to each node (on the way or unread).
+    queued: BTreeMap<String, usize>,
+    /// Datagrams dropped by a full backlog.
+    dropped: u64,
+    /// CPU time charged, all cores.
+    charged: Duration,
+}
+
+impl Cpu {
+    fn new(
+        cores: usize,
+        per_call: Duration,
+        per_send: Duration,
+        backlog: usize,
+        start: Instant,
+    ) -> Cpu {
+        Cpu {
+            cores: vec![start; cores],
+            per_call,
+            per_send,
+            backlog,
+            busy: BTreeMap::new(),
+            queued: BTreeMap::new(),
+            dropped: 0,
+            charged: Duration::ZERO,
+        }
+    }
+
+    /// When `name` may run at or after `at`: its thread and a core free.
+    fn free_at(&self, name: &str, at: Instant) -> Instant {
+        let core = self.cores.iter().min().copied().unwrap_or(at);
+        let own = self.busy.get(name).copied().unwrap_or(at);
+        at.max(core).max(own)
+    }
+
+    /// Charges a call of `name` at `now` that sent `sends` datagrams.
+    fn charge(&mut self, name: &str, now: Instant, sends: usize) {
+        let cost = self.per_call + self.per_send * sends as u32;
+        self.charged += cost;
+        if let Some(core) = self.cores.iter_mut().min() {
+            *core = now + cost;
+        }
+        self.busy.insert(name.to_string(), now + cost);
+    }
+}
+
+/// A second of steady state ([`Net::steady_second`]).
+struct Steady {
+    /// Datagrams each member sent.
+    sent_each: u64,
+    /// CPU time charged, all cores (zero without a shared CPU).
+    cpu: Duration,
+    /// Members that saw anyone unreachable.
+    saw_unreachable: Vec<String>,
+}
+
 /// What the simulated network delivers to a node.
 enum Delivery {
     Datagram(Vec<u8>),
@@ -74,12 +145,17 @@ struct Net {
     /// Every view change, per node, with its time.
     history: BTreeMap<String, Vec<(Instant, View)>>,
     known: BTreeSet<String>,
+    /// A shared CPU (`None`: every call is free and instant).
+    cpu: Option<Cpu>,
 }
 
 impl Net {
     fn new(n: usize, seed: u64) -> Net {
+        Net::with_timing(n, seed, MembershipTiming::default())
+    }
+
+    fn with_timing(n: usize, seed: u64, timing: MembershipTiming) -> Net {
         let start = Instant::now();
-        let timing = MembershipTiming::default();
         let known: BTreeSet<String> = (0..n).map(|i| format!("node-{i}")).collect();
         let nodes = known
             .iter()
@@ -115,6 +191,7 @@ impl Net {
             fence_rng: Rng(seed ^ 0xfe9c_ed00),
             history: BTreeMap::new(),
             known: known.clone(),
+            cpu: None,
         };
         for name in known.clone() {
             let out = net
@@ -152,6 +229,15 @@ impl Net {
         self.stalls
             .iter()
             .any(|(n, from, until)| n == name && *from <= at && at < *until)
+            || at < self.busy_until(name, at)
+    }
+
+    /// When the shared CPU, if any, has `name`'s thread free again.
+    fn busy_until(&self, name: &str, at: Instant) -> Instant {
+        self.cpu
+            .as_ref()
+            .and_then(|c| c.busy.get(name).copied())
+            .unwrap_or(at)
     }
 
     /// When `name` runs again (now if it is not stalled): the end of the
@@ -162,16 +248,22 @@ impl Net {
     /// (issue 17, `overlapping_stalls_of_one_node_end_with_the_last`).
     fn resumes(&self, name: &str, at: Instant) -> Instant {
         let mut t = at;
-        while let Some(end) = self
-            .stalls
-            .iter()
-            .filter(|(n, from, until)| n == name && *from <= t && t < *until)
-            .map(|s| s.2)
-            .max()
-        {
-            t = end;
+        loop {
+            while let Some(end) = self
+                .stalls
+                .iter()
+                .filter(|(n, from, until)| n == name && *from <= t && t < *until)
+                .map(|s| s.2)
+                .max()
+            {
+                t = end;
+            }
+            let busy = self.busy_until(name, t);
+            if busy <= t {
+                return t;
+            }
+            t = busy;
         }
-        t
     }
 
     /// Deschedules `name` from now for `d`.
@@ -229,6 +321,14 @@ impl Net {
                         continue;
                     }
                     let delay = Self::delay_from(rng, self.min_delay, self.max_delay);
+                    if let Some(cpu) = &mut self.cpu {
+                        let queued = cpu.queued.entry(to.clone()).or_default();
+                        if *queued >= cpu.backlog {
+                            cpu.dropped += 1;
+                            continue;
+                        }
+                        *queued += 1;
+                    }
                     self.queue
                         .push((self.now + delay, to, Delivery::Datagram(bytes)));
                 }
@@ -281,16 +381,34 @@ impl Net {
                 .partition(|q| q.0 <= now && !self.stalled(&q.1, now));
             self.queue = rest;
             due.sort_by_key(|q| q.0);
-            for (_, to, delivery) in due {
+            for (at, to, delivery) in due {
+                // Its thread or every core is busy: it reads this later,
+                // in order.
+                if let Some(cpu) = &mut self.cpu {
+                    let free = cpu.free_at(&to, now);
+                    if free > now {
+                        cpu.busy.insert(to.clone(), free);
+                        self.queue.push((at, to, delivery));
+                        continue;
+                    }
+                }
+                let input = match delivery {
+                    Delivery::Datagram(bytes) => {
+                        if let Some(cpu) = &mut self.cpu
+                            && let Some(queued) = cpu.queued.get_mut(&to)
+                        {
+                            *queued = queued.saturating_sub(1);
+                        }
+                        Input::Received(bytes)
+                    }
+                    Delivery::HostProbed { name, answered } => Input::HostProbed { name, answered },
+                };
                 // A datagram in flight across a new cut is lost.
                 if self.crashed.contains(&to) {
                     continue;
                 }
-                let input = match delivery {
-                    Delivery::Datagram(bytes) => Input::Received(bytes),
-                    Delivery::HostProbed { name, answered } => Input::HostProbed { name, answered },
-                };
                 let out = self.node(&to).handle(now, input);
+                self.charge(&to, &out);
                 self.route(&to, out);
             }
             let names: Vec<String> = self.nodes.keys().cloned().collect();
@@ -303,12 +421,32 @@ impl Net {
                     .is_some_and(|d| d <= self.now)
                 {
                     let now = self.now;
+                    if let Some(cpu) = &mut self.cpu {
+                        let free = cpu.free_at(&name, now);
+                        if free > now {
+                            cpu.busy.insert(name, free);
+                            continue;
+                        }
+                    }
                     let out = self.node(&name).poll(now);
+                    self.charge(&name, &out);
                     self.route(&name, out);
                 }
             }
         }
         self.now = until;
+    }
+
+    /// Charges `name`'s call that produced `out` to the shared CPU.
+    fn charge(&mut self, name: &str, out: &[Output]) {
+        let now = self.now;
+        if let Some(cpu) = &mut self.cpu {
+            let sends = out
+                .iter()
+                .filter(|o| matches!(o, Output::Send { .. }))
+                .count();
+            cpu.charge(name, now, sends);
+        }
     }
 
     fn run_for(&mut self, d: Duration) {
@@ -324,6 +462,14 @@ impl Net {
         let side = self.side.clone();
         self.queue
             .retain(|(_, to, _)| side[to] == 0 || minority.contains(to));
+        if let Some(cpu) = &mut self.cpu {
+            cpu.queued.clear();
+            for (_, to, d) in &self.queue {
+                if matches!(d, Delivery::Datagram(_)) {
+                    *cpu.queued.entry(to.clone()).or_default() += 1;
+                }
+            }
+        }
     }
 
     fn heal(&mut self) {
@@ -372,6 +518,31 @@ impl Net {
             let set = if alive { &v.alive } else { &v.reachable };
             (*t >= since && !set.contains(member)).then_some(*t)
         })
+    }
+
+    /// Half a second for the first sweeps' answers to settle, then one
+    /// second of steady state: what it cost and who saw anyone unreachable.
+    fn steady_second(&mut self) -> Steady {
+        self.run_for(Duration::from_millis(500));
+        let charged = |net: &Net| net.cpu.as_ref().map_or(Duration::ZERO, |c| c.charged);
+        let (t, sent, cpu) = (self.now, self.sent, charged(self));
+        self.run_for(Duration::from_secs(1));
+        let saw_unreachable = self
+            .known
+            .iter()
+            .filter(|name| {
+                self.history.get(*name).is_some_and(|h| {
+                    h.iter()
+                        .any(|(at, v)| *at >= t && v.reachable != self.known)
+                })
+            })
+            .cloned()
+            .collect();
+        Steady {
+            sent_each: (self.sent - sent) / self.known.len() as u64,
+            cpu: charged(self) - cpu,
+            saw_unreachable,
+        }
     }
 
     /// `name` leaves gracefully now; the datagrams its first copy of the
@@ -449,23 +620,17 @@ fn fifty_members_come_together_and_stay_quiet() {
         took.is_some(),
         "50 members did not all see each other within 2 s"
     );
-    // The first sweeps' answers settle.
-    net.run_for(Duration::from_millis(500));
-    let (t, sent) = (net.now, net.sent);
-    net.run_for(Duration::from_secs(1));
-    for name in net.known.clone() {
-        assert!(
-            net.history
-                .get(&name)
-                .is_none_or(|h| h.iter().all(|(at, v)| *at < t || v.reachable == net.known)),
-            "{name} saw someone unreachable in the steady state"
-        );
-    }
-    let per_node = (net.sent - sent) / n as u64;
+    let steady = net.steady_second();
+    assert_eq!(
+        steady.saw_unreachable,
+        Vec::<String>::new(),
+        "saw someone unreachable in the steady state"
+    );
     // 400 heartbeats a second (K = 2 every 5 ms) and SWIM's few.
     assert!(
-        (400..=420).contains(&per_node),
-        "each member sent {per_node} datagrams in a second of steady state"
+        (400..=420).contains(&steady.sent_each),
+        "each member sent {} datagrams in a second of steady state",
+        steady.sent_each
     );
 }
 
@@ -2139,21 +2304,37 @@ fn a_vouch_is_never_lost_while_its_acknowledgement_arrives() {
 /// watch), tell the members named, and so take their quorums away: the
 /// interim owner fenced itself too, and the address was dark once more,
 /// 100-144 ms in all on 6 of the 16 seeds (docs/l2-mode.md, Limits). They
-/// probe instead: dark at most a millisecond or so during the cut.
+/// probe instead: dark at most a millisecond or so during the cut on most
+/// seeds. Not on all: over seeds 0-767, 30 (before the change below) and
+/// 38 (after) left the address unanswered 25-115 ms, 3 each beyond 80 ms,
+/// the weakness *Limits* describes on 5 nodes. Seeds 0-15 drew none of
+/// them until a member never heard from was no longer sent a notice at
+/// the start (`thirty_five_members_on_two_busy_cores_come_together`),
+/// which changed the datagrams every later delay is drawn for; they now
+/// draw two (51 and 96 ms). Hence the bound on how many seeds and how far.
 #[test]
 fn a_deaf_owners_notices_fence_nobody_else() {
     let mut worst = Duration::ZERO;
+    let mut dark = Vec::new();
     for seed in 0..16 {
         let (mut net, _, cut, healed) = deaf_owner(4, seed, 1000);
         net.run_for(Duration::from_millis(1000));
         let during = total(&net.unclaimed("10.0.0.0", cut, healed));
         assert!(
-            during <= Duration::from_millis(80),
+            during <= Duration::from_millis(120),
             "seed {seed}: unanswered {during:?} during the cut"
         );
+        if during > Duration::from_millis(20) {
+            dark.push((seed, during));
+        }
         assert_eq!(net.dual_owners(8), Vec::new(), "seed {seed}");
         worst = worst.max(during);
     }
+    assert!(
+        dark.len() <= 2,
+        "unanswered more than 20 ms during the cut on {} of 16 seeds: {dark:?}",
+        dark.len()
+    );
     eprintln!("4 nodes, seeds 0-15: at most {worst:?} unanswered during the cut");
 }
 
@@ -2185,4 +2366,64 @@ fn a_relayed_vouch_overtaken_by_a_refutation_is_resent() {
             (150, Trouble::Partition { mask: 59, ms: 664 }),
         ],
     );
+}
+
+/// Thirty-five members started together at a 20 ms heartbeat on a
+/// machine of 2 cores, where every call into a member's core costs 30 µs
+/// and every datagram it sends 15 µs more (about what a speaker costs in
+/// the lab: 1 % of a core for some 200 datagrams a second at 20 ms), and
+/// a member's unread datagrams beyond 256 are dropped: the lab's run that
+/// stormed (docs/benchmarks.md, "Nodes"). Here too it stormed: every
+/// member told every member it had not heard from yet that it suspected
+/// it, every `R`, in a notice the receiver answered and whose other
+/// suspicions it probed; the burst made everyone late by more than `J`,
+/// lateness made suspicions, and the cores never caught up (everyone
+/// fenced, a third of the datagrams dropped). A member never heard from
+/// is now only asked to answer. They come together in about 250 ms, and
+/// then cost what the model says.
+#[test]
+fn thirty_five_members_on_two_busy_cores_come_together() {
+    let n = 35;
+    let timing =
+        MembershipTiming::with_heartbeat(Duration::from_millis(20)).expect("a valid heartbeat");
+    for seed in [1, 2, 3] {
+        let mut net = Net::with_timing(n, seed, timing);
+        let start = net.now;
+        net.cpu = Some(Cpu::new(
+            2,
+            Duration::from_micros(30),
+            Duration::from_micros(15),
+            256,
+            start,
+        ));
+        let took = net.converge(Duration::from_secs(1));
+        assert!(
+            took.is_some(),
+            "seed {seed}: 35 members on 2 busy cores did not all see each other within 1 s"
+        );
+        let steady = net.steady_second();
+        assert_eq!(
+            steady.saw_unreachable,
+            Vec::<String>::new(),
+            "seed {seed}: saw someone unreachable in the steady state"
+        );
+        let dropped = net.cpu.as_ref().map_or(0, |c| c.dropped);
+        assert_eq!(
+            dropped, 0,
+            "seed {seed}: datagrams dropped by full backlogs"
+        );
+        // 100 heartbeats a second (K = 2 every 20 ms) and SWIM's few;
+        // about a tenth of the 2 cores.
+        assert!(
+            (100..=110).contains(&steady.sent_each),
+            "seed {seed}: each member sent {} datagrams in a second of steady state",
+            steady.sent_each
+        );
+        let busy = steady.cpu.as_secs_f64() / 2.0;
+        assert!(
+            busy < 0.2,
+            "seed {seed}: the cores were {:.0} % busy",
+            busy * 100.0
+        );
+    }
 }

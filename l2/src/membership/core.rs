@@ -876,7 +876,10 @@ impl Membership {
             .cloned()
             .collect();
         for name in &new {
-            self.peers.insert(name.clone(), Peer::new(now));
+            let mut peer = Peer::new(now);
+            // Asked to answer below: asked again `R` from now if silent.
+            peer.last_told = Some(now);
+            self.peers.insert(name.clone(), peer);
         }
         self.known = known;
         self.known_changed = true;
@@ -1514,6 +1517,7 @@ impl Membership {
 
         // Dead, and reprobes of the suspected.
         let mut reprobe = Vec::new();
+        let mut unheard = Vec::new();
         let mut ask_again = false;
         let deaths: Vec<String> = self
             .peers
@@ -1547,13 +1551,32 @@ impl Membership {
                     .last_told
                     .is_none_or(|t| now >= t + self.timing.reprobe)
                 {
-                    reprobe.push(name.clone());
-                    ask_again |= *vouched && !*dead;
+                    // Never heard from: nothing to refute (no notice
+                    // names it), only a question to answer.
+                    if incarnation.is_none() {
+                        peer.last_told = Some(now);
+                        unheard.push(name.clone());
+                    } else {
+                        reprobe.push(name.clone());
+                        ask_again |= *vouched && !*dead;
+                    }
                 }
             }
         }
         for name in reprobe {
             self.tell(now, &name, out);
+        }
+        // A member never heard from is asked to answer again every `R`,
+        // as when it became known, and not told this node's notice: the
+        // notice named nothing it could refute, and every member it named
+        // that the receiver had not heard since was probed and, silent,
+        // swept for. Thirty-five speakers starting together on 2 shared
+        // cores told each other so for as long as they had not all met
+        // (`n²` notices and as many TCP probes every `R`, and the probes
+        // and sweeps they set off): the storm of docs/l2-mode.md, "Limits"
+        // (`thirty_five_members_on_two_busy_cores_come_together`).
+        for name in unheard {
+            self.send(out, &name, Body::Alive { reply: true });
         }
         // Someone still hears a member this node cannot: ask everyone
         // again (an indirect probe), every `R` while vouches come, so

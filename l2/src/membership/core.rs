@@ -1570,10 +1570,10 @@ impl Membership {
         // as when it became known, and not told this node's notice: the
         // notice named nothing it could refute, and every member it named
         // that the receiver had not heard since was probed and, silent,
-        // swept for. Thirty-five speakers starting together on 2 shared
-        // cores told each other so for as long as they had not all met
-        // (`n²` notices and as many TCP probes every `R`, and the probes
-        // and sweeps they set off): the storm of docs/l2-mode.md, "Limits"
+        // swept for. Thirty-five members starting together on 2 busy
+        // cores in the simulator told each other so for as long as they
+        // had not all met (`n²` notices and as many TCP probes every `R`,
+        // and the probes and sweeps they set off), and stormed
         // (`thirty_five_members_on_two_busy_cores_come_together`).
         for name in unheard {
             self.send(out, &name, Body::Alive { reply: true });

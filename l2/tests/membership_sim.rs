@@ -384,13 +384,9 @@ impl Net {
             for (at, to, delivery) in due {
                 // Its thread or every core is busy: it reads this later,
                 // in order.
-                if let Some(cpu) = &mut self.cpu {
-                    let free = cpu.free_at(&to, now);
-                    if free > now {
-                        cpu.busy.insert(to.clone(), free);
-                        self.queue.push((at, to, delivery));
-                        continue;
-                    }
+                if self.waits_for_cpu(&to) {
+                    self.queue.push((at, to, delivery));
+                    continue;
                 }
                 let input = match delivery {
                     Delivery::Datagram(bytes) => {
@@ -421,12 +417,8 @@ impl Net {
                     .is_some_and(|d| d <= self.now)
                 {
                     let now = self.now;
-                    if let Some(cpu) = &mut self.cpu {
-                        let free = cpu.free_at(&name, now);
-                        if free > now {
-                            cpu.busy.insert(name, free);
-                            continue;
-                        }
+                    if self.waits_for_cpu(&name) {
+                        continue;
                     }
                     let out = self.node(&name).poll(now);
                     self.charge(&name, &out);
@@ -435,6 +427,21 @@ impl Net {
             }
         }
         self.now = until;
+    }
+
+    /// Whether `name` cannot run now: its thread or every core of the
+    /// shared CPU is busy. It then waits (its datagrams and timers) until
+    /// a core and its thread are free.
+    fn waits_for_cpu(&mut self, name: &str) -> bool {
+        let now = self.now;
+        let Some(cpu) = &mut self.cpu else {
+            return false;
+        };
+        let free = cpu.free_at(name, now);
+        if free > now {
+            cpu.busy.insert(name.to_string(), free);
+        }
+        free > now
     }
 
     /// Charges `name`'s call that produced `out` to the shared CPU.

@@ -31,7 +31,7 @@ use crate::ferrolb::FerroLb;
 use crate::l2::ferrolb::{FENCE_OPEN, members_of};
 use crate::l2::harness::{Jitter, check_interrupted};
 use crate::l2::who_has::{Seen, WhoHas};
-use crate::lab::{Host, Lab};
+use crate::lab::{Host, LAN_IFACE, Lab};
 use crate::scrape::{self, METRICS_ARGS};
 use crate::wait::Probe;
 use crate::{Bird, kernel, procfs};
@@ -143,6 +143,7 @@ impl NodesLan {
         let config = lab.dir().join("config");
         std::fs::create_dir_all(&config)
             .map_err(|e| LabError::io(format!("cannot create {}", config.display()), e))?;
+        pin_neighbours(&nodes, &macs, &config)?;
         let mut lan = NodesLan {
             bird: None,
             speakers: Vec::with_capacity(n),
@@ -562,6 +563,42 @@ pub fn alive_members(log: &str) -> Option<usize> {
     let line = log.lines().rev().find(|l| l.contains(VIEW_CHANGED))?;
     let set = line.split_once("alive={")?.1.split_once('}')?.0;
     Some(set.split(',').filter(|m| !m.trim().is_empty()).count())
+}
+
+/// Gives every node a permanent neighbour entry for every other node
+/// (its LAN address and MAC), written before any speaker starts.
+///
+/// The kernel keeps one neighbour table for every network namespace,
+/// and refuses new dynamic entries beyond `gc_thresh3` (1,024 by
+/// default, a host sysctl the lab leaves alone): a LAN of `n` hosts
+/// needs `n(n - 1)`, 1,190 at 35 nodes. The speakers started last could
+/// not resolve each other ("neighbour: arp_cache: neighbor table
+/// overflow!" in the kernel's log): their datagrams to each other were
+/// dropped before the wire, they never heard each other, and the
+/// cluster, half of it seeing what the other half did not, stormed
+/// (docs/benchmarks.md, "The lab's 35: a full neighbour table").
+/// Permanent entries are outside that count, as on real nodes, each of
+/// which has a table of its own. The client's and the router's entries
+/// (for the Services' addresses, which move) stay dynamic.
+fn pin_neighbours(nodes: &[Host], macs: &[MacAddr], dir: &Path) -> Result<()> {
+    for host in nodes {
+        let batch: String = nodes
+            .iter()
+            .zip(macs)
+            .filter(|(other, _)| other.ipv4 != host.ipv4)
+            .map(|(other, mac)| {
+                format!(
+                    "neigh replace {} lladdr {mac} dev {LAN_IFACE} nud permanent\n",
+                    other.ipv4
+                )
+            })
+            .collect();
+        let path = dir.join(format!("neighbours-{}", host.name));
+        write(&path, &batch)?;
+        host.netns
+            .ip([std::ffi::OsStr::new("-batch"), path.as_os_str()])?;
+    }
+    Ok(())
 }
 
 /// The members, the key, the pool of `services` addresses from `.200`

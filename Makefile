@@ -57,14 +57,15 @@ bench-speaker-memory: deps
 	$(CARGO) bench --quiet --locked -p interop-tests --bench speaker_memory -- \
 		--before $(CURDIR)/docs/img/speaker-memory-before.tsv $(BENCH_SPEAKER_MEMORY_ARGS)
 
-# Issue 18's controller scale (no root; about 15 minutes with the
+# Issue 18's controller scale (no root; about 25 minutes with the
 # defaults): N LoadBalancer Services created at once against the test
-# kube-apiserver, assigned first by a trivial writer (the API server's write
-# ceiling on this machine), then by the release ferrolb-controller; time
-# until all are assigned, API writes per Service, the ratio, and the curve
-# docs/img/controller-scale.svg with the recorded earlier run dashed
-# (docs/benchmarks.md). A subset with, e.g.,
-# make bench-controller BENCH_CONTROLLER_ARGS="--services 1000,10000"
+# kube-apiserver, assigned by a trivial writer (the API server's write
+# ceiling on this machine) and by the release ferrolb-controller, each on
+# a fresh API server, in 3 rounds of alternating order; time until all are
+# assigned, API writes per Service, the ratio per round and its median,
+# and the curve docs/img/controller-scale.svg with the recorded earlier run
+# dashed (docs/benchmarks.md). A subset with, e.g.,
+# make bench-controller BENCH_CONTROLLER_ARGS="--services 1000,10000 --rounds 4"
 bench-controller: deps
 	$(CARGO) build --quiet --locked --release -p ferrolb-controller
 	$(CARGO) bench --quiet --locked -p interop-tests --bench controller_scale -- \

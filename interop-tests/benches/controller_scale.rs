@@ -4,8 +4,8 @@
 //! the API server's own write ceiling on the same machine, measured in the
 //! same run.
 //!
-//! For each N, one fresh API server (and etcd) runs two phases, with the
-//! same creators (`--creators` concurrent clients creating the N Services)
+//! For each N and each round (`--rounds`), two phases, each on a fresh API
+//! server and etcd, with the same creators (`--creators` concurrent clients creating the N Services)
 //! and the same watch timing each Service from the return of its `create`
 //! to the moment its status shows an address:
 //!
@@ -15,7 +15,7 @@
 //!    in-flight window: the status with the `ip-allocated-from-pool`
 //!    annotation in one request, then an `IPAllocated` Event. No watch, no
 //!    cache, no allocator: the fastest any controller making these writes
-//!    can be on this API server. Its Services are then deleted.
+//!    can be on this API server.
 //! 2. **controller**: the `ferrolb-controller` binary (release build, a
 //!    separate process, leader of its Lease) assigns them.
 //!
@@ -24,7 +24,11 @@
 //! creations, the writes on Services and Events (per Service), and the
 //! rest (Lease renewals, pool status). The ratio controller/ceiling of the
 //! time until all are assigned is the figure the target (1.2×)
-//! is about. The table, a TSV and an SVG curve go to docs/img/.
+//! is about: per round, and its median over the rounds. The phases of one
+//! round run one after the other, the ceiling first in even rounds and the
+//! controller first in odd ones, so that a machine whose speed drifts
+//! during the run (a shared VM) favours neither. The table, a TSV and an
+//! SVG curve (the medians) go to docs/img/.
 //!
 //! `make bench-controller` (release build; no root needed). A subset with
 //! `make bench-controller BENCH_CONTROLLER_ARGS="--services 1000"`.
@@ -49,7 +53,7 @@ use interop_tests::ferrolb::workspace_binary;
 use k8s_openapi::api::core::v1::{ObjectReference, Service};
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
 use plotters::prelude::*;
@@ -66,6 +70,9 @@ struct Args {
     /// The trivial writer's in-flight window (default: the controller's).
     #[arg(long, default_value_t = ferrolb_controller::reconcile::run::WRITE_CONCURRENCY)]
     window: usize,
+    /// Rounds of both phases per N; the ratio reported is their median.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    rounds: u32,
     /// Where the figures go (TSV); the SVG is written next to it.
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/img/controller-scale.tsv"))]
     out: PathBuf,
@@ -98,6 +105,9 @@ struct Sample {
     per_service: f64,
     /// The 1-minute load average at the end of the phase.
     load: f64,
+    /// The round (from 0); the ceiling of the same round is the
+    /// controller's reference.
+    round: u32,
 }
 
 /// Every address in one pool, wide enough for any N here.
@@ -132,7 +142,8 @@ fn run(args: Args) -> TestResult {
     let mut sizes = args.services.clone();
     sizes.sort();
     println!(
-        "controller-scale: {sizes:?} Services, {} creators, window {}, controller {}",
+        "controller-scale: {sizes:?} Services, {} rounds, {} creators, window {}, controller {}",
+        args.rounds,
         args.creators,
         args.window,
         program.display()
@@ -175,31 +186,53 @@ fn load_1m() -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Both phases against one fresh API server.
+/// Every round of both phases for `n` Services, each phase on a fresh API
+/// server: on a shared one, the phase run second would find etcd holding
+/// the first one's 2n writes and n deletions.
 async fn one_size(args: &Args, program: &Path, n: usize) -> TestResult<Vec<Sample>> {
+    let mut samples = Vec::new();
+    for round in 0..args.rounds {
+        let controller_first = round % 2 == 1;
+        for controller in [controller_first, !controller_first] {
+            let sample = if controller {
+                controller_phase(program, n, args.creators).await?
+            } else {
+                ceiling_phase(n, args.creators, args.window).await?
+            };
+            samples.push(Sample { round, ..sample });
+        }
+    }
+    Ok(samples)
+}
+
+/// A fresh API server with the bench's pool, and an identity that may read
+/// its metrics.
+async fn fresh_cluster() -> TestResult<(Cluster, Identity)> {
     let cluster = Cluster::start().await?;
-    let admin = cluster.admin.clone();
-    configure(&admin, vec![pool(POOL_NAME, &[POOL])]).await?;
+    configure(&cluster.admin, vec![pool(POOL_NAME, &[POOL])]).await?;
     let metrics_reader = cluster
         .server
         .identity("bench-metrics", &["system:masters"])?;
-    let as_controller = cluster.controller_client().await?;
-    let mut samples = Vec::new();
+    Ok((cluster, metrics_reader))
+}
 
-    let ceiling = phase(
+/// The trivial writer's phase.
+async fn ceiling_phase(n: usize, creators: usize, window: usize) -> TestResult<Sample> {
+    let (cluster, metrics_reader) = fresh_cluster().await?;
+    let client = cluster.controller_client().await?;
+    phase(
         &cluster,
         &metrics_reader,
         n,
-        args.creators,
-        Writer::Trivial {
-            client: as_controller,
-            window: args.window,
-        },
+        creators,
+        Writer::Trivial { client, window },
     )
-    .await?;
-    samples.push(ceiling);
-    clear(&admin).await?;
+    .await
+}
 
+/// The `ferrolb-controller` process's phase.
+async fn controller_phase(program: &Path, n: usize, creators: usize) -> TestResult<Sample> {
+    let (cluster, metrics_reader) = fresh_cluster().await?;
     let log = std::env::temp_dir().join(format!("ferrolb-controller-scale-{n}.log"));
     let controller = Daemon::start(DaemonSpec {
         name: "ferrolb-controller".into(),
@@ -208,28 +241,24 @@ async fn one_size(args: &Args, program: &Path, n: usize) -> TestResult<Vec<Sampl
         netns: None,
         program: program.to_str().ok_or("non-UTF-8 path")?,
         args: cluster.controller_args(),
-        output: log.clone(),
+        output: log,
         logs: Vec::new(),
         lifetime: Duration::from_secs(1800),
     })?;
     let outcome = async {
-        wait_controller_ready(&admin, &controller).await?;
+        wait_controller_ready(&cluster.admin, &controller).await?;
         phase(
             &cluster,
             &metrics_reader,
             n,
-            args.creators,
+            creators,
             Writer::Controller(controller.pid()),
         )
         .await
     }
     .await;
     controller.stop(Duration::from_secs(10));
-    match outcome {
-        Ok(s) => samples.push(s),
-        Err(e) => return Err(format!("{e}\n{}", controller.log_tail(30)).into()),
-    }
-    Ok(samples)
+    outcome.map_err(|e| format!("{e}\n{}", controller.log_tail(30)).into())
 }
 
 /// The controller holds its Lease and has finished its first pass: the
@@ -377,6 +406,7 @@ async fn phase(
         api_writes: writes.total(),
         per_service,
         load: load_1m(),
+        round: 0,
     };
     println!(
         "  {subject} {n}: all assigned after {:.1} s (p50 {:.1} s, p99 {:.1} s); {} API writes ({:.0}/s), {per_service:.2} per Service; API server + etcd CPU {:.0}%; load {}",
@@ -467,43 +497,6 @@ async fn assign(client: &Client, i: usize) -> TestResult {
         .create(&PostParams::default(), &event)
         .await?;
     Ok(())
-}
-
-/// Deletes the phase's Services and Events, and waits until they are gone.
-async fn clear(admin: &Client) -> TestResult {
-    let services: Api<Service> = Api::namespaced(admin.clone(), APPS);
-    let events: Api<Event> = Api::namespaced(admin.clone(), APPS);
-    // Services have no deletecollection: one by one.
-    let names: Vec<String> = services
-        .list(&ListParams::default())
-        .await?
-        .items
-        .into_iter()
-        .filter_map(|s| s.metadata.name)
-        .collect();
-    futures::stream::iter(names)
-        .map(|name| {
-            let services = services.clone();
-            async move {
-                services.delete(&name, &DeleteParams::default()).await?;
-                TestResult::Ok(())
-            }
-        })
-        .buffer_unordered(16)
-        .try_collect::<()>()
-        .await?;
-    events
-        .delete_collection(&DeleteParams::default(), &ListParams::default())
-        .await?;
-    cluster::wait_for(
-        "the ceiling's Services to be gone",
-        Duration::from_secs(300),
-        || async {
-            let page = services.list(&ListParams::default().limit(1)).await?;
-            Ok(page.items.is_empty().then_some(()))
-        },
-    )
-    .await
 }
 
 /// Mutating requests served, by `verb resource[/subresource]`.
@@ -604,27 +597,39 @@ fn ticks_per_second() -> f64 {
     if t > 0 { t as f64 } else { 100.0 }
 }
 
-/// The table: each N's ceiling and controller, and their ratio.
+/// The controller's time over its round's ceiling's, if both are in
+/// `samples`.
+fn ratio(samples: &[Sample], controller: &Sample) -> Option<f64> {
+    let ceiling = samples.iter().find(|c| {
+        c.subject == "ceiling" && c.services == controller.services && c.round == controller.round
+    })?;
+    (controller.subject == "controller").then(|| {
+        controller.all_assigned.as_secs_f64() / ceiling.all_assigned.as_secs_f64().max(0.001)
+    })
+}
+
+/// The median of `values` (of an even count, the mean of the middle two);
+/// `None` if empty.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let upper = *values.get(values.len() / 2)?;
+    let lower = *values.get(values.len().saturating_sub(1) / 2)?;
+    Some((lower + upper) / 2.0)
+}
+
+/// The table: each round's ceiling and controller, and their ratio; then
+/// each N's median ratio.
 fn print_table(samples: &[Sample]) {
     println!(
-        "\n| Services | writer | all assigned | p50 | p99 | API writes | writes per Service (status, annotation, Event) | load | controller / ceiling |"
+        "\n| Services | round | writer | all assigned | p50 | p99 | API writes | writes per Service (status, annotation, Event) | load | controller / ceiling |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for s in samples {
-        let ratio = samples
-            .iter()
-            .find(|c| c.subject == "ceiling" && c.services == s.services)
-            .filter(|_| s.subject == "controller")
-            .map(|c| {
-                format!(
-                    "{:.2}×",
-                    s.all_assigned.as_secs_f64() / c.all_assigned.as_secs_f64().max(0.001)
-                )
-            })
-            .unwrap_or_else(|| "—".into());
+        let ratio = ratio(samples, s).map_or_else(|| "—".into(), |r| format!("{r:.2}×"));
         println!(
-            "| {} | {} | {:.1} s | {:.1} s | {:.1} s | {} | {:.2} | {:.1} | {ratio} |",
+            "| {} | {} | {} | {:.1} s | {:.1} s | {:.1} s | {} | {:.2} | {:.1} | {ratio} |",
             s.services,
+            s.round + 1,
             s.subject,
             s.all_assigned.as_secs_f64(),
             s.p50.as_secs_f64(),
@@ -634,16 +639,33 @@ fn print_table(samples: &[Sample]) {
             s.load
         );
     }
+    let mut sizes: Vec<usize> = samples.iter().map(|s| s.services).collect();
+    sizes.dedup();
+    for n in sizes {
+        let ratios: Vec<f64> = samples
+            .iter()
+            .filter(|s| s.services == n)
+            .filter_map(|s| ratio(samples, s))
+            .collect();
+        let each: Vec<String> = ratios.iter().map(|r| format!("{r:.2}×")).collect();
+        if let Some(m) = median(ratios.clone()) {
+            println!(
+                "\n{n} Services: controller / ceiling {} over {} rounds, median **{m:.2}×**",
+                each.join(", "),
+                ratios.len()
+            );
+        }
+    }
 }
 
 fn write_tsv(path: &Path, samples: &[Sample]) -> TestResult {
     let mut text = String::from(
-        "subject\tservices\tall_assigned_ms\tp50_ms\tp99_ms\tapi_writes\tper_service\tload\n",
+        "subject\tservices\tall_assigned_ms\tp50_ms\tp99_ms\tapi_writes\tper_service\tload\tround\n",
     );
     for s in samples {
         let _ = writeln!(
             text,
-            "{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t{:.2}",
+            "{}\t{}\t{}\t{}\t{}\t{}\t{:.3}\t{:.2}\t{}",
             s.subject,
             s.services,
             s.all_assigned.as_millis(),
@@ -651,7 +673,8 @@ fn write_tsv(path: &Path, samples: &[Sample]) -> TestResult {
             s.p99.as_millis(),
             s.api_writes,
             s.per_service,
-            s.load
+            s.load,
+            s.round
         );
     }
     if let Some(dir) = path.parent() {
@@ -669,7 +692,12 @@ fn read_tsv(path: &Path) -> TestResult<Vec<Sample>> {
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             let f: Vec<&str> = line.split('\t').collect();
-            let [subject, services, all, p50, p99, writes, per, load] = f[..] else {
+            // Files written before rounds have no round column: one round.
+            let (row, round) = match &f[..] {
+                [row @ .., round] if row.len() == 8 => (row, *round),
+                row => (row, "0"),
+            };
+            let &[subject, services, all, p50, p99, writes, per, load] = row else {
                 return Err(format!("{}: bad line {line:?}", path.display()).into());
             };
             let ms = |v: &str| -> TestResult<Duration> { Ok(Duration::from_millis(v.parse()?)) };
@@ -682,6 +710,7 @@ fn read_tsv(path: &Path) -> TestResult<Vec<Sample>> {
                 api_writes: writes.parse()?,
                 per_service: per.parse()?,
                 load: load.parse()?,
+                round: round.parse()?,
             })
         })
         .collect()
@@ -714,10 +743,16 @@ fn plot(samples: &[Sample], before: &[Sample], svg: &Path) -> TestResult {
         .y_desc("seconds")
         .x_label_formatter(&|x| format!("{}k", x / 1000.0))
         .draw()?;
+    // One point per N: the median over its rounds.
     let points = |from: &[Sample], subject: &str, scale: f64| -> Vec<(f64, f64)> {
-        from.iter()
-            .filter(|s| s.subject == subject)
-            .map(|s| (s.services as f64, s.all_assigned.as_secs_f64() * scale))
+        let mut by_n: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+        for s in from.iter().filter(|s| s.subject == subject) {
+            by_n.entry(s.services)
+                .or_default()
+                .push(s.all_assigned.as_secs_f64());
+        }
+        by_n.into_iter()
+            .filter_map(|(n, secs)| Some((n as f64, median(secs)? * scale)))
             .collect()
     };
     let ceiling = points(samples, "ceiling", 1.0);

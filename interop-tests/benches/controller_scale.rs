@@ -5,9 +5,10 @@
 //! same run.
 //!
 //! For each N and each round (`--rounds`), two phases, each on a fresh API
-//! server and etcd, with the same creators (`--creators` concurrent clients creating the N Services)
-//! and the same watch timing each Service from the return of its `create`
-//! to the moment its status shows an address:
+//! server and etcd, with the same creators (`--creators` concurrent
+//! clients creating the N Services) and the same watch timing each Service
+//! from the return of its `create` to the moment its status shows an
+//! address:
 //!
 //! 1. **ceiling**: a trivial writer, under the controller's identity (same
 //!    RBAC, same API priority and fairness flow), gives each Service as it
@@ -25,10 +26,10 @@
 //! rest (Lease renewals, pool status). The ratio controller/ceiling of the
 //! time until all are assigned is the figure the target (1.2×)
 //! is about: per round, and its median over the rounds. The phases of one
-//! round run one after the other, the ceiling first in even rounds and the
-//! controller first in odd ones, so that a machine whose speed drifts
-//! during the run (a shared VM) favours neither. The table, a TSV and an
-//! SVG curve (the medians) go to docs/img/.
+//! round run one after the other, the ceiling first in the first round,
+//! the controller first in the second, and so on, so that a machine whose
+//! speed drifts during the run (a shared VM) favours neither. The table, a
+//! TSV and an SVG curve (the medians) go to docs/img/.
 //!
 //! `make bench-controller` (release build; no root needed). A subset with
 //! `make bench-controller BENCH_CONTROLLER_ARGS="--services 1000"`.

@@ -64,6 +64,10 @@ enum MainError {
     Replica(#[from] replica::ReplicaError),
     #[error(transparent)]
     Owner(#[from] ferrolb_k8s::owner::OwnerError),
+    /// The controller's task panicked (the panic is printed where it
+    /// happened) or was cancelled.
+    #[error("the controller's task ended abnormally: {0}")]
+    Task(#[source] tokio::task::JoinError),
 }
 
 /// The `ferrolb-controller` program: parses the process's arguments (argv[0]
@@ -73,7 +77,17 @@ enum MainError {
 pub fn main() -> ExitCode {
     let args = Args::parse();
     args.log.init();
-    run_main("ferrolb-controller", run(args))
+    // On the runtime's workers, where the API client's connections run,
+    // not on the thread blocked in `block_on`: each watch chunk and request
+    // crossed between the two with a thread wake-up, a quarter of the
+    // controller's CPU in a burst of 10,000 Services (docs/benchmarks.md,
+    // "Controller").
+    run_main("ferrolb-controller", async move {
+        match tokio::spawn(run(args)).await {
+            Ok(result) => result,
+            Err(e) => Err(MainError::Task(e)),
+        }
+    })
 }
 
 async fn run(args: Args) -> Result<(), MainError> {

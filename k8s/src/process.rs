@@ -84,19 +84,7 @@ pub fn hostname() -> Option<String> {
 
 /// Runs `serve` to completion on a multi-threaded runtime; an error is
 /// logged as the reason `name` stopped, and is the exit status.
-///
-/// `serve` runs as a task on the runtime's workers, not on the thread
-/// that waits for it: the API client's connections are tasks there too,
-/// and each response chunk or request that crossed between the two woke a
-/// parked thread (a futex wake and a context switch). In the controller's
-/// burst of 10,000 Services, switching threads was a quarter of its CPU.
-pub fn run_main<E>(
-    name: &str,
-    serve: impl Future<Output = Result<(), E>> + Send + 'static,
-) -> ExitCode
-where
-    E: Display + Send + 'static,
-{
+pub fn run_main<E: Display>(name: &str, serve: impl Future<Output = Result<(), E>>) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -109,13 +97,8 @@ where
         let _entered = runtime.enter();
         crate::logging::watch_level_file();
     }
-    match runtime.block_on(runtime.spawn(serve)) {
-        Ok(Ok(())) => ExitCode::SUCCESS,
-        Ok(Err(e)) => {
-            error!(error = %e, "{name} stopped");
-            ExitCode::FAILURE
-        }
-        // A panic was printed by the hook where it happened.
+    match runtime.block_on(serve) {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!(error = %e, "{name} stopped");
             ExitCode::FAILURE

@@ -33,16 +33,15 @@ impl Rng {
 
 /// A machine's CPU shared by every simulated node: each call into a
 /// node's core occupies one of `cores` (and the node, whose membership
-/// runs on one thread) for `per_call` plus `per_send` for each datagram it
-/// sends; a call that finds its node or every core busy waits, and so
-/// does what the node would read meanwhile. A node whose unread datagrams
+/// runs on one thread) for its [`Costs`]: `per_call`, plus `per_send`
+/// for each datagram it sends; a call that finds its node or every core
+/// busy waits, and so does what the node would read meanwhile. A node whose unread datagrams
 /// reach `backlog` drops what arrives (a full receive buffer). This is
 /// the lab's 35 speakers on 2 shared cores (docs/benchmarks.md, "Nodes"),
 /// where lateness comes from the work itself and feeds on it.
 struct Cpu {
     cores: Vec<Instant>,
-    per_call: Duration,
-    per_send: Duration,
+    costs: Costs,
     backlog: usize,
     /// When each node's thread is free again.
     busy: BTreeMap<String, Instant>,
@@ -77,17 +76,11 @@ impl Costs {
 }
 
 impl Cpu {
-    /// `cores` cores at the lab's costs ([`Costs::LAB`]).
-    fn lab(cores: usize, start: Instant) -> Cpu {
-        Cpu::new(cores, start, Costs::LAB)
-    }
-
     /// `cores` cores at `costs`, and a backlog of 256 datagrams.
     fn new(cores: usize, start: Instant, costs: Costs) -> Cpu {
         Cpu {
             cores: vec![start; cores],
-            per_call: costs.per_call,
-            per_send: costs.per_send,
+            costs,
             backlog: 256,
             busy: BTreeMap::new(),
             queued: BTreeMap::new(),
@@ -105,7 +98,7 @@ impl Cpu {
 
     /// Charges a call of `name` at `now` that sent `sends` datagrams.
     fn charge(&mut self, name: &str, now: Instant, sends: usize) {
-        let cost = self.per_call + self.per_send * sends as u32;
+        let cost = self.costs.per_call + self.costs.per_send * sends as u32;
         self.charged += cost;
         if let Some(core) = self.cores.iter_mut().min() {
             *core = now + cost;
@@ -2422,7 +2415,7 @@ fn thirty_five_members_on_two_busy_cores_come_together() {
     for seed in [1, 2, 3] {
         let mut net = Net::with_timing(n, seed, timing);
         let start = net.now;
-        net.cpu = Some(Cpu::lab(2, start));
+        net.cpu = Some(Cpu::new(2, start, Costs::LAB));
         let took = net.converge(Duration::from_secs(1));
         assert!(
             took.is_some(),
@@ -2470,8 +2463,7 @@ struct CrashOutcome {
 }
 
 /// `n` members at `heartbeat` on `cores` cores at `costs`, together and
-/// quiet; then one
-/// crashes. Every member probes it once a watcher's notice names it,
+/// quiet; then one crashes. Every member probes it once a watcher's notice names it,
 /// suspects it and asks everyone else to acknowledge: `n - 1` notices
 /// and as many acknowledgements sent and received by each member, `n²`
 /// in the cluster, all within `ack_timeout`.
